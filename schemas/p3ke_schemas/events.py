@@ -1,0 +1,173 @@
+"""Payloads of the events the services exchange.
+
+No field may carry personal data of a data subject: events hold ids, counts, checksums and URIs.
+The data itself moves as files that only authorised, audited calls can read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lower-case hex SHA-256")]
+RegionCode = Annotated[
+    str, Field(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{4})?)?)?$", description="Kemendagri region code")
+]
+Org = Literal["kemenkopmk", "kemnaker"]
+Desil = Annotated[int, Field(ge=1, le=4)]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProgramCode(StrEnum):
+    """The four programs of Art. 3; anything else is out of the agreement's scope."""
+
+    PELATIHAN_BERBASIS_KOMPETENSI = "pelatihan_berbasis_kompetensi"
+    PADAT_KARYA = "padat_karya"
+    TENAGA_KERJA_MANDIRI = "tenaga_kerja_mandiri"
+    PBI_JAMSOSTEK_PEKERJA_RENTAN = "pbi_jamsostek_pekerja_rentan"
+
+
+class Actor(Contract):
+    """Who acted: an official's account or a ministry platform's service account (ids, not names)."""
+
+    org: Org
+    subject: str = Field(min_length=1, max_length=200, description="account id at the identity provider")
+    roles: list[str] = Field(default_factory=list)
+    service_account: bool = False
+
+
+class DatasetUpdated(Contract):
+    """Party 1 published a validated, immutable P3KE snapshot (a dataset version)."""
+
+    dataset_version_id: str = Field(min_length=1, max_length=100)
+    agreement_id: str
+    snapshot_uri: str = Field(description="where authorised services read the Parquet snapshot")
+    snapshot_sha256: Sha256
+    individuals: int = Field(ge=0)
+    families: int = Field(ge=0)
+    rows_rejected: int = Field(ge=0, default=0)
+    counts_by_desil: dict[str, int] = Field(default_factory=dict)
+    counts_by_province: dict[str, int] = Field(default_factory=dict)
+    supersedes: str | None = None
+    published_by: Actor
+    published_at: datetime
+
+
+class ExtractCriteria(Contract):
+    region_codes: list[RegionCode] = Field(default_factory=list, description="any level; empty = all")
+    deciles: list[Desil] = Field(default_factory=lambda: [1, 2, 3, 4])
+    age_min: int | None = Field(default=None, ge=0, le=120)
+    age_max: int | None = Field(default=None, ge=0, le=120)
+    reference_date: date | None = Field(default=None, description="date at which ages are computed")
+    sex: Literal["L", "P"] | None = None
+    occupation_categories: list[str] = Field(default_factory=list)
+    education_categories: list[str] = Field(default_factory=list)
+    exclude_already_delivered: bool = True
+
+
+class ExtractRequested(Contract):
+    """Party 2 asks for a purpose-bound extract for one program."""
+
+    request_id: str = Field(min_length=1, max_length=100)
+    agreement_id: str
+    program: ProgramCode
+    criteria: ExtractCriteria
+    quota: int = Field(gt=0, le=100_000_000)
+    fields: list[str] = Field(min_length=1)
+    justification: str = Field(min_length=10, max_length=2000)
+    requested_by: Actor
+    dataset_version_id: str | None = Field(default=None, description="pin a version; default the current")
+    requested_at: datetime
+
+
+class ExtractPrepared(Contract):
+    """Targeting froze an extract, or refused the request (status `rejected`, with the reason)."""
+
+    request_id: str
+    extract_id: str | None = None
+    agreement_id: str
+    program: ProgramCode | str
+    status: Literal["accepted", "rejected"]
+    reason: str | None = None
+    dataset_version_id: str | None = None
+    rules_version: str | None = None
+    record_count: int = Field(ge=0, default=0)
+    counts_by_desil: dict[str, int] = Field(default_factory=dict)
+    counts_by_region: dict[str, int] = Field(default_factory=dict)
+    file_uri: str | None = None
+    file_sha256: Sha256 | None = None
+    prepared_at: datetime
+
+
+class Signer(Contract):
+    party: Literal[1, 2]
+    org: Org
+    signatory_id: str = Field(description="the signatory's id in the agreement configuration")
+    certificate_sha256: Sha256
+    signed_at: datetime
+
+
+class HandoverSigned(Contract):
+    """Both parties signed the BAST (Art. 6(1)); the package may now be released."""
+
+    handover_id: str
+    bast_number: str
+    agreement_id: str
+    extract_id: str
+    program: ProgramCode
+    record_count: int = Field(ge=0)
+    package_sha256: Sha256
+    bast_sha256: Sha256 = Field(description="SHA-256 of the fully signed BAST PDF")
+    signers: list[Signer] = Field(min_length=2, max_length=2)
+    signed_at: datetime
+
+
+class FeedbackReceived(Contract):
+    """Party 2 sent data balikan for a handover (Art. 4(2), 5(1)): counts only."""
+
+    batch_id: str
+    handover_id: str
+    agreement_id: str
+    program: ProgramCode
+    supersedes: str | None = None
+    rows: int = Field(ge=0)
+    rows_rejected: int = Field(ge=0, default=0)
+    counts_by_match_class: dict[str, int] = Field(default_factory=dict)
+    counts_by_status: dict[str, int] = Field(default_factory=dict)
+    counts_by_region: dict[str, int] = Field(default_factory=dict)
+    submitted_by: Actor
+    received_at: datetime
+
+
+AccessAction = Literal[
+    "read", "query", "export", "download", "match", "upload", "select", "release-key", "refusal", "erase"
+]
+
+
+class DataAccess(Contract):
+    """One access to personal data (or a refused attempt), for the append-only audit log."""
+
+    access_id: str = Field(min_length=1, max_length=100)
+    service: str
+    actor: Actor
+    action: AccessAction
+    resource_type: str
+    resource_id: str
+    agreement_id: str | None = None
+    program: str | None = None
+    purpose: str | None = Field(default=None, max_length=2000)
+    outcome: Literal["allowed", "denied"]
+    reason: str | None = None
+    record_count: int = Field(ge=0, default=0)
+    subject_refs: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list,
+        description="keyed HMAC-SHA256 of the data subjects' NIKs, so a subject's trail can be found "
+        "(UU PDP Art. 32) without the NIK itself in the log",
+    )
+    occurred_at: datetime
