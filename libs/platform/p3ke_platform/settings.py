@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_username: str | None = None
     kafka_password: str | None = None
+    consumer_group: str = Field(default="", description="Kafka consumer group; default p3ke-<service>")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=0, ge=0, le=65535, description="0 = the service's default port")
     worker_port: int = Field(default=0, ge=0, le=65535, description="faust web (health) port; 0 = free")
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     auth_dev_issuer: bool = Field(default=True, description="accept tokens of the local dev issuer")
     # the agreement
     agreement_dir: Path | None = Field(default=None, description="agreement + addenda YAML; default bundled")
+    agreement_include_examples: bool = Field(
+        default=False, description="also load addenda marked `example: true` (tests and the demo only)")
     # the outbox relay
     relay_in_api: bool = True
     relay_batch: int = Field(default=500, ge=1, le=10_000)
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
             problems.append("P3KE_AUTH_JWKS_URL: must be https:// in production")
         if self.kafka_security_protocol == "PLAINTEXT":
             problems.append("P3KE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT is not allowed in production")
+        if self.agreement_include_examples:
+            problems.append("P3KE_AGREEMENT_INCLUDE_EXAMPLES: example addenda are not real agreements")
         if self.subject_hash_key == "local-development-subject-key":
             problems.append("P3KE_SUBJECT_HASH_KEY: the development key must be replaced by a secret")
         if problems:

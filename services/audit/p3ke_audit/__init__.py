@@ -1,0 +1,1 @@
+"""The append-only, tamper-evident record of every access to personal data, and its queries."""

@@ -1,0 +1,1 @@
+"""Handovers: the BAST signed by both parties before an encrypted package is released."""

@@ -1,0 +1,1 @@
+"""Purpose-bound extracts for the four programs, from extract-requested to extract-prepared."""

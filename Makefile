@@ -1,0 +1,52 @@
+# P3KE data sharing: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE ?= copy
+
+.PHONY: help install run test test-fast lint schemas schemas-check bench bench-events chaos clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+tools/asyncapi/node_modules/.installed: tools/asyncapi/package-lock.json
+	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.synced tools/asyncapi/node_modules/.installed  ## install Python packages, the AsyncAPI parser and the Kafka jars
+	$(UV) run --frozen python -c "from p3ke_platform.devstack.kafka import ensure_jars; print('kafka jars:', ensure_jars())"
+
+run: install  ## start Kafka and all five services locally; Ctrl-C stops everything
+	$(UV) run --frozen p3ke run
+
+test: install  ## run the whole suite against a real Kafka broker and real PostgreSQL (started and stopped here)
+	$(UV) run --frozen pytest -q
+
+test-fast: install  ## unit and contract tests only (no broker, no database server)
+	$(UV) run --frozen pytest -q tests/unit tests/contract
+
+lint: .venv/.synced  ## ruff
+	$(UV) run --frozen ruff check .
+
+schemas: .venv/.synced  ## regenerate the committed JSON Schema and AsyncAPI files from the models
+	$(UV) run --frozen python -m p3ke_schemas.generate
+
+schemas-check: .venv/.synced
+	$(UV) run --frozen python -m p3ke_schemas.generate --check
+
+bench: install  ## run every benchmark (sizes from BENCH_* variables); results in bench/results/
+	$(UV) run --frozen python -m bench all
+
+bench-%: install  ## run one benchmark, e.g. make bench-events
+	$(UV) run --frozen python -m bench $*
+
+clean:  ## remove local state (var/) and caches
+	rm -rf var .pytest_cache .ruff_cache bench/results

@@ -1,0 +1,32 @@
+"""Build `data-access` events. Every service calls this (through UnitOfWork.record_access) for every
+read, export, download, match, upload and refusal touching personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from p3ke_schemas import Actor, DataAccess
+
+
+def subject_ref(key: str, nik: str) -> str:
+    """A keyed hash of a NIK: finds a data subject's trail without storing the NIK in the log."""
+    return hmac.new(key.encode(), nik.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def access_event(*, service: str, actor: Actor, action: str, resource_type: str, resource_id: str,
+                 outcome: str, at: datetime, subject_hash_key: str, reason: str | None = None,
+                 record_count: int = 0, agreement_id: str | None = None, program: str | None = None,
+                 purpose: str | None = None, subject_niks: Iterable[str] = ()) -> DataAccess:
+    fields: dict[str, Any] = {
+        "access_id": str(uuid.uuid4()), "service": service, "actor": actor, "action": action,
+        "resource_type": resource_type, "resource_id": resource_id, "outcome": outcome,
+        "reason": reason, "record_count": record_count, "agreement_id": agreement_id,
+        "program": program, "purpose": purpose, "occurred_at": at,
+        "subject_refs": sorted({subject_ref(subject_hash_key, nik) for nik in subject_niks}),
+    }
+    return DataAccess.model_validate(fields)

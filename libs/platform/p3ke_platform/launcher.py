@@ -1,0 +1,169 @@
+"""`p3ke run` (what `make run` calls): a real Kafka broker and all five services, on this machine.
+
+Each service gets a migrate step, an API process and (if it consumes anything) a worker process, on
+free loopback ports; Ctrl-C stops everything, children first, then the broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from p3ke_platform.devstack.kafka import KafkaBroker
+from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.settings import DEFAULT_PORTS, load_settings
+
+
+def service_specs() -> dict[str, Any]:
+    specs = {ep.name: ep.load() for ep in entry_points(group="p3ke.services")}
+    return {name: specs[name] for name in DEFAULT_PORTS if name in specs}
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    kafka: KafkaBroker | None = None
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    endpoints: dict[str, dict[str, str]] = field(default_factory=dict)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def env_for(self, service: str, **extra: str) -> dict[str, str]:
+        assert self.kafka is not None
+        env = dict(os.environ)
+        env.update(P3KE_SERVICE=service, P3KE_DATA_DIR=str(self.data_dir / "services"),
+                   P3KE_KAFKA_BOOTSTRAP=self.kafka.bootstrap, **extra)
+        return env
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.data_dir / "logs" / f"{name}.log").open("ab")
+        self.logs.append(log)
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        for _, proc in self.processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for _, proc in self.processes:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.kafka:
+            self.kafka.stop()
+        for log in self.logs:
+            log.close()
+
+
+def _claim_data_dir(base: Path) -> tuple[Path, IO[str]]:
+    """Use `base` unless another run holds it; then a fresh sibling, so two runs never collide."""
+    for candidate in (base, base.with_name(f"{base.name}-{os.getpid()}")):
+        candidate.mkdir(parents=True, exist_ok=True)
+        lock = (candidate / ".lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return candidate, lock
+        except BlockingIOError:
+            lock.close()
+    raise RuntimeError("could not claim a data directory")
+
+
+def start_stack(data_dir: Path, *, ready_timeout: float = 180.0) -> Stack:
+    from p3ke_platform.messaging.admin import ensure_topics
+
+    stack = Stack(data_dir)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    try:
+        print(f"starting Kafka (KRaft, loopback) in {data_dir / 'kafka'} ...", flush=True)
+        stack.kafka = KafkaBroker(data_dir / "kafka", port=free_port(9092)).start()
+        ensure_topics(load_settings(kafka_bootstrap=stack.kafka.bootstrap))
+        specs = service_specs()
+        for name, spec in specs.items():
+            subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=stack.env_for(name),
+                           check=True, stdout=subprocess.DEVNULL)
+        for name, spec in specs.items():
+            api_port, worker_port = free_port(DEFAULT_PORTS[name]), free_port()
+            env = stack.env_for(name, P3KE_API_PORT=str(api_port), P3KE_WORKER_PORT=str(worker_port))
+            stack.spawn(f"{name}-api", [sys.executable, "-m", spec.package, "api"], env)
+            stack.endpoints[name] = {"api": f"http://127.0.0.1:{api_port}"}
+            if spec.topics:
+                stack.spawn(f"{name}-worker", [sys.executable, "-m", spec.package, "worker"], env)
+                stack.endpoints[name]["worker"] = f"http://127.0.0.1:{worker_port}"
+        _wait_ready(stack, ready_timeout)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _wait_ready(stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {f"{svc}-{kind}": url + "/readyz" for svc, eps in stack.endpoints.items()
+               for kind, url in eps.items()}
+    while pending:
+        for name, proc in stack.processes:
+            if proc.poll() is not None:
+                tail = (stack.data_dir / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+        for name, url in list(pending.items()):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    del pending[name]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        time.sleep(0.5)
+
+
+def print_table(stack: Stack) -> None:
+    assert stack.kafka is not None
+    print(f"\nKafka bootstrap   {stack.kafka.bootstrap}")
+    print(f"data directory    {stack.data_dir}\n")
+    print(f"{'service':<11}{'API (OpenAPI at /docs)':<30}{'worker health'}")
+    for name, eps in stack.endpoints.items():
+        print(f"{name:<11}{eps['api']:<30}{eps.get('worker', '(consumes nothing)')}")
+    print("\ntokens for local calls:  uv run p3ke dev-token --org kemnaker --role program-officer "
+          f"--data-dir {stack.data_dir / 'services'}")
+    print("logs:", stack.data_dir / "logs", "\nCtrl-C stops everything.", flush=True)
+    (stack.data_dir / "endpoints.json").write_text(json.dumps(
+        {"kafka": stack.kafka.bootstrap, "services": stack.endpoints}, indent=2))
+
+
+def run(data_dir: Path, exit_when_ready: bool = False) -> int:
+    claimed, lock = _claim_data_dir(data_dir.resolve())
+    stopping = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stack = start_stack(claimed)
+    try:
+        print_table(stack)
+        while not stopping and not exit_when_ready:
+            dead = [(n, p.returncode) for n, p in stack.processes if p.poll() is not None]
+            if dead:
+                print(f"stopping: {dead[0][0]} exited with {dead[0][1]} (see its log)", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+        lock.close()
+        print("stopped.")

@@ -1,0 +1,83 @@
+"""Apply consumed events exactly once in effect.
+
+Each event's effect and its inbox row are written in one transaction; the Kafka offset is committed
+only after that (the worker acks after apply_batch returns). A repeated event finds its inbox row and
+changes nothing. A handler raising RejectEvent sends that one event to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from p3ke_platform.messaging.tables import MessagingTables
+from p3ke_platform.unit_of_work import UnitOfWork
+from p3ke_schemas import CloudEvent
+
+APPLIED = Counter("p3ke_inbox_applied_total", "events applied", ["consumer", "type"])
+DUPLICATES = Counter("p3ke_inbox_duplicates_total", "repeated events absorbed by the inbox", ["consumer"])
+
+
+class RejectEvent(Exception):
+    """The event is well-formed but cannot be applied (a business rule); it goes to the DLQ."""
+
+
+Handler = Callable[[UnitOfWork, CloudEvent], None]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    topic: str
+    partition: int
+    offset: int
+    event: CloudEvent
+    message: Any = None  # the transport's message, kept for dead-lettering
+
+
+class Inbox:
+    def __init__(self, sessions: sessionmaker[Session], tables: MessagingTables, consumer: str,
+                 handlers: Mapping[str, Handler], uow_factory: Callable[[Session], UnitOfWork]) -> None:
+        self.sessions = sessions
+        self.tables = tables
+        self.consumer = consumer
+        self.handlers = handlers
+        self.uow_factory = uow_factory
+
+    def apply_batch(self, items: Sequence[Delivered]) -> list[tuple[Delivered, str]]:
+        """Apply new events in one transaction; return the rejected ones with their reasons."""
+        inbox = self.tables.inbox
+        rejected: list[tuple[Delivered, str]] = []
+        with self.sessions() as session:
+            ids = list({d.event.id for d in items})
+            seen = set(session.scalars(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.consumer, inbox.c.event_id.in_(ids))))
+            uow = self.uow_factory(session)
+            applied_at = datetime.now(UTC)
+            for item in items:
+                event = item.event
+                if event.id in seen:
+                    DUPLICATES.labels(self.consumer).inc()
+                    continue
+                handler = self.handlers.get(event.type)
+                if handler is None:
+                    rejected.append((item, f"{self.consumer} has no handler for {event.type}"))
+                    continue
+                try:
+                    with session.begin_nested():
+                        handler(uow, event)
+                except RejectEvent as exc:
+                    rejected.append((item, str(exc)))
+                    continue
+                seen.add(event.id)
+                session.execute(insert(inbox).values(
+                    consumer=self.consumer, event_id=event.id, event_type=event.type, topic=item.topic,
+                    partition=item.partition, offset=item.offset, applied_at=applied_at))
+                APPLIED.labels(self.consumer, event.type).inc()
+            session.commit()
+        return rejected

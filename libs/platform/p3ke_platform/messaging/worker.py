@@ -1,0 +1,145 @@
+"""The faust worker: consume the service's topics in batches, parse each CloudEvent, apply the batch
+through the inbox, dead-letter what cannot be parsed or applied, and only then ack (commit offsets)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from p3ke_platform.logging import get_logger
+from p3ke_platform.messaging.dlq import dlq_for, dlq_headers
+from p3ke_platform.messaging.inbox import Delivered, Inbox
+from p3ke_platform.settings import Settings
+from p3ke_schemas import EnvelopeError, from_kafka
+
+log = get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+def faust_broker_options(settings: Settings) -> dict[str, Any]:
+    """Connection options in faust's names, from the same settings the kafka-python clients use."""
+    scheme = {"PLAINTEXT": "kafka", "SSL": "ssl", "SASL_SSL": "kafka", "SASL_PLAINTEXT": "kafka"}
+    broker = ";".join(f"{scheme[settings.kafka_security_protocol]}://{h}"
+                      for h in settings.kafka_bootstrap.split(","))
+    options: dict[str, Any] = {"broker": broker}
+    if settings.kafka_sasl_mechanism:
+        import faust
+
+        options["broker_credentials"] = faust.SASLCredentials(
+            username=settings.kafka_username or "", password=settings.kafka_password or "",
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=_ssl_context() if settings.kafka_security_protocol == "SASL_SSL" else None)
+    return options
+
+
+def _ssl_context() -> Any:
+    import ssl
+
+    return ssl.create_default_context()
+
+
+class BatchProcessor:
+    """Turns a batch of faust events into inbox applications and dead letters."""
+
+    def __init__(self, inbox: Inbox, send_dead_letter: Any, consumer: str) -> None:
+        self.inbox = inbox
+        self.send_dead_letter = send_dead_letter  # async (topic, key, value, headers) -> None
+        self.consumer = consumer
+
+    async def process(self, events: Sequence[Any]) -> None:
+        parsed: list[Delivered] = []
+        for ev in events:
+            msg = ev.message
+            try:
+                ce = from_kafka(msg.key, msg.value, msg.headers)
+            except EnvelopeError as exc:
+                await self._dead_letter(msg, str(exc))
+                continue
+            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg))
+        if not parsed:
+            return
+        rejected = await self._apply(parsed)
+        for item, reason in rejected:
+            await self._dead_letter(item.message, reason)
+
+    async def _apply(self, items: list[Delivered]) -> list[tuple[Delivered, str]]:
+        delay = 0.2
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await asyncio.to_thread(self.inbox.apply_batch, items)
+            except Exception as exc:
+                log.warning("batch apply failed; retrying", attempt=attempt, error=repr(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        # The batch keeps failing: apply events one by one so a single poison event is isolated.
+        rejected: list[tuple[Delivered, str]] = []
+        for item in items:
+            try:
+                rejected += await asyncio.to_thread(self.inbox.apply_batch, [item])
+            except Exception as exc:
+                rejected.append((item, f"handler failed {MAX_ATTEMPTS} times: {exc!r}"[:1000]))
+        return rejected
+
+    async def _dead_letter(self, msg: Any, reason: str) -> None:
+        headers = dlq_headers(msg.headers, reason=reason, topic=msg.topic, partition=msg.partition,
+                              offset=msg.offset, consumer=self.consumer)
+        await self.send_dead_letter(dlq_for(msg.topic), msg.key, msg.value, headers)
+        log.warning("dead-lettered a message", topic=msg.topic, partition=msg.partition,
+                    offset=msg.offset, reason=reason[:300])
+
+
+def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,
+                    web_port: int, batch_size: int = 500, readiness: Any = None) -> Any:
+    """A faust app with one agent per subscribed topic. Nothing connects until the worker starts."""
+    import faust
+
+    app = faust.App(
+        app_id,
+        **faust_broker_options(settings),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_replication_factor=1 if settings.env != "production" else 3,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=batch_size,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.api_host,
+        web_port=web_port,
+        web_transport="aiohttp://",
+        autodiscover=False,
+    )
+
+    async def send_dead_letter(topic: str, key: bytes | None, value: bytes | None,
+                               headers: list[tuple[str, bytes]]) -> None:
+        await app.producer.send_and_wait(topic, key, value, partition=None, timestamp=None,
+                                         headers=headers)
+
+    processor = BatchProcessor(inbox, send_dead_letter, consumer=app_id)
+    for name in topics:
+        channel = app.topic(name, key_serializer="raw", value_serializer="raw")
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(batch_size, within=0.02):
+                await processor.process(events)
+
+        agent.__name__ = f"consume_{name.replace('.', '_').replace('-', '_')}"
+        app.agent(channel, name=f"{app_id}.{name}")(agent)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        problems = await asyncio.to_thread(readiness) if readiness else []
+        status = 503 if problems else 200
+        return web.json({"status": "ready" if not problems else "not ready", "problems": problems},
+                        status=status)
+
+    return app

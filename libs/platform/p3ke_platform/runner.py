@@ -1,0 +1,73 @@
+"""`python -m p3ke_<service> api|worker|relay|migrate`: one entry point, four roles, same settings."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from p3ke_platform.logging import configure_logging, get_logger
+from p3ke_platform.service import Runtime, ServiceSpec
+from p3ke_platform.settings import ConfigurationError, Settings, load_settings
+
+ROLES = ("api", "worker", "relay", "migrate")
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {spec.package}", description=spec.description)
+    parser.add_argument("role", choices=ROLES)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(service=spec.name)
+    except ConfigurationError as exc:
+        print(f"{spec.name}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(spec.name, settings.log_level, settings.log_json)
+    runtime = Runtime(spec, settings)
+    return {"api": run_api, "worker": run_worker, "relay": run_relay, "migrate": run_migrate}[args.role](runtime)
+
+
+def run_api(runtime: Runtime) -> int:
+    import uvicorn
+
+    from p3ke_platform.api import create_app
+
+    settings = runtime.settings
+    uvicorn.run(create_app(runtime), host=settings.api_host, port=settings.effective_api_port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=20)
+    return 0
+
+
+def run_worker(runtime: Runtime) -> int:
+    from p3ke_platform.messaging.worker import build_faust_app
+    from p3ke_platform.worker_process import run_faust
+
+    settings = runtime.settings
+    app_id = settings.consumer_group or f"p3ke-{runtime.spec.name}"
+    app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics,
+                          inbox=runtime.inbox(app_id), web_port=_worker_port(settings),
+                          readiness=runtime.readiness)
+    return run_faust(app, settings)
+
+
+def _worker_port(settings: Settings) -> int:
+    from p3ke_platform.devstack.ports import free_port
+
+    return settings.worker_port or free_port()
+
+
+def run_relay(runtime: Runtime) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.relay().run(stop)
+    return 0
+
+
+def run_migrate(runtime: Runtime) -> int:
+    from p3ke_platform.migrations import upgrade
+
+    upgrade(runtime.spec, runtime.settings)
+    get_logger(__name__).info("migrated", service=runtime.spec.name)
+    return 0

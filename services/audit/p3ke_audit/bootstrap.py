@@ -1,0 +1,15 @@
+from p3ke_audit.adapters.orm import metadata, tables
+from p3ke_audit.entrypoints.api import routers
+from p3ke_audit.service_layer.handlers import HANDLERS
+from p3ke_platform.service import ServiceSpec
+
+SERVICE = ServiceSpec(
+    name="audit",
+    title="Audit",
+    description="The append-only record of every access to personal data (Art. 10, UU PDP Art. 31-32).",
+    package="p3ke_audit",
+    metadata=metadata,
+    tables=tables,
+    handlers=HANDLERS,
+    routers=routers,
+)

@@ -1,0 +1,16 @@
+from p3ke_platform.service import ServiceSpec
+from p3ke_delivery import __doc__ as DESCRIPTION
+from p3ke_delivery.adapters.orm import metadata, tables
+from p3ke_delivery.entrypoints.api import routers
+from p3ke_delivery.service_layer.handlers import HANDLERS
+
+SERVICE = ServiceSpec(
+    name="delivery",
+    title="Delivery",
+    description=DESCRIPTION or "",
+    package="p3ke_delivery",
+    metadata=metadata,
+    tables=tables,
+    handlers=HANDLERS,
+    routers=routers,
+)

@@ -1,0 +1,16 @@
+from p3ke_platform.service import ServiceSpec
+from p3ke_feedback import __doc__ as DESCRIPTION
+from p3ke_feedback.adapters.orm import metadata, tables
+from p3ke_feedback.entrypoints.api import routers
+from p3ke_feedback.service_layer.handlers import HANDLERS
+
+SERVICE = ServiceSpec(
+    name="feedback",
+    title="Feedback",
+    description=DESCRIPTION or "",
+    package="p3ke_feedback",
+    metadata=metadata,
+    tables=tables,
+    handlers=HANDLERS,
+    routers=routers,
+)

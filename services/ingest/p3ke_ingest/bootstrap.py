@@ -1,0 +1,15 @@
+from p3ke_platform.service import ServiceSpec
+from p3ke_ingest import __doc__ as DESCRIPTION
+from p3ke_ingest.adapters.orm import metadata, tables
+from p3ke_ingest.entrypoints.api import routers
+
+SERVICE = ServiceSpec(
+    name="ingest",
+    title="Ingest",
+    description=DESCRIPTION or "",
+    package="p3ke_ingest",
+    metadata=metadata,
+    tables=tables,
+    handlers={},
+    routers=routers,
+)

@@ -1,0 +1,16 @@
+from p3ke_platform.service import ServiceSpec
+from p3ke_targeting import __doc__ as DESCRIPTION
+from p3ke_targeting.adapters.orm import metadata, tables
+from p3ke_targeting.entrypoints.api import routers
+from p3ke_targeting.service_layer.handlers import HANDLERS
+
+SERVICE = ServiceSpec(
+    name="targeting",
+    title="Targeting",
+    description=DESCRIPTION or "",
+    package="p3ke_targeting",
+    metadata=metadata,
+    tables=tables,
+    handlers=HANDLERS,
+    routers=routers,
+)
