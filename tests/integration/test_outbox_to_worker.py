@@ -24,7 +24,8 @@ WRITER = Path(__file__).parent / "helpers" / "outbox_writer.py"
 
 
 def _migrate(package: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", package, "migrate"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.fixture

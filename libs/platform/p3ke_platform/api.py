@@ -52,7 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         cid = request.headers.get("x-correlation-id") or uuid.uuid4().hex
         started = time.perf_counter()
-        with correlation(cid):
+        with correlation(cid) as cid:
             response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
         REQUESTS.labels(spec.name, request.method, route, response.status_code).inc()

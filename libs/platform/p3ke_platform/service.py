@@ -108,8 +108,7 @@ class Runtime:
         try:
             from kafka import KafkaAdminClient
 
-            admin = KafkaAdminClient(**self.settings.kafka_client_options(), request_timeout_ms=3000,
-                                     api_version_auto_timeout_ms=3000)
+            admin = KafkaAdminClient(**self.settings.kafka_client_options(), request_timeout_ms=3000)
             try:
                 admin.list_topics()
             finally:

@@ -19,8 +19,8 @@ from .model import (
     Agreement,
     DisclosureConsent,
     Program,
-    Terms,
     TerminationNotice,
+    Terms,
     WrittenApproval,
 )
 from .policy import WIB, Decision, Policy, Rule, agreement_day

@@ -36,7 +36,7 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", type=_parse_at, default=None,
                         help="date or date-time to decide at (default: today in Jakarta)")
     parser.add_argument("--dir", type=Path, default=None,
-                        help="agreement directory (default: P3KE_AGREEMENT_DIR, else the bundled PKS as signed)")
+                        help="agreement directory (default: P3KE_AGREEMENT_DIR, else the bundled PKS)")
     parser.add_argument("--include-examples", action="store_true",
                         help="also load records marked `example: true` (demo/test only, never real terms)")
     parser.add_argument("--file", dest="files", type=Path, action="append", default=[],
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--format", choices=("yaml", "json"), default="yaml")
     show.set_defaults(func=run_show)
 
-    check = actions.add_parser("check", help="would this action be allowed? exit 0 allowed, 1 denied, 2 error")
+    check = actions.add_parser("check", help="would this be allowed? exit 0 allowed, 1 denied, 2 error")
     _add_source_args(check)
     check.add_argument("--org", required=True, help="the actor's organisation, e.g. kemnaker")
     check.add_argument("--role", dest="roles", action="extend", nargs="+", default=[],

@@ -32,6 +32,13 @@ BUNDLED_DIR = Path(__file__).parent / "data"
 """The PKS as signed (plus the clearly marked example addendum, skipped by default)."""
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but dates stay text so that pydantic parses them and a bad one names its field."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 class AgreementConfigError(ValueError):
     """A record file is unreadable or inconsistent; the message names the file and the field."""
 
@@ -44,7 +51,7 @@ def _short(value: object) -> str:
 def load_record(path: Path) -> Record:
     """Parse and validate one YAML record file; the `kind` key decides which model it is."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except OSError as exc:
         raise AgreementConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -66,7 +73,8 @@ def load_record(path: Path) -> Record:
             loc = ".".join(str(p) for p in err["loc"])
             where = f"{loc}: " if loc else ""
             got = f" (got {_short(err['input'])})" if loc and err["type"] != "missing" else ""
-            lines.append(f"{path}: {where}{err['msg']}{got}")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: {where}{msg}{got}")
         raise AgreementConfigError("\n".join(lines)) from None
 
 

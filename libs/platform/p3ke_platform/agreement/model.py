@@ -169,7 +169,10 @@ class TermsBody(Frozen):
             raise ValueError("parties: the two parties need different org codes")
         orgs = {p.party: p.org for p in self.parties}
         _unique(tuple(p.code for p in self.programs), "program code in programs")
-        for name, people in (("liaison_officers", self.liaison_officers), ("signatories", self.signatories)):
+        groups: dict[str, tuple[LiaisonOfficer | Signatory, ...]] = {
+            "liaison_officers": self.liaison_officers, "signatories": self.signatories,
+        }
+        for name, people in groups.items():
             _unique(tuple(p.id for p in people), f"id in {name}")
             for i, person in enumerate(people):
                 if orgs[person.party] != person.org:
@@ -230,6 +233,18 @@ class AddendumChanges(Frozen):
     program_fields: dict[Code, tuple[Code, ...]] = Field(default_factory=dict)
     liaison_officers: tuple[LiaisonOfficer, ...] | None = None
     signatories: tuple[Signatory, ...] | None = None
+
+    @field_validator("program_fields")
+    @classmethod
+    def _unique_fields(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code, fields in value.items():
+            if not fields:
+                raise ValueError(f"{code}: a program needs at least one field (remove it instead)")
+            try:
+                _unique(fields, "field")
+            except ValueError as exc:
+                raise ValueError(f"{code}: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> AddendumChanges:
@@ -386,7 +401,7 @@ def _apply_addendum(terms: Terms, add: Addendum) -> dict[str, object]:
         if index is None:
             raise AmendmentError(add.id, f"changes.program_fields.{code}",
                                  f"program '{code}' is not in the terms")
-        programs[index] = Program(**{**programs[index].model_dump(), "fields": fields})
+        programs[index] = programs[index].model_copy(update={"fields": fields})  # checked in AddendumChanges
     update: dict[str, object] = {"programs": programs, "applied": (*terms.applied, add.id)}
     if changes.last_day is not None:
         update["validity"] = Validity(first_day=terms.validity.first_day, last_day=changes.last_day)

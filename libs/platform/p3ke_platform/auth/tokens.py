@@ -163,6 +163,8 @@ _CLAIM_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.InvalidAudienceError, "token was issued for another audience"),
     (jwt.InvalidIssuerError, "token issuer is not trusted"),
     (jwt.InvalidIssuedAtError, "token issue time is invalid"),
+    (jwt.exceptions.InvalidSubjectError, "token 'sub' claim is invalid"),
+    (jwt.exceptions.InvalidJTIError, "token 'jti' claim is invalid"),
     (jwt.DecodeError, "malformed bearer token"),
 )
 
@@ -223,7 +225,7 @@ class TokenVerifier:
             raise AuthError(401, "malformed bearer token")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.InvalidTokenError:  # not a JWS, or a header we refuse (non-string kid, crit)
             raise AuthError(401, "malformed bearer token") from None
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.devstack.ports import free_port, wait_for_port
 
 LOG4J2 = """\
 status = warn
@@ -142,6 +142,7 @@ class KafkaBroker:
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None
+        wait_for_port(self.port, timeout)  # quietly, before the client starts logging refusals
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 tail = (self.data_dir / "broker.out").read_text(errors="replace")[-3000:]

@@ -111,7 +111,6 @@ def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], i
         web_enabled=True,
         web_bind=settings.api_host,
         web_port=web_port,
-        web_transport="aiohttp://",
         autodiscover=False,
     )
 

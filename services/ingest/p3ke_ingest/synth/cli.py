@@ -1,0 +1,119 @@
+"""``p3ke synth``: the command (``register(subparsers)`` adds it to the ``p3ke`` CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import Any
+
+from p3ke_ingest.synth.defects import DEFECT_KINDS
+
+
+def _count(text: str) -> int:
+    """``10000000``, ``10_000_000``, ``1e7``."""
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        value = float(text)
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
+        return int(value)
+
+
+def _nonneg_count(text: str) -> int:
+    n = _count(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return n
+
+
+def _rate(text: str) -> float:
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a rate between 0 and 1 (or 0%-100%)")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date YYYY-MM-DD") from None
+
+
+def register(subparsers: Any) -> None:
+    """Add ``synth`` to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        "synth",
+        help="write a synthetic P3KE snapshot (individual + family file)",
+        description=(
+            "Write a realistic synthetic Data P3KE snapshot: individu.<fmt> and keluarga.<fmt> in the real "
+            "column layout, deterministic for --seed, streamed in chunks; optionally with the defects "
+            "real files have, each logged with its row."
+        ),
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--families", type=_nonneg_count, metavar="N", help="number of families")
+    size.add_argument("--individuals", type=_nonneg_count, metavar="N", help="number of persons (e.g. 1e7)")
+    p.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv", dest="fmt")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--reference-date", type=_date, default=None, metavar="YYYY-MM-DD",
+        help="date the ages and usia_* flags refer to (default 2023-02-28)",
+    )  # fmt: skip
+    p.add_argument("--defects", type=_rate, default=0.0, metavar="RATE", help="share of rows to spoil, e.g. 0.02")
+    p.add_argument(
+        "--defect-kinds", nargs="+", default=None, metavar="KIND",
+        help=f"which defects (space or comma separated; default all): {', '.join(DEFECT_KINDS)}",
+    )  # fmt: skip
+    p.add_argument("--defect-log", default=None, metavar="PATH", help="defect log (.csv, .json, .jsonl)")
+    p.add_argument("--provinces", default=None, metavar="CODES", help="only these provinces, e.g. 32,33")
+    p.add_argument("--no-family-file", action="store_true", help="write the individual file only")
+    p.add_argument("--chunk-families", type=_count, default=None, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from p3ke_ingest.synth.snapshot import DEFAULT_CHUNK_FAMILIES, DEFAULT_REFERENCE_DATE, generate
+    from p3ke_ingest.synth.writers import XlsxTooLarge
+
+    kinds = None
+    if args.defect_kinds is not None:
+        kinds = [k for item in args.defect_kinds for k in item.split(",") if k]
+    try:
+        result = generate(
+            args.out,
+            families=args.families,
+            individuals=args.individuals,
+            seed=args.seed,
+            fmt=args.fmt,
+            reference_date=args.reference_date or DEFAULT_REFERENCE_DATE,
+            defects=args.defects,
+            defect_kinds=kinds,
+            defect_log=args.defect_log,
+            provinces=args.provinces,
+            family_file=not args.no_family_file,
+            chunk_families=args.chunk_families or DEFAULT_CHUNK_FAMILIES,
+            progress=not args.no_progress,
+        )
+    except (ValueError, XlsxTooLarge) as exc:
+        print(f"p3ke synth: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m p3ke_ingest.synth.cli synth ...``) until the lead wires ``p3ke``."""
+    parser = argparse.ArgumentParser(prog="p3ke")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
