@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from p3ke_platform.settings import Settings
 from p3ke_schemas.topics import ALL_SERVICES, EVENTS
 
@@ -608,6 +610,44 @@ def check_settings_names(docs: list[dict]) -> list[str]:
     return problems
 
 
+def container_environment(docs: list[dict], container: dict) -> dict[str, str]:
+    """The environment a container would get, with a placeholder for every Secret value."""
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in kind_of(docs, "ConfigMap")}
+    env: dict[str, str] = {}
+    for src in container.get("envFrom", []):
+        env.update(config_maps.get(src.get("configMapRef", {}).get("name"), {}))
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), var["value"])
+        elif "secretKeyRef" in var.get("valueFrom", {}):
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = f"from-secret-{ref['name']}-{ref['key']}-0123456789abcdef"
+    return env
+
+
+def check_settings_accept_environment(docs: list[dict]) -> list[str]:
+    """Each service container's environment passes the production settings validation."""
+    from unittest import mock
+
+    from p3ke_platform.settings import ConfigurationError, load_settings
+
+    problems = []
+    for doc in service_workloads(docs):
+        for c in pod_spec(doc)["containers"]:
+            env = container_environment(docs, c)
+            with mock.patch.dict(os.environ, env, clear=True):
+                try:
+                    settings = load_settings()
+                except ConfigurationError as exc:
+                    problems.append(f"{named(doc)}: {exc}")
+                    continue
+            if settings.env != "production" or not settings.effective_database_url.startswith("postgresql+psycopg://"):
+                problems.append(f"{named(doc)}: not production settings with PostgreSQL (psycopg)")
+            if settings.service != pod_labels(doc).get("app.kubernetes.io/name"):
+                problems.append(f"{named(doc)}: P3KE_SERVICE {settings.service!r} is not its service")
+    return problems
+
+
 def _consumed(service: str) -> list:
     return [e for e in EVENTS if service in e.consumers]
 
@@ -788,9 +828,7 @@ def expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
             if svc in e.consumers:
                 acl |= {("topic", e.topic, "literal", op) for op in ("Read", "Describe")}
                 acl |= {("topic", e.dlq, "literal", op) for op in ("Write", "Describe")}
-        acl.add(("group", user, "prefix", "Read"))
-        # the stream processor's own internal topics (faust: `<app id>-...`)
-        acl |= {("topic", f"{user}-", "prefix", op) for op in ("Create", "Describe", "Read", "Write")}
+        acl.add(("group", user, "prefix", "Read"))  # faust's app id and consumer group: p3ke-<service>
         out[user] = acl
     for user, access in PLATFORMS.items():
         acl = set()
@@ -897,6 +935,11 @@ def test_settings_names_are_read_by_the_code(overlay: str) -> None:
     assert check_settings_names(render((overlay, None))) == []
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_production_settings_accept_the_environment(overlay: str) -> None:
+    assert check_settings_accept_environment(render((overlay, None))) == []
+
+
 def test_every_service_is_complete_and_wired(variant: Variant) -> None:
     assert check_services(render(variant)) == []
 
@@ -921,9 +964,11 @@ def test_postgres_per_service_with_backups(variant: Variant) -> None:
         assert [named(d) for d in docs if d["apiVersion"].startswith("postgresql.cnpg.io/")] == []
 
 
-def test_overlays_set_namespace_and_image() -> None:
+def test_overlays_set_namespace_pod_security_and_one_image() -> None:
     for overlay in OVERLAYS:
         docs = render((overlay, None))
+        images = {c["image"] for d in docs if pod_spec(d) for c in containers(pod_spec(d))}
+        assert len(images) == 1 and "p3ke" not in images, (overlay, images)
         namespaces = [d["metadata"]["name"] for d in kind_of(docs, "Namespace")]
         assert len(namespaces) == 1, overlay
         labels = kind_of(docs, "Namespace")[0]["metadata"].get("labels", {})
@@ -958,7 +1003,9 @@ def test_dockerfile_builds_a_minimal_non_root_image() -> None:
     assert user and user[-1].split(":")[0].isdigit() and user[-1].split(":")[0] != "0", user
     assert not re.search(r"apt-get|apk add|gcc|build-essential|\buv\b sync|COPY (schemas|libs|services)/", final)
     copied = set(re.findall(r"^COPY (\S+/pyproject\.toml) ", text, re.MULTILINE))
-    members = {str(p.relative_to(REPO)) for p in REPO.glob("*/**/pyproject.toml") if ".venv" not in p.parts}
+    workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    members = {str(p.relative_to(REPO)) for pattern in workspace for p in REPO.glob(f"{pattern}/pyproject.toml")}
+    assert members, "no workspace members found"
     assert members <= copied, f"workspace members not copied before `uv sync`: {sorted(members - copied)}"
     assert "--frozen" in text and "--no-dev" in text
     ignored = (REPO / ".dockerignore").read_text().split()
@@ -1072,6 +1119,17 @@ def test_dangling_references_and_unknown_settings_fail(full: list[dict]) -> None
     spec["containers"][0]["env"].append({"name": "P3KE_KAFKA_BOOTSTRAPS", "value": "x:9093"})
     assert any("p3ke-audit-chekpoint-key" in p for p in check_references(docs, COMPONENTS))
     assert any("P3KE_KAFKA_BOOTSTRAPS" in p for p in check_settings_names(docs))
+
+
+def test_an_environment_the_production_settings_refuse_fails(full: list[dict]) -> None:
+    docs = copy.deepcopy(full)
+    env = _find(docs, "Deployment", "feedback-worker")["spec"]["template"]["spec"]["containers"][0]["env"]
+    env[:] = [v for v in env if v["name"] != "P3KE_SUBJECT_HASH_KEY"]
+    config = _find(docs, "ConfigMap", generated_name(docs, "ConfigMap", "p3ke-config"))
+    config["data"]["P3KE_AUTH_DEV_ISSUER"] = "true"
+    problems = check_settings_accept_environment(docs)
+    assert any("feedback-worker" in p and "P3KE_SUBJECT_HASH_KEY" in p for p in problems), problems
+    assert any("audit-api" in p and "P3KE_AUTH_DEV_ISSUER" in p for p in problems), problems
 
 
 def test_open_network_policies_fail(full: list[dict]) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+
 from p3ke_platform.agreement import (
     BUNDLED_DIR,
     AgreementConfigError,

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from pydantic import BaseModel, Field, ValidationError
+
 from p3ke_platform.logging import (
     REDACTED,
     bind_correlation_id,
@@ -27,7 +29,6 @@ from p3ke_platform.logging import (
     redact,
     redact_text,
 )
-from pydantic import BaseModel, Field, ValidationError
 
 NIK = "3201014508900001"  # a woman born 05-08-1990 in Kab. Bogor (day + 40)
 NO_KK = "3271022202200007"

@@ -1,8 +1,8 @@
-from p3ke_platform.service import ServiceSpec
 from p3ke_delivery import __doc__ as DESCRIPTION
 from p3ke_delivery.adapters.orm import metadata, tables
 from p3ke_delivery.entrypoints.api import routers
 from p3ke_delivery.service_layer.handlers import HANDLERS
+from p3ke_platform.service import ServiceSpec
 
 SERVICE = ServiceSpec(
     name="delivery",

@@ -1,6 +1,6 @@
 import sys
 
-from p3ke_platform.runner import main
 from p3ke_feedback.bootstrap import SERVICE
+from p3ke_platform.runner import main
 
 sys.exit(main(SERVICE))

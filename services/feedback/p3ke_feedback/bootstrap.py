@@ -1,8 +1,8 @@
-from p3ke_platform.service import ServiceSpec
 from p3ke_feedback import __doc__ as DESCRIPTION
 from p3ke_feedback.adapters.orm import metadata, tables
 from p3ke_feedback.entrypoints.api import routers
 from p3ke_feedback.service_layer.handlers import HANDLERS
+from p3ke_platform.service import ServiceSpec
 
 SERVICE = ServiceSpec(
     name="feedback",

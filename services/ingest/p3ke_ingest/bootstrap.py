@@ -1,7 +1,7 @@
-from p3ke_platform.service import ServiceSpec
 from p3ke_ingest import __doc__ as DESCRIPTION
 from p3ke_ingest.adapters.orm import metadata, tables
 from p3ke_ingest.entrypoints.api import routers
+from p3ke_platform.service import ServiceSpec
 
 SERVICE = ServiceSpec(
     name="ingest",

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
-from p3ke_schemas.events import Actor
 from pydantic import BaseModel, ConfigDict
+
+from p3ke_schemas.events import Actor
 
 from .model import ACTIONS, DATA_ACTIONS, DISCLOSURE_ACTIONS, Agreement, Terms, WrittenApproval
 

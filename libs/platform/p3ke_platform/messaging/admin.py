@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from p3ke_platform.settings import Settings
 from p3ke_schemas import EVENTS
 
@@ -22,10 +24,8 @@ def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
                     wanted.append(NewTopic(name, partitions, replication,
                                            topic_configs={"retention.ms": retention}))
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 admin.create_topics(wanted, timeout_ms=20_000)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
         return [t.name for t in wanted]
     finally:
         admin.close()

@@ -173,7 +173,7 @@ HOUSING: dict[str, tuple[tuple[str, ...], Sequence[float], Sequence[float]]] = {
         (22, 8, 20, 20, 9, 9, 5, 3, 2, 2), (35, 10, 22, 18, 4, 6, 2, 1, 1, 1),
     ),
     "memiliki_fasilitas_buang_air_besar": (
-        ("Ya, Dengan Septic Tank", "Ya, Tanpa Septic Tank", "Tidak, Jamban Umum/Bersama", "Tidak Ada"),
+        ("Ya Dengan Septic Tank", "Ya Tanpa Septic Tank", "Jamban Umum/Bersama", "Tidak Ada"),
         (55, 20, 10, 15), (75, 13, 7, 5),
     ),
 }  # fmt: skip

@@ -17,8 +17,8 @@ from p3ke_ingest import p3ke_columns as cols
 from p3ke_ingest.synth.defects import (
     FILE_KINDS,
     FILE_KINDS_BY_FORMAT,
-    DefectLog,
     ChunkDefects,
+    DefectLog,
     DefectRecord,
     Injector,
     number,
@@ -156,7 +156,7 @@ def generate(
 
     if fmt == "xlsx":
         rows_needed = (individuals or 0) * (1 + defects) + 4
-        if families is not None and families + 4 > XLSX_MAX_ROWS or rows_needed > XLSX_MAX_ROWS:
+        if (families is not None and families + 4 > XLSX_MAX_ROWS) or rows_needed > XLSX_MAX_ROWS:
             raise XlsxTooLarge(f"an XLSX worksheet holds at most {XLSX_MAX_ROWS:,} rows; use csv or parquet")
 
     regions = load_regions(province_key)
