@@ -57,8 +57,10 @@ KAFKA_CLUSTER = "p3ke"
 # Ministry platforms are Kafka clients outside the cluster. What each may write and read (by event
 # name); the contract names party 2's platform as a producer of extract-requested.
 PLATFORMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "kemnaker-platform": {"produces": ("extract-requested",),
-                          "consumes": ("extract-prepared", "handover-signed")},
+    "kemnaker-platform": {
+        "produces": ("extract-requested",),
+        "consumes": ("extract-prepared", "handover-signed"),
+    },
     "kemenkopmk-platform": {"produces": (), "consumes": ("dataset-updated", "feedback-received")},
 }
 CONTRACT_PLATFORM_NAMES = {"party-2 platform": "kemnaker-platform"}
@@ -109,8 +111,10 @@ def kustomize() -> str:
     wanted = _pinned_kustomize_version()
     got = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=False).stdout.strip()
     if got != wanted:
-        pytest.fail(f"{binary} is kustomize {got!r}, the pinned version is {wanted}: "
-                    "run tools/k8s/install.sh", pytrace=False)
+        pytest.fail(
+            f"{binary} is kustomize {got!r}, the pinned version is {wanted}: run tools/k8s/install.sh",
+            pytrace=False,
+        )
     return str(binary)
 
 
@@ -119,8 +123,11 @@ def _kubernetes_validate() -> Any:
     try:
         import kubernetes_validate
     except ImportError:
-        pytest.fail("the Python package kubernetes-validate is missing: it belongs to the root "
-                    "pyproject's dev dependency group (`uv sync` installs it)", pytrace=False)
+        pytest.fail(
+            "the Python package kubernetes-validate is missing: it belongs to the root "
+            "pyproject's dev dependency group (`uv sync` installs it)",
+            pytrace=False,
+        )
     return kubernetes_validate
 
 
@@ -236,8 +243,11 @@ def selector_matches(selector: dict, labels: dict) -> bool:
 
 
 def service_workloads(docs: list[dict]) -> list[dict]:
-    return [d for d in kind_of(docs, "Deployment") + kind_of(docs, "Job")
-            if pod_labels(d).get("app.kubernetes.io/part-of") == "p3ke"]
+    return [
+        d
+        for d in kind_of(docs, "Deployment") + kind_of(docs, "Job")
+        if pod_labels(d).get("app.kubernetes.io/part-of") == "p3ke"
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,8 +281,11 @@ def _strict(schema: Any) -> Any:
     """Reject unknown fields where the CRD lists its fields (the API server's strict validation)."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
-        if ("properties" in out and "additionalProperties" not in out
-                and not out.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
@@ -284,7 +297,9 @@ def _strict(schema: Any) -> Any:
 def crd_schemas() -> dict[tuple[str, str], tuple[dict, Any]]:
     """(apiVersion, kind) -> (openAPIV3Schema, strict validator), from ../shared/k8s-crds."""
     if not CRD_DIR.is_dir():
-        pytest.fail(f"the CRDs are missing: expected {CRD_DIR} (shared/ beside the repository)", pytrace=False)
+        pytest.fail(
+            f"the CRDs are missing: expected {CRD_DIR} (shared/ beside the repository)", pytrace=False
+        )
     out = {}
     for path in sorted(CRD_DIR.glob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
@@ -304,46 +319,66 @@ def crd_schemas() -> dict[tuple[str, str], tuple[dict, Any]]:
 # object on update and cannot apply to a manifest alone.
 CEL_RULES: dict[str, Callable[[Any], bool] | None] = {
     "self == oldSelf": None,
-    "!(has(self.imageCatalogRef) && has(self.imageName))":
-        lambda s: not ("imageCatalogRef" in s and "imageName" in s),
-    "!has(self.builtinLocale) || self.localeProvider == 'builtin'":
-        lambda s: "builtinLocale" not in s or s.get("localeProvider") == "builtin",
-    "!has(self.icuLocale) || self.localeProvider == 'icu'":
-        lambda s: "icuLocale" not in s or s.get("localeProvider") == "icu",
-    "!has(self.icuRules) || self.localeProvider == 'icu'":
-        lambda s: "icuRules" not in s or s.get("localeProvider") == "icu",
-    '(has(self.type) && self.type != "topology-label") || self.topologyKey != ""':
-        lambda s: ("type" in s and s["type"] != "topology-label") or s.get("topologyKey") not in (None, ""),
-    'has(self.type) == false || self.type != "environment-variable" || self.envVarName != ""':
-        lambda s: "type" not in s or s["type"] != "environment-variable" or s.get("envVarName") not in (None, ""),
-    "self.type == 'tls' || (!has(self.validityDays) && !has(self.renewalDays))":
-        lambda s: s["type"] == "tls" or ("validityDays" not in s and "renewalDays" not in s),
-    "self.type != 'tls' || (has(self.renewalDays) == has(self.validityDays))":
-        lambda s: s["type"] != "tls" or (("renewalDays" in s) == ("validityDays" in s)),
+    "!(has(self.imageCatalogRef) && has(self.imageName))": lambda s: (
+        not ("imageCatalogRef" in s and "imageName" in s)
+    ),
+    "!has(self.builtinLocale) || self.localeProvider == 'builtin'": lambda s: (
+        "builtinLocale" not in s or s.get("localeProvider") == "builtin"
+    ),
+    "!has(self.icuLocale) || self.localeProvider == 'icu'": lambda s: (
+        "icuLocale" not in s or s.get("localeProvider") == "icu"
+    ),
+    "!has(self.icuRules) || self.localeProvider == 'icu'": lambda s: (
+        "icuRules" not in s or s.get("localeProvider") == "icu"
+    ),
+    '(has(self.type) && self.type != "topology-label") || self.topologyKey != ""': lambda s: (
+        ("type" in s and s["type"] != "topology-label") or s.get("topologyKey") not in (None, "")
+    ),
+    'has(self.type) == false || self.type != "environment-variable" || self.envVarName != ""': lambda s: (
+        "type" not in s or s["type"] != "environment-variable" or s.get("envVarName") not in (None, "")
+    ),
+    "self.type == 'tls' || (!has(self.validityDays) && !has(self.renewalDays))": lambda s: (
+        s["type"] == "tls" or ("validityDays" not in s and "renewalDays" not in s)
+    ),
+    "self.type != 'tls' || (has(self.renewalDays) == has(self.validityDays))": lambda s: (
+        s["type"] != "tls" or (("renewalDays" in s) == ("validityDays" in s))
+    ),
     "self.type != 'tls' || !has(self.renewalDays) || !has(self.validityDays) "
-    "|| self.renewalDays < self.validityDays":
-        lambda s: (s["type"] != "tls" or "renewalDays" not in s or "validityDays" not in s
-                   or s["renewalDays"] < s["validityDays"]),
-    "self.kind == 'ImageCatalog' || self.kind == 'ClusterImageCatalog'":
-        lambda s: s["kind"] in ("ImageCatalog", "ClusterImageCatalog"),
+    "|| self.renewalDays < self.validityDays": lambda s: (
+        s["type"] != "tls"
+        or "renewalDays" not in s
+        or "validityDays" not in s
+        or s["renewalDays"] < s["validityDays"]
+    ),
+    "self.kind == 'ImageCatalog' || self.kind == 'ClusterImageCatalog'": lambda s: (
+        s["kind"] in ("ImageCatalog", "ClusterImageCatalog")
+    ),
     "self.apiGroup == 'postgresql.cnpg.io'": lambda s: s.get("apiGroup") == "postgresql.cnpg.io",
     "!(has(self.syncReplicaElectionConstraint) && self.syncReplicaElectionConstraint.enabled "
     "&& has(self.synchronous) && ((has(self.synchronous.podFailureDomainKeys) "
     "&& self.synchronous.podFailureDomainKeys.size() > 0) || (has(self.synchronous.nodeFailureDomainKeys) "
-    "&& self.synchronous.nodeFailureDomainKeys.size() > 0)))":
-        lambda s: not (s.get("syncReplicaElectionConstraint", {}).get("enabled")
-                       and (s.get("synchronous", {}).get("podFailureDomainKeys")
-                            or s.get("synchronous", {}).get("nodeFailureDomainKeys"))),
+    "&& self.synchronous.nodeFailureDomainKeys.size() > 0)))": lambda s: (
+        not (
+            s.get("syncReplicaElectionConstraint", {}).get("enabled")
+            and (
+                s.get("synchronous", {}).get("podFailureDomainKeys")
+                or s.get("synchronous", {}).get("nodeFailureDomainKeys")
+            )
+        )
+    ),
     "self.dataDurability!='preferred' || ((!has(self.standbyNamesPre) || self.standbyNamesPre.size()==0) "
-    "&& (!has(self.standbyNamesPost) || self.standbyNamesPost.size()==0))":
-        lambda s: (s.get("dataDurability") != "preferred"
-                   or (not s.get("standbyNamesPre") and not s.get("standbyNamesPost"))),
+    "&& (!has(self.standbyNamesPost) || self.standbyNamesPost.size()==0))": lambda s: (
+        s.get("dataDurability") != "preferred"
+        or (not s.get("standbyNamesPre") and not s.get("standbyNamesPost"))
+    ),
     "!(has(self.podFailureDomainKeys) && self.podFailureDomainKeys.size() > 0 "
-    "&& has(self.nodeFailureDomainKeys) && self.nodeFailureDomainKeys.size() > 0)":
-        lambda s: not (s.get("podFailureDomainKeys") and s.get("nodeFailureDomainKeys")),
+    "&& has(self.nodeFailureDomainKeys) && self.nodeFailureDomainKeys.size() > 0)": lambda s: (
+        not (s.get("podFailureDomainKeys") and s.get("nodeFailureDomainKeys"))
+    ),
     "self > 0": lambda s: s > 0,
-    "self.type != 'jmxPrometheusExporter' || has(self.valueFrom)":
-        lambda s: s["type"] != "jmxPrometheusExporter" or "valueFrom" in s,
+    "self.type != 'jmxPrometheusExporter' || has(self.valueFrom)": lambda s: (
+        s["type"] != "jmxPrometheusExporter" or "valueFrom" in s
+    ),
     "self.type != 'strimziMetricsReporter'": lambda s: s["type"] != "strimziMetricsReporter",
 }
 
@@ -361,7 +396,9 @@ def _cel_problems(schema: dict, value: Any, path: str) -> list[str]:
     problems = []
     for rule in schema.get("x-kubernetes-validations", []):
         if rule["rule"] not in CEL_RULES:
-            problems.append(f"{path}: CEL rule not translated, review it and add it to CEL_RULES: {rule['rule']}")
+            problems.append(
+                f"{path}: CEL rule not translated, review it and add it to CEL_RULES: {rule['rule']}"
+            )
             continue
         check = CEL_RULES[rule["rule"]]
         if check is not None and not check(value):
@@ -481,21 +518,33 @@ def check_probes_and_shutdown(docs: list[dict]) -> list[str]:
         role = pod_labels(doc).get("app.kubernetes.io/component", "")
         for c in spec.get("containers", []):
             where = f"{named(doc)} container {c['name']}"
-            ports = {p.get("name") for p in c.get("ports", [])} | {p["containerPort"] for p in c.get("ports", [])}
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"),
-                                ("startupProbe", "/healthz")):
+            ports = {p.get("name") for p in c.get("ports", [])} | {
+                p["containerPort"] for p in c.get("ports", [])
+            }
+            for probe, path in (
+                ("livenessProbe", "/healthz"),
+                ("readinessProbe", "/readyz"),
+                ("startupProbe", "/healthz"),
+            ):
                 get = c.get(probe, {}).get("httpGet")
                 if not get:
                     problems.append(f"{where}: no {probe} (httpGet {path})")
                 elif get.get("path") != path or get.get("port") not in ports:
                     problems.append(f"{where}: {probe} is not GET {path} on a declared port")
         grace = spec.get("terminationGracePeriodSeconds", 30)
-        pre_stop = max((c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
-                        for c in spec.get("containers", [])), default=0)
+        pre_stop = max(
+            (
+                c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+                for c in spec.get("containers", [])
+            ),
+            default=0,
+        )
         needed = MIN_GRACE.get(role, 30) + pre_stop
         if grace < needed:
-            problems.append(f"{named(doc)}: terminationGracePeriodSeconds {grace} < {needed} "
-                            f"({role} needs {MIN_GRACE.get(role, 30)} s after a {pre_stop} s preStop)")
+            problems.append(
+                f"{named(doc)}: terminationGracePeriodSeconds {grace} < {needed} "
+                f"({role} needs {MIN_GRACE.get(role, 30)} s after a {pre_stop} s preStop)"
+            )
     return problems
 
 
@@ -581,7 +630,11 @@ def check_references(docs: list[dict], components: Iterable[str]) -> list[str]:
         problems.append("shared-storage is included but renders no PVC p3ke-data")
     for ref in sorted(STRIMZI_CREATED):
         user = ref[1]
-        if "strimzi-kafka" in components and user != "p3ke-cluster-ca-cert" and ("KafkaUser", user) not in rendered:
+        if (
+            "strimzi-kafka" in components
+            and user != "p3ke-cluster-ca-cert"
+            and ("KafkaUser", user) not in rendered
+        ):
             problems.append(f"strimzi-kafka is included but has no KafkaUser {user}")
     for svc in ALL_SERVICES:
         if "cloudnative-pg" in components and ("Cluster", f"p3ke-{svc}-db") not in rendered:
@@ -641,7 +694,9 @@ def check_settings_accept_environment(docs: list[dict]) -> list[str]:
                 except ConfigurationError as exc:
                     problems.append(f"{named(doc)}: {exc}")
                     continue
-            if settings.env != "production" or not settings.effective_database_url.startswith("postgresql+psycopg://"):
+            if settings.env != "production" or not settings.effective_database_url.startswith(
+                "postgresql+psycopg://"
+            ):
                 problems.append(f"{named(doc)}: not production settings with PostgreSQL (psycopg)")
             if settings.service != pod_labels(doc).get("app.kubernetes.io/name"):
                 problems.append(f"{named(doc)}: P3KE_SERVICE {settings.service!r} is not its service")
@@ -658,15 +713,24 @@ def check_services(docs: list[dict]) -> list[str]:
     have = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     config = generated_name(docs, "ConfigMap", "p3ke-config")
     for svc in ALL_SERVICES:
-        wanted = [("ServiceAccount", svc), ("Service", svc), ("Deployment", f"{svc}-api"),
-                  ("Deployment", f"{svc}-worker"), ("PodDisruptionBudget", f"{svc}-api"),
-                  ("PodDisruptionBudget", f"{svc}-worker"), ("HorizontalPodAutoscaler", f"{svc}-api"),
-                  ("Job", f"{svc}-migrate")]
+        wanted = [
+            ("ServiceAccount", svc),
+            ("Service", svc),
+            ("Deployment", f"{svc}-api"),
+            ("Deployment", f"{svc}-worker"),
+            ("PodDisruptionBudget", f"{svc}-api"),
+            ("PodDisruptionBudget", f"{svc}-worker"),
+            ("HorizontalPodAutoscaler", f"{svc}-api"),
+            ("Job", f"{svc}-migrate"),
+        ]
         for key in wanted:
             if key not in have:
                 problems.append(f"{svc}: no {key[0]}/{key[1]}")
-        for role, key in (("api", ("Deployment", f"{svc}-api")), ("worker", ("Deployment", f"{svc}-worker")),
-                          ("migrate", ("Job", f"{svc}-migrate"))):
+        for role, key in (
+            ("api", ("Deployment", f"{svc}-api")),
+            ("worker", ("Deployment", f"{svc}-worker")),
+            ("migrate", ("Job", f"{svc}-migrate")),
+        ):
             if key not in have:
                 continue
             doc = have[key]
@@ -688,25 +752,37 @@ def check_services(docs: list[dict]) -> list[str]:
                 user = env.get("P3KE_KAFKA_USERNAME", {}).get("value")
                 secret = env.get("P3KE_KAFKA_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
                 if user != f"p3ke-{svc}" or secret.get("name") != user or secret.get("key") != "password":
-                    problems.append(f"{named(doc)}: Kafka identity is not KafkaUser p3ke-{svc} and its Secret")
+                    problems.append(
+                        f"{named(doc)}: Kafka identity is not KafkaUser p3ke-{svc} and its Secret"
+                    )
         worker = have.get(("Deployment", f"{svc}-worker"))
         if worker:
             limit = max((e.partitions for e in _consumed(svc)), default=1)
             replicas = worker["spec"].get("replicas", 1)
             if replicas > limit:
-                problems.append(f"{named(worker)}: {replicas} replicas but its topics have at most "
-                                f"{limit} partitions: the extra consumers would sit idle")
+                problems.append(
+                    f"{named(worker)}: {replicas} replicas but its topics have at most "
+                    f"{limit} partitions: the extra consumers would sit idle"
+                )
         hpa = have.get(("HorizontalPodAutoscaler", f"{svc}-api"))
         api = have.get(("Deployment", f"{svc}-api"))
         if hpa and api and "replicas" in api["spec"]:
-            problems.append(f"{named(api)}: sets replicas although an HPA scales it (each apply would reset it)")
+            problems.append(
+                f"{named(api)}: sets replicas although an HPA scales it (each apply would reset it)"
+            )
         if hpa and hpa["spec"]["scaleTargetRef"].get("name") != f"{svc}-api":
             problems.append(f"{named(hpa)}: does not scale {svc}-api")
         service = have.get(("Service", svc))
-        if service and api and not selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(api)):
+        if (
+            service
+            and api
+            and not selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(api))
+        ):
             problems.append(f"{named(service)}: does not select the pods of {svc}-api")
     for pdb in kind_of(docs, "PodDisruptionBudget"):
-        if not any(selector_matches(pdb["spec"]["selector"], pod_labels(d)) for d in kind_of(docs, "Deployment")):
+        if not any(
+            selector_matches(pdb["spec"]["selector"], pod_labels(d)) for d in kind_of(docs, "Deployment")
+        ):
             problems.append(f"{named(pdb)}: selects no Deployment's pods")
     return problems
 
@@ -733,9 +809,14 @@ def _allowed_ports(docs: list[dict], labels: dict, direction: str) -> set[int] |
 def check_network_policies(docs: list[dict]) -> list[str]:
     problems = []
     policies = kind_of(docs, "NetworkPolicy")
-    deny = [p for p in policies if p["spec"]["podSelector"] == {}
-            and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
-            and not p["spec"].get("ingress") and not p["spec"].get("egress")]
+    deny = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
     if not deny:
         problems.append("no default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)")
     for np in policies:
@@ -772,8 +853,10 @@ def check_kafka_topics(docs: list[dict]) -> list[str]:
     problems = []
     topics = {d["spec"].get("topicName", d["metadata"]["name"]): d for d in kind_of(docs, "KafkaTopic")}
     for e in EVENTS:
-        for name, partitions, retention in ((e.topic, e.partitions, e.retention_days),
-                                            (e.dlq, None, e.retention_days)):
+        for name, partitions, retention in (
+            (e.topic, e.partitions, e.retention_days),
+            (e.dlq, None, e.retention_days),
+        ):
             doc = topics.pop(name, None)
             if doc is None:
                 problems.append(f"topic {name} has no KafkaTopic")
@@ -788,7 +871,9 @@ def check_kafka_topics(docs: list[dict]) -> list[str]:
             if str(config.get("unclean.leader.election.enable", "false")).lower() != "false":
                 problems.append(f"{named(doc)}: unclean leader election is on")
             if partitions is not None and spec.get("partitions") != partitions:
-                problems.append(f"{named(doc)}: {spec.get('partitions')} partitions, the contract says {partitions}")
+                problems.append(
+                    f"{named(doc)}: {spec.get('partitions')} partitions, the contract says {partitions}"
+                )
             if int(config.get("retention.ms", -2)) != retention * 86_400_000:
                 problems.append(f"{named(doc)}: retention.ms is not {retention} days")
     for name in topics:
@@ -798,7 +883,10 @@ def check_kafka_topics(docs: list[dict]) -> list[str]:
         problems.append(f"{len(kafka)} Kafka clusters, expected 1")
     for doc in kafka:
         config = doc["spec"]["kafka"].get("config", {})
-        if int(config.get("min.insync.replicas", 0)) != 2 or int(config.get("default.replication.factor", 0)) != 3:
+        if (
+            int(config.get("min.insync.replicas", 0)) != 2
+            or int(config.get("default.replication.factor", 0)) != 3
+        ):
             problems.append(f"{named(doc)}: broker defaults are not RF 3 / min.insync.replicas 2")
         if str(config.get("unclean.leader.election.enable")).lower() != "false":
             problems.append(f"{named(doc)}: unclean.leader.election.enable is not false")
@@ -809,7 +897,9 @@ def check_kafka_topics(docs: list[dict]) -> list[str]:
         for listener in doc["spec"]["kafka"]["listeners"]:
             if not listener.get("tls") or not listener.get("authentication"):
                 problems.append(f"{named(doc)}: listener {listener['name']} without TLS and authentication")
-    brokers = sum(d["spec"]["replicas"] for d in kind_of(docs, "KafkaNodePool") if "broker" in d["spec"]["roles"])
+    brokers = sum(
+        d["spec"]["replicas"] for d in kind_of(docs, "KafkaNodePool") if "broker" in d["spec"]["roles"]
+    )
     if brokers < 3:
         problems.append(f"{brokers} brokers cannot hold topics with replication factor 3")
     return problems
@@ -989,8 +1079,15 @@ def test_components_and_runbook_are_documented() -> None:
         assert name in readme, f"README.md does not mention {kind} {name}"
     for pattern in ("p3ke-<service>-db-app", "p3ke-<service>"):
         assert pattern in readme, f"README.md does not mention {pattern}"
-    for topic in ("Install the operators", "Deploy a new version", "Scale consumers", "Rotate",
-                  "Replay a dead-letter topic", "Restore PostgreSQL", "Verify the audit log"):
+    for topic in (
+        "Install the operators",
+        "Deploy a new version",
+        "Scale consumers",
+        "Rotate",
+        "Replay a dead-letter topic",
+        "Restore PostgreSQL",
+        "Verify the audit log",
+    ):
         assert topic in readme, topic
 
 
@@ -1001,10 +1098,14 @@ def test_dockerfile_builds_a_minimal_non_root_image() -> None:
     final = stages[-1]
     user = re.findall(r"^USER\s+(\S+)", final, re.MULTILINE)
     assert user and user[-1].split(":")[0].isdigit() and user[-1].split(":")[0] != "0", user
-    assert not re.search(r"apt-get|apk add|gcc|build-essential|\buv\b sync|COPY (schemas|libs|services)/", final)
+    assert not re.search(
+        r"apt-get|apk add|gcc|build-essential|\buv\b sync|COPY (schemas|libs|services)/", final
+    )
     copied = set(re.findall(r"^COPY (\S+/pyproject\.toml) ", text, re.MULTILINE))
     workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
-    members = {str(p.relative_to(REPO)) for pattern in workspace for p in REPO.glob(f"{pattern}/pyproject.toml")}
+    members = {
+        str(p.relative_to(REPO)) for pattern in workspace for p in REPO.glob(f"{pattern}/pyproject.toml")
+    }
     assert members, "no workspace members found"
     assert members <= copied, f"workspace members not copied before `uv sync`: {sorted(members - copied)}"
     assert "--frozen" in text and "--no-dev" in text
@@ -1075,7 +1176,9 @@ def test_missing_probes_and_a_short_grace_period_fail(full: list[dict]) -> None:
     del spec["containers"][0]["readinessProbe"]
     spec["terminationGracePeriodSeconds"] = 10
     problems = check_probes_and_shutdown(docs)
-    assert any("readinessProbe" in p for p in problems) and any("terminationGracePeriod" in p for p in problems)
+    assert any("readinessProbe" in p for p in problems) and any(
+        "terminationGracePeriod" in p for p in problems
+    )
 
 
 def test_a_topic_without_kafkatopic_fails(full: list[dict]) -> None:
@@ -1091,12 +1194,18 @@ def test_a_topic_without_kafkatopic_fails(full: list[dict]) -> None:
 def test_acls_beyond_or_short_of_the_contract_fail(full: list[dict]) -> None:
     docs = copy.deepcopy(full)
     acls = _find(docs, "KafkaUser", "p3ke-audit")["spec"]["authorization"]["acls"]
-    acls.append({"resource": {"type": "topic", "name": "p3ke.dataset-updated.v1", "patternType": "literal"},
-                 "operations": ["Write"]})
+    acls.append(
+        {
+            "resource": {"type": "topic", "name": "p3ke.dataset-updated.v1", "patternType": "literal"},
+            "operations": ["Write"],
+        }
+    )
     platform = _find(docs, "KafkaUser", "kemenkopmk-platform")["spec"]["authorization"]["acls"]
     platform[:] = [a for a in platform if a["resource"]["name"] != "p3ke.feedback-received.v1"]
     problems = check_kafka_users(docs)
-    assert any("p3ke-audit" in p and "more than the contract" in p and "Write" in p for p in problems), problems
+    assert any("p3ke-audit" in p and "more than the contract" in p and "Write" in p for p in problems), (
+        problems
+    )
     assert any("kemenkopmk-platform" in p and "missing" in p for p in problems), problems
 
 
@@ -1104,7 +1213,9 @@ def test_literal_secrets_fail(full: list[dict]) -> None:
     docs = copy.deepcopy(full)
     env = _find(docs, "Deployment", "targeting-api")["spec"]["template"]["spec"]["containers"][0]["env"]
     env.append({"name": "P3KE_KAFKA_PASSWORD", "value": "hunter2hunter2"})
-    docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oops"}, "stringData": {"k": "v"}})
+    docs.append(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oops"}, "stringData": {"k": "v"}}
+    )
     config = _find(docs, "ConfigMap", generated_name(docs, "ConfigMap", "p3ke-config"))
     config["data"]["P3KE_DATABASE_URL"] = "postgresql+psycopg://app:s3cret@db:5432/app"
     problems = check_no_secret_values(docs)

@@ -87,9 +87,9 @@ def test_column_layout(clean):
     assert manifest["individuals"] == len(ind) and manifest["seed"] == 7
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_same_seed_same_bytes(tmp_path, fmt):
-    kw = dict(families=700, fmt=fmt, chunk_families=300, defects=0.05)
+    kw = dict(families=700 if fmt != "xlsx" else 150, fmt=fmt, chunk_families=300, defects=0.05)
     a = generate(tmp_path / "a", seed=11, **kw)
     b = generate(tmp_path / "b", seed=11, **kw)
     c = generate(tmp_path / "c", seed=12, **kw)
@@ -179,7 +179,8 @@ def test_families_one_head_shared_attributes(clean):
         spouses = [r for r in rows if r["hubungan_dengan_kepala_keluarga"] in ("Istri", "Suami")]
         assert len(spouses) <= 1
         for s in spouses:
-            assert s["jenis_kelamin"] == (cols.PEREMPUAN if s["hubungan_dengan_kepala_keluarga"] == "Istri" else cols.LAKI_LAKI)
+            wife = s["hubungan_dengan_kepala_keluarga"] == "Istri"
+            assert s["jenis_kelamin"] == (cols.PEREMPUAN if wife else cols.LAKI_LAKI)
     assert len(kks) == len(members), "No. KK unique per family"
     desil = Counter(int(f["desil_kesejahteraan"]) for f in fam)
     assert set(desil) == {1, 2, 3, 4} and all(v > 0.1 * len(fam) for v in desil.values())
@@ -193,7 +194,7 @@ def test_regions_real_and_consistent(clean):
     codes = wilayah_codes()
     names = {}
     for row in csv.DictReader(io.StringIO(_wilayah_text())):
-        names[row["kode"]] = row["nama"].upper()
+        names[row["kode"]] = row["nama"].strip().upper()
     for r in ind + fam:
         k = r["kode_kemendagri"]
         assert len(k) == 10 and k in codes
@@ -220,7 +221,7 @@ def test_ages_flags_and_pyramid(clean):
         assert born <= REF and int(r["umur"]) == a
         flags = [name for name, lo, hi in cols.USIA_FLAGS if r[name] == "Ya"]
         assert len(flags) == 1
-        name, lo, hi = next(f for f in cols.USIA_FLAGS if f[0] == flags[0])
+        _, lo, hi = next(f for f in cols.USIA_FLAGS if f[0] == flags[0])
         assert lo <= a and (hi is None or a <= hi)
         assert all(r[n] in cols.FLAG_VALUES for n in cols.INDIVIDUAL_COLUMNS if n.startswith(("usia_", "penerima_")))
         if r["hubungan_dengan_kepala_keluarga"] == "Kepala Keluarga":
@@ -288,7 +289,8 @@ def _check_row_defect(rec, row, rows_by_data_row):
         assert nik == ""
     elif kind == "duplicate_row":
         other = rows_by_data_row[int(rec.detail.rsplit(" ", 1)[1])]
-        assert {k: v for k, v in row.items() if k != "_line"} == {k: v for k, v in other.items() if k != "_line"}
+        assert {k: v for k, v in row.items() if k[0] != "_"} == {k: v for k, v in other.items() if k[0] != "_"}
+        assert other["_data_row"] < row["_data_row"]
     elif kind == "duplicate_nik":
         other = rows_by_data_row[int(rec.detail.rsplit(" ", 1)[1])]
         assert other["_data_row"] < row["_data_row"] and other["nik"] == nik
@@ -372,7 +374,7 @@ def test_defect_kinds_selection_and_rate(tmp_path):
     log = read_defect_log(r.defect_log)
     assert {x.kind for x in log} == {"nik_missing", "desil_out_of_range"}
     assert abs(len(log) / 20_000 - 0.1) < 0.01
-    header, rows, traits = read_csv(r.individual_path)
+    _, rows, traits = read_csv(r.individual_path)
     assert traits["preamble"] == 0 and traits["delimiter"] == "," and not traits["bom"]
     assert sum(1 for row in rows if row["nik"] == "") == r.defects_by_kind["nik_missing"]
     assert list(r.files) == ["individual"]
@@ -426,6 +428,14 @@ def test_defects_in_parquet_and_xlsx(tmp_path):
     assert sum(isinstance(v, str) and NIK_RE.match(v) is not None for v in clean_niks) > 0.85 * len(clean_niks)
 
 
+def test_empty_snapshot(tmp_path):
+    for fmt in ("csv", "parquet", "xlsx"):
+        r = generate(tmp_path / fmt, individuals=0, fmt=fmt)
+        assert r.individuals == r.families == 0 and r.rows == {"individual": 0, "family": 0}
+    assert pq.read_table(tmp_path / "parquet" / "individu.parquet").column_names == list(cols.INDIVIDUAL_COLUMNS)
+    assert (tmp_path / "csv" / "individu.csv").read_text() == ",".join(cols.INDIVIDUAL_COLUMNS) + "\n"
+
+
 def test_xlsx_row_limit(tmp_path):
     from p3ke_ingest.synth.writers import XlsxTooLarge
 
@@ -447,7 +457,8 @@ def test_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "individu.parquet" in out and "2,000 rows" in out and "rows/s" in out
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["reference_date"] == "2024-06-30" and manifest["defects"]["kinds"] == ["nik_missing", "sex_mismatch"]
+    assert manifest["reference_date"] == "2024-06-30"
+    assert manifest["defects"]["kinds"] == ["nik_missing", "sex_mismatch"]
     t = pq.read_table(tmp_path / "individu.parquet")
     assert t.num_rows == 2000
     with pytest.raises(SystemExit):

@@ -139,7 +139,8 @@ def print_table(stack: Stack) -> None:
           f"--data-dir {stack.data_dir / 'services'}")
     print("logs:", stack.data_dir / "logs", "\nCtrl-C stops everything.", flush=True)
     (stack.data_dir / "endpoints.json").write_text(json.dumps(
-        {"kafka": stack.kafka.bootstrap, "services": stack.endpoints}, indent=2))
+        {"kafka": stack.kafka.bootstrap, "services": stack.endpoints,
+         "pids": {name: proc.pid for name, proc in stack.processes}}, indent=2))
 
 
 def run(data_dir: Path, exit_when_ready: bool = False) -> int:

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data_dir")
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle of the brokers (e.g. Strimzi's)")
     kafka_sasl_mechanism: str | None = None
     kafka_username: str | None = None
     kafka_password: str | None = None
@@ -51,7 +52,9 @@ class Settings(BaseSettings):
     # the outbox relay
     relay_in_api: bool = True
     relay_batch: int = Field(default=500, ge=1, le=10_000)
-    relay_idle_ms: int = Field(default=20, ge=1, le=10_000)
+    relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
+    worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
+    worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
     # data subject lookup (UU PDP Art. 32): HMAC key for NIK references in audit events
     subject_hash_key: str = Field(default="local-development-subject-key", min_length=16)
 
@@ -102,6 +105,8 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.kafka_bootstrap.split(","),
             "security_protocol": self.kafka_security_protocol,
         }
+        if self.kafka_ssl_cafile:
+            opts["ssl_cafile"] = str(self.kafka_ssl_cafile)
         if self.kafka_sasl_mechanism:
             opts.update(sasl_mechanism=self.kafka_sasl_mechanism,
                         sasl_plain_username=self.kafka_username, sasl_plain_password=self.kafka_password)

@@ -50,9 +50,20 @@ class Inbox:
         self.uow_factory = uow_factory
 
     def apply_batch(self, items: Sequence[Delivered]) -> list[tuple[Delivered, str]]:
-        """Apply new events in one transaction; return the rejected ones with their reasons."""
+        """Apply new events in one transaction; return the rejected ones with their reasons.
+
+        The fast path applies the whole batch without savepoints; only a batch holding a rejected
+        event is redone with one savepoint per event, so a rejection undoes just that event.
+        """
+        try:
+            return self._apply(items, isolate=False)
+        except _Isolate:
+            return self._apply(items, isolate=True)
+
+    def _apply(self, items: Sequence[Delivered], *, isolate: bool) -> list[tuple[Delivered, str]]:
         inbox = self.tables.inbox
         rejected: list[tuple[Delivered, str]] = []
+        applied: list[dict[str, Any]] = []
         with self.sessions() as session:
             ids = list({d.event.id for d in items})
             seen = set(session.scalars(select(inbox.c.event_id).where(
@@ -69,15 +80,28 @@ class Inbox:
                     rejected.append((item, f"{self.consumer} has no handler for {event.type}"))
                     continue
                 try:
-                    with session.begin_nested():
+                    if isolate:
+                        with session.begin_nested():
+                            handler(uow, event)
+                    else:
                         handler(uow, event)
                 except RejectEvent as exc:
+                    if not isolate:
+                        session.rollback()
+                        raise _Isolate from exc
                     rejected.append((item, str(exc)))
                     continue
                 seen.add(event.id)
-                session.execute(insert(inbox).values(
-                    consumer=self.consumer, event_id=event.id, event_type=event.type, topic=item.topic,
-                    partition=item.partition, offset=item.offset, applied_at=applied_at))
-                APPLIED.labels(self.consumer, event.type).inc()
+                applied.append({"consumer": self.consumer, "event_id": event.id, "event_type": event.type,
+                                "topic": item.topic, "partition": item.partition, "offset": item.offset,
+                                "applied_at": applied_at})
+            if applied:
+                session.execute(insert(inbox), applied)
             session.commit()
+        for row in applied:
+            APPLIED.labels(self.consumer, row["event_type"]).inc()
         return rejected
+
+
+class _Isolate(Exception):
+    """A batch held a rejected event: redo it with a savepoint per event."""

@@ -13,13 +13,14 @@ from p3ke_schemas import CloudEvent, to_kafka
 
 def enqueue(session: Session, outbox: Table, event: CloudEvent) -> None:
     key, value, headers = to_kafka(event)
-    session.execute(insert(outbox).values(
-        event_id=event.id,
-        event_type=event.type,
-        topic=event.spec.topic,
-        key=key.decode(),
-        headers=json.dumps([[name, raw.decode()] for name, raw in headers]),
-        value=value,
-        created_at=datetime.now(UTC),
-        attempts=0,
-    ))
+    # parameters passed separately: the statement is compiled once and cached, not per event
+    session.execute(insert(outbox), [{
+        "event_id": event.id,
+        "event_type": event.type,
+        "topic": event.spec.topic,
+        "key": key.decode(),
+        "headers": json.dumps([[name, raw.decode()] for name, raw in headers]),
+        "value": value,
+        "created_at": datetime.now(UTC),
+        "attempts": 0,
+    }])

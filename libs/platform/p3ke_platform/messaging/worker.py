@@ -30,14 +30,17 @@ def faust_broker_options(settings: Settings) -> dict[str, Any]:
         options["broker_credentials"] = faust.SASLCredentials(
             username=settings.kafka_username or "", password=settings.kafka_password or "",
             mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=_ssl_context() if settings.kafka_security_protocol == "SASL_SSL" else None)
+            ssl_context=_ssl_context(settings) if settings.kafka_security_protocol == "SASL_SSL" else None)
+    elif settings.kafka_security_protocol == "SSL":
+        options["broker_credentials"] = _ssl_context(settings)
     return options
 
 
-def _ssl_context() -> Any:
+def _ssl_context(settings: Settings) -> Any:
     import ssl
 
-    return ssl.create_default_context()
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
 
 
 class BatchProcessor:
@@ -91,7 +94,7 @@ class BatchProcessor:
 
 
 def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,
-                    web_port: int, batch_size: int = 500, readiness: Any = None) -> Any:
+                    web_port: int, readiness: Any = None) -> Any:
     """A faust app with one agent per subscribed topic. Nothing connects until the worker starts."""
     import faust
 
@@ -105,7 +108,7 @@ def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], i
         topic_allow_declare=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=batch_size,
+        broker_commit_every=settings.worker_batch,
         broker_commit_interval=1.0,
         producer_acks=-1,
         web_enabled=True,
@@ -124,7 +127,7 @@ def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], i
         channel = app.topic(name, key_serializer="raw", value_serializer="raw")
 
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(batch_size, within=0.02):
+            async for events in stream.take_events(settings.worker_batch, within=settings.worker_batch_ms / 1000):
                 await processor.process(events)
 
         agent.__name__ = f"consume_{name.replace('.', '_').replace('-', '_')}"

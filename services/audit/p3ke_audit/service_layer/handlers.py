@@ -12,6 +12,10 @@ from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import EVENTS, CloudEvent, DataAccess
 
 
+# every row carries every column, so one compiled statement serves all events
+EMPTY = {c.name: None for c in entries.columns if c.name != "seq"}
+
+
 def append_entry(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     row: dict[str, object] = {
@@ -29,7 +33,7 @@ def append_entry(uow: UnitOfWork, event: CloudEvent) -> None:
         row.update(service=data.service, actor_org=data.actor.org, actor_subject=data.actor.subject,
                    action=data.action, resource_type=data.resource_type, resource_id=data.resource_id,
                    outcome=data.outcome, record_count=data.record_count, occurred_at=data.occurred_at)
-    uow.session.execute(insert(entries).values(**row))
+    uow.session.execute(insert(entries), [{**EMPTY, **row}])
 
 
 HANDLERS = {spec.type: append_entry for spec in EVENTS}

@@ -135,8 +135,7 @@ def load_regions(provinces: tuple[str, ...] | None = None) -> Regions:
         pop, pov = PROVINCE_STATS.get(p, _DEFAULT_STATS)
         prov_mass.append(pop * bottom40_share(pov))
     weights = [
-        w / prov_raw_total[prov_index[v[:2]]] * prov_mass[prov_index[v[:2]]]
-        for v, w in zip(villages, raw, strict=True)
+        w / prov_raw_total[prov_index[v[:2]]] * prov_mass[prov_index[v[:2]]] for v, w in zip(villages, raw, strict=True)
     ]
 
     # national district weights for NIKs first issued elsewhere (always all provinces)

@@ -60,11 +60,8 @@ class Stream:
 
     def choice(self, name: str, table: CategoricalTable, group: pa.Array | int | None = None, n: int = 0) -> pa.Array:
         """Category codes (int64) drawn from ``table``; ``group`` selects the distribution per row."""
-        if group is None or isinstance(group, int):
-            u = self.uniform(name, n)
-        else:
-            u = self.uniform(name, len(group))
-        return table.sample(u, group)
+        size = n if group is None or isinstance(group, int) else len(group)
+        return table.sample(self.uniform(name, size), group)
 
 
 class CategoricalTable:

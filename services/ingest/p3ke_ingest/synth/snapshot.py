@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import queue
@@ -143,10 +144,7 @@ def generate(
     province_key = tuple(sorted(set(provinces))) if provinces else None
 
     explicit = defect_kinds is not None
-    if defect_kinds is None:
-        kinds = parse_kinds(None) if defects > 0 else ()
-    else:
-        kinds = parse_kinds(defect_kinds)
+    kinds = parse_kinds(defect_kinds) if explicit else (parse_kinds(None) if defects > 0 else ())
     unsupported = [k for k in kinds if k in FILE_KINDS and k not in FILE_KINDS_BY_FORMAT[fmt]]
     if unsupported and explicit:
         raise ValueError(f"{fmt} files cannot have the defect(s): {', '.join(unsupported)}")
@@ -252,7 +250,7 @@ def generate(
         with bar:
             # generating the next chunk overlaps with formatting and writing this one (Arrow kernels and
             # file writes release the GIL); the order of the chunks, and so the output, stays the same
-            for n_fam, n_ind, spoiled_by_level in _in_background(chunks(), depth=2):
+            for n_fam, n_ind, spoiled_by_level in _in_background(chunks(), depth=1):
                 made_families += n_fam
                 made_individuals += n_ind
                 for level in levels:
@@ -272,10 +270,8 @@ def generate(
                 bar.update(n_fam if families is not None else n_ind)
     except BaseException:
         for sink in sinks.values():
-            try:
+            with contextlib.suppress(Exception):  # best effort while failing
                 sink.close()
-            except Exception:  # noqa: S110 - best effort while failing
-                pass
         if log is not None:
             log.close()
         for p in [*paths.values(), *([log_path] if log_path else [])]:

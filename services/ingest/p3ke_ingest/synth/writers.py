@@ -179,6 +179,13 @@ class XlsxSink:
     def write(self, table: pa.Table) -> None:
         if self._next + table.num_rows > XLSX_MAX_ROWS:
             raise XlsxTooLarge(f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in one worksheet")
+        for start in range(0, table.num_rows, self.SLICE):
+            self._write_rows(table.slice(start, self.SLICE))
+        self.rows += table.num_rows
+
+    SLICE = 2_000  # rows turned into Python objects at a time
+
+    def _write_rows(self, table: pa.Table) -> None:
         columns = []
         for i in range(table.num_columns):
             col = table.column(i)
@@ -200,7 +207,6 @@ class XlsxSink:
                     ws_number(r, c, v)
             r += 1
         self._next = r
-        self.rows += table.num_rows
 
     def close(self) -> None:
         self._wb.close()
