@@ -37,7 +37,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
     specs = service_specs()
     for name in args.service or list(specs):
-        upgrade(specs[name], load_settings(service=name))
+        upgrade(specs[name], load_settings(specs[name].settings_class, service=name))
         print(f"{name}: migrated")
     return 0
 

@@ -19,7 +19,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     parser.add_argument("role", choices=ROLES)
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(service=spec.name)
+        settings = load_settings(spec.settings_class, service=spec.name)
     except ConfigurationError as exc:
         print(f"{spec.name}: {exc}", file=sys.stderr)
         return 2

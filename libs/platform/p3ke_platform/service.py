@@ -42,6 +42,7 @@ class ServiceSpec:
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # CloudEvents type -> handler
     routers: Callable[[Runtime], Sequence[APIRouter]] = lambda _runtime: ()
     register_cli: Callable[[Any], None] | None = None
+    settings_class: type[Settings] = Settings  # a service's own settings subclass, if it has any
 
     @property
     def topics(self) -> list[str]:

@@ -8,10 +8,12 @@ are the embedded local setup (SQLite, a local data directory, a development toke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="Settings")
 
 DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback": 8104, "audit": 8105}
 
@@ -113,12 +115,15 @@ class Settings(BaseSettings):
         return opts
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (plus overrides); a bad value raises ConfigurationError."""
+def load_settings(cls: type[S] | None = None, **overrides: object) -> S:
+    """Build settings from the environment (plus overrides); a bad value raises ConfigurationError.
+
+    A service with settings of its own passes its subclass of Settings as `cls`.
+    """
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return (cls or Settings)(**overrides)  # type: ignore[arg-type,return-value]
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):

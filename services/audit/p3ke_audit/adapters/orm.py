@@ -1,6 +1,28 @@
-"""Audit tables: the append-only log of entries (plus the shared outbox/inbox)."""
+"""Audit tables (plus the shared outbox/inbox). The log tables only ever receive INSERTs: triggers
+refuse UPDATE, DELETE and TRUNCATE (migration 0002) and the application role is granted no more.
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text
+* `audit_entries`: one row per consumed event; `leaf_index`/`leaf_hash` place it in the Merkle tree.
+  They are nullable only because a row written around the appender has none; `verify` reports it.
+* `audit_tree_nodes`: the hash of every complete perfect subtree of level >= 1 (leaves are in
+  `audit_entries`), written as the appends complete them; proofs read O(log n) of them.
+* `audit_checkpoints`: the signed tree heads (C2SP checkpoint notes).
+* `audit_subject_refs`: which entries name a data subject (the keyed hash of a NIK), for lookups.
+* `audit_verifications`: the results of full verifications (`p3ke audit verify`).
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import SeqType, messaging_tables
@@ -26,7 +48,50 @@ entries = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("payload", Text, nullable=False, doc="the event's data, canonical JSON"),
     Column("kafka_partition", Integer, nullable=True),
+    Column("leaf_index", BigInteger, nullable=True, doc="position in the Merkle tree, from 0"),
+    Column("leaf_hash", LargeBinary, nullable=True, doc="SHA-256(0x00 || canonical entry)"),
+    Column("actor_roles", String(500), nullable=True, doc="' role1 role2 ' (spaces around each)"),
+    Column("program", String(100), nullable=True),
+    Column("agreement_id", String(100), nullable=True),
 )
 Index("ix_audit_entries_resource", entries.c.resource_type, entries.c.resource_id)
 Index("ix_audit_entries_actor", entries.c.actor_org, entries.c.actor_subject)
 Index("ix_audit_entries_occurred_at", entries.c.occurred_at)
+Index("ix_audit_entries_leaf_index", entries.c.leaf_index, unique=True)
+
+tree_nodes = Table(
+    "audit_tree_nodes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "audit_checkpoints", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False, doc="the signed note, as issued"),
+    Column("key_id", String(8), nullable=False, doc="hex of the 4-byte C2SP key id"),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+)
+
+subject_refs = Table(
+    "audit_subject_refs", metadata,
+    Column("subject_ref", String(64), primary_key=True),
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+)
+
+verifications = Table(
+    "audit_verifications", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("checkpoint_size", BigInteger, nullable=True),
+    Column("ok", Boolean, nullable=False),
+    Column("first_bad_leaf", BigInteger, nullable=True),
+    Column("message", Text, nullable=False),
+)
+
+LOG_TABLES = ("audit_entries", "audit_tree_nodes", "audit_checkpoints", "audit_subject_refs",
+              "audit_verifications")

@@ -11,7 +11,6 @@ from p3ke_audit.adapters.orm import entries
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import EVENTS, CloudEvent, DataAccess
 
-
 # every row carries every column, so one compiled statement serves all events
 EMPTY = {c.name: None for c in entries.columns if c.name != "seq"}
 

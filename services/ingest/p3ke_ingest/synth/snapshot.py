@@ -119,7 +119,8 @@ def generate(
     Give either ``families`` (that many families, their members in the individual file) or
     ``individuals`` (exactly that many persons; the last family may be cut short). The output depends
     only on the arguments: same seed and options (``chunk_families`` included) give byte-identical
-    CSV and Parquet files.
+    CSV, Parquet and XLSX files (and defect log and manifest). Chunks are generated in a background
+    thread while the previous one is written; that changes nothing in the output.
 
     ``defects`` is the share of data rows spoiled (one kind each, chosen among the row kinds of
     ``defect_kinds``; default all kinds when ``defects`` > 0). File kinds (header_rows, semicolon, bom,
@@ -141,7 +142,7 @@ def generate(
         reference_date = dt.date.fromisoformat(reference_date)
     if isinstance(provinces, str):
         provinces = [p for p in provinces.replace(" ", ",").split(",") if p]
-    province_key = tuple(sorted(set(provinces))) if provinces else None
+    province_key = tuple(sorted({str(p).zfill(2) for p in provinces})) if provinces else None
 
     explicit = defect_kinds is not None
     kinds = parse_kinds(defect_kinds) if explicit else (parse_kinds(None) if defects > 0 else ())

@@ -1,0 +1,93 @@
+"""The Merkle tree in the database: the append lock, the tree size, stored subtree hashes.
+
+Leaves (level 0) are `audit_entries.leaf_hash`; complete perfect subtrees of level >= 1 are rows of
+`audit_tree_nodes`. Every read here is an index lookup of O(log n) rows, whatever the log's size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes
+from p3ke_audit.domain.merkle import Subtree
+
+# pg_advisory_xact_lock key shared by every process appending to this database: "p3keaudt"
+APPEND_LOCK_KEY = 0x70336B6561756474
+
+
+class MissingNode(LookupError):
+    """A subtree hash the tree should hold is not stored (a deleted row or node)."""
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    key_id: str
+    issued_at: datetime
+
+
+class TreeStore:
+    def __init__(self, db: Session | Connection) -> None:
+        self.db = db
+
+    @property
+    def dialect(self) -> str:
+        bind = self.db.get_bind() if isinstance(self.db, Session) else self.db
+        return bind.dialect.name
+
+    def lock(self) -> None:
+        """Serialise appends until this transaction ends, so leaf indexes form one total order.
+
+        PostgreSQL: a transaction-level advisory lock (released by commit or rollback). SQLite: the
+        write lock every transaction already takes at BEGIN IMMEDIATE (see p3ke_platform.db).
+        """
+        if self.dialect == "postgresql":
+            self.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+
+    def size(self) -> int:
+        top = self.db.execute(select(func.max(entries.c.leaf_index))).scalar()
+        return 0 if top is None else int(top) + 1
+
+    def lookup(self, subtrees: Iterable[Subtree]) -> dict[Subtree, bytes]:
+        by_level: dict[int, list[int]] = defaultdict(list)
+        for level, idx in set(subtrees):
+            by_level[level].append(idx)
+        found: dict[Subtree, bytes] = {}
+        leaves = by_level.pop(0, None)
+        if leaves:
+            rows = self.db.execute(select(entries.c.leaf_index, entries.c.leaf_hash)
+                                   .where(entries.c.leaf_index.in_(leaves)))
+            found.update({(0, int(i)): bytes(h) for i, h in rows if h is not None})
+        if by_level:
+            rows = self.db.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
+                or_(*(and_(tree_nodes.c.level == level, tree_nodes.c.idx.in_(idxs))
+                      for level, idxs in by_level.items()))))
+            found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+        missing = {(lv, i) for lv, idxs in by_level.items() for i in idxs} | {(0, i) for i in leaves or ()}
+        missing -= found.keys()
+        if missing:
+            level, idx = min(missing, key=lambda s: s[1] << s[0])
+            raise MissingNode(f"the tree lacks the hash of leaves [{idx << level}, {(idx + 1) << level})")
+        return found
+
+    def last_checkpoint(self) -> StoredCheckpoint | None:
+        row = self.db.execute(select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)).first()
+        return _checkpoint(row) if row else None
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        row = self.db.execute(select(checkpoints).where(checkpoints.c.tree_size == size)).first()
+        return _checkpoint(row) if row else None
+
+
+def _checkpoint(row: object) -> StoredCheckpoint:
+    m = row._mapping  # type: ignore[attr-defined]
+    return StoredCheckpoint(int(m["tree_size"]), bytes(m["root_hash"]), m["note"], m["key_id"], m["issued_at"])

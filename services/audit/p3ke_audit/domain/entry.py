@@ -1,0 +1,66 @@
+"""One log entry as the tree sees it: its canonical serialisation and leaf hash.
+
+The leaf of entry `i` is `SHA-256(0x00 || canonical(entry))` where `canonical` is the UTF-8 JSON of
+the object holding exactly the fields of `FIELDS`, with
+
+* keys sorted by code point, no whitespace (separators `,` and `:`), non-ASCII left as UTF-8;
+* strings as they are stored, integers as decimal, absent values as `null`;
+* instants as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fraction digits);
+* `payload` as the stored text (itself sorted-key compact JSON of the event's data), so the leaf
+  commits to those exact bytes;
+* `v`, the format version (1), and `leaf_index`, the entry's position, so an entry moved to
+  another place no longer matches its leaf.
+
+The database key `seq` and the derived `leaf_hash` are not part of it. Every other column of
+`audit_entries` is, and a test keeps the two lists equal. The same function runs in the service,
+in `p3ke audit verify` and in the offline bundle verifier.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from p3ke_audit.domain.merkle import leaf_hash
+
+FORMAT_VERSION = 1
+FIELDS: tuple[str, ...] = (
+    "leaf_index", "event_id", "event_type", "source", "service", "actor_org", "actor_subject",
+    "actor_roles", "action", "resource_type", "resource_id", "outcome", "program", "agreement_id",
+    "record_count", "occurred_at", "recorded_at", "payload", "kafka_partition",
+)
+INSTANT_FIELDS = frozenset({"occurred_at", "recorded_at"})
+
+
+def instant(value: datetime | str) -> str:
+    """The canonical text of an instant; a naive datetime is taken as UTC (SQLite keeps no zone)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry as the JSON object the leaf commits to (what an exported bundle carries)."""
+    out: dict[str, Any] = {"v": FORMAT_VERSION}
+    for name in FIELDS:
+        value = row.get(name)
+        if value is not None and name in INSTANT_FIELDS:
+            value = instant(value)
+        elif isinstance(value, bool) or not (value is None or isinstance(value, int | str)):
+            raise TypeError(f"{name}: {type(value).__name__} has no canonical form")
+        out[name] = value
+    return out
+
+
+def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
+    """Serialise an object built by `canonical_fields` (or read back from a bundle)."""
+    if set(fields) != {"v", *FIELDS}:
+        raise ValueError("an entry must have exactly the canonical fields")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_leaf_hash(row: Mapping[str, Any]) -> bytes:
+    return leaf_hash(canonical_bytes(canonical_fields(row)))
