@@ -5,7 +5,7 @@ components, then:
 - built-in kinds are validated with kubernetes-validate --strict (unknown fields fail) against
   K8S_VERSION's bundled schemas;
 - Strimzi and CloudNativePG resources are validated against the openAPIV3Schema of their CRDs
-  (../shared/k8s-crds), made strict the way the API server's strict field validation is, and
+  (deploy/k8s/crds, copied from the operators with their licence note), made strict the way the API server's strict field validation is, and
   their CEL rules are evaluated through reviewed Python translations (an untranslated rule that
   applies to a manifest fails the test);
 - our own policies: locked-down containers, probes, limits, graceful shutdown, no secret values,
@@ -45,7 +45,7 @@ from p3ke_schemas.topics import ALL_SERVICES, EVENTS
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
-CRD_DIR = REPO.parent / "shared" / "k8s-crds"
+CRD_DIR = REPO / "deploy" / "k8s" / "crds"
 INSTALL_SCRIPT = REPO / "tools" / "k8s" / "install.sh"
 
 K8S_VERSION = "1.34.0"  # the Kubernetes version whose bundled schemas validate the built-in kinds
@@ -295,10 +295,10 @@ def _strict(schema: Any) -> Any:
 
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], tuple[dict, Any]]:
-    """(apiVersion, kind) -> (openAPIV3Schema, strict validator), from ../shared/k8s-crds."""
+    """(apiVersion, kind) -> (openAPIV3Schema, strict validator), from deploy/k8s/crds."""
     if not CRD_DIR.is_dir():
         pytest.fail(
-            f"the CRDs are missing: expected {CRD_DIR} (shared/ beside the repository)", pytrace=False
+            f"the CRDs are missing: expected {CRD_DIR}", pytrace=False
         )
     out = {}
     for path in sorted(CRD_DIR.glob("*.yaml")):

@@ -72,7 +72,8 @@ class Runtime:
         return session_factory(self.engine)
 
     def uow(self, session: Session) -> UnitOfWork:
-        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key)
+        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key,
+                          settings=self.settings)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

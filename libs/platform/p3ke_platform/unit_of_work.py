@@ -13,6 +13,7 @@ from p3ke_platform.audit_client import access_event
 from p3ke_platform.logging import get_correlation_id
 from p3ke_platform.messaging.outbox import enqueue
 from p3ke_platform.messaging.tables import MessagingTables
+from p3ke_platform.settings import Settings
 from p3ke_schemas import Actor, CloudEvent
 
 
@@ -22,6 +23,7 @@ class UnitOfWork:
     tables: MessagingTables
     service: str
     subject_hash_key: str
+    settings: Settings | None = None  # the process's settings, for handlers that need their own
 
     @property
     def source(self) -> str:

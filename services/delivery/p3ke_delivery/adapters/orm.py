@@ -1,6 +1,17 @@
-"""Delivery tables: handovers (one per accepted extract)."""
+"""Delivery tables: handovers (one per accepted extract), their signatures, download links, and the
+counters that number BASTs."""
 
-from sqlalchemy import BigInteger, Column, DateTime, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import messaging_tables
@@ -19,4 +30,64 @@ handovers = Table(
     Column("extract_sha256", String(64), nullable=False),
     Column("status", String(30), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # since 0002
+    Column("extract_uri", String(1000)),
+    Column("dataset_version_id", String(100)),
+    Column("reason", Text, doc="why the handover failed or was revoked"),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", DateTime(timezone=True), doc="a preparer's lease"),
+    Column("bast_number", String(100), unique=True),
+    Column("bast_issued_at", DateTime(timezone=True)),
+    Column("terms_version", String(100)),
+    Column("signatory_1", String(100), doc="party 1's signatory named in the BAST"),
+    Column("signatory_2", String(100), doc="party 2's signatory named in the BAST"),
+    Column("bast_file", String(200), doc="the BAST as issued (unsigned)"),
+    Column("bast_sha256", String(64)),
+    Column("current_file", String(200), doc="the BAST as signed so far"),
+    Column("current_sha256", String(64)),
+    Column("fields", Text, doc="JSON list of the extract's columns"),
+    Column("package_file", String(200)),
+    Column("package_sha256", String(64)),
+    Column("package_size", BigInteger),
+    Column("password_ciphertext", LargeBinary, doc="sealed with the server key; cleared once released"),
+    Column("password_released_at", DateTime(timezone=True)),
+    Column("password_released_to", String(200)),
+    Column("signed_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(200)),
+)
+
+signatures = Table(
+    "signatures", metadata,
+    Column("handover_id", String(100), ForeignKey("handovers.handover_id"), primary_key=True),
+    Column("party", Integer, primary_key=True),
+    Column("org", String(50), nullable=False),
+    Column("signatory_id", String(100), nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("certificate_sha256", String(64), nullable=False),
+    Column("certificate_subject", String(1000), nullable=False),
+    Column("certificate_serial", String(100), nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False, doc="as the signer's machine claims"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("document_sha256", String(64), nullable=False, doc="the BAST after this signature"),
+)
+
+download_links = Table(
+    "download_links", metadata,
+    Column("link_id", String(64), primary_key=True),
+    Column("handover_id", String(100), ForeignKey("handovers.handover_id"), nullable=False, index=True),
+    Column("issued_to", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("downloads", Integer, nullable=False, server_default="0"),
+    Column("last_download_at", DateTime(timezone=True)),
+)
+
+bast_counters = Table(
+    "bast_counters", metadata,
+    Column("scope", String(200), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

@@ -1,0 +1,92 @@
+"""Signing checkpoints: every N entries or T seconds, never one inconsistent with the previous.
+
+Called with the append lock held (inside an append transaction, or by `issue_checkpoint`), so the
+tree cannot move while its head is signed. Before signing, the previous checkpoint's note is
+verified with our key and a consistency proof from it to the new head is built from the stored
+nodes and verified: if the stored tree no longer extends what we signed (someone altered it), we
+refuse to sign and say so, instead of certifying the altered tree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from p3ke_audit.adapters.keys import Signer
+from p3ke_audit.adapters.orm import checkpoints
+from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
+from p3ke_audit.config import AuditSettings
+from p3ke_audit.domain.checkpoint import Checkpoint, CheckpointError, open_note, sign
+from p3ke_audit.domain.merkle import Frontier, ProofError, consistency_proof, verify_consistency
+from p3ke_platform.logging import get_logger
+
+log = get_logger(__name__)
+ISSUED = Counter("p3ke_audit_checkpoints_total", "signed checkpoints issued")
+REFUSED = Counter("p3ke_audit_checkpoint_refusals_total",
+                  "checkpoints not signed because the stored tree does not extend the previous one")
+INSERT_CHECKPOINT = insert(checkpoints)
+
+
+class InconsistentTree(RuntimeError):
+    """The stored tree does not extend the last signed checkpoint."""
+
+
+def is_due(settings: AuditSettings, size: int, last: StoredCheckpoint | None, now: datetime) -> bool:
+    grown = size - (last.tree_size if last else 0)
+    if grown <= 0:
+        return False
+    if last is None or grown >= settings.audit_checkpoint_every:
+        return True
+    issued = last.issued_at if last.issued_at.tzinfo else last.issued_at.replace(tzinfo=UTC)
+    return (now - issued).total_seconds() >= settings.audit_checkpoint_seconds
+
+
+def sign_head(session: Session, store: TreeStore, signer: Signer, frontier: Frontier,
+              last: StoredCheckpoint | None, now: datetime) -> StoredCheckpoint:
+    """Verify the head extends `last`, sign it and store it (same transaction). Lock must be held."""
+    root = frontier.root()
+    if last is not None:
+        try:
+            previous = open_note(last.note, signer.name, signer.public_key)
+            if previous.size != last.tree_size or previous.root != last.root_hash:
+                raise CheckpointError("the stored columns differ from the signed note")
+            proof = consistency_proof(previous.size, frontier.size, store.lookup)
+            verify_consistency(previous.size, frontier.size, previous.root, root, proof)
+        except (CheckpointError, ProofError, MissingNode) as exc:
+            REFUSED.inc()
+            raise InconsistentTree(f"not signing size {frontier.size}: the tree does not extend "
+                                   f"checkpoint {last.tree_size}: {exc}") from None
+    note = sign(Checkpoint(signer.name, frontier.size, root), signer.name, signer.private_key)
+    row = StoredCheckpoint(frontier.size, root, note, signer.key_id_hex, now)
+    session.execute(INSERT_CHECKPOINT, [{"tree_size": row.tree_size, "root_hash": row.root_hash,
+                                         "note": row.note, "key_id": row.key_id, "issued_at": now}])
+    ISSUED.inc()
+    return row
+
+
+def maybe_sign(session: Session, store: TreeStore, signer_factory: object, settings: AuditSettings,
+               frontier: Frontier, *, force: bool = False) -> StoredCheckpoint | None:
+    """Sign the head if a checkpoint is due (or `force` and the log grew). Lock must be held."""
+    now = datetime.now(UTC)
+    last = store.last_checkpoint()
+    if not (is_due(settings, frontier.size, last, now) or (force and frontier.size > (last.tree_size if last else 0))):
+        return None
+    try:
+        return sign_head(session, store, signer_factory(), frontier, last, now)  # type: ignore[operator]
+    except InconsistentTree as exc:
+        log.critical("audit checkpoint refused", error=str(exc)[:500])
+        return None
+
+
+def issue_checkpoint(sessions: object, settings: AuditSettings, *, force: bool = True) -> StoredCheckpoint | None:
+    """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
+    from p3ke_audit.adapters.keys import signer
+
+    with sessions() as session, session.begin():  # type: ignore[operator]
+        store = TreeStore(session)
+        store.lock()
+        frontier = Frontier.load(store.size(), store.lookup)
+        return maybe_sign(session, store, lambda: signer(settings), settings, frontier, force=force)

@@ -1,0 +1,166 @@
+"""`p3ke audit verify`: re-derive the whole tree from the stored entries and compare.
+
+One pass in leaf order (keyset pages of the leaf index): each entry's leaf is recomputed from its
+canonical form and compared with the stored leaf hash; every subtree hash the rebuild completes is
+compared with the stored node; at every checkpoint size the rebuilt root is compared with the root
+the checkpoint's signature covers. The first difference names the entry (or the smallest range of
+entries) that no longer matches, and the walk stops there. Then: checkpoints whose signature does
+not verify, rows outside the tree, and a log shorter than its latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.engine import Connection, Engine
+
+from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes, verifications
+from p3ke_audit.domain.checkpoint import CheckpointError, open_note
+from p3ke_audit.domain.entry import entry_leaf_hash
+from p3ke_audit.domain.merkle import Frontier
+
+PAGE = 10_000
+MAX_PROBLEMS = 20
+
+
+@dataclass
+class VerifyReport:
+    tree_size: int = 0
+    entries_checked: int = 0
+    checkpoints_checked: int = 0
+    latest_checkpoint: int | None = None
+    first_bad_leaf: int | None = None
+    problems: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, message: str, leaf: int | None = None) -> None:
+        if leaf is not None and (self.first_bad_leaf is None or leaf < self.first_bad_leaf):
+            self.first_bad_leaf = leaf
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"ok: {self.entries_checked} entries, {self.checkpoints_checked} checkpoints verified "
+                    f"(tree size {self.tree_size}) in {self.seconds:.2f}s")
+        where = f"; first entry that does not match: leaf {self.first_bad_leaf}" \
+            if self.first_bad_leaf is not None else ""
+        return f"FAILED{where}: " + " | ".join(self.problems)
+
+
+def _nodes_completed_in(conn: Connection, lo: int, hi: int) -> dict[tuple[int, int], bytes]:
+    """Stored nodes (level >= 1) that the rebuild completes while adding leaves lo..hi-1."""
+    clauses = []
+    level = 1
+    while (1 << level) <= hi:
+        first, last = lo >> level, (hi >> level) - 1  # node j completes at leaf count (j+1) << level
+        if first <= last:
+            clauses.append(and_(tree_nodes.c.level == level, tree_nodes.c.idx.between(first, last)))
+        level += 1
+    if not clauses:
+        return {}
+    rows = conn.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(or_(*clauses)))
+    return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+
+
+def verify_log(engine: Engine, name: str, public_key: Ed25519PublicKey, *,
+               progress: Callable[[int], None] | None = None) -> VerifyReport:
+    report = VerifyReport()
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        size_now = conn.execute(select(func.max(entries.c.leaf_index))).scalar()
+        size_now = 0 if size_now is None else int(size_now) + 1
+
+        signed: dict[int, bytes] = {}
+        for row in conn.execute(select(checkpoints).order_by(checkpoints.c.tree_size)).mappings():
+            size = int(row["tree_size"])
+            try:
+                cp = open_note(row["note"], name, public_key)
+                if cp.origin != name or cp.size != size or cp.root != bytes(row["root_hash"]):
+                    raise CheckpointError("its columns differ from the signed note")
+            except CheckpointError as exc:
+                report.fail(f"checkpoint at size {size} is not one the log signed: {exc}")
+                continue
+            signed[size] = cp.root
+        report.latest_checkpoint = max(signed, default=None)
+
+        frontier = Frontier()
+        last_good_checkpoint = 0
+        expected = 0
+        stop = False
+        while not stop and expected < size_now:
+            page = conn.execute(select(entries).where(entries.c.leaf_index >= expected)
+                                .where(entries.c.leaf_index < size_now)
+                                .order_by(entries.c.leaf_index).limit(PAGE)).mappings().all()
+            if not page:
+                break
+            hi = int(page[-1]["leaf_index"]) + 1
+            nodes = _nodes_completed_in(conn, expected, hi)
+            for row in page:
+                index = int(row["leaf_index"])
+                if index != expected:
+                    report.fail(f"entry at leaf {expected} is missing (deleted?); the next stored is leaf {index}",
+                                expected)
+                    stop = True
+                    break
+                leaf = entry_leaf_hash(row)
+                stored = row["leaf_hash"]
+                if stored is None or bytes(stored) != leaf:
+                    report.fail(f"entry at leaf {index} (seq {row['seq']}, event {row['event_id']}) does not match "
+                                "its leaf hash: its content or position was changed", index)
+                    stop = True
+                    break
+                for level, idx, h in frontier.append(leaf):
+                    if nodes.get((level, idx)) != h:
+                        lo_leaf = idx << level
+                        report.fail(f"the tree's hash over leaves {lo_leaf}..{((idx + 1) << level) - 1} does not "
+                                    "match the entries: one of them was replaced and its leaf hash rewritten",
+                                    lo_leaf)
+                        stop = True
+                if not stop and frontier.size in signed:
+                    if frontier.root() != signed[frontier.size]:
+                        report.fail(f"checkpoint at size {frontier.size} does not match the entries: an entry "
+                                    f"in leaves {last_good_checkpoint}..{frontier.size - 1} was altered",
+                                    last_good_checkpoint)
+                        stop = True
+                    else:
+                        last_good_checkpoint = frontier.size
+                        report.checkpoints_checked += 1
+                if stop:
+                    break
+                expected += 1
+                report.entries_checked += 1
+            if progress:
+                progress(report.entries_checked)
+        report.tree_size = size_now
+
+        if report.latest_checkpoint is not None and size_now < report.latest_checkpoint:
+            report.fail(f"the log holds {size_now} entries but checkpoint {report.latest_checkpoint} was signed "
+                        f"over {report.latest_checkpoint}: entries from leaf {size_now} on are missing (truncated?)",
+                        size_now)
+        outside = conn.execute(select(func.count(), func.min(entries.c.seq))
+                               .where(entries.c.leaf_index.is_(None))).one()
+        if outside[0]:
+            report.fail(f"{outside[0]} row(s) are not in the tree (first seq {outside[1]}): written around the "
+                        "appender")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def record(engine: Engine, report: VerifyReport) -> None:
+    """Keep the result (append-only), for the integrity status compliance staff see."""
+    with engine.begin() as conn:
+        conn.execute(insert(verifications), [{
+            "started_at": report.started_at, "finished_at": datetime.now(UTC), "tree_size": report.tree_size,
+            "checkpoint_size": report.latest_checkpoint, "ok": report.ok, "first_bad_leaf": report.first_bad_leaf,
+            "message": report.summary()[:4000]}])

@@ -1,0 +1,116 @@
+"""The delivery service's own settings (on top of the shared ones), `P3KE_DELIVERY_*`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from p3ke_platform.settings import Settings
+
+DEFAULT_NUMBER_PATTERN = "{seq:03d}/BAST-P3KE/{program_short}/{month_roman}/{year}"
+
+
+class DeliverySettings(Settings):
+    delivery_storage_dir: Path | None = Field(
+        default=None, description="BAST versions and packages; default <data_dir>/delivery")
+    delivery_extract_root: Path | None = Field(
+        default=None, description="extract files must lie under this directory; default <data_dir>")
+    delivery_trust_anchors: Path | None = Field(
+        default=None, description="PEM bundle of the CA(s) signatory certificates must chain to; "
+        "default the development CA at <data_dir>/dev-ca/ca.pem (never in production)")
+    delivery_signatory_certificates: Path | None = Field(
+        default=None, description="YAML mapping certificates to the agreement's signatories; "
+        "default <data_dir>/dev-ca/signatory-certificates.yaml (never in production)")
+    delivery_server_key_file: Path | None = Field(
+        default=None, description="32-byte secret sealing package passwords and signing download "
+        "links; default a development key in <data_dir>/keys")
+    delivery_bast_number_pattern: str = Field(
+        default=DEFAULT_NUMBER_PATTERN,
+        description="BAST number; placeholders {seq} {year} {month} {month_roman} {day} {program} "
+        "{program_short}; {seq} counts within what the other placeholders fix")
+    delivery_bast_place: str = Field(default="Jakarta", min_length=1, max_length=100)
+    delivery_link_ttl_seconds: int = Field(
+        default=900, ge=30, le=7 * 24 * 3600, description="lifetime of a download link")
+    delivery_max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=64 * 1024, le=512 * 1024 * 1024, description="largest signed PDF")
+    delivery_signing_skew_seconds: int = Field(
+        default=300, ge=0, le=3600, description="tolerated clock difference of a signer's machine")
+    delivery_revocation_mode: Literal["soft-fail", "hard-fail", "require"] = Field(
+        default="soft-fail", description="pyhanko-certvalidator revocation checking of signer certificates")
+    delivery_fetch_revocation: bool = Field(
+        default=False, description="fetch CRLs/OCSP over the network while validating signatures")
+    delivery_prepare_in_api: bool = Field(
+        default=True, description="build packages and BASTs in a thread of the API process")
+    delivery_prepare_poll_ms: int = Field(default=500, ge=10, le=60_000)
+    delivery_prepare_lease_seconds: int = Field(
+        default=900, ge=10, le=86_400, description="how long one process may hold a preparation")
+    delivery_prepare_attempts: int = Field(default=3, ge=1, le=100)
+    delivery_batch_rows: int = Field(default=65_536, ge=1024, le=1_048_576,
+                                     description="rows per batch while packaging (bounds memory)")
+
+    @field_validator("delivery_bast_number_pattern")
+    @classmethod
+    def _pattern_formats(cls, value: str) -> str:
+        from p3ke_delivery.domain.numbering import check_pattern
+
+        check_pattern(value)
+        return value
+
+    @model_validator(mode="after")
+    def _delivery_safe_in_production(self) -> DeliverySettings:
+        if self.env != "production":
+            return self
+        problems = []
+        if self.delivery_trust_anchors is None:
+            problems.append("P3KE_DELIVERY_TRUST_ANCHORS: production needs the e-signature CA's certificate")
+        if self.delivery_signatory_certificates is None:
+            problems.append("P3KE_DELIVERY_SIGNATORY_CERTIFICATES: production needs the signatories' "
+                            "certificate mapping")
+        if self.delivery_server_key_file is None:
+            problems.append("P3KE_DELIVERY_SERVER_KEY_FILE: production needs its own secret key file")
+        if problems:
+            raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
+        return self
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.delivery_storage_dir or Path(self.data_dir) / "delivery"
+
+    @property
+    def extract_root(self) -> Path:
+        return self.delivery_extract_root or Path(self.data_dir)
+
+    @property
+    def dev_ca_dir(self) -> Path:
+        return Path(self.data_dir) / "dev-ca"
+
+    @property
+    def trust_anchors_path(self) -> Path:
+        return self.delivery_trust_anchors or self.dev_ca_dir / "ca.pem"
+
+    @property
+    def signatory_certificates_path(self) -> Path:
+        return self.delivery_signatory_certificates or self.dev_ca_dir / "signatory-certificates.yaml"
+
+    @property
+    def server_key_path(self) -> Path:
+        return self.delivery_server_key_file or Path(self.data_dir) / "keys" / "delivery-server.key"
+
+
+@lru_cache(maxsize=16)
+def _upgrade(settings: Settings) -> DeliverySettings:
+    return DeliverySettings(**settings.model_dump())
+
+
+def delivery_settings(settings: Settings | None) -> DeliverySettings:
+    """The delivery view of a process's settings (a plain Settings gets the delivery defaults/env)."""
+    if isinstance(settings, DeliverySettings):
+        return settings
+    if settings is None:
+        from p3ke_platform.settings import load_settings
+
+        return load_settings(DeliverySettings, service="delivery")
+    return _upgrade(settings)

@@ -1,0 +1,76 @@
+"""Handovers as the delivery service sees them: states, signature fields, and refusals.
+
+Pure Python: no I/O. A handover moves
+
+    preparing -> awaiting-signatures -> partially-signed -> signed
+        |                 |                    |              |
+        +-> failed        +--------------------+--------------+-> revoked
+
+`preparing`: the extract is checked and the package and BAST are being built. Nothing personal is
+released before `signed` (Art. 6(1): the BAST, signed by both parties, comes before any data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PREPARING = "preparing"
+    FAILED = "failed"
+    AWAITING_SIGNATURES = "awaiting-signatures"
+    PARTIALLY_SIGNED = "partially-signed"
+    SIGNED = "signed"
+    REVOKED = "revoked"
+
+
+SIGNABLE = frozenset({Status.AWAITING_SIGNATURES, Status.PARTIALLY_SIGNED})
+
+PARTY_NAMES = {1: "PIHAK KESATU", 2: "PIHAK KEDUA"}
+SIGNATURE_FIELDS = {1: "TTD_PIHAK_KESATU", 2: "TTD_PIHAK_KEDUA"}
+"""The BAST's two empty signature fields; each party signs its own."""
+
+FIELD_PARTY = {name: party for party, name in SIGNATURE_FIELDS.items()}
+
+
+class Refused(Exception):
+    """A request the rules do not allow: `status` is the HTTP status, `reason` says precisely why.
+
+    Reasons are returned to the caller and recorded in the audit log, so they carry ids, numbers and
+    dates, never personal data of data subjects.
+    """
+
+    def __init__(self, status: int, reason: str, *, rule: str = "refused") -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    """One verified signature on the BAST (what the service records and announces)."""
+
+    party: int
+    org: str
+    signatory_id: str
+    field: str
+    certificate_sha256: str
+    certificate_subject: str
+    certificate_serial: str
+    signed_at: datetime
+
+
+def status_problem(status: str, wanted: str) -> str:
+    """Why a handover in `status` cannot serve `wanted` (a phrase such as 'a download')."""
+    return {
+        Status.PREPARING: f"the handover is still being prepared, so {wanted} is not possible yet",
+        Status.FAILED: f"the handover failed during preparation, so {wanted} is not possible",
+        Status.AWAITING_SIGNATURES: f"neither party has signed the BAST yet; {wanted} needs both "
+                                    f"signatures (Art. 6(1))",
+        Status.PARTIALLY_SIGNED: f"only one party has signed the BAST; {wanted} needs both signatures "
+                                 f"(Art. 6(1))",
+        Status.REVOKED: f"the handover was revoked, so nothing more is released ({wanted} refused)",
+    }.get(Status(status), f"{wanted} is not possible in status {status}")
