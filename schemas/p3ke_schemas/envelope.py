@@ -6,7 +6,6 @@ and the Kafka key is the aggregate id (the `partitionkey` extension).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,12 +100,10 @@ def from_kafka(key: bytes | None, value: bytes | None, headers: Any) -> CloudEve
     if not value:
         raise EnvelopeError("empty message value")
     try:
-        raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"value is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from exc
-    try:
-        data = spec.model.model_validate(raw)
+        data = spec.model.model_validate_json(value)  # parse and validate in one pass (pydantic-core)
     except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors(include_url=False, include_input=False)):
+            raise EnvelopeError("value is not JSON") from exc
         raise EnvelopeError(f"{spec.type} does not match its schema: {_describe(exc)}") from exc
     try:
         when = datetime.fromisoformat(attrs["ce_time"]) if attrs.get("ce_time") else datetime.now(UTC)

@@ -84,23 +84,35 @@ def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
     return name, key
 
 
-def sign(checkpoint: Checkpoint, name: str, private_key: Ed25519PrivateKey) -> str:
-    """The signed note of a checkpoint (text ending in a newline)."""
+def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
+    """A signed note of `text` (which must end in a newline) with one Ed25519 signature line."""
     if not _NAME.fullmatch(name):
         raise CheckpointError("a key name must be non-empty, without spaces or '+'")
-    body = checkpoint.body()
-    signature = private_key.sign(body.encode())
-    blob = key_id(name, private_key.public_key()) + signature
-    return f"{body}\n{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode()}\n"
+    if not text.endswith("\n") or any(ord(c) < 0x20 and c != "\n" for c in text):
+        raise CheckpointError("a note text ends in a newline and holds no other control characters")
+    blob = key_id(name, private_key.public_key()) + private_key.sign(text.encode())
+    return f"{text}\n{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode()}\n"
+
+
+def sign(checkpoint: Checkpoint, name: str, private_key: Ed25519PrivateKey) -> str:
+    """The signed note of a checkpoint."""
+    return sign_note(checkpoint.body(), name, private_key)
 
 
 def open_note(note: str, name: str, public_key: Ed25519PublicKey) -> Checkpoint:
-    """Verify a signed checkpoint with the key `(name, public_key)` and return what it states.
+    """Verify a signed checkpoint with the key `(name, public_key)` and return what it states."""
+    return parse_body(verify_note(note, name, public_key))
+
+
+def verify_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
+    """Verify a signed note with the key `(name, public_key)`; return its text.
 
     Per the signed-note spec: lines of unknown keys are ignored, a failing line of our key rejects
     the note, and at least one line of our key must verify.
     """
-    raw = note.encode() if isinstance(note, str) else note
+    if not isinstance(note, str):
+        raise CheckpointError("a note is text")
+    raw = note.encode()
     if len(raw) > MAX_NOTE_BYTES:
         raise CheckpointError("the note is too large")
     if any(c < 0x20 and c != 0x0A for c in raw):
@@ -133,7 +145,7 @@ def open_note(note: str, name: str, public_key: Ed25519PublicKey) -> Checkpoint:
         verified = True
     if not verified:
         raise CheckpointError(f"the note carries no signature of {name} (key {wanted.hex()})")
-    return parse_body(body)
+    return body
 
 
 def parse_body(body: str) -> Checkpoint:
