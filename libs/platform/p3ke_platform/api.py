@@ -10,10 +10,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from p3ke_platform.auth import TokenVerifier
@@ -23,6 +25,25 @@ from p3ke_platform.service import Runtime
 REQUESTS = Counter("p3ke_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("p3ke_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 log = get_logger(__name__)
+
+
+class Problem(BaseModel):
+    """Every error answer: a human-readable reason, never personal data."""
+
+    detail: str | list[Any]
+
+
+# documented on every service route, so clients (and schemathesis) know what a refusal looks like
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request is malformed"},
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {"model": Problem, "description": "The caller's org or role may not do this"},
+    404: {"model": Problem, "description": "No such object (or not visible to the caller)"},
+    409: {"model": Problem, "description": "Conflicts with the object's state"},
+    413: {"model": Problem, "description": "Too large"},
+    422: {"model": Problem, "description": "Invalid input: which field and why"},
+    429: {"model": Problem, "description": "Too many requests"},
+}
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -75,5 +96,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in spec.routers(runtime):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app

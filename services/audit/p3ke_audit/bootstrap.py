@@ -1,5 +1,7 @@
 from p3ke_audit.adapters.orm import metadata, tables
+from p3ke_audit.config import AuditSettings
 from p3ke_audit.entrypoints.api import routers
+from p3ke_audit.entrypoints.cli import register
 from p3ke_audit.service_layer.handlers import HANDLERS
 from p3ke_platform.service import ServiceSpec
 
@@ -12,4 +14,6 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers=HANDLERS,
     routers=routers,
+    register_cli=register,
+    settings_class=AuditSettings,
 )

@@ -22,6 +22,8 @@ class AuditSettings(Settings):
     audit_origin: str = Field(
         default=DEV_ORIGIN, pattern=r"^[^\s+]+$",
         description="the log's name in its checkpoints, e.g. kemenkopmk.go.id/p3ke/audit")
+    audit_checkpointer_in_api: bool = Field(
+        default=True, description="the API process signs due checkpoints while no batch arrives")
     audit_max_page: int = Field(default=1000, ge=1, le=100_000, description="largest page of a query")
     audit_max_export: int = Field(default=100_000, ge=1, le=10_000_000, description="largest export")
     audit_max_days: int = Field(default=366, ge=1, le=3660, description="longest time range of a query")

@@ -1,6 +1,8 @@
 from p3ke_delivery import __doc__ as DESCRIPTION
 from p3ke_delivery.adapters.orm import metadata, tables
+from p3ke_delivery.config import DeliverySettings
 from p3ke_delivery.entrypoints.api import routers
+from p3ke_delivery.entrypoints.cli import register
 from p3ke_delivery.service_layer.handlers import HANDLERS
 from p3ke_platform.service import ServiceSpec
 
@@ -13,4 +15,6 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers=HANDLERS,
     routers=routers,
+    register_cli=register,
+    settings_class=DeliverySettings,
 )

@@ -1,6 +1,7 @@
 from p3ke_platform.service import ServiceSpec
 from p3ke_targeting import __doc__ as DESCRIPTION
 from p3ke_targeting.adapters.orm import metadata, tables
+from p3ke_targeting.config import TargetingSettings
 from p3ke_targeting.entrypoints.api import routers
 from p3ke_targeting.service_layer.handlers import HANDLERS
 
@@ -13,4 +14,5 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers=HANDLERS,
     routers=routers,
+    settings_class=TargetingSettings,
 )

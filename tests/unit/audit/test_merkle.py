@@ -81,7 +81,7 @@ def path(m: int, d: list[bytes]) -> list[bytes]:
     if len(d) == 1:
         return []
     k = split_point(len(d))
-    return path(m, d[:k]) + [mth(d[k:])] if m < k else path(m - k, d[k:]) + [mth(d[:k])]
+    return [*path(m, d[:k]), mth(d[k:])] if m < k else [*path(m - k, d[k:]), mth(d[:k])]
 
 
 def subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
@@ -89,8 +89,8 @@ def subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
         return [] if b else [mth(d)]
     k = split_point(len(d))
     if m <= k:
-        return subproof(m, d[:k], b) + [mth(d[k:])]
-    return subproof(m - k, d[k:], False) + [mth(d[:k])]
+        return [*subproof(m, d[:k], b), mth(d[k:])]
+    return [*subproof(m - k, d[k:], False), mth(d[:k])]
 
 
 def tree_of(leaves: list[bytes]) -> MemoryTree:
@@ -183,7 +183,7 @@ def _flip(proof: list[bytes], i: int, bit: int = 3) -> list[bytes]:
     return out
 
 
-def inclusion_mutations(index: int, size: int, proof: list[bytes], root: bytes, leaf: bytes):  # noqa: ANN201
+def inclusion_mutations(index: int, size: int, proof: list[bytes], root: bytes, leaf: bytes):
     yield "index - 1", (leaf, index - 1, size, proof, root)
     yield "index + 1", (leaf, index + 1, size, proof, root)
     yield "index ^ 2", (leaf, index ^ 2, size, proof, root)
@@ -206,7 +206,7 @@ def inclusion_mutations(index: int, size: int, proof: list[bytes], root: bytes, 
         yield "swapped nodes", (leaf, index, size, [proof[1], proof[0], *proof[2:]], root)
 
 
-def consistency_mutations(first: int, second: int, r1: bytes, r2: bytes, proof: list[bytes]):  # noqa: ANN201
+def consistency_mutations(first: int, second: int, r1: bytes, r2: bytes, proof: list[bytes]):
     yield "first - 1", (first - 1, second, r1, r2, proof)
     yield "first + 1", (first + 1, second, r1, r2, proof)
     yield "first ^ 2", (first ^ 2, second, r1, r2, proof)

@@ -67,7 +67,7 @@ def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
     """Read `name+hexid+base64(0x01||key)`; the id must match the name and key."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key may itself hold "+"
     if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
         raise CheckpointError("a verifier key reads name+keyid+key")
     name, hexid, b64 = parts

@@ -35,6 +35,7 @@ class VerifyReport:
     checkpoints_checked: int = 0
     latest_checkpoint: int | None = None
     first_bad_leaf: int | None = None
+    last_bad_leaf: int | None = None  # with first_bad_leaf: the smallest range known to hold the damage
     problems: list[str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float = 0.0
@@ -43,9 +44,9 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def fail(self, message: str, leaf: int | None = None) -> None:
+    def fail(self, message: str, leaf: int | None = None, last: int | None = None) -> None:
         if leaf is not None and (self.first_bad_leaf is None or leaf < self.first_bad_leaf):
-            self.first_bad_leaf = leaf
+            self.first_bad_leaf, self.last_bad_leaf = leaf, leaf if last is None else last
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(message)
 
@@ -53,8 +54,11 @@ class VerifyReport:
         if self.ok:
             return (f"ok: {self.entries_checked} entries, {self.checkpoints_checked} checkpoints verified "
                     f"(tree size {self.tree_size}) in {self.seconds:.2f}s")
-        where = f"; first entry that does not match: leaf {self.first_bad_leaf}" \
-            if self.first_bad_leaf is not None else ""
+        where = ""
+        if self.first_bad_leaf is not None:
+            where = f"; first entry that does not match: leaf {self.first_bad_leaf}"
+            if self.last_bad_leaf != self.first_bad_leaf:
+                where += f" (somewhere in leaves {self.first_bad_leaf}..{self.last_bad_leaf})"
         return f"FAILED{where}: " + " | ".join(self.problems)
 
 
@@ -122,16 +126,15 @@ def verify_log(engine: Engine, name: str, public_key: Ed25519PublicKey, *,
                     break
                 for level, idx, h in frontier.append(leaf):
                     if nodes.get((level, idx)) != h:
-                        lo_leaf = idx << level
-                        report.fail(f"the tree's hash over leaves {lo_leaf}..{((idx + 1) << level) - 1} does not "
-                                    "match the entries: one of them was replaced and its leaf hash rewritten",
-                                    lo_leaf)
+                        lo_leaf, hi_leaf = idx << level, ((idx + 1) << level) - 1
+                        report.fail(f"the tree's hash over leaves {lo_leaf}..{hi_leaf} does not match the "
+                                    "entries: one of them was replaced and its leaf hash rewritten", lo_leaf, hi_leaf)
                         stop = True
                 if not stop and frontier.size in signed:
                     if frontier.root() != signed[frontier.size]:
                         report.fail(f"checkpoint at size {frontier.size} does not match the entries: an entry "
                                     f"in leaves {last_good_checkpoint}..{frontier.size - 1} was altered",
-                                    last_good_checkpoint)
+                                    last_good_checkpoint, frontier.size - 1)
                         stop = True
                     else:
                         last_good_checkpoint = frontier.size
@@ -147,7 +150,7 @@ def verify_log(engine: Engine, name: str, public_key: Ed25519PublicKey, *,
         if report.latest_checkpoint is not None and size_now < report.latest_checkpoint:
             report.fail(f"the log holds {size_now} entries but checkpoint {report.latest_checkpoint} was signed "
                         f"over {report.latest_checkpoint}: entries from leaf {size_now} on are missing (truncated?)",
-                        size_now)
+                        size_now, report.latest_checkpoint - 1)
         outside = conn.execute(select(func.count(), func.min(entries.c.seq))
                                .where(entries.c.leaf_index.is_(None))).one()
         if outside[0]:

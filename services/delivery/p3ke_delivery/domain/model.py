@@ -13,7 +13,7 @@ released before `signed` (Art. 6(1): the BAST, signed by both parties, comes bef
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -74,3 +74,8 @@ def status_problem(status: str, wanted: str) -> str:
                                  f"(Art. 6(1))",
         Status.REVOKED: f"the handover was revoked, so nothing more is released ({wanted} refused)",
     }.get(Status(status), f"{wanted} is not possible in status {status}")
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite hands back naive datetimes; every time stored here is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

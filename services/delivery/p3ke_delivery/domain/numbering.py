@@ -12,11 +12,7 @@ from datetime import date
 
 PLACEHOLDERS = ("seq", "year", "month", "month_roman", "day", "program", "program_short")
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
-_SCOPE_MARK = "\x00seq\x00"
-
-
-class _Seq(int):
-    """Formats like an int for `{seq:03d}`, but as a marker when the scope is computed."""
+_SCOPE_MARK = "{seq}"
 
 
 def program_short(code: str) -> str:

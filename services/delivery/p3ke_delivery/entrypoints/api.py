@@ -1,37 +1,151 @@
-"""Delivery API: handovers and their status."""
+"""Delivery API: handovers, their BAST, signatures, the package password and package downloads.
+
+Thin: each route turns the request into a call of the service layer. Refusals (`Refused`) become a
+4xx answer with the precise reason, and each one is recorded in the audit log (`data-access` with
+outcome `denied`) in its own transaction, so nothing of the refused request itself is kept.
+
+Endpoints that release data (signature upload, password, links, download) admit any authenticated
+caller and let the agreement policy decide (party, role, signatory, validity, program, fields), so
+that a refusal there is explained and audited rather than a bare 403.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
 
-from p3ke_delivery.adapters.orm import handovers
-from p3ke_platform.auth import Principal, require
+from p3ke_delivery.domain.model import Refused
+from p3ke_delivery.entrypoints import dtos
+from p3ke_delivery.service_layer import queries, release, signing
+from p3ke_delivery.service_layer.context import DeliveryContext, context_for
+from p3ke_delivery.service_layer.preparation import Preparer
+from p3ke_platform.auth import Principal, PrincipalDep, require
 from p3ke_platform.service import Runtime
 
 Party = Annotated[Principal, Depends(require("program-officer", "signatory", "data-steward", "operator"))]
+Party1Steward = Annotated[Principal, Depends(require("data-steward", org="kemenkopmk"))]
+T = TypeVar("T")
+
+_AUDIT_ACTION = {"sign": ("upload", "bast"), "password": ("release-key", "package-password"),
+                 "link": ("download", "download-link"), "download": ("download", "package"),
+                 "bast": ("read", "bast"), "revoke-link": ("download", "download-link")}
+_PDF_BODY = {"requestBody": {"required": True, "content": {"application/pdf": {
+    "schema": {"type": "string", "format": "binary"}}}}}
 
 
-class Handover(BaseModel):
-    handover_id: str
-    extract_id: str
-    program: str
-    record_count: int
-    status: str
-    created_at: datetime
+def _guard(ctx: DeliveryContext, principal: Principal, what: str, handover_id: str, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except Refused as refused:
+        action, resource_type = _AUDIT_ACTION[what]
+        with ctx.unit_of_work() as uow:
+            uow.record_access(actor=signing.actor_of(principal), action=action, resource_type=resource_type,
+                              resource_id=handover_id, outcome="denied", reason=refused.reason)
+        raise HTTPException(refused.status, refused.reason, headers={"X-P3KE-Refusal": refused.rule}) from None
 
 
 def routers(runtime: Runtime) -> list[APIRouter]:
-    router = APIRouter(prefix="/v1", tags=["delivery"])
+    ctx = context_for(runtime)
 
-    @router.get("/handovers", response_model=list[Handover])
-    def list_handovers(_: Party) -> list[Handover]:
-        with runtime.sessions() as session:
-            rows = session.execute(select(handovers).order_by(handovers.c.created_at)).mappings().all()
-        return [Handover(**row) for row in rows]
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started = Preparer(ctx).start_thread() if ctx.settings.delivery_prepare_in_api else None
+        try:
+            yield
+        finally:
+            if started:
+                thread, stop = started
+                stop.set()
+                await run_in_threadpool(thread.join, 30)
+
+    router = APIRouter(prefix="/v1", tags=["delivery"], lifespan=lifespan)
+
+    @router.get("/handovers", response_model=list[dtos.Handover], summary="Handovers and their status")
+    def list_handovers(_: Party, status: str | None = None) -> list[dtos.Handover]:
+        return [dtos.handover(row) for row in queries.all_handovers(ctx, status)]
+
+    @router.get("/handovers/{handover_id}", response_model=dtos.HandoverDetail, summary="One handover")
+    def get_handover(handover_id: str, _: Party) -> dtos.HandoverDetail:
+        try:
+            row, sigs, links = queries.one_handover(ctx, handover_id)
+        except Refused as refused:
+            raise HTTPException(refused.status, refused.reason) from None
+        return dtos.detail(row, sigs, links)
+
+    @router.get("/handovers/{handover_id}/bast", summary="The BAST PDF, as issued or as signed so far",
+                response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+    def get_bast(handover_id: str, principal: Party,
+                 version: Annotated[Literal["issued", "current"], Query()] = "current") -> Response:
+        pdf, filename = _guard(ctx, principal, "bast", handover_id,
+                               lambda: queries.bast_document(ctx, handover_id, principal, version))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @router.post("/handovers/{handover_id}/signatures", status_code=201, response_model=dtos.SignatureAccepted,
+                 summary="Upload the BAST signed by one party (`p3ke bast sign`), as application/pdf",
+                 openapi_extra=_PDF_BODY)
+    async def upload_signature(handover_id: str, request: Request, principal: PrincipalDep) -> dtos.SignatureAccepted:
+        pdf = await _body(request, ctx.settings.delivery_max_upload_bytes)
+        result = await run_in_threadpool(
+            _guard, ctx, principal, "sign", handover_id,
+            lambda: signing.accept_signature(ctx, handover_id, principal, pdf))
+        return dtos.SignatureAccepted(**result)
+
+    @router.post("/handovers/{handover_id}/password", response_model=dtos.PasswordRelease,
+                 summary="Release the package password to party 2's program officer (once, audited)")
+    def get_password(handover_id: str, principal: PrincipalDep, response: Response) -> dtos.PasswordRelease:
+        result = _guard(ctx, principal, "password", handover_id,
+                        lambda: release.release_password(ctx, handover_id, principal))
+        response.headers["Cache-Control"] = "no-store"
+        return dtos.PasswordRelease(**result)
+
+    @router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
+                 summary="An expiring, personal download link for the package")
+    def create_link(handover_id: str, principal: PrincipalDep) -> dtos.DownloadLink:
+        return dtos.DownloadLink(**_guard(ctx, principal, "link", handover_id,
+                                          lambda: release.issue_link(ctx, handover_id, principal)))
+
+    @router.delete("/handovers/{handover_id}/package/links/{link_id}", response_model=dtos.LinkRevoked,
+                   summary="Revoke a download link")
+    def delete_link(handover_id: str, link_id: str, principal: PrincipalDep) -> dtos.LinkRevoked:
+        return dtos.LinkRevoked(**_guard(ctx, principal, "revoke-link", handover_id,
+                                         lambda: release.revoke_link(ctx, handover_id, link_id, principal)))
+
+    @router.get("/handovers/{handover_id}/package", response_class=FileResponse,
+                summary="Download the encrypted package (with a link from POST .../package/links)",
+                responses={200: {"content": {"application/zip": {}}}})
+    def get_package(handover_id: str, principal: PrincipalDep,
+                    link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
+        got = _guard(ctx, principal, "download", handover_id,
+                     lambda: release.download(ctx, handover_id, principal, link))
+        return FileResponse(got.path, media_type="application/zip", filename=got.name,
+                            headers={"X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
+
+    @router.post("/handovers/{handover_id}/revoke", response_model=dtos.Revoked,
+                 summary="Revoke a handover (PIHAK KESATU's data steward): nothing more is released")
+    def revoke(handover_id: str, body: dtos.Revocation, principal: Party1Steward) -> dtos.Revoked:
+        try:
+            return dtos.Revoked(**release.revoke(ctx, handover_id, principal, body.reason))
+        except Refused as refused:
+            raise HTTPException(refused.status, refused.reason) from None
 
     return [router]
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the upload exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

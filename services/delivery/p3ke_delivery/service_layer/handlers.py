@@ -1,4 +1,9 @@
-"""Open a handover for each accepted extract (the BAST and signing land with the delivery issue)."""
+"""Open a handover for each accepted extract; the package and BAST are built by the preparer.
+
+The handler only records the handover (status `preparing`): it runs inside the inbox's transaction,
+and building a package for a large extract takes a while, which must not hold that transaction
+(on SQLite it would hold the database's write lock).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,14 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from p3ke_delivery.adapters.orm import handovers
+from p3ke_delivery.domain.model import Status
+from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import CloudEvent, ExtractPrepared
+from p3ke_schemas.events import ProgramCode
+
+log = get_logger(__name__)
 
 
 def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
@@ -18,16 +28,26 @@ def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
     assert isinstance(data, ExtractPrepared)
     if data.status != "accepted":
         return
-    if not (data.extract_id and data.file_sha256):
-        raise RejectEvent("an accepted extract-prepared needs extract_id and file_sha256")
+    if not (data.extract_id and data.file_sha256 and data.file_uri):
+        raise RejectEvent("an accepted extract-prepared needs extract_id, file_uri and file_sha256")
     exists = uow.session.scalar(select(handovers.c.handover_id).where(
         handovers.c.request_id == data.request_id))
     if exists:
         return
+    status, reason = Status.PREPARING, None
+    if str(data.program) not in {p.value for p in ProgramCode}:
+        # handover-signed can only carry the four programs of Art. 3 (the contract's ProgramCode)
+        status = Status.FAILED
+        reason = (f"program '{data.program}' is not one of the four programs of Art. 3; the handover-signed "
+                  f"event cannot announce it, so no BAST is issued")
+    now = datetime.now(UTC)
+    handover_id = f"ho-{uuid.uuid4().hex[:16]}"
     uow.session.execute(insert(handovers).values(
-        handover_id=f"ho-{uuid.uuid4().hex[:16]}", request_id=data.request_id, extract_id=data.extract_id,
+        handover_id=handover_id, request_id=data.request_id, extract_id=data.extract_id,
         agreement_id=data.agreement_id, program=str(data.program), record_count=data.record_count,
-        extract_sha256=data.file_sha256, status="awaiting-bast", created_at=datetime.now(UTC)))
+        extract_sha256=data.file_sha256, extract_uri=data.file_uri, dataset_version_id=data.dataset_version_id,
+        status=status, reason=reason, attempts=0, created_at=now, updated_at=now))
+    log.info("handover opened", handover_id=handover_id, extract_id=data.extract_id, status=status)
 
 
 HANDLERS = {"p3ke.extract-prepared.v1": extract_prepared}

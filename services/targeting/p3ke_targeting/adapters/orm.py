@@ -1,4 +1,4 @@
-"""Targeting tables: the dataset versions it may select from, and extract requests."""
+"""Targeting tables: the dataset versions it may select from, extract requests and frozen extracts."""
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, String, Table, Text
 
@@ -28,6 +28,31 @@ extract_requests = Table(
     Column("requester_subject", String(200), nullable=False),
     Column("quota", BigInteger, nullable=False),
     Column("request", Text, nullable=False, doc="the request payload as JSON (criteria, fields)"),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False, doc="submitted (API) | received | accepted | rejected"),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=True, doc="why it was rejected"),
+    Column("extract_id", String(100), nullable=True),
+    Column("dataset_version_id", String(100), nullable=True),
+    Column("rules_version", String(100), nullable=True),
+    Column("terms_version", String(100), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+
+extracts = Table(
+    "extracts", metadata,
+    Column("extract_id", String(100), primary_key=True),
+    Column("request_id", String(100), nullable=False, unique=True),
+    Column("agreement_id", String(100), nullable=False),
+    Column("program", String(100), nullable=False, index=True),
+    Column("dataset_version_id", String(100), nullable=False),
+    Column("rules_version", String(100), nullable=False),
+    Column("terms_version", String(100), nullable=False),
+    Column("record_count", BigInteger, nullable=False),
+    Column("counts_by_desil", Text, nullable=False, doc="JSON object desil -> persons"),
+    Column("counts_by_region", Text, nullable=False, doc="JSON object province code -> persons"),
+    Column("file_uri", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("ledger_uri", Text, nullable=False, doc="keyed NIK hashes of the recipients (Parquet)"),
+    Column("ledger_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,14 +1,27 @@
-"""Learn dataset versions; record extract requests (selection itself lands with the targeting issue)."""
+"""Learn dataset versions; turn extract requests into extracts or refusals (exactly once per request)."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 
+from p3ke_platform.audit_client import access_event
+from p3ke_platform.logging import get_logger
+from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
-from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractRequested
-from p3ke_targeting.adapters.orm import datasets, extract_requests
+from p3ke_schemas import CloudEvent, DataAccess, DatasetUpdated, ExtractPrepared, ExtractRequested
+from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
+from p3ke_targeting.config import targeting_settings
+from p3ke_targeting.service_layer.context import Context, context_for
+from p3ke_targeting.service_layer.extracts import Accepted, Rejected, counts_json, discard, prepare
+
+log = get_logger(__name__)
+REFS_PER_ACCESS_EVENT = 5_000
+"""Subject references per data-access event: 5,000 keep an event near 350 kB, under Kafka's 1 MB."""
+FINAL = ("accepted", "rejected")
 
 
 def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
@@ -25,18 +38,87 @@ def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
         published_at=data.published_at, is_current=True))
 
 
+def same_request(stored_json: str, request: ExtractRequested) -> bool:
+    """Two requests with one request_id are the same if they ask the same (who and when may differ
+    in form, e.g. a re-sent event); anything else reusing the id is a conflict."""
+    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id")
+    stored = json.loads(stored_json)
+    current = json.loads(request.model_dump_json())
+    return all(stored.get(k) == current.get(k) for k in keys)
+
+
 def extract_requested(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractRequested)
-    exists = uow.session.scalar(select(extract_requests.c.request_id).where(
-        extract_requests.c.request_id == data.request_id))
-    if exists:
-        return  # the same request sent again (another event id) is one request
-    uow.session.execute(insert(extract_requests).values(
-        request_id=data.request_id, agreement_id=data.agreement_id, program=str(data.program),
-        requester_org=data.requested_by.org, requester_subject=data.requested_by.subject,
-        quota=data.quota, request=data.model_dump_json(), status="received",
-        received_at=datetime.now(UTC)))
+    row = uow.session.execute(select(extract_requests.c.status, extract_requests.c.request).where(
+        extract_requests.c.request_id == data.request_id)).first()
+    if row is not None:
+        if not same_request(row.request, data):
+            raise RejectEvent(f"request_id {data.request_id} is already used by a different extract request")
+        if row.status in FINAL:
+            return  # the same request again: one request, one extract
+    else:
+        uow.session.execute(insert(extract_requests).values(
+            request_id=data.request_id, agreement_id=data.agreement_id, program=str(data.program),
+            requester_org=data.requested_by.org, requester_subject=data.requested_by.subject,
+            quota=data.quota, request=data.model_dump_json(), status="received", received_at=datetime.now(UTC)))
+    ctx = context_for(targeting_settings(uow.settings))
+    apply_outcome(ctx, uow, data, prepare(ctx, uow.session, data))
+
+
+def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> None:
+    now = ctx.clock()
+    program = str(request.program)
+    rules_version = ctx.rules.rules_version
+    if isinstance(outcome, Rejected):
+        discard(ctx, request.request_id)
+        uow.session.execute(update(extract_requests).where(extract_requests.c.request_id == request.request_id)
+                            .values(status="rejected", reason=outcome.reason, decided_at=now,
+                                    rules_version=rules_version, terms_version=outcome.terms_version,
+                                    dataset_version_id=outcome.dataset_version_id))
+        uow.emit(ExtractPrepared(request_id=request.request_id, agreement_id=request.agreement_id, program=program,
+                                 status="rejected", reason=outcome.reason,
+                                 dataset_version_id=outcome.dataset_version_id, rules_version=rules_version,
+                                 prepared_at=now))
+        uow.record_access(actor=request.requested_by, action="refusal", resource_type="extract-request",
+                          resource_id=request.request_id, outcome="denied", reason=outcome.reason,
+                          agreement_id=request.agreement_id, program=program, purpose=request.justification)
+        log.info("extract request rejected", request_id=request.request_id, program=program, rule=outcome.rule)
+        return
+    uow.session.execute(insert(extracts).values(
+        extract_id=outcome.extract_id, request_id=request.request_id, agreement_id=request.agreement_id,
+        program=program, dataset_version_id=outcome.dataset_version_id, rules_version=rules_version,
+        terms_version=outcome.terms_version, record_count=outcome.record_count,
+        counts_by_desil=counts_json(outcome.counts_by_desil), counts_by_region=counts_json(outcome.counts_by_region),
+        file_uri=str(outcome.file_path), file_sha256=outcome.file_sha256, ledger_uri=str(outcome.ledger_path),
+        ledger_sha256=outcome.ledger_sha256, created_at=now))
+    uow.session.execute(update(extract_requests).where(extract_requests.c.request_id == request.request_id)
+                        .values(status="accepted", reason=None, extract_id=outcome.extract_id, decided_at=now,
+                                rules_version=rules_version, terms_version=outcome.terms_version,
+                                dataset_version_id=outcome.dataset_version_id))
+    uow.emit(ExtractPrepared(
+        request_id=request.request_id, extract_id=outcome.extract_id, agreement_id=request.agreement_id,
+        program=program, status="accepted", dataset_version_id=outcome.dataset_version_id,
+        rules_version=rules_version, record_count=outcome.record_count, counts_by_desil=outcome.counts_by_desil,
+        counts_by_region=outcome.counts_by_region, file_uri=outcome.file_path.resolve().as_uri(),
+        file_sha256=outcome.file_sha256, prepared_at=now))
+    _record_selection(uow, request, outcome, now)
+    log.info("extract prepared", request_id=request.request_id, extract_id=outcome.extract_id, program=program,
+             records=outcome.record_count, seconds=round(outcome.seconds, 3))
+
+
+def _record_selection(uow: UnitOfWork, request: ExtractRequested, outcome: Accepted, now: datetime) -> None:
+    """The selection in the audit log, with every selected person's keyed hash (UU PDP Art. 31-32),
+    split over events of REFS_PER_ACCESS_EVENT references."""
+    refs = outcome.subject_refs
+    base = access_event(service=uow.service, actor=request.requested_by, action="select", resource_type="extract",
+                        resource_id=outcome.extract_id, outcome="allowed", at=now,
+                        subject_hash_key=uow.subject_hash_key, agreement_id=request.agreement_id,
+                        program=str(request.program), purpose=request.justification).model_dump()
+    for start in range(0, len(refs), REFS_PER_ACCESS_EVENT):
+        chunk = refs[start:start + REFS_PER_ACCESS_EVENT]
+        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": len(chunk),
+                                            "subject_refs": chunk}), subject=outcome.extract_id)
 
 
 HANDLERS = {

@@ -1,0 +1,154 @@
+"""`p3ke audit …`: verify the log, verify an exported bundle offline, sign a checkpoint, show the key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from p3ke_platform.settings import ConfigurationError
+
+
+def register(subparsers: Any) -> None:
+    audit = subparsers.add_parser("audit", help="the audit log: verify, verify-bundle, checkpoint, public-key")
+    sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+
+    verify = sub.add_parser("verify", help="re-derive the whole tree from the database; name the first bad entry",
+                            description="Recompute every entry's leaf, every stored subtree hash and every "
+                            "checkpoint's root from the audit database (P3KE_DATABASE_URL). Exit 0 when intact, "
+                            "1 when something does not match (the first entry that does not match is named).")
+    verify.add_argument("--key", help="verify checkpoints with this public key (verifier key text, or a file "
+                        "holding it or a PEM key) instead of the configured signing key")
+    verify.add_argument("--origin", help="the log's origin, with a PEM --key (default: P3KE_AUDIT_ORIGIN)")
+    verify.add_argument("--no-record", action="store_true", help="do not store the result in the database")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=run_verify)
+
+    bundle = sub.add_parser("verify-bundle", help="check an exported bundle offline with the public key only",
+                            description="Check every entry's leaf and inclusion proof and every checkpoint's "
+                            "signature and consistency. Needs no database and no network.")
+    bundle.add_argument("bundle", help="the exported JSON file ('-' for stdin)")
+    bundle.add_argument("--key", required=True, help="the log's verifier key (name+id+key), or a file holding it "
+                        "or a PEM public key")
+    bundle.add_argument("--origin", help="the log's origin, with a PEM --key")
+    bundle.set_defaults(func=run_verify_bundle)
+
+    checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint now if the log grew since the last one")
+    checkpoint.set_defaults(func=run_checkpoint)
+
+    key = sub.add_parser("public-key", help="print the checkpoint verifier key (and PEM) to give to witnesses")
+    key.set_defaults(func=run_public_key)
+
+    grants = sub.add_parser("grant-sql", help="print the PostgreSQL GRANTs of the application role")
+    grants.add_argument("--role", required=True, help="the role the audit processes connect as")
+    grants.add_argument("--schema", default="public")
+    grants.set_defaults(func=run_grant_sql)
+
+
+def _settings() -> Any:
+    from p3ke_audit.config import AuditSettings
+    from p3ke_platform.settings import load_settings
+
+    return load_settings(AuditSettings, service="audit")
+
+
+def _key(text: str, origin: str | None) -> tuple[str, Any]:
+    from p3ke_audit.adapters.keys import load_public_key
+    from p3ke_audit.domain.checkpoint import CheckpointError
+
+    path = Path(text)
+    if "+" not in text and path.is_file():
+        text = path.read_text()
+    try:
+        return load_public_key(text.strip() + ("\n" if "BEGIN" in text else ""), origin)
+    except (CheckpointError, ValueError) as exc:
+        raise ConfigurationError(f"--key: {exc}") from None
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from p3ke_audit.adapters.keys import signer
+    from p3ke_audit.service_layer.verification import record, verify_log
+    from p3ke_platform.db import make_engine
+
+    settings = _settings()
+    if args.key:
+        name, public = _key(args.key, args.origin or settings.audit_origin)
+    else:
+        s = signer(settings)
+        name, public = s.name, s.public_key
+    engine = make_engine(settings.effective_database_url)
+    try:
+        report = verify_log(engine, name, public)
+        if not args.no_record:
+            record(engine, report)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"ok": report.ok, "tree_size": report.tree_size, "entries_checked": report.entries_checked,
+                          "checkpoints_checked": report.checkpoints_checked,
+                          "latest_checkpoint": report.latest_checkpoint, "first_bad_leaf": report.first_bad_leaf,
+                          "last_bad_leaf": report.last_bad_leaf,
+                          "problems": report.problems, "seconds": round(report.seconds, 3)}))
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+def run_verify_bundle(args: argparse.Namespace) -> int:
+    from p3ke_audit.domain.bundle import verify_bundle
+
+    name, public = _key(args.key, args.origin)
+    raw = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text()
+    try:
+        bundle = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        print(f"not JSON: {exc}", file=sys.stderr)
+        return 1
+    report = verify_bundle(bundle if isinstance(bundle, dict) else {}, name, public)
+    if report.ok:
+        print(f"ok: {report.entries_checked} entries and {report.checkpoints_checked} earlier checkpoints verified "
+              f"against the signed tree of {report.tree_size} ({name})")
+        return 0
+    print(f"FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
+    for problem in report.problems[:50]:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
+def run_checkpoint(_args: argparse.Namespace) -> int:
+    from p3ke_audit.service_layer.checkpoints import issue_checkpoint
+    from p3ke_platform.db import make_engine, session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        cp = issue_checkpoint(session_factory(engine), settings, force=True)
+    finally:
+        engine.dispose()
+    if cp is None:
+        print("no new entries since the last checkpoint (or the tree does not extend it: see the log)")
+        return 0
+    print(cp.note, end="")
+    return 0
+
+
+def run_public_key(_args: argparse.Namespace) -> int:
+    from p3ke_audit.adapters.keys import signer
+
+    s = signer(_settings())
+    print(s.verifier_key)
+    print(s.public_pem(), end="")
+    return 0
+
+
+def run_grant_sql(args: argparse.Namespace) -> int:
+    from p3ke_audit.adapters.grants import grant_sql
+
+    try:
+        print(grant_sql(args.role, args.schema), end="")
+    except ValueError as exc:
+        print(f"p3ke audit grant-sql: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,201 @@
+"""The questions compliance staff ask of the log. Every query is bounded: a page size, and for
+aggregates and exports a time range no longer than `P3KE_AUDIT_MAX_DAYS`.
+
+Days and months are Jakarta calendar days (WIB, UTC+7), as in the agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from p3ke_audit.adapters.orm import entries, subject_refs
+from p3ke_platform.agreement import WIB, Policy
+from p3ke_schemas import ProgramCode
+
+DATA_ACCESS = "p3ke.data-access.v1"
+HANDOVER_SIGNED = "p3ke.handover-signed.v1"
+RELEASE_ACTIONS = ("read", "export", "download", "select", "match", "release-key")
+PROGRAMS = tuple(p.value for p in ProgramCode)
+# a package download is recorded against its handover: resource_type handover|package, resource_id handover_id
+PACKAGE_RESOURCES = ("handover", "package")
+
+
+class BadQuery(ValueError):
+    """The query is unbounded or malformed (message says how to fix it)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    actor_subject: str | None = None
+    actor_org: str | None = None
+    role: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    program: str | None = None
+    event_type: str | None = None
+    service: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    subject_ref: str | None = None  # computed from a NIK by the caller; never the NIK itself
+
+    def where(self) -> list[ColumnElement[bool]]:
+        c = entries.c
+        out: list[ColumnElement[bool]] = []
+        for name in ("actor_subject", "actor_org", "action", "outcome", "resource_type", "resource_id",
+                     "program", "event_type", "service"):
+            value = getattr(self, name)
+            if value:
+                out.append(c[name] == value)
+        if self.role:
+            out.append(c.actor_roles.like(f"% {self.role} %"))
+        if self.since:
+            out.append(c.occurred_at >= utc(self.since))
+        if self.until:
+            out.append(c.occurred_at < utc(self.until))
+        if self.subject_ref:
+            out.append(c.leaf_index.in_(select(subject_refs.c.leaf_index)
+                                        .where(subject_refs.c.subject_ref == self.subject_ref)))
+        return out
+
+    def describe(self) -> dict[str, str]:
+        """The filters for the record of this query (no subject reference: that is in subject_refs)."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) is not None and f.name != "subject_ref"}
+
+
+def utc(value: datetime) -> datetime:
+    """Instants are stored in UTC (SQLite keeps no zone), so every bound is compared in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bounded_range(since: datetime | None, until: datetime | None, max_days: int) -> tuple[datetime, datetime]:
+    if since is None or until is None:
+        raise BadQuery("give a time range: since and until")
+    if since.tzinfo is None or until.tzinfo is None:
+        raise BadQuery("since and until need a time zone (e.g. 2026-01-01T00:00:00+07:00)")
+    if until <= since:
+        raise BadQuery("until must be after since")
+    if until - since > timedelta(days=max_days):
+        raise BadQuery(f"the time range is longer than {max_days} days; split it")
+    return utc(since), utc(until)
+
+
+def page(session: Session, filters: Filters, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    query = select(entries).where(entries.c.seq > after, *filters.where()).order_by(entries.c.seq).limit(limit)
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+def entry_at(session: Session, leaf_index: int) -> dict[str, Any] | None:
+    row = session.execute(select(entries).where(entries.c.leaf_index == leaf_index)).mappings().first()
+    return dict(row) if row else None
+
+
+def stream(session: Session, filters: Filters, limit: int) -> Iterator[dict[str, Any]]:
+    """Entries oldest first, in keyset pages (for exports)."""
+    after, left = 0, limit
+    while left > 0:
+        rows = page(session, filters, after=after, limit=min(left, 5000))
+        yield from rows
+        if len(rows) < min(left, 5000):
+            return
+        after, left = rows[-1]["seq"], left - len(rows)
+
+
+def _wib(column: Any, fmt: str, dialect: str) -> Any:
+    """The Jakarta day/month of an instant column, as text."""
+    if dialect == "postgresql":
+        pg = {"%Y-%m": "YYYY-MM", "%Y-%m-%d": "YYYY-MM-DD"}[fmt]
+        return func.to_char(func.timezone("UTC", column) + literal_column("interval '7 hours'"), pg)
+    return func.strftime(fmt, column, "+7 hours")
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def monthly_summary(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per party, per Jakarta month and outcome: accesses and records touched."""
+    month = _wib(entries.c.occurred_at, "%Y-%m", _dialect(session)).label("month")
+    query = (select(entries.c.actor_org, month, entries.c.outcome, func.count().label("accesses"),
+                    func.coalesce(func.sum(entries.c.record_count), 0).label("records"))
+             .where(entries.c.event_type == DATA_ACCESS, entries.c.occurred_at >= since,
+                    entries.c.occurred_at < until)
+             .group_by(entries.c.actor_org, month, entries.c.outcome)
+             .order_by(month, entries.c.actor_org, entries.c.outcome))
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Violations
+# ---------------------------------------------------------------------------------------------------
+
+def in_force_windows(policy: Policy) -> list[tuple[datetime, datetime]]:
+    """The instants (UTC-aware) when the agreement was in force, from its recorded timeline."""
+    timeline = policy.agreement.timeline()
+    windows: list[tuple[date, date]] = []
+    for i, (start, terms) in enumerate(timeline):
+        end = timeline[i + 1][0] - timedelta(days=1) if i + 1 < len(timeline) else date.max
+        lo, hi = max(start, terms.validity.first_day), min(end, terms.validity.last_day)
+        if lo <= hi:
+            if windows and windows[-1][1] + timedelta(days=1) >= lo:
+                windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+            else:
+                windows.append((lo, hi))
+
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=WIB).astimezone(UTC)
+
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    return [(start_of(lo), start_of(hi + timedelta(days=1)) if hi < date(9999, 1, 1) else far)
+            for lo, hi in windows]
+
+
+def _listing(session: Session, where: list[Any], limit: int) -> list[dict[str, Any]]:
+    query = select(entries).where(*where).order_by(entries.c.occurred_at, entries.c.seq).limit(limit)
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+def violations(session: Session, since: datetime, until: datetime, *, policy: Policy | None,
+               volume_threshold: int, limit: int) -> dict[str, list[dict[str, Any]]]:
+    c = entries.c
+    base = [c.event_type == DATA_ACCESS, c.occurred_at >= since, c.occurred_at < until]
+    allowed_release = [*base, c.outcome == "allowed", c.action.in_(RELEASE_ACTIONS)]
+    out: dict[str, list[dict[str, Any]]] = {}
+
+    out["refused"] = _listing(session, [*base, c.outcome == "denied"], limit)
+
+    if policy is not None:
+        windows = in_force_windows(policy)
+        inside = or_(*(and_(c.occurred_at >= lo, c.occurred_at < hi) for lo, hi in windows)) if windows else None
+        where = allowed_release + ([not_(inside)] if inside is not None else [])
+        out["outside_agreement_validity"] = _listing(session, where, limit)
+
+    signed = aliased(entries)
+    bast = exists().where(signed.c.event_type == HANDOVER_SIGNED, signed.c.resource_type == "handover-signed",
+                          signed.c.resource_id == c.resource_id, signed.c.occurred_at <= c.occurred_at)
+    out["download_without_signed_bast"] = _listing(
+        session, [*base, c.outcome == "allowed", c.action == "download", c.resource_type.in_(PACKAGE_RESOURCES),
+                  not_(bast)], limit)
+
+    out["purpose_outside_programs"] = _listing(session, [*allowed_release, or_(
+        and_(c.program.is_not(None), c.program.not_in(PROGRAMS)),
+        and_(c.program.is_(None), c.actor_org == "kemnaker"))], limit)
+
+    day = _wib(c.occurred_at, "%Y-%m-%d", _dialect(session)).label("day")
+    volume: Select[Any] = (select(c.actor_org, c.actor_subject, day, func.count().label("accesses"),
+                                  func.sum(c.record_count).label("records"))
+                           .where(*base, c.outcome == "allowed")
+                           .group_by(c.actor_org, c.actor_subject, day)
+                           .having(func.sum(c.record_count) > volume_threshold)
+                           .order_by(func.sum(c.record_count).desc()).limit(limit))
+    out["unusual_volume"] = [dict(r) for r in session.execute(volume).mappings()]
+    return out

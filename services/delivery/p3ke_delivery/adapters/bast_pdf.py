@@ -1,0 +1,399 @@
+"""The BAST (Berita Acara Serah Terima, Art. 6(1)) as a PDF in Indonesian, laid out as an official
+document, with an empty signature field for each party.
+
+reportlab lays out the text; pyHanko then adds the two signature form fields where the layout put
+the signature boxes, and writes the result as a single-revision PDF. Each party's signatory later
+fills their own field with a PAdES signature in an incremental update (`p3ke bast sign`).
+
+No personal data of data subjects appears here: counts, ids, checksums, and the names of the
+officials who sign (public officials, as printed in the agreement).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.flowables import HRFlowable
+
+from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, tanggal, terbilang
+from p3ke_delivery.domain.model import PARTY_NAMES, SIGNATURE_FIELDS
+
+SIGNATURE_BOX = (72 * mm, 30 * mm)
+
+
+@dataclass(frozen=True)
+class PartyOnBast:
+    number: int
+    name: str
+    unit: str
+    address: str
+    agreement_number: str
+    signatory_name: str
+    signatory_position: str
+    signatory_acting_for: str
+
+
+@dataclass(frozen=True)
+class BastContent:
+    number: str
+    issued_on: date
+    place: str
+    agreement_title: str
+    agreement_signed_on: date
+    terms_version: str
+    parties: tuple[PartyOnBast, PartyOnBast]
+    program_code: str
+    program_title: str
+    program_article: str
+    handover_id: str
+    request_id: str
+    extract_id: str
+    dataset_version_id: str | None
+    record_count: int
+    fields: tuple[str, ...]
+    counts_by_desil: dict[str, int]
+    package_name: str
+    package_size: int
+    package_sha256: str
+    extract_sha256: str
+    files: tuple[str, ...] = field(default=())
+
+
+# --- styles ------------------------------------------------------------------------------------
+
+_BASE = ParagraphStyle("base", fontName="Times-Roman", fontSize=11, leading=14.5, alignment=TA_JUSTIFY)
+_S = {
+    "kop": ParagraphStyle("kop", parent=_BASE, fontName="Times-Bold", fontSize=10.5, leading=13,
+                          alignment=TA_CENTER),
+    "kop_small": ParagraphStyle("kop_small", parent=_BASE, fontSize=8.5, leading=10.5, alignment=TA_CENTER),
+    "title": ParagraphStyle("title", parent=_BASE, fontName="Times-Bold", fontSize=12.5, leading=16,
+                            alignment=TA_CENTER),
+    "number": ParagraphStyle("number", parent=_BASE, fontSize=11.5, alignment=TA_CENTER, spaceBefore=2),
+    "body": ParagraphStyle("body", parent=_BASE, spaceAfter=5),
+    "pasal": ParagraphStyle("pasal", parent=_BASE, fontName="Times-Bold", alignment=TA_CENTER,
+                            spaceBefore=8, spaceAfter=0, keepWithNext=True),
+    "pasal_title": ParagraphStyle("pasal_title", parent=_BASE, fontName="Times-Bold", alignment=TA_CENTER,
+                                  spaceAfter=4, keepWithNext=True),
+    "cell": ParagraphStyle("cell", parent=_BASE, fontSize=10, leading=12.5, alignment=TA_LEFT),
+    "cell_bold": ParagraphStyle("cell_bold", parent=_BASE, fontName="Times-Bold", fontSize=10, leading=12.5,
+                                alignment=TA_LEFT),
+    "mono": ParagraphStyle("mono", parent=_BASE, fontName="Courier", fontSize=8.1, leading=11,
+                           alignment=TA_LEFT),
+    "sign": ParagraphStyle("sign", parent=_BASE, alignment=TA_CENTER, leading=14),
+    "sign_name": ParagraphStyle("sign_name", parent=_BASE, fontName="Times-Bold", alignment=TA_CENTER),
+    "caption": ParagraphStyle("caption", parent=_BASE, fontName="Helvetica", fontSize=6.5, leading=9,
+                              alignment=TA_CENTER, textColor=colors.HexColor("#8a8a8a")),
+    "small": ParagraphStyle("small", parent=_BASE, fontSize=8.5, leading=10.5, textColor=colors.HexColor("#444444")),
+}
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _p(text: str, style: str = "body") -> Paragraph:
+    return Paragraph(text, _S[style])
+
+
+# --- the signature boxes: where they land on the page is where pyHanko puts the fields -----------
+
+class SignatureBox(Flowable):
+    """A framed, empty box for one party's electronic signature; remembers where it was drawn."""
+
+    def __init__(self, party: int, placed: dict[int, tuple[int, tuple[float, float, float, float]]]) -> None:
+        super().__init__()
+        self.party = party
+        self.width, self.height = SIGNATURE_BOX
+        self._placed = placed
+
+    def draw(self) -> None:
+        c = self.canv
+        c.saveState()
+        c.setStrokeColor(colors.HexColor("#8a8a8a"))
+        c.setDash(2, 2)
+        c.setLineWidth(0.6)
+        c.rect(0, 0, self.width, self.height)
+        c.restoreState()
+        x, y = c.absolutePosition(0, 0)
+        self._placed[self.party] = (c.getPageNumber() - 1, (x, y, x + self.width, y + self.height))
+
+
+class _NumberedCanvas(rl_canvas.Canvas):
+    """Writes `Halaman x dari y` and the BAST number in every page's footer (needs all pages first)."""
+
+    bast_number = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self._footer(total)
+            super().showPage()
+        super().save()
+
+    def _footer(self, total: int) -> None:
+        width, _ = A4
+        self.saveState()
+        self.setStrokeColor(colors.HexColor("#777777"))
+        self.setLineWidth(0.4)
+        self.line(20 * mm, 16 * mm, width - 20 * mm, 16 * mm)
+        self.setFont("Times-Roman", 8.5)
+        self.setFillColor(colors.HexColor("#444444"))
+        self.drawString(20 * mm, 12 * mm, f"BAST Nomor {self.bast_number}")
+        self.drawRightString(width - 20 * mm, 12 * mm, f"Halaman {self._pageNumber} dari {total}")
+        self.drawCentredString(width / 2, 8 * mm, "Dokumen elektronik. RAHASIA: memuat rujukan data pribadi "
+                                                  "(Pasal 10 Perjanjian Kerja Sama).")
+        self.restoreState()
+
+
+# --- the document ------------------------------------------------------------------------------
+
+def _letterhead(content: BastContent) -> list[Flowable]:
+    p1, p2 = content.parties
+    head = Table([[
+        [_p(p1.name.upper(), "kop"), _p("REPUBLIK INDONESIA", "kop"), _p(_esc(p1.address), "kop_small")],
+        [_p(p2.name.upper(), "kop"), _p("REPUBLIK INDONESIA", "kop"), _p(_esc(p2.address), "kop_small")],
+    ]], colWidths=[85 * mm, 85 * mm])
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LINEAFTER", (0, 0), (0, 0), 0.5, colors.HexColor("#999999"))]))
+    return [head, Spacer(1, 2 * mm), HRFlowable(width="100%", thickness=2.2, color=colors.black, spaceAfter=1),
+            HRFlowable(width="100%", thickness=0.6, color=colors.black, spaceAfter=6 * mm)]
+
+
+def _title(content: BastContent) -> list[Flowable]:
+    p1, p2 = content.parties
+    return [
+        _p("BERITA ACARA SERAH TERIMA", "title"),
+        _p("DATA PENSASARAN PERCEPATAN PENGHAPUSAN KEMISKINAN EKSTREM (P3KE)", "title"),
+        _p(f"ANTARA<br/>{_esc(p1.name.upper())}<br/>DENGAN<br/>{_esc(p2.name.upper())}", "title"),
+        _p(f"NOMOR: {_esc(content.number)}", "number"),
+        Spacer(1, 5 * mm),
+    ]
+
+
+def _party_block(party: PartyOnBast) -> Table:
+    rows = [
+        ["Nama", ":", _p(f"<b>{_esc(party.signatory_name)}</b>", "cell")],
+        ["Jabatan", ":", _p(_esc(party.signatory_position), "cell")],
+        ["Instansi", ":", _p(f"{_esc(party.unit)}, {_esc(party.name)}", "cell")],
+        ["Alamat", ":", _p(_esc(party.address), "cell")],
+    ]
+    table = Table(rows, colWidths=[22 * mm, 4 * mm, 134 * mm])
+    table.setStyle(TableStyle([("FONT", (0, 0), (1, -1), "Times-Roman", 10), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 1),
+                               ("LEFTPADDING", (0, 0), (0, -1), 0)]))
+    return table
+
+
+def _numbered(number: int, flowable: Flowable) -> Table:
+    table = Table([[f"{number}.", flowable]], colWidths=[8 * mm, 162 * mm])
+    table.setStyle(TableStyle([("FONT", (0, 0), (0, 0), "Times-Roman", 11), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (0, 0), 1)]))
+    return table
+
+
+def _parties(content: BastContent) -> list[Flowable]:
+    p1, p2 = content.parties
+    out: list[Flowable] = [_p(f"Pada hari ini, {hari_tanggal_terbilang(content.issued_on)}, bertempat di "
+                              f"{_esc(content.place)}, yang bertanda tangan di bawah ini:")]
+    for party in (p1, p2):
+        acting = _p(f"dalam hal ini bertindak untuk dan atas nama {_esc(party.signatory_acting_for)}, "
+                    f"selanjutnya disebut <b>{PARTY_NAMES[party.number]}</b>.", "body")
+        inner = Table([[_party_block(party)], [acting]], colWidths=[162 * mm])
+        inner.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 0)]))
+        out.append(_numbered(party.number, inner))
+    out.append(_p("<b>PIHAK KESATU</b> dan <b>PIHAK KEDUA</b> yang selanjutnya secara bersama-sama disebut "
+                  "<b>PARA PIHAK</b>."))
+    out.append(_p(
+        f"Berdasarkan Perjanjian Kerja Sama antara {_esc(p1.name)} dengan {_esc(p2.name)} Nomor "
+        f"{_esc(p1.agreement_number)} dan Nomor {_esc(p2.agreement_number)} tanggal "
+        f"{tanggal(content.agreement_signed_on)} tentang {_esc(content.agreement_title)} (selanjutnya "
+        f"disebut Perjanjian Kerja Sama), dengan ketentuan yang berlaku pada tanggal Berita Acara ini "
+        f"(versi ketentuan <font face='Courier' size='9'>{_esc(content.terms_version)}</font>), PARA PIHAK "
+        f"sepakat melaksanakan serah terima Data P3KE sebagaimana dimaksud dalam Pasal 6 ayat (1) Perjanjian "
+        f"Kerja Sama, dengan ketentuan sebagai berikut:"))
+    return out
+
+
+def _pasal(number: int, title: str) -> list[Flowable]:
+    return [_p(f"Pasal {number}", "pasal"), _p(title.upper(), "pasal_title")]
+
+
+def _data_table(content: BastContent) -> Table:
+    desil = ", ".join(f"desil {k}: {angka(v)}" for k, v in sorted(content.counts_by_desil.items()))
+    rows: list[tuple[str, Flowable]] = [
+        ("Program", _p(f"{_esc(content.program_title)} (Pasal {_article(content.program_article)}); "
+                       f"kode <font face='Courier' size='9'>{_esc(content.program_code)}</font>", "cell")),
+        ("Nomor serah terima", _p(f"<font face='Courier' size='9'>{_esc(content.handover_id)}</font>", "cell")),
+        ("Nomor permintaan", _p(f"<font face='Courier' size='9'>{_esc(content.request_id)}</font>", "cell")),
+        ("Nomor ekstrak", _p(f"<font face='Courier' size='9'>{_esc(content.extract_id)}</font>", "cell")),
+        ("Versi dataset P3KE", _p(f"<font face='Courier' size='9'>{_esc(content.dataset_version_id or '-')}"
+                                  f"</font>", "cell")),
+        ("Jumlah data", _p(f"<b>{angka(content.record_count)}</b> ({terbilang(content.record_count)}) "
+                           f"record orang (by name by address)", "cell")),
+        ("Sebaran desil", _p(desil or "-", "cell")),
+        ("Elemen data", _p(", ".join(_esc(f) for f in content.fields) + f" ({len(content.fields)} kolom)", "cell")),
+        ("Bentuk", _p("Satu berkas ZIP terenkripsi AES-256 berisi data dalam format CSV dan XLSX serta "
+                      "manifest (JSON) yang memuat daftar elemen, jumlah, dan sidik SHA-256 setiap berkas", "cell")),
+        ("Nama berkas", _p(f"<font face='Courier' size='9'>{_esc(content.package_name)}</font> "
+                           f"({angka(content.package_size)} bita)", "cell")),
+        ("Sidik SHA-256 paket", _p(content.package_sha256, "mono")),
+        ("Sidik SHA-256 ekstrak", _p(content.extract_sha256, "mono")),
+    ]
+    table = Table([[_p(label, "cell_bold"), value] for label, value in rows], colWidths=[42 * mm, 120 * mm])
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#555555")),
+        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#efefef")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    return table
+
+
+def _ayat(items: list[str]) -> list[Flowable]:
+    table = Table([[f"({i})", _p(text, "body")] for i, text in enumerate(items, 1)], colWidths=[10 * mm, 160 * mm])
+    table.setStyle(TableStyle([("FONT", (0, 0), (0, -1), "Times-Roman", 11), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 0),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (0, -1), 1.5)]))
+    return [table]
+
+
+def _articles(content: BastContent) -> list[Flowable]:
+    out: list[Flowable] = [*_pasal(1, "Data yang diserahterimakan"), _p(
+        "PIHAK KESATU menyerahkan kepada PIHAK KEDUA, dan PIHAK KEDUA menerima dari PIHAK KESATU, "
+        "Data P3KE dengan rincian sebagai berikut:"), _numbered_table(_data_table(content))]
+    out += _pasal(2, "Tata cara penyerahan")
+    out += _ayat([
+        "Paket data hanya dapat diunduh oleh petugas PIHAK KEDUA yang berwenang setelah Berita Acara ini "
+        "ditandatangani secara elektronik oleh PARA PIHAK; setiap unduhan dicatat dalam log audit.",
+        "Kata sandi pembuka paket disampaikan satu kali kepada petugas program PIHAK KEDUA setelah "
+        "penandatanganan, terpisah dari paket, dan penyampaiannya dicatat dalam log audit.",
+        "Tautan unduhan berlaku terbatas waktu. PIHAK KESATU dapat mencabut serah terima ini; sejak "
+        "pencabutan tidak ada lagi data atau kata sandi yang diserahkan.",
+        "Keutuhan paket diperiksa dengan mencocokkan sidik SHA-256 paket di atas; keutuhan setiap berkas "
+        "di dalamnya diperiksa dengan sidik yang tercantum dalam manifest.",
+    ])
+    out += _pasal(3, "Kerahasiaan dan keamanan data dan informasi")
+    out += _ayat([
+        "PARA PIHAK sepakat untuk menjaga kerahasiaan seluruh data, informasi dan keterangan yang diperoleh "
+        "berkaitan dengan Perjanjian Kerja Sama dan Berita Acara ini, termasuk namun tidak terbatas pada "
+        "data pribadi dan informasi yang bersifat rahasia lainnya (Pasal 10 ayat (1) Perjanjian Kerja Sama).",
+        "PARA PIHAK menjamin data yang diserahterimakan hanya digunakan untuk tujuan pelaksanaan Perjanjian "
+        f"Kerja Sama, yaitu program {_esc(content.program_title)}; penggunaan di luar Perjanjian Kerja Sama "
+        "oleh PIHAK KEDUA wajib mendapat izin atau persetujuan tertulis dari PIHAK KESATU (Pasal 10 ayat (2)).",
+        "PARA PIHAK wajib menjaga kerahasiaan setiap data hasil pelaksanaan Perjanjian Kerja Sama, kecuali "
+        "terdapat permintaan pengungkapan dari salah satu PIHAK yang mendapat persetujuan PIHAK lainnya "
+        "(Pasal 10 ayat (3)).",
+        "Pemrosesan data pribadi tunduk pada Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan Data "
+        "Pribadi; data disimpan hanya selama diperlukan untuk tujuan di atas.",
+    ])
+    out += _pasal(4, "Pelaporan")
+    out.append(_p(
+        "PIHAK KEDUA menyampaikan laporan pemanfaatan data secara tertulis kepada PIHAK KESATU dengan "
+        "melampirkan data balikan (by name by address) penerima program sebagaimana dimaksud dalam Pasal 4 "
+        "ayat (2) dan Pasal 5 ayat (1) Perjanjian Kerja Sama."))
+    out.append(Spacer(1, 3 * mm))
+    out.append(_p(
+        "Demikian Berita Acara Serah Terima ini dibuat dengan sebenar-benarnya dalam bentuk dokumen "
+        "elektronik, ditandatangani secara elektronik oleh PARA PIHAK, dan merupakan bagian yang tidak "
+        "terpisahkan dari Perjanjian Kerja Sama."))
+    return out
+
+
+def _numbered_table(table: Table) -> Table:
+    wrapper = Table([[table]], colWidths=[170 * mm])
+    wrapper.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 8 * mm)]))
+    return wrapper
+
+
+def _signatures(content: BastContent, placed: dict[int, Any]) -> Flowable:
+    cells = []
+    for party in content.parties:
+        cells.append([
+            _p(f"<b>{PARTY_NAMES[party.number]},</b>", "sign"),
+            _p(_esc(party.signatory_position), "sign"),
+            Spacer(1, 2 * mm),
+            SignatureBox(party.number, placed),
+            _p(f"tanda tangan elektronik {PARTY_NAMES[party.number]} (PAdES)", "caption"),
+            _p(f"<u>{_esc(party.signatory_name)}</u>", "sign_name"),
+        ])
+    table = Table([cells], colWidths=[85 * mm, 85 * mm])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
+    return KeepTogether([Spacer(1, 6 * mm), _p(f"{_esc(content.place)}, {tanggal(content.issued_on)}", "sign"),
+                         Spacer(1, 3 * mm), table])
+
+
+def render(content: BastContent) -> bytes:
+    """The BAST as a single-revision PDF with two empty signature fields, one per party."""
+    placed: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=16 * mm, bottomMargin=22 * mm,
+        title=f"BAST {content.number}", author="P3KE delivery service",
+        subject=f"Berita Acara Serah Terima Data P3KE, serah terima {content.handover_id}",
+        keywords=f"P3KE, BAST, {content.handover_id}, {content.program_code}", creator="p3ke-delivery",
+        lang="id-ID")
+    story = [*_letterhead(content), *_title(content), *_parties(content), *_articles(content),
+             _signatures(content, placed)]
+    canvas_class = type("BastCanvas", (_NumberedCanvas,), {"bast_number": content.number})
+    doc.build(story, canvasmaker=canvas_class)
+    if set(placed) != {1, 2}:
+        raise RuntimeError("the layout did not place both signature boxes")
+    return _with_signature_fields(buffer.getvalue(), placed)
+
+
+def _with_signature_fields(pdf: bytes, placed: dict[int, tuple[int, tuple[float, float, float, float]]]) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+    from pyhanko.sign import fields
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)))
+    for party, (page, (x1, y1, x2, y2)) in sorted(placed.items()):
+        fields.append_signature_field(writer, fields.SigFieldSpec(
+            sig_field_name=SIGNATURE_FIELDS[party], on_page=page,
+            box=(round(x1), round(y1), round(x2), round(y2)),
+            readable_field_name=f"Tanda tangan elektronik {PARTY_NAMES[party]}",
+            seed_value_dict=fields.SigSeedValueSpec(
+                flags=fields.SigSeedValFlags.SUBFILTER,
+                subfilters=[fields.SigSeedSubFilter.PADES],
+            ),
+        ))
+    # AppendOnly from the start, as signing would set it: then signing changes nothing but the fields
+    fields.ensure_sig_flags(writer, lock_sig_flags=True)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _article(article: str) -> str:
+    """`3(b)` -> `3 huruf b`; anything else as written."""
+    import re
+
+    match = re.fullmatch(r"(\d+)\(([a-z])\)", article.strip())
+    return f"{match.group(1)} huruf {match.group(2)}" if match else article

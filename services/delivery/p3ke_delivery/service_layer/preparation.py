@@ -1,0 +1,223 @@
+"""Prepare a handover: check the extract, build the encrypted package, number and render the BAST.
+
+Runs outside any long transaction: a preparer claims one `preparing` handover with a lease (so that
+several API replicas never build the same one), does the slow work on files, then records the result
+in one short transaction. A crash leaves the lease to expire and the next claim starts over.
+Preparation fails for good (status `failed`, with the reason) when the extract cannot be trusted:
+missing, outside the shared directory, a different checksum or row count than announced, or columns
+the program may not receive.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from p3ke_delivery.adapters import bast_pdf, extract, package
+from p3ke_delivery.adapters.keys import generate_password
+from p3ke_delivery.adapters.orm import handovers
+from p3ke_delivery.adapters.repository import get_handover, next_sequence
+from p3ke_delivery.domain import numbering
+from p3ke_delivery.domain.model import Status
+from p3ke_delivery.service_layer.context import DeliveryContext
+from p3ke_platform.agreement import Terms, agreement_day
+from p3ke_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+BAST_FILE = "bast-0-issued.pdf"
+
+
+class PreparationFailed(Exception):
+    """The handover cannot be prepared, ever; the message is the recorded reason."""
+
+
+def claim(ctx: DeliveryContext) -> str | None:
+    """Take the oldest unclaimed `preparing` handover for this process, or None."""
+    now = ctx.now()
+    free = and_(handovers.c.status == Status.PREPARING,
+                or_(handovers.c.claimed_until.is_(None), handovers.c.claimed_until < now))
+    with ctx.unit_of_work() as uow:
+        candidate = uow.session.scalar(select(handovers.c.handover_id).where(free)
+                                       .order_by(handovers.c.created_at).limit(1))
+        if candidate is None:
+            return None
+        taken = uow.session.execute(
+            update(handovers).where(handovers.c.handover_id == candidate, free)
+            .values(claimed_until=now + timedelta(seconds=ctx.settings.delivery_prepare_lease_seconds),
+                    attempts=handovers.c.attempts + 1)).rowcount
+    return candidate if taken == 1 else None
+
+
+def prepare(ctx: DeliveryContext, handover_id: str) -> str:
+    """Prepare one claimed handover; returns its new status."""
+    with ctx.unit_of_work() as uow:
+        row = get_handover(uow.session, handover_id)
+    if row is None or row["status"] != Status.PREPARING:
+        return row["status"] if row else "missing"
+    try:
+        return _prepare(ctx, dict(row))
+    except (PreparationFailed, extract.ExtractError) as exc:
+        _finish(ctx, handover_id, status=Status.FAILED, reason=str(exc))
+        log.warning("handover preparation failed", handover_id=handover_id, reason=str(exc))
+        return Status.FAILED
+    except Exception as exc:
+        # unexpected (disk full, a bug): retry until the attempts run out; the type only, as an
+        # exception message from a file parser could quote a row
+        final = row["attempts"] >= ctx.settings.delivery_prepare_attempts
+        log.error("handover preparation error", handover_id=handover_id, error=type(exc).__name__,
+                  attempt=row["attempts"], final=final)
+        if final:
+            _finish(ctx, handover_id, status=Status.FAILED,
+                    reason=f"preparation failed {row['attempts']} times ({type(exc).__name__})")
+            return Status.FAILED
+        with ctx.unit_of_work() as uow:
+            uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id)
+                                .values(claimed_until=None))
+        return Status.PREPARING
+
+
+def _finish(ctx: DeliveryContext, handover_id: str, **values: object) -> None:
+    with ctx.unit_of_work() as uow:
+        uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id,
+                                                    handovers.c.status == Status.PREPARING)
+                            .values(claimed_until=None, updated_at=ctx.now(), **values))
+
+
+def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
+    handover_id = str(row["handover_id"])
+    now = ctx.now()
+    path = extract.resolve(str(row["extract_uri"] or ""), ctx.settings.extract_root)
+    actual = extract.sha256_file(path)
+    if actual != row["extract_sha256"]:
+        raise PreparationFailed(f"the extract file's SHA-256 is {actual}, but extract-prepared announced "
+                                f"{row['extract_sha256']}: it is not the extract targeting froze")
+    fields = extract.schema(path).names
+    terms = ctx.policy.terms_at(now)
+    program = str(row["program"])
+    decision = ctx.policy.decide(terms.party(2).org, ["program-officer"], "download-package", program,
+                                 fields, at=now)
+    if decision.rule == "field-minimisation":
+        raise PreparationFailed(f"the extract's columns exceed what the program may receive: {decision.reason}")
+
+    number = str(row["bast_number"] or "") or _allocate_number(ctx, handover_id, program, now)
+    password = generate_password()
+    base = package.base_name(program, str(row["extract_id"]))
+    package_name = f"{base}.zip"
+    manifest = {
+        "format": "p3ke-package/1",
+        "handover_id": handover_id, "bast_number": number, "agreement_id": row["agreement_id"],
+        "agreement_numbers": [terms.numbers.party_1, terms.numbers.party_2], "terms_version": terms.version,
+        "program": program, "request_id": row["request_id"], "extract_id": row["extract_id"],
+        "dataset_version_id": row["dataset_version_id"], "extract_sha256": actual, "created_at": now,
+        "confidentiality": "RAHASIA. Data pribadi; hanya untuk tujuan Perjanjian Kerja Sama (Pasal 10).",
+    }
+    built = package.build(path, ctx.storage.path(handover_id, package_name), password, base=base,
+                          manifest=manifest, batch_rows=ctx.settings.delivery_batch_rows)
+    if built.rows != row["record_count"]:
+        ctx.storage.remove(handover_id, package_name)
+        raise PreparationFailed(f"the extract holds {built.rows} rows, but extract-prepared announced "
+                                f"{row['record_count']}")
+    content = _bast_content(ctx, terms, row, number=number, fields=built.fields,
+                            counts=built.manifest.get("counts_by_desil", {}), package_name=package_name,
+                            package_size=built.size, package_sha256=built.sha256, extract_sha256=actual)
+    pdf = bast_pdf.render(content)
+    ctx.storage.write(handover_id, BAST_FILE, pdf)
+    digest = _sha256(pdf)
+    signatories = {p.number: s for p, s in zip(content.parties, _signatories(terms), strict=True)}
+    _finish(ctx, handover_id, status=Status.AWAITING_SIGNATURES, reason=None, bast_number=number,
+            bast_issued_at=now, terms_version=terms.version, signatory_1=signatories[1].id,
+            signatory_2=signatories[2].id, bast_file=BAST_FILE, bast_sha256=digest, current_file=BAST_FILE,
+            current_sha256=digest, fields=json.dumps(built.fields), package_file=package_name,
+            package_sha256=built.sha256, package_size=built.size,
+            password_ciphertext=ctx.keys.seal(handover_id, password))
+    log.info("handover prepared", handover_id=handover_id, bast_number=number, rows=built.rows,
+             package_sha256=built.sha256)
+    return Status.AWAITING_SIGNATURES
+
+
+def _allocate_number(ctx: DeliveryContext, handover_id: str, program: str, now: object) -> str:
+    pattern = ctx.settings.delivery_bast_number_pattern
+    day = agreement_day(now)  # type: ignore[arg-type]
+    with ctx.unit_of_work() as uow:
+        number = numbering.render(pattern, next_sequence(uow.session, numbering.scope(pattern, day, program)),
+                                  day, program)
+        uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id)
+                            .values(bast_number=number))
+    return number
+
+
+def _signatories(terms: Terms) -> list[object]:
+    found = []
+    for party in (1, 2):
+        own = [s for s in terms.signatories if s.party == party]
+        if not own:
+            raise PreparationFailed(f"the agreement (terms {terms.version}) names no signatory for party {party}")
+        found.append(own[0])
+    return found
+
+
+def _bast_content(ctx: DeliveryContext, terms: Terms, row: dict[str, object], **facts: object) -> bast_pdf.BastContent:
+    sig1, sig2 = _signatories(terms)
+    parties = []
+    for number, sig, agreement_number in ((1, sig1, terms.numbers.party_1), (2, sig2, terms.numbers.party_2)):
+        party = terms.party(number)
+        parties.append(bast_pdf.PartyOnBast(
+            number=number, name=party.name, unit=party.unit, address=party.address,
+            agreement_number=agreement_number, signatory_name=sig.name,  # type: ignore[attr-defined]
+            signatory_position=sig.position, signatory_acting_for=sig.acting_for))  # type: ignore[attr-defined]
+    program = terms.program(str(row["program"]))
+    return bast_pdf.BastContent(
+        number=str(facts["number"]), issued_on=agreement_day(ctx.now()), place=ctx.settings.delivery_bast_place,
+        agreement_title=terms.title, agreement_signed_on=terms.signed_on, terms_version=terms.version,
+        parties=(parties[0], parties[1]), program_code=str(row["program"]),
+        program_title=program.title_id if program else str(row["program"]),
+        program_article=program.article if program else "-", handover_id=str(row["handover_id"]),
+        request_id=str(row["request_id"]), extract_id=str(row["extract_id"]),
+        dataset_version_id=row["dataset_version_id"],  # type: ignore[arg-type]
+        record_count=int(row["record_count"]),  # type: ignore[arg-type]
+        fields=tuple(facts["fields"]),  # type: ignore[arg-type]
+        counts_by_desil=dict(facts["counts"]),  # type: ignore[arg-type]
+        package_name=str(facts["package_name"]), package_size=int(facts["package_size"]),  # type: ignore[arg-type]
+        package_sha256=str(facts["package_sha256"]), extract_sha256=str(facts["extract_sha256"]))
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+class Preparer:
+    """Prepares handovers until stopped: the loop the API process runs in a thread."""
+
+    def __init__(self, ctx: DeliveryContext) -> None:
+        self.ctx = ctx
+
+    def run_once(self) -> int:
+        """Prepare every handover waiting now; returns how many were handled."""
+        done = 0
+        while (handover_id := claim(self.ctx)) is not None:
+            prepare(self.ctx, handover_id)
+            done += 1
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        idle = self.ctx.settings.delivery_prepare_poll_ms / 1000
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as exc:  # the database may be away for a moment; keep the loop alive
+                log.warning("preparer round failed", error=type(exc).__name__)
+                busy = 0
+            if not busy:
+                stop.wait(idle)
+
+    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="delivery-preparer", daemon=True)
+        thread.start()
+        return thread, stop

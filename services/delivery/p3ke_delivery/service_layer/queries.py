@@ -1,0 +1,41 @@
+"""Reading handovers and their BAST (the BAST holds no personal data of data subjects, but who read
+it is still recorded)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from p3ke_delivery.adapters.repository import get_handover, links_of, list_handovers, signatures_of
+from p3ke_delivery.domain.model import Refused, Status
+from p3ke_delivery.service_layer.context import DeliveryContext
+from p3ke_delivery.service_layer.signing import actor_of
+from p3ke_platform.auth import Principal
+
+
+def all_handovers(ctx: DeliveryContext, status: str | None) -> list[Any]:
+    with ctx.unit_of_work() as uow:
+        return list_handovers(uow.session, status)
+
+
+def one_handover(ctx: DeliveryContext, handover_id: str) -> tuple[Any, list[Any], int]:
+    with ctx.unit_of_work() as uow:
+        row = get_handover(uow.session, handover_id)
+        if row is None:
+            raise Refused(404, f"no handover {handover_id}", rule="not-found")
+        return row, signatures_of(uow.session, handover_id), len(links_of(uow.session, handover_id))
+
+
+def bast_document(ctx: DeliveryContext, handover_id: str, principal: Principal,
+                  version: Literal["issued", "current"]) -> tuple[bytes, str]:
+    with ctx.unit_of_work() as uow:
+        row = get_handover(uow.session, handover_id)
+        if row is None:
+            raise Refused(404, f"no handover {handover_id}", rule="not-found")
+        if row["status"] in (Status.PREPARING, Status.FAILED) or not row["bast_file"]:
+            raise Refused(409, f"the handover is {row['status']}: no BAST has been issued", rule="status")
+        name = row["bast_file"] if version == "issued" else row["current_file"]
+        uow.record_access(actor=actor_of(principal), action="read", resource_type="bast",
+                          resource_id=handover_id, agreement_id=row["agreement_id"], program=row["program"],
+                          reason=f"BAST {row['bast_number']} ({version})")
+    filename = f"BAST_{row['handover_id']}_{version}.pdf"
+    return ctx.storage.read(handover_id, name), filename

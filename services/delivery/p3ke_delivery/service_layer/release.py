@@ -1,0 +1,175 @@
+"""Release what a signed handover gives party 2: the package password (once) and the package
+(through expiring, personal download links), and the revocation that stops both.
+
+Every release asks the agreement policy again at that moment (download-package: party 2's program
+officer, the agreement in force, the program in scope, the fields allowed), so an expiry or an
+addendum takes effect on the next request, not on the next handover.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import RowMapping
+
+from p3ke_delivery.adapters.keys import LinkClaims, LinkError
+from p3ke_delivery.adapters.orm import download_links, handovers
+from p3ke_delivery.adapters.repository import get_handover, links_of
+from p3ke_delivery.domain.model import Refused, Status, aware, status_problem
+from p3ke_delivery.service_layer.context import DeliveryContext
+from p3ke_delivery.service_layer.signing import actor_of
+from p3ke_platform.auth import Principal
+from p3ke_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def _handover(session: Any, handover_id: str) -> RowMapping:
+    row = get_handover(session, handover_id)
+    if row is None:
+        raise Refused(404, f"no handover {handover_id}", rule="not-found")
+    return row
+
+
+def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, what: str) -> None:
+    """The policy's answer for party 2 receiving this handover's data now, then the handover's state."""
+    fields = json.loads(row["fields"]) if row["fields"] else []
+    decision = ctx.policy.decide(principal.org, principal.roles, "download-package", row["program"], fields,
+                                 at=ctx.now())
+    if not decision.allowed:
+        raise Refused(403, decision.reason, rule=decision.rule)
+    if row["status"] != Status.SIGNED:
+        code = 410 if row["status"] == Status.REVOKED else 409
+        raise Refused(code, status_problem(row["status"], what), rule="status")
+
+
+def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
+    now = ctx.now()
+    with ctx.unit_of_work() as uow:
+        row = _handover(uow.session, handover_id)
+        _may_receive(ctx, principal, row, "releasing the package password")
+        if row["password_released_at"] is not None:
+            raise Refused(409, f"the package password was already released, on "
+                               f"{aware(row['password_released_at']).isoformat(timespec='seconds')} to account "
+                               f"{row['password_released_to']}; it is released once only", rule="released-once")
+        sealed = row["password_ciphertext"]
+        if not sealed:
+            raise Refused(409, "no package password is held for this handover", rule="released-once")
+        password = ctx.keys.open(handover_id, sealed)
+        taken = uow.session.execute(
+            update(handovers).where(handovers.c.handover_id == handover_id,
+                                    handovers.c.password_released_at.is_(None),
+                                    handovers.c.status == Status.SIGNED)
+            # the sealed copy is wiped: once released, the server cannot give it out again
+            .values(password_released_at=now, password_released_to=principal.subject,
+                    password_ciphertext=None, updated_at=now)).rowcount
+        if taken != 1:
+            raise Refused(409, "the package password was released by a concurrent request", rule="released-once")
+        uow.record_access(actor=actor_of(principal), action="release-key", resource_type="package-password",
+                          resource_id=handover_id, record_count=row["record_count"],
+                          agreement_id=row["agreement_id"], program=row["program"],
+                          reason=f"package password of BAST {row['bast_number']} released")
+    log.info("package password released", handover_id=handover_id, to=principal.subject)
+    return {"handover_id": handover_id, "password": password, "released_at": now,
+            "package_sha256": row["package_sha256"]}
+
+
+def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
+    now = ctx.now()
+    expires = now + timedelta(seconds=ctx.settings.delivery_link_ttl_seconds)
+    link_id = secrets.token_hex(12)
+    with ctx.unit_of_work() as uow:
+        row = _handover(uow.session, handover_id)
+        _may_receive(ctx, principal, row, "a download link")
+        uow.session.execute(insert(download_links).values(
+            link_id=link_id, handover_id=handover_id, issued_to=principal.subject, issued_at=now,
+            expires_at=expires, downloads=0))
+    token = ctx.keys.sign_link(LinkClaims(link_id, handover_id, principal.subject, expires))
+    return {"link_id": link_id, "url": f"/v1/handovers/{handover_id}/package?link={token}", "token": token,
+            "expires_at": expires, "package_name": row["package_file"], "package_sha256": row["package_sha256"],
+            "package_size": row["package_size"]}
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    name: str
+    sha256: str
+    size: int
+
+
+def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str) -> Download:
+    now = ctx.now()
+    try:
+        claims = ctx.keys.verify_link(token, now=now)
+    except LinkError as exc:
+        raise Refused(410 if "expired" in str(exc) else 403, str(exc), rule="link") from None
+    except (ValueError, KeyError):
+        raise Refused(403, "the download link is malformed", rule="link") from None
+    if claims.handover_id != handover_id:
+        raise Refused(403, f"the download link was issued for handover {claims.handover_id}, not {handover_id}",
+                      rule="link")
+    if claims.issued_to != principal.subject:
+        raise Refused(403, "the download link was issued to another account; links are personal", rule="link")
+    with ctx.unit_of_work() as uow:
+        row = _handover(uow.session, handover_id)
+        _may_receive(ctx, principal, row, "a download")
+        link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == claims.link_id), None)
+        if link is None:
+            raise Refused(403, "the download link is not known here", rule="link")
+        if link["revoked_at"] is not None:
+            raise Refused(410, f"the download link was revoked at "
+                               f"{aware(link['revoked_at']).isoformat(timespec='seconds')}", rule="link")
+        path = ctx.storage.path(handover_id, row["package_file"])
+        if not path.is_file() or path.stat().st_size != row["package_size"]:
+            raise Refused(410, "the package is no longer held (or damaged); nothing is released", rule="package")
+        uow.session.execute(update(download_links).where(download_links.c.link_id == link["link_id"])
+                            .values(downloads=download_links.c.downloads + 1, last_download_at=now))
+        uow.record_access(actor=actor_of(principal), action="download", resource_type="package",
+                          resource_id=handover_id, record_count=row["record_count"],
+                          agreement_id=row["agreement_id"], program=row["program"],
+                          reason=f"package of BAST {row['bast_number']} (link {link['link_id']})")
+    log.info("package downloaded", handover_id=handover_id, link_id=link["link_id"])
+    return Download(path, row["package_file"], row["package_sha256"], row["package_size"])
+
+
+def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal: Principal) -> dict[str, Any]:
+    now = ctx.now()
+    with ctx.unit_of_work() as uow:
+        _handover(uow.session, handover_id)
+        link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == link_id), None)
+        if link is None:
+            raise Refused(404, f"no download link {link_id} for handover {handover_id}", rule="not-found")
+        party1_steward = principal.org == ctx.policy.terms_at(now).party(1).org and "data-steward" in principal.roles
+        if link["issued_to"] != principal.subject and not party1_steward:
+            raise Refused(403, "a link is revoked by the account it was issued to, or by PIHAK KESATU's data "
+                               "steward", rule="role")
+        uow.session.execute(update(download_links).where(download_links.c.link_id == link_id,
+                                                         download_links.c.revoked_at.is_(None))
+                            .values(revoked_at=now))
+    return {"link_id": link_id, "revoked_at": now}
+
+
+def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason: str) -> dict[str, Any]:
+    """Stop a handover: no more signatures, password or downloads; links die; the package is deleted."""
+    now = ctx.now()
+    with ctx.unit_of_work() as uow:
+        row = _handover(uow.session, handover_id)
+        if row["status"] in (Status.REVOKED, Status.FAILED):
+            raise Refused(409, f"the handover is already {row['status']}; nothing to revoke", rule="status")
+        uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id)
+                            .values(status=Status.REVOKED, revoked_at=now, revoked_by=principal.subject,
+                                    reason=f"revoked: {reason}", password_ciphertext=None, updated_at=now))
+        uow.session.execute(update(download_links).where(download_links.c.handover_id == handover_id,
+                                                         download_links.c.revoked_at.is_(None))
+                            .values(revoked_at=now))
+    if row["package_file"]:
+        ctx.storage.remove(handover_id, row["package_file"])
+    log.info("handover revoked", handover_id=handover_id, by=principal.subject)
+    return {"handover_id": handover_id, "status": Status.REVOKED, "revoked_at": now}

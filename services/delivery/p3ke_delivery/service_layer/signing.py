@@ -1,0 +1,148 @@
+"""Accept one party's signature on a BAST; when both have signed, announce `handover-signed`.
+
+The PDF checks (intact, trusted, exactly the issued BAST, incremental over the earlier signature) are
+in adapters.pdf_signatures; here are the agreement's rules: the certificate belongs to the signatory
+the BAST names for that party, a party signs once, the uploader acts for that party as a signatory,
+and the agreement is in force both when the signer says they signed and when the upload arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from p3ke_delivery.adapters import pdf_signatures
+from p3ke_delivery.adapters.orm import handovers, signatures
+from p3ke_delivery.adapters.repository import get_handover, handover_by_bast_sha256, signatures_of
+from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Refused, Status, aware, status_problem
+from p3ke_delivery.service_layer.context import DeliveryContext
+from p3ke_platform.auth import Principal
+from p3ke_platform.logging import get_logger
+from p3ke_schemas import Actor, HandoverSigned, Signer
+from p3ke_schemas.events import ProgramCode
+
+log = get_logger(__name__)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(org=principal.org, subject=principal.subject, roles=sorted(principal.roles),
+                 service_account=principal.service_account)
+
+
+def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principal, pdf: bytes) -> dict[str, Any]:
+    now = ctx.now()
+    if len(pdf) > ctx.settings.delivery_max_upload_bytes:
+        raise Refused(413, f"the upload is {len(pdf)} bytes; the limit is {ctx.settings.delivery_max_upload_bytes}",
+                      rule="too-large")
+    with ctx.unit_of_work() as uow:
+        row = get_handover(uow.session, handover_id)
+        if row is None:
+            raise Refused(404, f"no handover {handover_id}", rule="not-found")
+        signed = {s["party"]: s for s in signatures_of(uow.session, handover_id)}
+    if row["status"] not in SIGNABLE:
+        raise Refused(409, status_problem(row["status"], "signing") if row["status"] != Status.SIGNED
+                      else "both parties have already signed this BAST", rule="status")
+    issued = ctx.storage.read(handover_id, row["bast_file"])
+    current = ctx.storage.read(handover_id, row["current_file"])
+    try:
+        new = pdf_signatures.verify_upload(
+            pdf, issued=issued, current=current, signed_fields={s["field"] for s in signed.values()},
+            trust_anchors=ctx.trust_anchors, now=now, revocation_mode=ctx.settings.delivery_revocation_mode,
+            allow_fetching=ctx.settings.delivery_fetch_revocation)
+    except Refused as refused:
+        if refused.rule == "not-this-bast":
+            raise _other_bast(ctx, pdf, handover_id) or refused from None
+        raise
+
+    # who signed: the certificate must be registered for a signatory of the agreement
+    terms = ctx.policy.terms_at(now)
+    ids = ctx.signatory_certificates.signatories_of(new.facts)
+    known = [s for s in terms.signatories if s.id in ids]
+    if not known:
+        raise Refused(403, f"the signer's certificate (subject '{new.facts.subject}', serial {new.facts.serial}) "
+                           f"is not the certificate of any signatory of the agreement (terms {terms.version}); "
+                           f"signatories: {', '.join(s.id for s in terms.signatories)}", rule="wrong-signer")
+    signatory = known[0]
+    if signatory.party in signed:
+        earlier = signed[signatory.party]
+        raise Refused(409, f"{PARTY_NAMES[signatory.party]} has already signed this BAST (signatory "
+                           f"{earlier['signatory_id']}, {earlier['received_at'].isoformat(timespec='seconds')}); "
+                           f"a party signs once", rule="already-signed")
+    if signatory.party != new.party:
+        raise Refused(403, f"the signature is in {PARTY_NAMES[new.party]}'s field ({new.field}) but the signer "
+                           f"is {signatory.id}, signatory of {PARTY_NAMES[signatory.party]}", rule="wrong-field")
+    expected = row[f"signatory_{new.party}"]
+    if signatory.id != expected:
+        raise Refused(403, f"the BAST names {expected} as {PARTY_NAMES[new.party]}'s signatory; this "
+                           f"certificate belongs to {signatory.id}", rule="wrong-signer")
+
+    # when: the agreement must be in force when signed (as claimed) and when the signature arrives
+    skew = timedelta(seconds=ctx.settings.delivery_signing_skew_seconds)
+    signed_at = new.signed_at or now
+    if signed_at > now + skew:
+        raise Refused(422, f"the signature claims a signing time in the future ({signed_at.isoformat()})",
+                      rule="signing-time")
+    if row["bast_issued_at"] and signed_at < aware(row["bast_issued_at"]) - skew:
+        raise Refused(422, f"the signature claims a signing time ({signed_at.isoformat()}) before the BAST was "
+                           f"issued ({aware(row['bast_issued_at']).isoformat()})", rule="signing-time")
+    for moment, label in ((signed_at, "at the signing time"), (now, "now")):
+        decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", row["program"],
+                                     at=moment, signatory_id=signatory.id)
+        if not decision.allowed:
+            raise Refused(403, f"{label} ({moment.isoformat(timespec='seconds')}): {decision.reason}",
+                          rule=decision.rule)
+
+    # record it: only if nobody changed the BAST meanwhile (the other party, a revocation)
+    digest = hashlib.sha256(pdf).hexdigest()
+    name = f"bast-{len(signed) + 1}-{digest[:16]}.pdf"
+    ctx.storage.write(handover_id, name, pdf)
+    both = len(signed) + 1 == 2
+    new_status = Status.SIGNED if both else Status.PARTIALLY_SIGNED
+    with ctx.unit_of_work() as uow:
+        changed = uow.session.execute(
+            update(handovers).where(handovers.c.handover_id == handover_id,
+                                    handovers.c.current_sha256 == row["current_sha256"],
+                                    handovers.c.status == row["status"])
+            .values(current_file=name, current_sha256=digest, status=new_status, updated_at=now,
+                    signed_at=now if both else None)).rowcount
+        if changed != 1:
+            raise Refused(409, "the BAST changed while the upload was checked (the other party signed, or the "
+                               "handover was revoked); download it again", rule="concurrent-change")
+        uow.session.execute(insert(signatures).values(
+            handover_id=handover_id, party=new.party, org=signatory.org, signatory_id=signatory.id,
+            field=new.field, certificate_sha256=new.facts.sha256, certificate_subject=new.facts.subject[:1000],
+            certificate_serial=new.facts.serial[:100], signed_at=signed_at, received_at=now,
+            uploaded_by=principal.subject, document_sha256=digest))
+        if both:
+            rows = [*signed.values(), {"party": new.party, "org": signatory.org, "signatory_id": signatory.id,
+                                       "certificate_sha256": new.facts.sha256, "signed_at": signed_at}]
+            uow.emit(HandoverSigned(
+                handover_id=handover_id, bast_number=row["bast_number"], agreement_id=row["agreement_id"],
+                extract_id=row["extract_id"], program=ProgramCode(row["program"]),
+                record_count=row["record_count"], package_sha256=row["package_sha256"], bast_sha256=digest,
+                signers=[Signer(party=r["party"], org=r["org"], signatory_id=r["signatory_id"],
+                                certificate_sha256=r["certificate_sha256"], signed_at=aware(r["signed_at"]))
+                         for r in sorted(rows, key=lambda r: r["party"])],
+                signed_at=now), subject=handover_id)
+        uow.record_access(actor=actor_of(principal), action="upload", resource_type="bast",
+                          resource_id=handover_id, agreement_id=row["agreement_id"], program=row["program"],
+                          reason=f"signature of {PARTY_NAMES[new.party]} by {signatory.id} accepted")
+    log.info("bast signature accepted", handover_id=handover_id, party=new.party, signatory_id=signatory.id,
+             status=new_status)
+    return {"handover_id": handover_id, "party": new.party, "signatory_id": signatory.id,
+            "certificate_sha256": new.facts.sha256, "status": new_status, "bast_sha256": digest}
+
+
+def _other_bast(ctx: DeliveryContext, pdf: bytes, handover_id: str) -> Refused | None:
+    """If the upload is the (signed) BAST of another handover, say which one."""
+    original = hashlib.sha256(pdf_signatures.original_revision(pdf)).hexdigest()
+    with ctx.unit_of_work() as uow:
+        other = handover_by_bast_sha256(uow.session, original)
+    if other is None or other["handover_id"] == handover_id:
+        return None
+    return Refused(422, f"the signature is over a different BAST: the upload is BAST {other['bast_number']} of "
+                        f"handover {other['handover_id']}, not the BAST of handover {handover_id}",
+                   rule="not-this-bast")

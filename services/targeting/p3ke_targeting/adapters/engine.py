@@ -1,0 +1,149 @@
+"""Selections over a Parquet snapshot with DuckDB: the filters of a Selection as SQL, the priority order,
+the exclusion of earlier recipients, and aggregate counts for planning.
+
+Only column names from the known layout are put into SQL text (quoted); every value is a named
+parameter. A connection lives for one operation and is bounded in threads and memory (it spills to
+disk beyond the limit), so a selection over 10^8 rows streams instead of loading the snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from p3ke_targeting.domain.layout import KNOWN_FIELDS
+from p3ke_targeting.domain.selection import Selection
+
+
+@contextmanager
+def connect(threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
+                                             "temp_directory": str(temp_dir)})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        yield con
+    finally:
+        con.close()
+
+
+def arrow_reader(con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+    """A query's result as a stream of Arrow batches (the method's name differs across DuckDB versions)."""
+    relation = con.sql(sql)
+    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return method(batch_rows)
+
+
+def q(name: str) -> str:
+    """A column name of the known layout, quoted for SQL."""
+    if name not in KNOWN_FIELDS:
+        raise ValueError(f"not a P3KE column: {name!r}")
+    return '"' + name + '"'
+
+
+def hmac_keys(key: str) -> tuple[bytes, bytes]:
+    """The outer and inner padded keys of HMAC-SHA256 (RFC 2104), to compute it in SQL."""
+    raw = key.encode()
+    if len(raw) > 64:
+        raw = hashlib.sha256(raw).digest()
+    block = raw.ljust(64, b"\0")
+    return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
+
+
+def subject_ref_sql(column: str) -> str:
+    """HMAC-SHA256(subject_hash_key, trim(NIK)) in hex: the same value as the audit log's subject_ref."""
+    return f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(trim({column})))))"
+
+
+class Filter:
+    """The WHERE clause of a Selection, with its parameters."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.params: dict[str, Any] = {}
+        s = selection
+        parts = ["nik IS NOT NULL", f"desil_kesejahteraan IN ({self._list('d', s.deciles)})"]
+        if s.born_on_or_before is not None:
+            parts.append(f"tanggal_lahir <= {self._one('born_max', s.born_on_or_before)}")
+        if s.born_after is not None:
+            parts.append(f"tanggal_lahir > {self._one('born_min', s.born_after)}")
+        if s.sex is not None:
+            parts.append(f"jenis_kelamin = {self._one('sex', s.sex)}")
+        if s.regions:
+            by_length: dict[int, list[str]] = {}
+            for code in s.regions:
+                by_length.setdefault(len(code), []).append(code)
+            ors = [f"left(kode_kemendagri, {n}) IN ({self._list(f'r{n}_', codes)})"
+                   for n, codes in sorted(by_length.items())]
+            parts.append("(" + " OR ".join(ors) + ")")
+        for i, (column, values) in enumerate(sorted(s.include.items())):
+            parts.append(f"{q(column)} IN ({self._list(f'in{i}_', values)})")
+        for i, (column, values) in enumerate(sorted(s.exclude.items())):
+            parts.append(f"({q(column)} IS NULL OR {q(column)} NOT IN ({self._list(f'ex{i}_', values)}))")
+        self.sql = " AND ".join(parts)
+
+    def _one(self, name: str, value: Any) -> str:
+        self.params[name] = value
+        return f"${name}"
+
+    def _list(self, prefix: str, values: Sequence[Any]) -> str:
+        return ", ".join(self._one(f"{prefix}{i}", v) for i, v in enumerate(values))
+
+
+def order_by(selection: Selection) -> str:
+    """Priority order over the internal columns of `select_into`; the keyed hash breaks ties."""
+    cols = {"desil_kesejahteraan": "__desil", "persentil": "__persentil NULLS LAST"}
+    return ", ".join([*(cols[c] for c in selection.priority), "__key"])
+
+
+def select_into(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, fields: Sequence[str],
+                quota: int, order_seed: str, hash_key: str, ledgers: Sequence[Path], ledger_rows: int) -> None:
+    """Create the temp table `sel`: the first `quota` eligible persons in priority order, not among
+    earlier recipients, with the requested fields and `__ref` (their subject reference), `__desil`,
+    `__province` and the order columns.
+
+    Only `ledger_rows` earlier recipients exist, so the first quota + ledger_rows candidates always
+    hold the answer: the keyed hashes are computed for that many rows, not for every candidate.
+    """
+    where = Filter(selection)
+    opad, ipad = hmac_keys(hash_key)
+    params = {**where.params, "snapshot": str(snapshot), "seed": order_seed, "opad": opad, "ipad": ipad}
+    columns = ", ".join(q(f) for f in fields)
+    top = f"""
+        SELECT {columns}, nik AS __nik, desil_kesejahteraan AS __desil, persentil AS __persentil,
+               left(kode_kemendagri, 2) AS __province,
+               md5($seed || nik) AS __key
+        FROM read_parquet($snapshot) WHERE {where.sql}
+        ORDER BY {order_by(selection)} LIMIT {int(quota) + (int(ledger_rows) if ledgers else 0)}"""
+    anti = ""
+    if ledgers:
+        params["ledgers"] = [str(p) for p in ledgers]
+        anti = "WHERE NOT EXISTS (SELECT 1 FROM read_parquet($ledgers) l WHERE l.subject_ref = c.__ref)"
+    con.execute(f"""
+        CREATE TEMP TABLE sel AS
+        WITH top AS ({top}), c AS (SELECT *, {subject_ref_sql('__nik')} AS __ref FROM top)
+        SELECT * EXCLUDE (__nik) FROM c {anti}
+        ORDER BY {order_by(selection)} LIMIT {int(quota)}""", params)
+
+
+def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, digits: int,
+                hash_key: str, ledgers: Sequence[Path]) -> list[tuple[str, int, int]]:
+    """(region code prefix, desil, persons) for everyone the selection matches (no quota)."""
+    where = Filter(selection)
+    params: dict[str, Any] = {**where.params, "snapshot": str(snapshot)}
+    anti = ""
+    if ledgers:
+        opad, ipad = hmac_keys(hash_key)
+        params.update(ledgers=[str(p) for p in ledgers], opad=opad, ipad=ipad)
+        anti = (f"AND NOT EXISTS (SELECT 1 FROM read_parquet($ledgers) l "
+                f"WHERE l.subject_ref = {subject_ref_sql('nik')})")
+    rows = con.execute(f"""
+        SELECT left(kode_kemendagri, {int(digits)}) AS region, desil_kesejahteraan AS desil, count(*) AS n
+        FROM read_parquet($snapshot) WHERE {where.sql} {anti}
+        GROUP BY ALL ORDER BY region, desil""", params).fetchall()
+    return [(str(r), int(d), int(n)) for r, d, n in rows]

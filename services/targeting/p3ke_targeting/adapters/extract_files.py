@@ -1,0 +1,97 @@
+"""Freeze a selection as files: the extract (allowed fields + provenance) and its recipient ledger.
+
+Each file is written under a temporary name, flushed to disk and renamed into place, so a reader
+never sees half a file. Names are deterministic (the extract id), so a retried request rewrites
+the same paths, and a refused one removes whatever an earlier failed attempt left there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from p3ke_targeting.adapters.engine import arrow_reader, order_by, q
+from p3ke_targeting.domain.selection import Selection
+
+PROVENANCE_PREFIX = "p3ke."
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _temp_for(final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def _publish(temp: Path, final: Path) -> None:
+    with temp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(temp, final)
+    dir_fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, fields: Sequence[str], final: Path,
+                  provenance: Mapping[str, str]) -> str:
+    """Write `sel` (see engine.select_into) in priority order with only `fields`; return its SHA-256.
+
+    Provenance (dataset version, request id, rules version, ...) is Parquet key-value metadata
+    (`p3ke.*`), not columns: the rows carry only what the program may receive.
+    """
+    temp = _temp_for(final)
+    try:
+        reader = arrow_reader(con, f"SELECT {', '.join(q(f) for f in fields)} FROM sel ORDER BY {order_by(selection)}")
+        metadata = {f"{PROVENANCE_PREFIX}{k}".encode(): v.encode() for k, v in provenance.items()}
+        schema = reader.schema.with_metadata(metadata)
+        with pq.ParquetWriter(temp, schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        digest = sha256_file(temp)
+        _publish(temp, final)
+        return digest
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> list[str]:
+    """Write the subject references of `sel` (sorted) as the extract's recipient ledger; return them."""
+    temp = _temp_for(final)
+    try:
+        refs = [r for (r,) in con.execute("SELECT __ref FROM sel ORDER BY __ref").fetchall()]
+        pq.write_table(pa.table({"subject_ref": pa.array(refs, pa.string())}), temp, compression="zstd")
+        _publish(temp, final)
+        return refs
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def read_provenance(path: Path) -> dict[str, str]:
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode()[len(PROVENANCE_PREFIX):]: v.decode() for k, v in meta.items()
+            if k.decode().startswith(PROVENANCE_PREFIX)}
+
+
+def remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def provenance_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)

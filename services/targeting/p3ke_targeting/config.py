@@ -1,0 +1,68 @@
+"""The targeting service's own settings (on top of the shared ones), `P3KE_TARGETING_*`."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from p3ke_platform.settings import ConfigurationError, Settings
+
+BUNDLED_RULES = Path(__file__).parent / "rules" / "eligibility.yaml"
+
+
+class TargetingSettings(Settings):
+    targeting_rules_file: Path | None = Field(
+        default=None, description="eligibility rules per program (YAML); default the bundled defaults")
+    targeting_wilayah_file: Path | None = Field(
+        default=None, description="Kemendagri region codes (CSV with a `kode` column); default the copy "
+                                  "shipped with the ingest package, when that package is installed")
+    targeting_min_cell: int = Field(
+        default=10, ge=1, le=1000, description="planning counts below this are suppressed")
+    targeting_duckdb_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads per selection")
+    targeting_duckdb_memory: str = Field(
+        default="2GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB memory limit per selection (it spills to data_dir/tmp beyond it)")
+    targeting_plan_exclusion_max: int = Field(
+        default=5_000_000, ge=0, description="planning applies 'exclude already delivered' up to this "
+                                             "many earlier recipients of the program (a cost bound)")
+
+    @property
+    def rules_path(self) -> Path:
+        return self.targeting_rules_file or BUNDLED_RULES
+
+    @property
+    def extracts_dir(self) -> Path:
+        return Path(self.data_dir) / "extracts"
+
+    @property
+    def wilayah_path(self) -> Path:
+        """The region reference file. Without the setting, the ingest package's copy is used if that
+        package is installed; it is located, never imported (services do not import each other)."""
+        if self.targeting_wilayah_file is not None:
+            return self.targeting_wilayah_file
+        spec = importlib.util.find_spec("p3ke_ingest")  # finds a top-level package without importing it
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            candidate = Path(location) / "data" / "wilayah" / "kode_wilayah.csv"
+            if candidate.is_file():
+                return candidate
+        raise ConfigurationError("P3KE_TARGETING_WILAYAH_FILE: not set, and no kode_wilayah.csv was found "
+                                 "in an installed p3ke_ingest package; point it at the Kemendagri region list")
+
+
+@lru_cache(maxsize=16)
+def _upgrade(settings: Settings) -> TargetingSettings:
+    return TargetingSettings(**settings.model_dump())
+
+
+def targeting_settings(settings: Settings | None) -> TargetingSettings:
+    """The targeting view of a process's settings (a plain Settings gets the targeting defaults/env)."""
+    if isinstance(settings, TargetingSettings):
+        return settings
+    if settings is None:
+        from p3ke_platform.settings import load_settings
+
+        return load_settings(TargetingSettings, service="targeting")
+    return _upgrade(settings)

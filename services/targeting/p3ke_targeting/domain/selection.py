@@ -1,0 +1,156 @@
+"""A request's criteria, checked and merged with its program's eligibility rules into one Selection.
+
+Pure: no I/O, no clock. A request that cannot be served raises `Invalid` with a reason a person can
+read (and that holds no personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from p3ke_schemas import ExtractCriteria
+from p3ke_targeting.domain.eligibility import EligibilityRules, ProgramRule
+from p3ke_targeting.domain.layout import KNOWN_FIELDS, SEX_VALUES
+
+
+class Invalid(Exception):
+    """The request cannot be served as asked; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Selection:
+    program: str
+    reference_date: date
+    deciles: tuple[int, ...]
+    regions: tuple[str, ...] = ()  # prefixes of kode_kemendagri; empty = everywhere
+    born_on_or_before: date | None = None  # age >= the lowest age
+    born_after: date | None = None  # age <= the highest age
+    sex: str | None = None  # the value in jenis_kelamin
+    include: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exclude_delivered: bool = True
+    priority: tuple[str, ...] = ("desil_kesejahteraan", "persentil")
+    age_range: tuple[int | None, int | None] = (None, None)
+
+    @property
+    def columns(self) -> set[str]:
+        """Snapshot columns the filters read."""
+        return {*self.include, *self.exclude}
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier (29 February becomes 28 February in a common year)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def check_fields(fields: Iterable[str]) -> list[str]:
+    """The requested fields in order, without repeats; fields that Data P3KE does not have are Invalid."""
+    wanted = list(dict.fromkeys(fields))
+    unknown = [f for f in wanted if f not in KNOWN_FIELDS]
+    if unknown:
+        noun = "field" if len(unknown) == 1 else "fields"
+        raise Invalid(f"{noun} {', '.join(map(repr, unknown))} do{'es' if len(unknown) == 1 else ''} not exist "
+                      f"in Data P3KE (individual file)")
+    return wanted
+
+
+def minimal_regions(codes: Iterable[str], known: frozenset[str]) -> tuple[str, ...]:
+    """The codes, checked against the reference; a code inside another listed one is dropped."""
+    codes = sorted(set(codes), key=lambda c: (len(c), c))
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise Invalid(f"region code(s) {', '.join(unknown)} do not exist in the Kemendagri reference")
+    kept: list[str] = []
+    for code in codes:
+        if not any(code.startswith(k) for k in kept):
+            kept.append(code)
+    return tuple(kept)
+
+
+def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, region_codes: frozenset[str],
+            default_reference: date) -> Selection:
+    rule = rules.rule_for(program)
+    if rule is None:
+        raise Invalid(f"program '{program}' has no eligibility rules (rules {rules.rules_version})")
+    if not criteria.deciles:
+        raise Invalid("criteria select no desil: name at least one of 1, 2, 3, 4")
+    ref = criteria.reference_date or default_reference
+    lowest, highest = _ages(criteria, rule)
+    include = {column: tuple(values) for column, values in rule.include.items()}
+    exclude = {column: tuple(values) for column, values in rule.exclude.items()}
+    requested = _categories(criteria, rules)
+    for column, values in requested.items():
+        allowed = [v for v in values if v in include.get(column, values) and v not in exclude.get(column, ())]
+        if not allowed:
+            raise Invalid(f"{column} {', '.join(map(repr, values))} is outside the eligibility of program "
+                          f"{program} ({_describe(rule, column)}; rules {rules.rules_version})")
+        include[column] = tuple(allowed)
+    return Selection(
+        program=program,
+        reference_date=ref,
+        deciles=tuple(sorted(set(criteria.deciles))),
+        regions=minimal_regions(criteria.region_codes, region_codes),
+        born_on_or_before=years_before(ref, lowest) if lowest is not None else None,
+        born_after=years_before(ref, highest + 1) if highest is not None else None,
+        sex=SEX_VALUES[criteria.sex] if criteria.sex else None,
+        include=include,
+        exclude=exclude,
+        exclude_delivered=criteria.exclude_already_delivered,
+        priority=tuple(rules.priority),
+        age_range=(lowest, highest),
+    )
+
+
+def _ages(criteria: ExtractCriteria, rule: ProgramRule) -> tuple[int | None, int | None]:
+    if criteria.age_min is not None and criteria.age_max is not None and criteria.age_min > criteria.age_max:
+        raise Invalid(f"criteria contradict each other: age_min {criteria.age_min} is greater than "
+                      f"age_max {criteria.age_max}")
+    lows = [a for a in (criteria.age_min, rule.age.min if rule.age else None) if a is not None]
+    highs = [a for a in (criteria.age_max, rule.age.max if rule.age else None) if a is not None]
+    lowest, highest = (max(lows) if lows else None), (min(highs) if highs else None)
+    if lowest is not None and highest is not None and lowest > highest:
+        asked = f"{criteria.age_min if criteria.age_min is not None else 0}-" \
+                f"{criteria.age_max if criteria.age_max is not None else 'any'}"
+        assert rule.age is not None
+        raise Invalid(f"the requested ages {asked} do not overlap the program's eligible ages "
+                      f"{rule.age.min}-{rule.age.max}")
+    return lowest, highest
+
+
+def _categories(criteria: ExtractCriteria, rules: EligibilityRules) -> dict[str, list[str]]:
+    """Requested categories grouped by the column they are values of."""
+    occupations = rules.occupation_values
+    out: dict[str, list[str]] = {}
+    unknown = [c for c in criteria.occupation_categories if c not in occupations]
+    if unknown:
+        raise Invalid(f"unknown occupation categor{'y' if len(unknown) == 1 else 'ies'} "
+                      f"{', '.join(map(repr, unknown))}; known: values of pekerjaan or status_pekerjaan "
+                      f"(GET /v1/eligibility-rules)")
+    for value in dict.fromkeys(criteria.occupation_categories):
+        out.setdefault(occupations[value], []).append(value)
+    education = rules.vocabularies.get("pendidikan", ())
+    unknown = [c for c in criteria.education_categories if c not in education]
+    if unknown:
+        raise Invalid(f"unknown education categor{'y' if len(unknown) == 1 else 'ies'} "
+                      f"{', '.join(map(repr, unknown))}; known: values of pendidikan (GET /v1/eligibility-rules)")
+    if criteria.education_categories:
+        out["pendidikan"] = list(dict.fromkeys(criteria.education_categories))
+    return out
+
+
+def _describe(rule: ProgramRule, column: str) -> str:
+    parts = []
+    if column in rule.include:
+        parts.append(f"{column} must be one of {', '.join(rule.include[column])}")
+    if column in rule.exclude:
+        parts.append(f"{column} must not be {', '.join(rule.exclude[column])}")
+    return "; ".join(parts) or f"no rule on {column}"

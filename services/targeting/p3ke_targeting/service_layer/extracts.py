@@ -1,0 +1,211 @@
+"""From an extract request to a frozen extract, or to a refusal with its reason.
+
+Order: the agreement policy first (who asks, for which program, which fields, on which day), then
+the request's own sense (fields, criteria, region codes), then the dataset version and its snapshot,
+then the selection. Every refusal names its reason; nothing is half-made: the files are written
+under names derived from the request, so a retry rewrites them and a refusal removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from p3ke_platform.agreement import Decision, agreement_day
+from p3ke_platform.logging import get_logger
+from p3ke_schemas import Actor, ExtractRequested
+from p3ke_targeting.adapters import engine, extract_files
+from p3ke_targeting.adapters.orm import datasets, extracts
+from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
+from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
+from p3ke_targeting.domain.selection import Invalid, Selection, check_fields, resolve
+from p3ke_targeting.service_layer.context import Context
+
+log = get_logger(__name__)
+
+SERVICE_ACTOR = Actor(org="kemenkopmk", subject="urn:p3ke:service:targeting", roles=["data-steward"],
+                      service_account=True)
+"""Targeting prepares extracts for party 1 (Art. 4(1): party 1 decides what leaves)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    rule: str = "invalid-request"
+    terms_version: str | None = None
+    dataset_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    extract_id: str
+    dataset_version_id: str
+    terms_version: str
+    record_count: int
+    counts_by_desil: dict[str, int]
+    counts_by_region: dict[str, int]
+    file_path: Path
+    file_sha256: str
+    ledger_path: Path
+    ledger_sha256: str
+    subject_refs: list[str] = field(repr=False)
+    seconds: float = 0.0
+
+
+class Refused(Exception):
+    def __init__(self, rejected: Rejected) -> None:
+        super().__init__(rejected.reason)
+        self.rejected = rejected
+
+
+def extract_id_for(request_id: str) -> str:
+    """One extract per request, named from the request: a retry finds the same name."""
+    return "ext-" + hashlib.sha256(f"p3ke-extract:{request_id}".encode()).hexdigest()[:32]
+
+
+def paths_for(ctx: Context, extract_id: str) -> tuple[Path, Path]:
+    """The extract file, and its recipient ledger (kept apart: it outlives the extract's retention)."""
+    s = ctx.settings
+    ledger = Path(s.data_dir) / "targeting" / "delivered" / f"{extract_id}.parquet"
+    return s.extracts_dir / f"{extract_id}.parquet", ledger
+
+
+def order_seed(ctx: Context, request_id: str) -> str:
+    """The tie-break key's prefix: secret (derived from the subject hash key), so a requester cannot
+    choose a request id that favours people they know, and fixed per request, so the same request
+    on the same dataset version always selects the same people."""
+    secret = hashlib.sha256(b"p3ke-targeting-order:" + ctx.settings.subject_hash_key.encode()).hexdigest()
+    return f"{secret[:32]}:{request_id}:"
+
+
+def prepare(ctx: Context, session: Session, request: ExtractRequested) -> Accepted | Rejected:
+    try:
+        terms_version = _policy(ctx, request)
+        fields = check_fields(request.fields)
+        dataset = dataset_row(session, request.dataset_version_id)
+        selection = resolve(request.criteria, str(request.program), ctx.rules, ctx.region_codes,
+                            default_reference=agreement_day(request.requested_at))
+        snapshot = usable_snapshot(ctx, dataset, [*fields, *selection.columns])
+        return _select(ctx, session, request, selection, fields, dataset, snapshot, terms_version)
+    except Refused as refused:
+        return refused.rejected
+    except Invalid as invalid:
+        return Rejected(invalid.reason)
+    except SnapshotError as exc:
+        return Rejected(str(exc), rule="snapshot")
+
+
+def _policy(ctx: Context, request: ExtractRequested) -> str:
+    if request.agreement_id != ctx.agreement_id:
+        raise Refused(Rejected(f"unknown agreement '{request.agreement_id}'; this service applies "
+                               f"'{ctx.agreement_id}'", rule="agreement"))
+    program = str(request.program)
+    asked = ctx.policy.decide_for(request.requested_by, "request-extract", program, request.fields,
+                                  at=request.requested_at)
+    _refuse_unless(asked, request.fields)
+    prepared = ctx.policy.decide_for(SERVICE_ACTOR, "prepare-extract", program, request.fields, at=ctx.clock())
+    _refuse_unless(prepared, request.fields)
+    return prepared.terms_version
+
+
+def _refuse_unless(decision: Decision, fields: list[str]) -> None:
+    if decision.allowed:
+        return
+    reason = decision.reason
+    unknown = [f for f in dict.fromkeys(fields) if f not in KNOWN_FIELDS]
+    if unknown and decision.rule == "field-minimisation":
+        reason = f"field(s) {', '.join(map(repr, unknown))} do not exist in Data P3KE; {reason}"
+    raise Refused(Rejected(reason, rule=decision.rule, terms_version=decision.terms_version))
+
+
+def dataset_row(session: Session, pinned: str | None) -> Any:
+    query = select(datasets)
+    query = query.where(datasets.c.dataset_version_id == pinned) if pinned else query.where(datasets.c.is_current)
+    row = session.execute(query.order_by(datasets.c.published_at.desc()).limit(1)).mappings().first()
+    if row is None:
+        raise Invalid(f"dataset version '{pinned}' is not known to targeting" if pinned
+                      else "no dataset version has been published yet")
+    return row
+
+
+def usable_snapshot(ctx: Context, dataset: Any, columns: list[str]) -> Path:
+    version = dataset["dataset_version_id"]
+    path = snapshot_path(dataset["snapshot_uri"], ctx.settings.data_dir)
+    check_layout(path, {*columns, *SELECTION_COLUMNS}, version)
+    verify_checksum(path, dataset["snapshot_sha256"], version)
+    return path
+
+
+def ledgers_for(ctx: Context, session: Session, program: str) -> tuple[list[Path], int]:
+    """The recipient ledgers of this program's extracts so far, and how many persons they hold."""
+    rows = session.execute(select(extracts.c.extract_id, extracts.c.ledger_uri, extracts.c.record_count)
+                           .where(extracts.c.program == program).order_by(extracts.c.extract_id)).all()
+    paths = []
+    for extract_id, uri, _ in rows:
+        path = Path(uri)
+        if not path.is_file():
+            raise Invalid(f"the recipient ledger of extract {extract_id} is missing, so earlier recipients of "
+                          f"{program} cannot be excluded; restore it or ask without exclusion")
+        paths.append(path)
+    return paths, sum(int(n) for _, _, n in rows)
+
+
+def _select(ctx: Context, session: Session, request: ExtractRequested, selection: Selection, fields: list[str],
+            dataset: Any, snapshot: Path, terms_version: str) -> Accepted | Rejected:
+    started = time.perf_counter()
+    version = dataset["dataset_version_id"]
+    ledgers, ledger_rows = ledgers_for(ctx, session, selection.program) if selection.exclude_delivered else ([], 0)
+    extract_id = extract_id_for(request.request_id)
+    file_path, ledger_path = paths_for(ctx, extract_id)
+    s = ctx.settings
+    with engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
+        engine.select_into(con, snapshot=snapshot, selection=selection, fields=fields, quota=request.quota,
+                           order_seed=order_seed(ctx, request.request_id), hash_key=s.subject_hash_key,
+                           ledgers=ledgers, ledger_rows=ledger_rows)
+        by_desil = {str(d): int(n) for d, n in con.execute(
+            "SELECT __desil, count(*) FROM sel GROUP BY 1 ORDER BY 1").fetchall()}
+        by_region = {str(p): int(n) for p, n in con.execute(
+            "SELECT __province, count(*) FROM sel GROUP BY 1 ORDER BY 1").fetchall()}
+        count = sum(by_desil.values())
+        if count == 0:
+            return Rejected(f"nobody in dataset version {version} matches the criteria and the eligibility "
+                            f"rules of {selection.program} (rules {ctx.rules.rules_version})"
+                            + (" after excluding earlier recipients" if ledgers else ""),
+                            terms_version=terms_version, dataset_version_id=version)
+        provenance = {
+            "extract_id": extract_id, "request_id": request.request_id, "agreement_id": request.agreement_id,
+            "program": selection.program, "dataset_version_id": version,
+            "snapshot_sha256": dataset["snapshot_sha256"], "rules_version": ctx.rules.rules_version,
+            "terms_version": terms_version, "reference_date": selection.reference_date.isoformat(),
+            "criteria": extract_files.provenance_json(request.criteria.model_dump(mode="json")),
+            "record_count": str(count),
+        }
+        file_sha = extract_files.write_extract(con, selection=selection, fields=fields, final=file_path,
+                                               provenance=provenance)
+        refs = extract_files.write_ledger(con, ledger_path)
+    return Accepted(extract_id=extract_id, dataset_version_id=version, terms_version=terms_version,
+                    record_count=count, counts_by_desil=by_desil, counts_by_region=by_region,
+                    file_path=file_path, file_sha256=file_sha, ledger_path=ledger_path,
+                    ledger_sha256=extract_files.sha256_file(ledger_path), subject_refs=refs,
+                    seconds=time.perf_counter() - started)
+
+
+def discard(ctx: Context, request_id: str) -> None:
+    """Remove what an earlier, uncommitted attempt at this request may have left on disk."""
+    extract_files.remove(*paths_for(ctx, extract_id_for(request_id)))
+
+
+def counts_json(counts: dict[str, int]) -> str:
+    return json.dumps(counts, sort_keys=True)
+
+
+def delivered_count(session: Session, program: str) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(extracts.c.record_count), 0))
+                              .where(extracts.c.program == program)) or 0)

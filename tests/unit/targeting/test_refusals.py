@@ -1,0 +1,120 @@
+"""Every refusal ends in extract-prepared (rejected) with a clear reason, is audited, and leaves nothing
+half-made; schema-invalid requests never get that far."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
+
+from p3ke_platform.service import Runtime
+from p3ke_schemas import Actor, ExtractRequested
+from tests.unit.targeting.helpers import (
+    apply,
+    dataset_event,
+    emitted,
+    make_runtime,
+    one_prepared,
+    request,
+)
+
+
+def _rejected(runtime: Runtime, req: ExtractRequested) -> str:
+    assert apply(runtime, req) == []
+    event = one_prepared(runtime, req.request_id)
+    assert event["status"] == "rejected" and event["file_uri"] is None and event["record_count"] == 0
+    refusals = [e for e in emitted(runtime, "p3ke.data-access.v1")
+                if e["resource_id"] == req.request_id and e["action"] == "refusal"]
+    assert len(refusals) == 1 and refusals[0]["outcome"] == "denied"
+    assert refusals[0]["reason"] == event["reason"]
+    data = Path(runtime.settings.data_dir)
+    assert not list(data.glob("extracts/*")) and not list(data.glob("targeting/delivered/*"))
+    return str(event["reason"])
+
+
+def test_agreement_expired_without_addendum(tmp_path: Path, snapshot: Path) -> None:
+    rt = make_runtime(tmp_path, agreement_include_examples=False)
+    apply(rt, dataset_event(snapshot))
+    reason = _rejected(rt, request())
+    assert "expired on 2025-02-28" in reason
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"requested_by": Actor(org="kemnaker", subject="s-1", roles=["signatory"])},
+     "role signatory of kemnaker may not request-extract"),
+    ({"requested_by": Actor(org="kemenkopmk", subject="s-2", roles=["program-officer"])},
+     "may not request-extract"),
+    ({"fields": ["nik", "nama", "alamat"]}, "field 'alamat' is not allowed for program padat_karya"),
+    ({"fields": ["nik", "gaji_bulanan"]}, "'gaji_bulanan' do not exist in Data P3KE"),
+    ({"agreement_id": "pks-lain-2024"}, "unknown agreement 'pks-lain-2024'"),
+])
+def test_policy_refusals(runtime: Runtime, overrides: dict[str, object], expected: str) -> None:
+    assert expected in _rejected(runtime, request(**overrides))
+
+
+@pytest.mark.parametrize(("criteria", "expected"), [
+    ({"age_min": 50, "age_max": 20}, "age_min 50 is greater than age_max 20"),
+    ({"region_codes": ["3299"]}, "region code(s) 3299 do not exist in the Kemendagri reference"),
+    ({"region_codes": ["9999999999"]}, "do not exist"),
+    ({"occupation_categories": ["Buruh/Karyawan/Pegawai"]}, "outside the eligibility of program padat_karya"),
+])
+def test_bad_criteria(runtime: Runtime, criteria: dict[str, object], expected: str) -> None:
+    assert expected in _rejected(runtime, request(criteria=criteria))
+
+
+def test_unknown_or_missing_dataset_version(runtime: Runtime, tmp_path: Path) -> None:
+    assert "dataset version 'dv-9' is not known" in _rejected(runtime, request(dataset_version_id="dv-9"))
+    empty = make_runtime(tmp_path / "empty")
+    assert "no dataset version has been published yet" in _rejected(empty, request())
+
+
+def test_nobody_matches(runtime: Runtime) -> None:
+    assert "nobody in dataset version dv-1 matches" in _rejected(
+        runtime, request(criteria={"region_codes": ["1101"]}))  # no synthetic person lives in Aceh
+
+
+def test_snapshot_of_another_layout(tmp_path: Path, snapshot: Path) -> None:
+    rt = make_runtime(tmp_path)
+    other = tmp_path / "other.parquet"
+    table = pq.read_table(snapshot)
+    pq.write_table(table.drop_columns(["persentil"]).set_column(
+        table.column_names.index("tanggal_lahir") - 0, "tanggal_lahir",
+        table.column("tanggal_lahir").cast("string")), other)
+    apply(rt, dataset_event(other))
+    reason = _rejected(rt, request())
+    assert "does not have the P3KE individual layout: missing column(s) persentil" in reason
+    assert "column tanggal_lahir is string, expected date" in reason
+
+
+def test_snapshot_changed_after_publication(tmp_path: Path, snapshot: Path) -> None:
+    rt = make_runtime(tmp_path)
+    apply(rt, dataset_event(snapshot, sha="0" * 64))
+    assert "does not match its published SHA-256" in _rejected(rt, request())
+
+
+def test_a_refusal_removes_what_a_failed_attempt_left(runtime: Runtime) -> None:
+    from p3ke_targeting.service_layer.context import context_for
+    from p3ke_targeting.service_layer.extracts import extract_id_for, paths_for
+
+    req = request(fields=["nik", "alamat"])
+    leftover, ledger = paths_for(context_for(runtime.settings), extract_id_for(req.request_id))
+    for path in (leftover, ledger):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"from an attempt that never committed")
+    _rejected(runtime, req)
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"quota": 0}, "quota"),
+    ({"quota": 1_000_000_000}, "quota"),
+    ({"program": "pelatihan_menjahit"}, "program"),
+    ({"fields": []}, "fields"),
+    ({"criteria": {"region_codes": ["32a"]}}, "region_codes"),
+    ({"criteria": {"deciles": [5]}}, "deciles"),
+])
+def test_schema_invalid_requests_never_reach_the_handler(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        request(**overrides)
+    assert field in str(caught.value)
