@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["events"]
+BENCHMARKS = ["events", "delivery", "targeting"]
 
 
 def main(argv: list[str]) -> int:

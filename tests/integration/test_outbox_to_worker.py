@@ -4,6 +4,7 @@ process, also when the relay dies between publishing and marking sent; poison go
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -28,18 +29,25 @@ def _migrate(package: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-@pytest.fixture
-def stack(database_url: str, kafka_bootstrap: str, service_env: dict[str, str], tmp_path: Path,
-          request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
-    """The ingest outbox (writer side) and the audit worker (consumer side), each with its own DB."""
-    writer_env = {**service_env, "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap, "P3KE_SERVICE": "ingest",
-                  "P3KE_DATABASE_URL": f"sqlite:///{tmp_path / 'ingest.db'}"}
-    if database_url.startswith("postgresql"):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """The ingest outbox (writer side) and the audit worker (consumer side), each with its own DB;
+    one worker per database kind serves every test of this module (each test uses its own ids)."""
+    tmp_path = tmp_path_factory.mktemp(f"stack-{request.param}")
+    if request.param == "sqlite":
+        writer_url, audit_url = f"sqlite:///{tmp_path / 'ingest.db'}", f"sqlite:///{tmp_path / 'audit.db'}"
+    else:
         from tests.conftest import new_postgres_database
 
-        writer_env["P3KE_DATABASE_URL"] = new_postgres_database(request.getfixturevalue("postgres"))
-    audit_env = {**service_env, "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap, "P3KE_SERVICE": "audit",
-                 "P3KE_DATABASE_URL": database_url, "P3KE_WORKER_PORT": str(free_port())}
+        server = request.getfixturevalue("postgres")
+        writer_url, audit_url = new_postgres_database(server), new_postgres_database(server)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+    base.update(P3KE_ENV="test", P3KE_DATA_DIR=str(tmp_path / "data"), P3KE_KAFKA_BOOTSTRAP=kafka_bootstrap,
+                P3KE_CONSUMER_GROUP=f"test-{uuid.uuid4().hex[:8]}")
+    writer_env = {**base, "P3KE_SERVICE": "ingest", "P3KE_DATABASE_URL": writer_url}
+    audit_env = {**base, "P3KE_SERVICE": "audit", "P3KE_DATABASE_URL": audit_url,
+                 "P3KE_WORKER_PORT": str(free_port())}
     _migrate("p3ke_ingest", writer_env)
     _migrate("p3ke_audit", audit_env)
     log = (tmp_path / "audit-worker.log").open("wb")
@@ -48,7 +56,7 @@ def stack(database_url: str, kafka_bootstrap: str, service_env: dict[str, str], 
     try:
         _wait_ready(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz", worker, tmp_path)
         yield {"writer_env": writer_env, "audit_env": audit_env, "worker": worker,
-               "audit_db": create_engine(database_url)}
+               "audit_db": create_engine(audit_url)}
     finally:
         worker.terminate()
         try:

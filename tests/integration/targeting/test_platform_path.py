@@ -1,6 +1,7 @@
 """The ministry-platform path over real Kafka: a platform with only the committed JSON Schema and the
 CloudEvents headers puts extract-requested on the topic; a real targeting worker process (and relay)
-turns it into extract-prepared. The API path ends the same way. PostgreSQL and SQLite."""
+turns it into extract-prepared. The API path ends the same way. On PostgreSQL (production's database;
+the same handlers run on SQLite in tests/unit/targeting), to keep the suite's time down."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: flo
         time.sleep(0.5)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, Any], kafka_bootstrap: str,
                                                            snapshot: Path, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]

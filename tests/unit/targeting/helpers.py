@@ -43,8 +43,9 @@ def make_runtime(tmp: Path, database_url: str | None = None, **overrides: Any) -
 
 def dataset_event(snapshot: Path, version: str = "dv-1", sha: str | None = None) -> DatasetUpdated:
     return DatasetUpdated(dataset_version_id=version, agreement_id=AGREEMENT, snapshot_uri=snapshot.as_uri(),
-                          snapshot_sha256=sha or sha256_of(snapshot), individuals=pq.ParquetFile(snapshot).metadata.num_rows,
-                          families=0, published_by=STEWARD, published_at=datetime.now(UTC))
+                          snapshot_sha256=sha or sha256_of(snapshot),
+                          individuals=pq.ParquetFile(snapshot).metadata.num_rows, families=0,
+                          published_by=STEWARD, published_at=datetime.now(UTC))
 
 
 def request(**overrides: Any) -> ExtractRequested:

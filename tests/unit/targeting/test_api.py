@@ -3,8 +3,8 @@ status, planning counts with small cells suppressed, refusals, the rules."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +29,8 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield c
 
 
-def _auth(client: TestClient, org: str = "kemnaker", role: str = "program-officer", sub: str = "officer-7") -> dict[str, str]:
+def _auth(client: TestClient, org: str = "kemnaker", role: str = "program-officer",
+          sub: str = "officer-7") -> dict[str, str]:
     return {"Authorization": f"Bearer {client.issuer.mint(sub, org, [role])}"}  # type: ignore[attr-defined]
 
 
@@ -40,8 +41,6 @@ def _run_worker_once(runtime: Runtime) -> None:
         rows = conn.execute(select(outbox).where(outbox.c.event_type == "p3ke.extract-requested.v1")).all()
     items = []
     for i, row in enumerate(rows):
-        import json
-
         headers = [(k, v.encode()) for k, v in json.loads(row.headers)]
         items.append(Delivered(row.topic, 0, i, from_kafka(row.key.encode(), row.value, headers)))
     assert runtime.inbox("worker").apply_batch(items) == []
@@ -137,7 +136,3 @@ def test_rules_are_published(client: TestClient) -> None:
 
 def test_unknown_request_reads_as_absent(client: TestClient) -> None:
     assert client.get("/v1/extract-requests/nope", headers=_auth(client)).status_code == 404
-
-
-def _unused(_: Path) -> None:  # keep Path imported for type hints in fixtures
-    return None

@@ -34,12 +34,21 @@ FIELDS: tuple[str, ...] = (
 INSTANT_FIELDS = frozenset({"occurred_at", "recorded_at"})
 
 
+_KEYS = frozenset({"v", *FIELDS})
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def instant(value: datetime | str) -> str:
     """The canonical text of an instant; a naive datetime is taken as UTC (SQLite keeps no zone)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    if value.year < 1000:
+        raise ValueError("instants before the year 1000 have no canonical form")
+    return value.isoformat(timespec="microseconds")[:26] + "Z"  # YYYY-MM-DDTHH:MM:SS.ffffff
 
 
 def canonical_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,19 +56,23 @@ def canonical_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"v": FORMAT_VERSION}
     for name in FIELDS:
         value = row.get(name)
-        if value is not None and name in INSTANT_FIELDS:
+        kind = type(value)
+        if kind is str or kind is int or value is None:
+            if name in INSTANT_FIELDS and value is not None:
+                value = instant(value)
+        elif name in INSTANT_FIELDS and isinstance(value, datetime):
             value = instant(value)
-        elif isinstance(value, bool) or not (value is None or isinstance(value, int | str)):
-            raise TypeError(f"{name}: {type(value).__name__} has no canonical form")
+        elif not isinstance(value, int | str) or isinstance(value, bool):
+            raise TypeError(f"{name}: {kind.__name__} has no canonical form")
         out[name] = value
     return out
 
 
 def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
     """Serialise an object built by `canonical_fields` (or read back from a bundle)."""
-    if set(fields) != {"v", *FIELDS}:
+    if fields.keys() != _KEYS:
         raise ValueError("an entry must have exactly the canonical fields")
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(fields).encode()
 
 
 def entry_leaf_hash(row: Mapping[str, Any]) -> bytes:

@@ -173,104 +173,119 @@ class Engine:
         return f"SELECT {', '.join(select)} FROM read_parquet({lit(str(src.path))})", []
 
     def stage(self, src: Source) -> Path:
-        """Pass 1: normalise and check every row on its own; write the staging file in file order."""
+        """Pass 1: normalise and check every row on its own; write the staging file in file order.
+
+        The common case is made cheap: a value already in canonical form (16 digits, 'Ya', an ISO
+        date, ...) takes one comparison; only the others are trimmed, parsed and named.
+        """
         names = list(cols.columns(src.label))
         relation, extra = self._relation(src)
         r = self.rules
-        trimmed = ", ".join(f"NULLIF(trim({q(n)}, {lit(WS)}), '') AS {q('r_' + n)}" for n in names)
+        ws = lit(WS)
+        apos = lit(APOSTROPHES)
+        fmt_list = "[" + lits(list(DATE_FORMATS)) + "]"
         keep_extra = "".join(f", {e}" for e in extra)
 
-        def identity(prefix: str, raw: str) -> tuple[str, str]:
-            """(apostrophe-stripped text, 16 digits or NULL) of a NIK or No. KK."""
-            a = (f"CASE WHEN {raw} IS NULL THEN NULL WHEN contains({lit(APOSTROPHES)}, left({raw}, 1)) "
-                 f"THEN NULLIF(trim(ltrim({raw}, {lit(APOSTROPHES)}), {lit(WS)}), '') ELSE {raw} END")
-            d = (f"CASE WHEN regexp_full_match({prefix}_a, '[0-9]{{16}}') THEN {prefix}_a "
-                 f"WHEN regexp_full_match({prefix}_a, {lit(SEP)}) AND "
-                 f"length(regexp_replace({prefix}_a, '[ .\\-]', '', 'g')) = 16 "
-                 f"THEN regexp_replace({prefix}_a, '[ .\\-]', '', 'g') END")
-            return a, d
+        def blank(x: str) -> str:
+            """NULL, empty or only whitespace (trimmed only when it starts with whitespace)."""
+            return f"(CASE WHEN {x} IS NULL THEN true WHEN ascii({x}) IN (9, 32, 160) THEN trim({x}, {ws}) = '' ELSE false END)"
 
-        nik_a, nik_d = identity("nik", "r_nik")
-        kk_a, kk_d = identity("kk", "r_no_kk")
-        fmt_list = "[" + lits(list(DATE_FORMATS)) + "]"
+        def identity(p: str, x: str) -> str:
+            """{p}_ok (already 16 digits), {p}_t (trimmed), {p}_a (apostrophe removed) of a NIK or No. KK."""
+            t = f"CASE WHEN {p}_ok THEN {x} ELSE NULLIF(trim({x}, {ws}), '') END"
+            return (f"{p}_ok, {t} AS {p}_t, CASE WHEN {p}_ok THEN {x} WHEN contains({apos}, left({t}, 1)) "
+                    f"THEN NULLIF(trim(ltrim({t}, {apos}), {ws}), '') ELSE {t} END AS {p}_a")
 
-        def whole(raw: str) -> str:
-            return (f"COALESCE(TRY_CAST({raw} AS INTEGER), CASE WHEN TRY_CAST({raw} AS DOUBLE) = "
-                    f"round(TRY_CAST({raw} AS DOUBLE)) AND abs(TRY_CAST({raw} AS DOUBLE)) < 1e9 "
-                    f"THEN TRY_CAST(TRY_CAST({raw} AS DOUBLE) AS INTEGER) END)")
+        def digits16(p: str) -> str:
+            return (f"CASE WHEN {p}_ok THEN {p}_a WHEN regexp_full_match({p}_a, '[0-9]{{16}}') THEN {p}_a "
+                    f"WHEN regexp_full_match({p}_a, {lit(SEP)}) AND "
+                    f"length(regexp_replace({p}_a, '[ .\-]', '', 'g')) = 16 "
+                    f"THEN regexp_replace({p}_a, '[ .\-]', '', 'g') END AS {p}_d")
 
-        level0 = f"SELECT {trimmed}{keep_extra} FROM ({relation}) AS src"
-        level1 = f"""SELECT *,
-            {nik_a} AS nik_a, {kk_a} AS kk_a,
-            CASE WHEN r_tanggal_lahir IS NULL THEN NULL ELSE COALESCE(TRY_CAST(left(r_tanggal_lahir, 10) AS DATE),
-                 TRY_CAST(try_strptime(r_tanggal_lahir, {fmt_list}) AS DATE)) END AS tl,
-            CASE WHEN r_jenis_kelamin IN ({lit(cols.LAKI_LAKI)}, {lit(cols.PEREMPUAN)}) THEN r_jenis_kelamin
-                 WHEN lower(r_jenis_kelamin) IN ({lits(MALE)}) THEN {lit(cols.LAKI_LAKI)}
-                 WHEN lower(r_jenis_kelamin) IN ({lits(FEMALE)}) THEN {lit(cols.PEREMPUAN)} END AS jk,
-            replace(r_kode_kemendagri, '.', '') AS kode_s,
-            {whole("r_desil_kesejahteraan")} AS desil_i,
-            {whole("r_persentil")} AS persentil_i,
-            {whole("r_umur") if "umur" in names else "NULL::INTEGER"} AS umur_i
+        def whole(x: str) -> str:
+            if x not in names:
+                return "NULL::INTEGER"
+            x = q(x)
+            return (f"COALESCE(TRY_CAST({x} AS INTEGER), CASE WHEN TRY_CAST({x} AS DOUBLE) = "
+                    f"round(TRY_CAST({x} AS DOUBLE)) AND abs(TRY_CAST({x} AS DOUBLE)) < 1e9 "
+                    f"THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS INTEGER) END)")
+
+        level0 = (f"SELECT *, regexp_full_match(nik, '[0-9]{{16}}') AS nik_ok, "
+                  f"regexp_full_match(no_kk, '[0-9]{{16}}') AS kk_ok, "
+                  f"regexp_full_match(kode_kemendagri, '[0-9]{{10}}') AS kode_ok FROM ({relation}) AS src")
+        hub = "hubungan_dengan_kepala_keluarga"
+        hub_known = lits(list(cols.HUBUNGAN_DENGAN_KEPALA_KELUARGA))
+        level1 = f"""SELECT *, {identity("nik", "nik")}, {identity("kk", "no_kk")},
+            CASE WHEN tanggal_lahir IS NULL THEN NULL ELSE COALESCE(TRY_CAST(tanggal_lahir AS DATE),
+                 TRY_CAST(left(trim(tanggal_lahir, {ws}), 10) AS DATE),
+                 TRY_CAST(try_strptime(trim(tanggal_lahir, {ws}), {fmt_list}) AS DATE)) END AS tl,
+            CASE WHEN jenis_kelamin IN ({lit(cols.LAKI_LAKI)}, {lit(cols.PEREMPUAN)}) THEN jenis_kelamin
+                 WHEN lower(trim(jenis_kelamin, {ws})) IN ({lits(MALE)}) THEN {lit(cols.LAKI_LAKI)}
+                 WHEN lower(trim(jenis_kelamin, {ws})) IN ({lits(FEMALE)}) THEN {lit(cols.PEREMPUAN)} END AS jk,
+            CASE WHEN kode_ok THEN kode_kemendagri ELSE replace(NULLIF(trim(kode_kemendagri, {ws}), ''), '.', '') END
+                 AS kode_s,
+            {whole("desil_kesejahteraan")} AS desil_i, {whole("persentil")} AS persentil_i, {whole("umur")} AS umur_i
             FROM ({level0}) AS l0"""
-        level2 = f"""SELECT *, {nik_d} AS nik_d, {kk_d} AS kk_d FROM ({level1}) AS l1"""
-
-        nik_parts = ("TRY_CAST(substr(nik_d, 7, 2) AS INTEGER) AS nik_dd, TRY_CAST(substr(nik_d, 9, 2) AS INTEGER) "
-                     "AS nik_mm, TRY_CAST(substr(nik_d, 11, 2) AS INTEGER) AS nik_yy")
-        level3 = f"SELECT *, {nik_parts} FROM ({level2}) AS l2"
+        level2 = f"SELECT *, {digits16('nik')}, {digits16('kk')} FROM ({level1}) AS l1"
+        level3 = (f"SELECT *, TRY_CAST(substr(nik_d, 7, 2) AS INTEGER) AS nik_dd, "
+                  f"TRY_CAST(substr(nik_d, 9, 2) AS INTEGER) AS nik_mm, "
+                  f"TRY_CAST(substr(nik_d, 11, 2) AS INTEGER) AS nik_yy FROM ({level2}) AS l2")
 
         month_days = "[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]"
         nik_day = "(CASE WHEN nik_dd > 40 THEN nik_dd - 40 ELSE nik_dd END)"
-        nik_date_ok = (f"(nik_mm BETWEEN 1 AND 12 AND {nik_day} BETWEEN 1 AND {month_days}[nik_mm])")
-        tl_ok = f"(tl IS NOT NULL AND tl >= DATE '1900-01-01' AND tl <= DATE '{r.reference_date.isoformat()}')"
-        hub_known = lits(list(cols.HUBUNGAN_DENGAN_KEPALA_KELUARGA))
-        text_cols = [n for n in names]
-        long_any = " OR ".join(f"strlen(r_{n}) > {r.max_field_bytes}" for n in text_cols)
+        nik_date_ok = f"(nik_mm BETWEEN 1 AND 12 AND {nik_day} BETWEEN 1 AND {month_days}[nik_mm])"
+        ref_date = f"DATE '{r.reference_date.isoformat()}'"
+        tl_ok = f"(tl IS NOT NULL AND tl >= DATE '1900-01-01' AND tl <= {ref_date})"
+        same_date = f"({nik_day} = day(tl) AND nik_mm = month(tl) AND nik_yy = year(tl) % 100)"
+        sci = lit(SCI)
         name_col = "nama" if src.label == "individual" else "kepala_keluarga"
+        long_cols = [c for c in ("alamat", name_col) if c in names]
         terms = [
-            ("nik_missing", "r_nik IS NULL"),
-            ("nik_apostrophe", f"r_nik IS NOT NULL AND contains({lit(APOSTROPHES)}, left(r_nik, 1))"),
-            ("nik_scientific", f"regexp_full_match(nik_a, {lit(SCI)})"),
-            ("nik_separators", "nik_d IS NOT NULL AND NOT regexp_full_match(nik_a, '[0-9]{16}')"),
-            ("nik_format", f"nik_a IS NOT NULL AND nik_d IS NULL AND NOT regexp_full_match(nik_a, {lit(SCI)})"),
+            ("nik_missing", "nik_t IS NULL"),
+            ("nik_apostrophe", f"NOT nik_ok AND contains({apos}, left(nik_t, 1))"),
+            ("nik_scientific", f"CASE WHEN nik_ok THEN false ELSE regexp_full_match(nik_a, {sci}) END"),
+            ("nik_separators", "CASE WHEN nik_ok OR nik_d IS NULL THEN false "
+                               "ELSE NOT regexp_full_match(nik_a, '[0-9]{16}') END"),
+            ("nik_format", f"CASE WHEN nik_ok OR nik_a IS NULL OR nik_d IS NOT NULL THEN false "
+                           f"ELSE NOT regexp_full_match(nik_a, {sci}) END"),
             ("nik_date_invalid", f"nik_d IS NOT NULL AND NOT {nik_date_ok}"),
             ("nik_serial_zero", "nik_d IS NOT NULL AND right(nik_d, 4) = '0000'"),
-            ("birthdate_mismatch", f"nik_d IS NOT NULL AND {nik_date_ok} AND tl IS NOT NULL AND "
-                                   f"({nik_day} <> day(tl) OR nik_mm <> month(tl) OR nik_yy <> year(tl) % 100)"),
+            ("birthdate_mismatch", f"nik_d IS NOT NULL AND {nik_date_ok} AND tl IS NOT NULL AND NOT {same_date}"),
             ("sex_mismatch", f"nik_d IS NOT NULL AND {nik_date_ok} AND tl IS NOT NULL AND jk IS NOT NULL AND "
-                             f"{nik_day} = day(tl) AND nik_mm = month(tl) AND nik_yy = year(tl) % 100 AND "
-                             f"(nik_dd > 40) <> (jk = {lit(cols.PEREMPUAN)})"),
+                             f"{same_date} AND (nik_dd > 40) <> (jk = {lit(cols.PEREMPUAN)})"),
             ("tanggal_lahir_invalid", "tl IS NULL OR tl < DATE '1900-01-01'"),
-            ("tanggal_lahir_future", f"tl > DATE '{r.reference_date.isoformat()}'"),
+            ("tanggal_lahir_future", f"tl > {ref_date}"),
             ("jenis_kelamin_invalid", "jk IS NULL"),
-            ("region_format", "kode_s IS NULL OR NOT regexp_full_match(kode_s, '[0-9]{10}')"),
+            ("region_format", "CASE WHEN kode_ok THEN false WHEN kode_s IS NULL THEN true "
+                              "ELSE NOT regexp_full_match(kode_s, '[0-9]{10}') END"),
             ("desil_invalid", "desil_i IS NULL"),
             ("desil_out_of_range", f"desil_i NOT BETWEEN {r.desil_min} AND {r.desil_max}"),
-            ("no_kk_apostrophe", f"r_no_kk IS NOT NULL AND contains({lit(APOSTROPHES)}, left(r_no_kk, 1))"),
-            ("no_kk_scientific", f"regexp_full_match(kk_a, {lit(SCI)})"),
-            ("no_kk_format", f"kk_a IS NOT NULL AND kk_d IS NULL AND NOT regexp_full_match(kk_a, {lit(SCI)})"),
-            ("persentil_out_of_range", f"r_persentil IS NOT NULL AND (persentil_i IS NULL OR persentil_i NOT BETWEEN "
-                                       f"1 AND {r.persentil_max})"),
-            ("umur_invalid", "r_umur IS NOT NULL AND (umur_i IS NULL OR umur_i NOT BETWEEN 0 AND 150)"),
-            ("value_too_long", f"({long_any})"),
-            ("id_keluarga_p3ke_missing", "r_id_keluarga_p3ke IS NULL"),
-            (f"{name_col}_missing", f"r_{name_col} IS NULL"),
+            ("no_kk_apostrophe", f"NOT kk_ok AND contains({apos}, left(kk_t, 1))"),
+            ("no_kk_scientific", f"CASE WHEN kk_ok OR kk_a IS NULL THEN false ELSE regexp_full_match(kk_a, {sci}) END"),
+            ("no_kk_format", f"CASE WHEN kk_ok OR kk_a IS NULL OR kk_d IS NOT NULL THEN false "
+                             f"ELSE NOT regexp_full_match(kk_a, {sci}) END"),
+            ("persentil_out_of_range", f"persentil IS NOT NULL AND (persentil_i IS NULL OR persentil_i NOT BETWEEN "
+                                       f"1 AND {r.persentil_max}) AND NOT {blank('persentil')}"),
+            ("value_too_long", " OR ".join(f"strlen({q(c)}) > {r.max_field_bytes}" for c in long_cols)),
+            ("id_keluarga_p3ke_missing", blank("id_keluarga_p3ke")),
+            (f"{name_col}_missing", blank(name_col)),
         ]
         if src.label == "individual":
             terms += [
-                ("id_individu_missing", "r_id_individu IS NULL"),
-                ("hubungan_dengan_kepala_keluarga_missing", "r_hubungan_dengan_kepala_keluarga IS NULL"),
-                ("hubungan_unknown", f"r_hubungan_dengan_kepala_keluarga IS NOT NULL AND "
-                                     f"r_hubungan_dengan_kepala_keluarga NOT IN ({hub_known})"),
+                ("umur_invalid", f"umur IS NOT NULL AND (umur_i IS NULL OR umur_i NOT BETWEEN 0 AND 150) "
+                                 f"AND NOT {blank('umur')}"),
+                ("id_individu_missing", blank("id_individu")),
+                (f"{hub}_missing", blank(hub)),
+                ("hubungan_unknown", f"{hub} IS NOT NULL AND {hub} NOT IN ({hub_known}) AND "
+                                     f"NOT {blank(hub)} AND trim({hub}, {ws}) NOT IN ({hub_known})"),
             ]
-        if src.label == "family":
-            terms = [t for t in terms if t[0] not in ("umur_invalid",)]
         err = " + ".join(f"(CASE WHEN {cond} THEN {bit(code)} ELSE 0 END)" for code, cond in terms)
         flags = [n for n in names if cols.column_spec(n).kind == "flag"]
         flag_err = " + ".join(
-            f"(CASE WHEN r_{n} IS NOT NULL AND {self._flag(f'r_{n}')} IS NULL THEN {1 << i} ELSE 0 END)"
-            for i, n in enumerate(flags)) or "0"
-        long_field = "CASE " + " ".join(f"WHEN strlen(r_{n}) > {r.max_field_bytes} THEN {lit(n)}" for n in text_cols) + " END"
-        row_hash = "hash(" + ", ".join(f"r_{n}" for n in names) + ")"
+            f"(CASE WHEN {q(n)} IS NULL OR {q(n)} IN ('Ya', 'Tidak') THEN 0 WHEN {self._flag(q(n))} IS NULL "
+            f"AND NOT {blank(q(n))} THEN {1 << i} ELSE 0 END)" for i, n in enumerate(flags)) or "0"
+        long_field = ("CASE " + " ".join(f"WHEN strlen({q(c)}) > {r.max_field_bytes} THEN {lit(c)}" for c in long_cols)
+                      + " END")
         level4 = (f"SELECT *, CAST({err} AS BIGINT) AS err, CAST({flag_err} AS INTEGER) AS flag_err "
                   f"FROM ({level3}) AS l3")
 
@@ -295,26 +310,34 @@ class Engine:
             elif n == "umur":
                 out.append(f"CAST(CASE WHEN umur_i BETWEEN 0 AND 150 THEN umur_i END AS SMALLINT) AS {q(n)}")
             elif kind == "flag":
-                out.append(f"{self._flag(f'r_{n}')} AS {q(n)}")
+                out.append(f"CASE WHEN {q(n)} = 'Ya' THEN true WHEN {q(n)} = 'Tidak' THEN false "
+                           f"ELSE {self._flag(q(n))} END AS {q(n)}")
+            elif n == hub:
+                out.append(f"CASE WHEN {q(n)} IN ({hub_known}) THEN {q(n)} ELSE NULLIF(trim({q(n)}, {ws}), '') END "
+                           f"AS {q(n)}")
+            elif kind == "id":
+                out.append(f"CASE WHEN {blank(q(n))} THEN NULL ELSE {q(n)} END AS {q(n)}")
             else:
-                out.append(f"r_{n} AS {q(n)}")
+                out.append(q(n))
         raws = []
         for f in RAW_FIELDS:
             if f not in names:
                 continue
             mask = sum(bit(c) for c in ROW_BITS if BY_CODE[c].field == f)
-            raws.append(f"CASE WHEN err & {mask} <> 0 THEN r_{f} END AS {q('raw_' + f)}")
+            raws.append(f"CASE WHEN err & {mask} <> 0 THEN {q(f)} END AS {q('raw_' + f)}")
         outputs = ", ".join([*out, "err", "flag_err", f"CASE WHEN err & {bit('value_too_long')} <> 0 THEN "
-                             f"({long_field}) END AS long_field", f"{row_hash} AS row_hash", *raws, *extra])
+                             f"({long_field}) END AS long_field", *raws, *extra])
         sql = f"SELECT {outputs} FROM ({level4}) AS l4"
+        del keep_extra
         target = self.work / f"{src.label}-stage.parquet"
         self.con.execute(f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 122880)")
         return target
 
     @staticmethod
     def _flag(raw: str) -> str:
-        return (f"CASE WHEN {raw} = 'Ya' THEN true WHEN {raw} = 'Tidak' THEN false "
-                f"WHEN lower({raw}) IN ({lits(YES)}) THEN true WHEN lower({raw}) IN ({lits(NO)}) THEN false END")
+        """The slow path of a yes/no value (the fast path compares with 'Ya' and 'Tidak')."""
+        norm = f"lower(trim({raw}, {lit(WS)}))"
+        return f"CASE WHEN {norm} IN ({lits(YES)}) THEN true WHEN {norm} IN ({lits(NO)}) THEN false END"
 
     # -- pass 2 ------------------------------------------------------------------------------------------
     def check(self, src: Source, staged: Path, family_staged: Path | None = None) -> FileResult:
@@ -357,14 +380,15 @@ class Engine:
             con.execute(f"""INSERT INTO f_{label} SELECT file_row_number, NULL, 'no_kk', 'no_kk_district_unknown',
                 no_kk, NULL FROM {s} WHERE no_kk IS NOT NULL
                 AND substr(no_kk, 1, 6) NOT IN (SELECT code FROM ref WHERE level = 3)""")
-        # duplicates: the first occurrence of a NIK wins
+        # duplicates: the first occurrence of a NIK wins; an exact copy is told apart by a hash of the row
+        row_hash = "hash(" + ", ".join(q(n) for n in cols.columns(label)) + ")"
         con.execute(f"""INSERT INTO f_{label}
-            WITH k AS (SELECT file_row_number AS r, CAST(nik AS BIGINT) AS key, row_hash FROM {s}
-                       WHERE nik IS NOT NULL),
+            WITH k AS (SELECT file_row_number AS r, CAST(nik AS BIGINT) AS key FROM {s} WHERE nik IS NOT NULL),
                  d AS (SELECT key FROM k GROUP BY key HAVING count(*) > 1),
-                 o AS (SELECT k.r, k.key, k.row_hash,
-                              first_value(k.r) OVER w AS first_r, first_value(k.row_hash) OVER w AS first_hash
-                       FROM k SEMI JOIN d ON k.key = d.key WINDOW w AS (PARTITION BY k.key ORDER BY k.r))
+                 c AS (SELECT file_row_number AS r, CAST(nik AS BIGINT) AS key, {row_hash} AS row_hash FROM {s}
+                       WHERE nik IS NOT NULL AND CAST(nik AS BIGINT) IN (SELECT key FROM d)),
+                 o AS (SELECT r, key, row_hash, first_value(r) OVER w AS first_r, first_value(row_hash) OVER w AS first_hash
+                       FROM c WINDOW w AS (PARTITION BY key ORDER BY r))
             SELECT r, NULL, CASE WHEN row_hash = first_hash THEN '' ELSE 'nik' END,
                    CASE WHEN row_hash = first_hash THEN 'duplicate_row' ELSE 'duplicate_nik' END,
                    NULL, first_r

@@ -1,0 +1,251 @@
+"""Targeting: a typical extract (one province, desil <= 2, age 18-60, quota 50,000) from request to file
+written, against the equivalent hand-written DuckDB query in the same run; then the end-to-end latency
+from extract-requested published on Kafka to extract-prepared consumed (worker and relay processes).
+
+Sizes: BENCH_ROWS (snapshot rows, default 10,000,000), BENCH_RUNS (timed extracts, default 7),
+BENCH_QUOTA (default 50,000), BENCH_E2E_RUNS (default 3; 0 skips the Kafka part). The synthetic
+snapshot is generated once per size in a separate process and cached in ~/.cache/p3ke/bench/.
+The in-process part goes through the real inbox on SQLite, like the worker; DuckDB gets
+P3KE_TARGETING_DUCKDB_THREADS (default 2) threads, and so does the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench.report import env_int, write
+from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.messaging.inbox import Delivered
+from p3ke_platform.migrations import upgrade
+from p3ke_platform.service import Runtime
+from p3ke_platform.settings import load_settings
+from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, to_kafka
+from p3ke_targeting.bootstrap import SERVICE
+from p3ke_targeting.config import TargetingSettings
+
+OFFICER = Actor(org="kemnaker", subject="bench-officer", roles=["program-officer"])
+STEWARD = Actor(org="kemenkopmk", subject="bench-steward", roles=["data-steward"])
+PROVINCE = "32"  # Jawa Barat, the most populous province
+FIELDS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "provinsi", "kabupaten_kota", "kecamatan",
+          "desa_kelurahan", "kode_kemendagri", "desil_kesejahteraan", "pekerjaan", "status_pekerjaan"]
+REFERENCE_DATE = "2026-03-01"
+
+
+def _snapshot(rows: int) -> Path:
+    out = Path.home() / ".cache" / "p3ke" / "bench" / f"synth-{rows}-seed7"
+    path = out / "individu.parquet"
+    if not path.is_file():
+        code = ("from p3ke_ingest.synth import generate; import sys; "
+                f"generate(sys.argv[1], individuals={rows}, fmt='parquet', seed=7, family_file=False)")
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _dataset(snapshot: Path, sha: str, rows: int, version: str) -> DatasetUpdated:
+    return DatasetUpdated(dataset_version_id=version, agreement_id="pks-p3ke-2023", snapshot_uri=snapshot.as_uri(),
+                          snapshot_sha256=sha, individuals=rows, families=0, published_by=STEWARD,
+                          published_at=datetime.now(UTC))
+
+
+def _request(quota: int, exclude: bool, version: str | None = None) -> ExtractRequested:
+    return ExtractRequested(
+        request_id=f"bench-{uuid.uuid4().hex[:12]}", agreement_id="pks-p3ke-2023", program="padat_karya",
+        criteria={"region_codes": [PROVINCE], "deciles": [1, 2], "age_min": 18, "age_max": 60,
+                  "reference_date": REFERENCE_DATE, "exclude_already_delivered": exclude},
+        quota=quota, fields=FIELDS, justification="bench: padat karya Jawa Barat", requested_by=OFFICER,
+        dataset_version_id=version, requested_at=datetime.now(UTC))
+
+
+def _apply(runtime: Runtime, payload: Any) -> None:
+    event = CloudEvent.of(payload, source="bench")
+    assert runtime.inbox("bench").apply_batch([Delivered(event.spec.topic, 0, 0, event)]) == []
+
+
+def _prepared(runtime: Runtime, request_id: str) -> dict[str, Any]:
+    outbox = runtime.spec.tables.outbox
+    from sqlalchemy import select
+
+    with runtime.engine.connect() as conn:
+        values = conn.execute(select(outbox.c.value).where(outbox.c.key == request_id,
+                                                           outbox.c.event_type == "p3ke.extract-prepared.v1")).scalars()
+        [event] = [json.loads(v) for v in values]
+    assert event["status"] == "accepted", event["reason"]
+    return event
+
+
+def reference(snapshot: Path, quota: int, threads: int, out: Path) -> float:
+    """The same selection written by hand in DuckDB: filters, priority order, limit, Parquet file."""
+    started = time.perf_counter()
+    con = duckdb.connect(config={"threads": threads})
+    con.execute("SET enable_progress_bar = false")
+    columns = ", ".join(FIELDS)
+    con.execute(f"""
+        COPY (SELECT {columns} FROM read_parquet('{snapshot}')
+              WHERE left(kode_kemendagri, 2) = '{PROVINCE}' AND desil_kesejahteraan IN (1, 2)
+                AND tanggal_lahir <= DATE '2008-03-01' AND tanggal_lahir > DATE '1965-03-01'
+                AND padan_dukcapil = 'Ya'
+                AND status_pekerjaan IN ('Tidak Bekerja', 'Pekerja Bebas', 'Pekerja Keluarga/Tidak Dibayar')
+                AND pekerjaan NOT IN ('Pelajar/Mahasiswa', 'Pensiunan') AND nik IS NOT NULL
+              ORDER BY desil_kesejahteraan, persentil, md5('seed' || nik) LIMIT {quota})
+        TO '{out}' (FORMAT parquet, COMPRESSION zstd)""")
+    con.close()
+    return time.perf_counter() - started
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else float("nan")
+
+
+def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scratch: Path) -> dict[str, Any]:
+    settings = load_settings(TargetingSettings, service="targeting", env="test", data_dir=scratch / "data",
+                             database_url=f"sqlite:///{scratch / 'targeting.db'}", agreement_include_examples=True,
+                             log_level="WARNING")
+    upgrade(SERVICE, settings)
+    runtime = Runtime(SERVICE, settings)
+    _apply(runtime, _dataset(snapshot, sha, rows, "bench-dv"))
+    _apply(runtime, _request(quota, exclude=False))  # warm-up: checksum of the snapshot, page cache
+
+    ours, refs = [], []
+    for i in range(runs):  # interleaved, so both see the same cache state
+        req = _request(quota, exclude=False)
+        started = time.perf_counter()
+        _apply(runtime, req)
+        ours.append(time.perf_counter() - started)
+        assert _prepared(runtime, req.request_id)["record_count"] == quota
+        refs.append(reference(snapshot, quota, settings.targeting_duckdb_threads, scratch / f"ref-{i}.parquet"))
+
+    earlier = 3 * quota  # exclusion: the ledger of the runs above plus a few more with exclusion on
+    for _ in range(2):
+        _apply(runtime, _request(quota, exclude=True))
+    req = _request(quota, exclude=True)
+    started = time.perf_counter()
+    _apply(runtime, req)
+    excluded_seconds = time.perf_counter() - started
+    event = _prepared(runtime, req.request_id)
+    delivered = (runs + 3) * quota
+    runtime.engine.dispose()
+    return {
+        "seconds": round(statistics.median(ours), 3), "p50_s": _pct(ours, 0.5), "p95_s": _pct(ours, 0.95),
+        "reference_seconds": round(statistics.median(refs), 3), "reference_p95_s": _pct(refs, 0.95),
+        "ratio": round(statistics.median(ours) / statistics.median(refs), 3),
+        "extract_rows_per_s": round(quota / statistics.median(ours)),
+        "snapshot_rows_per_s": round(rows / statistics.median(ours)),
+        "with_exclusion_seconds": round(excluded_seconds, 3), "earlier_recipients": delivered,
+        "with_exclusion_counts_by_desil": event["counts_by_desil"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "_unused_earlier": earlier,
+    }
+
+
+def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scratch: Path) -> dict[str, Any]:
+    """Published on p3ke.extract-requested.v1 -> worker -> outbox -> relay -> consumed from extract-prepared."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from p3ke_platform.devstack.kafka import KafkaBroker
+    from p3ke_platform.messaging.admin import ensure_topics
+
+    with ExitStack() as stack:
+        broker = stack.enter_context(KafkaBroker(scratch / "kafka"))
+        ensure_topics(load_settings(kafka_bootstrap=broker.bootstrap))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+        env.update(P3KE_SERVICE="targeting", P3KE_ENV="test", P3KE_KAFKA_BOOTSTRAP=broker.bootstrap,
+                   P3KE_DATA_DIR=str(scratch / "e2e"), P3KE_DATABASE_URL=f"sqlite:///{scratch / 'e2e.db'}",
+                   P3KE_AGREEMENT_INCLUDE_EXAMPLES="true", P3KE_LOG_LEVEL="WARNING",
+                   P3KE_WORKER_PORT=str(free_port()), P3KE_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:6]}")
+        subprocess.run([sys.executable, "-m", "p3ke_targeting", "migrate"], env=env, check=True, capture_output=True)
+        for role in ("worker", "relay"):
+            proc = subprocess.Popen([sys.executable, "-m", "p3ke_targeting", role], env=env,
+                                    stdout=(scratch / f"{role}.log").open("wb"), stderr=subprocess.STDOUT)
+            stack.callback(_stop, proc)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        stack.callback(producer.close)
+        consumer = KafkaConsumer("p3ke.extract-prepared.v1", bootstrap_servers=broker.bootstrap,
+                                 group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+        stack.callback(consumer.close)
+
+        def send(payload: Any) -> None:
+            key, value, headers = to_kafka(CloudEvent.of(payload, source="urn:bench:platform"))
+            producer.send(CloudEvent.of(payload, source="x").spec.topic, key=key, value=value,
+                          headers=headers).get(30)
+
+        def wait_for(request_id: str, timeout: float) -> float:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=100).values():
+                    for m in records:
+                        if m.key.decode() == request_id:
+                            return time.monotonic()
+            raise TimeoutError(f"no extract-prepared for {request_id} in {timeout}s")
+
+        send(_dataset(snapshot, sha, rows, "bench-dv"))
+        warm = _request(quota, exclude=False, version="bench-dv")
+        send(warm)
+        wait_for(warm.request_id, 300)  # group join, checksum of the snapshot
+        latencies = []
+        for _ in range(runs):
+            req = _request(quota, exclude=False, version="bench-dv")
+            started = time.monotonic()
+            send(req)
+            latencies.append(wait_for(req.request_id, 120) - started)
+    return {"e2e_runs": runs, "e2e_p50_s": _pct(latencies, 0.5), "e2e_max_s": _pct(latencies, 1.0)}
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main() -> None:
+    rows = env_int("BENCH_ROWS", 10_000_000)
+    runs = env_int("BENCH_RUNS", 7)
+    quota = env_int("BENCH_QUOTA", 50_000)
+    e2e_runs = env_int("BENCH_E2E_RUNS", 3)
+    snapshot = _snapshot(rows)
+    sha = _sha256(snapshot)
+    scratch = Path(tempfile.mkdtemp(prefix="p3ke-bench-targeting-"))
+    scratch.chmod(0o755)
+    try:
+        figures = in_process(snapshot, sha, rows, runs, quota, scratch)
+        figures.pop("_unused_earlier")
+        if e2e_runs:
+            figures.update(end_to_end(snapshot, sha, rows, e2e_runs, quota, scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    write("targeting", {
+        "rows": rows, "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1), "quota": quota, "runs": runs,
+        "extract": f"padat_karya, province {PROVINCE}, desil 1-2, age 18-60, {len(FIELDS)} fields",
+        "reference": "hand-written DuckDB: same filters and order, LIMIT, COPY TO Parquet",
+        **figures,
+    })
+
+
+if __name__ == "__main__":
+    main()
