@@ -48,7 +48,7 @@ class DeliverySettings(Settings):
     delivery_prepare_lease_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long one process may hold a preparation")
     delivery_prepare_attempts: int = Field(default=3, ge=1, le=100)
-    delivery_batch_rows: int = Field(default=65_536, ge=1024, le=1_048_576,
+    delivery_batch_rows: int = Field(default=16_384, ge=1024, le=1_048_576,
                                      description="rows per batch while packaging (bounds memory)")
 
     @field_validator("delivery_bast_number_pattern")

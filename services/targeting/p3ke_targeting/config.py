@@ -6,7 +6,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from p3ke_platform.settings import ConfigurationError, Settings
 
@@ -28,6 +28,20 @@ class TargetingSettings(Settings):
     targeting_plan_exclusion_max: int = Field(
         default=5_000_000, ge=0, description="planning applies 'exclude already delivered' up to this "
                                              "many earlier recipients of the program (a cost bound)")
+
+    @model_validator(mode="after")
+    def _usable(self) -> TargetingSettings:
+        """Bad rules or a missing region list stop start-up (every role loads these settings first),
+        instead of dead-lettering requests later."""
+        from p3ke_targeting.adapters.rules_file import load_rules
+
+        try:
+            load_rules(self.rules_path)
+            if not self.wilayah_path.is_file():
+                raise ConfigurationError(f"P3KE_TARGETING_WILAYAH_FILE: {self.wilayah_path} is not a file")
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @property
     def rules_path(self) -> Path:

@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from p3ke_audit.config import audit_settings
 from p3ke_audit.domain.checkpoint import open_note, parse_verifier_key
 from p3ke_audit.domain.entry import canonical_bytes
 from p3ke_audit.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from p3ke_audit.service_layer import proofs
 from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_platform.api import create_app
 from p3ke_platform.audit_client import subject_ref
@@ -251,3 +253,21 @@ def test_the_web_page(api: Any) -> None:
     outsider = DevIssuer(runtime.settings).mint("steward", "kemenkopmk", ["data-steward"])
     client.cookies.set("p3ke_audit_token", outsider, path="/ui")
     assert client.get("/ui").status_code == 403
+
+
+def test_the_api_process_signs_due_checkpoints_while_no_batch_arrives(tmp_path: Path) -> None:
+    runtime = audit_runtime(f"sqlite:///{tmp_path / 'audit.db'}", tmp_path, audit_checkpoint_every=1000,
+                            audit_checkpoint_seconds=0.3)
+    assert deliver(runtime, [access(i) for i in range(3)]) == []  # the first batch is signed at once
+    assert deliver(runtime, [access(i) for i in range(3, 5)]) == []  # too soon for the next
+    with runtime.sessions() as session:
+        assert proofs.latest_checkpoint(session).tree_size == 3  # type: ignore[union-attr]
+    with TestClient(create_app(runtime)):  # runs the app's lifespan, and with it the checkpointer
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with runtime.sessions() as session:
+                if proofs.latest_checkpoint(session).tree_size == 5:  # type: ignore[union-attr]
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("no checkpoint over the tail")

@@ -93,6 +93,25 @@ def _send(producer: KafkaProducer, topic: str, event_type: str, key: str, data: 
     producer.send(topic, key=key.encode(), value=json.dumps(data).encode(), headers=headers)
 
 
+def _wait_for_dataset(url: str, version: str, timeout: float = 90) -> None:
+    from sqlalchemy import create_engine, select
+
+    from p3ke_targeting.adapters.orm import datasets
+
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.scalar(select(datasets.c.dataset_version_id).where(
+                        datasets.c.dataset_version_id == version)):
+                    return
+            time.sleep(0.3)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the worker did not record dataset version {version}")
+
+
 def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 60) -> list[Any]:
     """The messages with these keys on the topic (read from the start), once `want` are there."""
     deadline = time.monotonic() + timeout
@@ -122,7 +141,9 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
         "families": 0, "published_by": {"org": "kemenkopmk", "subject": "steward-1", "roles": ["data-steward"]},
         "published_at": now})
     producer.flush()
-    time.sleep(1.0)  # the version is known before requests pinned to it arrive (other keys, other partitions)
+    # topics are consumed independently: a request pinned to a version the worker has not learned yet
+    # would be refused ("not known"), so the platform (like this test) first waits until it is listed
+    _wait_for_dataset(targeting["env"]["P3KE_DATABASE_URL"], version)
     request = {"request_id": request_id, "agreement_id": "pks-p3ke-2023", "program": "pbi_jamsostek_pekerja_rentan",
                "criteria": {"region_codes": ["73"], "deciles": [1, 2], "age_min": 25, "age_max": 55,
                             "reference_date": "2026-01-01"},

@@ -17,6 +17,8 @@ from p3ke_audit.domain.merkle import (
     node_hash,
     perfect_subtrees,
     split_point,
+    stored_count,
+    stored_index,
     verify_consistency,
     verify_inclusion,
 )
@@ -300,3 +302,12 @@ def test_edge_cases() -> None:
             verify_consistency(*args)
     with pytest.raises(ProofError):
         tree_of(CT_LEAVES).inclusion_proof(8, 8)
+
+
+def test_stored_index_numbers_subtrees_in_completion_order() -> None:
+    frontier, order = Frontier(), []
+    for n in range(1, 300):
+        order.append((0, n - 1))
+        order += [(lv, i) for lv, i, _ in frontier.append(leaf_hash(n.to_bytes(2, "big")))]
+        assert stored_count(n) == len(order)
+    assert [stored_index(lv, i) for lv, i in order] == list(range(len(order)))

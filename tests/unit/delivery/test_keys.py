@@ -51,7 +51,7 @@ def test_links_expire_and_cannot_be_forged() -> None:
     assert (claims.link_id, claims.handover_id, claims.issued_to) == ("l1", "ho-1", "officer-1")
     with pytest.raises(LinkError, match="expired"):
         keys.verify_link(token, now=now + timedelta(minutes=16))
-    body, mac = token.split(".")
+    _, mac = token.split(".")
     forged = keys.sign_link(LinkClaims("l1", "ho-1", "someone-else", now + timedelta(minutes=15))).split(".")[0]
     with pytest.raises(LinkError, match="not valid"):
         keys.verify_link(f"{forged}.{mac}", now=now)

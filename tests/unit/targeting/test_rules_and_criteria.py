@@ -110,3 +110,21 @@ def test_subject_ref_in_sql_equals_the_audit_logs() -> None:
         got = duckdb.connect().execute(f"SELECT {engine.subject_ref_sql('$nik')}",
                                        {"opad": opad, "ipad": ipad, "nik": "3201014101900001"}).fetchone()
         assert got == (subject_ref(k, "3201014101900001"),)
+
+
+def test_bad_configuration_stops_start_up(tmp_path: Path) -> None:
+    from p3ke_platform.settings import load_settings
+
+    with pytest.raises(ConfigurationError, match="P3KE_TARGETING_WILAYAH_FILE"):
+        load_settings(TargetingSettings, service="targeting", targeting_wilayah_file=tmp_path / "none.csv")
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("kind: eligibility-rules\nversion: x\nprograms: {}\n")
+    with pytest.raises(ConfigurationError, match="P3KE_TARGETING_RULES_FILE"):
+        load_settings(TargetingSettings, service="targeting", targeting_rules_file=bad)
+    import subprocess
+    import sys
+
+    env = {"P3KE_TARGETING_RULES_FILE": str(bad), "P3KE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "p3ke_targeting", "migrate"], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "P3KE_TARGETING_RULES_FILE" in done.stderr

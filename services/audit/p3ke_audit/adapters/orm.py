@@ -61,8 +61,10 @@ Index("ix_audit_entries_leaf_index", entries.c.leaf_index, unique=True)
 
 tree_nodes = Table(
     "audit_tree_nodes", metadata,
-    Column("level", SmallInteger, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=False,
+           doc="merkle.stored_index(level, idx): position in completion order"),
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
 )
 

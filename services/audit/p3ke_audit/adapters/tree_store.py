@@ -6,17 +6,22 @@ Leaves (level 0) are `audit_entries.leaf_hash`; complete perfect subtrees of lev
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes
-from p3ke_audit.domain.merkle import Subtree
+from p3ke_audit.domain.merkle import Subtree, stored_index
+
+# built once: expanding IN parameters, so a lookup costs no statement construction
+_LEAVES = select(entries.c.leaf_index, entries.c.leaf_hash).where(
+    entries.c.leaf_index.in_(bindparam("leaves", expanding=True)))
+_NODES = select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
+    tree_nodes.c.id.in_(bindparam("ids", expanding=True)))
 
 # pg_advisory_xact_lock key shared by every process appending to this database: "p3keaudt"
 APPEND_LOCK_KEY = 0x70336B6561756474
@@ -58,22 +63,17 @@ class TreeStore:
         return 0 if top is None else int(top) + 1
 
     def lookup(self, subtrees: Iterable[Subtree]) -> dict[Subtree, bytes]:
-        by_level: dict[int, list[int]] = defaultdict(list)
-        for level, idx in set(subtrees):
-            by_level[level].append(idx)
+        wanted = set(subtrees)
+        leaves = [idx for level, idx in wanted if level == 0]
+        inner = [(level, idx) for level, idx in wanted if level > 0]
         found: dict[Subtree, bytes] = {}
-        leaves = by_level.pop(0, None)
         if leaves:
-            rows = self.db.execute(select(entries.c.leaf_index, entries.c.leaf_hash)
-                                   .where(entries.c.leaf_index.in_(leaves)))
+            rows = self.db.execute(_LEAVES, {"leaves": leaves})
             found.update({(0, int(i)): bytes(h) for i, h in rows if h is not None})
-        if by_level:
-            rows = self.db.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
-                or_(*(and_(tree_nodes.c.level == level, tree_nodes.c.idx.in_(idxs))
-                      for level, idxs in by_level.items()))))
+        if inner:
+            rows = self.db.execute(_NODES, {"ids": [stored_index(level, idx) for level, idx in inner]})
             found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
-        missing = {(lv, i) for lv, idxs in by_level.items() for i in idxs} | {(0, i) for i in leaves or ()}
-        missing -= found.keys()
+        missing = wanted - found.keys()
         if missing:
             level, idx = min(missing, key=lambda s: s[1] << s[0])
             raise MissingNode(f"the tree lacks the hash of leaves [{idx << level}, {(idx + 1) << level})")

@@ -35,6 +35,22 @@ class ProofError(ValueError):
     """A proof does not verify, or cannot be made for the sizes asked (message says why)."""
 
 
+def stored_index(level: int, index: int) -> int:
+    """The position of subtree (level, index) in completion order, leaves included (0, 1, 2, ...).
+
+    Appending leaf n-1 completes the leaf and then the subtrees it closes, bottom-up, so the nodes
+    completed while the tree grows from a to b leaves are exactly positions stored_count(a) ..
+    stored_count(b) - 1: storage can be keyed, and scanned, by this one number.
+    """
+    n = (index + 1) << level  # the tree size at which the subtree completes
+    return stored_count(n - 1) + level
+
+
+def stored_count(size: int) -> int:
+    """How many subtrees (leaves included) a tree of `size` leaves has completed: 2n - popcount(n)."""
+    return 2 * size - size.bit_count()
+
+
 def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(LEAF_PREFIX + data).digest()
 

@@ -24,7 +24,7 @@ from p3ke_audit.adapters.orm import entries, subject_refs, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.domain.merkle import Frontier
+from p3ke_audit.domain.merkle import Frontier, stored_index
 from p3ke_audit.service_layer.checkpoints import maybe_sign
 
 _KEY = "p3ke_audit.appender"
@@ -54,7 +54,7 @@ class Appender:
         index = full["leaf_index"] = self.frontier.size
         full["leaf_hash"] = leaf = entry_leaf_hash(full)
         for level, idx, h in self.frontier.append(leaf):
-            self.nodes.append({"level": level, "idx": idx, "hash": h})
+            self.nodes.append({"id": stored_index(level, idx), "level": level, "idx": idx, "hash": h})
         self.rows.append(full)
         self.refs.extend({"subject_ref": ref, "leaf_index": index} for ref in sorted(set(refs)))
         return index

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes, verifications
 from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.domain.merkle import Frontier
+from p3ke_audit.domain.merkle import Frontier, stored_count
 
 PAGE = 10_000
 MAX_PROBLEMS = 20
@@ -63,17 +63,10 @@ class VerifyReport:
 
 
 def _nodes_completed_in(conn: Connection, lo: int, hi: int) -> dict[tuple[int, int], bytes]:
-    """Stored nodes (level >= 1) that the rebuild completes while adding leaves lo..hi-1."""
-    clauses = []
-    level = 1
-    while (1 << level) <= hi:
-        first, last = lo >> level, (hi >> level) - 1  # node j completes at leaf count (j+1) << level
-        if first <= last:
-            clauses.append(and_(tree_nodes.c.level == level, tree_nodes.c.idx.between(first, last)))
-        level += 1
-    if not clauses:
-        return {}
-    rows = conn.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(or_(*clauses)))
+    """Stored nodes (level >= 1) that the rebuild completes while adding leaves lo..hi-1: one range
+    of storage positions, since nodes are keyed in completion order."""
+    rows = conn.execute(select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash)
+                        .where(tree_nodes.c.id >= stored_count(lo), tree_nodes.c.id < stored_count(hi)))
     return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
 
 
@@ -103,9 +96,11 @@ def verify_log(engine: Engine, name: str, public_key: Ed25519PublicKey, *,
         expected = 0
         stop = False
         while not stop and expected < size_now:
-            page = conn.execute(select(entries).where(entries.c.leaf_index >= expected)
-                                .where(entries.c.leaf_index < size_now)
-                                .order_by(entries.c.leaf_index).limit(PAGE)).mappings().all()
+            result = conn.execute(select(entries).where(entries.c.leaf_index >= expected)
+                                  .where(entries.c.leaf_index < size_now)
+                                  .order_by(entries.c.leaf_index).limit(PAGE))
+            names = list(result.keys())
+            page = [dict(zip(names, values, strict=True)) for values in result.tuples()]  # plain dicts: fast .get
             if not page:
                 break
             hi = int(page[-1]["leaf_index"]) + 1

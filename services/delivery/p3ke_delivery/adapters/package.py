@@ -98,7 +98,7 @@ def _field_type(kind: pa.DataType) -> str:
 
 
 def build(extract_path: Path, out: Path, password: str, *, base: str, manifest: dict[str, Any],
-          batch_rows: int = 65_536, progress: Callable[[int], None] | None = None) -> Package:
+          batch_rows: int = 16_384, progress: Callable[[int], None] | None = None) -> Package:
     """Write the package to `out` (atomically: a temporary name, then renamed) and describe it.
 
     `manifest` holds the handover's facts (BAST number, ids, program, extract checksum); the file

@@ -37,6 +37,15 @@ class NewSignature:
     revision: int
 
 
+def _quiet() -> None:
+    """pyHanko logs each failed path validation at WARNING, with the certificate's subject and a
+    traceback; the refusal reason already says what failed, so keep only its errors."""
+    import logging
+
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def original_revision(pdf: bytes) -> bytes:
     """The bytes of a PDF's first revision (up to and including its first end-of-file marker)."""
     end = pdf.find(b"%%EOF")
@@ -102,6 +111,7 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko_certvalidator import ValidationContext
 
+    _quiet()
     reader = _reader(uploaded)
     if uploaded == current:
         raise Refused(UNPROCESSABLE, "the upload is the BAST exactly as it is now: it holds no new signature",

@@ -200,8 +200,11 @@ def _cells(column: pa.Array, letter: str, numbers: pa.Array) -> pa.Array:
     text = pc.replace_substring(text, "<", "&lt;")
     text = pc.replace_substring(text, ">", "&gt;")
     text = pc.replace_substring_regex(text, _CONTROL, "")
-    cell = pc.binary_join_element_wise(ref, '" t="inlineStr"><is><t xml:space="preserve">', text,
-                                       "</t></is></c>", "")
+    # xml:space="preserve" only where leading or trailing blanks would otherwise be dropped (it is 20
+    # bytes a cell, and the sheet XML's size is what the deflate time depends on)
+    blank_edge = pc.match_substring_regex(text, r"^\s|\s$")
+    opening = pc.if_else(blank_edge, '" t="inlineStr"><is><t xml:space="preserve">', '" t="inlineStr"><is><t>')
+    cell = pc.binary_join_element_wise(ref, opening, text, "</t></is></c>", "")
     return _fill(cell, ref)
 
 

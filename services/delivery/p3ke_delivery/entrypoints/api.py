@@ -51,6 +51,8 @@ def _guard(ctx: DeliveryContext, principal: Principal, what: str, handover_id: s
 
 def routers(runtime: Runtime) -> list[APIRouter]:
     ctx = context_for(runtime)
+    if ctx.settings.env == "production":
+        ctx.check()  # a missing or development trust configuration stops start-up
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -72,6 +72,11 @@ class DeliveryContext:
         return mapping
 
 
+    def check(self) -> None:
+        """Load everything now, so that bad configuration stops start-up instead of a later request."""
+        _ = (self.policy, self.keys, self.trust_anchors, self.signatory_certificates)
+
+
 def context_for(runtime: Runtime) -> DeliveryContext:
     """One context per Runtime (the API's routers and the preparer thread share it)."""
     ctx = getattr(runtime, "_delivery_context", None)

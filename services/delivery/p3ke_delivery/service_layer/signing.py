@@ -21,6 +21,7 @@ from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Refused, Status, a
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
+from p3ke_platform.settings import ConfigurationError
 from p3ke_schemas import Actor, HandoverSigned, Signer
 from p3ke_schemas.events import ProgramCode
 
@@ -48,9 +49,13 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     issued = ctx.storage.read(handover_id, row["bast_file"])
     current = ctx.storage.read(handover_id, row["current_file"])
     try:
+        anchors, mapping = ctx.trust_anchors, ctx.signatory_certificates
+    except ConfigurationError as exc:
+        raise Refused(503, f"signatures cannot be verified: {exc}", rule="configuration") from None
+    try:
         new = pdf_signatures.verify_upload(
             pdf, issued=issued, current=current, signed_fields={s["field"] for s in signed.values()},
-            trust_anchors=ctx.trust_anchors, now=now, revocation_mode=ctx.settings.delivery_revocation_mode,
+            trust_anchors=anchors, now=now, revocation_mode=ctx.settings.delivery_revocation_mode,
             allow_fetching=ctx.settings.delivery_fetch_revocation)
     except Refused as refused:
         if refused.rule == "not-this-bast":
@@ -59,7 +64,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
 
     # who signed: the certificate must be registered for a signatory of the agreement
     terms = ctx.policy.terms_at(now)
-    ids = ctx.signatory_certificates.signatories_of(new.facts)
+    ids = mapping.signatories_of(new.facts)
     known = [s for s in terms.signatories if s.id in ids]
     if not known:
         raise Refused(403, f"the signer's certificate (subject '{new.facts.subject}', serial {new.facts.serial}) "

@@ -23,6 +23,7 @@ database (``service_layer``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,9 @@ class Engine:
         if threads:
             self.con.execute(f"SET threads={int(threads)}")
         self.con.execute("SET enable_progress_bar=false")
+        # The in_clause optimizer turns a long IN list into a hash join, and a join does not keep the
+        # order of its input: pass 1 must keep file order (a row's position is its row number).
+        self.con.execute("SET disabled_optimizers = 'in_clause'")
         self._lock = threading.Lock()
         self._load_reference()
 
@@ -220,8 +224,8 @@ class Engine:
                  TRY_CAST(left(trim(tanggal_lahir, {ws}), 10) AS DATE),
                  TRY_CAST(try_strptime(trim(tanggal_lahir, {ws}), {fmt_list}) AS DATE)) END AS tl,
             CASE WHEN jenis_kelamin IN ({lit(cols.LAKI_LAKI)}, {lit(cols.PEREMPUAN)}) THEN jenis_kelamin
-                 WHEN lower(trim(jenis_kelamin, {ws})) IN ({lits(MALE)}) THEN {lit(cols.LAKI_LAKI)}
-                 WHEN lower(trim(jenis_kelamin, {ws})) IN ({lits(FEMALE)}) THEN {lit(cols.PEREMPUAN)} END AS jk,
+                 WHEN list_contains([{lits(MALE)}], lower(trim(jenis_kelamin, {ws}))) THEN {lit(cols.LAKI_LAKI)}
+                 WHEN list_contains([{lits(FEMALE)}], lower(trim(jenis_kelamin, {ws}))) THEN {lit(cols.PEREMPUAN)} END AS jk,
             CASE WHEN kode_ok THEN kode_kemendagri ELSE replace(NULLIF(trim(kode_kemendagri, {ws}), ''), '.', '') END
                  AS kode_s,
             {whole("desil_kesejahteraan")} AS desil_i, {whole("persentil")} AS persentil_i, {whole("umur")} AS umur_i
@@ -276,8 +280,8 @@ class Engine:
                                  f"AND NOT {blank('umur')}"),
                 ("id_individu_missing", blank("id_individu")),
                 (f"{hub}_missing", blank(hub)),
-                ("hubungan_unknown", f"{hub} IS NOT NULL AND {hub} NOT IN ({hub_known}) AND "
-                                     f"NOT {blank(hub)} AND trim({hub}, {ws}) NOT IN ({hub_known})"),
+                ("hubungan_unknown", f"{hub} IS NOT NULL AND NOT list_contains([{hub_known}], {hub}) AND "
+                                     f"NOT {blank(hub)} AND NOT list_contains([{hub_known}], trim({hub}, {ws}))"),
             ]
         err = " + ".join(f"(CASE WHEN {cond} THEN {bit(code)} ELSE 0 END)" for code, cond in terms)
         flags = [n for n in names if cols.column_spec(n).kind == "flag"]
@@ -313,7 +317,7 @@ class Engine:
                 out.append(f"CASE WHEN {q(n)} = 'Ya' THEN true WHEN {q(n)} = 'Tidak' THEN false "
                            f"ELSE {self._flag(q(n))} END AS {q(n)}")
             elif n == hub:
-                out.append(f"CASE WHEN {q(n)} IN ({hub_known}) THEN {q(n)} ELSE NULLIF(trim({q(n)}, {ws}), '') END "
+                out.append(f"CASE WHEN list_contains([{hub_known}], {q(n)}) THEN {q(n)} ELSE NULLIF(trim({q(n)}, {ws}), '') END "
                            f"AS {q(n)}")
             elif kind == "id":
                 out.append(f"CASE WHEN {blank(q(n))} THEN NULL ELSE {q(n)} END AS {q(n)}")
@@ -330,14 +334,25 @@ class Engine:
         sql = f"SELECT {outputs} FROM ({level4}) AS l4"
         del keep_extra
         target = self.work / f"{src.label}-stage.parquet"
+        self._assert_streaming(sql)
         self.con.execute(f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 122880)")
         return target
+
+    def _assert_streaming(self, sql: str) -> None:
+        """Pass 1 may only read, project and write: anything else could reorder the rows."""
+        plan = self.con.execute(f"EXPLAIN {sql}").fetchall()[0][1]
+        operators = set(re.findall(r"[╭┌]─+ ?([A-Za-z_ ]+?) ?─", plan))
+        unexpected = operators - {"Copy To File", "Projection", "Read Csv", "Read Parquet", "Table Scan",
+                                  "COPY_TO_FILE", "PROJECTION", "READ_CSV", "READ_PARQUET", "TABLE_SCAN"}
+        if unexpected or not operators:
+            raise RuntimeError(f"internal error: pass 1 would not keep file order ({', '.join(sorted(unexpected))})")
 
     @staticmethod
     def _flag(raw: str) -> str:
         """The slow path of a yes/no value (the fast path compares with 'Ya' and 'Tidak')."""
         norm = f"lower(trim({raw}, {lit(WS)}))"
-        return f"CASE WHEN {norm} IN ({lits(YES)}) THEN true WHEN {norm} IN ({lits(NO)}) THEN false END"
+        return (f"CASE WHEN list_contains([{lits(YES)}], {norm}) THEN true "
+                f"WHEN list_contains([{lits(NO)}], {norm}) THEN false END")
 
     # -- pass 2 ------------------------------------------------------------------------------------------
     def check(self, src: Source, staged: Path, family_staged: Path | None = None) -> FileResult:

@@ -11,11 +11,10 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from p3ke_targeting.adapters.engine import arrow_reader, order_by, q
@@ -70,16 +69,27 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
         temp.unlink(missing_ok=True)
 
 
-def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> list[str]:
-    """Write the subject references of `sel` (sorted) as the extract's recipient ledger; return them."""
+def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> str:
+    """Write the subject references of `sel` (sorted) as the extract's recipient ledger; return its SHA-256."""
     temp = _temp_for(final)
     try:
-        refs = [r for (r,) in con.execute("SELECT __ref FROM sel ORDER BY __ref").fetchall()]
-        pq.write_table(pa.table({"subject_ref": pa.array(refs, pa.string())}), temp, compression="zstd")
+        con.execute(f"COPY (SELECT __ref AS subject_ref FROM sel ORDER BY __ref) TO '{_sql_path(temp)}' "
+                    f"(FORMAT parquet, COMPRESSION zstd)")
+        digest = sha256_file(temp)
         _publish(temp, final)
-        return refs
+        return digest
     finally:
         temp.unlink(missing_ok=True)
+
+
+def read_refs(ledger: Path, batch: int) -> Iterator[list[str]]:
+    """A ledger's subject references, `batch` at a time (memory stays bounded whatever the extract's size)."""
+    for chunk in pq.ParquetFile(ledger).iter_batches(batch_size=batch, columns=["subject_ref"]):
+        yield chunk.column(0).to_pylist()
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def read_provenance(path: Path) -> dict[str, str]:

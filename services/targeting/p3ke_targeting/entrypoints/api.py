@@ -56,7 +56,9 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         return [DatasetVersion(**row) for row in rows]
 
     @router.post("/extract-requests", response_model=RequestStatus, status_code=202,
-                 summary="Request a purpose-bound extract (published as extract-requested)")
+                 summary="Request a purpose-bound extract (published as extract-requested)",
+                 responses={200: {"model": RequestStatus,
+                                  "description": "This request_id was submitted before with the same content"}})
     def submit(body: ExtractRequestIn, principal: Requester, response: Response) -> RequestStatus:
         context = ctx()
         try:

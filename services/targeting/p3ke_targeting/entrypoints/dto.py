@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from p3ke_schemas import ExtractCriteria, ProgramCode
+
+UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
+"""SQLite hands back naive datetimes; every time stored here is UTC."""
 
 
 class DatasetVersion(BaseModel):
@@ -15,7 +18,7 @@ class DatasetVersion(BaseModel):
     snapshot_sha256: str
     individuals: int
     families: int
-    published_at: datetime
+    published_at: UtcDatetime
     is_current: bool
 
 
@@ -39,12 +42,12 @@ class RequestStatus(BaseModel):
     request_id: str
     program: str
     status: Literal["submitted", "received", "accepted", "rejected"]
-    received_at: datetime
+    received_at: UtcDatetime
     reason: str | None = None
     extract_id: str | None = None
     dataset_version_id: str | None = None
     rules_version: str | None = None
-    decided_at: datetime | None = None
+    decided_at: UtcDatetime | None = None
     record_count: int | None = None
     counts_by_desil: dict[str, int] | None = None
     counts_by_region: dict[str, int] | None = None

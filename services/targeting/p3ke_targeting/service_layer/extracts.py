@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ class Accepted:
     file_sha256: str
     ledger_path: Path
     ledger_sha256: str
-    subject_refs: list[str] = field(repr=False)
     seconds: float = 0.0
 
 
@@ -189,12 +188,11 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
         }
         file_sha = extract_files.write_extract(con, selection=selection, fields=fields, final=file_path,
                                                provenance=provenance)
-        refs = extract_files.write_ledger(con, ledger_path)
+        ledger_sha = extract_files.write_ledger(con, ledger_path)
     return Accepted(extract_id=extract_id, dataset_version_id=version, terms_version=terms_version,
                     record_count=count, counts_by_desil=by_desil, counts_by_region=by_region,
                     file_path=file_path, file_sha256=file_sha, ledger_path=ledger_path,
-                    ledger_sha256=extract_files.sha256_file(ledger_path), subject_refs=refs,
-                    seconds=time.perf_counter() - started)
+                    ledger_sha256=ledger_sha, seconds=time.perf_counter() - started)
 
 
 def discard(ctx: Context, request_id: str) -> None:

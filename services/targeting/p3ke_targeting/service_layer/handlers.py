@@ -13,6 +13,7 @@ from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import CloudEvent, DataAccess, DatasetUpdated, ExtractPrepared, ExtractRequested
+from p3ke_targeting.adapters.extract_files import read_refs
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
 from p3ke_targeting.config import targeting_settings
 from p3ke_targeting.service_layer.context import Context, context_for
@@ -110,13 +111,11 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
 def _record_selection(uow: UnitOfWork, request: ExtractRequested, outcome: Accepted, now: datetime) -> None:
     """The selection in the audit log, with every selected person's keyed hash (UU PDP Art. 31-32),
     split over events of REFS_PER_ACCESS_EVENT references."""
-    refs = outcome.subject_refs
     base = access_event(service=uow.service, actor=request.requested_by, action="select", resource_type="extract",
                         resource_id=outcome.extract_id, outcome="allowed", at=now,
                         subject_hash_key=uow.subject_hash_key, agreement_id=request.agreement_id,
                         program=str(request.program), purpose=request.justification).model_dump()
-    for start in range(0, len(refs), REFS_PER_ACCESS_EVENT):
-        chunk = refs[start:start + REFS_PER_ACCESS_EVENT]
+    for chunk in read_refs(outcome.ledger_path, REFS_PER_ACCESS_EVENT):
         uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": len(chunk),
                                             "subject_refs": chunk}), subject=outcome.extract_id)
 

@@ -51,10 +51,11 @@ def upgrade() -> None:
     op.create_index('ix_audit_entries_leaf_index', 'audit_entries', ['leaf_index'], unique=True)
 
     op.create_table('audit_tree_nodes',
-    sa.Column('level', sa.SmallInteger(), autoincrement=False, nullable=False),
-    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('level', sa.SmallInteger(), nullable=False),
+    sa.Column('idx', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_audit_tree_nodes'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_tree_nodes'))
     )
     op.create_table('audit_checkpoints',
     sa.Column('tree_size', sa.BigInteger(), autoincrement=False, nullable=False),

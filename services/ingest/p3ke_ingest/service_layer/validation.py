@@ -1,0 +1,154 @@
+"""One submission from files to a verdict: sniff, check, decide, write the snapshot and the report.
+
+Runs outside any database transaction (it may take minutes); the caller publishes the outcome in one
+transaction afterwards (``handlers.publish``). Everything it writes is either in the job's scratch
+directory (dropped afterwards) or content-addressed (a snapshot nobody refers to yet is harmless and
+is reused by an identical later submission).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from p3ke_ingest import p3ke_columns as cols
+from p3ke_ingest.adapters.engine import Engine, FileResult, Rules, run_statement_with_progress
+from p3ke_ingest.adapters.sources import NotATable, Source, open_source
+from p3ke_ingest.adapters.storage import Storage
+from p3ke_ingest.domain.acceptance import AcceptancePolicy, FileOutcome, decide
+from p3ke_ingest.domain.layout import LayoutError
+
+Progress = Callable[[str, float], None]
+LEVELS: tuple[cols.Level, ...] = ("family", "individual")  # the family file first: individuals refer to it
+# share of the whole job each phase takes (for one progress figure)
+PHASES = {"reading": (0.0, 0.55), "checking": (0.55, 0.65), "writing": (0.65, 0.95), "comparing": (0.95, 1.0)}
+
+
+@dataclass
+class InputFile:
+    label: cols.Level
+    path: Path
+    name: str
+
+
+@dataclass
+class Outcome:
+    accepted: bool
+    reasons: list[str]
+    summary: dict[str, Any]
+    report: Path
+    snapshot: tuple[Path, str] | None = None
+    family_snapshot: tuple[Path, str] | None = None
+    individuals: int = 0
+    families: int = 0
+    rows_rejected: int = 0
+    counts_by_desil: dict[str, int] = field(default_factory=dict)
+    counts_by_province: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] | None = None
+
+
+def rules_from(settings: Any, today: dt.date | None = None) -> Rules:
+    return Rules(desil_min=settings.ingest_desil_min, desil_max=settings.ingest_desil_max,
+                 persentil_max=settings.ingest_persentil_max, max_field_bytes=settings.ingest_max_field_chars,
+                 max_line_bytes=settings.ingest_max_line_bytes, reference_date=today or dt.date.today())
+
+
+def validate(submission_id: str, inputs: list[InputFile], storage: Storage, *, rules: Rules,
+             policy: AcceptancePolicy, memory_mb: int = 1024, threads: int = 0,
+             previous_snapshot: Path | None = None, progress: Progress | None = None) -> Outcome:
+    work = storage.work_dir(submission_id, fresh=True)
+    report = storage.report_dir(submission_id) / "findings.parquet"
+    report.unlink(missing_ok=True)
+    engine = Engine(work, memory_mb=memory_mb, threads=threads, rules=rules)
+    by_label = {f.label: f for f in inputs}
+    order = [lv for lv in LEVELS if lv in by_label]
+    n = len(order)
+
+    def tell(phase: str, done: float, step: int = 0) -> None:
+        if progress is None:
+            return
+        lo, hi = PHASES[phase]
+        progress(phase, lo + (hi - lo) * (step + max(0.0, min(done, 1.0))) / max(n, 1))
+
+    try:
+        sources: dict[str, Source] = {}
+        reasons: list[str] = []
+        for label in order:
+            f = by_label[label]
+            try:
+                sources[label] = open_source(f.path, label, work, name=f.name)
+            except (NotATable, LayoutError) as exc:
+                reasons.append(f"{label} file {f.name}: {exc}")
+        if reasons:
+            _write_report(report, [])
+            return Outcome(False, reasons, {"files": {}}, report)
+
+        staged: dict[str, Path] = {}
+        results: dict[str, FileResult] = {}
+        parts: list[Path] = []
+        for step, label in enumerate(order):
+            src = sources[label]
+            staged[label] = run_statement_with_progress(
+                engine, "reading", lambda src=src: engine.stage(src),
+                (lambda _p, v, step=step: tell("reading", v, step)) if progress else None)
+            tell("checking", 0.0, step)
+            results[label] = engine.check(src, staged[label], staged.get("family"))
+            part = work / f"{label}-findings.parquet"
+            engine.write_findings(src, part, results[label], [(nt.code, nt.message) for nt in src.notes])
+            parts.append(part)
+            tell("checking", 1.0, step)
+        _write_report(report, parts)
+
+        outcomes = [FileOutcome(label, results[label].rows, results[label].rejected) for label in order]
+        verdict = decide(policy, outcomes, "family" in by_label)
+        summary = _summary(results)
+        if not verdict.accepted:
+            return Outcome(False, list(verdict.reasons), summary, report)
+
+        written: dict[str, tuple[Path, str]] = {}
+        for step, label in enumerate(order):
+            target = work / f"{label}-snapshot.parquet"
+            run_statement_with_progress(
+                engine, "writing", lambda label=label, target=target: engine.write_snapshot(
+                    sources[label], staged[label], target),
+                (lambda _p, v, step=step: tell("writing", v, step)) if progress else None)
+            engine.counts(target, results[label])
+            written[label] = storage.store_snapshot(target, family=label == "family")
+        ind = results["individual"]
+        outcome = Outcome(
+            True, [], _summary(results), report, snapshot=written["individual"],
+            family_snapshot=written.get("family"), individuals=ind.published,
+            families=results["family"].published if "family" in results else ind.families,
+            rows_rejected=sum(r.rejected for r in results.values()),
+            counts_by_desil=ind.counts_by_desil, counts_by_province=ind.counts_by_province)
+        if previous_snapshot is not None and previous_snapshot.exists():
+            tell("comparing", 0.0)
+            outcome.changes = engine.diff(written["individual"][0], previous_snapshot)
+        tell("comparing", 1.0)
+        return outcome
+    finally:
+        engine.close()
+        storage.drop_work(submission_id)
+
+
+def _summary(results: dict[str, FileResult]) -> dict[str, Any]:
+    return {"files": {label: {"name": r.name, "rows": r.rows, "rejected": r.rejected, "published": r.published,
+                              "findings": r.findings, "findings_by_code": r.by_code}
+                      for label, r in results.items()}}
+
+
+def _write_report(target: Path, parts: list[Path]) -> None:
+    """Concatenate the per-file findings into one Parquet report, batch by batch."""
+    from p3ke_ingest.adapters.reports import FINDINGS_SCHEMA
+
+    tmp = target.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, FINDINGS_SCHEMA, compression="zstd") as writer:
+        for part in reversed(parts):  # the individual file first, as submitted
+            for batch in pq.ParquetFile(part).iter_batches(65_536):
+                writer.write_batch(batch)
+    tmp.replace(target)
