@@ -89,8 +89,7 @@ def _verification(scratch: Path, repeats: int) -> dict[str, float]:
     from p3ke_delivery.adapters.certificates import load_trust_anchors
     from p3ke_delivery.adapters.pdf_signatures import verify_upload
     from p3ke_delivery.adapters.signing import sign_bast
-    from tests.unit.delivery.support import SIG_1, SIG_2, make_dev_ca, signer
-    from tests.unit.delivery.test_bast_pdf import CONTENT
+    from tests.unit.delivery.support import CONTENT, SIG_1, SIG_2, make_dev_ca, signer
 
     make_dev_ca(scratch / "ca")
     started = time.perf_counter()

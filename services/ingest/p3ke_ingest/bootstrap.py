@@ -1,6 +1,8 @@
 from p3ke_ingest import __doc__ as DESCRIPTION
 from p3ke_ingest.adapters.orm import metadata, tables
+from p3ke_ingest.config import IngestSettings
 from p3ke_ingest.entrypoints.api import routers
+from p3ke_ingest.entrypoints.cli import register
 from p3ke_platform.service import ServiceSpec
 
 SERVICE = ServiceSpec(
@@ -12,4 +14,6 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers={},
     routers=routers,
+    register_cli=register,
+    settings_class=IngestSettings,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from p3ke_delivery.adapters import dev_ca
+from p3ke_delivery.adapters.bast_pdf import BastContent, PartyOnBast
 from p3ke_delivery.adapters.signing import load_signer
 from p3ke_platform.agreement import load_agreement
 from p3ke_schemas import CloudEvent, ExtractPrepared
@@ -21,6 +22,21 @@ from tests.unit.delivery.synthetic import write_extract
 SIG_1 = "sig-kemenkopmk-deputi"
 SIG_2 = "sig-kemnaker-kabarenbang"
 SEVEN_ZIP = shutil.which("7z")
+
+# a BAST as the preparer would fill it (fixed values, for rendering and signing tests)
+CONTENT = BastContent(
+    number="007/BAST-P3KE/PK/XI/2026", issued_on=date(2026, 11, 26), place="Jakarta",
+    agreement_title="Pemanfaatan Data P3KE", agreement_signed_on=date(2023, 2, 28), terms_version="pks+add-1",
+    parties=(PartyOnBast(1, "Kementerian Koordinator Bidang Pembangunan Manusia dan Kebudayaan", "Deputi",
+                         "Jalan Medan Merdeka Barat Nomor 3", "003/PKS/DEP.1/KEMENKO/PMK/02/2023",
+                         "Andie Megantara", "Plt. Deputi", "Kemenko PMK"),
+             PartyOnBast(2, "Kementerian Ketenagakerjaan", "Barenbang", "Jalan Gatot Subroto 51",
+                         "71668/KS.06/II/2023", "Ismail Pakaya", "Plt. Kepala Badan", "Kemnaker")),
+    program_code="padat_karya", program_title="Program padat karya", program_article="3(b)",
+    handover_id="ho-0123456789abcdef", request_id="req-1", extract_id="ex-1", dataset_version_id="dv-1",
+    record_count=1234, fields=("nik", "nama"), counts_by_desil={"1": 1000, "2": 234},
+    package_name="P3KE_padat_karya_ex-1.zip", package_size=4321, package_sha256="ab" * 32,
+    extract_sha256="cd" * 32)
 
 
 def signatories() -> list[dev_ca.SignatoryInfo]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,24 +15,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from p3ke_delivery.adapters.bast_pdf import BastContent, PartyOnBast, render
+from p3ke_delivery.adapters.bast_pdf import render
 from p3ke_delivery.adapters.certificates import load_trust_anchors
 from p3ke_delivery.adapters.signing import SigningError, sign_bast
-from tests.unit.delivery.support import SIG_1, SIG_2, make_dev_ca, signer
-
-CONTENT = BastContent(
-    number="007/BAST-P3KE/PK/XI/2026", issued_on=date(2026, 11, 26), place="Jakarta",
-    agreement_title="Pemanfaatan Data P3KE", agreement_signed_on=date(2023, 2, 28), terms_version="pks+add-1",
-    parties=(PartyOnBast(1, "Kementerian Koordinator Bidang Pembangunan Manusia dan Kebudayaan", "Deputi",
-                         "Jalan Medan Merdeka Barat Nomor 3", "003/PKS/DEP.1/KEMENKO/PMK/02/2023",
-                         "Andie Megantara", "Plt. Deputi", "Kemenko PMK"),
-             PartyOnBast(2, "Kementerian Ketenagakerjaan", "Barenbang", "Jalan Gatot Subroto 51",
-                         "71668/KS.06/II/2023", "Ismail Pakaya", "Plt. Kepala Badan", "Kemnaker")),
-    program_code="padat_karya", program_title="Program padat karya", program_article="3(b)",
-    handover_id="ho-0123456789abcdef", request_id="req-1", extract_id="ex-1", dataset_version_id="dv-1",
-    record_count=1234, fields=("nik", "nama"), counts_by_desil={"1": 1000, "2": 234},
-    package_name="P3KE_padat_karya_ex-1.zip", package_size=4321, package_sha256="ab" * 32,
-    extract_sha256="cd" * 32)
+from tests.unit.delivery.support import CONTENT, SIG_1, SIG_2, make_dev_ca, signer
 
 
 def text_of(pdf: bytes) -> bytes:

@@ -13,8 +13,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from p3ke_delivery.adapters.bast_pdf import render
 from p3ke_delivery.adapters.certificates import CertificateFacts, load_mapping, load_trust_anchors
 from p3ke_platform.cli import main
-from tests.unit.delivery.support import SIG_1, SIG_2
-from tests.unit.delivery.test_bast_pdf import CONTENT
+from tests.unit.delivery.support import CONTENT, SIG_1, SIG_2
 
 
 def test_dev_ca_writes_keys_certificates_and_the_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -24,6 +24,7 @@ from p3ke_delivery.entrypoints import dtos
 from p3ke_delivery.service_layer import queries, release, signing
 from p3ke_delivery.service_layer.context import DeliveryContext, context_for
 from p3ke_delivery.service_layer.preparation import Preparer
+from p3ke_platform.api import Problem
 from p3ke_platform.auth import Principal, PrincipalDep, require
 from p3ke_platform.service import Runtime
 
@@ -34,6 +35,8 @@ T = TypeVar("T")
 _AUDIT_ACTION = {"sign": ("upload", "bast"), "password": ("release-key", "package-password"),
                  "link": ("download", "download-link"), "download": ("download", "package"),
                  "bast": ("read", "bast"), "revoke-link": ("download", "download-link")}
+_GONE = {410: {"model": Problem, "description": "Revoked, or the link expired: nothing is released"}}
+_UNAVAILABLE = {503: {"model": Problem, "description": "Signatures cannot be verified (trust configuration)"}}
 _PDF_BODY = {"requestBody": {"required": True, "content": {"application/pdf": {
     "schema": {"type": "string", "format": "binary"}}}}}
 
@@ -90,7 +93,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     @router.post("/handovers/{handover_id}/signatures", status_code=201, response_model=dtos.SignatureAccepted,
                  summary="Upload the BAST signed by one party (`p3ke bast sign`), as application/pdf",
-                 openapi_extra=_PDF_BODY)
+                 openapi_extra=_PDF_BODY, responses=_UNAVAILABLE)
     async def upload_signature(handover_id: str, request: Request, principal: PrincipalDep) -> dtos.SignatureAccepted:
         pdf = await _body(request, ctx.settings.delivery_max_upload_bytes)
         result = await run_in_threadpool(
@@ -99,7 +102,8 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         return dtos.SignatureAccepted(**result)
 
     @router.post("/handovers/{handover_id}/password", response_model=dtos.PasswordRelease,
-                 summary="Release the package password to party 2's program officer (once, audited)")
+                 summary="Release the package password to party 2's program officer (once, audited)",
+                 responses=_GONE)
     def get_password(handover_id: str, principal: PrincipalDep, response: Response) -> dtos.PasswordRelease:
         result = _guard(ctx, principal, "password", handover_id,
                         lambda: release.release_password(ctx, handover_id, principal))
@@ -107,7 +111,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         return dtos.PasswordRelease(**result)
 
     @router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
-                 summary="An expiring, personal download link for the package")
+                 summary="An expiring, personal download link for the package", responses=_GONE)
     def create_link(handover_id: str, principal: PrincipalDep) -> dtos.DownloadLink:
         return dtos.DownloadLink(**_guard(ctx, principal, "link", handover_id,
                                           lambda: release.issue_link(ctx, handover_id, principal)))
@@ -120,7 +124,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     @router.get("/handovers/{handover_id}/package", response_class=FileResponse,
                 summary="Download the encrypted package (with a link from POST .../package/links)",
-                responses={200: {"content": {"application/zip": {}}}})
+                responses={200: {"content": {"application/zip": {}}}, **_GONE})
     def get_package(handover_id: str, principal: PrincipalDep,
                     link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
         got = _guard(ctx, principal, "download", handover_id,

@@ -203,8 +203,8 @@ class Engine:
         def digits16(p: str) -> str:
             return (f"CASE WHEN {p}_ok THEN {p}_a WHEN regexp_full_match({p}_a, '[0-9]{{16}}') THEN {p}_a "
                     f"WHEN regexp_full_match({p}_a, {lit(SEP)}) AND "
-                    f"length(regexp_replace({p}_a, '[ .\-]', '', 'g')) = 16 "
-                    f"THEN regexp_replace({p}_a, '[ .\-]', '', 'g') END AS {p}_d")
+                    rf"length(regexp_replace({p}_a, '[ .\-]', '', 'g')) = 16 "
+                    rf"THEN regexp_replace({p}_a, '[ .\-]', '', 'g') END AS {p}_d")
 
         def whole(x: str) -> str:
             if x not in names:
@@ -469,6 +469,8 @@ class Engine:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from p3ke_ingest.adapters.reports import FINDINGS_SCHEMA as schema
+
         label = src.label
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE positions_{label} AS SELECT * FROM {self._positions(src)}")
         h = src.header_line if src.fmt == "csv" else 0
@@ -479,9 +481,6 @@ class Engine:
                    f.field, f.code, f.value, p2.data_row AS ref_row
             FROM f_{label} f LEFT JOIN positions_{label} p ON f.r = p.r LEFT JOIN positions_{label} p2 ON f.ref_r = p2.r
             ORDER BY COALESCE(p.data_row, f.line - {h}), f.code"""
-        schema = pa.schema([("file", pa.string()), ("data_row", pa.int64()), ("line", pa.int64()),
-                            ("field", pa.string()), ("code", pa.string()), ("severity", pa.string()),
-                            ("message", pa.string()), ("value", pa.string())])
         by_code: dict[str, int] = {}
         count = 0
         with pq.ParquetWriter(target, schema, compression="zstd") as writer:

@@ -31,6 +31,8 @@ def snapshot_path(uri: str, data_dir: Path) -> Path:
     """A local path or file:// URI (a relative path is taken from the data directory)."""
     parsed = urlparse(uri)
     if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise SnapshotError(f"snapshot URI names a remote host ({parsed.netloc}); only local files are read")
         return Path(unquote(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:  # (one letter would be a Windows drive)
         raise SnapshotError(f"snapshot URI scheme '{parsed.scheme}' is not supported (use a path or file://)")

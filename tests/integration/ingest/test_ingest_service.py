@@ -1,0 +1,290 @@
+"""The ingest service end to end on a real database (SQLite and PostgreSQL): upload, submit, validate,
+publish through the outbox, refuse, audit, deduplicate, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from p3ke_ingest.adapters.orm import dataset_versions, submissions
+from p3ke_ingest.adapters.storage import sha256_file
+from p3ke_ingest.bootstrap import SERVICE
+from p3ke_ingest.config import IngestSettings
+from p3ke_ingest.service_layer.context import context_of
+from p3ke_ingest.synth import generate, read_defect_log
+from p3ke_platform.api import create_app
+from p3ke_platform.auth import DevIssuer
+from p3ke_platform.migrations import upgrade
+from p3ke_platform.service import Runtime
+from p3ke_platform.settings import load_settings
+from p3ke_schemas import from_kafka
+from p3ke_schemas.generate import CONTRACT_DIR
+
+
+@pytest.fixture(scope="module")
+def snapshot_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("synth")
+    clean = generate(out / "clean", individuals=3000, seed=11)
+    dirty = generate(out / "dirty", individuals=3000, seed=12, defects=0.02)
+    return {"individual": clean.individual_path, "family": clean.family_path,  # type: ignore[dict-item]
+            "dirty_individual": dirty.individual_path, "dirty_family": dirty.family_path,  # type: ignore[dict-item]
+            "dirty_log": dirty.defect_log, "import_dir": out, "families": clean.rows["family"]}  # type: ignore[dict-item]
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path, snapshot_files: dict[str, Path]) -> Iterator[Any]:
+    settings = load_settings(IngestSettings, service="ingest", database_url=database_url, data_dir=tmp_path / "data",
+                             env="test", relay_in_api=False, ingest_jobs_in_api=False,
+                             ingest_import_dirs=[snapshot_files["import_dir"]], ingest_engine_memory_mb=256)
+    upgrade(SERVICE, settings)
+    runtime = Runtime(SERVICE, settings)
+    client = TestClient(create_app(runtime))
+    issuer = DevIssuer(settings)
+
+    class Service:
+        pass
+
+    s = Service()
+    s.runtime, s.client, s.ctx = runtime, client, context_of(runtime)  # type: ignore[attr-defined]
+    s.steward = {"Authorization": f"Bearer {issuer.mint('steward-1', 'kemenkopmk', ['data-steward'])}"}  # type: ignore[attr-defined]
+    s.operator = {"Authorization": f"Bearer {issuer.mint('operator-1', 'kemenkopmk', ['operator'])}"}  # type: ignore[attr-defined]
+    s.officer = {"Authorization": f"Bearer {issuer.mint('officer-1', 'kemnaker', ['program-officer'])}"}  # type: ignore[attr-defined]
+    yield s
+    runtime.engine.dispose()
+
+
+def _upload(s: Any, path: Path) -> str:
+    r = s.client.post("/v1/uploads", params={"filename": path.name}, content=path.read_bytes(),
+                      headers={**s.steward, "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    assert r.json()["sha256"] == sha256_file(path)
+    return r.json()["upload_id"]
+
+
+def _outbox(s: Any) -> list[Any]:
+    outbox = s.runtime.spec.tables.outbox
+    with s.runtime.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.key, outbox.c.value, outbox.c.headers).order_by(outbox.c.seq)).all()
+    return [from_kafka(r.key.encode(), r.value, [(k, v.encode()) for k, v in json.loads(r.headers)]) for r in rows]
+
+
+def _run(s: Any) -> dict[str, Any]:
+    runner = s.ctx.runner()
+    assert runner.run_once()
+    assert not runner.run_once()
+    return s.client.get("/v1/submissions", headers=s.operator).json()[0]
+
+
+def test_upload_submit_publish_through_the_outbox(service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    ind, fam = _upload(s, snapshot_files["individual"]), _upload(s, snapshot_files["family"])
+    r = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}, "family": {"upload_id": fam}},
+                      headers=s.steward)
+    assert r.status_code == 202, r.text
+    sid = r.json()["submission_id"]
+    assert s.client.get(f"/v1/submissions/{sid}", headers=s.operator).json()["status"] == "queued"
+    done = _run(s)
+    assert done["status"] == "published", done
+    assert done["progress"] == 1.0
+    version_id = done["dataset_version_id"]
+
+    detail = s.client.get(f"/v1/dataset-versions/{version_id}", headers=s.operator).json()
+    assert detail["current"] is True
+    assert s.client.get("/v1/dataset-versions/current", headers=s.steward).json()["dataset_version_id"] == version_id
+    assert detail["individuals"] == 3000 and detail["rows_rejected"] == 0
+    snapshot = Path(detail["snapshot_uri"].removeprefix("file://"))
+    assert snapshot.name == f"{detail['snapshot_sha256']}.parquet"
+    assert sha256_file(snapshot) == detail["snapshot_sha256"]
+    table = pq.read_table(snapshot)
+    assert table.num_rows == 3000
+    codes = table.column("kode_kemendagri").to_pylist()
+    assert codes == sorted(codes)
+
+    events = [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]
+    assert len(events) == 1
+    data = events[0].data.model_dump(mode="json")
+    schema = json.loads((CONTRACT_DIR / "jsonschema" / "p3ke.dataset-updated.v1.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["dataset_version_id"] == version_id and data["snapshot_sha256"] == detail["snapshot_sha256"]
+    assert sum(data["counts_by_desil"].values()) == 3000 == sum(data["counts_by_province"].values())
+    desil = table.column("desil_kesejahteraan").to_pylist()
+    assert data["counts_by_desil"] == {str(d): desil.count(d) for d in sorted(set(desil))}
+    assert data["families"] == snapshot_files["families"]  # type: ignore[comparison-overlap]
+    assert data["published_by"]["subject"] == "steward-1"
+    accesses = [e.data for e in _outbox(s) if e.type == "p3ke.data-access.v1"]
+    assert {a.resource_type for a in accesses} >= {"dataset-upload", "dataset-submission", "dataset-version"}
+
+    # the same files again: the same version, no new event
+    again = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}, "family": {"upload_id": fam}},
+                          headers=s.steward)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert not s.ctx.runner().run_once()
+    assert len([e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]) == 1
+
+
+def test_same_content_by_path_is_unchanged_and_a_new_version_carries_the_diff(
+        service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    first = s.client.post("/v1/submissions", json={"individual": {"path": str(snapshot_files["individual"])}},
+                          headers=s.steward)
+    assert first.status_code == 202, first.text
+    assert _run(s)["status"] == "published"
+    # same content through an upload: a different input, the same snapshot
+    upload = _upload(s, snapshot_files["individual"])
+    assert s.client.post("/v1/submissions", json={"individual": {"upload_id": upload}},
+                         headers=s.steward).status_code == 202
+    assert _run(s)["status"] == "unchanged"
+    # a different snapshot supersedes it, with persons added/removed/changed
+    dirty = _upload(s, snapshot_files["dirty_individual"])
+    assert s.client.post("/v1/submissions", json={"individual": {"upload_id": dirty}},
+                         headers=s.steward).status_code == 202
+    done = _run(s)
+    assert done["status"] == "published", done
+    detail = s.client.get(f"/v1/dataset-versions/{done['dataset_version_id']}", headers=s.steward).json()
+    assert detail["supersedes"] is not None and detail["changes"]["persons_added"] > 0
+    assert detail["rows_rejected"] > 0
+    events = [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]
+    assert len(events) == 2 and events[1].data.supersedes == events[0].data.dataset_version_id
+    assert len(s.client.get("/v1/dataset-versions", headers=s.operator).json()) == 2
+
+
+def test_findings_are_paged_masked_downloadable_and_audited(service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    ind, fam = _upload(s, snapshot_files["dirty_individual"]), _upload(s, snapshot_files["dirty_family"])
+    sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}, "family": {"upload_id": fam}},
+                        headers=s.steward).json()["submission_id"]
+    assert _run(s)["status"] == "published"
+    log = [d for d in read_defect_log(snapshot_files["dirty_log"]) if d.data_row is not None]
+    page = s.client.get(f"/v1/submissions/{sid}/findings", params={"limit": 1000}, headers=s.steward).json()
+    assert page["total"] >= len(log)
+    got = {(f["file"], f["data_row"], f["code"]) for f in page["items"]}
+    assert {(d.file, d.data_row, d.kind) for d in log} <= got
+    csv_text = s.client.get(f"/v1/submissions/{sid}/findings.csv", headers=s.steward).text
+    assert csv_text.startswith("file,data_row,line,field,code,severity,message,value")
+    assert len(csv_text.splitlines()) == page["total"] + 1
+    import re
+
+    assert not re.search(r"\d{16}", csv_text), "a NIK in clear in the report"
+    jsonl = s.client.get(f"/v1/submissions/{sid}/findings.jsonl", headers=s.steward).text
+    assert len(jsonl.splitlines()) == page["total"]
+    reads = [e.data for e in _outbox(s) if e.type == "p3ke.data-access.v1" and e.data.resource_type == "dataset-findings"]
+    assert [r.action for r in reads] == ["read", "export", "export"] and all(r.outcome == "allowed" for r in reads)
+    # an operator may see the status but not the row-level findings
+    assert s.client.get(f"/v1/submissions/{sid}", headers=s.operator).status_code == 200
+    assert s.client.get(f"/v1/submissions/{sid}/findings", headers=s.operator).status_code == 403
+
+
+def test_only_party_1_data_steward_may_upload_and_refusals_are_audited(service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    body = snapshot_files["individual"].read_bytes()[:1000]
+    for who in (s.officer, s.operator):
+        r = s.client.post("/v1/uploads", params={"filename": "x.csv"}, content=body, headers=who)
+        assert r.status_code == 403, r.text
+    r = s.client.post("/v1/submissions", json={"individual": {"path": str(snapshot_files["individual"])}},
+                      headers=s.officer)
+    assert r.status_code == 403
+    assert s.client.post("/v1/uploads", content=body).status_code == 401
+    denied = [e.data for e in _outbox(s) if e.type == "p3ke.data-access.v1"]
+    assert len(denied) == 3
+    assert all(d.outcome == "denied" and d.reason for d in denied)
+    assert {d.actor.org for d in denied} == {"kemnaker", "kemenkopmk"}
+    assert not list((s.ctx.storage.root / "uploads").iterdir())
+
+
+def test_bad_requests_get_precise_4xx(service: Any, snapshot_files: dict[str, Path], tmp_path: Path) -> None:
+    s = service
+    post = s.client.post
+    assert post("/v1/uploads", content=b"", headers=s.steward).status_code == 400
+    r = post("/v1/uploads", content=b"abc", headers={**s.steward, "Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 415
+    r = post("/v1/uploads", content=b"abc", headers={**s.steward, "X-Content-SHA256": "0" * 64})
+    assert r.status_code == 400 and "SHA-256" in r.json()["detail"]
+    garbage = post("/v1/uploads", content=bytes(range(256)) * 64, headers=s.steward).json()["upload_id"]
+    r = post("/v1/submissions", json={"individual": {"upload_id": garbage}}, headers=s.steward)
+    assert r.status_code == 422 and "binary" in r.json()["detail"]
+    family_as_individual = _upload(s, snapshot_files["family"])
+    r = post("/v1/submissions", json={"individual": {"upload_id": family_as_individual}}, headers=s.steward)
+    assert r.status_code == 422 and "family file" in r.json()["detail"]
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(snapshot_files["individual"].read_bytes())
+    r = post("/v1/submissions", json={"individual": {"path": str(outside)}}, headers=s.steward)
+    assert r.status_code == 422 and "outside" in r.json()["detail"]
+    r = post("/v1/submissions", json={"individual": {"upload_id": "0" * 32}}, headers=s.steward)
+    assert r.status_code == 422
+    assert post("/v1/submissions", json={"individual": {}}, headers=s.steward).status_code == 422
+    assert s.client.get("/v1/submissions/nope", headers=s.steward).status_code == 404
+    assert s.client.get("/v1/dataset-versions/current", headers=s.steward).status_code == 404
+    with s.runtime.engine.connect() as conn:
+        assert conn.execute(select(submissions)).all() == []
+
+
+def test_a_job_whose_worker_died_is_resumed_and_published_once(service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    ind = _upload(s, snapshot_files["individual"])
+    sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}},
+                        headers=s.steward).json()["submission_id"]
+    dead = s.ctx.runner().__class__(s.ctx, worker_id="dead-worker")
+    job = dead.claim()
+    assert job is not None and job["submission_id"] == sid
+    # the worker died mid-run: half a scratch directory, no heartbeat since
+    (s.ctx.storage.work_dir(sid) / "individual-stage.parquet").write_bytes(b"half")
+    live = s.ctx.runner()
+    assert not live.run_once()  # still leased
+    stale = s.ctx.now() - timedelta(seconds=s.ctx.settings.ingest_job_lease_seconds + 1)
+    with s.runtime.engine.begin() as conn:
+        conn.execute(update(submissions).values(heartbeat_at=stale))
+    assert live.recover() == 1
+    assert live.run_once()
+    with s.runtime.engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.submission_id == sid)).mappings().one()
+        versions = conn.execute(select(dataset_versions)).all()
+    assert row["status"] == "published" and row["attempts"] == 2
+    assert len(versions) == 1
+    assert len([e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]) == 1
+    # the dead worker wakes up and tries to publish: its claim is gone, nothing changes
+    from p3ke_ingest.service_layer import handlers
+    from p3ke_ingest.service_layer.validation import Outcome
+
+    with pytest.raises(handlers.LostClaim):
+        handlers.publish(s.ctx, job, Outcome(False, ["late"], {}, s.ctx.storage.root / "x"), "dead-worker")
+
+
+def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    ind = _upload(s, snapshot_files["individual"])
+    sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}},
+                        headers=s.steward).json()["submission_id"]
+    stale = s.ctx.now() - timedelta(hours=1)
+    with s.runtime.engine.begin() as conn:
+        conn.execute(update(submissions).values(status="running", claimed_by="gone", heartbeat_at=stale,
+                                                attempts=s.ctx.settings.ingest_job_max_attempts))
+    assert s.ctx.runner().recover() == 1
+    body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
+    assert body["status"] == "failed" and "interrupted" in body["reasons"][0]
+    assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
+
+
+def test_a_refused_version_leaves_no_version_and_no_event(service: Any, tmp_path: Path) -> None:
+    s = service
+    bad = generate(tmp_path / "bad", individuals=500, seed=5, defects=0.5, family_file=False)
+    upload = _upload(s, bad.individual_path)
+    sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": upload}},
+                        headers=s.steward).json()["submission_id"]
+    done = _run(s)
+    assert done["status"] == "refused"
+    assert "rejected" in done["reasons"][0] and "allowed 5.00%" in done["reasons"][0]
+    assert done["summary"]["files"]["individual"]["rejected"] > 100
+    assert s.client.get(f"/v1/submissions/{sid}/findings", headers=s.steward).json()["total"] > 100
+    with s.runtime.engine.connect() as conn:
+        assert conn.execute(select(dataset_versions)).all() == []
+    assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
+    assert not list((s.ctx.storage.root / "snapshots").glob("*.parquet"))
