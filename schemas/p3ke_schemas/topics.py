@@ -55,7 +55,7 @@ EVENTS: tuple[EventSpec, ...] = (
               ("targeting", "party-2 platform"), ("targeting", "audit")),
     EventSpec("extract-prepared", 1, ExtractPrepared, "request_id",
               "An extract was frozen (accepted) or the request was refused (rejected).",
-              ("targeting",), ("delivery", "audit")),
+              ("targeting",), ("delivery", "feedback", "audit")),
     EventSpec("handover-signed", 1, HandoverSigned, "handover_id",
               "Both parties signed the BAST of a handover; the package may be released.",
               ("delivery",), ("feedback", "audit")),

@@ -51,7 +51,7 @@ def _seed(runtime: Runtime) -> dict[str, str]:
     special = {
         "denied": access(50, outcome="denied", reason="agreement expired"),
         "download_ok": access(51, action="download", resource_type="handover", resource_id="ho-1",
-                              at=T0 + timedelta(hours=1)),
+                              at=T0 + timedelta(hours=1), niks=[nik(7)]),
         "download_no_bast": access(52, action="download", resource_type="handover", resource_id="ho-2"),
         "odd_program": access(53, program="bansos_lain"),
         "no_program": access(54, program=None, action="export", actor=ACTORS[0]),
@@ -132,6 +132,8 @@ def test_compliance_queries_proofs_and_exports(api: Any, tmp_path: Path, monkeyp
     assert trail.status_code == 200
     assert [e["leaf_index"] for e in trail.json()] == [1 + 4 * i + 1 for i in range(5)]  # after ho-1 at leaf 0
     assert client.post("/v1/subjects/trail", json={"nik": "12345"}, headers=auth).status_code == 422
+    downloaded = client.post("/v1/subjects/trail", json={"nik": nik(7)}, headers=auth).json()
+    assert [(e["resource_id"], e["bast_number"]) for e in downloaded] == [("ho-1", "BAST-ho-1")]
 
     # violations
     found = client.get("/v1/violations", params=RANGE, headers=auth).json()

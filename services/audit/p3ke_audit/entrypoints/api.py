@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import select
 
@@ -39,6 +39,7 @@ from p3ke_audit.entrypoints.dto import (
     VolumeRow,
     b64,
 )
+from p3ke_audit.entrypoints.web import web_router
 from p3ke_audit.service_layer import export, proofs, queries
 from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_audit.service_layer.queries import BadQuery, Filters
@@ -49,6 +50,9 @@ from p3ke_platform.service import Runtime
 from p3ke_schemas import Actor
 
 ROLE = "compliance-auditor"
+MAX_INDEX = 2**62  # leaf indexes, sizes and keys fit a signed 64-bit column
+After = Annotated[int, Query(ge=0, le=MAX_INDEX, description="continue after this key (keyset paging)")]
+Size = Annotated[int, Query(ge=1, le=MAX_INDEX)]
 log = get_logger(__name__)
 
 
@@ -142,7 +146,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     FiltersDep = Annotated[Filters, Depends(filters)]
 
     @router.get("/entries", response_model=list[Entry], summary="Log entries, oldest first (keyset pages)")
-    def list_entries(principal: Auditor, f: FiltersDep, after: int = 0, limit: Limit = 100) -> list[Entry]:
+    def list_entries(principal: Auditor, f: FiltersDep, after: After = 0, limit: Limit = 100) -> list[Entry]:
         with runtime.sessions() as session:
             rows = queries.page(session, f, after=after, limit=limit)
         api.record(principal, resource_id="entries", count=len(rows), what=f.describe())
@@ -160,7 +164,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     @router.get("/entries/{leaf_index}", response_model=EntryWithProof,
                 summary="One entry with its inclusion proof in the latest checkpoint")
-    def get_entry(principal: Auditor, leaf_index: int) -> EntryWithProof:
+    def get_entry(principal: Auditor, leaf_index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> EntryWithProof:
         with runtime.sessions() as session:
             row = queries.entry_at(session, leaf_index)
             if row is None:
@@ -179,7 +183,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         limit = min(body.limit, settings.audit_max_page)
         f = Filters(subject_ref=api.subject_ref(body.nik), since=body.since, until=body.until)
         with runtime.sessions() as session:
-            rows = queries.page(session, f, after=body.after, limit=limit)
+            rows = queries.with_bast(session, queries.page(session, f, after=body.after, limit=limit))
         api.record(principal, resource_id="subject-trail", count=len(rows), niks=[body.nik],
                    what={"since": str(body.since), "until": str(body.until)})
         return [Entry.of(r) for r in rows]
@@ -208,8 +212,8 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     @router.get("/proofs/inclusion", response_model=InclusionOut,
                 summary="Inclusion proof of an entry (default: in the latest checkpoint's tree)")
-    def inclusion_proof(principal: Auditor, leaf_index: Annotated[int, Query(ge=0)],
-                        tree_size: Annotated[int | None, Query(ge=1)] = None) -> InclusionOut:
+    def inclusion_proof(principal: Auditor, leaf_index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+                        tree_size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None) -> InclusionOut:
         with runtime.sessions() as session:
             try:
                 out = InclusionOut.of(proofs.inclusion(session, leaf_index, tree_size))
@@ -222,8 +226,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     @router.get("/proofs/consistency", response_model=ConsistencyOut,
                 summary="Consistency proof between two tree sizes (e.g. two checkpoints)")
-    def consistency_proof(_: Auditor, first: Annotated[int, Query(ge=1)],
-                          second: Annotated[int, Query(ge=1)]) -> ConsistencyOut:
+    def consistency_proof(_: Auditor, first: Size, second: Size) -> ConsistencyOut:
         with runtime.sessions() as session:
             try:
                 proof = proofs.consistency(session, first, second)
@@ -243,7 +246,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         return CheckpointOut.of(cp)
 
     @router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed checkpoints, oldest first")
-    def list_checkpoints(_: Auditor, after: int = 0, limit: Limit = 100) -> list[CheckpointOut]:
+    def list_checkpoints(_: Auditor, after: After = 0, limit: Limit = 100) -> list[CheckpointOut]:
         with runtime.sessions() as session:
             return [CheckpointOut.of(cp) for cp in proofs.list_checkpoints(session, after, limit)]
 
@@ -274,8 +277,6 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         api.record(principal, resource_id="bundle", count=len(bundle["entries"]), action="export",
                    what=f.describe(), niks=[body.nik] if body.nik else ())
         return bundle
-
-    from p3ke_audit.entrypoints.web import web_router
 
     return [router, web_router(api)]
 

@@ -38,6 +38,7 @@ class Entry(BaseModel):
     occurred_at: datetime
     recorded_at: datetime
     payload: dict[str, Any]
+    bast_number: str | None = Field(default=None, description="the BAST of the handover concerned, if any")
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Entry:
@@ -116,7 +117,7 @@ class SubjectQuery(BaseModel):
     nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
     since: datetime | None = None
     until: datetime | None = None
-    after: int = Field(default=0, ge=0)
+    after: int = Field(default=0, ge=0, le=2**62)
     limit: int = Field(default=100, ge=1, le=100_000)
 
 

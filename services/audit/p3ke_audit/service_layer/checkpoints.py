@@ -9,11 +9,12 @@ refuse to sign and say so, instead of certifying the altered tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import checkpoints
@@ -67,7 +68,7 @@ def sign_head(session: Session, store: TreeStore, signer: Signer, frontier: Fron
     return row
 
 
-def maybe_sign(session: Session, store: TreeStore, signer_factory: object, settings: AuditSettings,
+def maybe_sign(session: Session, store: TreeStore, signer_factory: Callable[[], Signer], settings: AuditSettings,
                frontier: Frontier, *, force: bool = False) -> StoredCheckpoint | None:
     """Sign the head if a checkpoint is due (or `force` and the log grew). Lock must be held."""
     now = datetime.now(UTC)
@@ -75,17 +76,18 @@ def maybe_sign(session: Session, store: TreeStore, signer_factory: object, setti
     if not (is_due(settings, frontier.size, last, now) or (force and frontier.size > (last.tree_size if last else 0))):
         return None
     try:
-        return sign_head(session, store, signer_factory(), frontier, last, now)  # type: ignore[operator]
+        return sign_head(session, store, signer_factory(), frontier, last, now)
     except InconsistentTree as exc:
         log.critical("audit checkpoint refused", error=str(exc)[:500])
         return None
 
 
-def issue_checkpoint(sessions: object, settings: AuditSettings, *, force: bool = True) -> StoredCheckpoint | None:
+def issue_checkpoint(sessions: sessionmaker[Session], settings: AuditSettings, *,
+                     force: bool = True) -> StoredCheckpoint | None:
     """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
     from p3ke_audit.adapters.keys import signer
 
-    with sessions() as session, session.begin():  # type: ignore[operator]
+    with sessions() as session, session.begin():
         store = TreeStore(session)
         store.lock()
         frontier = Frontier.load(store.size(), store.lookup)

@@ -6,6 +6,7 @@ Days and months are Jakarta calendar days (WIB, UTC+7), as in the agreement.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -97,6 +98,19 @@ def page(session: Session, filters: Filters, *, after: int = 0, limit: int = 100
 def entry_at(session: Session, leaf_index: int) -> dict[str, Any] | None:
     row = session.execute(select(entries).where(entries.c.leaf_index == leaf_index)).mappings().first()
     return dict(row) if row else None
+
+
+def with_bast(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add `bast_number` to entries about a handover, from the handover-signed event in the log."""
+    ids = {r["resource_id"] for r in rows if r.get("resource_type") in (*PACKAGE_RESOURCES, "package-password")}
+    found: dict[str, str] = {}
+    if ids:
+        query = select(entries.c.resource_id, entries.c.payload).where(
+            entries.c.event_type == HANDOVER_SIGNED, entries.c.resource_type == "handover-signed",
+            entries.c.resource_id.in_(ids))
+        for handover_id, payload in session.execute(query):
+            found[handover_id] = json.loads(payload).get("bast_number")
+    return [{**r, "bast_number": found.get(r.get("resource_id") or "")} for r in rows]
 
 
 def stream(session: Session, filters: Filters, limit: int) -> Iterator[dict[str, Any]]:

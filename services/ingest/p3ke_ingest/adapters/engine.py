@@ -35,15 +35,14 @@ import duckdb
 from p3ke_ingest import p3ke_columns as cols
 from p3ke_ingest.adapters.sources import Source
 from p3ke_ingest.domain.findings import BY_CODE, mask_value
+from p3ke_ingest.domain.nik import APOSTROPHES, SCIENTIFIC, SEPARATED, WS
 
-WS = " \t\r\n\u00a0"
-APOSTROPHES = "'`\u2018\u2019"
 MALE = ("laki-laki", "laki laki", "lakilaki", "l", "lk", "pria", "m", "male", "1")
 FEMALE = ("perempuan", "p", "pr", "wanita", "f", "female", "2")
 YES = ("ya", "y", "1", "true", "iya")
 NO = ("tidak", "t", "0", "false", "tdk", "n", "no")
-SCI = r"[0-9]([.,][0-9]+)?[eE][+]?[0-9]+"
-SEP = r"[0-9][0-9 .\-]*[0-9]"
+SCI = SCIENTIFIC.pattern
+SEP = SEPARATED.pattern
 DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y")
 
 # -- problem bits found row by row in pass 1 --------------------------------------------------------------
@@ -250,8 +249,8 @@ class Engine:
             ("nik_scientific", f"CASE WHEN nik_ok THEN false ELSE regexp_full_match(nik_a, {sci}) END"),
             ("nik_separators", "CASE WHEN nik_ok OR nik_d IS NULL THEN false "
                                "ELSE NOT regexp_full_match(nik_a, '[0-9]{16}') END"),
-            ("nik_format", f"CASE WHEN nik_ok OR nik_a IS NULL OR nik_d IS NOT NULL THEN false "
-                           f"ELSE NOT regexp_full_match(nik_a, {sci}) END"),
+            ("nik_format", f"CASE WHEN nik_ok OR nik_t IS NULL OR nik_d IS NOT NULL THEN false "
+                           f"ELSE nik_a IS NULL OR NOT regexp_full_match(nik_a, {sci}) END"),
             ("nik_date_invalid", f"nik_d IS NOT NULL AND NOT {nik_date_ok}"),
             ("nik_serial_zero", "nik_d IS NOT NULL AND right(nik_d, 4) = '0000'"),
             ("birthdate_mismatch", f"nik_d IS NOT NULL AND {nik_date_ok} AND tl IS NOT NULL AND NOT {same_date}"),
@@ -266,8 +265,8 @@ class Engine:
             ("desil_out_of_range", f"desil_i NOT BETWEEN {r.desil_min} AND {r.desil_max}"),
             ("no_kk_apostrophe", f"NOT kk_ok AND contains({apos}, left(kk_t, 1))"),
             ("no_kk_scientific", f"CASE WHEN kk_ok OR kk_a IS NULL THEN false ELSE regexp_full_match(kk_a, {sci}) END"),
-            ("no_kk_format", f"CASE WHEN kk_ok OR kk_a IS NULL OR kk_d IS NOT NULL THEN false "
-                             f"ELSE NOT regexp_full_match(kk_a, {sci}) END"),
+            ("no_kk_format", f"CASE WHEN kk_ok OR kk_t IS NULL OR kk_d IS NOT NULL THEN false "
+                             f"ELSE kk_a IS NULL OR NOT regexp_full_match(kk_a, {sci}) END"),
             ("persentil_out_of_range", f"persentil IS NOT NULL AND (persentil_i IS NULL OR persentil_i NOT BETWEEN "
                                        f"1 AND {r.persentil_max}) AND NOT {blank('persentil')}"),
             ("value_too_long", " OR ".join(f"strlen({q(c)}) > {r.max_field_bytes}" for c in long_cols)),

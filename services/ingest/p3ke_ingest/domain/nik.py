@@ -16,6 +16,7 @@ from dataclasses import dataclass
 SCIENTIFIC = re.compile(r"[0-9]([.,][0-9]+)?[eE][+]?[0-9]+")
 SEPARATED = re.compile(r"[0-9][0-9 .\-]*[0-9]")
 APOSTROPHES = "'`\u2018\u2019"
+WS = " \t\r\n\u00a0"  # what counts as surrounding whitespace (the same set as the columnar engine)
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -29,12 +30,12 @@ class Parsed:
 
 def clean(raw: str | None, prefix: str = "nik") -> Parsed:
     """Repair what can be repaired (apostrophe, separators) and name what cannot."""
-    if raw is None or not raw.strip():
+    if raw is None or not raw.strip(WS):
         return Parsed(None, (f"{prefix}_missing",) if prefix == "nik" else ())
-    value = raw.strip()
+    value = raw.strip(WS)
     codes: list[str] = []
     if value[0] in APOSTROPHES:
-        value = value.lstrip(APOSTROPHES).strip()
+        value = value.lstrip(APOSTROPHES).strip(WS)
         codes.append(f"{prefix}_apostrophe")
     if SCIENTIFIC.fullmatch(value):
         return Parsed(None, (*codes, f"{prefix}_scientific"))
