@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
+from p3ke_schemas import DataAccess
 
 SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit"]
 PROTECTED = {"ingest": "/v1/dataset-versions", "targeting": "/v1/datasets", "delivery": "/v1/handovers",
@@ -53,6 +55,12 @@ def test_deny_by_default(client: TestClient) -> None:
     if client.service in ("delivery",):  # type: ignore[attr-defined]
         wrong_role = issuer.mint("x", "kemnaker", ["compliance-auditor"])
     assert client.get(path, headers={"Authorization": f"Bearer {wrong_role}"}).status_code == 403
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    outbox = runtime.spec.tables.outbox
+    with runtime.engine.connect() as conn:  # the refusal is audited: a data-access event, outcome denied
+        refusals = [DataAccess.model_validate_json(v) for v in conn.execute(
+            select(outbox.c.value).where(outbox.c.event_type == "p3ke.data-access.v1")).scalars()]
+    assert [(r.outcome, r.actor.subject) for r in refusals if r.outcome == "denied"] == [("denied", "x")]
     org, role = ALLOWED[client.service]  # type: ignore[attr-defined]
     good = issuer.mint("officer-1", org, [role])
     response = client.get(path, headers={"Authorization": f"Bearer {good}"})

@@ -135,3 +135,21 @@ def test_inbox_applies_each_event_once_and_isolates_rejects(database_url: str, t
         inbox_rows = conn.execute(select(func.count()).select_from(runtime.spec.tables.inbox).where(
             runtime.spec.tables.inbox.c.consumer == "picky")).scalar()
     assert inbox_rows == 2
+
+
+def test_an_access_to_many_subjects_is_split_under_the_message_limit(database_url: str, tmp_path: Any) -> None:
+    from p3ke_platform.unit_of_work import MAX_SUBJECTS_PER_EVENT
+
+    runtime = _runtime("ingest", database_url, tmp_path)
+    niks = [f"32010112019{i:05d}" for i in range(MAX_SUBJECTS_PER_EVENT * 2 + 7)]
+    with runtime.unit_of_work() as uow:
+        uow.record_access(actor=ACTOR, action="select", resource_type="extract", resource_id="ex-big",
+                          record_count=len(niks), subject_niks=niks)
+    outbox = runtime.spec.tables.outbox
+    with runtime.engine.connect() as conn:
+        values = conn.execute(select(outbox.c.value).where(outbox.c.key == "ex-big")).scalars().all()
+    events = [DataAccess.model_validate_json(v) for v in values]
+    assert [len(e.subject_refs) for e in events] == [MAX_SUBJECTS_PER_EVENT, MAX_SUBJECTS_PER_EVENT, 7]
+    assert sum(e.record_count for e in events) == len(niks)
+    assert max(len(v) for v in values) < 1_000_000
+    assert all("3201011201" not in v.decode() for v in values)  # keyed hashes only, never the NIK

@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel
 
-from p3ke_platform.auth import TokenVerifier
+from p3ke_platform.auth import Principal, TokenVerifier
 from p3ke_platform.logging import correlation, get_logger
 from p3ke_platform.service import Runtime
+from p3ke_schemas import Actor
 
 REQUESTS = Counter("p3ke_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("p3ke_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
@@ -46,6 +47,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def record_refusal(runtime: Runtime, principal: Principal, request: Request, reason: str) -> None:
+    """A caller refused by role or org: audited like any other refusal (no request content kept)."""
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    actor = Actor(org=principal.org, subject=principal.subject, roles=sorted(principal.roles),  # type: ignore[arg-type]
+                  service_account=principal.service_account)
+    with runtime.unit_of_work() as uow:
+        uow.record_access(actor=actor, action="refusal", resource_type="endpoint",
+                          resource_id=f"{request.method} {route}", outcome="denied", reason=reason)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     spec = runtime.spec
 
@@ -68,6 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                   lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
+    app.state.on_refusal = lambda principal, request, reason: record_refusal(runtime, principal, request, reason)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -16,6 +16,8 @@ from p3ke_platform.messaging.tables import MessagingTables
 from p3ke_platform.settings import Settings
 from p3ke_schemas import Actor, CloudEvent
 
+MAX_SUBJECTS_PER_EVENT = 5_000  # 5,000 x 64-hex refs keep a data-access event well under 1 MB
+
 
 @dataclass
 class UnitOfWork:
@@ -40,10 +42,21 @@ class UnitOfWork:
                       outcome: str = "allowed", reason: str | None = None, record_count: int = 0,
                       agreement_id: str | None = None, program: str | None = None,
                       purpose: str | None = None, subject_niks: Iterable[str] = ()) -> CloudEvent:
-        """Emit `data-access` for an access to personal data (or a refusal), in this transaction."""
-        payload = access_event(
-            service=self.service, actor=actor, action=action, resource_type=resource_type,
-            resource_id=resource_id, outcome=outcome, reason=reason, record_count=record_count,
-            agreement_id=agreement_id, program=program, purpose=purpose, subject_niks=subject_niks,
-            subject_hash_key=self.subject_hash_key, at=datetime.now(UTC))
-        return self.emit(payload, subject=resource_id)
+        """Emit `data-access` for an access to personal data (or a refusal), in this transaction.
+
+        An access to many data subjects is split into events of at most MAX_SUBJECTS_PER_EVENT
+        subject references each (Kafka's message size limit), each counting its own subjects.
+        """
+        niks = sorted(set(subject_niks))
+        chunks = [niks[i:i + MAX_SUBJECTS_PER_EVENT] for i in range(0, len(niks), MAX_SUBJECTS_PER_EVENT)] or [[]]
+        at = datetime.now(UTC)
+        events = []
+        for chunk in chunks:
+            payload = access_event(
+                service=self.service, actor=actor, action=action, resource_type=resource_type,
+                resource_id=resource_id, outcome=outcome, reason=reason,
+                record_count=len(chunk) if len(chunks) > 1 else record_count,
+                agreement_id=agreement_id, program=program, purpose=purpose, subject_niks=chunk,
+                subject_hash_key=self.subject_hash_key, at=at)
+            events.append(self.emit(payload, subject=resource_id))
+        return events[0]

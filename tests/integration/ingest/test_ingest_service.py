@@ -176,14 +176,16 @@ def test_findings_are_paged_masked_downloadable_and_audited(service: Any, snapsh
     assert not re.search(r"\d{16}", csv_text), "a NIK in clear in the report"
     jsonl = s.client.get(f"/v1/submissions/{sid}/findings.jsonl", headers=s.steward).text
     assert len(jsonl.splitlines()) == page["total"]
-    reads = [e.data for e in _outbox(s) if e.type == "p3ke.data-access.v1" and e.data.resource_type == "dataset-findings"]
+    reads = [e.data for e in _outbox(s)
+             if e.type == "p3ke.data-access.v1" and e.data.resource_type == "dataset-findings"]
     assert [r.action for r in reads] == ["read", "export", "export"] and all(r.outcome == "allowed" for r in reads)
     # an operator may see the status but not the row-level findings
     assert s.client.get(f"/v1/submissions/{sid}", headers=s.operator).status_code == 200
     assert s.client.get(f"/v1/submissions/{sid}/findings", headers=s.operator).status_code == 403
 
 
-def test_only_party_1_data_steward_may_upload_and_refusals_are_audited(service: Any, snapshot_files: dict[str, Path]) -> None:
+def test_only_party_1_data_steward_may_upload_and_refusals_are_audited(service: Any,
+                                                                       snapshot_files: dict[str, Path]) -> None:
     s = service
     body = snapshot_files["individual"].read_bytes()[:1000]
     for who in (s.officer, s.operator):

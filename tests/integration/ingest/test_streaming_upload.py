@@ -3,6 +3,7 @@ the background (the lifespan starts the runner) until the version is published."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,37 +22,71 @@ from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.settings import load_settings
 
 ROWS = 200_000
+EVENTS = "SELECT count(*) FROM outbox WHERE event_type = 'p3ke.dataset-updated.v1'"
+
+
+class ApiProcess:
+    """`python -m p3ke_ingest api` on a free port, with its own data directory and SQLite database."""
+
+    def __init__(self, tmp_path: Path, service_env: dict[str, str], **extra: str) -> None:
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.env = {**service_env, "P3KE_SERVICE": "ingest", "P3KE_API_PORT": str(self.port),
+                    "P3KE_RELAY_IN_API": "false", "P3KE_KAFKA_BOOTSTRAP": "127.0.0.1:1", "P3KE_LOG_LEVEL": "WARNING",
+                    "P3KE_INGEST_ENGINE_MEMORY_MB": "512", **extra}
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        subprocess.run([sys.executable, "-m", "p3ke_ingest", "migrate"], env=self.env, check=True,
+                       capture_output=True)
+        settings = load_settings(IngestSettings, service="ingest", data_dir=Path(self.env["P3KE_DATA_DIR"]),
+                                 env="test")
+        self.token = DevIssuer(settings).mint("steward-1", "kemenkopmk", ["data-steward"])
+        self.database = Path(self.env["P3KE_DATA_DIR"]) / "ingest.db"
+
+    def start(self) -> ApiProcess:
+        log = (self.tmp / "api.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "p3ke_ingest", "api"], env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, (self.tmp / "api.log").read_text()
+            time.sleep(0.2)
+
+    @property
+    def process(self) -> psutil.Process:
+        assert self.proc is not None
+        return psutil.Process(self.proc.pid)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(20)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
 
 
 @pytest.fixture
 def api(tmp_path: Path, service_env: dict[str, str]) -> Iterator[tuple[str, psutil.Process, str]]:
-    port = free_port()
-    env = {**service_env, "P3KE_SERVICE": "ingest", "P3KE_API_PORT": str(port), "P3KE_RELAY_IN_API": "false",
-           "P3KE_KAFKA_BOOTSTRAP": "127.0.0.1:1", "P3KE_LOG_LEVEL": "WARNING", "P3KE_INGEST_ENGINE_MEMORY_MB": "512"}
-    subprocess.run([sys.executable, "-m", "p3ke_ingest", "migrate"], env=env, check=True, capture_output=True)
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "p3ke_ingest", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    proc = ApiProcess(tmp_path, service_env).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "api.log").read_text()
-            time.sleep(0.2)
-        settings = load_settings(IngestSettings, service="ingest", data_dir=Path(env["P3KE_DATA_DIR"]), env="test")
-        token = DevIssuer(settings).mint("steward-1", "kemenkopmk", ["data-steward"])
-        yield base, psutil.Process(proc.pid), token
+        yield proc.base, proc.process, proc.token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        proc.stop()
 
 
 def test_a_200k_row_upload_streams_and_is_published_in_the_background(api: tuple[str, psutil.Process, str],
@@ -97,3 +132,53 @@ def test_a_200k_row_upload_streams_and_is_published_in_the_background(api: tuple
         version = client.get("/v1/dataset-versions/current").json()
         assert version["individuals"] == ROWS and version["dataset_version_id"] == body_["dataset_version_id"]
     assert os.path.exists(version["snapshot_uri"].removeprefix("file://"))
+
+
+def _wait_for(client: httpx.Client, sid: str, statuses: set[str], timeout: float = 180) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/v1/submissions/{sid}").json()
+        if body["status"] in statuses:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def test_killing_the_process_mid_job_leaves_no_version_and_the_job_resumes(tmp_path: Path,
+                                                                           service_env: dict[str, str]) -> None:
+    import sqlite3
+
+    snap = generate(tmp_path / "big", individuals=ROWS, seed=10, family_file=False)
+    api = ApiProcess(tmp_path, service_env, P3KE_INGEST_JOB_LEASE_SECONDS="5",
+                     P3KE_INGEST_IMPORT_DIRS=json.dumps([str(tmp_path / "big")])).start()
+    try:
+        with api.client() as client:
+            r = client.post("/v1/submissions", json={"individual": {"path": str(snap.individual_path)}})
+            assert r.status_code == 202, r.text
+            sid = r.json()["submission_id"]
+            deadline = time.monotonic() + 60
+            while True:  # until the heartbeat reports work under way (reading, checking or writing)
+                running = client.get(f"/v1/submissions/{sid}").json()
+                if running["status"] != "running" or running["phase"] not in ("queued", "starting"):
+                    break
+                assert time.monotonic() < deadline, running
+                time.sleep(0.1)
+            assert running["status"] == "running", "the job finished before it could be killed"
+        api.kill()  # SIGKILL in the middle of the job
+        with sqlite3.connect(api.database) as db:
+            assert db.execute("SELECT count(*) FROM dataset_versions").fetchone() == (0,)
+            assert db.execute(EVENTS).fetchone() == (0,)
+            assert db.execute("SELECT status FROM ingest_submissions").fetchall() == [("running",)]
+        snapshots = Path(api.env["P3KE_DATA_DIR"]) / "ingest" / "snapshots"
+        assert not list(snapshots.glob("*.parquet"))
+        api.start()  # after the lease, the new process takes the job over and runs it from the start
+        with api.client() as client:
+            done = _wait_for(client, sid, {"published", "failed", "refused"})
+        assert done["status"] == "published" and done["attempts"] == 2, done
+        with sqlite3.connect(api.database) as db:
+            assert db.execute("SELECT count(*) FROM dataset_versions").fetchone() == (1,)
+            assert db.execute(EVENTS).fetchone() == (1,)
+        assert len(list(snapshots.glob("*.parquet"))) == 1
+        assert not list((Path(api.env["P3KE_DATA_DIR"]) / "ingest" / "work").iterdir())
+    finally:
+        api.stop()

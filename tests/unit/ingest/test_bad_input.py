@@ -64,7 +64,8 @@ def test_a_wrong_layout_names_the_missing_columns(tmp_path: Path, clean_csv: tup
 
 
 def test_headers_are_mapped_by_case_spacing_and_alias(tmp_path: Path, clean_csv: tuple[Path, Path]) -> None:
-    assert canonical(" NIK ") == "nik" and canonical("No. KK") == "no_kk" and canonical("Desil") == "desil_kesejahteraan"
+    assert canonical(" NIK ") == "nik" and canonical("No. KK") == "no_kk"
+    assert canonical("Desil") == "desil_kesejahteraan"
     assert canonical("Kode Wilayah") == "kode_kemendagri" and canonical("Tgl Lahir") == "tanggal_lahir"
     assert canonical("Hubungan dengan Kepala Keluarga") == "hubungan_dengan_kepala_keluarga"
     assert canonical("warna favorit") is None

@@ -11,6 +11,7 @@ data endpoint names the roles it serves, and `require()` refuses to be built wit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -68,7 +69,7 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: str, org: str | None = None) -> Callable[[Principal], Awaitable[Principal]]:
+def require(*roles: str, org: str | None = None) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting a principal with at least one of `roles` (and of `org`, if given).
 
     Unknown role or org names fail here, at import time, instead of silently denying everyone.
@@ -82,14 +83,18 @@ def require(*roles: str, org: str | None = None) -> Callable[[Principal], Awaita
         raise ValueError(f"unknown org {org!r}; known: {', '.join(ORGS)}")
     wanted = frozenset(roles)
 
-    async def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(request: Request, principal: PrincipalDep) -> Principal:
+        reason = None
         if org is not None and principal.org != org:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint serves {org} only")
-        if principal.roles.isdisjoint(wanted):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"requires one of the roles: {', '.join(sorted(wanted))}"
-            )
-        return principal
+            reason = f"this endpoint serves {org} only"
+        elif principal.roles.isdisjoint(wanted):
+            reason = f"requires one of the roles: {', '.join(sorted(wanted))}"
+        if reason is None:
+            return principal
+        hook = getattr(request.app.state, "on_refusal", None)
+        if hook is not None:  # the app records the refusal (data-access, outcome denied)
+            await asyncio.to_thread(hook, principal, request, reason)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
 
     dependency.__name__ = "require_" + "_".join(sorted(r.replace("-", "_") for r in wanted))
     return dependency

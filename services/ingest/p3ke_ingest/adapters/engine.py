@@ -143,7 +143,8 @@ class Engine:
         path = self.work / "wilayah.csv"
         path.write_text(wilayah_csv_text(), encoding="utf-8")
         self.con.execute(f"""CREATE TEMP TABLE ref AS SELECT kode::VARCHAR AS code, tingkat::INTEGER AS level
-            FROM read_csv({lit(str(path))}, header=true, columns={{'kode':'VARCHAR','nama':'VARCHAR','tingkat':'VARCHAR'}})""")
+            FROM read_csv({lit(str(path))}, header=true,
+                          columns={{'kode': 'VARCHAR', 'nama': 'VARCHAR', 'tingkat': 'VARCHAR'}})""")
 
     # -- pass 1 ------------------------------------------------------------------------------------------
     def _relation(self, src: Source) -> tuple[str, list[str]]:
@@ -153,8 +154,9 @@ class Engine:
         if src.fmt == "csv":
             width = src.layout.width
             spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
-            reader = (f"read_csv({lit(str(src.path))}, header=false, skip={src.header_line}, delim={lit(src.delimiter)}, "
-                      f"quote='\"', escape='\"', columns={spec}, auto_detect=false, store_rejects=true, "
+            reader = (f"read_csv({lit(str(src.path))}, header=false, skip={src.header_line}, "
+                      f"delim={lit(src.delimiter)}, quote='\"', escape='\"', columns={spec}, auto_detect=false, "
+                      f"store_rejects=true, "
                       f"rejects_table={lit('rejects_' + src.label)}, rejects_scan={lit('scan_' + src.label)}, "
                       f"max_line_size={self.rules.max_line_bytes}, encoding={lit(src.encoding)}, strict_mode=true, "
                       f"null_padding=false)")
@@ -163,7 +165,8 @@ class Engine:
         if src.fmt == "xlsx":
             assert src.staged is not None
             select = [f"{q(n)}" if n in present else f"NULL::VARCHAR AS {q(n)}" for n in names]
-            return f"SELECT {', '.join(select)}, _line, _sheet FROM read_parquet({lit(str(src.staged))})", ["_line", "_sheet"]
+            staged = f"read_parquet({lit(str(src.staged))})"
+            return f"SELECT {', '.join(select)}, _line, _sheet FROM {staged}", ["_line", "_sheet"]
         headers = src.layout.headers
         select = []
         for n in names:
@@ -191,7 +194,8 @@ class Engine:
 
         def blank(x: str) -> str:
             """NULL, empty or only whitespace (trimmed only when it starts with whitespace)."""
-            return f"(CASE WHEN {x} IS NULL THEN true WHEN ascii({x}) IN (9, 32, 160) THEN trim({x}, {ws}) = '' ELSE false END)"
+            return (f"(CASE WHEN {x} IS NULL THEN true WHEN ascii({x}) IN (9, 32, 160) THEN trim({x}, {ws}) = '' "
+                    f"ELSE false END)")
 
         def identity(p: str, x: str) -> str:
             """{p}_ok (already 16 digits), {p}_t (trimmed), {p}_a (apostrophe removed) of a NIK or No. KK."""
@@ -217,14 +221,15 @@ class Engine:
                   f"regexp_full_match(no_kk, '[0-9]{{16}}') AS kk_ok, "
                   f"regexp_full_match(kode_kemendagri, '[0-9]{{10}}') AS kode_ok FROM ({relation}) AS src")
         hub = "hubungan_dengan_kepala_keluarga"
+        sex = f"lower(trim(jenis_kelamin, {ws}))"
         hub_known = lits(list(cols.HUBUNGAN_DENGAN_KEPALA_KELUARGA))
         level1 = f"""SELECT *, {identity("nik", "nik")}, {identity("kk", "no_kk")},
             CASE WHEN tanggal_lahir IS NULL THEN NULL ELSE COALESCE(TRY_CAST(tanggal_lahir AS DATE),
                  TRY_CAST(left(trim(tanggal_lahir, {ws}), 10) AS DATE),
                  TRY_CAST(try_strptime(trim(tanggal_lahir, {ws}), {fmt_list}) AS DATE)) END AS tl,
             CASE WHEN jenis_kelamin IN ({lit(cols.LAKI_LAKI)}, {lit(cols.PEREMPUAN)}) THEN jenis_kelamin
-                 WHEN list_contains([{lits(MALE)}], lower(trim(jenis_kelamin, {ws}))) THEN {lit(cols.LAKI_LAKI)}
-                 WHEN list_contains([{lits(FEMALE)}], lower(trim(jenis_kelamin, {ws}))) THEN {lit(cols.PEREMPUAN)} END AS jk,
+                 WHEN list_contains([{lits(MALE)}], {sex}) THEN {lit(cols.LAKI_LAKI)}
+                 WHEN list_contains([{lits(FEMALE)}], {sex}) THEN {lit(cols.PEREMPUAN)} END AS jk,
             CASE WHEN kode_ok THEN kode_kemendagri ELSE replace(NULLIF(trim(kode_kemendagri, {ws}), ''), '.', '') END
                  AS kode_s,
             {whole("desil_kesejahteraan")} AS desil_i, {whole("persentil")} AS persentil_i, {whole("umur")} AS umur_i
@@ -316,8 +321,8 @@ class Engine:
                 out.append(f"CASE WHEN {q(n)} = 'Ya' THEN true WHEN {q(n)} = 'Tidak' THEN false "
                            f"ELSE {self._flag(q(n))} END AS {q(n)}")
             elif n == hub:
-                out.append(f"CASE WHEN list_contains([{hub_known}], {q(n)}) THEN {q(n)} ELSE NULLIF(trim({q(n)}, {ws}), '') END "
-                           f"AS {q(n)}")
+                out.append(f"CASE WHEN list_contains([{hub_known}], {q(n)}) THEN {q(n)} "
+                           f"ELSE NULLIF(trim({q(n)}, {ws}), '') END AS {q(n)}")
             elif kind == "id":
                 out.append(f"CASE WHEN {blank(q(n))} THEN NULL ELSE {q(n)} END AS {q(n)}")
             else:
@@ -372,12 +377,12 @@ class Engine:
                 continue
             fld = BY_CODE[code].field
             if code == "value_too_long":
-                con.execute(f"INSERT INTO f_{label} SELECT r, NULL, long_field, {lit(code)}, NULL, NULL FROM bad_{label} "
-                            f"WHERE err & {bit(code)} <> 0")
+                con.execute(f"INSERT INTO f_{label} SELECT r, NULL, long_field, {lit(code)}, NULL, NULL "
+                            f"FROM bad_{label} WHERE err & {bit(code)} <> 0")
                 continue
             value = f"raw_{fld}" if f"raw_{fld}" in raw_cols else "NULL"
-            con.execute(f"INSERT INTO f_{label} SELECT r, NULL, {lit(fld)}, {lit(code)}, {value}, NULL FROM bad_{label} "
-                        f"WHERE err & {bit(code)} <> 0")
+            con.execute(f"INSERT INTO f_{label} SELECT r, NULL, {lit(fld)}, {lit(code)}, {value}, NULL "
+                        f"FROM bad_{label} WHERE err & {bit(code)} <> 0")
         flags = [n for n in cols.columns(label) if cols.column_spec(n).kind == "flag"]
         for i, n in enumerate(flags):
             con.execute(f"INSERT INTO f_{label} SELECT r, NULL, {lit(n)}, {lit(n + '_invalid')}, NULL, NULL "
@@ -401,7 +406,8 @@ class Engine:
                  d AS (SELECT key FROM k GROUP BY key HAVING count(*) > 1),
                  c AS (SELECT file_row_number AS r, CAST(nik AS BIGINT) AS key, {row_hash} AS row_hash FROM {s}
                        WHERE nik IS NOT NULL AND CAST(nik AS BIGINT) IN (SELECT key FROM d)),
-                 o AS (SELECT r, key, row_hash, first_value(r) OVER w AS first_r, first_value(row_hash) OVER w AS first_hash
+                 o AS (SELECT r, key, row_hash, first_value(r) OVER w AS first_r,
+                              first_value(row_hash) OVER w AS first_hash
                        FROM c WINDOW w AS (PARTITION BY key ORDER BY r))
             SELECT r, NULL, CASE WHEN row_hash = first_hash THEN '' ELSE 'nik' END,
                    CASE WHEN row_hash = first_hash THEN 'duplicate_row' ELSE 'duplicate_nik' END,
@@ -412,7 +418,8 @@ class Engine:
                 WITH k AS (SELECT file_row_number AS r, id_keluarga_p3ke AS key FROM {s}
                            WHERE id_keluarga_p3ke IS NOT NULL),
                      d AS (SELECT key FROM k GROUP BY key HAVING count(*) > 1),
-                     o AS (SELECT k.r, min(k.r) OVER (PARTITION BY k.key) AS first_r FROM k SEMI JOIN d ON k.key = d.key)
+                     o AS (SELECT k.r, min(k.r) OVER (PARTITION BY k.key) AS first_r
+                           FROM k SEMI JOIN d ON k.key = d.key)
                 SELECT r, NULL, 'id_keluarga_p3ke', 'duplicate_family', NULL, first_r FROM o
                 WHERE r <> first_r AND r NOT IN (SELECT r FROM f_{label} WHERE code = 'duplicate_row')""")
         if label == "individual" and family_staged is not None:
@@ -474,8 +481,8 @@ class Engine:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE positions_{label} AS SELECT * FROM {self._positions(src)}")
         h = src.header_line if src.fmt == "csv" else 0
         sheets = src.fmt == "xlsx" and any(n[0] == "sheets_combined" for n in notes)
-        query = f"""SELECT CASE WHEN {str(sheets).lower()} AND p.sheet IS NOT NULL THEN {lit(src.name)} || ':' || p.sheet
-                           ELSE {lit(src.name)} END AS file,
+        query = f"""SELECT CASE WHEN {str(sheets).lower()} AND p.sheet IS NOT NULL
+                                THEN {lit(src.name)} || ':' || p.sheet ELSE {lit(src.name)} END AS file,
                    COALESCE(p.data_row, f.line - {h}) AS data_row, COALESCE(p.line, f.line) AS line,
                    f.field, f.code, f.value, p2.data_row AS ref_row
             FROM f_{label} f LEFT JOIN positions_{label} p ON f.r = p.r LEFT JOIN positions_{label} p2 ON f.ref_r = p2.r
@@ -526,9 +533,11 @@ class Engine:
 
     def counts(self, snapshot: Path, result: FileResult) -> None:
         rel = f"read_parquet({lit(str(snapshot))})"
-        rows = self.con.execute(f"SELECT CAST(desil_kesejahteraan AS VARCHAR), count(*) FROM {rel} GROUP BY 1 ORDER BY 1").fetchall()
+        rows = self.con.execute(f"SELECT CAST(desil_kesejahteraan AS VARCHAR), count(*) FROM {rel} "
+                                "GROUP BY 1 ORDER BY 1").fetchall()
         result.counts_by_desil = {str(k): int(v) for k, v in rows}
-        rows = self.con.execute(f"SELECT substr(kode_kemendagri, 1, 2), count(*) FROM {rel} GROUP BY 1 ORDER BY 1").fetchall()
+        rows = self.con.execute(f"SELECT substr(kode_kemendagri, 1, 2), count(*) FROM {rel} "
+                                "GROUP BY 1 ORDER BY 1").fetchall()
         result.counts_by_province = {str(k): int(v) for k, v in rows}
         result.published = sum(result.counts_by_desil.values())
         result.families = int(self.con.execute(f"SELECT count(DISTINCT id_keluarga_p3ke) FROM {rel}").fetchone()[0])  # type: ignore[index]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,8 +141,9 @@ def _layout_notes(layout: Layout) -> list[FileNote]:
         shown = ", ".join(layout.unknown[:20]) + (" …" if len(layout.unknown) > 20 else "")
         notes.append(FileNote("columns_unknown", FILE_CODES["columns_unknown"].format(columns=shown)))
     if layout.missing_optional:
-        notes.append(FileNote("columns_optional_missing",
-                              FILE_CODES["columns_optional_missing"].format(columns=", ".join(layout.missing_optional))))
+        missing = ", ".join(layout.missing_optional)
+        message = FILE_CODES["columns_optional_missing"].format(columns=missing)
+        notes.append(FileNote("columns_optional_missing", message))
     return notes
 
 
@@ -276,4 +276,4 @@ def precheck(path: Path, label: cols.Level) -> None:
         sniff_parquet(path, label)
 
 
-__all__ = ["FileNote", "Format", "LayoutError", "NotATable", "Source", "canonical", "io", "open_source", "precheck"]
+__all__ = ["FileNote", "Format", "LayoutError", "NotATable", "Source", "canonical", "open_source", "precheck"]

@@ -238,7 +238,8 @@ def routers(runtime: Runtime) -> list[APIRouter]:
                              count=len(items))
         return FindingsPage(total=total, offset=offset, limit=limit, items=items)  # type: ignore[arg-type]
 
-    @router.get("/submissions/{submission_id}/findings.{fmt}", summary="The whole findings report (masked): csv or jsonl")
+    @router.get("/submissions/{submission_id}/findings.{fmt}",
+                summary="The whole findings report (masked): csv or jsonl")
     def report(submission_id: str, fmt: str, principal: PrincipalDep) -> StreamingResponse:
         if fmt not in ("csv", "jsonl"):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
