@@ -42,6 +42,14 @@ class Actor(Contract):
     service_account: bool = False
 
 
+class DatasetChanges(Contract):
+    """Persons (by NIK) compared with the version this one supersedes: counts only."""
+
+    persons_added: int = Field(ge=0)
+    persons_removed: int = Field(ge=0)
+    persons_changed: int = Field(ge=0, description="same NIK, some other value differs")
+
+
 class DatasetUpdated(Contract):
     """Party 1 published a validated, immutable P3KE snapshot (a dataset version)."""
 
@@ -57,6 +65,7 @@ class DatasetUpdated(Contract):
     supersedes: str | None = None
     published_by: Actor
     published_at: datetime
+    changes: DatasetChanges | None = Field(default=None, description="against `supersedes`; none for the first")
 
 
 class ExtractCriteria(Contract):

@@ -1,5 +1,6 @@
 from p3ke_feedback import __doc__ as DESCRIPTION
 from p3ke_feedback.adapters.orm import metadata, tables
+from p3ke_feedback.config import FeedbackSettings
 from p3ke_feedback.entrypoints.api import routers
 from p3ke_feedback.service_layer.handlers import HANDLERS
 from p3ke_platform.service import ServiceSpec
@@ -13,4 +14,5 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers=HANDLERS,
     routers=routers,
+    settings_class=FeedbackSettings,
 )

@@ -154,6 +154,8 @@ def test_same_content_by_path_is_unchanged_and_a_new_version_carries_the_diff(
     assert detail["rows_rejected"] > 0
     events = [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]
     assert len(events) == 2 and events[1].data.supersedes == events[0].data.dataset_version_id
+    assert events[0].data.changes is None
+    assert events[1].data.changes.model_dump() == detail["changes"]
     assert len(s.client.get("/v1/dataset-versions", headers=s.operator).json()) == 2
 
 

@@ -74,6 +74,15 @@ def temp_for(final: Path) -> Path:
     return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
 
 
+def fsync(path: Path) -> None:
+    """Flush a file (or a directory's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def publish(temp: Path, final: Path) -> None:
     """Flush `temp` to disk and rename it to `final` (atomic on one file system)."""
     with temp.open("rb") as fh:

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from p3ke_ingest.adapters import reports
 from p3ke_ingest.adapters.orm import dataset_versions, submissions
 from p3ke_ingest.adapters.sources import NotATable, precheck
 from p3ke_ingest.adapters.storage import PathNotAllowed, allowed_path
@@ -232,6 +231,8 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     def findings(submission_id: str, principal: PrincipalDep,
                  offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  code: str | None = None, severity: str | None = None, file: str | None = None) -> FindingsPage:
+        from p3ke_ingest.adapters import reports
+
         actor, path = _report(submission_id, principal)
         total, items = reports.page(path, offset, limit, code=code, severity=severity, file=file)
         handlers.record_read(ctx(), actor, resource_type="dataset-findings", resource_id=submission_id,
@@ -243,6 +244,8 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     def report(submission_id: str, fmt: str, principal: PrincipalDep) -> StreamingResponse:
         if fmt not in ("csv", "jsonl"):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
+        from p3ke_ingest.adapters import reports
+
         actor, path = _report(submission_id, principal)
         handlers.record_read(ctx(), actor, resource_type="dataset-findings", resource_id=submission_id,
                              count=reports.count(path), action="export")

@@ -12,17 +12,20 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text, update
 
 from p3ke_ingest.adapters.orm import dataset_versions, submissions, uploads
 from p3ke_ingest.adapters.storage import file_uri
 from p3ke_ingest.service_layer.context import IngestContext
-from p3ke_ingest.service_layer.validation import Outcome
 from p3ke_platform.auth import Principal
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, DatasetUpdated
+from p3ke_schemas.events import DatasetChanges
+
+if TYPE_CHECKING:
+    from p3ke_ingest.service_layer.validation import Outcome
 
 PUBLISH_ACTION = "publish-dataset"
 FINAL = ("published", "unchanged", "refused", "failed")
@@ -192,7 +195,8 @@ def publish(ctx: IngestContext, job: dict[str, Any], outcome: Outcome, worker: s
             rows_rejected=outcome.rows_rejected, counts_by_desil=outcome.counts_by_desil,
             counts_by_province=outcome.counts_by_province,
             supersedes=current["dataset_version_id"] if current else None, published_by=actor,
-            published_at=now), subject=version_id)
+            published_at=now, changes=DatasetChanges(**outcome.changes) if outcome.changes else None),
+            subject=version_id)
         uow.record_access(actor=actor, action="upload", resource_type="dataset-version", resource_id=version_id,
                           record_count=outcome.individuals, agreement_id=ctx.agreement_id)
     return "published"

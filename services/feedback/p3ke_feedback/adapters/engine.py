@@ -1,0 +1,392 @@
+"""Validation and matching of a staged feedback file with DuckDB, and the delivered counts of an extract.
+
+The staged rows (`raw`, see adapters.sources) are checked in one columnar pass (`chk`), reduced to the
+fields kept (`v`), then matched (`m`) against the other current batches of the program, the handover's
+extract and the P3KE snapshot. Only the snapshot's `nik`, `kode_kemendagri` and `desil_kesejahteraan`
+columns are read, and only for the NIKs in the batch (a semi-join), so a 10^7-row snapshot streams.
+Only names from this module go into SQL text; values are parameters. A connection lives for one
+operation, bounded in threads and memory (it spills to disk beyond the limit).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from p3ke_feedback.adapters.files import FileProblem, sql_path
+from p3ke_feedback.adapters.wilayah import Regions
+from p3ke_feedback.domain.cells import CELL_MEASURES
+from p3ke_feedback.domain.findings import BY_CODE
+from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, STATUS_ALIASES, MatchClass, Status
+
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S"]
+REGION_FORMAT = "[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{4})?)?)?"
+
+
+@contextmanager
+def connect(threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
+                                             "temp_directory": str(temp_dir)})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        yield con
+    finally:
+        con.close()
+
+
+def _mask_nik(expr: str) -> str:
+    return f"left({expr}, 4) || regexp_replace(substr({expr}, 5, 36), '[0-9]', '*', 'g')"
+
+
+def _shown(expr: str) -> str:
+    """A non-NIK value fit for a report: 40 characters, any run of 12+ digits masked."""
+    return f"regexp_replace(left({expr}, 40), '([0-9]{{4}})[0-9]{{8,}}', '\\1********', 'g')"
+
+
+_NIK_DATE_OK = """coalesce(
+    TRY_CAST(substr(n16, 9, 2) AS INTEGER) BETWEEN 1 AND 12
+    AND (CASE WHEN TRY_CAST(substr(n16, 7, 2) AS INTEGER) > 40 THEN TRY_CAST(substr(n16, 7, 2) AS INTEGER) - 40
+              ELSE TRY_CAST(substr(n16, 7, 2) AS INTEGER) END)
+        BETWEEN 1 AND [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][TRY_CAST(substr(n16, 9, 2) AS INTEGER)],
+    false)"""
+
+_REGION_OK = f"regexp_full_match(kw, '{REGION_FORMAT}')"
+
+# code -> (condition over `chk`, the value shown with the finding)
+ROW_CHECKS: dict[str, tuple[str, str]] = {
+    "row_malformed": ("malformed", "NULL"),
+    "nik_missing": ("nik_error = 'nik_missing'", "NULL"),
+    "nik_scientific": ("nik_error = 'nik_scientific'", _mask_nik("nik_raw")),
+    "nik_apostrophe": ("nik_apos AND n0 <> ''", _mask_nik("n0")),
+    "nik_separators": ("nik_sep", _mask_nik("nik_raw")),
+    "nik_format": ("nik_error = 'nik_format'", _mask_nik("nik_raw")),
+    "nik_province_unknown": ("nik_error = 'nik_province_unknown'", _mask_nik("nik_raw")),
+    "nik_date_invalid": ("nik_error = 'nik_date_invalid'", _mask_nik("nik_raw")),
+    "nik_serial_zero": ("nik_error = 'nik_serial_zero'", _mask_nik("nik_raw")),
+    "nama_missing": ("nama_raw IS NULL", "NULL"),
+    "kode_wilayah_missing": ("kw_raw IS NULL", "NULL"),
+    "kode_wilayah_format": (f"kw_raw IS NOT NULL AND NOT {_REGION_OK}", _shown("kw_raw")),
+    "kode_wilayah_unknown": (f"kw_raw IS NOT NULL AND {_REGION_OK} AND NOT kw_known", _shown("kw_raw")),
+    "program_missing": ("program_raw IS NULL", "NULL"),
+    "program_mismatch": ("program_raw IS NOT NULL AND coalesce(program_code, ptoken) <> $program",
+                         _shown("program_raw")),
+    "kegiatan_missing": ("kegiatan IS NULL", "NULL"),
+    "value_too_long": ("coalesce(length(nama_raw) > 200, false) OR coalesce(length(kegiatan) > 500, false)",
+                       "NULL"),
+    "tanggal_mulai_missing": ("mulai_raw IS NULL", "NULL"),
+    "tanggal_mulai_invalid": ("mulai_raw IS NOT NULL AND mulai IS NULL", _shown("mulai_raw")),
+    "tanggal_selesai_invalid": ("selesai_raw IS NOT NULL AND selesai IS NULL", _shown("selesai_raw")),
+    "tanggal_selesai_before_mulai": ("coalesce(selesai < mulai, false)", _shown("selesai_raw")),
+    "tanggal_mulai_before_handover": ("coalesce(mulai < $signed_on, false)", _shown("mulai_raw")),
+    "status_missing": ("status_raw IS NULL", "NULL"),
+    "status_unknown": ("status_raw IS NOT NULL AND status_code IS NULL", _shown("status_raw")),
+    "status_completed_without_end": ("status_code = 'completed' AND selesai_raw IS NULL", "NULL"),
+    "nilai_manfaat_invalid": ("nilai_raw IS NOT NULL AND nilai IS NULL", _shown("nilai_raw")),
+    "nilai_manfaat_negative": ("coalesce(nilai < 0, false)", _shown("nilai_raw")),
+}
+assert set(ROW_CHECKS) <= set(BY_CODE), set(ROW_CHECKS) - set(BY_CODE)
+
+
+def register_vocabularies(con: duckdb.DuckDBPyConnection, regions: Regions) -> None:
+    con.register("wilayah", regions.codes_table())
+    con.register("provinces", regions.provinces_table())
+    con.register("program_alias", pa.table({"alias": list(PROGRAM_ALIASES), "program": list(PROGRAM_ALIASES.values())}))
+    con.register("status_alias", pa.table({"alias": list(STATUS_ALIASES),
+                                           "status": [s.value for s in STATUS_ALIASES.values()]}))
+
+
+def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, header_line: int | None) -> None:
+    """From `raw` create `chk` (every check's inputs) and `v` (the fields kept, `has_error`)."""
+    fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
+              "nilai_manfaat")
+    blank = " AND ".join(f"coalesce(trim({f}), '') = ''" for f in fields)
+    line = f"{int(header_line)} + rowid + 1" if header_line is not None else "xline"
+    con.execute(f"""
+        CREATE TEMP TABLE b AS SELECT rowid + 1 AS row, {line} AS line, sheet,
+            nullif(trim(nik), '') AS nik_raw, nullif(trim(nama), '') AS nama_raw,
+            nullif(trim(kode_wilayah), '') AS kw_raw, nullif(trim(program), '') AS program_raw,
+            nullif(trim(kegiatan), '') AS kegiatan, nullif(trim(tanggal_mulai), '') AS mulai_raw,
+            nullif(trim(tanggal_selesai), '') AS selesai_raw, nullif(trim(status), '') AS status_raw,
+            nullif(trim(nilai_manfaat), '') AS nilai_raw, coalesce(trim(__extra), '') <> '' AS malformed
+        FROM raw WHERE NOT ({blank}) OR coalesce(trim(__extra), '') <> ''""")
+    con.execute("""
+        CREATE TEMP TABLE chk AS
+        WITH a AS (
+            SELECT b.*,
+                coalesce(left(nik_raw, 1) IN ('''', '`', '‘', '’'), false) AS nik_apos,
+                coalesce(ltrim(nik_raw, '''`‘’'), '') AS n0,
+                regexp_replace(kw_raw, '[ .]', '', 'g') AS kw,
+                trim(regexp_replace(lower(program_raw), '[^0-9a-z]+', '_', 'g'), '_') AS ptoken,
+                trim(regexp_replace(lower(status_raw), '[^0-9a-z]+', '_', 'g'), '_') AS stoken,
+                coalesce(try_strptime(mulai_raw, $formats), TRY_CAST(mulai_raw AS TIMESTAMP))::DATE AS mulai0,
+                coalesce(try_strptime(selesai_raw, $formats), TRY_CAST(selesai_raw AS TIMESTAMP))::DATE AS selesai0,
+                regexp_replace(regexp_replace(lower(nilai_raw), '^rp\\.?', ''), '[ ]', '', 'g') AS nv
+            FROM b),
+        c AS (
+            SELECT a.*,
+                regexp_full_match(n0, '[0-9]([.,][0-9]+)?[eE][+]?[0-9]+') AS nik_sci,
+                NOT regexp_full_match(n0, '[0-9]{16}') AND regexp_full_match(n0, '[0-9][0-9 .\\-]*[0-9]')
+                    AND length(regexp_replace(n0, '[ .\\-]', '', 'g')) = 16 AS nik_sep,
+                CASE WHEN regexp_full_match(nv, '[0-9]{1,3}(\\.[0-9]{3})+(,[0-9]+)?')
+                         THEN TRY_CAST(replace(replace(nv, '.', ''), ',', '.') AS DOUBLE)
+                     WHEN regexp_full_match(nv, '[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?')
+                         THEN TRY_CAST(replace(nv, ',', '') AS DOUBLE)
+                     WHEN regexp_full_match(nv, '-?[0-9]+,[0-9]{1,2}') THEN TRY_CAST(replace(nv, ',', '.') AS DOUBLE)
+                     ELSE TRY_CAST(nv AS DOUBLE) END AS nilai0
+            FROM a),
+        d AS (SELECT c.*, CASE WHEN nik_sep THEN regexp_replace(n0, '[ .\\-]', '', 'g') ELSE n0 END AS n16 FROM c)
+        SELECT d.*,
+            CASE WHEN n0 = '' THEN 'nik_missing'
+                 WHEN nik_sci THEN 'nik_scientific'
+                 WHEN NOT regexp_full_match(n16, '[0-9]{16}') THEN 'nik_format'
+                 WHEN pv.kode IS NULL THEN 'nik_province_unknown'
+                 WHEN NOT """ + _NIK_DATE_OK + """ THEN 'nik_date_invalid'
+                 WHEN right(n16, 4) = '0000' THEN 'nik_serial_zero' END AS nik_error,
+            w.kode IS NOT NULL AS kw_known, pa.program AS program_code, sa.status AS status_code,
+            CASE WHEN year(mulai0) BETWEEN 2000 AND 2100 THEN mulai0 END AS mulai,
+            CASE WHEN year(selesai0) BETWEEN 2000 AND 2100 THEN selesai0 END AS selesai,
+            CASE WHEN isfinite(nilai0) AND abs(nilai0) < 1e13 THEN nilai0 END AS nilai
+        FROM d
+        LEFT JOIN provinces pv ON pv.kode = left(d.n16, 2)
+        LEFT JOIN wilayah w ON w.kode = d.kw
+        LEFT JOIN program_alias pa ON pa.alias = d.ptoken
+        LEFT JOIN status_alias sa ON sa.alias = d.stoken""", {"formats": DATE_FORMATS})
+    errors = [cond for code, (cond, _) in ROW_CHECKS.items() if BY_CODE[code].severity == "error"]
+    has_error = " OR ".join(f"coalesce(({c}), false)" for c in errors)
+    con.execute(f"""
+        CREATE TEMP TABLE v AS SELECT row, line, sheet, CASE WHEN nik_error IS NULL THEN n16 END AS nik,
+            ({has_error}) AS has_error,
+            CASE WHEN kw_known THEN left(kw, 4) ELSE '' END AS row_region,
+            status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai, kegiatan
+        FROM chk""", {"program": program})
+
+
+@dataclass(frozen=True)
+class FileColumns:
+    """How to read an extract: its relation in SQL and which of the useful columns it has."""
+
+    relation: str
+    has_nik: bool
+    region: str | None  # SQL for the 4-digit regency code, or None
+    desil: str | None  # SQL for the desil, or None
+
+
+def extract_columns(path: Path) -> FileColumns:
+    with path.open("rb") as fh:
+        parquet = fh.read(4) == b"PAR1"
+    if parquet:
+        try:
+            names = set(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FileProblem(f"the extract {path.name} is not a readable Parquet file ({type(exc).__name__})") \
+                from None
+        relation = f"read_parquet('{sql_path(path)}')"
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            names = set(next(csv.reader(fh), []))
+        if not names:
+            raise FileProblem(f"the extract {path.name} is neither Parquet nor a CSV with a header")
+        relation = f"read_csv('{sql_path(path)}', header=true, all_varchar=true)"
+    return FileColumns(
+        relation=relation, has_nik="nik" in names,
+        region="left(kode_kemendagri, 4)" if "kode_kemendagri" in names else None,
+        desil="TRY_CAST(desil_kesejahteraan AS INTEGER)" if "desil_kesejahteraan" in names else None)
+
+
+SNAPSHOT_COLUMNS = ("nik", "kode_kemendagri", "desil_kesejahteraan")
+
+
+def check_snapshot(path: Path, version: str) -> None:
+    try:
+        names = set(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileProblem(f"the snapshot of dataset version {version} is not a readable Parquet file "
+                          f"({type(exc).__name__})") from None
+    missing = [c for c in SNAPSHOT_COLUMNS if c not in names]
+    if missing:
+        raise FileProblem(f"the snapshot of dataset version {version} lacks column(s) {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class MatchInputs:
+    program: str
+    extract: FileColumns
+    snapshot: Path
+    prior: Sequence[tuple[str, Path]] = ()  # (batch id, rows file) of the other current batches of the program
+
+
+@dataclass
+class Outcome:
+    rows: int
+    rejected: int
+    served: int
+    by_class: dict[str, int]
+    by_status: dict[str, int]
+    by_province: dict[str, int]
+    by_code: dict[str, int] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)  # per (region, desil): CELL_MEASURES
+
+
+def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
+    """From `v` create `m`: every row with its match class, whether it counts as served, its cell."""
+    ext = inputs.extract
+    params: dict[str, Any] = {}
+    prior_sql = "SELECT NULL::VARCHAR AS nik, NULL::VARCHAR AS batch_id WHERE false"
+    if inputs.prior:
+        con.register("prior_files", pa.table({"filename": [str(p) for _, p in inputs.prior],
+                                              "batch_id": [b for b, _ in inputs.prior]}))
+        params["prior"] = [str(p) for _, p in inputs.prior]
+        prior_sql = ("SELECT r.nik, f.batch_id FROM read_parquet($prior, filename=true) r "
+                     "JOIN prior_files f ON f.filename = r.filename WHERE r.served")
+    ext_sql = "SELECT NULL::VARCHAR AS nik, NULL::VARCHAR AS region, NULL::INTEGER AS desil WHERE false"
+    if ext.has_nik:
+        ext_sql = (f"SELECT nik, min({ext.region or 'NULL'}) AS region, min({ext.desil or 'NULL'}) AS desil "
+                   f"FROM {ext.relation} WHERE nik IN (SELECT nik FROM keys) GROUP BY nik")
+    params["snapshot"] = str(inputs.snapshot)
+    con.execute(f"""
+        CREATE TEMP TABLE m AS
+        WITH valid AS (SELECT row, nik, has_error FROM v WHERE nik IS NOT NULL),
+        ranked AS (
+            SELECT row, row_number() OVER w AS k, first_value(row) OVER w AS first_row FROM valid
+            WINDOW w AS (PARTITION BY nik ORDER BY has_error, row)),
+        keys AS (SELECT DISTINCT nik FROM valid),
+        prior AS (SELECT p.nik, min(p.batch_id) AS batch_id FROM ({prior_sql}) p
+                  WHERE p.nik IN (SELECT nik FROM keys) GROUP BY p.nik),
+        ext AS ({ext_sql}),
+        snap AS (SELECT nik, min(left(kode_kemendagri, 4)) AS region,
+                        min(CAST(desil_kesejahteraan AS INTEGER)) AS desil
+                 FROM read_parquet($snapshot) WHERE nik IN (SELECT nik FROM keys) GROUP BY nik),
+        classed AS (
+            SELECT v.*, r.k, r.first_row, p.batch_id AS dup_batch,
+                e.region AS e_region, e.desil AS e_desil, s.region AS s_region, s.desil AS s_desil,
+                CASE WHEN v.nik IS NULL THEN 'invalid_nik'
+                     WHEN r.k > 1 OR p.nik IS NOT NULL THEN 'duplicate'
+                     WHEN e.nik IS NOT NULL THEN 'in_extract'
+                     WHEN s.nik IS NOT NULL THEN 'in_p3ke_not_delivered'
+                     ELSE 'not_in_p3ke' END AS class
+            FROM v LEFT JOIN ranked r USING (row) LEFT JOIN prior p ON p.nik = v.nik
+                   LEFT JOIN ext e ON e.nik = v.nik LEFT JOIN snap s ON s.nik = v.nik)
+        SELECT row, line, sheet, nik, has_error, class, k, first_row, dup_batch,
+            NOT has_error AND class IN ('in_extract', 'in_p3ke_not_delivered', 'not_in_p3ke') AS served,
+            CASE class WHEN 'in_extract' THEN coalesce(e_region, s_region, row_region)
+                       WHEN 'in_p3ke_not_delivered' THEN coalesce(s_region, row_region)
+                       ELSE row_region END AS region,
+            CASE class WHEN 'in_extract' THEN coalesce(e_desil, s_desil, 0)
+                       WHEN 'in_p3ke_not_delivered' THEN coalesce(s_desil, 0)
+                       ELSE 0 END AS desil,
+            status, mulai, selesai, nilai, kegiatan
+        FROM classed""", params)
+
+
+def outcome(con: duckdb.DuckDBPyConnection) -> Outcome:
+    classes = ", ".join(f"count(*) FILTER (class = '{c.value}') AS cls_{c.value}" for c in MatchClass)
+    statuses = ", ".join(f"count(*) FILTER (served AND status = '{s.value}') AS st_{s.value}" for s in Status)
+    relation = con.sql(f"""
+        SELECT region, desil, count(*) AS rows, count(*) FILTER (has_error) AS rejected, {classes},
+               count(*) FILTER (served) AS served,
+               count(*) FILTER (served AND class = 'in_extract') AS served_in_extract,
+               {statuses}, coalesce(sum(nilai) FILTER (served), 0) AS benefit_value
+        FROM m GROUP BY region, desil ORDER BY region, desil""")
+    names = relation.columns
+    cells = [{n: (v if n == "region" else int(v)) for n, v in zip(names, row, strict=True)}
+             for row in relation.fetchall()]
+    total = {k: sum(c[k] for c in cells) for k in CELL_MEASURES}
+    by_province: dict[str, int] = {}
+    for c in cells:
+        if c["served"]:
+            key = c["region"][:2] or "unknown"
+            by_province[key] = by_province.get(key, 0) + c["served"]
+    return Outcome(
+        rows=total["rows"], rejected=total["rejected"], served=total["served"],
+        by_class={c.value: total[f"cls_{c.value}"] for c in MatchClass if total[f"cls_{c.value}"]},
+        by_status={s.value: total[f"st_{s.value}"] for s in Status if total[f"st_{s.value}"]},
+        by_province=dict(sorted(by_province.items())), cells=cells)
+
+
+def findings_sql() -> str:
+    """Every finding of the batch, from `chk` and `m`, masked, in row order."""
+    parts = [f"SELECT row, line, sheet, '{code}' AS code, {value} AS value, NULL::VARCHAR AS detail "
+             f"FROM chk WHERE coalesce(({cond}), false)" for code, (cond, value) in ROW_CHECKS.items()]
+    parts.append(f"SELECT row, line, sheet, 'duplicate_in_batch', {_mask_nik('nik')}, "
+                 f"'first reported in row ' || first_row FROM m WHERE k > 1")
+    parts.append(f"SELECT row, line, sheet, 'duplicate_across_batches', {_mask_nik('nik')}, "
+                 f"'reported in batch ' || dup_batch FROM m WHERE k = 1 AND dup_batch IS NOT NULL")
+    return " UNION ALL ".join(parts)
+
+
+def write_findings(con: duckdb.DuckDBPyConnection, path: Path, program: str, signed_on: date) -> dict[str, int]:
+    """Write the findings (row, line, sheet, code, value, detail) to `path`; return counts by code."""
+    con.execute(f"CREATE TEMP TABLE f AS {findings_sql()}", {"program": program, "signed_on": signed_on})
+    con.execute(f"COPY (SELECT * FROM f ORDER BY row, code) TO '{sql_path(path)}' "
+                f"(FORMAT parquet, COMPRESSION zstd)")
+    counts = con.execute("SELECT code, count(*) FROM f GROUP BY code ORDER BY code").fetchall()
+    return {str(c): int(n) for c, n in counts}
+
+
+ROWS_FILE_COLUMNS = ("row", "line", "nik", "class", "rejected", "served", "region", "desil", "status",
+                     "tanggal_mulai", "tanggal_selesai", "nilai_manfaat", "kegiatan")
+
+
+def write_rows(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The matched rows as kept (no name): what reports are recomputed from and duplicates checked against."""
+    con.execute(f"""COPY (SELECT row, line, nik, class, has_error AS rejected, served, region,
+                                 CAST(desil AS TINYINT) AS desil, status, mulai AS tanggal_mulai,
+                                 selesai AS tanggal_selesai, nilai AS nilai_manfaat, kegiatan
+                          FROM m ORDER BY row) TO '{sql_path(path)}' (FORMAT parquet, COMPRESSION zstd)""")
+
+
+def hmac_keys(key: str) -> tuple[bytes, bytes]:
+    """The outer and inner padded keys of HMAC-SHA256 (RFC 2104), to compute it in SQL."""
+    raw = key.encode()
+    if len(raw) > 64:
+        raw = hashlib.sha256(raw).digest()
+    block = raw.ljust(64, b"\0")
+    return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
+
+
+def subject_refs(con: duckdb.DuckDBPyConnection, hash_key: str, batch: int) -> Iterator[list[str]]:
+    """HMAC-SHA256(key, NIK) of every distinct valid NIK of the batch (the audit log's subject_ref), in chunks."""
+    opad, ipad = hmac_keys(hash_key)
+    reader = con.sql("SELECT DISTINCT sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(nik)))) AS ref "
+                     "FROM m WHERE nik IS NOT NULL", params={"opad": opad, "ipad": ipad}).to_arrow_reader(batch)
+    for chunk in reader:
+        yield chunk.column(0).to_pylist()
+
+
+def delivered(con: duckdb.DuckDBPyConnection, extract: FileColumns,
+              snapshot: Path | None) -> list[tuple[str, int, int]]:
+    """(regency, desil, persons) of an extract: its own region/desil columns, else the snapshot's by NIK."""
+    need_snapshot = ext_needs_snapshot(extract)
+    if need_snapshot and snapshot is None:
+        raise ValueError("the extract needs the snapshot for its regions or deciles")
+    if need_snapshot:
+        sql = f"""
+            WITH e AS (SELECT nik, {extract.region or 'NULL'} AS region, {extract.desil or 'NULL'} AS desil
+                       FROM {extract.relation}),
+                 s AS (SELECT nik, min(left(kode_kemendagri, 4)) AS region,
+                              min(CAST(desil_kesejahteraan AS INTEGER)) AS desil
+                       FROM read_parquet($snapshot) WHERE nik IN (SELECT nik FROM e) GROUP BY nik)
+            SELECT coalesce(e.region, s.region, '') AS region, coalesce(e.desil, s.desil, 0) AS desil, count(*)
+            FROM e LEFT JOIN s ON s.nik = e.nik GROUP BY ALL ORDER BY 1, 2"""
+        rows = con.execute(sql, {"snapshot": str(snapshot)}).fetchall()
+    else:
+        rows = con.execute(f"""SELECT coalesce({extract.region or "''"}, '') AS region,
+                                      coalesce({extract.desil or '0'}, 0) AS desil, count(*)
+                               FROM {extract.relation} GROUP BY ALL ORDER BY 1, 2""").fetchall()
+    return [(str(r), int(d), int(n)) for r, d, n in rows]
+
+
+def ext_needs_snapshot(extract: FileColumns) -> bool:
+    return extract.has_nik and (extract.region is None or extract.desil is None)

@@ -1,0 +1,290 @@
+"""The yearly monitoring and evaluation report (PKS Art. 7) as a PDF in Indonesian: tables and charts
+of what was handed over, who was served, how the data balikan matched, and how timely it came.
+
+reportlab lays out the document; charts are the same PNGs the API serves (adapters.charts). Aggregates
+only: no names, no NIKs; handovers are named by their BAST numbers. Confidential to the two parties
+(Art. 10(3)): every page says so.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import HRFlowable
+
+from p3ke_feedback.adapters import charts
+from p3ke_feedback.domain.bahasa import angka, desimal, periode, persen, rupiah, tanggal
+from p3ke_feedback.domain.report import DESIL_KEYS, Figures, Report
+from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, PROGRAM_TITLES_ID, STATUSES, MatchClass, Status
+
+
+@dataclass(frozen=True)
+class Parties:
+    reference: str  # both PKS numbers
+    title: str
+    party_1: str
+    party_1_unit: str
+    party_2: str
+    party_2_unit: str
+
+
+_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=13, alignment=TA_JUSTIFY)
+_S = {
+    "kop": ParagraphStyle("kop", parent=_BASE, fontName="Helvetica-Bold", fontSize=9, leading=11.5,
+                          alignment=TA_CENTER, textColor=colors.HexColor("#1f3b63")),
+    "title": ParagraphStyle("title", parent=_BASE, fontName="Helvetica-Bold", fontSize=15, leading=19,
+                            alignment=TA_CENTER, spaceBefore=6),
+    "subtitle": ParagraphStyle("subtitle", parent=_BASE, fontSize=10.5, leading=14, alignment=TA_CENTER),
+    "h1": ParagraphStyle("h1", parent=_BASE, fontName="Helvetica-Bold", fontSize=11.5, leading=15,
+                         spaceBefore=10, spaceAfter=4, textColor=colors.HexColor("#1f3b63"), keepWithNext=True),
+    "body": ParagraphStyle("body", parent=_BASE, spaceAfter=4),
+    "bullet": ParagraphStyle("bullet", parent=_BASE, leftIndent=12, bulletIndent=2, spaceAfter=2),
+    "cell": ParagraphStyle("cell", parent=_BASE, fontSize=8, leading=10, alignment=0),
+    "cellr": ParagraphStyle("cellr", parent=_BASE, fontSize=8, leading=10, alignment=TA_RIGHT),
+    "head": ParagraphStyle("head", parent=_BASE, fontName="Helvetica-Bold", fontSize=7, leading=8.5,
+                           alignment=TA_CENTER, textColor=colors.white),
+    "caption": ParagraphStyle("caption", parent=_BASE, fontSize=8, leading=10, alignment=TA_CENTER,
+                              textColor=colors.HexColor("#555555"), spaceAfter=6),
+    "note": ParagraphStyle("note", parent=_BASE, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#555555")),
+}
+HEAD_BG = colors.HexColor("#1f3b63")
+ZEBRA = colors.HexColor("#eef2f7")
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _p(text: str, style: str = "body") -> Paragraph:
+    return Paragraph(text, _S[style])
+
+
+def _program(code: str) -> str:
+    return PROGRAM_TITLES_ID.get(code, code)
+
+
+def _table(header: list[str], rows: list[list[str]], widths: list[float], numeric_from: int = 1,
+           total: bool = False) -> Table:
+    data = [[_p(h, "head") for h in header]]
+    for r in rows:
+        data.append([_p(_esc(v), "cell" if i < numeric_from else "cellr") for i, v in enumerate(r)])
+    table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
+    style = [("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+             ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b8c2d0")),
+             ("TOPPADDING", (0, 0), (-1, -1), 2.2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2)]
+    for i in range(1, len(data)):
+        if i % 2 == 0:
+            style.append(("BACKGROUND", (0, i), (-1, i), ZEBRA))
+    if total and len(data) > 1:
+        style += [("BACKGROUND", (0, len(data) - 1), (-1, len(data) - 1), colors.HexColor("#d6deea")),
+                  ("LINEABOVE", (0, len(data) - 1), (-1, len(data) - 1), 0.8, HEAD_BG)]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _chart(name: str, report: Report, width_mm: float = 165) -> Image:
+    png = charts.render(name, report, "png")
+    image = Image(io.BytesIO(png))
+    scale = width_mm * mm / image.imageWidth
+    image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
+    return image
+
+
+class _NumberedCanvas(rl_canvas.Canvas):
+    """Pages know their total ("halaman 2 dari 7"): pages are kept until the document is complete."""
+
+    footer = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 7.5)
+            self.setFillColor(colors.HexColor("#8c1f28"))
+            self.drawString(18 * mm, 10 * mm, "RAHASIA – hanya untuk PARA PIHAK (Pasal 10 PKS)")
+            self.setFillColor(colors.HexColor("#555555"))
+            self.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{self.footer} – halaman {self._pageNumber} dari {total}")
+            super().showPage()
+        super().save()
+
+
+def _summary_rows(report: Report) -> list[list[str]]:
+    figures = {t.program: t.figures for t in report.totals}
+    times: dict[str, list[Any]] = {}
+    for t in report.timeliness:
+        agg = times.setdefault(t.program, [0, 0, 0, []])
+        agg[0] += t.handovers
+        agg[1] += t.with_feedback
+        agg[2] += t.overdue
+        agg[3].extend(t.days)
+    rows, grand = [], Figures()
+    for program in sorted(set(figures) | set(times)):
+        f = figures.get(program, Figures())
+        handovers, with_feedback, overdue, days = times.get(program, [0, 0, 0, []])
+        median = statistics.median(days) if days else None
+        rows.append([_program(program), angka(f.delivered), angka(f.served), angka(f.served_in_extract),
+                     persen(f.coverage), persen(f.share_desil_1), angka(handovers), angka(with_feedback),
+                     desimal(median), angka(overdue)])
+        grand.add(f)
+    if len(rows) > 1:
+        rows.append(["Jumlah", angka(grand.delivered), angka(grand.served), angka(grand.served_in_extract),
+                     persen(grand.coverage), persen(grand.share_desil_1), angka(sum(v[0] for v in times.values())),
+                     angka(sum(v[1] for v in times.values())), "", angka(sum(v[2] for v in times.values()))])
+    return rows
+
+
+def _observations(report: Report) -> list[str]:
+    notes = []
+    for t in report.totals:
+        f = t.figures
+        parts = []
+        if f.delivered:
+            parts.append(f"dari {angka(f.delivered)} orang yang diserahkan, {angka(f.served_in_extract)} dilaporkan "
+                         f"telah dilayani (cakupan {persen(f.coverage)})")
+        outside = f.by_class.get(MatchClass.IN_P3KE_NOT_DELIVERED.value, 0)
+        if outside:
+            parts.append(f"{angka(outside)} penerima terdapat dalam Data P3KE tetapi tidak termasuk data yang "
+                         f"diserahkan (perlu dikonfirmasi apakah penyasaran di luar serah terima disengaja)")
+        absent = f.by_class.get(MatchClass.NOT_IN_P3KE.value, 0)
+        if absent:
+            parts.append(f"{angka(absent)} penerima tidak terdapat dalam Data P3KE (kemungkinan kesalahan inklusi; "
+                         f"perlu verifikasi oleh PIHAK KEDUA)")
+        invalid = f.by_class.get(MatchClass.INVALID_NIK.value, 0)
+        if invalid:
+            parts.append(f"{angka(invalid)} baris tanpa NIK yang sah tidak dapat dicocokkan")
+        if parts:
+            notes.append(f"<b>{_esc(_program(t.program))}</b>: " + "; ".join(parts) + ".")
+    overdue = sum(t.overdue for t in report.timeliness)
+    if overdue:
+        notes.append(f"{angka(overdue)} serah terima belum disertai data balikan lebih dari {report.overdue_days} "
+                     f"hari setelah BAST ditandatangani (Pasal 4 ayat (2) dan Pasal 5 ayat (1)).")
+    if report.unsettled_handovers:
+        notes.append(f"{angka(report.unsettled_handovers)} serah terima belum dapat dihitung jumlah data yang "
+                     f"diserahkan (berkas ekstrak atau snapshot belum tersedia bagi layanan).")
+    return notes or ["Belum ada serah terima atau data balikan pada periode ini."]
+
+
+def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
+    """The M&E report for `report` (province level, the whole period as one bucket)."""
+    label = periode(report.start, report.end)
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
+                            bottomMargin=18 * mm, title=f"Laporan Monitoring dan Evaluasi Data P3KE – {label}",
+                            author="Layanan feedback P3KE", subject=parties.reference, creator="p3ke-feedback")
+    story: list[Any] = [
+        _p(f"{_esc(parties.party_1.upper())}<br/>{_esc(parties.party_2.upper())}", "kop"),
+        HRFlowable(width="100%", thickness=1.2, color=HEAD_BG, spaceBefore=3, spaceAfter=6),
+        _p("LAPORAN MONITORING DAN EVALUASI", "title"),
+        _p("Pemanfaatan Data Pensasaran Percepatan Penghapusan Kemiskinan Ekstrem (Data P3KE)", "subtitle"),
+        _p(f"Periode {label}", "subtitle"),
+        Spacer(1, 4 * mm),
+        _p(f"Berdasarkan Perjanjian Kerja Sama Nomor {_esc(parties.reference)} tentang {_esc(parties.title)} "
+           f"(Pasal 7: monitoring dan evaluasi sekurang-kurangnya satu kali dalam satu tahun).", "body"),
+        _p("I. Pendahuluan", "h1"),
+        _p(f"Laporan ini menyajikan pemanfaatan Data P3KE oleh PIHAK KEDUA ({_esc(parties.party_2_unit)}) yang "
+           f"diterima dari PIHAK KESATU ({_esc(parties.party_1_unit)}) melalui serah terima yang dicatat dalam "
+           f"Berita Acara Serah Terima (BAST, Pasal 6), serta data balikan berupa daftar penerima program menurut "
+           f"nama dan alamat yang disampaikan PIHAK KEDUA (Pasal 4 ayat (2) dan Pasal 5 ayat (1)). Seluruh angka "
+           f"merupakan agregat; tidak ada data pribadi dalam laporan ini.", "body"),
+        _p("<b>Definisi.</b> <i>Diserahkan</i>: orang dalam data yang diserahkan pada BAST yang ditandatangani dalam "
+           "periode. <i>Dilayani</i>: orang dalam data balikan yang sah, dihitung satu kali. <i>Cakupan</i>: "
+           "dilayani dari data yang diserahkan dibagi diserahkan. <i>Desil 1</i>: bagian penerima yang dilayani "
+           "yang berada pada desil kesejahteraan 1 (kemiskinan ekstrem). <i>Waktu data balikan</i>: hari sejak BAST "
+           "ditandatangani sampai data balikan pertama diterima.", "body"),
+        _p("II. Ringkasan per program", "h1"),
+        _table(["Program", "Diserahkan", "Dilayani", "Dari data diserahkan", "Cakupan", "Desil 1", "BAST",
+                "BAST dgn data balikan", "Median hari", "Terlambat"],
+               _summary_rows(report), [32, 18, 16, 18, 15, 14, 11, 16, 15, 19], total=len(report.totals) > 1),
+        Spacer(1, 2 * mm),
+        _p(f"Dicetak {tanggal(generated_on)}. <i>Terlambat</i>: BAST tanpa data balikan lebih dari "
+           f"{report.overdue_days} hari.", "note"),
+    ]
+    # III. matching
+    class_rows = [[_program(t.program), *(angka(t.figures.by_class[c.value]) for c in MatchClass),
+                   angka(t.figures.rejected)] for t in report.totals]
+    story += [
+        _p("III. Hasil pencocokan data balikan", "h1"),
+        _p("Setiap baris data balikan dicocokkan dengan data yang diserahkan pada BAST terkait dan dengan Data "
+           "P3KE. Penerima di luar data yang diserahkan dapat menunjukkan penyasaran di luar serah terima; penerima "
+           "yang tidak terdapat dalam Data P3KE dapat menunjukkan kesalahan inklusi.", "body"),
+        _table(["Program", *(CLASS_LABELS_ID[c] for c in MatchClass), "Baris ditolak"], class_rows,
+               [34, 22, 22, 19, 20, 16, 21]),
+        Spacer(1, 3 * mm), KeepTogether([_chart("classes", report, 140),
+                                         _p("Grafik 1. Baris data balikan menurut hasil pencocokan.", "caption")]),
+    ]
+    # IV. regions
+    regions: dict[str, tuple[str, Any]] = {}
+    for row in report.rows:
+        regions.setdefault(row.region, (row.region_name, Figures()))[1].add(row.figures)
+    ranked = sorted(regions.values(), key=lambda nf: -nf[1].delivered)[:20]
+    story += [
+        KeepTogether([_p("IV. Sebaran menurut provinsi", "h1"), _chart("coverage", report, 155),
+                      _p("Grafik 2. Data diserahkan dan penerima yang dilayani, 15 provinsi dengan data diserahkan "
+                         "terbanyak.", "caption")]),
+        _table(["Provinsi", "Diserahkan", "Dilayani", "Dari data diserahkan", "Cakupan", "Desil 1", "Nilai manfaat"],
+               [[name, angka(f.delivered), angka(f.served), angka(f.served_in_extract), persen(f.coverage),
+                 persen(f.share_desil_1), rupiah(f.benefit_value)] for name, f in ranked],
+               [46, 20, 20, 24, 16, 16, 32]),
+    ]
+    # V. desil and status
+    desil_rows = [[_program(t.program), *(angka(t.figures.by_desil[k].served) for k in DESIL_KEYS),
+                   persen(t.figures.share_desil_1)] for t in report.totals]
+    status_rows = [[_program(t.program), *(angka(t.figures.by_status[s.value]) for s in Status)]
+                   for t in report.totals]
+    story += [
+        KeepTogether([_p("V. Penerima menurut desil kesejahteraan dan status", "h1"), _chart("desil", report, 145),
+                      _p("Grafik 3. Penerima yang dilayani menurut desil; di dalam setiap program desil 1 "
+                         "didahulukan.", "caption")]),
+        _table(["Program", "Desil 1", "Desil 2", "Desil 3", "Desil 4", "Tidak di P3KE", "Bagian desil 1"],
+               desil_rows, [44, 19, 19, 19, 19, 26, 28]),
+        Spacer(1, 4 * mm),
+        _table(["Program", *(STATUSES[s].label_id for s in Status)], status_rows, [44, 22, 22, 22, 22, 22, 20]),
+        _p("Status mengikuti status kepesertaan DCI (Active, Graduated, Suspended, Deceased) bila sepadan.", "note"),
+    ]
+    # VI. timeliness
+    time_rows = [[_program(t.program), angka(t.handovers), angka(t.with_feedback), desimal(t.median_days),
+                  desimal(t.mean_days), desimal(t.max_days), angka(t.awaiting), angka(t.overdue)]
+                 for t in report.timeliness]
+    overdue_rows = [[o.bast_number or o.handover_id, _program(o.program), tanggal(o.signed_at.date()),
+                     angka(o.days_without_feedback)] for o in report.overdue[:40]]
+    story += [
+        KeepTogether([_p("VI. Ketepatan waktu data balikan", "h1"), _chart("timeliness", report, 145),
+                      _p("Grafik 4. Serah terima menurut keadaan data balikannya.", "caption")]),
+        _table(["Program", "BAST", "Dengan data balikan", "Median hari", "Rata-rata hari", "Maks. hari",
+                "Menunggu", "Terlambat"], time_rows, [46, 14, 22, 18, 19, 17, 18, 18]),
+    ]
+    if overdue_rows:
+        story += [Spacer(1, 3 * mm),
+                  _p(f"BAST tanpa data balikan lebih dari {report.overdue_days} hari:", "body"),
+                  _table(["Nomor BAST", "Program", "Tanggal BAST", "Hari tanpa data balikan"], overdue_rows,
+                         [62, 50, 30, 30], numeric_from=3)]
+    story += [
+        KeepTogether([_p("VII. Catatan dan tindak lanjut", "h1"),
+                      *(Paragraph(n, _S["bullet"], bulletText="•") for n in _observations(report))]),
+        Spacer(1, 6 * mm),
+        _p("Laporan ini bersifat rahasia bagi PARA PIHAK. Pengungkapan hasil kepada pihak lain hanya dapat dilakukan "
+           "atas permintaan salah satu pihak dan persetujuan pihak lainnya (Pasal 10 ayat (3)); yang diumumkan hanya "
+           "agregat dengan sel kecil disamarkan.", "note"),
+    ]
+    canvas_class = type("Canvas", (_NumberedCanvas,), {"footer": f"Laporan M&E Data P3KE, {label}"})
+    doc.build(story, canvasmaker=canvas_class)
+    return buffer.getvalue()

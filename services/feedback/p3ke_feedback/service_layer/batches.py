@@ -1,0 +1,310 @@
+"""A data balikan batch, from the uploaded file to stored, matched, counted and announced.
+
+Order: the agreement policy (may this actor submit feedback for this program), the handover (signed,
+handed to the uploader's party, of this agreement and program), the same file again (recognised, not
+stored twice), what it supersedes, the extract (its SHA-256) and the snapshot; then validation and
+matching in DuckDB, outside any database transaction; then one transaction stores the batch, moves
+the report cells, takes away what a superseded batch had added, emits `feedback-received` and the
+audit events. The batch's files are written to a work directory and moved into place just before that
+transaction, and removed again if it fails: nothing is ever half-stored.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from p3ke_feedback.adapters import engine, sources
+from p3ke_feedback.adapters.files import FileProblem, fsync
+from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, signed_handovers
+from p3ke_feedback.domain.cells import CELL_MEASURES
+from p3ke_feedback.domain.layout import LayoutError
+from p3ke_feedback.domain.model import Refused, aware
+from p3ke_feedback.domain.vocabulary import MatchClass
+from p3ke_feedback.service_layer import aggregates
+from p3ke_feedback.service_layer.context import Context
+from p3ke_feedback.service_layer.handovers import extract_file, settle, snapshot_file, snapshot_row
+from p3ke_platform.agreement import agreement_day
+from p3ke_platform.audit_client import access_event
+from p3ke_platform.logging import get_logger
+from p3ke_platform.service import Runtime
+from p3ke_schemas import Actor, DataAccess, FeedbackReceived
+
+log = get_logger(__name__)
+REFS_PER_ACCESS_EVENT = 5_000
+"""Subject references per data-access event: 5,000 keep an event near 350 kB, under Kafka's 1 MB."""
+PURPOSE = "data balikan: BNBA of program recipients reported by party 2 (PKS Art. 4(2), 5(1))"
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: Path  # the received file (streamed to disk by the API)
+    filename: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    handover_id: str
+    program: str
+    supersedes: str | None = None
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    created: bool
+    batch: Mapping[str, Any]
+
+
+def _authorize(ctx: Context, actor: Actor, program: str) -> None:
+    decision = ctx.policy.decide_for(actor, "submit-feedback", program, at=ctx.clock())
+    if not decision.allowed:
+        raise Refused(403, decision.reason, rule=decision.rule)
+
+
+def _handover(session: Session, ctx: Context, actor: Actor, sub: Submission) -> Any:
+    row = session.execute(select(signed_handovers).where(
+        signed_handovers.c.handover_id == sub.handover_id)).mappings().first()
+    if row is None:
+        raise Refused(404, f"no signed handover '{sub.handover_id}' is known to feedback: it does not exist, or its "
+                           f"BAST has not been signed by both parties yet (feedback learns a handover from "
+                           f"handover-signed)", rule="handover-unknown")
+    if row["agreement_id"] != ctx.agreement_id:
+        raise Refused(409, f"handover {sub.handover_id} belongs to agreement '{row['agreement_id']}', not to "
+                           f"'{ctx.agreement_id}' which this service applies", rule="handover-agreement")
+    if row["recipient_org"] and row["recipient_org"] != actor.org:
+        raise Refused(403, f"handover {sub.handover_id} was handed over to {row['recipient_org']}; only that party "
+                           f"reports its data balikan", rule="handover-party")
+    if row["program"] != sub.program:
+        raise Refused(422, f"handover {sub.handover_id} is for program {row['program']}; this batch names "
+                           f"{sub.program}", rule="handover-program")
+    return row
+
+
+def find_same(session: Session, handover_id: str, sha256: str) -> Any:
+    return session.execute(select(feedback_batches).where(feedback_batches.c.handover_id == handover_id,
+                                                          feedback_batches.c.file_sha256 == sha256)).mappings().first()
+
+
+def _same_or_conflict(session: Session, sub: Submission, upload: Upload) -> Any:
+    """An earlier batch this upload repeats (returned), or a refusal if its id is taken by another."""
+    same = find_same(session, sub.handover_id, upload.sha256)
+    if sub.batch_id:
+        other = session.execute(select(feedback_batches).where(
+            feedback_batches.c.batch_id == sub.batch_id)).mappings().first()
+        if other is not None and (same is None or other["batch_id"] != same["batch_id"]):
+            raise Refused(409, f"batch_id {sub.batch_id} is already used by another batch", rule="batch-id")
+    return same
+
+
+def _superseded(session: Session, sub: Submission) -> Any:
+    if not sub.supersedes:
+        return None
+    old = session.execute(select(feedback_batches).where(
+        feedback_batches.c.batch_id == sub.supersedes)).mappings().first()
+    if old is None or old["handover_id"] != sub.handover_id:
+        raise Refused(409, f"batch {sub.supersedes} is not a batch of handover {sub.handover_id}, so this batch "
+                           f"cannot supersede it", rule="supersedes")
+    if old["status"] != "current":
+        raise Refused(409, f"batch {sub.supersedes} was already superseded by {old['superseded_by']}; supersede "
+                           f"that one instead", rule="supersedes")
+    return old
+
+
+def _prior(ctx: Context, session: Session, program: str, period: str, supersedes: str | None) -> list[tuple[str, Path]]:
+    """Rows files of the program's other current batches in the same year (a person is counted once a year)."""
+    conditions = [feedback_batches.c.program == program, feedback_batches.c.status == "current",
+                  feedback_batches.c.period.like(period[:4] + "-%")]
+    if supersedes:
+        conditions.append(feedback_batches.c.batch_id != supersedes)
+    rows = session.execute(select(feedback_batches.c.batch_id, feedback_batches.c.directory)
+                           .where(*conditions)).all()
+    out = []
+    for batch_id, directory in rows:
+        path = ctx.storage / directory / "rows.parquet"
+        if not path.is_file():
+            raise Refused(409, f"the stored rows of batch {batch_id} are missing, so duplicates across batches "
+                               f"cannot be checked; restore the feedback storage", rule="storage")
+        out.append((batch_id, path))
+    return out
+
+
+def _prepare(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload: Upload) -> dict[str, Any]:
+    """Every check that reads the database, in one short read (SQLite: one writer at a time)."""
+    with runtime.sessions() as session:
+        handover = _handover(session, ctx, actor, sub)
+        same = _same_or_conflict(session, sub, upload)
+        if same is not None:
+            return {"same": same}
+        old = _superseded(session, sub)
+        ext = session.execute(select(extracts).where(
+            extracts.c.extract_id == handover["extract_id"])).mappings().first()
+        if ext is None:
+            raise Refused(409, f"the extract {handover['extract_id']} of handover {sub.handover_id} has not been "
+                               f"announced to feedback yet (extract-prepared); try again later", rule="extract")
+        snapshot = snapshot_row(session, ext["dataset_version_id"], latest=True)
+        if snapshot is None:
+            raise Refused(409, "no P3KE snapshot is known to feedback yet (dataset-updated), so rows cannot be "
+                               "matched against Data P3KE; try again later", rule="snapshot")
+        prior = _prior(ctx, session, sub.program, handover["period"], sub.supersedes)
+    try:
+        extract_path, columns = extract_file(ctx, ext)
+        snapshot_path = snapshot_file(ctx, snapshot)
+    except FileProblem as exc:
+        raise Refused(409, f"handover {sub.handover_id}: {exc}", rule="files") from None
+    if not columns.has_nik:
+        raise Refused(409, f"the extract of handover {sub.handover_id} has no nik column (nik was not a requested "
+                           f"field), so data balikan cannot be matched against it", rule="extract-nik")
+    return {"same": None, "handover": handover, "old": old, "columns": columns, "extract_path": extract_path,
+            "snapshot": snapshot, "snapshot_path": snapshot_path, "prior": prior}
+
+
+def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload: Upload) -> Stored:
+    """Store one batch, or recognise it as an earlier one; raises Refused with the reason."""
+    _authorize(ctx, actor, sub.program)
+    found = _prepare(ctx, runtime, actor, sub, upload)
+    if found["same"] is not None:
+        upload.path.unlink(missing_ok=True)
+        return Stored(False, found["same"])
+    handover = found["handover"]
+    batch_id = sub.batch_id or f"fb-{uuid.uuid4().hex[:20]}"
+    work = ctx.storage / "work" / uuid.uuid4().hex
+    final = ctx.batch_dir(batch_id)
+    s = ctx.settings
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+            engine.register_vocabularies(con, ctx.regions)
+            try:
+                staged = sources.stage(con, upload.path, work)
+            except (sources.NotATable, LayoutError) as exc:
+                raise Refused(422, f"{upload.filename}: {exc}", rule="layout") from None
+            if staged.rows == 0:
+                raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
+            signed_on = agreement_day(aware(handover["signed_at"]))
+            engine.validate(con, program=sub.program, signed_on=signed_on,
+                            header_line=staged.header_line if staged.fmt == "csv" else None)
+            engine.match(con, engine.MatchInputs(program=sub.program, extract=found["columns"],
+                                                 snapshot=found["snapshot_path"], prior=found["prior"]))
+            result = engine.outcome(con)
+            if result.rows == 0:
+                raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
+            by_code = engine.write_findings(con, work / "findings.parquet", sub.program, signed_on)
+            _refuse_if_nothing_served(upload.filename, result, by_code)
+            engine.write_rows(con, work / "rows.parquet")
+            (work / "xlsx-staging.parquet").unlink(missing_ok=True)
+            shutil.move(upload.path, work / f"original.{staged.fmt}")
+            publish_dir(work, final)
+            try:
+                batch = _store(ctx, runtime, con, actor, sub, upload, batch_id, found, staged, result, by_code)
+            except BaseException:
+                shutil.rmtree(final, ignore_errors=True)
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        upload.path.unlink(missing_ok=True)
+    return batch
+
+
+def publish_dir(work: Path, final: Path) -> None:
+    """Flush the batch's files and move the work directory into place (one rename)."""
+    for path in work.iterdir():
+        fsync(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        work.rename(final)
+    except OSError:
+        raise Refused(409, f"batch {final.name} already has stored files", rule="batch-id") from None
+    fsync(final.parent)
+
+
+def _refuse_if_nothing_served(filename: str, result: engine.Outcome, by_code: dict[str, int]) -> None:
+    if result.served:
+        return
+    if result.rejected == result.rows:
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
+        raise Refused(422, f"{filename}: all {result.rows} rows have errors, nothing was stored (findings: {codes})",
+                      rule="all-invalid")
+    dup = result.by_class.get(MatchClass.DUPLICATE.value, 0)
+    raise Refused(422, f"{filename}: none of the {result.rows} rows adds a person: {result.rejected} have errors, "
+                       f"{dup} repeat persons already reported for this program; nothing was stored",
+                  rule="nothing-new")
+
+
+def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submission, upload: Upload, batch_id: str,
+           found: dict[str, Any], staged: sources.Staged, result: engine.Outcome, by_code: dict[str, int]) -> Stored:
+    handover, old = found["handover"], found["old"]
+    now = ctx.clock()
+    program, period = sub.program, handover["period"]
+    summary = {"by_class": result.by_class, "by_status": result.by_status, "by_province": result.by_province,
+               "by_finding": by_code, "notes": staged.notes, "extract_id": handover["extract_id"]}
+    row = {"batch_id": batch_id, "handover_id": sub.handover_id, "agreement_id": handover["agreement_id"],
+           "program": program, "period": period, "status": "current", "supersedes": sub.supersedes,
+           "superseded_by": None, "filename": upload.filename, "file_format": staged.fmt, "file_bytes": upload.size,
+           "file_sha256": upload.sha256, "dataset_version_id": found["snapshot"]["dataset_version_id"],
+           "rows": result.rows, "rows_rejected": result.rejected, "served": result.served,
+           "summary": json.dumps(summary, sort_keys=True), "submitted_org": actor.org,
+           "submitted_subject": actor.subject, "received_at": now,
+           "directory": str(ctx.batch_dir(batch_id).relative_to(ctx.storage))}
+    try:
+        with runtime.unit_of_work() as uow:
+            session = uow.session
+            if old is not None:
+                moved = session.execute(update(feedback_batches).where(
+                    feedback_batches.c.batch_id == old["batch_id"], feedback_batches.c.status == "current")
+                    .values(status="superseded", superseded_by=batch_id))
+                if moved.rowcount != 1:
+                    raise Refused(409, f"batch {old['batch_id']} was superseded meanwhile", rule="supersedes")
+                aggregates.add_batch(session, program, period, aggregates.batch_cell_rows(session, old["batch_id"]),
+                                     sign=-1)
+            session.execute(insert(feedback_batches).values(**row))
+            session.execute(insert(batch_cells), [{"batch_id": batch_id, "region": c["region"], "desil": c["desil"],
+                                                   **{m: c[m] for m in CELL_MEASURES}} for c in result.cells])
+            aggregates.add_batch(session, program, period, result.cells)
+            if handover["delivered_state"] != "settled":
+                settle(ctx, session, sub.handover_id)
+            first = handover["first_feedback_at"] or now
+            session.execute(update(signed_handovers).where(signed_handovers.c.handover_id == sub.handover_id)
+                            .values(first_feedback_at=first, last_feedback_at=now))
+            uow.emit(FeedbackReceived(
+                batch_id=batch_id, handover_id=sub.handover_id, agreement_id=handover["agreement_id"],
+                program=program, supersedes=sub.supersedes, rows=result.rows, rows_rejected=result.rejected,
+                counts_by_match_class=result.by_class, counts_by_status=result.by_status,
+                counts_by_region=result.by_province, submitted_by=actor, received_at=now), subject=batch_id)
+            uow.record_access(actor=actor, action="upload", resource_type="feedback-batch", resource_id=batch_id,
+                              record_count=result.rows, agreement_id=handover["agreement_id"], program=program,
+                              purpose=PURPOSE)
+            _record_match(uow, con, actor, batch_id, handover["agreement_id"], program, now)
+    except IntegrityError:
+        with runtime.sessions() as session:
+            same = find_same(session, sub.handover_id, upload.sha256)
+        if same is None:
+            raise Refused(409, f"batch_id {batch_id} is already used by another batch", rule="batch-id") from None
+        shutil.rmtree(ctx.batch_dir(batch_id), ignore_errors=True)
+        return Stored(False, same)
+    log.info("feedback batch stored", batch_id=batch_id, handover_id=sub.handover_id, program=program,
+             rows=result.rows, rejected=result.rejected, served=result.served, supersedes=sub.supersedes)
+    return Stored(True, row)
+
+
+def _record_match(uow: Any, con: Any, actor: Actor, batch_id: str, agreement_id: str, program: str, now: Any) -> None:
+    """The match in the audit log with every matched person's keyed hash (UU PDP Art. 31-32), split over
+    events of REFS_PER_ACCESS_EVENT references."""
+    base = access_event(service=uow.service, actor=actor, action="match", resource_type="feedback-batch",
+                        resource_id=batch_id, outcome="allowed", at=now, subject_hash_key=uow.subject_hash_key,
+                        agreement_id=agreement_id, program=program,
+                        purpose=PURPOSE + "; matched against the extract and Data P3KE").model_dump()
+    for chunk in engine.subject_refs(con, uow.subject_hash_key, REFS_PER_ACCESS_EVENT):
+        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": len(chunk),
+                                            "subject_refs": chunk}), subject=batch_id)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from p3ke_platform.api import create_app
+from p3ke_platform.auth import DevIssuer
+from p3ke_platform.service import Runtime
+from tests.unit.feedback.helpers import (
+    apply,
+    dataset_event,
+    extract_event,
+    handover_event,
+    make_runtime,
+    snapshot_people,
+    write_extract,
+)
+
+
+@pytest.fixture(scope="session")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 synthetic persons in two provinces, in the Parquet layout ingest publishes."""
+    from p3ke_ingest.synth import generate
+
+    out = tmp_path_factory.mktemp("feedback-snapshot")
+    return generate(out, individuals=6_000, fmt="parquet", seed=21, provinces=["32", "33"],
+                    family_file=False).individual_path
+
+
+@dataclass
+class World:
+    """A feedback service that knows one snapshot (dv-1) and one signed padat_karya handover (ho-1) of
+    an extract (ext-1) holding the first 400 persons of the snapshot."""
+
+    runtime: Runtime
+    tmp: Path
+    snapshot: Path
+    people: list[dict[str, Any]]
+    delivered: list[dict[str, Any]]
+
+    @property
+    def present(self) -> set[str]:
+        return {p["nik"] for p in self.people}
+
+    @property
+    def outside(self) -> list[dict[str, Any]]:
+        """Persons of the snapshot that were not handed over."""
+        return self.people[2000:]
+
+
+@pytest.fixture
+def world(tmp_path: Path, snapshot: Path) -> Iterator[World]:
+    people = snapshot_people(snapshot)
+    rt = make_runtime(tmp_path, feedback_shared_root=snapshot.parents[1])
+    ext = tmp_path / "extracts" / "ext-1.parquet"  # the shared root holds the snapshot and the extracts
+    write_extract(ext, people[:400])
+    assert apply(rt, dataset_event(snapshot), extract_event(ext, "ext-1"), handover_event("ho-1", "ext-1", 400)) == []
+    yield World(rt, tmp_path, snapshot, people, people[:400])
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.runtime)) as c:
+        yield c
+
+
+def auth(runtime: Runtime, org: str = "kemnaker", role: str = "program-officer", sub: str = "officer-7",
+         extra_roles: tuple[str, ...] = ()) -> dict[str, str]:
+    token = DevIssuer(runtime.settings).mint(sub, org, [role, *extra_roles])
+    return {"Authorization": f"Bearer {token}"}

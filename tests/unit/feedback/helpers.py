@@ -1,0 +1,146 @@
+"""Shared by feedback's tests: a synthetic snapshot, extracts and handovers, a feedback runtime on
+SQLite (or a given database), feedback files in every match class, and reading the outbox."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from p3ke_feedback.bootstrap import SERVICE
+from p3ke_feedback.config import FeedbackSettings
+from p3ke_feedback.service_layer.context import context_for
+from p3ke_platform.messaging.inbox import Delivered
+from p3ke_platform.migrations import upgrade
+from p3ke_platform.service import Runtime
+from p3ke_platform.settings import load_settings
+from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractPrepared, HandoverSigned, Signer
+
+AGREEMENT = "pks-p3ke-2023"
+OFFICER = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
+STEWARD = Actor(org="kemenkopmk", subject="steward-1", roles=["data-steward"])
+SIGNED_AT = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+HEADER = ["NIK", "Nama", "Kode Wilayah", "Program", "Kegiatan", "Tanggal Mulai", "Tanggal Selesai", "Status",
+          "Nilai Manfaat"]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_runtime(tmp: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
+    settings = load_settings(FeedbackSettings, service="feedback", env="test", data_dir=tmp / "data",
+                             database_url=database_url or f"sqlite:///{tmp / 'feedback.db'}",
+                             **{"agreement_include_examples": True, "relay_in_api": False,
+                                "feedback_shared_root": tmp, **overrides})
+    upgrade(SERVICE, settings)
+    return Runtime(SERVICE, settings)
+
+
+def snapshot_people(snapshot: Path) -> list[dict[str, Any]]:
+    """nik, kode_kemendagri, desil of every person of the snapshot with a NIK."""
+    table = pq.read_table(snapshot, columns=["nik", "kode_kemendagri", "desil_kesejahteraan"])
+    return [r for r in table.to_pylist() if r["nik"]]
+
+
+def write_extract(path: Path, people: Sequence[dict[str, Any]], columns: Iterable[str] = (
+        "nik", "kode_kemendagri", "desil_kesejahteraan")) -> str:
+    columns = list(columns)
+    data = {c: [p[c] for p in people] for c in columns}
+    arrays = {c: pa.array(v, pa.int8() if c == "desil_kesejahteraan" else pa.string()) for c, v in data.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(arrays), path)
+    return sha256_of(path)
+
+
+def dataset_event(snapshot: Path, version: str = "dv-1") -> DatasetUpdated:
+    return DatasetUpdated(dataset_version_id=version, agreement_id=AGREEMENT, snapshot_uri=snapshot.as_uri(),
+                          snapshot_sha256=sha256_of(snapshot),
+                          individuals=pq.ParquetFile(snapshot).metadata.num_rows, families=0,
+                          published_by=STEWARD, published_at=datetime(2026, 1, 5, tzinfo=UTC))
+
+
+def extract_event(path: Path, extract_id: str, program: str = "padat_karya", version: str = "dv-1",
+                  counts_by_desil: dict[str, int] | None = None) -> ExtractPrepared:
+    rows = pq.ParquetFile(path).metadata.num_rows
+    return ExtractPrepared(request_id=f"req-{extract_id}", extract_id=extract_id, agreement_id=AGREEMENT,
+                           program=program, status="accepted", dataset_version_id=version, record_count=rows,
+                           counts_by_desil=counts_by_desil or {}, file_uri=path.as_uri(), file_sha256=sha256_of(path),
+                           prepared_at=SIGNED_AT - timedelta(days=5))
+
+
+def handover_event(handover_id: str, extract_id: str, record_count: int, program: str = "padat_karya",
+                   signed_at: datetime = SIGNED_AT, party2_org: str = "kemnaker",
+                   agreement_id: str = AGREEMENT) -> HandoverSigned:
+    signers = [Signer(party=1, org="kemenkopmk", signatory_id="sig-kemenkopmk-deputi", certificate_sha256="a" * 64,
+                      signed_at=signed_at),
+               Signer(party=2, org=party2_org, signatory_id="sig-kemnaker-kabarenbang",  # type: ignore[arg-type]
+                      certificate_sha256="b" * 64, signed_at=signed_at)]
+    return HandoverSigned(handover_id=handover_id, bast_number=f"001/BAST-P3KE/PK/III/2026-{handover_id}",
+                          agreement_id=agreement_id, extract_id=extract_id, program=program,
+                          record_count=record_count, package_sha256="c" * 64, bast_sha256="d" * 64,
+                          signers=signers, signed_at=signed_at)
+
+
+def apply(runtime: Runtime, *payloads: Any, event_ids: list[str] | None = None) -> list[tuple[Delivered, str]]:
+    """Apply events through the real inbox, as the worker does; returns the dead-lettered ones."""
+    items = []
+    for i, payload in enumerate(payloads):
+        event = CloudEvent.of(payload, source="test")
+        if event_ids:
+            event = CloudEvent(type=event.type, source=event.source, data=event.data, id=event_ids[i])
+        items.append(Delivered(event.spec.topic, 0, i, event))
+    return runtime.inbox("test").apply_batch(items)
+
+
+def emitted(runtime: Runtime, event_type: str) -> list[dict[str, Any]]:
+    outbox = runtime.spec.tables.outbox
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.value).where(outbox.c.event_type == event_type)
+                            .order_by(outbox.c.seq)).scalars().all()
+    return [json.loads(v) for v in rows]
+
+
+def feedback_row(nik: str | None, *, nama: str = "Penerima Sintetis", kode: str = "3201011001",
+                 program: str = "padat_karya", kegiatan: str = "Padat karya jalan desa, Bogor",
+                 mulai: str = "2026-04-01", selesai: str = "2026-04-30", status: str = "selesai",
+                 nilai: str = "1500000") -> list[str]:
+    return [nik or "", nama, kode, program, kegiatan, mulai, selesai, status, nilai]
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER, delimiter: str = ",",
+              title_rows: Sequence[str] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        for title in title_rows:
+            fh.write(title + "\n")
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def absent_nik(present: set[str], district: str = "320101") -> str:
+    """A well-formed NIK that is in neither the snapshot nor an extract."""
+    for serial in range(1, 10000):
+        nik = f"{district}150790{serial:04d}"
+        if nik not in present:
+            return nik
+    raise AssertionError("no free NIK")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def context(runtime: Runtime) -> Any:
+    return context_for(runtime.settings)
