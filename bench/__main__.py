@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["events", "delivery", "targeting", "ingest"]
+BENCHMARKS = ["events", "delivery", "targeting", "ingest", "audit"]
 
 
 def main(argv: list[str]) -> int:

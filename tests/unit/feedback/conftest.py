@@ -53,15 +53,20 @@ class World:
         return self.people[2000:]
 
 
-@pytest.fixture
-def world(tmp_path: Path, snapshot: Path) -> Iterator[World]:
+def build_world(tmp_path: Path, snapshot: Path, **overrides: Any) -> World:
     people = snapshot_people(snapshot)
-    rt = make_runtime(tmp_path, feedback_shared_root=snapshot.parents[1])
+    rt = make_runtime(tmp_path, feedback_shared_root=snapshot.parents[1], **overrides)
     ext = tmp_path / "extracts" / "ext-1.parquet"  # the shared root holds the snapshot and the extracts
     write_extract(ext, people[:400])
     assert apply(rt, dataset_event(snapshot), extract_event(ext, "ext-1"), handover_event("ho-1", "ext-1", 400)) == []
-    yield World(rt, tmp_path, snapshot, people, people[:400])
-    rt.engine.dispose()
+    return World(rt, tmp_path, snapshot, people, people[:400])
+
+
+@pytest.fixture
+def world(tmp_path: Path, snapshot: Path) -> Iterator[World]:
+    w = build_world(tmp_path, snapshot)
+    yield w
+    w.runtime.engine.dispose()
 
 
 @pytest.fixture
@@ -74,3 +79,12 @@ def auth(runtime: Runtime, org: str = "kemnaker", role: str = "program-officer",
          extra_roles: tuple[str, ...] = ()) -> dict[str, str]:
     token = DevIssuer(runtime.settings).mint(sub, org, [role, *extra_roles])
     return {"Authorization": f"Bearer {token}"}
+
+
+def upload(client: TestClient, world: World, path: Path, handover: str = "ho-1", program: str = "padat_karya",
+           headers: dict[str, str] | None = None, **params: str) -> Any:
+    """POST a file as the raw body, as a program officer of party 2 unless `headers` say otherwise."""
+    return client.post("/v1/feedback-batches", params={"handover_id": handover, "program": program,
+                                                       "filename": path.name, **params},
+                       content=path.read_bytes(),
+                       headers={**(headers or auth(world.runtime)), "Content-Type": "application/octet-stream"})

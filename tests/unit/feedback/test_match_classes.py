@@ -3,19 +3,10 @@ findings masked; nothing personal in the event or the answers."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
-from tests.unit.feedback.conftest import World, auth
+from tests.unit.feedback.conftest import World, auth, upload
 from tests.unit.feedback.helpers import absent_nik, emitted, feedback_row, write_csv
-
-
-def upload(client: TestClient, world: World, path: Any, handover: str = "ho-1", program: str = "padat_karya",
-           **params: str) -> Any:
-    return client.post("/v1/feedback-batches", params={"handover_id": handover, "program": program,
-                                                       "filename": path.name, **params},
-                       content=path.read_bytes(), headers={**auth(world.runtime), "Content-Type": "text/csv"})
 
 
 def test_every_match_class(client: TestClient, world: World) -> None:
@@ -46,6 +37,7 @@ def test_every_match_class(client: TestClient, world: World) -> None:
     assert second.json()["counts_by_finding"]["duplicate_across_batches"] == 1
 
     [first_event, second_event] = emitted(world.runtime, "p3ke.feedback-received.v1")
+    assert second_event["counts_by_match_class"] == {"duplicate": 1, "in_extract": 1}
     assert first_event["counts_by_match_class"] == body["counts_by_match_class"]
     assert first_event["program"] == "padat_karya" and first_event["handover_id"] == "ho-1"
     assert sum(first_event["counts_by_region"].values()) == 58

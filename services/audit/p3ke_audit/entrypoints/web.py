@@ -11,7 +11,7 @@ import base64
 from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -84,10 +84,15 @@ TEXT: dict[str, dict[str, str]] = {
 STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#111;background:#fff}
 header,main{max-width:72rem;margin:0 auto;padding:1rem}
-header{display:flex;justify-content:space-between;align-items:center;border-bottom:2px solid #114}
+header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem;
+border-bottom:2px solid #114}
+header h1{margin:.5rem 0}nav{display:flex;flex-wrap:wrap;align-items:center;gap:1rem}nav form{margin:0}
+section{margin:0 0 1.5rem}
 a{color:#0645ad}a:focus,button:focus,input:focus{outline:3px solid #f90;outline-offset:2px}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#ff0;padding:.5rem}
 form.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:.5rem 1rem}
+form.grid>div:last-child{align-self:end}#nik{max-width:20rem;display:block}
+.wide{overflow-x:auto;max-width:100%}.wide:focus{outline:3px solid #f90}
 label{display:block;font-weight:600}input,textarea{width:100%;padding:.4rem;font:inherit;box-sizing:border-box}
 button{padding:.5rem 1rem;font:inherit;background:#114;color:#fff;border:0;cursor:pointer}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.3rem .5rem;text-align:left}
@@ -118,8 +123,19 @@ def _t(lang: str, key: str, **kw: Any) -> str:
     return escape(TEXT[key][lang].format(**kw))
 
 
-def _page(lang: str, title: str, body: str, *, signed_in: bool, status: int = 200) -> HTMLResponse:
+def _here(request: Request) -> str:
+    """This page's address without `lang`, for the language switch: the same page and filters in the
+    other language. A POSTed page (a subject lookup) switches on the search page, so nothing from a
+    form body (a NIK) ever lands in a URL."""
+    if request.method != "GET":
+        return "/ui"
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang" and v])
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+def _page(lang: str, title: str, body: str, *, signed_in: bool, status: int = 200, here: str = "/ui") -> HTMLResponse:
     other = "en" if lang == "id" else "id"
+    switch = escape(f"{here}{'&' if '?' in here else '?'}lang={other}")
     signout = (f'<form method="post" action="/ui/logout?lang={lang}"><button>{_t(lang, "signout")}</button></form>'
                if signed_in else "")
     html = f"""<!doctype html>
@@ -127,7 +143,7 @@ def _page(lang: str, title: str, body: str, *, signed_in: bool, status: int = 20
 <title>{escape(title)} · {_t(lang, "title")}</title><style>{STYLE}</style></head>
 <body><a class="skip" href="#main">{_t(lang, "skip")}</a>
 <header><h1><a href="/ui?lang={lang}">{_t(lang, "title")}</a></h1>
-<nav><a href="/ui?lang={other}" hreflang="{other}" lang="{other}">{_t(lang, "other_lang")}</a> {signout}</nav>
+<nav><a href="{switch}" hreflang="{other}" lang="{other}">{_t(lang, "other_lang")}</a> {signout}</nav>
 </header><main id="main">{body}</main></body></html>"""
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -159,8 +175,10 @@ def _table(lang: str, rows: list[dict[str, Any]], caption: str) -> str:
         body.append(f"<tr><td>{link}</td><td>{when}</td><td>{who}</td><td>{escape(r.get('action') or '')}</td>"
                     f"<td>{escape(r.get('outcome') or '')}</td><td>{resource}</td>"
                     f"<td>{escape(r.get('program') or '')}</td><td>{r.get('record_count', 0)}</td></tr>")
-    return (f'<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+    # a narrow screen scrolls the table, not the page (the region is focusable for keyboard scrolling)
+    return (f'<div class="wide" role="region" aria-label="{escape(caption)}" tabindex="0">'
+            f'<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def web_router(api: AuditApi) -> APIRouter:
@@ -185,7 +203,7 @@ def web_router(api: AuditApi) -> APIRouter:
             api.record(principal, resource_id=request.url.path, outcome="denied",
                        reason="requires the compliance-auditor role")
             return None, _page(lang, TEXT["denied"][lang], f'<p role="alert" class="bad">{_t(lang, "denied")}</p>',
-                               signed_in=True, status=403)
+                               signed_in=True, status=403, here=_here(request))
         return principal, None
 
     def integrity_panel(lang: str) -> str:
@@ -240,7 +258,7 @@ def web_router(api: AuditApi) -> APIRouter:
                 api.record(principal, resource_id="ui:entries", count=len(rows), what=f.describe())
                 results = _table(lang, rows, TEXT["results"][lang])
         body = search_form(lang, values) + f'<section aria-live="polite">{results}</section>' + integrity_panel(lang)
-        return _page(lang, TEXT["search"][lang], body, signed_in=True)
+        return _page(lang, TEXT["search"][lang], body, signed_in=True, here=_here(request))
 
     @router.post("/login")
     def login(request: Request, form: Form) -> Any:
@@ -290,7 +308,7 @@ def web_router(api: AuditApi) -> APIRouter:
             row = queries.entry_at(session, leaf_index)
             if row is None:
                 return _page(lang, TEXT["entry"][lang], f'<p role="alert">{_t(lang, "none")}</p>',
-                             signed_in=True, status=404)
+                             signed_in=True, status=404, here=_here(request))
             try:
                 inc: proofs.Inclusion | None = proofs.inclusion(session, leaf_index)
                 pending = ""
@@ -313,7 +331,7 @@ def web_router(api: AuditApi) -> APIRouter:
             proof_html = f"{verdict}<ol>{hashes}</ol>"
         body = (f'<h2>{_t(lang, "entry")} #{leaf_index}</h2><table><tbody>{details}</tbody></table>'
                 f'<h3>{_t(lang, "proof")}</h3>{proof_html}<p><a href="/ui?lang={lang}">{_t(lang, "back")}</a></p>')
-        return _page(lang, f"{TEXT['entry'][lang]} #{leaf_index}", body, signed_in=True)
+        return _page(lang, f"{TEXT['entry'][lang]} #{leaf_index}", body, signed_in=True, here=_here(request))
 
     return router
 

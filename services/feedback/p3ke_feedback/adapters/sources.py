@@ -179,9 +179,11 @@ def _cell_text(value: Any, identity: bool) -> str | None:
 def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Staged:
     import openpyxl
 
+    fh = path.open("rb")  # a file object: openpyxl would refuse the upload's file name extension
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for damaged files
+        fh.close()
         raise NotATable(f"the XLSX workbook cannot be opened: {type(exc).__name__}") from None
     staged = work / "xlsx-staging.parquet"
     schema = pa.schema([("sheet", pa.string()), ("xline", pa.int64()), *((c, pa.string()) for c in COLUMNS)])
@@ -221,6 +223,7 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Stage
                     writer.write_table(pa.Table.from_arrays([pa.array(b) for b in buffer], schema=schema))
     finally:
         wb.close()
+        fh.close()
     con.execute(f"""CREATE TEMP TABLE raw AS SELECT *, NULL::VARCHAR AS __extra
                     FROM read_parquet('{sql_path(staged)}')""")
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]

@@ -1,0 +1,365 @@
+"""Audit: Kafka -> audit worker -> PostgreSQL with the Merkle tree maintained, against a raw consumer.
+
+1. BENCH_AUDIT_ENTRIES data-access events (default 20000; each naming BENCH_AUDIT_SUBJECTS_PER_EVENT data
+   subjects, default 2) are produced to `p3ke.data-access.v1` beforehand; then the real audit worker
+   (`python -m p3ke_audit worker`, a separate process, default settings: batches of 500, a signed checkpoint
+   every 1000 entries) drains the backlog into PostgreSQL. The sustained append rate is measured from the
+   first appended entry to the last (worker start-up and group join excluded; `append_wall_seconds` has
+   them). The reference, in the same run and on the same topic once the worker has stopped, is a bare
+   kafka-python consumer in a fresh group that only counts the messages: `ratio` = our seconds / its.
+2. At the resulting size (grow it without Kafka with BENCH_AUDIT_PREFILL: entries appended in-process
+   through the inbox and the same handler before step 1), with a checkpoint signed over the whole log:
+   latency of an inclusion proof and of a subject lookup by NIK, BENCH_AUDIT_SAMPLES each (default 300),
+   through the service layer in this process and through the real API process over HTTP (which also
+   records each query in the log's outbox).
+3. `verify_log` (what `p3ke audit verify` runs) over the whole log: entries per second.
+
+Aims (issue 7): >= 5,000 entries/s appended on 2 cores; at 10^7 entries p95 <= 50 ms for an inclusion
+proof and <= 200 ms for a subject lookup; verification >= 100,000 entries/s. The throwaway PostgreSQL
+cluster runs with fsync and synchronous_commit off (p3ke_platform.devstack.postgres).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine
+
+from bench.report import env_int, peak_rss_mb, write
+from p3ke_audit.adapters.orm import checkpoints, entries
+from p3ke_platform.audit_client import access_event
+from p3ke_platform.devstack.kafka import KafkaBroker
+from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.devstack.postgres import PostgresCluster
+from p3ke_platform.messaging.admin import ensure_topics
+from p3ke_platform.settings import load_settings
+from p3ke_schemas import Actor, CloudEvent, ProgramCode, to_kafka
+
+TOPIC = "p3ke.data-access.v1"
+SUBJECT_KEY = "bench-audit-subject-hash-key-0123456789"
+SERVICES = ["ingest", "targeting", "delivery", "feedback"]
+ACTORS = [Actor(org="kemnaker", subject=f"officer-{i}", roles=["program-officer"]) for i in range(20)] + [
+    Actor(org="kemenkopmk", subject=f"steward-{i}", roles=["data-steward"]) for i in range(5)]
+PROGRAMS = [p.value for p in ProgramCode]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def nik(i: int) -> str:
+    return f"3201{i:012d}"
+
+
+def events(first: int, n: int, pool: int, per_event: int, seed: int) -> Iterator[CloudEvent]:
+    """n synthetic data-access events, i from `first`, each naming `per_event` NIKs out of `pool`."""
+    rng = random.Random(seed)
+    for i in range(first, first + n):
+        service = SERVICES[i % len(SERVICES)]
+        data = access_event(
+            service=service, actor=ACTORS[i % len(ACTORS)], action=rng.choice(["read", "export", "download", "match"]),
+            resource_type="extract", resource_id=f"ext-{i % 97}", outcome="denied" if i % 50 == 0 else "allowed",
+            reason="agreement expired" if i % 50 == 0 else None, record_count=rng.randrange(1, 5000),
+            agreement_id="PKS-003", program=PROGRAMS[i % len(PROGRAMS)], at=T0 + timedelta(seconds=i),
+            subject_hash_key=SUBJECT_KEY, subject_niks=[nik(rng.randrange(pool)) for _ in range(per_event)])
+        yield CloudEvent.of(data, source=f"urn:p3ke:service:{service}", time=data.occurred_at)
+
+
+def produce(bootstrap: str, stream: Iterator[CloudEvent]) -> tuple[int, int]:
+    """Send every event to the topic (acks=all); returns (messages, bytes of the values)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
+    count = size = 0
+    for event in stream:
+        key, value, headers = to_kafka(event)
+        producer.send(TOPIC, key=key, value=value, headers=headers)
+        count, size = count + 1, size + len(value)
+    producer.flush()
+    producer.close()
+    return count, size
+
+
+def prefill(url: str, data_dir: Path, n: int, pool: int, per_event: int) -> None:
+    """Grow the log to n entries without Kafka: the inbox and the audit handler, in this process."""
+    from p3ke_audit.bootstrap import SERVICE
+    from p3ke_audit.config import AuditSettings
+    from p3ke_platform.messaging.inbox import Delivered
+    from p3ke_platform.service import Runtime
+
+    runtime = Runtime(SERVICE, load_settings(AuditSettings, service="audit", database_url=url, data_dir=data_dir,
+                                             env="test", subject_hash_key=SUBJECT_KEY,
+                                             audit_checkpoint_every=100_000))
+    inbox = runtime.inbox("bench-prefill")
+    batch: list[Delivered] = []
+    started = time.monotonic()
+    for offset, event in enumerate(events(0, n, pool, per_event, seed=2)):
+        batch.append(Delivered(TOPIC, 0, offset, event))
+        if len(batch) == 500:
+            assert inbox.apply_batch(batch) == []
+            batch = []
+            if (offset + 1) % 100_000 == 0:
+                print(f"  prefill {offset + 1}/{n} ({(offset + 1) / (time.monotonic() - started):.0f}/s)", flush=True)
+    if batch:
+        assert inbox.apply_batch(batch) == []
+    runtime.engine.dispose()
+
+
+def log_size(engine: Engine) -> int:
+    with engine.connect() as conn:
+        top = conn.execute(select(func.max(entries.c.leaf_index))).scalar()
+    return 0 if top is None else int(top) + 1
+
+
+def watch_appends(engine: Engine, start: int, target: int, timeout: float) -> tuple[float, int, float]:
+    """Poll the log until it holds `target` entries: (when the first new entry was seen, the size then, done)."""
+    deadline = time.monotonic() + timeout
+    first_at, first_size = 0.0, start
+    while time.monotonic() < deadline:
+        size, now = log_size(engine), time.monotonic()
+        if size > start and not first_at:
+            first_at, first_size = now, size
+        if size >= target:
+            return first_at, first_size, now
+        time.sleep(0.1)
+    raise TimeoutError(f"the log holds {log_size(engine)} of {target} entries after {timeout}s")
+
+
+def reference(bootstrap: str, n: int) -> tuple[float, float]:
+    """A bare kafka-python consumer, fresh group, same topic from the start: (first->last seconds, total)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=f"bench-ref-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    started = time.monotonic()
+    consumer.subscribe([TOPIC])
+    seen, first = 0, 0.0
+    while seen < n:
+        for records in consumer.poll(timeout_ms=500).values():
+            if not first:
+                first = time.monotonic()
+            seen += len(records)
+    done = time.monotonic()
+    consumer.close()
+    return done - first, done - started
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def postgres_pids(pgdata: Path) -> list[int]:
+    import psutil
+
+    try:
+        master = int((pgdata / "postmaster.pid").read_text().split()[0])
+        return [master, *(p.pid for p in psutil.Process(master).children(recursive=True))]
+    except (OSError, ValueError, psutil.Error):
+        return []
+
+
+def timed(samples: int, call: Callable[[], Any], warm: int = 5) -> list[float]:
+    for _ in range(warm):
+        call()
+    out = []
+    for _ in range(samples):
+        t = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - t) * 1000)
+    return sorted(out)
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else float("nan")
+
+
+def spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A service process, stopped (SIGTERM, then SIGKILL) by `stop` or at the latest when the stack closes."""
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    stack.callback(stop, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def main() -> None:
+    n = env_int("BENCH_AUDIT_ENTRIES", 20_000)
+    extra = env_int("BENCH_AUDIT_PREFILL", 0)
+    samples = env_int("BENCH_AUDIT_SAMPLES", 300)
+    per_event = env_int("BENCH_AUDIT_SUBJECTS_PER_EVENT", 2)
+    total = extra + n
+    pool = max(100, total * per_event // 10)  # about 10 entries per data subject
+    scratch = Path(tempfile.mkdtemp(prefix="p3ke-bench-audit-"))
+    scratch.chmod(0o755)
+    figures: dict[str, Any] = {"entries": n, "prefill": extra, "database": "postgresql",
+                               "subjects_per_event": per_event, "subjects": pool}
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, scratch, True)
+        broker = stack.enter_context(KafkaBroker(scratch / "kafka"))
+        cluster = stack.enter_context(PostgresCluster(scratch / "pg"))
+        ensure_topics(load_settings(kafka_bootstrap=broker.bootstrap))
+        url = cluster.create_database("audit")
+        data_dir = scratch / "data"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+        env.update(P3KE_SERVICE="audit", P3KE_ENV="test", P3KE_KAFKA_BOOTSTRAP=broker.bootstrap,
+                   P3KE_DATABASE_URL=url, P3KE_DATA_DIR=str(data_dir), P3KE_LOG_LEVEL="WARNING",
+                   P3KE_SUBJECT_HASH_KEY=SUBJECT_KEY, P3KE_RELAY_IN_API="false")
+        subprocess.run([sys.executable, "-m", "p3ke_audit", "migrate"], env=env, check=True, capture_output=True)
+        engine = create_engine(url)
+
+        if extra:
+            print(f"[audit] prefill: {extra} entries in-process", flush=True)
+            prefill(url, data_dir, extra, pool, per_event)
+        start_size = log_size(engine)
+        assert start_size == extra, (start_size, extra)
+
+        # 1. the backlog on the topic, then the worker drains it into the tree
+        print(f"[audit] producing {n} data-access events", flush=True)
+        t = time.monotonic()
+        produced, value_bytes = produce(broker.bootstrap, events(extra, n, pool, per_event, seed=1))
+        figures.update(produce_seconds=round(time.monotonic() - t, 3), message_bytes=round(value_bytes / produced))
+        print("[audit] audit worker draining the topic", flush=True)
+        worker_env = {**env, "P3KE_WORKER_PORT": str(free_port())}
+        pg_before = cpu_seconds(postgres_pids(cluster.data_dir / "pgdata"))
+        launched = time.monotonic()
+        worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], worker_env,
+                            scratch / "worker.log")
+        first_at, first_size, done = watch_appends(engine, start_size, total, timeout=max(600, n / 100))
+        worker_cpu = cpu_seconds([worker.pid])
+        pg_cpu = cpu_seconds(postgres_pids(cluster.data_dir / "pgdata")) - pg_before
+        stop(worker)
+        seconds = done - first_at
+        rate = (total - first_size) / seconds if seconds > 0 else float("nan")
+        with engine.connect() as conn:
+            signed = conn.execute(select(func.count()).select_from(checkpoints)).scalar_one()
+        figures.update(
+            append_seconds=round(seconds, 3), append_entries_per_s=round(rate),
+            append_wall_seconds=round(done - launched, 3), worker_cpu_seconds=round(worker_cpu, 1),
+            postgres_cpu_seconds=round(pg_cpu, 1), checkpoints_signed=int(signed))
+
+        # the reference: the same topic, nothing but a consumer
+        print("[audit] reference consumer", flush=True)
+        ref_seconds, ref_total = reference(broker.bootstrap, n)
+        figures.update(
+            reference="kafka-python consumer, same topic, fresh group, counting only",
+            reference_seconds=round(ref_seconds, 3), reference_total_seconds=round(ref_total, 3),
+            reference_entries_per_s=round(n / ref_seconds), ratio=round(seconds / ref_seconds, 2))
+
+        # 2. proofs and subject lookups at this size, against a checkpoint over the whole log
+        from p3ke_audit.adapters.keys import signer
+        from p3ke_audit.bootstrap import SERVICE
+        from p3ke_audit.config import AuditSettings
+        from p3ke_audit.service_layer import proofs, queries
+        from p3ke_audit.service_layer.checkpoints import issue_checkpoint
+        from p3ke_audit.service_layer.queries import Filters
+        from p3ke_audit.service_layer.verification import verify_log
+        from p3ke_platform.audit_client import subject_ref
+        from p3ke_platform.auth import DevIssuer
+        from p3ke_platform.service import Runtime
+
+        settings = load_settings(AuditSettings, service="audit", database_url=url, data_dir=data_dir, env="test",
+                                 subject_hash_key=SUBJECT_KEY, kafka_bootstrap=broker.bootstrap)
+        runtime = Runtime(SERVICE, settings)
+        issue_checkpoint(runtime.sessions, settings)
+        size = log_size(engine)
+        rng = random.Random(3)
+        print(f"[audit] latencies at {size} entries", flush=True)
+
+        def inclusion() -> None:
+            with runtime.sessions() as session:
+                proofs.inclusion(session, rng.randrange(size))
+
+        found: list[int] = []
+
+        def lookup() -> None:
+            with runtime.sessions() as session:
+                f = Filters(subject_ref=subject_ref(SUBJECT_KEY, nik(rng.randrange(pool))))
+                found.append(len(queries.with_bast(session, queries.page(session, f, limit=100))))
+
+        inc = timed(samples, inclusion)
+        sub = timed(samples, lookup)
+        with runtime.sessions() as session:
+            hashes = len(proofs.inclusion(session, size - 1).proof)
+
+        api_env = {**env, "P3KE_API_PORT": str(free_port())}
+        api = spawn(stack, [sys.executable, "-m", "p3ke_audit", "api"], api_env, scratch / "api.log")
+        base = f"http://127.0.0.1:{api_env['P3KE_API_PORT']}"
+        wait_http(f"{base}/readyz")
+        token = DevIssuer(settings).mint("bench-dpo", "kemnaker", ["compliance-auditor"])
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+
+            def inclusion_http() -> None:
+                http.get("/v1/proofs/inclusion", params={"leaf_index": rng.randrange(size)}).raise_for_status()
+
+            def lookup_http() -> None:
+                http.post("/v1/subjects/trail", json={"nik": nik(rng.randrange(pool))}).raise_for_status()
+
+            inc_http = timed(samples, inclusion_http)
+            sub_http = timed(samples, lookup_http)
+        stop(api)
+        figures.update(
+            tree_size=size, latency_samples=samples, proof_hashes=hashes,
+            inclusion_p50_ms=pct(inc, 0.5), inclusion_p95_ms=pct(inc, 0.95),
+            inclusion_http_p50_ms=pct(inc_http, 0.5), inclusion_http_p95_ms=pct(inc_http, 0.95),
+            subject_lookup_p50_ms=pct(sub, 0.5), subject_lookup_p95_ms=pct(sub, 0.95),
+            subject_lookup_http_p50_ms=pct(sub_http, 0.5), subject_lookup_http_p95_ms=pct(sub_http, 0.95),
+            subject_entries_mean=round(statistics.fmean(found), 1) if found else 0)
+
+        # 3. full verification
+        print("[audit] full verification", flush=True)
+        s = signer(settings)
+        report = verify_log(runtime.engine, s.name, s.public_key)
+        if not report.ok:
+            raise SystemExit(f"verification failed: {report.summary()}")
+        figures.update(verify_entries=report.entries_checked, verify_checkpoints=report.checkpoints_checked,
+                       verify_seconds=round(report.seconds, 3),
+                       verify_entries_per_s=round(report.entries_checked / report.seconds))
+        runtime.engine.dispose()
+        engine.dispose()
+
+    write("audit", {**figures, "peak_rss_mb": peak_rss_mb()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Feedback on real Kafka and PostgreSQL, with the processes as deployed: the upstream events are
+published to Kafka out of order and repeated, a real feedback worker process (faust) applies them
+through the inbox and settles the handover's delivered counts, a contradicting event is dead-lettered
+with its reason; party 2 uploads data balikan through the API and the outbox relay publishes
+feedback-received (counts only, valid against the committed JSON Schema) and the data-access events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy import create_engine, select
+
+from p3ke_feedback.adapters.orm import signed_handovers
+from p3ke_feedback.bootstrap import SERVICE
+from p3ke_feedback.config import FeedbackSettings
+from p3ke_feedback.service_layer import aggregates
+from p3ke_platform.api import create_app
+from p3ke_platform.auth import DevIssuer
+from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.service import Runtime
+from p3ke_platform.settings import load_settings
+from p3ke_schemas import CloudEvent, to_kafka
+from tests.conftest import new_postgres_database
+from tests.unit.feedback.helpers import (
+    dataset_event,
+    extract_event,
+    feedback_row,
+    handover_event,
+    snapshot_people,
+    write_csv,
+    write_extract,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+CONTRACT = Path(__file__).resolve().parents[3] / "schemas" / "p3ke_schemas" / "contract" / "jsonschema"
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(log.read_text()[-3000:])
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 60) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, group_id=None, consumer_timeout_ms=2000)
+        try:
+            found = [m for m in consumer if m.key and m.key.decode() in keys]
+        finally:
+            consumer.close()
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, service_env: dict[str, str],
+                                          tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from p3ke_ingest.synth import generate
+
+    tag = str(int(time.time() * 1000))[-8:]
+    shared = tmp_path / "shared"
+    snapshot = generate(shared / "snapshot", individuals=8_000, fmt="parquet", seed=9, provinces=["32", "73"],
+                        family_file=False).individual_path
+    people = snapshot_people(snapshot)
+    ext = shared / "extracts" / f"ext-{tag}.parquet"
+    write_extract(ext, people[:500])
+    url = new_postgres_database(postgres)
+    env = {**service_env, "P3KE_SERVICE": "feedback", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "P3KE_DATABASE_URL": url, "P3KE_WORKER_PORT": str(free_port()), "P3KE_LOG_LEVEL": "WARNING",
+           "P3KE_FEEDBACK_SHARED_ROOT": str(shared)}
+    done = subprocess.run([sys.executable, "-m", "p3ke_feedback", "migrate"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    version, extract_id, handover_id = f"dv-{tag}", f"ext-{tag}", f"ho-{tag}"
+    handover = handover_event(handover_id, extract_id, 500)
+    extract = extract_event(ext, extract_id, version=version)
+    dataset = dataset_event(snapshot, version=version)
+    forged = extract.model_copy(update={"file_sha256": "0" * 64})
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+
+    def send(payload: Any, event_id: str | None = None) -> None:
+        event = CloudEvent.of(payload, source="urn:p3ke:service:test")
+        if event_id:
+            event = CloudEvent(type=event.type, source=event.source, data=event.data, id=event_id)
+        key, value, headers = to_kafka(event)
+        producer.send(event.spec.topic, key=key, value=value, headers=headers).get(30)
+
+    # out of order and repeated: the handover first, twice (same id), then its extract, then the snapshot
+    send(handover, event_id=f"ev-{tag}")
+    send(handover, event_id=f"ev-{tag}")
+    send(extract)
+    send(dataset)
+    send(handover)  # re-sent with a new id
+    send(forged)  # contradicts the extract: dead-lettered
+
+    logs = {role: tmp_path / f"{role}.log" for role in ("worker", "relay")}
+    procs = {role: subprocess.Popen([sys.executable, "-m", "p3ke_feedback", role], env=env,
+                                    stdout=logs[role].open("wb"), stderr=subprocess.STDOUT) for role in logs}
+    engine = create_engine(url)
+    try:
+        _wait(lambda: _ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", procs["worker"], logs["worker"]),
+              90, "the feedback worker")
+
+        def settled() -> bool:
+            with engine.connect() as conn:
+                return conn.scalar(select(signed_handovers.c.delivered_state).where(
+                    signed_handovers.c.handover_id == handover_id)) == "settled"
+
+        _wait(settled, 90, "the handover's delivered counts")
+        dead = _collect(kafka_bootstrap, "p3ke.extract-prepared.v1.dlq", {extract.request_id}, want=1)
+        assert len(dead) == 1, logs["worker"].read_text()[-3000:]
+        assert "announced before with another SHA-256" in dict(dead[0].headers)["p3ke_dlq_reason"].decode()
+
+        settings = load_settings(FeedbackSettings, service="feedback", env="test", database_url=url,
+                                 data_dir=Path(env["P3KE_DATA_DIR"]), kafka_bootstrap=kafka_bootstrap,
+                                 relay_in_api=False, feedback_shared_root=shared)
+        runtime = Runtime(SERVICE, settings)
+        rows = [feedback_row(p["nik"], kode=p["kode_kemendagri"]) for p in people[:200]]
+        rows += [feedback_row(p["nik"], kode=p["kode_kemendagri"]) for p in people[3000:3010]]
+        rows += [feedback_row(None), feedback_row(people[0]["nik"])]
+        path = write_csv(tmp_path / "balikan.csv", rows)
+        token = DevIssuer(settings).mint("officer-5", "kemnaker", ["program-officer"])
+        with TestClient(create_app(runtime)) as client:  # its relay runs as its own process above
+            response = client.post("/v1/feedback-batches", content=path.read_bytes(),
+                                   params={"handover_id": handover_id, "program": "padat_karya"},
+                                   headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+            assert response.status_code == 201, response.text
+            batch_id = response.json()["batch_id"]
+            report = client.get("/v1/reports", params={"level": "national"},
+                                headers={"Authorization": f"Bearer {token}"}).json()
+        [total] = report["totals"]
+        assert total["delivered"] == 500 and total["served"] == 210 and total["served_in_extract"] == 200
+
+        [received] = _collect(kafka_bootstrap, "p3ke.feedback-received.v1", {batch_id}, want=1, timeout=60)
+        value = json.loads(received.value)
+        jsonschema.validate(value, json.loads((CONTRACT / "p3ke.feedback-received.v1.json").read_text()))
+        assert value["counts_by_match_class"] == {"in_extract": 200, "in_p3ke_not_delivered": 10,
+                                                  "invalid_nik": 1, "duplicate": 1}
+        assert not any(p["nik"] in received.value.decode() for p in people[:200])
+        access = _collect(kafka_bootstrap, "p3ke.data-access.v1", {batch_id}, want=2, timeout=60)
+        actions = {json.loads(m.value)["action"]: json.loads(m.value) for m in access}
+        assert set(actions) == {"upload", "match"} and len(actions["match"]["subject_refs"]) == 210
+        with runtime.sessions() as session:
+            assert aggregates.current_cells(session) == aggregates.recompute(session, settings.storage_dir)
+        runtime.engine.dispose()
+        assert all(p.poll() is None for p in procs.values())
+    finally:
+        producer.close()
+        engine.dispose()
+        for proc in procs.values():
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+

@@ -1,0 +1,148 @@
+"""Reading real-world files: layouts, spreadsheets' damage, statuses, dates, values; row-level findings
+with masked values; layout errors refuse the whole file with nothing stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi.testclient import TestClient
+
+from tests.unit.feedback.conftest import World, auth, upload
+from tests.unit.feedback.helpers import HEADER, emitted, feedback_row, write_csv
+
+
+def findings(client: TestClient, world: World, batch_id: str, **params: Any) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/feedback-batches/{batch_id}/findings", headers=auth(world.runtime),
+                          params={"limit": 1000, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def test_title_rows_semicolons_aliases_and_row_findings(client: TestClient, world: World) -> None:
+    d = world.delivered
+    header = ["No. NIK", "Nama Lengkap", "Kode Kemendagri", "Kode Program", "Nama Kegiatan", "Tgl Mulai",
+              "Tgl Selesai", "Status Kepesertaan", "Nilai Bantuan", "Keterangan"]
+    rows = [
+        [*feedback_row(d[0]["nik"], status="Lulus", mulai="01/04/2026", selesai="30-04-2026", nilai="Rp 1.500.000"),
+         "ok"],
+        [*feedback_row("'" + d[1]["nik"], status="Meninggal Dunia", nilai="1,500,000"), ""],
+        [*feedback_row(f"{d[2]['nik'][:6]} {d[2]['nik'][6:12]} {d[2]['nik'][12:]}", program="TKM"), ""],
+        [*feedback_row(d[3]["nik"], status="ditunda", kode="32.01.01.1001", selesai="", nilai=""), ""],
+        [*feedback_row(d[4]["nik"], status="selesai", selesai=""), ""],  # completed without an end date
+        [*feedback_row(d[5]["nik"], mulai="2026-05-01", selesai="2026-04-01"), ""],
+        [*feedback_row(d[6]["nik"], mulai="kemarin"), ""],
+        [*feedback_row(d[7]["nik"], status=""), ""],
+        [*feedback_row(d[8]["nik"], nilai="-5"), ""],
+        [*feedback_row(d[9]["nik"], nilai="banyak"), ""],
+        [*feedback_row(d[10]["nik"], kode="9999"), ""],
+        [*feedback_row(d[11]["nik"], kode="32A1"), ""],
+        [*feedback_row(d[12]["nik"], nama="", kegiatan=""), ""],
+        [*feedback_row(d[13]["nik"], mulai="2026-01-02"), ""],  # before the BAST (2026-03-10)
+        [*feedback_row(d[14]["nik"], program=""), ""],
+    ]
+    path = write_csv(world.tmp / "laporan.csv", rows, header=header, delimiter=";",
+                     title_rows=["LAPORAN DATA BALIKAN PADAT KARYA", "Kemnaker, 2026"])
+    response = upload(client, world, path)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    items = findings(client, world, body["batch_id"])
+    by_code = {(i["row"], i["code"]) for i in items}
+    expected = {(2, "nik_apostrophe"), (3, "nik_separators"), (3, "program_mismatch"),
+                (5, "status_completed_without_end"), (6, "tanggal_selesai_before_mulai"),
+                (7, "tanggal_mulai_invalid"), (8, "status_missing"), (9, "nilai_manfaat_negative"),
+                (10, "nilai_manfaat_invalid"), (11, "kode_wilayah_unknown"), (12, "kode_wilayah_format"),
+                (13, "nama_missing"), (13, "kegiatan_missing"), (14, "tanggal_mulai_before_handover"),
+                (15, "program_missing")}
+    assert expected <= by_code, expected - by_code
+    assert not {r for r, _ in by_code} & {1, 4}  # rows 1 and 4 are clean
+    first = next(i for i in items if i["row"] == 2)
+    assert first["line"] == 5 and first["value"] == d[1]["nik"][:4] + "*" * 12  # title rows + header above
+    assert body["notes"] == ["columns not in the data balikan layout were ignored: Keterangan"]
+    # errors: program mismatch, end before start, bad start, no status, negative/invalid value, 2 bad regions
+    assert body["rows_rejected"] == 8 and body["served"] == 7
+    assert body["counts_by_status"] == {"completed": 5, "deceased": 1, "suspended": 1}
+    [event] = emitted(world.runtime, "p3ke.feedback-received.v1")
+    assert event["rows_rejected"] == 8
+
+
+def test_xlsx_with_numeric_niks_and_date_cells(client: TestClient, world: World) -> None:
+    import openpyxl
+
+    d = world.delivered
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Rekap"
+    ws.append(["Rekapitulasi penerima"])
+    ws.append(HEADER)
+    ws.append([d[0]["nik"], "A", "3201011001", "padat_karya", "jalan desa", dt.date(2026, 4, 1),
+               dt.date(2026, 4, 30), "selesai", 1_500_000])
+    ws.append([int(d[1]["nik"]), "B", "3201011001", "padat_karya", "jalan desa", dt.datetime(2026, 4, 1),
+               None, "aktif", None])  # a NIK typed as a number: Excel kept 15 digits
+    ws.append([])
+    ws.append([d[2]["nik"], "C", 3201011001, "padat_karya", "irigasi", "2026-04-02", "2026-05-02", "dibayar",
+               "750000"])
+    path = world.tmp / "balikan.xlsx"
+    wb.save(path)
+    response = upload(client, world, path)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["file_format"] == "xlsx" and body["rows"] == 3 and body["served"] == 2
+    assert body["counts_by_match_class"] == {"in_extract": 2, "invalid_nik": 1}
+    [item] = findings(client, world, body["batch_id"], code="nik_scientific")
+    assert item["line"] == 4 and item["sheet"] == "Rekap" and d[1]["nik"] not in str(item)
+
+
+def test_parquet_with_a_floating_point_nik_column(client: TestClient, world: World) -> None:
+    d = world.delivered
+    table = pa.table({"nik": pa.array([float(d[0]["nik"]), float(d[1]["nik"])]),
+                      "nama": ["A", "B"], "kode_wilayah": ["3201011001"] * 2, "program": ["padat_karya"] * 2,
+                      "kegiatan": ["x"] * 2, "tanggal_mulai": pa.array([dt.date(2026, 4, 1)] * 2),
+                      "tanggal_selesai": pa.array([None, None], pa.date32()), "status": ["aktif"] * 2,
+                      "nilai_manfaat": pa.array([100.0, None])})
+    path = world.tmp / "balikan.parquet"
+    pq.write_table(table, path)
+    response = upload(client, world, path)
+    assert response.status_code == 422, response.text  # every NIK lost digits: nothing to store
+    assert "all 2 rows have errors" in response.text and "nik_scientific 2" in response.text
+    table = table.set_column(0, "nik", pa.array([d[0]["nik"], d[1]["nik"]]))
+    pq.write_table(table, path)
+    ok = upload(client, world, path)
+    assert ok.status_code == 201 and ok.json()["served"] == 2 and ok.json()["file_format"] == "parquet"
+
+
+def test_wrong_layouts_are_refused_and_nothing_is_stored(client: TestClient, world: World) -> None:
+    storage = Path(world.runtime.settings.data_dir) / "feedback"
+    cases: dict[str, tuple[bytes, str]] = {
+        "missing.csv": (b"NIK,Nama,Status\n3201011507900001,A,selesai\n", "required column(s) missing"),
+        "double.csv": (",".join([*HEADER, "NIK Penerima"]).encode() + b"\n", "both hold nik"),
+        "prose.csv": (b"hello\nthis is not a table\n", "no header row"),
+        "old.xls": (b"\xd0\xcf\x11\xe0" + b"\0" * 100, "old Excel .xls"),
+        "broken.xlsx": (b"PK\x03\x04" + b"\0" * 100, "damaged or truncated"),
+        "cut.parquet": (b"PAR1" + b"\0" * 100, "truncated"),
+        "header-only.csv": (",".join(HEADER).encode() + b"\n", "no data rows"),
+    }
+    for name, (content, reason) in cases.items():
+        path = world.tmp / name
+        path.write_bytes(content)
+        response = upload(client, world, path)
+        assert response.status_code == 422, (name, response.text)
+        assert reason in response.json()["detail"], (name, response.text)
+    assert emitted(world.runtime, "p3ke.feedback-received.v1") == []
+    assert not list((storage / "batches").glob("*")) if (storage / "batches").exists() else True
+    assert not list((storage / "incoming").glob("*")) and not list((storage / "work").glob("*"))
+    refusals = [e for e in emitted(world.runtime, "p3ke.data-access.v1") if e["outcome"] == "denied"]
+    assert len(refusals) == len(cases) and {e["action"] for e in refusals} == {"upload"}
+
+
+def test_a_line_with_more_fields_than_the_header(client: TestClient, world: World) -> None:
+    d = world.delivered
+    path = world.tmp / "extra.csv"
+    write_csv(path, [feedback_row(d[0]["nik"]), [*feedback_row(d[1]["nik"]), "surplus"]])
+    response = upload(client, world, path)
+    assert response.status_code == 201, response.text
+    assert response.json()["counts_by_finding"] == {"row_malformed": 1}
+    assert response.json()["served"] == 1
