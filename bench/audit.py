@@ -5,8 +5,9 @@
    (`python -m p3ke_audit worker`, a separate process, default settings: batches of 500, a signed checkpoint
    every 1000 entries) drains the backlog into PostgreSQL. The sustained append rate is measured from the
    first appended entry to the last (worker start-up and group join excluded; `append_wall_seconds` has
-   them). The reference, in the same run and on the same topic once the worker has stopped, is a bare
-   kafka-python consumer in a fresh group that only counts the messages: `ratio` = our seconds / its.
+   them; `append_steady_entries_per_s` is the rate from 10 % to 90 % of the backlog). The reference, in
+   the same run and on the same topic once the worker has stopped, is a bare kafka-python consumer in a
+   fresh group that only counts the messages: `ratio` = our seconds / its.
 2. At the resulting size (grow it without Kafka with BENCH_AUDIT_PREFILL: entries appended in-process
    through the inbox and the same handler before step 1), with a checkpoint signed over the whole log:
    latency of an inclusion proof and of a subject lookup by NIK, BENCH_AUDIT_SAMPLES each (default 300),
@@ -123,18 +124,25 @@ def log_size(engine: Engine) -> int:
     return 0 if top is None else int(top) + 1
 
 
-def watch_appends(engine: Engine, start: int, target: int, timeout: float) -> tuple[float, int, float]:
-    """Poll the log until it holds `target` entries: (when the first new entry was seen, the size then, done)."""
+def watch_appends(engine: Engine, start: int, target: int, timeout: float) -> list[tuple[float, int]]:
+    """Poll the log (every 0.1 s) until it holds `target` entries: (when, size) from the first new entry on."""
     deadline = time.monotonic() + timeout
-    first_at, first_size = 0.0, start
+    seen: list[tuple[float, int]] = []
     while time.monotonic() < deadline:
         size, now = log_size(engine), time.monotonic()
-        if size > start and not first_at:
-            first_at, first_size = now, size
+        if size > start:
+            seen.append((now, size))
         if size >= target:
-            return first_at, first_size, now
+            return seen
         time.sleep(0.1)
     raise TimeoutError(f"the log holds {log_size(engine)} of {target} entries after {timeout}s")
+
+
+def rate_between(seen: list[tuple[float, int]], lo: int, hi: int) -> float:
+    """Entries per second while the log grew from `lo` to `hi` entries (first polls at or above each)."""
+    a = next(p for p in seen if p[1] >= lo)
+    b = next(p for p in seen if p[1] >= hi)
+    return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else float("nan")
 
 
 def reference(bootstrap: str, n: int) -> tuple[float, float]:
@@ -265,7 +273,8 @@ def main() -> None:
         launched = time.monotonic()
         worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], worker_env,
                             scratch / "worker.log")
-        first_at, first_size, done = watch_appends(engine, start_size, total, timeout=max(600, n / 100))
+        seen = watch_appends(engine, start_size, total, timeout=max(600, n / 100))
+        (first_at, first_size), (done, _) = seen[0], seen[-1]
         worker_cpu = cpu_seconds([worker.pid])
         pg_cpu = cpu_seconds(postgres_pids(cluster.data_dir / "pgdata")) - pg_before
         stop(worker)
@@ -275,6 +284,7 @@ def main() -> None:
             signed = conn.execute(select(func.count()).select_from(checkpoints)).scalar_one()
         figures.update(
             append_seconds=round(seconds, 3), append_entries_per_s=round(rate),
+            append_steady_entries_per_s=round(rate_between(seen, start_size + n // 10, start_size + n * 9 // 10)),
             append_wall_seconds=round(done - launched, 3), worker_cpu_seconds=round(worker_cpu, 1),
             postgres_cpu_seconds=round(pg_cpu, 1), checkpoints_signed=int(signed))
 

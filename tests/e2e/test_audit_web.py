@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import playwright.sync_api as playwright_sync
 import pytest
 
 from p3ke_audit.adapters.keys import signer
@@ -30,14 +31,16 @@ from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.service import Runtime
 from tests.integration.audit.helpers import access, audit_runtime, deliver, nik
 
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="Playwright is a dev dependency")
-
 CHROMIUM = os.environ.get("P3KE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ENTRIES = 20  # event i: actor ACTORS[i % 3], at T0 + i minutes, data subject nik(i % 4); plus one refusal
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt: chromium)")
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_installed() -> None:
+    """A missing browser is a failed setup, not a reason to skip: .ci/run installs Debian's chromium."""
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"
 
 
 class Server:
@@ -206,7 +209,6 @@ def test_subject_lookup_keeps_the_nik_out_of_every_url(visit: Any, site: dict[st
     assert urls and all(subject not in url for url in urls), urls
     assert subject not in page.url and subject not in page.content()
     assert page.get_by_label("NIK (16 digit)").input_value() == ""
-
 
 
 def test_a_wrong_role_and_a_bad_token_are_refused(visit: Any, site: dict[str, Any]) -> None:

@@ -271,7 +271,10 @@ def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_fil
     with s.runtime.engine.begin() as conn:
         conn.execute(update(submissions).values(status="running", claimed_by="gone", heartbeat_at=stale,
                                                 attempts=s.ctx.settings.ingest_job_max_attempts))
+    leftover = s.ctx.storage.work_dir(sid) / "individual-stage.parquet"
+    leftover.write_bytes(b"half")
     assert s.ctx.runner().recover() == 1
+    assert not leftover.exists()
     body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
     assert body["status"] == "failed" and "interrupted" in body["reasons"][0]
     assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []

@@ -80,6 +80,11 @@ class ApiProcess:
         return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("big"), individuals=ROWS, seed=9, family_file=False).individual_path
+
+
 @pytest.fixture
 def api(tmp_path: Path, service_env: dict[str, str]) -> Iterator[tuple[str, psutil.Process, str]]:
     proc = ApiProcess(tmp_path, service_env).start()
@@ -90,10 +95,9 @@ def api(tmp_path: Path, service_env: dict[str, str]) -> Iterator[tuple[str, psut
 
 
 def test_a_200k_row_upload_streams_and_is_published_in_the_background(api: tuple[str, psutil.Process, str],
-                                                                      tmp_path: Path) -> None:
+                                                                      big_csv: Path) -> None:
     base, server, token = api
-    snap = generate(tmp_path / "big", individuals=ROWS, seed=9, family_file=False)
-    path = snap.individual_path
+    path = big_csv
     size = path.stat().st_size
     assert size > 60 * 2**20
     headers = {"Authorization": f"Bearer {token}"}
@@ -144,16 +148,15 @@ def _wait_for(client: httpx.Client, sid: str, statuses: set[str], timeout: float
         time.sleep(0.2)
 
 
-def test_killing_the_process_mid_job_leaves_no_version_and_the_job_resumes(tmp_path: Path,
+def test_killing_the_process_mid_job_leaves_no_version_and_the_job_resumes(tmp_path: Path, big_csv: Path,
                                                                            service_env: dict[str, str]) -> None:
     import sqlite3
 
-    snap = generate(tmp_path / "big", individuals=ROWS, seed=10, family_file=False)
     api = ApiProcess(tmp_path, service_env, P3KE_INGEST_JOB_LEASE_SECONDS="5",
-                     P3KE_INGEST_IMPORT_DIRS=json.dumps([str(tmp_path / "big")])).start()
+                     P3KE_INGEST_IMPORT_DIRS=json.dumps([str(big_csv.parent)])).start()
     try:
         with api.client() as client:
-            r = client.post("/v1/submissions", json={"individual": {"path": str(snap.individual_path)}})
+            r = client.post("/v1/submissions", json={"individual": {"path": str(big_csv)}})
             assert r.status_code == 202, r.text
             sid = r.json()["submission_id"]
             deadline = time.monotonic() + 60

@@ -43,6 +43,16 @@ def _ssl_context(settings: Settings) -> Any:
     return ssl.create_default_context(cafile=cafile)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database, not the event, is the problem (connection refused or lost, server restarting,
+    lock or serialization timeouts): wait for it. An event is never dead-lettered for an outage."""
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class BatchProcessor:
     """Turns a batch of faust events into inbox applications and dead letters."""
 
@@ -69,21 +79,36 @@ class BatchProcessor:
 
     async def _apply(self, items: list[Delivered]) -> list[tuple[Delivered, str]]:
         delay = 0.2
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 0
+        while True:
             try:
                 return await asyncio.to_thread(self.inbox.apply_batch, items)
             except Exception as exc:
-                log.warning("batch apply failed; retrying", attempt=attempt, error=repr(exc)[:300])
+                outage = database_unavailable(exc)
+                attempt += 0 if outage else 1
+                log.warning("database unavailable; waiting to apply the batch" if outage
+                            else "batch apply failed; retrying", attempt=attempt, error=repr(exc)[:300])
+                if attempt >= MAX_ATTEMPTS:
+                    break
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         # The batch keeps failing: apply events one by one so a single poison event is isolated.
         rejected: list[tuple[Delivered, str]] = []
         for item in items:
-            try:
-                rejected += await asyncio.to_thread(self.inbox.apply_batch, [item])
-            except Exception as exc:
-                rejected.append((item, f"handler failed {MAX_ATTEMPTS} times: {exc!r}"[:1000]))
+            rejected += await self._apply_alone(item)
         return rejected
+
+    async def _apply_alone(self, item: Delivered) -> list[tuple[Delivered, str]]:
+        delay = 0.2
+        while True:
+            try:
+                return await asyncio.to_thread(self.inbox.apply_batch, [item])
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    return [(item, f"handler failed {MAX_ATTEMPTS} times: {exc!r}"[:1000])]
+                log.warning("database unavailable; waiting to apply the event", error=repr(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _dead_letter(self, msg: Any, reason: str) -> None:
         headers = dlq_headers(msg.headers, reason=reason, topic=msg.topic, partition=msg.partition,

@@ -361,8 +361,14 @@ def subject_refs(con: duckdb.DuckDBPyConnection, hash_key: str, batch: int) -> I
     opad, ipad = hmac_keys(hash_key)
     reader = con.sql("SELECT DISTINCT sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(nik)))) AS ref "
                      "FROM m WHERE nik IS NOT NULL", params={"opad": opad, "ipad": ipad}).to_arrow_reader(batch)
-    for chunk in reader:
-        yield chunk.column(0).to_pylist()
+    pending: list[str] = []
+    for chunk in reader:  # DuckDB hands back batches of any size up to `batch`: regroup them
+        pending += chunk.column(0).to_pylist()
+        while len(pending) >= batch:
+            yield pending[:batch]
+            pending = pending[batch:]
+    if pending:
+        yield pending
 
 
 def delivered(con: duckdb.DuckDBPyConnection, extract: FileColumns,

@@ -83,6 +83,8 @@ class JobRunner:
         cutoff = self.ctx.now() - timedelta(seconds=s.ingest_job_lease_seconds)
         stale = (submissions.c.status == "running") & (submissions.c.heartbeat_at < cutoff)
         with self.ctx.runtime.unit_of_work() as uow:
+            given_up = uow.session.execute(select(submissions.c.submission_id).where(
+                stale, submissions.c.attempts >= s.ingest_job_max_attempts)).scalars().all()
             requeued = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts < s.ingest_job_max_attempts).values(
                 status="queued", phase="queued again after an interrupted run", claimed_by=None, progress=0.0))
@@ -90,6 +92,8 @@ class JobRunner:
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts).values(
                 status="failed", phase="failed", finished_at=self.ctx.now(), claimed_by=None,
                 reasons=[f"interrupted {s.ingest_job_max_attempts} times (the process running it stopped)"]))
+        for sid in given_up:  # what the interrupted runs left behind
+            self.ctx.storage.drop_work(sid)
         n = int(requeued.rowcount or 0) + int(failed.rowcount or 0)  # type: ignore[attr-defined]
         if n:
             log.warning("ingest jobs recovered", requeued=requeued.rowcount, failed=failed.rowcount)  # type: ignore[attr-defined]
