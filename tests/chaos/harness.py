@@ -404,10 +404,8 @@ class ChaosStack:
             self.engines[service] = create_engine(self.urls[service], pool_pre_ping=True)
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
-        for service in WORKERS:
-            self.procs[f"{service}-worker"] = Proc(service, "worker", self.envs[service], logs / f"{service}-worker.log")
-        for service in RELAYS:
-            self.procs[f"{service}-relay"] = Proc(service, "relay", self.envs[service], logs / f"{service}-relay.log")
+        for service, role in [(s, "worker") for s in WORKERS] + [(s, "relay") for s in RELAYS]:
+            self.procs[f"{service}-{role}"] = Proc(service, role, self.envs[service], logs / f"{service}-{role}.log")
         ingest = service_spec("ingest")
         self.ingest_runtime = Runtime(ingest, load_settings(
             ingest.settings_class, service="ingest", database_url=self.urls["ingest"],

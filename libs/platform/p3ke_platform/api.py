@@ -2,28 +2,38 @@
 
 The outbox relay runs in the API process by default (a thread), so an embedded setup needs no
 third process; set P3KE_RELAY_IN_API=false to run relays as their own deployment.
+
+Every caller gets a token bucket (`P3KE_RATE_LIMIT_PER_MINUTE`, OWASP API4): beyond it the answer is
+429 with `Retry-After`. Error answers never echo input values: validation errors say which field and
+why, without the value (it may be a NIK or a name), and NIK-shaped numbers in any error text are masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel
 
-from p3ke_platform.auth import Principal, TokenVerifier
-from p3ke_platform.logging import correlation, get_logger
+from p3ke_platform.auth import AuthError, Principal, TokenVerifier
+from p3ke_platform.logging import correlation, get_logger, redact_text
 from p3ke_platform.service import Runtime
 from p3ke_schemas import Actor
 
 REQUESTS = Counter("p3ke_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+THROTTLED = Counter("p3ke_http_throttled_total", "requests refused with 429 (rate limit)", ["service"])
 LATENCY = Histogram("p3ke_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 log = get_logger(__name__)
 
@@ -45,6 +55,123 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "Invalid input: which field and why"},
     429: {"model": Problem, "description": "Too many requests"},
 }
+
+
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapers
+MAX_JSON_BODY_BYTES = 8 * 1024 * 1024
+"""JSON bodies are read into memory whole; files travel as raw bodies, streamed, with their own limits."""
+
+
+class JsonBodyLimit:
+    """ASGI middleware: a JSON request body larger than MAX_JSON_BODY_BYTES gets 413 before it is read whole
+    (declared `Content-Length`, or counted while it arrives in chunks)."""
+
+    def __init__(self, app: Any, limit: int = MAX_JSON_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        response = JSONResponse({"detail": f"the JSON body is larger than {self.limit:,} bytes"}, status_code=413)
+        await response(scope, receive, send)
+
+
+def _is_json(scope: Any) -> bool:
+    raw = dict(scope["headers"]).get(b"content-type", b"")
+    kind = raw.split(b";")[0].strip().lower()
+    return kind == b"application/json" or kind.endswith(b"+json")
+
+
+class RateLimiter:
+    """A token bucket per caller: `per_minute` requests a minute, in bursts of up to `per_minute`.
+
+    Buckets live in this process (each replica has its own). The least recently seen callers are
+    forgotten beyond `max_callers`, so a flood of distinct addresses cannot grow memory without bound.
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
+                 max_callers: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self.max_callers = max_callers
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, caller: str) -> float:
+        """0 when the caller may go ahead (one token taken), else the seconds until it may."""
+        now = self.clock()
+        tokens, at = self._buckets.pop(caller, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._buckets[caller] = (tokens, now)
+        if len(self._buckets) > self.max_callers:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+async def _caller(verifier: TokenVerifier, request: Request) -> str:
+    """Who is asking: the bearer token's principal if it verifies, else the client's address."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            principal = await asyncio.to_thread(verifier.verify, token.strip())
+            return f"principal:{principal.org}:{principal.subject}"
+        except AuthError:
+            pass
+    return f"address:{request.client.host if request.client else 'unknown'}"
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error without the offending value: type, location and message only."""
+    loc = [redact_text(part) if isinstance(part, str) else part for part in error.get("loc", ())]
+    return {"type": error.get("type"), "loc": loc, "msg": redact_text(str(error.get("msg", "")))}
+
+
+async def validation_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": jsonable_encoder([_safe_error(e) for e in exc.errors()])}, status_code=422)
+
+
+async def masked_http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc.detail, str):
+        exc = HTTPException(exc.status_code, redact_text(exc.detail), headers=exc.headers)
+    return await http_exception_handler(request, exc)
 
 
 def record_refusal(runtime: Runtime, principal: Principal, request: Request, reason: str) -> None:
@@ -80,8 +207,26 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
     app.state.on_refusal = lambda principal, request, reason: record_refusal(runtime, principal, request, reason)
+    per_minute = runtime.settings.rate_limit_per_minute
+    app.state.rate_limiter = RateLimiter(per_minute) if per_minute > 0 else None
+    app.add_exception_handler(RequestValidationError, validation_problem)
+    app.add_exception_handler(HTTPException, masked_http_problem)
 
     @app.middleware("http")
+    async def limit_rate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        limiter: RateLimiter | None = app.state.rate_limiter
+        if limiter is None or request.url.path in UNLIMITED_PATHS:
+            return await call_next(request)
+        wait = limiter.take(await _caller(app.state.token_verifier, request))
+        if wait > 0:
+            THROTTLED.labels(spec.name).inc()
+            seconds = max(1, math.ceil(wait))
+            return JSONResponse({"detail": f"too many requests: at most {limiter.per_minute} a minute per caller; "
+                                           f"retry after {seconds} s"},
+                                status_code=429, headers={"Retry-After": str(seconds)})
+        return await call_next(request)
+
+    @app.middleware("http")  # added last, so it runs first: throttled answers are counted too
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         cid = request.headers.get("x-correlation-id") or uuid.uuid4().hex
         started = time.perf_counter()
@@ -109,4 +254,5 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     for router in spec.routers(runtime):
         app.include_router(router, responses=ERROR_RESPONSES)
+    app.add_middleware(JsonBodyLimit)
     return app

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
     worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
     worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
+    # OWASP API4: each caller (token principal, else client address) gets a token bucket per process
+    rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000,
+                                       description="HTTP requests a minute per caller, bursts up to the same; 0 = off")
     # data subject lookup (UU PDP Art. 32): HMAC key for NIK references in audit events
     subject_hash_key: str = Field(default="local-development-subject-key", min_length=16)
 

@@ -134,3 +134,31 @@ def test_an_altered_extract_is_a_problem_not_a_count(tmp_path: Path, snapshot: P
     state = _state(rt, "ho-y")
     assert state["delivered_state"] == "problem" and "does not match its announced SHA-256" in state["delivered_reason"]
     assert _consistent(rt) == {}
+
+
+def test_a_correction_that_drops_a_person_counts_their_other_report(tmp_path: Path, snapshot: Path) -> None:
+    """Tranche 2 repeats 50 persons of tranche 1 (duplicates, counted in tranche 1). A correction of tranche 1
+    drops 20 of them: those are counted in tranche 2 from then on, once; a correction of tranche 2 in turn
+    takes them out again."""
+    rt = make_runtime(tmp_path, feedback_shared_root=snapshot.parents[1])
+    people = snapshot_people(snapshot)
+    ext = tmp_path / "extracts" / "t.parquet"
+    write_extract(ext, people[:400])
+    assert apply(rt, dataset_event(snapshot), extract_event(ext, "ext-t"), handover_event("ho-t", "ext-t", 400)) == []
+
+    def served() -> int:
+        return sum(v["served"] for v in _consistent(rt).values())
+
+    rows = [feedback_row(p["nik"]) for p in people[:200]]
+    t1 = _submit(rt, tmp_path, "ho-t", "padat_karya", rows)
+    t2 = _submit(rt, tmp_path, "ho-t", "padat_karya",
+                 [feedback_row(p["nik"], status="aktif") for p in people[150:300]])
+    assert t2.batch["served"] == 100 and served() == 300
+    _submit(rt, tmp_path, "ho-t", "padat_karya", rows[:180], supersedes=t1.batch["batch_id"])
+    assert served() == 300  # 180 + 100 + the 20 of tranche 2 that nobody else counts now
+    cells = _consistent(rt)
+    assert sum(v["st_enrolled"] for v in cells.values()) == 120
+    assert sum(v["cls_duplicate"] for v in cells.values()) == 30
+    _submit(rt, tmp_path, "ho-t", "padat_karya", [feedback_row(p["nik"], status="aktif") for p in people[190:300]],
+            supersedes=t2.batch["batch_id"])
+    assert served() == 290  # 180 + 110: persons 180-189 are no longer reported by anyone

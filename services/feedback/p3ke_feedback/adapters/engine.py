@@ -220,36 +220,49 @@ def check_snapshot(path: Path, version: str) -> None:
 
 
 @dataclass(frozen=True)
+class PriorBatch:
+    """Another current batch of the program and year: whom it counts as served is not counted again."""
+
+    batch_id: str
+    rows_file: Path
+    order: int  # the order batches were received in (earlier first)
+    promoted: tuple[int, ...] = ()  # its duplicate rows counted since (see `orphans`)
+    period: str = ""  # its handover's period (where its cells are)
+
+
+@dataclass(frozen=True)
 class MatchInputs:
     program: str
     extract: FileColumns
     snapshot: Path
-    prior: Sequence[tuple[str, Path]] = ()  # (batch id, rows file) of the other current batches of the program
+    prior: Sequence[PriorBatch] = ()
 
 
-@dataclass
-class Outcome:
-    rows: int
-    rejected: int
-    served: int
-    by_class: dict[str, int]
-    by_status: dict[str, int]
-    by_province: dict[str, int]
-    by_code: dict[str, int] = field(default_factory=dict)
-    cells: list[dict[str, Any]] = field(default_factory=list)  # per (region, desil): CELL_MEASURES
+def register_prior(con: duckdb.DuckDBPyConnection, prior: Sequence[PriorBatch]) -> str:
+    """Register the prior batches; return SQL for their rows (batch_id, ord, effective `counted`, the stored
+    columns). A promoted row counts although it was stored as a duplicate."""
+    con.register("prior_files", pa.table({"filename": [str(b.rows_file) for b in prior],
+                                          "batch_id": [b.batch_id for b in prior],
+                                          "ord": pa.array([b.order for b in prior], pa.int64())}))
+    con.register("promoted", pa.table({"batch_id": [b.batch_id for b in prior for _ in b.promoted],
+                                       "row": pa.array([r for b in prior for r in b.promoted], pa.int64())}))
+    files = ", ".join(f"'{sql_path(b.rows_file)}'" for b in prior)
+    return f"""SELECT f.batch_id, f.ord, r.*, r.served OR pr.row IS NOT NULL AS counted, pr.row IS NOT NULL AS promoted
+               FROM read_parquet([{files}], filename=true) r JOIN prior_files f ON f.filename = r.filename
+               LEFT JOIN promoted pr ON pr.batch_id = f.batch_id AND pr.row = r.row"""
 
 
 def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
-    """From `v` create `m`: every row with its match class, whether it counts as served, its cell."""
+    """From `v` create `m`: every row with its match class, whether it counts as served, its cell.
+
+    `base_class` is what the row is leaving duplicates aside; a duplicate's cell is its base class's, so
+    that counting it later (see `orphans`) only moves figures within that cell.
+    """
     ext = inputs.extract
     params: dict[str, Any] = {}
     prior_sql = "SELECT NULL::VARCHAR AS nik, NULL::VARCHAR AS batch_id WHERE false"
     if inputs.prior:
-        con.register("prior_files", pa.table({"filename": [str(p) for _, p in inputs.prior],
-                                              "batch_id": [b for b, _ in inputs.prior]}))
-        params["prior"] = [str(p) for _, p in inputs.prior]
-        prior_sql = ("SELECT r.nik, f.batch_id FROM read_parquet($prior, filename=true) r "
-                     "JOIN prior_files f ON f.filename = r.filename WHERE r.served")
+        prior_sql = f"SELECT nik, batch_id FROM ({register_prior(con, inputs.prior)}) WHERE counted"
     ext_sql = "SELECT NULL::VARCHAR AS nik, NULL::VARCHAR AS region, NULL::INTEGER AS desil WHERE false"
     if ext.has_nik:
         ext_sql = (f"SELECT nik, min({ext.region or 'NULL'}) AS region, min({ext.desil or 'NULL'}) AS desil "
@@ -271,23 +284,67 @@ def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
         classed AS (
             SELECT v.*, r.k, r.first_row, p.batch_id AS dup_batch,
                 e.region AS e_region, e.desil AS e_desil, s.region AS s_region, s.desil AS s_desil,
+                coalesce(r.k > 1 OR p.nik IS NOT NULL, false) AS dup,
                 CASE WHEN v.nik IS NULL THEN 'invalid_nik'
-                     WHEN r.k > 1 OR p.nik IS NOT NULL THEN 'duplicate'
                      WHEN e.nik IS NOT NULL THEN 'in_extract'
                      WHEN s.nik IS NOT NULL THEN 'in_p3ke_not_delivered'
-                     ELSE 'not_in_p3ke' END AS class
+                     ELSE 'not_in_p3ke' END AS base_class
             FROM v LEFT JOIN ranked r USING (row) LEFT JOIN prior p ON p.nik = v.nik
                    LEFT JOIN ext e ON e.nik = v.nik LEFT JOIN snap s ON s.nik = v.nik)
-        SELECT row, line, sheet, nik, has_error, class, k, first_row, dup_batch,
-            NOT has_error AND class IN ('in_extract', 'in_p3ke_not_delivered', 'not_in_p3ke') AS served,
-            CASE class WHEN 'in_extract' THEN coalesce(e_region, s_region, row_region)
-                       WHEN 'in_p3ke_not_delivered' THEN coalesce(s_region, row_region)
-                       ELSE row_region END AS region,
-            CASE class WHEN 'in_extract' THEN coalesce(e_desil, s_desil, 0)
-                       WHEN 'in_p3ke_not_delivered' THEN coalesce(s_desil, 0)
-                       ELSE 0 END AS desil,
+        SELECT row, line, sheet, nik, has_error, k, first_row, dup_batch, base_class,
+            CASE WHEN dup THEN 'duplicate' ELSE base_class END AS class,
+            CASE WHEN k = 1 AND dup THEN dup_batch END AS duplicate_of,
+            NOT has_error AND NOT dup AND base_class <> 'invalid_nik' AS served,
+            CASE base_class WHEN 'in_extract' THEN coalesce(e_region, s_region, row_region)
+                            WHEN 'in_p3ke_not_delivered' THEN coalesce(s_region, row_region)
+                            ELSE row_region END AS region,
+            CASE base_class WHEN 'in_extract' THEN coalesce(e_desil, s_desil, 0)
+                            WHEN 'in_p3ke_not_delivered' THEN coalesce(s_desil, 0)
+                            ELSE 0 END AS desil,
             status, mulai, selesai, nilai, kegiatan
         FROM classed""", params)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A row stored as a duplicate that now counts: the row it repeated is gone (its batch was superseded)."""
+
+    batch_id: str
+    row: int
+    region: str
+    desil: int
+    base_class: str
+    status: str | None
+    nilai_manfaat: int | None
+
+
+def orphans(con: duckdb.DuckDBPyConnection, prior: Sequence[PriorBatch]) -> list[Promotion]:
+    """After `m` supersedes a batch (not among `prior`): the duplicates in `prior` whose person is now
+    counted nowhere; the earliest received one per person is to count from now on."""
+    if not prior:
+        return []
+    rows = con.execute(f"""
+        WITH cur AS ({register_prior(con, prior)}),
+        counted AS (SELECT nik FROM cur WHERE counted UNION SELECT nik FROM m WHERE served),
+        candidates AS (SELECT * FROM cur WHERE duplicate_of IS NOT NULL AND NOT rejected AND NOT promoted
+                       AND nik NOT IN (SELECT nik FROM counted)),
+        picked AS (SELECT *, row_number() OVER (PARTITION BY nik ORDER BY ord, row) AS pick FROM candidates)
+        SELECT batch_id, row, region, CAST(desil AS INTEGER), base_class, status, nilai_manfaat
+        FROM picked WHERE pick = 1 ORDER BY batch_id, row""").fetchall()
+    return [Promotion(str(b), int(r), str(reg), int(d), str(c), s, None if v is None else int(v))
+            for b, r, reg, d, c, s, v in rows]
+
+
+@dataclass
+class Outcome:
+    rows: int
+    rejected: int
+    served: int
+    by_class: dict[str, int]
+    by_status: dict[str, int]
+    by_province: dict[str, int]
+    by_code: dict[str, int] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)  # per (region, desil): CELL_MEASURES
 
 
 def outcome(con: duckdb.DuckDBPyConnection) -> Outcome:
@@ -335,14 +392,14 @@ def write_findings(con: duckdb.DuckDBPyConnection, path: Path, program: str, sig
     return {str(c): int(n) for c, n in counts}
 
 
-ROWS_FILE_COLUMNS = ("row", "line", "nik", "class", "rejected", "served", "region", "desil", "status",
-                     "tanggal_mulai", "tanggal_selesai", "nilai_manfaat", "kegiatan")
+ROWS_FILE_COLUMNS = ("row", "line", "nik", "class", "base_class", "duplicate_of", "rejected", "served", "region",
+                     "desil", "status", "tanggal_mulai", "tanggal_selesai", "nilai_manfaat", "kegiatan")
 
 
 def write_rows(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """The matched rows as kept (no name): what reports are recomputed from and duplicates checked against."""
-    con.execute(f"""COPY (SELECT row, line, nik, class, has_error AS rejected, served, region,
-                                 CAST(desil AS TINYINT) AS desil, status, mulai AS tanggal_mulai,
+    con.execute(f"""COPY (SELECT row, line, nik, class, base_class, duplicate_of, has_error AS rejected, served,
+                                 region, CAST(desil AS TINYINT) AS desil, status, mulai AS tanggal_mulai,
                                  selesai AS tanggal_selesai, nilai AS nilai_manfaat, kegiatan
                           FROM m ORDER BY row) TO '{sql_path(path)}' (FORMAT parquet, COMPRESSION zstd)""")
 

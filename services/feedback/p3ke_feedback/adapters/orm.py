@@ -107,6 +107,17 @@ batch_cells = Table(
     PrimaryKeyConstraint("batch_id", "region", "desil"),
 )
 
+# rows stored as duplicates that count since: the row they repeated was superseded by a correction
+promotions = Table(
+    "promotions", metadata,
+    Column("batch_id", String(100), nullable=False),
+    Column("row", BigInteger, nullable=False),
+    Column("promoted_by", String(100), nullable=False, doc="the correcting batch that left the row's person "
+                                                            "counted nowhere else"),
+    Column("promoted_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("batch_id", "row"),
+)
+
 delivered_cells = Table(
     "delivered_cells", metadata,
     Column("handover_id", String(100), nullable=False),

@@ -22,7 +22,14 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from p3ke_feedback.adapters.files import sql_path
-from p3ke_feedback.adapters.orm import batch_cells, delivered_cells, feedback_batches, report_cells, signed_handovers
+from p3ke_feedback.adapters.orm import (
+    batch_cells,
+    delivered_cells,
+    feedback_batches,
+    promotions,
+    report_cells,
+    signed_handovers,
+)
 from p3ke_feedback.domain.cells import CELL_MEASURES, REPORT_MEASURES
 
 KEY = ("program", "period", "region", "desil")
@@ -52,6 +59,26 @@ def add_batch(session: Session, program: str, period: str, cells: Iterable[Mappi
     rows = [{"program": program, "period": period, "region": c["region"], "desil": int(c["desil"]),
              **{m: sign * int(c[m]) for m in CELL_MEASURES}} for c in cells]
     _upsert_add(session, report_cells, KEY, rows)
+
+
+def add_batch_cells(session: Session, batch_id: str, cells: Iterable[Mapping[str, Any]]) -> None:
+    rows = [{"batch_id": batch_id, "region": c["region"], "desil": int(c["desil"]),
+             **{m: int(c[m]) for m in CELL_MEASURES}} for c in cells]
+    _upsert_add(session, batch_cells, ("batch_id", "region", "desil"), rows)
+
+
+def promotion_delta(region: str, desil: int, base_class: str, status: str | None,
+                    benefit: int | None) -> dict[str, Any]:
+    """What counting a stored duplicate changes in its cell: one duplicate fewer, one served more."""
+    delta: dict[str, Any] = {"region": region, "desil": desil, **dict.fromkeys(CELL_MEASURES, 0)}
+    delta["cls_duplicate"] = -1
+    delta[f"cls_{base_class}"] += 1
+    delta["served"] = 1
+    delta["served_in_extract"] = int(base_class == "in_extract")
+    if status:
+        delta[f"st_{status}"] = 1
+    delta["benefit_value"] = benefit or 0
+    return delta
 
 
 def batch_cell_rows(session: Session, batch_id: str) -> list[dict[str, Any]]:
@@ -86,27 +113,36 @@ def recompute(session: Session, storage: Path) -> dict[tuple[Any, ...], dict[str
     batches = session.execute(select(feedback_batches.c.batch_id, feedback_batches.c.program,
                                      feedback_batches.c.period, feedback_batches.c.directory)
                               .where(feedback_batches.c.status == "current")).all()
+    promoted = session.execute(select(promotions.c.batch_id, promotions.c.row)).all()
     if batches:
         import duckdb
         import pyarrow as pa
 
         con = duckdb.connect()
         try:
-            files = {str(storage / d / "rows.parquet"): (p, per) for _, p, per, d in batches}
-            con.register("batch_files", pa.table({"filename": list(files), "program": [v[0] for v in files.values()],
-                                                  "period": [v[1] for v in files.values()]}))
+            files = {str(storage / d / "rows.parquet"): (b, p, per) for b, p, per, d in batches}
+            con.register("batch_files", pa.table({"filename": list(files), "batch_id": [v[0] for v in files.values()],
+                                                  "program": [v[1] for v in files.values()],
+                                                  "period": [v[2] for v in files.values()]}))
+            con.register("promoted", pa.table({"batch_id": [b for b, _ in promoted],
+                                               "row": pa.array([int(r) for _, r in promoted], pa.int64())}))
             classes = ", ".join(f"count(*) FILTER (class = '{c}') AS cls_{c}"
                                 for c in (m[4:] for m in CELL_MEASURES if m.startswith("cls_")))
             statuses = ", ".join(f"count(*) FILTER (served AND status = '{s}') AS st_{s}"
                                  for s in (m[3:] for m in CELL_MEASURES if m.startswith("st_")))
             paths = ", ".join(f"'{sql_path(Path(p))}'" for p in files)
             relation = con.sql(f"""
-                SELECT f.program, f.period, r.region, CAST(r.desil AS INTEGER) AS desil, count(*) AS rows,
-                       count(*) FILTER (r.rejected) AS rejected, {classes}, count(*) FILTER (served) AS served,
+                WITH r AS (
+                    SELECT f.program, f.period, r.region, r.desil, r.rejected, r.status, r.nilai_manfaat,
+                           CASE WHEN p.row IS NOT NULL THEN r.base_class ELSE r.class END AS class,
+                           r.served OR p.row IS NOT NULL AS served
+                    FROM read_parquet([{paths}], filename=true) r JOIN batch_files f ON f.filename = r.filename
+                    LEFT JOIN promoted p ON p.batch_id = f.batch_id AND p.row = r.row)
+                SELECT program, period, region, CAST(desil AS INTEGER) AS desil, count(*) AS rows,
+                       count(*) FILTER (rejected) AS rejected, {classes}, count(*) FILTER (served) AS served,
                        count(*) FILTER (served AND class = 'in_extract') AS served_in_extract, {statuses},
                        coalesce(sum(nilai_manfaat) FILTER (served), 0) AS benefit_value
-                FROM read_parquet([{paths}], filename=true) r JOIN batch_files f ON f.filename = r.filename
-                GROUP BY ALL""")
+                FROM r GROUP BY ALL""")
             names = relation.columns
             for row in relation.fetchall():
                 values = dict(zip(names, row, strict=True))

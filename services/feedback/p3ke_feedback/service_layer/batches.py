@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from p3ke_feedback.adapters import engine, sources
 from p3ke_feedback.adapters.files import FileProblem, fsync
-from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, signed_handovers
+from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, promotions, signed_handovers
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.layout import LayoutError
 from p3ke_feedback.domain.model import Refused, aware
@@ -122,21 +122,29 @@ def _superseded(session: Session, sub: Submission) -> Any:
     return old
 
 
-def _prior(ctx: Context, session: Session, program: str, period: str, supersedes: str | None) -> list[tuple[str, Path]]:
-    """Rows files of the program's other current batches in the same year (a person is counted once a year)."""
+def _prior(ctx: Context, session: Session, program: str, period: str,
+           supersedes: str | None) -> list[engine.PriorBatch]:
+    """The program's other current batches in the same year (a person is counted once per program and year)."""
     conditions = [feedback_batches.c.program == program, feedback_batches.c.status == "current",
                   feedback_batches.c.period.like(period[:4] + "-%")]
     if supersedes:
         conditions.append(feedback_batches.c.batch_id != supersedes)
-    rows = session.execute(select(feedback_batches.c.batch_id, feedback_batches.c.directory)
-                           .where(*conditions)).all()
+    rows = session.execute(select(feedback_batches.c.batch_id, feedback_batches.c.directory,
+                                  feedback_batches.c.period).where(*conditions)
+                           .order_by(feedback_batches.c.received_at, feedback_batches.c.batch_id)).all()
+    promoted: dict[str, list[int]] = {}
+    if rows:
+        for batch_id, row in session.execute(select(promotions.c.batch_id, promotions.c.row).where(
+                promotions.c.batch_id.in_([r.batch_id for r in rows]))):
+            promoted.setdefault(batch_id, []).append(int(row))
     out = []
-    for batch_id, directory in rows:
+    for order, (batch_id, directory, batch_period) in enumerate(rows):
         path = ctx.storage / directory / "rows.parquet"
         if not path.is_file():
             raise Refused(409, f"the stored rows of batch {batch_id} are missing, so duplicates across batches "
                                f"cannot be checked; restore the feedback storage", rule="storage")
-        out.append((batch_id, path))
+        out.append(engine.PriorBatch(batch_id, path, order, tuple(sorted(promoted.get(batch_id, ()))),
+                                     batch_period))
     return out
 
 
@@ -202,6 +210,7 @@ def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload
                 raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
             by_code = engine.write_findings(con, work / "findings.parquet", sub.program, signed_on)
             _refuse_if_nothing_served(upload.filename, result, by_code)
+            found["promotions"] = engine.orphans(con, found["prior"]) if sub.supersedes else []
             engine.write_rows(con, work / "rows.parquet")
             (work / "xlsx-staging.parquet").unlink(missing_ok=True)
             shutil.move(upload.path, work / f"original.{staged.fmt}")
@@ -272,6 +281,7 @@ def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submissi
             session.execute(insert(batch_cells), [{"batch_id": batch_id, "region": c["region"], "desil": c["desil"],
                                                    **{m: c[m] for m in CELL_MEASURES}} for c in result.cells])
             aggregates.add_batch(session, program, period, result.cells)
+            _promote(session, program, found["prior"], found["promotions"], batch_id, now)
             if handover["delivered_state"] != "settled":
                 settle(ctx, session, sub.handover_id)
             first = handover["first_feedback_at"] or now
@@ -296,6 +306,21 @@ def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submissi
     log.info("feedback batch stored", batch_id=batch_id, handover_id=sub.handover_id, program=program,
              rows=result.rows, rejected=result.rejected, served=result.served, supersedes=sub.supersedes)
     return Stored(True, row)
+
+
+def _promote(session: Session, program: str, prior: list[engine.PriorBatch], found: list[engine.Promotion],
+             by: str, now: Any) -> None:
+    """Count the duplicates whose person the correction left counted nowhere (in their own batch's cells)."""
+    if not found:
+        return
+    periods = {b.batch_id: b.period for b in prior}
+    session.execute(insert(promotions), [{"batch_id": p.batch_id, "row": p.row, "promoted_by": by,
+                                          "promoted_at": now} for p in found])
+    for p in found:
+        delta = aggregates.promotion_delta(p.region, p.desil, p.base_class, p.status, p.nilai_manfaat)
+        aggregates.add_batch_cells(session, p.batch_id, [delta])
+        aggregates.add_batch(session, program, periods[p.batch_id], [delta])
+    log.info("duplicates counted after a correction", promoted=len(found), correction=by)
 
 
 def _record_match(uow: Any, con: Any, actor: Actor, batch_id: str, agreement_id: str, program: str, now: Any) -> None:

@@ -45,6 +45,20 @@ def _chunks(path: Path) -> Iterator[bytes]:
 def _submit(args: argparse.Namespace) -> int:
     import httpx
 
+    try:
+        return _upload_and_follow(args)
+    except httpx.HTTPError as exc:
+        print(f"p3ke ingest: the ingest API at {args.api} did not answer: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"p3ke ingest: {exc}", file=sys.stderr)
+        return 1
+
+
+def _upload_and_follow(args: argparse.Namespace) -> int:
+    import httpx
+
     headers = {"Authorization": f"Bearer {args.token}"}
     with httpx.Client(base_url=args.api, headers=headers, timeout=httpx.Timeout(60.0, read=None)) as client:
         refs: dict[str, dict[str, str]] = {}

@@ -169,14 +169,15 @@ def publish(ctx: IngestContext, job: dict[str, Any], outcome: Outcome, worker: s
             return "refused"
         assert outcome.snapshot is not None
         path, sha = outcome.snapshot
+        family = outcome.family_snapshot
         current = current_version(session)
-        if current is not None and current["snapshot_sha256"] == sha:
+        if (current is not None and current["snapshot_sha256"] == sha
+                and current["family_snapshot_sha256"] == (family[1] if family else None)):
             _own(uow, job["submission_id"], worker, status="unchanged", phase="unchanged",
                  dataset_version_id=current["dataset_version_id"], **common)
             return "unchanged"
         version_id = f"dv-{now:%Y%m%dT%H%M%SZ}-{sha[:10]}"
         actor = Actor.model_validate(job["actor"])
-        family = outcome.family_snapshot
         session.execute(insert(dataset_versions).values(
             dataset_version_id=version_id, status="published", snapshot_uri=file_uri(path), snapshot_sha256=sha,
             individuals=outcome.individuals, families=outcome.families, rows_rejected=outcome.rows_rejected,

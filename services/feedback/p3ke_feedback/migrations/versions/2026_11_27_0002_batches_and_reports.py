@@ -1,4 +1,4 @@
-"""extracts, feedback batches, delivered and report cells, publications
+"""extracts, feedback batches, promotions, delivered and report cells, publications
 
 Revision ID: 0002
 Revises: 0001
@@ -90,6 +90,13 @@ def upgrade() -> None:
     *_measures(),
     sa.PrimaryKeyConstraint('batch_id', 'region', 'desil', name=op.f('pk_batch_cells'))
     )
+    op.create_table('promotions',
+    sa.Column('batch_id', sa.String(length=100), nullable=False),
+    sa.Column('row', sa.BigInteger(), nullable=False),
+    sa.Column('promoted_by', sa.String(length=100), nullable=False),
+    sa.Column('promoted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row', name=op.f('pk_promotions'))
+    )
     op.create_table('delivered_cells',
     sa.Column('handover_id', sa.String(length=100), nullable=False),
     sa.Column('region', sa.String(length=10), nullable=False),
@@ -125,6 +132,7 @@ def downgrade() -> None:
     op.drop_table('publications')
     op.drop_table('report_cells')
     op.drop_table('delivered_cells')
+    op.drop_table('promotions')
     op.drop_table('batch_cells')
     with op.batch_alter_table('feedback_batches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feedback_batches_program'))
