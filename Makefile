@@ -45,6 +45,9 @@ schemas-check: .venv/.synced
 bench: install  ## run every benchmark (sizes from BENCH_* variables); results in bench/results/
 	$(UV) run --frozen python -m bench all
 
+chaos: install  ## the long reliability and security suite (25+ kills, restarts, replay, poison, fuzz 200/op); bench/results/chaos.json
+	$(UV) run --frozen python -m bench.chaos
+
 bench-%: install  ## run one benchmark, e.g. make bench-events
 	$(UV) run --frozen python -m bench $*
 

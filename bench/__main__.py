@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["events", "delivery", "targeting", "ingest", "audit"]
+BENCHMARKS = ["events", "delivery", "targeting", "ingest", "audit", "feedback"]
 
 
 def main(argv: list[str]) -> int:

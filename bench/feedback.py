@@ -119,8 +119,8 @@ def _child_ours(scratch: str, snapshot: str, extract: str, csv: str, extract_row
                for n, o in ((1, "kemenkopmk"), (2, "kemnaker"))]
     events = [
         DatasetUpdated(dataset_version_id="bench-dv", agreement_id="pks-p3ke-2023",
-                       snapshot_uri=Path(snapshot).as_uri(), snapshot_sha256=sha[snapshot], individuals=_rows(Path(snapshot)), families=0,
-                       published_by=steward, published_at=at),
+                       snapshot_uri=Path(snapshot).as_uri(), snapshot_sha256=sha[snapshot],
+                       individuals=_rows(Path(snapshot)), families=0, published_by=steward, published_at=at),
         ExtractPrepared(request_id="bench-req", extract_id="bench-ext", agreement_id="pks-p3ke-2023",
                         program="padat_karya", status="accepted", dataset_version_id="bench-dv",
                         record_count=extract_rows, file_uri=Path(extract).as_uri(), file_sha256=sha[extract],
@@ -144,7 +144,8 @@ def _child_ours(scratch: str, snapshot: str, extract: str, csv: str, extract_row
                             batches.Upload(upload, "balikan.csv", upload.stat().st_size, digest))
     seconds = time.perf_counter() - started
     summary = json.loads(stored.batch["summary"])
-    print(json.dumps({"seconds": seconds, "rows": stored.batch["rows"], "served": stored.batch["served"],
+    print(json.dumps({"seconds": seconds, "phases": stored.phases, "rows": stored.batch["rows"],
+                      "served": stored.batch["served"],
                       "by_class": summary["by_class"], "database": str(root / "feedback.db"),
                       "storage": str(settings.storage_dir),
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
@@ -161,6 +162,7 @@ def _child_reference(scratch: str, snapshot: str, extract: str, csv: str, run: i
     out = Path(scratch) / f"reference-{run}.parquet"
     started = time.perf_counter()
     con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY})
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"""
         CREATE TEMP TABLE f AS SELECT row_number() OVER () AS row, nik, status
         FROM read_csv('{csv}', header=true, all_varchar=true)""")
@@ -259,6 +261,7 @@ def main() -> None:
         "extract_rows": inputs["extract_rows"], "runs": runs, "threads": THREADS, "duckdb_memory": MEMORY,
         "by_class": ours[0]["by_class"], "served": ours[0]["served"],
         "seconds": round(seconds, 3), "runs_seconds": [round(o["seconds"], 3) for o in ours],
+        "phases_seconds": {k: round(statistics.median(o["phases"][k] for o in ours), 3) for k in ours[0]["phases"]},
         "rows_per_s": round(feedback_rows / seconds),
         "peak_rss_mb": max(o["peak_rss_mb"] for o in ours),
         "reference_seconds": round(reference, 3), "reference_runs_seconds": [round(r["seconds"], 3) for r in refs],

@@ -57,7 +57,7 @@ def _stream(stack: ChaosStack, tag: str, events: int, seconds: float) -> threadi
 
 def test_kill9_of_workers_and_relays_under_load(stack: ChaosStack, report: dict[str, Any]) -> None:
     sizes = stack.sizes
-    seconds = max(6.0, sizes.kills * 2.5)
+    seconds = max(6.0, sizes.kills * 2.5, sizes.events / 400)
     stream = _stream(stack, _tag("k"), sizes.events, seconds)
     workers = [n for n in sorted(stack.procs) if n.endswith("-worker")]
     relays = [n for n in sorted(stack.procs) if n.endswith("-relay")]
@@ -82,9 +82,15 @@ def test_kill9_of_workers_and_relays_under_load(stack: ChaosStack, report: dict[
     assert len(stack.kills) == sizes.kills
 
 
+def _phase(stack: ChaosStack) -> tuple[int, float]:
+    """Events and seconds of a restart phase: half the kill phase's events, at most 500 a second."""
+    events = max(50, stack.sizes.events // 2)
+    return events, max(6.0, events / 500)
+
+
 def test_broker_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) -> None:
-    seconds = 6.0
-    stream = _stream(stack, _tag("b"), max(50, stack.sizes.events // 2), seconds)
+    events, seconds = _phase(stack)
+    stream = _stream(stack, _tag("b"), events, seconds)
     time.sleep(seconds / 3)
     stack.restart_broker(stack.sizes.broker_down)
     stream.join()
@@ -95,8 +101,8 @@ def test_broker_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) ->
 def test_database_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) -> None:
     """PostgreSQL goes away for longer than any retry budget: workers and relays wait for it, the
     outbox keeps what was committed, and nothing is dead-lettered for the outage."""
-    seconds = 6.0
-    stream = _stream(stack, _tag("d"), max(50, stack.sizes.events // 2), seconds)
+    events, seconds = _phase(stack)
+    stream = _stream(stack, _tag("d"), events, seconds)
     time.sleep(seconds / 3)
     stack.restart_database(stack.sizes.db_down)
     stream.join()

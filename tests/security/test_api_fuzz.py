@@ -20,6 +20,7 @@ from p3ke_platform.auth import DevIssuer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
+from tests.security.support import record_figures
 
 SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit"]
 ORG = {"ingest": "kemenkopmk", "audit": "kemenkopmk"}
@@ -42,7 +43,7 @@ def raw_bytes(context: object, value: object) -> dict[str, object]:
 def _app(service: str, tmp: Path) -> tuple[object, str]:
     spec = next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == service)
     config = load_settings(spec.settings_class, service=service, data_dir=tmp, env="test", relay_in_api=False,
-                           kafka_bootstrap="127.0.0.1:1")
+                           kafka_bootstrap="127.0.0.1:1", rate_limit_per_minute=0)  # limits: test_resource_limits
     upgrade(spec, config)
     token = DevIssuer(config).mint("fuzzer", ORG.get(service, "kemnaker"), ALL_ROLES)
     return create_app(Runtime(spec, config)), token
@@ -54,10 +55,13 @@ def test_api_survives_fuzzing(service: str, tmp_path: Path) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
     schema = schema.exclude(path_regex="^/(healthz|readyz|metrics)$")
     failures: list[str] = []
+    cases = 0
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     def run(case: schemathesis.Case) -> None:
+        nonlocal cases
+        cases += 1
         case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
 
     for result in schema.get_all_operations():
@@ -69,4 +73,6 @@ def test_api_survives_fuzzing(service: str, tmp_path: Path) -> None:
             given(case=test)(run)()
         except Exception as exc:  # collect every operation's failure, then report them together
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    record_figures("security", {f"fuzz_cases_{service}": cases, f"fuzz_failures_{service}": len(failures),
+                                "fuzz_examples_per_operation": EXAMPLES})
     assert failures == [], "\n\n".join(failures)

@@ -353,3 +353,11 @@ def test_redact_is_idempotent_and_json_safe() -> None:
     assert redact(once) == once
     text = json.dumps(once)
     assert_clean(text)
+
+
+def test_ids_with_an_exponent_like_run_stay_intact() -> None:
+    from p3ke_platform.logging import redact_text
+
+    for text in ("handover ho-5de28af3c5e24f10", "extract ex-1e17ab", "batch 9e16x"):
+        assert redact_text(text) == text
+    assert "27E" not in redact_text("nik 3.27E+15 in row 4")

@@ -1,5 +1,10 @@
 """Build `data-access` events. Every service calls this (through UnitOfWork.record_access) for every
-read, export, download, match, upload and refusal touching personal data."""
+read, export, download, match, upload and refusal touching personal data.
+
+Free-text fields (`resource_id`, `reason`, `purpose`) may carry what a caller typed, e.g. a NIK put in a
+URL; NIK-shaped numbers in them are masked before the event exists, because the audit log keeps
+everything forever. Data subjects are named only by `subject_refs` (keyed hashes).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from p3ke_platform.logging import redact_text
 from p3ke_schemas import Actor, DataAccess
 
 
@@ -24,9 +30,10 @@ def access_event(*, service: str, actor: Actor, action: str, resource_type: str,
                  purpose: str | None = None, subject_niks: Iterable[str] = ()) -> DataAccess:
     fields: dict[str, Any] = {
         "access_id": str(uuid.uuid4()), "service": service, "actor": actor, "action": action,
-        "resource_type": resource_type, "resource_id": resource_id, "outcome": outcome,
-        "reason": reason, "record_count": record_count, "agreement_id": agreement_id,
-        "program": program, "purpose": purpose, "occurred_at": at,
+        "resource_type": resource_type, "resource_id": redact_text(resource_id), "outcome": outcome,
+        "reason": redact_text(reason) if reason else reason, "record_count": record_count,
+        "agreement_id": agreement_id, "program": program, "purpose": redact_text(purpose) if purpose else purpose,
+        "occurred_at": at,
         "subject_refs": sorted({subject_ref(subject_hash_key, nik) for nik in subject_niks}),
     }
     return DataAccess.model_validate(fields)

@@ -95,7 +95,8 @@ _SEP = r"[ .,\-\u00a0\u202f]"
 _DIGIT_RUN = re.compile(rf"(?<!\d)\d(?:{_SEP}?\d)+(?!\d)")
 _PLAIN_DECIMAL = re.compile(r"(\d+)[.,]\d+")
 # Spreadsheet forms of a 16-digit number: 3.2E+15, 3,201E+15, 3.20101234567e15.
-_SCIENTIFIC = re.compile(r"(?<![\d.,])([1-9])(?:[.,](\d{1,20}))?\s?[eE]\s?\+?\s?(1[5-9]|[2-9]\d)(?!\d)")
+# Standing alone: inside an id such as ho-5de28af3c5e24f10, "5e24" is not a number.
+_SCIENTIFIC = re.compile(r"(?<![\w.,])([1-9])(?:[.,](\d{1,20}))?\s?[eE]\s?\+?\s?(1[5-9]|[2-9]\d)(?![\w])")
 # Ids and checksums that may hold a long digit run by chance: UUIDs and hex digests (with a letter).
 _PROTECTED = re.compile(
     r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -58,5 +58,5 @@ class UnitOfWork:
                 record_count=len(chunk) if len(chunks) > 1 else record_count,
                 agreement_id=agreement_id, program=program, purpose=purpose, subject_niks=chunk,
                 subject_hash_key=self.subject_hash_key, at=at)
-            events.append(self.emit(payload, subject=resource_id))
+            events.append(self.emit(payload, subject=payload.resource_id))  # as masked by access_event
         return events[0]

@@ -63,6 +63,8 @@ _NIK_DATE_OK = """coalesce(
     false)"""
 
 _REGION_OK = f"regexp_full_match(kw, '{REGION_FORMAT}')"
+_APOSTROPHE_SET = "'''`\u2018\u2019'"  # a SQL string of the spreadsheet text markers
+_APOSTROPHES = "'''', '`', '\u2018', '\u2019'"
 
 # code -> (condition over `chk`, the value shown with the finding)
 ROW_CHECKS: dict[str, tuple[str, str]] = {
@@ -108,69 +110,90 @@ def register_vocabularies(con: duckdb.DuckDBPyConnection, regions: Regions) -> N
 
 
 def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, header_line: int | None) -> None:
-    """From `raw` create `chk` (every check's inputs) and `v` (the fields kept, `has_error`)."""
+    """From `raw` create `v`: the fields kept, `has_error`, and the row's findings (code and masked value).
+
+    One pass, materialising only what is kept: the checks' intermediate values live in the pipeline.
+    Columns with few distinct values (dates, status, program, benefit value) are parsed once per distinct
+    value and joined back; a well-formed NIK takes the fast path (one regular expression)."""
     fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
               "nilai_manfaat")
-    blank = " AND ".join(f"coalesce(trim({f}), '') = ''" for f in fields)
     line = f"{int(header_line)} + rowid + 1" if header_line is not None else "xline"
-    con.execute(f"""
-        CREATE TEMP TABLE b AS SELECT rowid + 1 AS row, {line} AS line, sheet,
-            nullif(trim(nik), '') AS nik_raw, nullif(trim(nama), '') AS nama_raw,
-            nullif(trim(kode_wilayah), '') AS kw_raw, nullif(trim(program), '') AS program_raw,
-            nullif(trim(kegiatan), '') AS kegiatan, nullif(trim(tanggal_mulai), '') AS mulai_raw,
-            nullif(trim(tanggal_selesai), '') AS selesai_raw, nullif(trim(status), '') AS status_raw,
-            nullif(trim(nilai_manfaat), '') AS nilai_raw, coalesce(trim(__extra), '') <> '' AS malformed
-        FROM raw WHERE NOT ({blank}) OR coalesce(trim(__extra), '') <> ''""")
-    con.execute("""
-        CREATE TEMP TABLE chk AS
-        WITH a AS (
-            SELECT b.*,
-                coalesce(left(nik_raw, 1) IN ('''', '`', '‘', '’'), false) AS nik_apos,
-                coalesce(ltrim(nik_raw, '''`‘’'), '') AS n0,
-                regexp_replace(kw_raw, '[ .]', '', 'g') AS kw,
-                trim(regexp_replace(lower(program_raw), '[^0-9a-z]+', '_', 'g'), '_') AS ptoken,
-                trim(regexp_replace(lower(status_raw), '[^0-9a-z]+', '_', 'g'), '_') AS stoken,
-                coalesce(try_strptime(mulai_raw, $formats), TRY_CAST(mulai_raw AS TIMESTAMP))::DATE AS mulai0,
-                coalesce(try_strptime(selesai_raw, $formats), TRY_CAST(selesai_raw AS TIMESTAMP))::DATE AS selesai0,
-                regexp_replace(regexp_replace(lower(nilai_raw), '^rp\\.?', ''), '[ ]', '', 'g') AS nv
-            FROM b),
+    raw = ", ".join(f"nullif(trim({f}), '') AS {f}" for f in fields)
+    chk_sql = f"""
+        WITH t AS (SELECT rowid + 1 AS row, {line} AS line, sheet, {raw},
+                          coalesce(trim(__extra), '') <> '' AS malformed FROM raw),
+        b AS (SELECT row, line, sheet, nik AS nik_raw, nama AS nama_raw, kode_wilayah AS kw_raw,
+                     program AS program_raw, kegiatan, tanggal_mulai AS mulai_raw, tanggal_selesai AS selesai_raw,
+                     status AS status_raw, nilai_manfaat AS nilai_raw, malformed
+              FROM t WHERE coalesce({", ".join(fields)}) IS NOT NULL OR malformed),
+        dates AS (SELECT d, CASE WHEN year(v) BETWEEN 2000 AND 2100 THEN v END AS v FROM (
+                      SELECT d, coalesce(TRY_CAST(d AS DATE), try_strptime(d, $formats)::DATE,
+                                         TRY_CAST(d AS TIMESTAMP)::DATE) AS v
+                      FROM (SELECT mulai_raw AS d FROM b UNION SELECT selesai_raw FROM b) WHERE d IS NOT NULL)),
+        tokens AS (SELECT x, trim(regexp_replace(lower(x), '[^0-9a-z]+', '_', 'g'), '_') AS token
+                   FROM (SELECT program_raw AS x FROM b UNION SELECT status_raw FROM b) WHERE x IS NOT NULL),
+        amounts AS (SELECT x, CASE WHEN isfinite(v) AND abs(v) < 1e13 THEN v END AS v FROM (
+                      SELECT x, CASE
+                          WHEN regexp_full_match(nv, '[0-9]{{1,3}}(\\.[0-9]{{3}})+(,[0-9]+)?')
+                              THEN TRY_CAST(replace(replace(nv, '.', ''), ',', '.') AS DOUBLE)
+                          WHEN regexp_full_match(nv, '[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?')
+                              THEN TRY_CAST(replace(nv, ',', '') AS DOUBLE)
+                          WHEN regexp_full_match(nv, '-?[0-9]+,[0-9]{{1,2}}')
+                              THEN TRY_CAST(replace(nv, ',', '.') AS DOUBLE)
+                          ELSE TRY_CAST(nv AS DOUBLE) END AS v
+                      FROM (SELECT x, regexp_replace(regexp_replace(lower(x), '^rp\\.?', ''), '[ ]', '', 'g') AS nv
+                            FROM (SELECT DISTINCT nilai_raw AS x FROM b WHERE nilai_raw IS NOT NULL)))),
+        n AS (SELECT b.*, coalesce(regexp_full_match(nik_raw, '[0-9]{{16}}'), false) AS nik_ok,
+                     replace(replace(kw_raw, '.', ''), ' ', '') AS kw
+              FROM b),
         c AS (
-            SELECT a.*,
-                regexp_full_match(n0, '[0-9]([.,][0-9]+)?[eE][+]?[0-9]+') AS nik_sci,
-                NOT regexp_full_match(n0, '[0-9]{16}') AND regexp_full_match(n0, '[0-9][0-9 .\\-]*[0-9]')
-                    AND length(regexp_replace(n0, '[ .\\-]', '', 'g')) = 16 AS nik_sep,
-                CASE WHEN regexp_full_match(nv, '[0-9]{1,3}(\\.[0-9]{3})+(,[0-9]+)?')
-                         THEN TRY_CAST(replace(replace(nv, '.', ''), ',', '.') AS DOUBLE)
-                     WHEN regexp_full_match(nv, '[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?')
-                         THEN TRY_CAST(replace(nv, ',', '') AS DOUBLE)
-                     WHEN regexp_full_match(nv, '-?[0-9]+,[0-9]{1,2}') THEN TRY_CAST(replace(nv, ',', '.') AS DOUBLE)
-                     ELSE TRY_CAST(nv AS DOUBLE) END AS nilai0
-            FROM a),
-        d AS (SELECT c.*, CASE WHEN nik_sep THEN regexp_replace(n0, '[ .\\-]', '', 'g') ELSE n0 END AS n16 FROM c)
-        SELECT d.*,
+            SELECT n.*,
+                CASE WHEN nik_ok THEN false ELSE coalesce(left(nik_raw, 1) IN ({_APOSTROPHES}), false) END
+                    AS nik_apos,
+                CASE WHEN nik_ok THEN nik_raw ELSE coalesce(ltrim(nik_raw, {_APOSTROPHE_SET}), '') END AS n0
+            FROM n),
+        d AS (
+            SELECT c.*,
+                CASE WHEN nik_ok THEN false ELSE regexp_full_match(n0, '[0-9]([.,][0-9]+)?[eE][+]?[0-9]+') END
+                    AS nik_sci,
+                CASE WHEN nik_ok THEN false ELSE
+                    NOT regexp_full_match(n0, '[0-9]{{16}}') AND regexp_full_match(n0, '[0-9][0-9 .\\-]*[0-9]')
+                    AND length(regexp_replace(n0, '[ .\\-]', '', 'g')) = 16 END AS nik_sep
+            FROM c),
+        e AS (SELECT d.*, CASE WHEN nik_sep THEN regexp_replace(n0, '[ .\\-]', '', 'g') ELSE n0 END AS n16 FROM d)
+        SELECT e.*,
             CASE WHEN n0 = '' THEN 'nik_missing'
                  WHEN nik_sci THEN 'nik_scientific'
-                 WHEN NOT regexp_full_match(n16, '[0-9]{16}') THEN 'nik_format'
+                 WHEN NOT (nik_ok OR regexp_full_match(n16, '[0-9]{{16}}')) THEN 'nik_format'
                  WHEN pv.kode IS NULL THEN 'nik_province_unknown'
-                 WHEN NOT """ + _NIK_DATE_OK + """ THEN 'nik_date_invalid'
+                 WHEN NOT {_NIK_DATE_OK} THEN 'nik_date_invalid'
                  WHEN right(n16, 4) = '0000' THEN 'nik_serial_zero' END AS nik_error,
-            w.kode IS NOT NULL AS kw_known, pa.program AS program_code, sa.status AS status_code,
-            CASE WHEN year(mulai0) BETWEEN 2000 AND 2100 THEN mulai0 END AS mulai,
-            CASE WHEN year(selesai0) BETWEEN 2000 AND 2100 THEN selesai0 END AS selesai,
-            CASE WHEN isfinite(nilai0) AND abs(nilai0) < 1e13 THEN nilai0 END AS nilai
-        FROM d
-        LEFT JOIN provinces pv ON pv.kode = left(d.n16, 2)
-        LEFT JOIN wilayah w ON w.kode = d.kw
-        LEFT JOIN program_alias pa ON pa.alias = d.ptoken
-        LEFT JOIN status_alias sa ON sa.alias = d.stoken""", {"formats": DATE_FORMATS})
+            w.kode IS NOT NULL AS kw_known, tp.token AS ptoken, pa.program AS program_code, sa.status AS status_code,
+            dm.v AS mulai, ds.v AS selesai, am.v AS nilai
+        FROM e
+        LEFT JOIN provinces pv ON pv.kode = left(e.n16, 2)
+        LEFT JOIN wilayah w ON w.kode = e.kw
+        LEFT JOIN tokens tp ON tp.x = e.program_raw
+        LEFT JOIN program_alias pa ON pa.alias = tp.token
+        LEFT JOIN tokens ts ON ts.x = e.status_raw
+        LEFT JOIN status_alias sa ON sa.alias = ts.token
+        LEFT JOIN dates dm ON dm.d = e.mulai_raw
+        LEFT JOIN dates ds ON ds.d = e.selesai_raw
+        LEFT JOIN amounts am ON am.x = e.nilai_raw"""
     errors = [cond for code, (cond, _) in ROW_CHECKS.items() if BY_CODE[code].severity == "error"]
     has_error = " OR ".join(f"coalesce(({c}), false)" for c in errors)
+    anything = " OR ".join(f"coalesce(({cond}), false)" for cond, _ in ROW_CHECKS.values())
+    found = ", ".join(f"CASE WHEN coalesce(({cond}), false) THEN {{'code': '{code}', 'value': ({value})::VARCHAR}} END"
+                      for code, (cond, value) in ROW_CHECKS.items())
     con.execute(f"""
-        CREATE TEMP TABLE v AS SELECT row, line, sheet, CASE WHEN nik_error IS NULL THEN n16 END AS nik,
+        CREATE TEMP TABLE v AS WITH chk AS ({chk_sql})
+        SELECT row, line, sheet, CASE WHEN nik_error IS NULL THEN n16 END AS nik,
             ({has_error}) AS has_error,
             CASE WHEN kw_known THEN left(kw, 4) ELSE '' END AS row_region,
-            status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai, kegiatan
-        FROM chk""", {"program": program})
+            status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai, kegiatan,
+            CASE WHEN {anything} THEN list_filter([{found}], lambda f: f IS NOT NULL) END AS findings
+        FROM chk""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS})
+    con.execute("DROP TABLE raw")
 
 
 @dataclass(frozen=True)
@@ -373,19 +396,19 @@ def outcome(con: duckdb.DuckDBPyConnection) -> Outcome:
 
 
 def findings_sql() -> str:
-    """Every finding of the batch, from `chk` and `m`, masked, in row order."""
-    parts = [f"SELECT row, line, sheet, '{code}' AS code, {value} AS value, NULL::VARCHAR AS detail "
-             f"FROM chk WHERE coalesce(({cond}), false)" for code, (cond, value) in ROW_CHECKS.items()]
-    parts.append(f"SELECT row, line, sheet, 'duplicate_in_batch', {_mask_nik('nik')}, "
-                 f"'first reported in row ' || first_row FROM m WHERE k > 1")
-    parts.append(f"SELECT row, line, sheet, 'duplicate_across_batches', {_mask_nik('nik')}, "
-                 f"'reported in batch ' || dup_batch FROM m WHERE k = 1 AND dup_batch IS NOT NULL")
-    return " UNION ALL ".join(parts)
+    """Every finding of the batch, from `v` (the row checks) and `m` (duplicates), masked."""
+    return f"""
+        SELECT row, line, sheet, f.code AS code, f.value AS value, NULL::VARCHAR AS detail
+        FROM (SELECT row, line, sheet, unnest(findings) AS f FROM v WHERE findings IS NOT NULL)
+        UNION ALL SELECT row, line, sheet, 'duplicate_in_batch', {_mask_nik('nik')},
+                         'first reported in row ' || first_row FROM m WHERE k > 1
+        UNION ALL SELECT row, line, sheet, 'duplicate_across_batches', {_mask_nik('nik')},
+                         'reported in batch ' || dup_batch FROM m WHERE k = 1 AND dup_batch IS NOT NULL"""
 
 
-def write_findings(con: duckdb.DuckDBPyConnection, path: Path, program: str, signed_on: date) -> dict[str, int]:
+def write_findings(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     """Write the findings (row, line, sheet, code, value, detail) to `path`; return counts by code."""
-    con.execute(f"CREATE TEMP TABLE f AS {findings_sql()}", {"program": program, "signed_on": signed_on})
+    con.execute(f"CREATE TEMP TABLE f AS {findings_sql()}")
     con.execute(f"COPY (SELECT * FROM f ORDER BY row, code) TO '{sql_path(path)}' "
                 f"(FORMAT parquet, COMPRESSION zstd)")
     counts = con.execute("SELECT code, count(*) FROM f GROUP BY code ORDER BY code").fetchall()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,15 +29,20 @@ class Regions:
 
 @lru_cache(maxsize=4)
 def load_regions(path: Path) -> Regions:
+    import pyarrow.csv as pcsv
+
     try:
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or "kode" not in reader.fieldnames:
-                raise ConfigurationError(f"P3KE_FEEDBACK_WILAYAH_FILE: {path} has no `kode` column")
-            names = {row["kode"].strip(): (row.get("nama") or "").strip() for row in reader
-                     if row.get("kode") and row["kode"].strip().isdigit()}
-    except OSError as exc:
-        raise ConfigurationError(f"P3KE_FEEDBACK_WILAYAH_FILE: cannot read {path}: {exc}") from None
+        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+            column_types={"kode": pa.string(), "nama": pa.string()}, include_columns=["kode", "nama"],
+            include_missing_columns=True))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ConfigurationError(f"P3KE_FEEDBACK_WILAYAH_FILE: cannot read {path} as a CSV with a `kode` "
+                                 f"column: {exc}") from None
+    if table.column("kode").null_count == table.num_rows:
+        raise ConfigurationError(f"P3KE_FEEDBACK_WILAYAH_FILE: {path} has no `kode` column")
+    names = {k.strip(): (n or "").strip() for k, n in zip(table.column("kode").to_pylist(),
+                                                         table.column("nama").to_pylist(), strict=True)
+             if k and k.strip().isdigit()}
     if not names:
         raise ConfigurationError(f"P3KE_FEEDBACK_WILAYAH_FILE: {path} lists no region codes")
     return Regions(names)

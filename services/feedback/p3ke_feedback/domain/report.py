@@ -25,6 +25,10 @@ Granularity = Literal["month", "quarter", "year", "all"]
 Level = Literal["national", "province", "regency"]
 LEVEL_DIGITS: dict[str, int] = {"national": 0, "province": 2, "regency": 4}
 DESIL_KEYS = ("1", "2", "3", "4", "0")  # "0": not known (not in P3KE)
+CLASS_KEYS: tuple[str, ...] = tuple(c.value for c in MatchClass)
+STATUS_KEYS: tuple[str, ...] = tuple(s.value for s in Status)
+_CLASS_COLUMNS = tuple((k, f"cls_{k}") for k in CLASS_KEYS)
+_STATUS_COLUMNS = tuple((k, f"st_{k}") for k in STATUS_KEYS)
 
 
 def bucket(period: str, granularity: Granularity) -> str:
@@ -58,8 +62,8 @@ class Figures:
     rows: int = 0
     rejected: int = 0
     benefit_value: int = 0
-    by_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in MatchClass})
-    by_status: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Status})
+    by_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASS_KEYS, 0))
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_KEYS, 0))
     by_desil: dict[str, DesilFigures] = field(default_factory=lambda: {k: DesilFigures() for k in DESIL_KEYS})
 
     @property
@@ -72,22 +76,24 @@ class Figures:
 
     def add_cell(self, desil: int, cell: Mapping[str, Any]) -> None:
         """Add one cell (the measures of report_cells) of the given desil."""
-        self.delivered += int(cell["delivered"])
-        self.served += int(cell["served"])
-        self.served_in_extract += int(cell["served_in_extract"])
+        delivered, served, in_extract = int(cell["delivered"]), int(cell["served"]), int(cell["served_in_extract"])
+        self.delivered += delivered
+        self.served += served
+        self.served_in_extract += in_extract
         if desil == 1:
-            self.served_desil_1 += int(cell["served"])
+            self.served_desil_1 += served
         self.rows += int(cell["rows"])
         self.rejected += int(cell["rejected"])
         self.benefit_value += int(cell["benefit_value"])
-        for c in MatchClass:
-            self.by_class[c.value] += int(cell[f"cls_{c.value}"])
-        for s in Status:
-            self.by_status[s.value] += int(cell[f"st_{s.value}"])
-        d = self.by_desil[str(desil) if str(desil) in DESIL_KEYS else "0"]
-        d.delivered += int(cell["delivered"])
-        d.served += int(cell["served"])
-        d.served_in_extract += int(cell["served_in_extract"])
+        by_class, by_status = self.by_class, self.by_status
+        for key, column in _CLASS_COLUMNS:
+            by_class[key] += int(cell[column])
+        for key, column in _STATUS_COLUMNS:
+            by_status[key] += int(cell[column])
+        d = self.by_desil[str(desil) if 0 <= desil <= 4 else "0"]
+        d.delivered += delivered
+        d.served += served
+        d.served_in_extract += in_extract
 
     def add(self, other: Figures) -> None:
         for name in ("delivered", "served", "served_in_extract", "served_desil_1", "rows", "rejected",

@@ -51,7 +51,9 @@ def _cells(session: Session, q: ReportQuery) -> list[dict[str, object]]:
     stmt = (select(c.program, c.period, region.label("region"), c.desil,
                    *(func.sum(c[m]).label(m) for m in REPORT_MEASURES))
             .where(*conditions).group_by(c.program, c.period, region, c.desil))
-    return [dict(r) for r in session.execute(stmt).mappings()]
+    result = session.execute(stmt)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _handovers(session: Session, q: ReportQuery) -> list[dict[str, object]]:

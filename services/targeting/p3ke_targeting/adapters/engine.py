@@ -61,6 +61,13 @@ def subject_ref_sql(column: str) -> str:
     return f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(trim({column})))))"
 
 
+def as_text(column: str) -> str:
+    """The column as the rules' vocabulary: ingest's snapshots keep yes/no columns as BOOLEAN, the rules
+    and requests name them `Ya`/`Tidak`; text columns pass unchanged."""
+    text = f"CAST({q(column)} AS VARCHAR)"
+    return f"(CASE {text} WHEN 'true' THEN 'Ya' WHEN 'false' THEN 'Tidak' ELSE {text} END)"
+
+
 class Filter:
     """The WHERE clause of a Selection, with its parameters."""
 
@@ -82,9 +89,9 @@ class Filter:
                    for n, codes in sorted(by_length.items())]
             parts.append("(" + " OR ".join(ors) + ")")
         for i, (column, values) in enumerate(sorted(s.include.items())):
-            parts.append(f"{q(column)} IN ({self._list(f'in{i}_', values)})")
+            parts.append(f"{as_text(column)} IN ({self._list(f'in{i}_', values)})")
         for i, (column, values) in enumerate(sorted(s.exclude.items())):
-            parts.append(f"({q(column)} IS NULL OR {q(column)} NOT IN ({self._list(f'ex{i}_', values)}))")
+            parts.append(f"({q(column)} IS NULL OR {as_text(column)} NOT IN ({self._list(f'ex{i}_', values)}))")
         self.sql = " AND ".join(parts)
 
     def _one(self, name: str, value: Any) -> str:
