@@ -89,3 +89,9 @@ def service_env(tmp_path: Path) -> dict[str, str]:
     env.update(P3KE_ENV="test", P3KE_DATA_DIR=str(tmp_path / "data"), P3KE_LOG_LEVEL="INFO",
                P3KE_CONSUMER_GROUP=f"test-{uuid.uuid4().hex[:8]}")
     return env
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresCluster | str) -> str:
+    """A fresh database on the real PostgreSQL, for tests of PostgreSQL-only behaviour."""
+    return new_postgres_database(postgres)

@@ -117,9 +117,8 @@ def test_a_batch_costs_a_constant_number_of_statements(database_url: str, tmp_pa
 
 
 @pytest.mark.postgres
-def test_concurrent_workers_append_in_one_total_order(database_url: str, tmp_path: Path) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE already")
+def test_concurrent_workers_append_in_one_total_order(postgres_url: str, tmp_path: Path) -> None:
+    database_url = postgres_url  # PostgreSQL only (SQLite has no roles; it serialises writers)
     runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=50)
     errors: list[BaseException] = []
 
