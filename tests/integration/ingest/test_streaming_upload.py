@@ -118,6 +118,7 @@ def test_a_200k_row_upload_streams_and_is_published_in_the_background(api: tuple
         assert r.json()["bytes"] == size
         peak = max(peak, server.memory_info().rss)
         grew = (peak - rss_before) / 2**20
+        print(f"upload of {size / 2**20:.0f} MiB: the API process grew {grew:.1f} MiB")
         assert grew < size / 2**20 / 4, f"the server grew {grew:.0f} MiB for a {size / 2**20:.0f} MiB upload"
 
         r = client.post("/v1/submissions", json={"individual": {"upload_id": r.json()["upload_id"]}})
