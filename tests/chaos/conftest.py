@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from p3ke_platform.devstack.kafka import KafkaBroker
+from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.devstack.postgres import PostgresCluster
 from p3ke_platform.messaging.admin import ensure_topics
 from p3ke_platform.settings import load_settings
@@ -38,22 +38,6 @@ def chaos_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def chaos_servers(chaos_root: Path) -> Iterator[tuple[KafkaBroker, PostgresCluster]]:
-    """Both servers, started side by side (the broker takes a while)."""
-    broker, cluster = ChaosBroker(chaos_root / "kafka"), PostgresCluster(chaos_root / "pg")
-    with ThreadPoolExecutor(2) as pool:
-        started = [pool.submit(broker.start), pool.submit(cluster.start)]
-    try:
-        for future in started:
-            future.result()
-        ensure_topics(load_settings(kafka_bootstrap=broker.bootstrap))
-        yield broker, cluster
-    finally:
-        broker.stop()
-        cluster.stop()
-
-
-@pytest.fixture(scope="module")
 def report() -> Iterator[dict[str, Any]]:
     figures: dict[str, Any] = {}
     yield figures
@@ -63,16 +47,29 @@ def report() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stack(chaos_root: Path, chaos_servers: tuple[KafkaBroker, PostgresCluster],
-          report: dict[str, Any]) -> Iterator[ChaosStack]:
+def stack(chaos_root: Path, report: dict[str, Any]) -> Iterator[ChaosStack]:
     sizes = Sizes()
     print(f"\nchaos sizes: {sizes}")  # the seed makes a failing run repeatable (CHAOS_SEED)
-    stack = ChaosStack(chaos_root, *chaos_servers, sizes)
-    stack.prepare()
-    stack.start()
-    report["sizes"] = vars(sizes)
+    broker = ChaosBroker(chaos_root / "kafka", port=free_port(), controller_port=free_port())
+    cluster = PostgresCluster(chaos_root / "pg")
+    stack = ChaosStack(chaos_root, broker, cluster, sizes)
+
+    def databases() -> None:  # while the broker starts: PostgreSQL, then the migrations
+        cluster.start()
+        stack.prepare_databases()
+
     try:
+        with ThreadPoolExecutor(2) as pool:
+            started = [pool.submit(broker.start), pool.submit(databases)]
+        for future in started:
+            future.result()
+        ensure_topics(load_settings(kafka_bootstrap=broker.bootstrap))
+        stack.prepare_processes()
+        stack.start()
+        report["sizes"] = vars(sizes)
         yield stack
     finally:
         stack.shutdown()
+        broker.stop()
+        cluster.stop()
         report["logs"] = str(chaos_root / "logs") if os.environ.get("CHAOS_KEEP") == "1" else None

@@ -57,7 +57,7 @@ def _stream(stack: ChaosStack, tag: str, events: int, seconds: float) -> threadi
 
 def test_kill9_of_workers_and_relays_under_load(stack: ChaosStack, report: dict[str, Any]) -> None:
     sizes = stack.sizes
-    seconds = max(6.0, sizes.kills * 2.5, sizes.events / 400)
+    seconds = max(5.0, sizes.kills * 2.0, sizes.events / 400)
     stream = _stream(stack, _tag("k"), sizes.events, seconds)
     workers = [n for n in sorted(stack.procs) if n.endswith("-worker")]
     relays = [n for n in sorted(stack.procs) if n.endswith("-relay")]
@@ -85,7 +85,7 @@ def test_kill9_of_workers_and_relays_under_load(stack: ChaosStack, report: dict[
 def _phase(stack: ChaosStack) -> tuple[int, float]:
     """Events and seconds of a restart phase: half the kill phase's events, at most 500 a second."""
     events = max(50, stack.sizes.events // 2)
-    return events, max(6.0, events / 500)
+    return events, max(4.0, events / 500)
 
 
 def test_broker_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) -> None:
@@ -217,8 +217,7 @@ def test_poison_on_every_topic_goes_to_the_dlq_with_reasons(stack: ChaosStack, r
 def test_replay_from_offset_zero_changes_no_state(stack: ChaosStack, report: dict[str, Any]) -> None:
     stack.converge()
     workers = [f"{s}-worker" for s in WORKERS]
-    for name in workers:
-        stack.procs[name].stop()
+    stack.stop(workers)
     before = stack.state()
     rewound = stack.reset_groups_to_earliest()
     assert all(n > 0 for n in rewound.values()), rewound

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # before anything imports pyplot: never a display backend in a service
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from p3ke_feedback.domain.report import DESIL_KEYS, Figures, Report
 from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, PROGRAM_TITLES_ID, MatchClass
@@ -145,6 +146,7 @@ def timeliness(report: Report, fmt: ChartFormat) -> bytes:
             ax.barh(labels, values, left=left, color=color, label=label)
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_xlabel("Jumlah serah terima (BAST)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
     ax.set_title("Ketepatan waktu data balikan", fontsize=11)

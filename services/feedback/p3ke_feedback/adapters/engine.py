@@ -190,7 +190,7 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
         SELECT row, line, sheet, CASE WHEN nik_error IS NULL THEN n16 END AS nik,
             ({has_error}) AS has_error,
             CASE WHEN kw_known THEN left(kw, 4) ELSE '' END AS row_region,
-            status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai, kegiatan,
+            status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai,
             CASE WHEN {anything} THEN list_filter([{found}], lambda f: f IS NOT NULL) END AS findings
         FROM chk""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS})
     con.execute("DROP TABLE raw")
@@ -324,7 +324,7 @@ def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
             CASE base_class WHEN 'in_extract' THEN coalesce(e_desil, s_desil, 0)
                             WHEN 'in_p3ke_not_delivered' THEN coalesce(s_desil, 0)
                             ELSE 0 END AS desil,
-            status, mulai, selesai, nilai, kegiatan
+            status, mulai, selesai, nilai
         FROM classed""", params)
 
 
@@ -416,14 +416,15 @@ def write_findings(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]
 
 
 ROWS_FILE_COLUMNS = ("row", "line", "nik", "class", "base_class", "duplicate_of", "rejected", "served", "region",
-                     "desil", "status", "tanggal_mulai", "tanggal_selesai", "nilai_manfaat", "kegiatan")
+                     "desil", "status", "tanggal_mulai", "tanggal_selesai", "nilai_manfaat")
+"""What a batch keeps per row (no name, no free text: those stay in the uploaded file as received)."""
 
 
 def write_rows(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """The matched rows as kept (no name): what reports are recomputed from and duplicates checked against."""
     con.execute(f"""COPY (SELECT row, line, nik, class, base_class, duplicate_of, has_error AS rejected, served,
                                  region, CAST(desil AS TINYINT) AS desil, status, mulai AS tanggal_mulai,
-                                 selesai AS tanggal_selesai, nilai AS nilai_manfaat, kegiatan
+                                 selesai AS tanggal_selesai, nilai AS nilai_manfaat
                           FROM m ORDER BY row) TO '{sql_path(path)}' (FORMAT parquet, COMPRESSION zstd)""")
 
 

@@ -68,6 +68,9 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     def ctx() -> Context:
         return context_for(runtime.settings)
 
+    if runtime.settings.env == "production":
+        ctx().check()  # a bad agreement or region file stops start-up, not the first request
+
     def refuse(principal: Principal, refused: Refused, action: str, resource_type: str,
                resource_id: str) -> HTTPException:
         """Record the refusal in the audit log (its own transaction); the answer carries its reason."""
