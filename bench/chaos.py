@@ -55,6 +55,7 @@ def summarise(faults: dict[str, Any], security: dict[str, Any], *, exit_code: in
         "duplicates": s.get("duplicates"),
         "lost": s.get("lost"),
         "dlq": s.get("dlq"),
+        "repeats_on_topics_absorbed": s.get("repeats_on_topics_absorbed"),
         "dlq_of_legitimate_events": s.get("dlq_legit"),
         "poison": faults.get("poison", {}).get("messages"),
         "replayed": s.get("replayed"),

@@ -14,7 +14,7 @@ Events enter the system three ways, and each way has its own meaning of *acknowl
 
 Every acknowledged event has expected effects (`Expect`): an audit entry for every event, a request
 row and exactly one extract-prepared in targeting, a handover in delivery, a signed handover and a
-snapshot in feedback. `Ledger.tally` compares the sets of ids: missing effects are losses, effects
+snapshot in feedback. `ChaosStack.tally` compares the sets of ids: missing effects are losses, effects
 seen more than once are duplicates. Personal data never appears: every payload is synthetic ids.
 """
 
@@ -44,7 +44,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from p3ke_platform.audit_client import access_event
-from p3ke_platform.devstack.kafka import KafkaBroker
+from p3ke_platform.devstack.kafka import KafkaBroker, cache_dir
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.devstack.postgres import PostgresCluster
 from p3ke_platform.migrations import upgrade
@@ -393,6 +393,10 @@ class ChaosStack:
     def env(self, service: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_") and k not in FAUST_ENV}
         base.update(FAUST_ENV)
+        # a restarted process should not compile every module again (PYTHONDONTWRITEBYTECODE may be set):
+        # compiled modules go to a cache of their own, outside the source tree
+        base.pop("PYTHONDONTWRITEBYTECODE", None)
+        base["PYTHONPYCACHEPREFIX"] = str(cache_dir() / "pycache")
         base.update(P3KE_ENV="test", P3KE_KAFKA_BOOTSTRAP=self.broker.bootstrap, P3KE_LOG_LEVEL="INFO",
                     P3KE_LOG_JSON="true", P3KE_SUBJECT_HASH_KEY=SUBJECT_KEY, P3KE_SERVICE=service,
                     P3KE_DATABASE_URL=self.urls[service], P3KE_DATA_DIR=str(self.root / "data" / service),
@@ -655,6 +659,29 @@ class ChaosStack:
                                            headers.get("p3ke_dlq_offset"), headers.get("p3ke_dlq_consumer")),
                                 "value": m.value or b""})
             return out
+        finally:
+            consumer.close()
+
+    def repeats_on_topics(self) -> int:
+        """Extra copies of events on the topics (same ce_id twice or more): what the relays published again
+        after being killed between publishing and marking sent, for the inboxes to absorb."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap, enable_auto_commit=False, group_id=None,
+                                 max_partition_fetch_bytes=8 * 1024 * 1024)
+        try:
+            parts = [TopicPartition(spec.topic, p) for spec in EVENTS for p in range(spec.partitions)]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            ends = consumer.end_offsets(parts)
+            ids: Counter[str] = Counter()
+            deadline = time.monotonic() + 120
+            while any(consumer.position(tp) < ends[tp] for tp in parts) and time.monotonic() < deadline:
+                for m in (m for ms in consumer.poll(timeout_ms=500).values() for m in ms):
+                    ce_id = dict(m.headers or []).get("ce_id")
+                    if ce_id:
+                        ids[ce_id.decode(errors="replace")] += 1
+            return sum(n - 1 for n in ids.values() if n > 1)
         finally:
             consumer.close()
 

@@ -250,6 +250,7 @@ def test_everything_applied_once_lag_zero_and_the_audit_log_verifies(stack: Chao
         "events_acknowledged": figures["acknowledged"], "effects_expected": figures["expected_effects"],
         "applied": figures["applied"], "duplicates": figures["duplicates"], "lost": figures["lost"],
         "dlq": len({x["origin"] for x in letters}), "dlq_legit": figures["legit_dead_letters"],
+        "repeats_on_topics_absorbed": stack.repeats_on_topics(),
         "replayed": report.get("replay", {}).get("events_replayed"),
         "replay_state_changes": report.get("replay", {}).get("state_changes"),
         "audit_verify": "ok" if verified else f"FAILED: {result or done.stderr[-500:]}",

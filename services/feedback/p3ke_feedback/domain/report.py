@@ -32,8 +32,9 @@ _STATUS_COLUMNS = tuple((k, f"st_{k}") for k in STATUS_KEYS)
 
 
 def bucket(period: str, granularity: Granularity) -> str:
-    """A month `YYYY-MM` in the requested granularity: `YYYY-MM`, `YYYY-Qn`, `YYYY` or `all`."""
-    if granularity == "month":
+    """A month `YYYY-MM` in the requested granularity: `YYYY-MM`, `YYYY-Qn`, `YYYY` or `all` (a period
+    already in that granularity stays as it is)."""
+    if granularity == "month" or period == "all" or (granularity == "year" and len(period) == 4):
         return period
     if granularity == "quarter":
         return f"{period[:4]}-Q{(int(period[5:7]) - 1) // 3 + 1}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
@@ -48,9 +49,14 @@ def _cells(session: Session, q: ReportQuery) -> list[dict[str, object]]:
         conditions.append(c.period <= q.end)
     if q.region:
         conditions.append(c.region.like(q.region + "%"))
-    stmt = (select(c.program, c.period, region.label("region"), c.desil,
+    period: Any = c.period  # months are bucketed in SQL, so Python adds one row per cell of the answer
+    if q.granularity == "year":
+        period = func.substr(c.period, 1, 4)
+    elif q.granularity == "all":
+        period = literal("all")
+    stmt = (select(c.program, period.label("period"), region.label("region"), c.desil,
                    *(func.sum(c[m]).label(m) for m in REPORT_MEASURES))
-            .where(*conditions).group_by(c.program, c.period, region, c.desil))
+            .where(*conditions).group_by(c.program, period, region, c.desil))
     result = session.execute(stmt)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
