@@ -63,7 +63,7 @@ def _ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 60) -> list[Any]:
+def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 180) -> list[Any]:
     deadline = time.monotonic() + timeout
     while True:
         consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -125,14 +125,14 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         send(handover)  # re-sent with a new id
         send(forged)  # contradicts the extract: dead-lettered
         _wait(lambda: _ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", procs["worker"], logs["worker"]),
-              120, "the feedback worker")
+              180, "the feedback worker")
 
         def settled() -> bool:
             with engine.connect() as conn:
                 return conn.scalar(select(signed_handovers.c.delivered_state).where(
                     signed_handovers.c.handover_id == handover_id)) == "settled"
 
-        _wait(settled, 90, "the handover's delivered counts")
+        _wait(settled, 180, "the handover's delivered counts")
         dead = _collect(kafka_bootstrap, "p3ke.extract-prepared.v1.dlq", {extract.request_id}, want=1)
         assert len(dead) == 1, logs["worker"].read_text()[-3000:]
         assert "announced before with another SHA-256" in dict(dead[0].headers)["p3ke_dlq_reason"].decode()
@@ -157,13 +157,13 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         [total] = report["totals"]
         assert total["delivered"] == 500 and total["served"] == 210 and total["served_in_extract"] == 200
 
-        [received] = _collect(kafka_bootstrap, "p3ke.feedback-received.v1", {batch_id}, want=1, timeout=60)
+        [received] = _collect(kafka_bootstrap, "p3ke.feedback-received.v1", {batch_id}, want=1)
         value = json.loads(received.value)
         jsonschema.validate(value, json.loads((CONTRACT / "p3ke.feedback-received.v1.json").read_text()))
         assert value["counts_by_match_class"] == {"in_extract": 200, "in_p3ke_not_delivered": 10,
                                                   "invalid_nik": 1, "duplicate": 1}
         assert not any(p["nik"] in received.value.decode() for p in people[:200])
-        access = _collect(kafka_bootstrap, "p3ke.data-access.v1", {batch_id}, want=2, timeout=60)
+        access = _collect(kafka_bootstrap, "p3ke.data-access.v1", {batch_id}, want=2)
         actions = {json.loads(m.value)["action"]: json.loads(m.value) for m in access}
         assert set(actions) == {"upload", "match"} and len(actions["match"]["subject_refs"]) == 210
         with runtime.sessions() as session:
