@@ -5,7 +5,8 @@ components, then:
 - built-in kinds are validated with kubernetes-validate --strict (unknown fields fail) against
   K8S_VERSION's bundled schemas;
 - Strimzi and CloudNativePG resources are validated against the openAPIV3Schema of their CRDs
-  (deploy/k8s/crds, copied from the operators with their licence note), made strict the way the API server's strict field validation is, and
+  (deploy/k8s/crds, copied from the operators with their licence note), made strict the way the
+  API server's strict field validation is, and
   their CEL rules are evaluated through reviewed Python translations (an untranslated rule that
   applies to a manifest fails the test);
 - our own policies: locked-down containers, probes, limits, graceful shutdown, no secret values,
