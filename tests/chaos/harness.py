@@ -96,7 +96,7 @@ class Sizes:
 
     kills: int = field(default_factory=lambda: env_int("CHAOS_KILLS", 4))
     events: int = field(default_factory=lambda: env_int("CHAOS_EVENTS", 300))
-    broker_down: float = field(default_factory=lambda: env_float("CHAOS_BROKER_DOWN_SECONDS", 3))
+    broker_down: float = field(default_factory=lambda: env_float("CHAOS_BROKER_DOWN_SECONDS", 1))  # + JVM start
     # longer than the worker's 5 attempts (about 6 s): an outage must be waited out, not dead-lettered
     db_down: float = field(default_factory=lambda: env_float("CHAOS_DB_DOWN_SECONDS", 7))
     converge: float = field(default_factory=lambda: env_float("CHAOS_CONVERGE_SECONDS", 180))
