@@ -95,3 +95,9 @@ def service_env(tmp_path: Path) -> dict[str, str]:
 def postgres_url(postgres: PostgresCluster | str) -> str:
     """A fresh database on the real PostgreSQL, for tests of PostgreSQL-only behaviour."""
     return new_postgres_database(postgres)
+
+
+@pytest.fixture
+def seven_zip_installed() -> None:
+    """A missing 7z is a failed setup, not a reason to skip: .ci/run installs Debian's p7zip-full."""
+    assert shutil.which("7z"), "7z is missing: apt-get install p7zip-full (.ci/run does)"

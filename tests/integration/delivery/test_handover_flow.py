@@ -21,9 +21,9 @@ from p3ke_delivery.service_layer.preparation import Preparer
 from p3ke_platform.logging import configure_logging
 from p3ke_schemas import HandoverSigned
 from tests.integration.delivery.conftest import Harness
-from tests.unit.delivery.support import SEVEN_ZIP, SIG_1, SIG_2, seven_zip_extract
+from tests.unit.delivery.support import SIG_1, SIG_2, seven_zip_extract
 
-needs_7z = pytest.mark.skipif(SEVEN_ZIP is None, reason="7z missing (apt-get install p7zip-full; .ci/run does)")
+needs_7z = pytest.mark.usefixtures("seven_zip_installed")
 
 
 @needs_7z

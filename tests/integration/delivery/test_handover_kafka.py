@@ -27,7 +27,6 @@ from p3ke_platform.settings import load_settings
 from p3ke_schemas import HandoverSigned, to_kafka
 from tests.conftest import new_postgres_database
 from tests.unit.delivery.support import (
-    SEVEN_ZIP,
     SIG_1,
     SIG_2,
     extract_event,
@@ -37,7 +36,7 @@ from tests.unit.delivery.support import (
     synthetic_extract,
 )
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.skipif(SEVEN_ZIP is None, reason="7z missing")]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.usefixtures("seven_zip_installed")]
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> Any:

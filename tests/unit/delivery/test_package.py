@@ -19,7 +19,7 @@ from p3ke_delivery.adapters import extract, package, xlsx_stream
 from tests.unit.delivery.support import SEVEN_ZIP, seven_zip_extract, synthetic_extract
 
 PASSWORD = "Abcde-Fghij-Kmnpq-Rstuv-Wxyz2"
-needs_7z = pytest.mark.skipif(SEVEN_ZIP is None, reason="7z missing (apt-get install p7zip-full; .ci/run does)")
+needs_7z = pytest.mark.usefixtures("seven_zip_installed")
 
 
 def _build(tmp_path: Path, rows: int, fmt: str = "parquet", **kwargs: object) -> tuple[Path, package.Package]:
