@@ -73,6 +73,12 @@ def ensure_jars(pom: Path | None = None) -> Path:
     return target
 
 
+def format_command(java: list[str], cluster_id: str, props: Path) -> list[str]:
+    """The KRaft storage-format command. The id is passed as ``--cluster-id=…``: a random base64 id
+    starts with ``-`` one time in 64, and as a separate argument it would be parsed as an option."""
+    return [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={props}"]
+
+
 @dataclass
 class KafkaBroker:
     """One broker+controller on loopback. Use as a context manager or call start()/stop()."""
@@ -100,10 +106,7 @@ class KafkaBroker:
         java = ["java", f"-Dlog4j2.configurationFile=file:{log4j}", "-cp", f"{jars}/*"]
         if not (logs / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                check=True, stdout=subprocess.DEVNULL,
-            )
+            subprocess.run(format_command(java, cluster_id, props), check=True, stdout=subprocess.DEVNULL)
         out = (self.data_dir / "broker.out").open("ab")
         self.process = subprocess.Popen(
             [*java[:1], f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", *java[1:],
