@@ -35,15 +35,32 @@ def service_specs() -> dict[str, Any]:
 class Stack:
     data_dir: Path
     kafka: KafkaBroker | None = None
+    external_bootstrap: str | None = None  # a broker this stack did not start (tests)
+    database_urls: dict[str, str] = field(default_factory=dict)  # per service; default SQLite in the data dir
+    extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     endpoints: dict[str, dict[str, str]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
 
-    def env_for(self, service: str, **extra: str) -> dict[str, str]:
+    @property
+    def bootstrap(self) -> str:
+        if self.external_bootstrap:
+            return self.external_bootstrap
         assert self.kafka is not None
+        return self.kafka.bootstrap
+
+    @property
+    def services_dir(self) -> Path:
+        """P3KE_DATA_DIR of every service: shared, like the shared volume in production."""
+        return self.data_dir / "services"
+
+    def env_for(self, service: str, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(P3KE_SERVICE=service, P3KE_DATA_DIR=str(self.data_dir / "services"),
-                   P3KE_KAFKA_BOOTSTRAP=self.kafka.bootstrap, **extra)
+        env.update(self.extra_env)
+        env.update(P3KE_SERVICE=service, P3KE_DATA_DIR=str(self.services_dir), P3KE_KAFKA_BOOTSTRAP=self.bootstrap,
+                   **extra)
+        if service in self.database_urls:
+            env["P3KE_DATABASE_URL"] = self.database_urls[service]
         return env
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -82,15 +99,20 @@ def _claim_data_dir(base: Path) -> tuple[Path, IO[str]]:
     raise RuntimeError("could not claim a data directory")
 
 
-def start_stack(data_dir: Path, *, ready_timeout: float = 180.0) -> Stack:
+def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap: str | None = None,
+                database_urls: dict[str, str] | None = None, extra_env: dict[str, str] | None = None) -> Stack:
+    """Start everything; with `kafka_bootstrap` use that broker instead of starting one, with
+    `database_urls` give services those databases (e.g. PostgreSQL) instead of SQLite files."""
     from p3ke_platform.messaging.admin import ensure_topics
 
-    stack = Stack(data_dir)
+    stack = Stack(data_dir, external_bootstrap=kafka_bootstrap, database_urls=dict(database_urls or {}),
+                  extra_env=dict(extra_env or {}))
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     try:
-        print(f"starting Kafka (KRaft, loopback) in {data_dir / 'kafka'} ...", flush=True)
-        stack.kafka = KafkaBroker(data_dir / "kafka", port=free_port(9092)).start()
-        ensure_topics(load_settings(kafka_bootstrap=stack.kafka.bootstrap))
+        if kafka_bootstrap is None:
+            print(f"starting Kafka (KRaft, loopback) in {data_dir / 'kafka'} ...", flush=True)
+            stack.kafka = KafkaBroker(data_dir / "kafka", port=free_port(9092)).start()
+        ensure_topics(load_settings(kafka_bootstrap=stack.bootstrap))
         specs = service_specs()
         for name, spec in specs.items():
             subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=stack.env_for(name),
@@ -129,8 +151,7 @@ def _wait_ready(stack: Stack, timeout: float) -> None:
 
 
 def print_table(stack: Stack) -> None:
-    assert stack.kafka is not None
-    print(f"\nKafka bootstrap   {stack.kafka.bootstrap}")
+    print(f"\nKafka bootstrap   {stack.bootstrap}")
     print(f"data directory    {stack.data_dir}\n")
     print(f"{'service':<11}{'API (OpenAPI at /docs)':<30}{'worker health'}")
     for name, eps in stack.endpoints.items():
@@ -139,7 +160,7 @@ def print_table(stack: Stack) -> None:
           f"--data-dir {stack.data_dir / 'services'}")
     print("logs:", stack.data_dir / "logs", "\nCtrl-C stops everything.", flush=True)
     (stack.data_dir / "endpoints.json").write_text(json.dumps(
-        {"kafka": stack.kafka.bootstrap, "services": stack.endpoints,
+        {"kafka": stack.bootstrap, "services": stack.endpoints,
          "pids": {name: proc.pid for name, proc in stack.processes}}, indent=2))
 
 
