@@ -18,7 +18,8 @@ from p3ke_platform.settings import ConfigurationError
 def _run(args: argparse.Namespace) -> int:
     from p3ke_platform.launcher import run
 
-    return run(Path(args.data_dir), exit_when_ready=args.exit_when_ready)
+    return run(Path(args.data_dir), exit_when_ready=args.exit_when_ready, seed=not args.no_seed,
+               seed_families=args.seed_families)
 
 
 def _topics(args: argparse.Namespace) -> int:
@@ -48,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start Kafka and all five services locally (Ctrl-C stops)")
     run.add_argument("--data-dir", default="var/local", help="local state (default: var/local)")
-    run.add_argument("--exit-when-ready", action="store_true", help="stop once everything is ready")
+    run.add_argument("--exit-when-ready", action="store_true", help="stop once everything is ready (and seeded)")
+    run.add_argument("--no-seed", action="store_true",
+                     help="no development CA, tokens file or synthetic snapshot")
+    run.add_argument("--seed-families", type=int, default=3000,
+                     help="families in the seeded synthetic snapshot (default 3000)")
     run.set_defaults(func=_run)
 
     topics = sub.add_parser("topics", help="create the contract's topics and DLQs where missing")

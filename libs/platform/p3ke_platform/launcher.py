@@ -115,8 +115,7 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
         ensure_topics(load_settings(kafka_bootstrap=stack.bootstrap))
         specs = service_specs()
         for name, spec in specs.items():
-            subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=stack.env_for(name),
-                           check=True, stdout=subprocess.DEVNULL)
+            _migrate(stack, name, spec.package)
         for name, spec in specs.items():
             api_port, worker_port = free_port(DEFAULT_PORTS[name]), free_port()
             env = stack.env_for(name, P3KE_API_PORT=str(api_port), P3KE_WORKER_PORT=str(worker_port))
@@ -130,6 +129,17 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
         stack.stop()
         raise
     return stack
+
+
+def _migrate(stack: Stack, name: str, package: str) -> None:
+    """Create or upgrade one service's database; its output goes to logs/<service>-migrate.log."""
+    log = stack.data_dir / "logs" / f"{name}-migrate.log"
+    with log.open("ab") as out:
+        done = subprocess.run([sys.executable, "-m", package, "migrate"], env=stack.env_for(name), stdout=out,
+                              stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{name}: migrate exited with {done.returncode} (log {log}):\n{tail}")
 
 
 def _wait_ready(stack: Stack, timeout: float) -> None:
@@ -150,21 +160,43 @@ def _wait_ready(stack: Stack, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def print_table(stack: Stack) -> None:
+def print_table(stack: Stack, dev_env: Path | None = None) -> None:
     print(f"\nKafka bootstrap   {stack.bootstrap}")
     print(f"data directory    {stack.data_dir}\n")
     print(f"{'service':<11}{'API (OpenAPI at /docs)':<30}{'worker health'}")
     for name, eps in stack.endpoints.items():
         print(f"{name:<11}{eps['api']:<30}{eps.get('worker', '(consumes nothing)')}")
-    print("\ntokens for local calls:  uv run p3ke dev-token --org kemnaker --role program-officer "
-          f"--data-dir {stack.data_dir / 'services'}")
+    if dev_env is not None:
+        _print_dev_env(stack, dev_env)
     print("logs:", stack.data_dir / "logs", "\nCtrl-C stops everything.", flush=True)
     (stack.data_dir / "endpoints.json").write_text(json.dumps(
         {"kafka": stack.bootstrap, "services": stack.endpoints,
          "pids": {name: proc.pid for name, proc in stack.processes}}, indent=2))
 
 
-def run(data_dir: Path, exit_when_ready: bool = False) -> int:
+def _print_dev_env(stack: Stack, dev_env: Path) -> None:
+    from p3ke_platform.devstack.seed import DEV_CA_PASSPHRASE, DEV_ROLES
+
+    print(f"\ndevelopment tokens (12 h) and API addresses: source {dev_env}")
+    for role in DEV_ROLES:
+        kind = " (platform service account)" if role.service_account else ""
+        print(f"  ${role.variable:<13} {role.org:<11} {role.role}{kind}")
+    ca = stack.services_dir / "dev-ca"
+    print(f"development signing certificates (PKCS#12, passphrase {DEV_CA_PASSPHRASE}) in {ca}:")
+    for p12 in sorted(ca.glob("*.p12")):
+        print(f"  {p12.name}")
+    print("compliance web page:", f"{stack.endpoints['audit']['api']}/ui" if "audit" in stack.endpoints else "-")
+    print("walkthrough: README.md, section 'A walk through the agreement'\n")
+
+
+def run(data_dir: Path, exit_when_ready: bool = False, seed: bool = True, seed_families: int = 3000) -> int:
+    """`p3ke run`: the local system on embedded defaults, seeded for a walkthrough (see devstack.seed).
+
+    Local runs load the agreement's *example* addendum (an extension to 2027-02-28, clearly marked as
+    not real) unless P3KE_AGREEMENT_INCLUDE_EXAMPLES says otherwise: without it every release is refused
+    because the PKS as signed expired on 28 Feb 2025."""
+    from p3ke_platform.devstack import seed as seeding
+
     claimed, lock = _claim_data_dir(data_dir.resolve())
     stopping = False
 
@@ -174,9 +206,24 @@ def run(data_dir: Path, exit_when_ready: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stack = start_stack(claimed)
+    extra = {"P3KE_AGREEMENT_INCLUDE_EXAMPLES": os.environ.get("P3KE_AGREEMENT_INCLUDE_EXAMPLES", "true")}
+    if extra["P3KE_AGREEMENT_INCLUDE_EXAMPLES"].lower() == "true":
+        print("note: the agreement's EXAMPLE addendum (extension to 2027-02-28, not a real agreement) is loaded;"
+              " P3KE_AGREEMENT_INCLUDE_EXAMPLES=false runs on the PKS as signed", flush=True)
+    services_dir = claimed / "services"
+    services_dir.mkdir(parents=True, exist_ok=True)
+    if seed:
+        seeding.ensure_dev_ca(services_dir, {**os.environ, **extra, "P3KE_DATA_DIR": str(services_dir)})
+    stack = start_stack(claimed, extra_env=extra)
     try:
-        print_table(stack)
+        dev_env = None
+        if seed:
+            dev_env = claimed / "dev.env"
+            tokens = seeding.write_dev_env(dev_env, services_dir, stack.endpoints)
+            seeding.seed_snapshot(stack.endpoints["ingest"]["api"], stack.endpoints["targeting"]["api"],
+                                  tokens["P1_STEWARD"], claimed / "seed", stack.env_for("ingest"),
+                                  families=seed_families)
+        print_table(stack, dev_env)
         while not stopping and not exit_when_ready:
             dead = [(n, p.returncode) for n, p in stack.processes if p.poll() is not None]
             if dead:
