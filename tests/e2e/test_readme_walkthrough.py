@@ -1,0 +1,73 @@
+"""The README's walkthrough, run word for word against `p3ke run`, so the quick start stays true.
+
+The bash block under "## A walk through the agreement" is taken from README.md unchanged and run in a
+directory laid out like the repository's root (`var/local` is the seeded system's data directory,
+`.venv` the project's environment), with `set -euo pipefail`: a step that no longer works fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("seven_zip_installed")]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def walkthrough() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## A walk through the agreement", 1)[1]
+    found = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert found, "README.md has no bash block in 'A walk through the agreement'"
+    return found.group(1)
+
+
+@pytest.mark.timeout(900)
+def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    data_dir = tmp_path / "var" / "local"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+    log = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen([sys.executable, "-m", "p3ke_platform.cli", "run", "--data-dir", str(data_dir),
+                            "--seed-families", "800"], cwd=tmp_path, env=env, stdout=log,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 480
+        while not (data_dir / "endpoints.json").exists():
+            assert run.poll() is None, (tmp_path / "run.log").read_text()[-4000:]
+            assert time.monotonic() < deadline, "p3ke run did not come up"
+            time.sleep(1)
+        script = "set -euo pipefail\n" + walkthrough()
+        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        out = done.stdout
+        assert done.returncode == 0, f"walkthrough failed ({done.returncode}):\n{out[-4000:]}\n{done.stderr[-4000:]}"
+        lines = out.splitlines()
+        assert "403" in lines, "party 2's dataset upload and party 1's download must both be refused"
+        assert lines.count("403") == 2
+        assert "accepted" in lines and "partially-signed" in lines and "signed" in lines
+        assert any("'alamat' is not allowed for program padat_karya" in line for line in lines)
+        assert any(line.startswith("ok:") for line in lines), "p3ke audit verify must report an intact log"
+        trail = [line for line in lines if re.match(r"\d{4}-\d\d-\d\dT", line)]
+        assert any(" targeting select " in line for line in trail), trail
+        assert (tmp_path / "var" / "walk" / "monev.pdf").read_bytes().startswith(b"%PDF")
+        endpoints = json.loads((data_dir / "endpoints.json").read_text())
+        assert f"{endpoints['services']['audit']['api']}/ui" in out
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGINT)
+            try:
+                run.wait(90)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+        log.close()
+    assert "stopped." in (tmp_path / "run.log").read_text()
