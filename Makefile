@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install run test test-fast lint schemas schemas-check bench bench-events chaos clean
+.PHONY: help install jars run test test-fast lint schemas schemas-check bench bench-events chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,10 +21,12 @@ tools/asyncapi/node_modules/.installed: tools/asyncapi/package-lock.json
 	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: .venv/.synced tools/asyncapi/node_modules/.installed  ## install Python packages, the AsyncAPI parser and the Kafka jars
+install: .venv/.synced tools/asyncapi/node_modules/.installed jars  ## install Python packages, the AsyncAPI parser and the Kafka jars
+
+jars: .venv/.synced
 	$(UV) run --frozen python -c "from p3ke_platform.devstack.kafka import ensure_jars; print('kafka jars:', ensure_jars())"
 
-run: install  ## start Kafka and all five services locally; Ctrl-C stops everything
+run: .venv/.synced jars  ## start Kafka and all five services locally, seeded for the README's walkthrough; Ctrl-C stops
 	$(UV) run --frozen p3ke run
 
 test: install  ## run the whole suite against a real Kafka broker and real PostgreSQL (started and stopped here)
