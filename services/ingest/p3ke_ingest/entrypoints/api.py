@@ -256,10 +256,12 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     # -- versions ---------------------------------------------------------------------------------------
     @router.get("/dataset-versions", response_model=list[DatasetVersion],
                 summary="Published dataset versions, oldest first")
-    def list_versions(_: Reader) -> list[DatasetVersion]:
+    def list_versions(_: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[DatasetVersion]:
         with runtime.sessions() as session:
             rows = session.execute(select(dataset_versions).order_by(
-                dataset_versions.c.published_at)).mappings().all()
+                dataset_versions.c.published_at, dataset_versions.c.dataset_version_id)
+                .limit(limit).offset(offset)).mappings().all()
         return [_version(row) for row in rows]
 
     def _detail(row: Any, current_id: str | None) -> DatasetVersionDetail:

@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 
@@ -50,9 +50,12 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         return context_for(runtime.settings)
 
     @router.get("/datasets", response_model=list[DatasetVersion])
-    def list_datasets(_: Officer) -> list[DatasetVersion]:
+    def list_datasets(_: Officer, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[DatasetVersion]:
+        """Dataset versions targeting has received, oldest first, a page at a time."""
         with runtime.sessions() as session:
-            rows = session.execute(select(datasets).order_by(datasets.c.published_at)).mappings().all()
+            rows = session.execute(select(datasets).order_by(datasets.c.published_at, datasets.c.dataset_version_id)
+                                   .limit(limit).offset(offset)).mappings().all()
         return [DatasetVersion(**row) for row in rows]
 
     @router.post("/extract-requests", response_model=RequestStatus, status_code=202,
