@@ -93,10 +93,12 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     # -- handovers ------------------------------------------------------------------------------------
     @router.get("/handovers", response_model=list[dto.SignedHandover],
                 summary="Signed handovers, their delivered counts and feedback state")
-    def list_handovers(_: Reader, program: ProgramCode | None = None) -> list[dto.SignedHandover]:
+    def list_handovers(_: Reader, program: ProgramCode | None = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                       offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dto.SignedHandover]:
         c = ctx()
         with runtime.sessions() as session:
-            rows = queries.handovers(c, session, str(program) if program else None)
+            rows = queries.handovers(c, session, str(program) if program else None, limit=limit, offset=offset)
         return [dto.SignedHandover(**{k: row[k] for k in dto.SignedHandover.model_fields}) for row in rows]
 
     # -- batches --------------------------------------------------------------------------------------

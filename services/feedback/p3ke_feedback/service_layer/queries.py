@@ -21,12 +21,14 @@ from p3ke_feedback.service_layer.context import Context
 FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "value", "detail")
 
 
-def handovers(ctx: Context, session: Session, program: str | None = None) -> list[dict[str, Any]]:
+def handovers(ctx: Context, session: Session, program: str | None = None, *, limit: int = 100,
+              offset: int = 0) -> list[dict[str, Any]]:
+    """Signed handovers, oldest first, a page at a time."""
     counts = (select(feedback_batches.c.handover_id, func.count().label("n"))
               .where(feedback_batches.c.status == "current").group_by(feedback_batches.c.handover_id).subquery())
     stmt = (select(signed_handovers, func.coalesce(counts.c.n, 0).label("current_batches"))
             .outerjoin(counts, counts.c.handover_id == signed_handovers.c.handover_id)
-            .order_by(signed_handovers.c.signed_at))
+            .order_by(signed_handovers.c.signed_at, signed_handovers.c.handover_id).limit(limit).offset(offset))
     if program:
         stmt = stmt.where(signed_handovers.c.program == program)
     now = ctx.clock()
