@@ -2,6 +2,7 @@ from p3ke_feedback import __doc__ as DESCRIPTION
 from p3ke_feedback.adapters.orm import metadata, tables
 from p3ke_feedback.config import FeedbackSettings
 from p3ke_feedback.entrypoints.api import routers
+from p3ke_feedback.entrypoints.cli import register
 from p3ke_feedback.service_layer.handlers import HANDLERS
 from p3ke_platform.service import ServiceSpec
 
@@ -14,5 +15,6 @@ SERVICE = ServiceSpec(
     tables=tables,
     handlers=HANDLERS,
     routers=routers,
+    register_cli=register,
     settings_class=FeedbackSettings,
 )

@@ -1,4 +1,8 @@
-"""`p3ke audit …`: verify the log, verify an exported bundle offline, sign a checkpoint, show the key."""
+"""`p3ke audit …`: verify the log, verify an exported bundle offline, sign a checkpoint, show the key.
+
+`verify` and `verify-bundle` print a human summary on stdout, or one JSON report with --json; a failed
+verification exits 1 (its problems on stderr, or in the JSON report). Errors follow p3ke_platform.console.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from p3ke_platform import console
 from p3ke_platform.settings import ConfigurationError
 
 
@@ -33,6 +38,7 @@ def register(subparsers: Any) -> None:
     bundle.add_argument("--key", required=True, help="the log's verifier key (name+id+key), or a file holding it "
                         "or a PEM public key")
     bundle.add_argument("--origin", help="the log's origin, with a PEM --key")
+    bundle.add_argument("--json", action="store_true", help="print the report as JSON")
     bundle.set_defaults(func=run_verify_bundle)
 
     checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint now if the log grew since the last one")
@@ -68,6 +74,10 @@ def _key(text: str, origin: str | None) -> tuple[str, Any]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    return console.guard("p3ke audit verify", args, lambda: _verify(args))
+
+
+def _verify(args: argparse.Namespace) -> int:
     from p3ke_audit.adapters.keys import signer
     from p3ke_audit.service_layer.verification import record, verify_log
     from p3ke_platform.db import make_engine
@@ -99,22 +109,34 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_verify_bundle(args: argparse.Namespace) -> int:
     from p3ke_audit.domain.bundle import verify_bundle
 
-    name, public = _key(args.key, args.origin)
-    raw = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text()
+    command = "p3ke audit verify-bundle"
+    try:
+        name, public = _key(args.key, args.origin)
+    except ConfigurationError as exc:
+        return console.fail(command, str(exc), as_json=args.json, code=2)
+    try:
+        raw = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text()
+    except OSError as exc:
+        return console.fail(command, f"cannot read {args.bundle}: {exc.strerror or exc}", as_json=args.json, code=2)
     try:
         bundle = json.loads(raw)
     except json.JSONDecodeError as exc:
-        print(f"not JSON: {exc}", file=sys.stderr)
-        return 1
+        return console.fail(command, f"not JSON: {exc}", as_json=args.json, code=1)
     report = verify_bundle(bundle if isinstance(bundle, dict) else {}, name, public)
-    if report.ok:
+    result = {"ok": report.ok, "log": name, "tree_size": report.tree_size, "entries_checked": report.entries_checked,
+              "checkpoints_checked": report.checkpoints_checked, "problems": report.problems}
+    if args.json:
+        console.emit(result, True, lambda _: "")
+    elif report.ok:
         print(f"ok: {report.entries_checked} entries and {report.checkpoints_checked} earlier checkpoints verified "
               f"against the signed tree of {report.tree_size} ({name})")
-        return 0
-    print(f"FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
-    for problem in report.problems[:50]:
-        print(f"  {problem}", file=sys.stderr)
-    return 1
+    else:
+        print(f"FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
+        for problem in report.problems[:50]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(report.problems) > 50:
+            print(f"  … and {len(report.problems) - 50} more (--json lists them all)", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def run_checkpoint(_args: argparse.Namespace) -> int:

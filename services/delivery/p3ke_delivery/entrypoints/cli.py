@@ -3,6 +3,9 @@
     p3ke bast sign BAST.pdf --party 2 --key my.key.pem --cert my.cert.pem -o signed.pdf
     p3ke bast sign BAST.pdf --party 1 --pkcs12 my.p12 --passphrase-env MY_P12_PASSPHRASE
     p3ke bast dev-ca [--out DIR]        # development only: a CA + a certificate per signatory
+
+Both print a short human summary on stdout, or one JSON document with --json; errors go to stderr
+(and, with --json, as {"error": {...}} on stdout) with exit code 2 (see p3ke_platform.console).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
+
+from p3ke_platform import console
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +42,8 @@ def register(subparsers: Any) -> None:
                       "(default: <input>-ttd-pihak-<party>.pdf)")
     sign.add_argument("--reason", help="reason shown in PDF readers")
     sign.add_argument("--location", help="place of signing shown in PDF readers, e.g. Jakarta")
+    console.add_output_options(sign, json_help="print the output file, its SHA-256 and size as JSON",
+                               progress=False)
     sign.set_defaults(func=run_sign)
 
     dev = sub.add_parser("dev-ca", help="DEVELOPMENT ONLY: a CA and a certificate for each signatory",
@@ -50,18 +56,21 @@ def register(subparsers: Any) -> None:
     dev.add_argument("--data-dir", type=Path, help="P3KE_DATA_DIR to use for the default --out")
     dev.add_argument("--days", type=int, default=365, help="certificate lifetime (default 365)")
     dev.add_argument("--force", action="store_true", help="replace an existing development CA")
+    console.add_output_options(dev, json_help="print the files written (CA, keys, certificates, mapping) as JSON",
+                               progress=False)
     dev.set_defaults(func=run_dev_ca)
 
 
 def run_sign(args: argparse.Namespace) -> int:
     from p3ke_delivery.adapters.signing import SigningError, load_signer, sign_bast
 
+    as_json = bool(getattr(args, "json", False))
     passphrase = None
     if args.passphrase_env:
         value = os.environ.get(args.passphrase_env)
         if value is None:
-            print(f"p3ke bast sign: environment variable {args.passphrase_env} is not set", file=sys.stderr)
-            return 2
+            return console.fail("p3ke bast sign", f"environment variable {args.passphrase_env} is not set",
+                                as_json=as_json, code=2)
         passphrase = value.encode()
     output = args.output or args.input.with_name(f"{args.input.stem}-ttd-pihak-{args.party}.pdf")
     try:
@@ -69,12 +78,16 @@ def run_sign(args: argparse.Namespace) -> int:
                              passphrase=passphrase)
         signed = sign_bast(args.input.read_bytes(), signer, party=args.party, reason=args.reason,
                            location=args.location)
+        output.write_bytes(signed)
     except (SigningError, OSError, ValueError) as exc:
-        print(f"p3ke bast sign: {exc}", file=sys.stderr)
-        return 2
-    output.write_bytes(signed)
-    print(f"signed: {output}")
-    print(f"sha256: {hashlib.sha256(signed).hexdigest()}")
+        return console.fail("p3ke bast sign", str(exc), as_json=as_json, code=2)
+    result = {"output": str(output), "party": args.party, "sha256": hashlib.sha256(signed).hexdigest(),
+              "bytes": len(signed), "input": str(args.input)}
+    console.emit(result, as_json, lambda r: [
+        f"signed: {r['output']}",
+        f"sha256: {r['sha256']}",
+        f"next: upload it (POST /v1/handovers/<id>/signatures, Content-Type application/pdf) as party {r['party']}'s "
+        "signatory"])
     return 0
 
 
@@ -84,29 +97,42 @@ def run_dev_ca(args: argparse.Namespace) -> int:
     from p3ke_platform.agreement import load_agreement
     from p3ke_platform.settings import load_settings
 
+    as_json = bool(getattr(args, "json", False))
     overrides: dict[str, Any] = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = load_settings(DeliverySettings, **overrides)
     if settings.env == "production":
-        print("p3ke bast dev-ca: refused: P3KE_ENV is production; use the e-signature CA's certificates",
-              file=sys.stderr)
-        return 2
+        return console.fail("p3ke bast dev-ca", "refused: P3KE_ENV is production; use the e-signature CA's "
+                            "certificates", as_json=as_json, code=2)
     out = args.out or settings.dev_ca_dir
     if (out / "ca.pem").exists() and not args.force:
-        print(f"p3ke bast dev-ca: {out} already holds a development CA; --force replaces it (signatures "
-              f"made with the old certificates then no longer verify)", file=sys.stderr)
-        return 2
+        return console.fail("p3ke bast dev-ca", f"{out} already holds a development CA; --force replaces it "
+                            "(signatures made with the old certificates then no longer verify)",
+                            as_json=as_json, code=2)
     agreement = load_agreement(settings.agreement_dir, settings.agreement_include_examples)
     seen: dict[str, SignatoryInfo] = {}
     for _, terms in agreement.timeline():
         for s in terms.signatories:
             seen.setdefault(s.id, SignatoryInfo(s.id, s.party, s.org, s.name, s.position, s.acting_for))
     written = write_dev_ca(out, list(seen.values()), days=args.days)
-    print(f"{DEV_MARK}\ndevelopment CA: {written['ca']}")
-    for sid in seen:
-        print(f"  {sid}: {out / (sid + '.key.pem')} + {written[sid]} (or {out / (sid + '.p12')}, "
-              f"passphrase p3ke-dev)")
-    print(f"mapping: {written['mapping']}")
-    if args.out:
-        print(f"point the service at it: P3KE_DELIVERY_TRUST_ANCHORS={written['ca']} "
-              f"P3KE_DELIVERY_SIGNATORY_CERTIFICATES={written['mapping']}")
+    result: dict[str, Any] = {
+        "development_only": True, "notice": DEV_MARK, "dir": str(out), "ca": str(written["ca"]),
+        "mapping": str(written["mapping"]), "passphrase": "p3ke-dev",
+        "signatories": {sid: {"party": info.party, "org": info.org, "key": str(out / (sid + ".key.pem")),
+                              "cert": str(written[sid]), "pkcs12": str(out / (sid + ".p12"))}
+                        for sid, info in seen.items()},
+        "environment": ({"P3KE_DELIVERY_TRUST_ANCHORS": str(written["ca"]),
+                         "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(written["mapping"])} if args.out else {}),
+    }
+    console.emit(result, as_json, _dev_ca_summary)
     return 0
+
+
+def _dev_ca_summary(r: Any) -> list[str]:
+    lines = [r["notice"], f"development CA: {r['ca']}"]
+    for sid, f in r["signatories"].items():
+        lines.append(f"  {sid} (party {f['party']}): {f['key']} + {f['cert']} (or {f['pkcs12']}, "
+                     f"passphrase {r['passphrase']})")
+    lines.append(f"mapping: {r['mapping']}")
+    if r["environment"]:
+        lines.append("point the service at it: " + " ".join(f"{k}={v}" for k, v in r["environment"].items()))
+    return lines

@@ -73,16 +73,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-family-file", action="store_true", help="write the individual file only")
     p.add_argument("--chunk-families", type=_count, default=None, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON summary (files, rows, seed, defects) on stdout instead of the human one")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from p3ke_ingest.synth.snapshot import DEFAULT_CHUNK_FAMILIES, DEFAULT_REFERENCE_DATE, generate
     from p3ke_ingest.synth.writers import XlsxTooLarge
+    from p3ke_platform import console
 
     kinds = None
     if args.defect_kinds is not None:
         kinds = [k for item in args.defect_kinds for k in item.split(",") if k]
+    as_json = bool(getattr(args, "json", False))
     try:
         result = generate(
             args.out,
@@ -97,13 +101,37 @@ def run(args: argparse.Namespace) -> int:
             provinces=args.provinces,
             family_file=not args.no_family_file,
             chunk_families=args.chunk_families or DEFAULT_CHUNK_FAMILIES,
-            progress=not args.no_progress,
+            progress=console.progress_enabled(args.no_progress),
         )
     except (ValueError, XlsxTooLarge) as exc:
-        print(f"p3ke synth: {exc}", file=sys.stderr)
-        return 2
-    print(result.summary())
+        return console.fail("p3ke synth", str(exc), as_json=as_json, code=console.EXIT_USAGE)
+    except OSError as exc:
+        return console.fail("p3ke synth", str(exc), as_json=as_json, code=console.EXIT_FAILED)
+    console.emit(summary(result), as_json, lambda _: _human(result))
     return 0
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """What ``p3ke synth --json`` prints: the files written, their rows, the seed and the defects planted."""
+    return {
+        "out_dir": str(result.out_dir),
+        "format": result.format,
+        "seed": result.seed,
+        "reference_date": result.reference_date.isoformat(),
+        "families": result.families,
+        "individuals": result.individuals,
+        "files": {level: {"path": str(path), "rows": result.rows[level]} for level, path in result.files.items()},
+        "defects": {"log": str(result.defect_log) if result.defect_log else None,
+                    "total": sum(result.defects_by_kind.values()), "by_kind": result.defects_by_kind},
+        "manifest": str(result.manifest) if result.manifest else None,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _human(result: Any) -> str:
+    family = f" --family {result.family_path}" if result.family_path is not None else ""
+    return (result.summary() + "\n"
+            f"next: p3ke ingest check {result.individual_path}{family}   (or: p3ke ingest submit ... --token TOKEN)")
 
 
 def main(argv: list[str] | None = None) -> int:

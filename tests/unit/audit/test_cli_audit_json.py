@@ -1,0 +1,52 @@
+"""`p3ke audit verify-bundle`: a human line by default, one JSON report with --json, the same exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from p3ke_audit.domain.checkpoint import verifier_key
+from p3ke_platform.cli import main
+from tests.unit.audit.test_entry_and_bundle import ORIGIN, _bundle
+
+
+def test_verify_bundle_human_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle, key = _bundle()
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    vkey = verifier_key(ORIGIN, key.public_key())
+
+    assert main(["audit", "verify-bundle", str(path), "--key", vkey]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: 3 entries and 1 earlier checkpoints verified against the signed tree of 9")
+
+    assert main(["audit", "verify-bundle", str(path), "--key", vkey, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"ok": True, "log": ORIGIN, "tree_size": 9, "entries_checked": 3, "checkpoints_checked": 1,
+                      "problems": []}
+
+    bundle["entries"][1]["entry"]["actor_subject"] = "someone-else"
+    path.write_text(json.dumps(bundle))
+    assert main(["audit", "verify-bundle", str(path), "--key", vkey, "--json"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["ok"] is False and len(report["problems"]) == 1 and captured.err == ""
+    assert main(["audit", "verify-bundle", str(path), "--key", vkey]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("FAILED: 1 problem(s)")
+
+
+def test_verify_bundle_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, key = _bundle()
+    vkey = verifier_key(ORIGIN, key.public_key())
+    assert main(["audit", "verify-bundle", str(tmp_path / "nope.json"), "--key", vkey, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["command"] == "p3ke audit verify-bundle"
+    assert "cannot read" in captured.err
+    (tmp_path / "x.json").write_text("{not json")
+    assert main(["audit", "verify-bundle", str(tmp_path / "x.json"), "--key", vkey]) == 1
+    assert "not JSON" in capsys.readouterr().err
+    assert main(["audit", "verify-bundle", str(tmp_path / "x.json"), "--key", "nonsense", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["message"].startswith("--key:")
