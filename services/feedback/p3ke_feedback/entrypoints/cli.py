@@ -194,12 +194,18 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _program_of(client: Any, handover_id: str) -> str:
-    r = client.get("/v1/handovers")
-    if r.status_code != 200:
-        raise console.http_error(r, "looking up the handover's program (or give --program)")
-    for h in r.json():
-        if h.get("handover_id") == handover_id:
-            return str(h["program"])
+    page, offset = 500, 0
+    while True:  # the list is paged, oldest first
+        r = client.get("/v1/handovers", params={"limit": page, "offset": offset})
+        if r.status_code != 200:
+            raise console.http_error(r, "looking up the handover's program (or give --program)")
+        rows = r.json()
+        for h in rows:
+            if h.get("handover_id") == handover_id:
+                return str(h["program"])
+        if len(rows) < page:
+            break
+        offset += page
     raise console.CommandError(f"handover {handover_id} is not known to the feedback service: it is not signed by "
                                "both parties yet, or its handover-signed event has not arrived (GET /v1/handovers "
                                "lists the signed ones)", code=console.EXIT_FAILED)
