@@ -6,11 +6,12 @@ Leaves (level 0) are `audit_entries.leaf_hash`; complete perfect subtrees of lev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Table, bindparam, func, insert, literal, select, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -79,6 +80,32 @@ class TreeStore:
             raise MissingNode(f"the tree lacks the hash of leaves [{idx << level}, {(idx + 1) << level})")
         return found
 
+    def insert_batch(self, parts: Sequence[tuple[Table, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
+        """Insert rows into several tables, (table, columns, rows as tuples in `columns` order) each, with
+        one statement whatever their number.
+
+        PostgreSQL: `INSERT ... SELECT * FROM unnest(%b::type[], ...)`, one array per column (sent in
+        binary), the tables chained as data-modifying CTEs: one fixed statement the server prepares
+        once and one round trip per batch, instead of one execution per row. SQLite (in-process, no
+        round trips): an executemany of the plain INSERT per table.
+        """
+        parts = [(table, tuple(columns), rows) for table, columns, rows in parts if rows]
+        if not parts:
+            return
+        if self.dialect == "postgresql":
+            conn = self.db.connection() if isinstance(self.db, Session) else self.db
+            arrays = tuple(list(column) for _, _, rows in parts for column in zip(*rows, strict=True))
+            conn.exec_driver_sql(_unnest_insert(tuple((table, columns) for table, columns, _ in parts)), arrays)
+        else:
+            for table, columns, rows in parts:
+                self.db.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+
+    def head(self) -> tuple[int, StoredCheckpoint | None]:
+        """The tree size and the latest checkpoint, in one statement."""
+        row = self.db.execute(_HEAD).one()
+        top = row[0]
+        return (0 if top is None else int(top) + 1), (_checkpoint(row[1:]) if row[1] is not None else None)
+
     def last_checkpoint(self) -> StoredCheckpoint | None:
         row = self.db.execute(select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)).first()
         return _checkpoint(row) if row else None
@@ -88,6 +115,38 @@ class TreeStore:
         return _checkpoint(row) if row else None
 
 
-def _checkpoint(row: object) -> StoredCheckpoint:
-    m = row._mapping  # type: ignore[attr-defined]
-    return StoredCheckpoint(int(m["tree_size"]), bytes(m["root_hash"]), m["note"], m["key_id"], m["issued_at"])
+_UNNEST: dict[tuple[tuple[Table, tuple[str, ...]], ...], str] = {}
+
+
+def _unnest_insert(parts: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
+    sql = _UNNEST.get(parts)
+    if sql is None:
+        from sqlalchemy.dialects import postgresql
+
+        dialect = postgresql.dialect()
+        quote = dialect.identifier_preparer.quote
+        inserts = []
+        for table, columns in parts:
+            arrays = ", ".join(f"%b::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
+            inserts.append(f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                           f"SELECT * FROM unnest({arrays})")
+        *first, last = inserts
+        sql = _UNNEST[parts] = "".join(
+            ("WITH " if i == 0 else ", ") + f"w{i} AS ({stmt})" for i, stmt in enumerate(first)) + (
+            " " if first else "") + last
+    return sql
+
+
+_LAST = select(checkpoints.c.tree_size, checkpoints.c.root_hash, checkpoints.c.note, checkpoints.c.key_id,
+               checkpoints.c.issued_at).order_by(checkpoints.c.tree_size.desc()).limit(1).subquery()
+_ONE = select(literal(1).label("one")).subquery()
+_HEAD = select(select(func.max(entries.c.leaf_index)).scalar_subquery(), *_LAST.c).select_from(
+    _ONE.outerjoin(_LAST, true()))
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    if hasattr(row, "_mapping"):
+        m = row._mapping
+        return StoredCheckpoint(int(m["tree_size"]), bytes(m["root_hash"]), m["note"], m["key_id"], m["issued_at"])
+    size, root, note, key_id, issued_at = row
+    return StoredCheckpoint(int(size), bytes(root), note, key_id, issued_at)

@@ -3,36 +3,47 @@
 The inbox calls the handler once per event inside one transaction per batch. The first call takes
 the append lock and loads the tree's right edge (O(log n) rows); each event then gets its leaf
 index and hash in memory; just before the transaction (or a savepoint) commits, the batch's
-entries, completed subtree hashes and subject references are written with one multi-row INSERT
-each, and a checkpoint is signed if one is due. So the entries, their place in the tree and the
-inbox records commit together or not at all, and concurrent workers append in one total order.
+entries, completed subtree hashes and subject references are written whatever the batch's size
+with one statement on PostgreSQL (`INSERT ... SELECT * FROM unnest(arrays)` per table, one array
+per column, chained as CTEs: see `TreeStore.insert_batch`) or one executemany per table on SQLite,
+and a checkpoint is signed if one is due. So the
+entries, their place in the tree and the inbox records commit together or not at all, and
+concurrent workers append in one total order.
 
 The state lives in `session.info` and is dropped at every commit or rollback (savepoints too); the
 next event takes the lock again and reloads the right edge, so it never outlives what it describes.
+The right edge is read from the stored hashes every time (never cached across transactions): a
+stored hash rewritten since would then make the next checkpoint's consistency check fail, and the
+log refuses to sign. So a batch costs, besides the inbox's own statements: the lock, one read of
+the tree size and the latest checkpoint, one or two of the right edge, the one INSERT and, when one
+is due, the checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.keys import Signer, signer
 from p3ke_audit.adapters.orm import entries, subject_refs, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.entry import entry_leaf_hash
+from p3ke_audit.domain.entry import ORDER, canonical_leaf_input
 from p3ke_audit.domain.merkle import Frontier, stored_index
 from p3ke_audit.service_layer.checkpoints import maybe_sign
 
 _KEY = "p3ke_audit.appender"
 _HOOKED = "p3ke_audit.appender_hooked"
-INSERT_ENTRIES = insert(entries)
-INSERT_NODES = insert(tree_nodes)
-INSERT_REFS = insert(subject_refs)
-ROW_TEMPLATE: dict[str, Any] = {c.name: None for c in entries.columns if c.name != "seq"}
+ENTRY_COLUMNS = (*ORDER, "leaf_hash")  # every column but the key `seq`
+NODE_COLUMNS = ("id", "level", "idx", "hash")
+REF_COLUMNS = ("subject_ref", "leaf_index")
+_SETTABLE = frozenset(ORDER) - {"leaf_index"}
+_LEAF_INDEX = ORDER.index("leaf_index")
+assert set(ENTRY_COLUMNS) == {c.name for c in entries.columns} - {"seq"}
 
 
 class Appender:
@@ -43,32 +54,38 @@ class Appender:
         self.signer_factory = signer_factory or (lambda: signer(settings))
         self.store = TreeStore(session)
         self.store.lock()
-        self.frontier = Frontier.load(self.store.size(), self.store.lookup)
-        self.rows: list[dict[str, Any]] = []
-        self.nodes: list[dict[str, Any]] = []
-        self.refs: list[dict[str, Any]] = []
+        size, self.last = self.store.head()
+        self.frontier = Frontier.load(size, self.store.lookup)
+        self.rows: list[tuple[Any, ...]] = []
+        self.nodes: list[tuple[int, int, int, bytes]] = []
+        self.refs: list[tuple[str, int]] = []
 
     def add(self, row: dict[str, Any], refs: Iterable[str] = ()) -> int:
         """Give the entry its leaf; it is written at the next flush. Returns its leaf index."""
-        full = {**ROW_TEMPLATE, **row}
-        index = full["leaf_index"] = self.frontier.size
-        full["leaf_hash"] = leaf = entry_leaf_hash(full)
+        if not row.keys() <= _SETTABLE:
+            raise ValueError(f"not settable columns of an entry: {sorted(row.keys() - _SETTABLE)}")
+        index = self.frontier.size
+        values = [row.get(name) for name in ORDER]
+        values[_LEAF_INDEX] = index
+        leaf = hashlib.sha256(canonical_leaf_input(values)).digest()
+        values.append(leaf)
+        nodes = self.nodes
         for level, idx, h in self.frontier.append(leaf):
-            self.nodes.append({"id": stored_index(level, idx), "level": level, "idx": idx, "hash": h})
-        self.rows.append(full)
-        self.refs.extend({"subject_ref": ref, "leaf_index": index} for ref in sorted(set(refs)))
+            nodes.append((stored_index(level, idx), level, idx, h))
+        self.rows.append(tuple(values))
+        self.refs.extend((ref, index) for ref in sorted(set(refs)))
         return index
 
     def flush(self) -> None:
         if not self.rows:
             return
-        self.session.execute(INSERT_ENTRIES, self.rows)
-        if self.nodes:
-            self.session.execute(INSERT_NODES, self.nodes)
-        if self.refs:
-            self.session.execute(INSERT_REFS, self.refs)
+        self.store.insert_batch([(entries, ENTRY_COLUMNS, self.rows), (tree_nodes, NODE_COLUMNS, self.nodes),
+                                 (subject_refs, REF_COLUMNS, self.refs)])
         self.rows, self.nodes, self.refs = [], [], []
-        maybe_sign(self.session, self.store, self.signer_factory, self.settings, self.frontier)
+        signed = maybe_sign(self.session, self.store, self.signer_factory, self.settings, self.frontier,
+                            last=self.last)
+        if signed is not None:
+            self.last = signed
 
 
 def appender_for(session: Session, settings: AuditSettings) -> Appender:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert
@@ -68,11 +69,17 @@ def sign_head(session: Session, store: TreeStore, signer: Signer, frontier: Fron
     return row
 
 
+_UNREAD: Any = object()
+
+
 def maybe_sign(session: Session, store: TreeStore, signer_factory: Callable[[], Signer], settings: AuditSettings,
-               frontier: Frontier, *, force: bool = False) -> StoredCheckpoint | None:
-    """Sign the head if a checkpoint is due (or `force` and the log grew). Lock must be held."""
+               frontier: Frontier, *, force: bool = False,
+               last: StoredCheckpoint | None = _UNREAD) -> StoredCheckpoint | None:
+    """Sign the head if a checkpoint is due (or `force` and the log grew). Lock must be held; `last` is
+    the latest checkpoint if the caller read it under the same lock."""
     now = datetime.now(UTC)
-    last = store.last_checkpoint()
+    if last is _UNREAD:
+        last = store.last_checkpoint()
     if not (is_due(settings, frontier.size, last, now) or (force and frontier.size > (last.tree_size if last else 0))):
         return None
     try:

@@ -23,6 +23,8 @@ from p3ke_schemas.topics import ALL_SERVICES
 
 REJECTED = Counter("p3ke_audit_rejected_total", "events refused by the audit log (sent to the DLQ)", ["reason"])
 SOURCE_PREFIX = "urn:p3ke:service:"
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
+_PAYLOAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _utc(value: datetime) -> datetime:
@@ -60,8 +62,7 @@ def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
         "source": event.source,
         "occurred_at": _utc(event.time),
         "recorded_at": datetime.now(UTC),
-        "payload": json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False),
+        "payload": _PAYLOAD.encode(data.model_dump(mode="json")),
         "resource_id": event.key,
         "resource_type": event.spec.name,
         "record_count": 0,
