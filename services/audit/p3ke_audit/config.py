@@ -13,6 +13,9 @@ DEV_ORIGIN = "p3ke.local/audit"
 
 
 class AuditSettings(Settings):
+    # Every service's data-access events flow here: a longer window than the shared 5 ms fills the
+    # batches (one transaction and one multi-row INSERT each); entries show up at most this much later.
+    worker_batch_ms: int = Field(default=100, ge=1, le=10_000, description="longest wait to fill a batch")
     audit_checkpoint_every: int = Field(
         default=1000, ge=1, le=10_000_000, description="sign a checkpoint after this many new entries")
     audit_checkpoint_seconds: float = Field(

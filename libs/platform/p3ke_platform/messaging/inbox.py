@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from p3ke_platform.messaging.tables import MessagingTables
@@ -60,14 +61,22 @@ class Inbox:
         except _Isolate:
             return self._apply(items, isolate=True)
 
+    def _seen(self, session: Session, ids: list[str]) -> set[str]:
+        """The ids of `ids` applied before. On PostgreSQL one array parameter (`= ANY(:ids)`) keeps the
+        statement the same for every batch, so it is prepared once instead of parsed per batch."""
+        inbox = self.tables.inbox
+        if session.get_bind().dialect.name == "postgresql":
+            match = inbox.c.event_id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+        else:
+            match = inbox.c.event_id.in_(ids)
+        return set(session.scalars(select(inbox.c.event_id).where(inbox.c.consumer == self.consumer, match)))
+
     def _apply(self, items: Sequence[Delivered], *, isolate: bool) -> list[tuple[Delivered, str]]:
         inbox = self.tables.inbox
         rejected: list[tuple[Delivered, str]] = []
         applied: list[dict[str, Any]] = []
         with self.sessions() as session:
-            ids = list({d.event.id for d in items})
-            seen = set(session.scalars(select(inbox.c.event_id).where(
-                inbox.c.consumer == self.consumer, inbox.c.event_id.in_(ids))))
+            seen = self._seen(session, list({d.event.id for d in items}))
             uow = self.uow_factory(session)
             applied_at = datetime.now(UTC)
             for item in items:
