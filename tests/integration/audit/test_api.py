@@ -134,6 +134,10 @@ def test_compliance_queries_proofs_and_exports(api: Any, tmp_path: Path, monkeyp
     assert client.post("/v1/subjects/trail", json={"nik": "12345"}, headers=auth).status_code == 422
     downloaded = client.post("/v1/subjects/trail", json={"nik": nik(7)}, headers=auth).json()
     assert [(e["resource_id"], e["bast_number"]) for e in downloaded] == [("ho-1", "BAST-ho-1")]
+    listed = client.get("/v1/entries", params={"action": "download", "resource_id": "ho-1"}, headers=auth).json()
+    assert [e["bast_number"] for e in listed] == ["BAST-ho-1"]  # the listing names the BAST too
+    one = client.get(f"/v1/entries/{listed[0]['leaf_index']}", headers=auth).json()
+    assert one["entry"]["bast_number"] == "BAST-ho-1"
 
     # violations
     found = client.get("/v1/violations", params=RANGE, headers=auth).json()

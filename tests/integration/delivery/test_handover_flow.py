@@ -18,6 +18,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from p3ke_delivery.adapters.certificates import load_trust_anchors
 from p3ke_delivery.service_layer.preparation import Preparer
+from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.logging import configure_logging
 from p3ke_schemas import HandoverSigned
 from tests.integration.delivery.conftest import Harness
@@ -115,6 +116,9 @@ def _whole_handover(h: Harness, tmp_path: Path, logs: io.StringIO) -> None:
     assert ("release-key", "package-password") in allowed and ("download", "package") in allowed
     download = next(e for e in trail if e["action"] == "download" and e["outcome"] == "allowed")
     assert download["record_count"] == 1500 and download["actor"]["subject"] == "officer-1"
+    # every released person's keyed hash, so the download is in each data subject's trail
+    key = h.runtime.settings.subject_hash_key
+    assert sorted(download["subject_refs"]) == sorted(subject_ref(key, r["nik"]) for r in rows)
     denied = [e for e in trail if e["outcome"] == "denied"]
     assert [(e["action"], e["reason"]) for e in denied] == [("release-key", again.json()["detail"])]
 

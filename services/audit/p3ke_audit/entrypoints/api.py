@@ -148,7 +148,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
     @router.get("/entries", response_model=list[Entry], summary="Log entries, oldest first (keyset pages)")
     def list_entries(principal: Auditor, f: FiltersDep, after: After = 0, limit: Limit = 100) -> list[Entry]:
         with runtime.sessions() as session:
-            rows = queries.page(session, f, after=after, limit=limit)
+            rows = queries.with_bast(session, queries.page(session, f, after=after, limit=limit))
         api.record(principal, resource_id="entries", count=len(rows), what=f.describe())
         return [Entry.of(r) for r in rows]
 
@@ -169,6 +169,7 @@ def routers(runtime: Runtime) -> list[APIRouter]:
             row = queries.entry_at(session, leaf_index)
             if row is None:
                 raise HTTPException(404, f"no entry at leaf {leaf_index}")
+            [row] = queries.with_bast(session, [row])
             try:
                 inclusion: InclusionOut | None = InclusionOut.of(proofs.inclusion(session, leaf_index))
                 pending = None

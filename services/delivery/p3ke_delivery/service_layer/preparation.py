@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
-from p3ke_delivery.adapters import bast_pdf, extract, package
+from p3ke_delivery.adapters import bast_pdf, extract, package, subjects
 from p3ke_delivery.adapters.keys import generate_password
 from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.adapters.repository import get_handover, next_sequence
@@ -121,6 +121,9 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
         ctx.storage.remove(handover_id, package_name)
         raise PreparationFailed(f"the extract holds {built.rows} rows, but extract-prepared announced "
                                 f"{row['record_count']}")
+    # whose data the package holds, as the audit log's keyed hashes: every download names them
+    subjects.write_refs(path, ctx.storage.path(handover_id, subjects.REFS_FILE), key=ctx.settings.subject_hash_key,
+                        batch_rows=ctx.settings.delivery_batch_rows)
     content = _bast_content(ctx, terms, row, number=number, fields=built.fields,
                             counts=built.manifest.get("counts_by_desil", {}), package_name=package_name,
                             package_size=built.size, package_sha256=built.sha256, extract_sha256=actual)

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import RowMapping
 
+from p3ke_delivery.adapters import subjects
 from p3ke_delivery.adapters.keys import LinkClaims, LinkError
 from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
 from p3ke_delivery.domain.model import Refused, Status, aware, status_problem
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_delivery.service_layer.signing import actor_of
+from p3ke_platform.audit_client import access_event
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
+from p3ke_platform.unit_of_work import MAX_SUBJECTS_PER_EVENT, UnitOfWork
+from p3ke_schemas import DataAccess
 
 log = get_logger(__name__)
 
@@ -131,12 +136,28 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
             raise Refused(410, "the package is no longer held (or damaged); nothing is released", rule="package")
         uow.session.execute(update(download_links).where(download_links.c.link_id == link["link_id"])
                             .values(downloads=download_links.c.downloads + 1, last_download_at=now))
-        uow.record_access(actor=actor_of(principal), action="download", resource_type="package",
-                          resource_id=handover_id, record_count=row["record_count"],
-                          agreement_id=row["agreement_id"], program=row["program"],
-                          reason=f"package of BAST {row['bast_number']} (link {link['link_id']})")
+        _record_download(ctx, uow, principal, row, link["link_id"], now)
     log.info("package downloaded", handover_id=handover_id, link_id=link["link_id"])
     return Download(path, row["package_file"], row["package_sha256"], row["package_size"])
+
+
+def _record_download(ctx: DeliveryContext, uow: UnitOfWork, principal: Principal, row: RowMapping, link_id: str,
+                     now: datetime) -> None:
+    """The download in the audit log with every released person's keyed hash (UU PDP Art. 31-32), so a
+    data subject's trail shows it; split over events of MAX_SUBJECTS_PER_EVENT references."""
+    handover_id = row["handover_id"]
+    base = access_event(service=uow.service, actor=actor_of(principal), action="download", resource_type="package",
+                        resource_id=handover_id, outcome="allowed", at=now, subject_hash_key=uow.subject_hash_key,
+                        record_count=row["record_count"], agreement_id=row["agreement_id"], program=row["program"],
+                        reason=f"package of BAST {row['bast_number']} (link {link_id})").model_dump()
+    chunks = subjects.read_refs(ctx.storage.path(handover_id, subjects.REFS_FILE), MAX_SUBJECTS_PER_EVENT)
+    chunk, following = next(chunks, []), next(chunks, None)
+    split = following is not None
+    while chunk is not None:
+        count = len(chunk) if split else row["record_count"]
+        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": count,
+                                            "subject_refs": chunk}), subject=handover_id)
+        chunk, following = following, (next(chunks, None) if following is not None else None)
 
 
 def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal: Principal) -> dict[str, Any]:
