@@ -15,6 +15,7 @@ from p3ke_schemas.events import (
     FeedbackReceived,
     HandoverSigned,
     ProgramCode,
+    RequestedProgram,
     Signer,
 )
 from p3ke_schemas.topics import EVENTS, EventSpec, dlq_topic, spec_for_topic, spec_for_type
@@ -33,6 +34,7 @@ __all__ = [
     "FeedbackReceived",
     "HandoverSigned",
     "ProgramCode",
+    "RequestedProgram",
     "Signer",
     "dlq_topic",
     "from_kafka",

@@ -33,6 +33,16 @@ class ProgramCode(StrEnum):
     PBI_JAMSOSTEK_PEKERJA_RENTAN = "pbi_jamsostek_pekerja_rentan"
 
 
+RequestedProgram = Annotated[
+    ProgramCode | Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")],
+    Field(description="one of the four programs of Art. 3, or another program code: the agreement's policy "
+                      "decides (a program outside Art. 3 needs party 1's written approval, Art. 10(2)); a refused "
+                      "request ends in extract-prepared with status rejected"),
+]
+"""What a requester may *ask* for. Refusing an unknown program is the policy's decision, recorded and
+audited, not a schema error."""
+
+
 class Actor(Contract):
     """Who acted: an official's account or a ministry platform's service account (ids, not names)."""
 
@@ -85,7 +95,7 @@ class ExtractRequested(Contract):
 
     request_id: str = Field(min_length=1, max_length=100)
     agreement_id: str
-    program: ProgramCode
+    program: RequestedProgram
     criteria: ExtractCriteria
     quota: int = Field(gt=0, le=100_000_000)
     fields: list[str] = Field(min_length=1)

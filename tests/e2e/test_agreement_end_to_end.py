@@ -683,16 +683,13 @@ def test_7_refusals_are_precise(world: World) -> None:
     key, value, headers = to_kafka(CloudEvent.of(late, source="urn:kemnaker:pusdatik:platform"))
     _platform_send(world, key.decode(), value, headers)
 
-    # (b) a program outside Art. 3: the API refuses it, and so does the platform path (dead letter). The
-    # program codes are a closed enumeration of the contract, so this is refused by schema validation,
-    # before any policy decision: it is not recorded in the audit log (only on the dead-letter topic).
+    # (b) a program outside Art. 3, on both paths: accepted as a request, refused by the agreement's policy
+    # (no written approval of party 1 covers it), ending in a rejected extract-prepared, audited
+    oos_api_id = f"e2e-oos-api-{world.tag}"
     out_of_scope = world.post("targeting", "/v1/extract-requests", "officer-2", json={
-        "request_id": f"e2e-oos-api-{world.tag}", "program": "bantuan_sosial_pkh", "quota": 10,
+        "request_id": oos_api_id, "program": "bantuan_sosial_pkh", "quota": 10,
         "fields": ["nik", "nama"], "justification": "Program di luar ruang lingkup PKS"})
-    assert out_of_scope.status_code == 422, out_of_scope.text
-    [problem] = out_of_scope.json()["detail"]
-    assert problem["loc"] == ["body", "program"]
-    assert all(code in problem["msg"] for code in FIELDS), problem
+    assert out_of_scope.status_code == 202, out_of_scope.text
     oos_id = f"e2e-oos-{world.tag}"
     raw = {**json.loads(late.model_dump_json()), "request_id": oos_id, "program": "bantuan_sosial_pkh",
            "requested_at": datetime.now(UTC).isoformat()}
@@ -757,18 +754,19 @@ def test_7_refusals_are_precise(world: World) -> None:
         assert (event.status, event.reason, event.record_count, event.file_uri) == (
             "rejected", status["reason"], 0, None)
 
-    def dead_lettered() -> Any:
-        return next((m for m in _read(world.stack.bootstrap, ["p3ke.extract-requested.v1.dlq"])
-                     if m.key == oos_id.encode() and "targeting" in dict(m.headers)["p3ke_dlq_consumer"].decode()),
-                    None)
+    scope = ("program 'bantuan_sosial_pkh' is not one of the four programs of Art. 3 (pelatihan_berbasis_kompetensi, "
+             "padat_karya, tenaga_kerja_mandiri, pbi_jamsostek_pekerja_rentan)")
+    for request_id in (oos_api_id, oos_id):
+        status = _wait(decided(request_id), "the out-of-scope request's outcome")
+        assert status["status"] == "rejected" and status["reason"].startswith(scope), status
+        assert "no written approval of party 1 (Art. 10(2)) covers it" in status["reason"], status
+    rejected = {m.key.decode(): _event(m)
+                for m in _collect(world, "p3ke.extract-prepared.v1", {oos_api_id, oos_id})}
+    assert {k: (e.status, e.record_count, e.file_uri) for k, e in rejected.items()} == {
+        oos_api_id: ("rejected", 0, None), oos_id: ("rejected", 0, None)}
 
-    dead = _wait(dead_lettered, "targeting to dead-letter the out-of-scope request", every=1.0)
-    reason = dict(dead.headers)["p3ke_dlq_reason"].decode()
-    assert "does not match its schema: program: Input should be" in reason, reason
-    assert all(code in reason for code in FIELDS), reason
-    assert world.get("targeting", f"/v1/extract-requests/{oos_id}", "officer-2").status_code == 404
-
-    world.refusals = {"late": late_id, "field": field_id, "oos": oos_id, "late_reason": late_status["reason"],
+    world.refusals = {"late": late_id, "field": field_id, "oos": oos_id, "oos_api": oos_api_id,
+                      "late_reason": late_status["reason"],
                       "field_reason": field_status["reason"], "handover_id": handover_id}
     world.done.add("refusals")
 
@@ -806,6 +804,8 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
         ready = (downloads >= handover_ids and matches >= batch_ids
                  and denied(entries, "targeting", "refusal", "extract-request", r["late"])
                  and denied(entries, "targeting", "refusal", "extract-request", r["field"])
+                 and denied(entries, "targeting", "refusal", "extract-request", r["oos"])
+                 and denied(entries, "targeting", "refusal", "extract-request", r["oos_api"])
                  and len(denied(entries, "ingest", "upload", "dataset-upload")) >= 2
                  and len(denied(entries, "delivery", "download", "package")) >= 1)
         return entries if ready else None
@@ -843,6 +843,10 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
     assert reason(late) == r["late_reason"] and late["actor_subject"] == "svc-pusdatik"
     [field_refusal] = denied(entries, "targeting", "refusal", "extract-request", r["field"])
     assert reason(field_refusal) == r["field_reason"] and field_refusal["program"] == "padat_karya"
+    out_of_scope = [e for key in ("oos", "oos_api")
+                    for e in denied(entries, "targeting", "refusal", "extract-request", r[key])]
+    assert len(out_of_scope) == 2 and all(e["program"] == "bantuan_sosial_pkh" for e in out_of_scope)
+    assert all("is not one of the four programs of Art. 3" in reason(e) for e in out_of_scope)
     party_1 = [e for e in entries if e["service"] == "delivery" and e["outcome"] == "denied"
                and e["actor_org"] == "kemenkopmk" and e["resource_id"] == r["handover_id"]]
     assert {(e["action"], e["resource_type"], e["actor_roles"][0]) for e in party_1} == {
@@ -859,7 +863,7 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
     violations = world.get("audit", "/v1/violations", "auditor-1", params={"since": since, "until": until})
     assert violations.status_code == 200, violations.text
     flagged = {e["seq"] for e in violations.json()["refused"]}
-    assert {e["seq"] for e in [late, field_refusal, *party_1, *uploads]} <= flagged
+    assert {e["seq"] for e in [late, field_refusal, *out_of_scope, *party_1, *uploads]} <= flagged
     assert violations.json()["download_without_signed_bast"] == []
     assert violations.json()["outside_agreement_validity"] == []
 
@@ -912,7 +916,7 @@ def test_9_the_person_is_in_no_log_no_event_and_no_url(world: World) -> None:
         assert nik not in text and name not in text, f"the person is in an event on {message.topic}"
         _no_person_in(text, niks, f"an event on {message.topic}")
     prepared_keys = [m.key.decode() for m in messages if m.topic == "p3ke.extract-prepared.v1"]
-    assert world.refusals["oos"] not in prepared_keys  # the out-of-scope request produced nothing
+    assert prepared_keys.count(world.refusals["oos"]) == 1  # the out-of-scope request: one rejection, no extract
 
     assert world.urls, "no URL was recorded"
     for url in world.urls:

@@ -71,7 +71,24 @@ def test_submit_then_worker_then_status(client: TestClient, runtime: Runtime) ->
     assert len(emitted(runtime, "p3ke.extract-requested.v1")) == 1
 
 
-@pytest.mark.parametrize("change", [{"quota": 0}, {"quota": 1_000_000_000}, {"program": "pelatihan_menjahit"},
+def test_a_program_outside_art_3_is_refused_by_the_policy_and_audited(client: TestClient,
+                                                                      runtime: Runtime) -> None:
+    body = {**BODY, "request_id": "req-oos", "program": "pelatihan_menjahit"}
+    response = client.post("/v1/extract-requests", json=body, headers=_auth(client))
+    assert response.status_code == 202, response.text
+    _run_worker_once(runtime)
+    status = client.get("/v1/extract-requests/req-oos", headers=_auth(client)).json()
+    assert status["status"] == "rejected"
+    assert status["reason"].startswith("program 'pelatihan_menjahit' is not one of the four programs of Art. 3")
+    [prepared] = emitted(runtime, "p3ke.extract-prepared.v1")
+    assert (prepared["status"], prepared["program"], prepared["reason"]) == (
+        "rejected", "pelatihan_menjahit", status["reason"])
+    refusals = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["action"] == "refusal"]
+    assert [(r["resource_id"], r["outcome"], r["program"], r["reason"]) for r in refusals] == [
+        ("req-oos", "denied", "pelatihan_menjahit", status["reason"])]
+
+
+@pytest.mark.parametrize("change", [{"quota": 0}, {"quota": 1_000_000_000}, {"program": "Pelatihan Menjahit!"},
                                     {"fields": []}, {"criteria": {"age_min": -1}}, {"nik": "3201010101010001"}])
 def test_schema_invalid_bodies_get_422(client: TestClient, runtime: Runtime, change: dict[str, Any]) -> None:
     response = client.post("/v1/extract-requests", json={**BODY, **change}, headers=_auth(client))

@@ -109,7 +109,7 @@ def test_a_refusal_removes_what_a_failed_attempt_left(runtime: Runtime) -> None:
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"quota": 0}, "quota"),
     ({"quota": 1_000_000_000}, "quota"),
-    ({"program": "pelatihan_menjahit"}, "program"),
+    ({"program": "Pelatihan Menjahit"}, "program"),
     ({"fields": []}, "fields"),
     ({"criteria": {"region_codes": ["32a"]}}, "region_codes"),
     ({"criteria": {"deciles": [5]}}, "deciles"),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from p3ke_schemas import ExtractCriteria, ProgramCode
+from p3ke_schemas import ExtractCriteria, RequestedProgram
 
 UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 """SQLite hands back naive datetimes; every time stored here is UTC."""
@@ -30,7 +30,7 @@ class ExtractRequestIn(BaseModel):
     request_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
                                    description="your id for the request (retrying with it is safe); default new")
     agreement_id: str | None = Field(default=None, description="default the agreement this service applies")
-    program: ProgramCode
+    program: RequestedProgram
     criteria: ExtractCriteria = Field(default_factory=ExtractCriteria)
     quota: int = Field(gt=0, le=100_000_000)
     fields: list[str] = Field(min_length=1, max_length=100)
@@ -57,7 +57,7 @@ class RequestStatus(BaseModel):
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    program: ProgramCode
+    program: RequestedProgram
     criteria: ExtractCriteria = Field(default_factory=ExtractCriteria)
     dataset_version_id: str | None = None
     group_by: Literal["province", "regency", "district"] = "province"
