@@ -16,8 +16,11 @@ def get_handover(session: Session, handover_id: str) -> RowMapping | None:
     return session.execute(select(handovers).where(handovers.c.handover_id == handover_id)).mappings().first()
 
 
-def list_handovers(session: Session, status: str | None = None, limit: int = 500) -> list[RowMapping]:
-    query = select(handovers).order_by(handovers.c.created_at.desc()).limit(limit)
+def list_handovers(session: Session, status: str | None = None, limit: int = 100,
+                   offset: int = 0) -> list[RowMapping]:
+    """Newest first, a page at a time."""
+    query = (select(handovers).order_by(handovers.c.created_at.desc(), handovers.c.handover_id.desc())
+             .limit(limit).offset(offset))
     if status:
         query = query.where(handovers.c.status == status)
     return list(session.execute(query).mappings())

@@ -70,9 +70,12 @@ def routers(runtime: Runtime) -> list[APIRouter]:
 
     router = APIRouter(prefix="/v1", tags=["delivery"], lifespan=lifespan)
 
-    @router.get("/handovers", response_model=list[dtos.Handover], summary="Handovers and their status")
-    def list_handovers(_: Party, status: str | None = None) -> list[dtos.Handover]:
-        return [dtos.handover(row) for row in queries.all_handovers(ctx, status)]
+    @router.get("/handovers", response_model=list[dtos.Handover],
+                summary="Handovers and their status, newest first, a page at a time")
+    def list_handovers(_: Party, status: Annotated[str | None, Query(max_length=40)] = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                       offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dtos.Handover]:
+        return [dtos.handover(row) for row in queries.all_handovers(ctx, status, limit=limit, offset=offset)]
 
     @router.get("/handovers/{handover_id}", response_model=dtos.HandoverDetail, summary="One handover")
     def get_handover(handover_id: str, _: Party) -> dtos.HandoverDetail:

@@ -12,9 +12,9 @@ from p3ke_delivery.service_layer.signing import actor_of
 from p3ke_platform.auth import Principal
 
 
-def all_handovers(ctx: DeliveryContext, status: str | None) -> list[Any]:
+def all_handovers(ctx: DeliveryContext, status: str | None, *, limit: int = 100, offset: int = 0) -> list[Any]:
     with ctx.unit_of_work() as uow:
-        return list_handovers(uow.session, status)
+        return list_handovers(uow.session, status, limit=limit, offset=offset)
 
 
 def one_handover(ctx: DeliveryContext, handover_id: str) -> tuple[Any, list[Any], int]:
