@@ -17,13 +17,24 @@ def test_local_stack_comes_up_ready_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
     data_dir = tmp_path / "local"
     done = subprocess.run([sys.executable, "-m", "p3ke_platform.cli", "run", "--data-dir", str(data_dir),
-                           "--exit-when-ready"], env=env, capture_output=True, text=True, timeout=420)
+                           "--exit-when-ready", "--seed-families", "200"], env=env, capture_output=True, text=True,
+                          timeout=420)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     endpoints = json.loads((data_dir / "endpoints.json").read_text())
     assert set(endpoints["services"]) == {"ingest", "targeting", "delivery", "feedback", "audit"}
     for name, urls in endpoints["services"].items():
         assert urls["api"] in done.stdout, name
     assert "stopped." in done.stdout
+    # seeded: a snapshot published through the ingest API, tokens for every role, the signatories' certificates
+    assert "dataset version: dv-" in done.stdout, done.stdout[-3000:]
+    dev_env = (data_dir / "dev.env").read_text()
+    for variable in ("INGEST", "TARGETING", "DELIVERY", "FEEDBACK", "AUDIT", "P1_STEWARD", "P1_SIGNATORY",
+                     "P1_AUDITOR", "P2_OFFICER", "P2_SIGNATORY", "P2_AUDITOR", "P2_PLATFORM", "P3KE_DATA_DIR"):
+        assert f"export {variable}=" in dev_env, variable
+    assert oct((data_dir / "dev.env").stat().st_mode & 0o777) == "0o600"
+    certificates = sorted(p.name for p in (data_dir / "services" / "dev-ca").glob("*.p12"))
+    assert certificates == ["sig-kemenkopmk-deputi.p12", "sig-kemnaker-kabarenbang.p12"]
+    assert all(name in done.stdout for name in certificates)
     assert len(endpoints["pids"]) == 9  # five APIs, four workers (ingest consumes nothing)
     alive = [name for name, pid in endpoints["pids"].items() if Path(f"/proc/{pid}").exists()]
     assert alive == [], f"left running after stop: {alive}"
