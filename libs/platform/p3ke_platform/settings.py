@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
     worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
     worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
+    worker_session_timeout_s: float = Field(
+        default=10.0, ge=6, le=300, description="a worker that stops heartbeating leaves its consumer group after "
+        "this long, and its partitions move to the others (faust's default is 60 s)")
     # OWASP API4: each caller (token principal, else client address) gets a token bucket per process
     rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000,
                                        description="HTTP requests a minute per caller, bursts up to the same; 0 = off")
