@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, func, select, text
 
 from p3ke_audit.adapters.orm import entries
 from p3ke_platform.devstack.ports import free_port
+from tests.integration.helpers.processes import wait_ready
 
 pytestmark = [pytest.mark.kafka]
 WRITER = Path(__file__).parent / "helpers" / "outbox_writer.py"
@@ -54,7 +54,7 @@ def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
     worker = subprocess.Popen([sys.executable, "-m", "p3ke_audit", "worker"], env=audit_env,
                               stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz", worker, tmp_path)
+        wait_ready(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz", worker, tmp_path / "audit-worker.log")
         yield {"writer_env": writer_env, "audit_env": audit_env, "worker": worker,
                "audit_db": create_engine(audit_url)}
     finally:
@@ -64,20 +64,6 @@ def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
         except subprocess.TimeoutExpired:
             worker.kill()
         log.close()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], tmp_path: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "audit-worker.log").read_text()[-3000:])
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"worker not ready: {(tmp_path / 'audit-worker.log').read_text()[-3000:]}")
 
 
 def _writer(env: dict[str, str], *args: str) -> int:

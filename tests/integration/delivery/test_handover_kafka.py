@@ -9,11 +9,9 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -26,6 +24,7 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import HandoverSigned, to_kafka
 from tests.conftest import new_postgres_database
+from tests.integration.helpers.processes import http_ready, wait_for
 from tests.unit.delivery.support import (
     SIG_1,
     SIG_2,
@@ -37,16 +36,6 @@ from tests.unit.delivery.support import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.usefixtures("seven_zip_installed")]
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, service_env: dict[str, str],
@@ -68,8 +57,8 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         worker = subprocess.Popen([sys.executable, "-m", "p3ke_delivery", "worker"], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
         try:
-            _wait(lambda: _ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", worker, log_path), 90,
-                  "the delivery worker")
+            wait_for(lambda: http_ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", worker, log_path), 90,
+                     "the delivery worker", interval=0.2)
             settings = load_settings(DeliverySettings, service="delivery", database_url=url, data_dir=data,
                                      env="test", kafka_bootstrap=kafka_bootstrap, agreement_include_examples=True,
                                      delivery_prepare_poll_ms=100, relay_idle_ms=20)
@@ -93,7 +82,7 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
                     mine = [r for r in rows if r["request_id"] == event.data.request_id]
                     return mine[0] if mine and mine[0]["status"] == "awaiting-signatures" else None
 
-                handover_id = _wait(prepared, 60, "the handover to be prepared")["handover_id"]
+                handover_id = wait_for(prepared, 60, "the handover to be prepared", interval=0.2)["handover_id"]
                 base = f"/v1/handovers/{handover_id}"
                 sig1 = auth("deputi", "kemenkopmk", "signatory")
                 sig2 = auth("kabarenbang", "kemnaker", "signatory")
@@ -105,7 +94,8 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
                                            headers={**who, "Content-Type": "application/pdf"})
                     assert response.status_code == 201, response.text
 
-                announced = _wait(lambda: _handover_signed(kafka_bootstrap, handover_id), 60, "handover-signed")
+                announced = wait_for(lambda: _handover_signed(kafka_bootstrap, handover_id), 60, "handover-signed",
+                                     interval=0.2)
                 assert announced.bast_sha256 == hashlib.sha256(pdf).hexdigest()
                 assert [s.signatory_id for s in announced.signers] == [SIG_1, SIG_2]
 
@@ -129,15 +119,6 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
     assert "handover opened" in worker_log
     for canary in ("NAMA SINTETIS", password):
         assert canary not in worker_log
-
-
-def _ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
-    if proc.poll() is not None:
-        raise AssertionError(log.read_text()[-3000:])
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _handover_signed(bootstrap: str, handover_id: str) -> HandoverSigned | None:

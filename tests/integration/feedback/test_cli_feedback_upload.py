@@ -8,59 +8,27 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.cli import main
 from p3ke_platform.devstack.ports import free_port
+from tests.integration.helpers.processes import ApiProcess
 from tests.unit.feedback.conftest import World, build_world
 from tests.unit.feedback.helpers import HEADER, write_csv
 from tests.unit.feedback.test_cli_feedback_synth import write_package_csv
 
 
-class ApiProcess:
+def feedback_api(world: World) -> ApiProcess:
     """`python -m p3ke_feedback api` with the world's settings, until stopped."""
-
-    def __init__(self, world: World) -> None:
-        s = world.runtime.settings
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = world.tmp / "api.log"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("P3KE_")},
-                    "P3KE_ENV": "test", "P3KE_SERVICE": "feedback", "P3KE_API_PORT": str(self.port),
-                    "P3KE_DATA_DIR": str(s.data_dir), "P3KE_DATABASE_URL": str(s.database_url),
-                    "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true", "P3KE_RELAY_IN_API": "false",
-                    "P3KE_FEEDBACK_SHARED_ROOT": str(s.feedback_shared_root),  # type: ignore[attr-defined]
-                    "P3KE_KAFKA_BOOTSTRAP": "127.0.0.1:1", "P3KE_LOG_LEVEL": "WARNING"}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ApiProcess:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "p3ke_feedback", "api"], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(20)
+    s = world.runtime.settings
+    return ApiProcess("p3ke_feedback", "feedback", world.tmp / "api.log", {
+        "P3KE_DATA_DIR": str(s.data_dir), "P3KE_DATABASE_URL": str(s.database_url),
+        "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",
+        "P3KE_FEEDBACK_SHARED_ROOT": str(s.feedback_shared_root)})  # type: ignore[attr-defined]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -83,7 +51,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, snapshot: Path) -> Iterator[tu
     world = build_world(tmp_path_factory.mktemp("feedback-cli"), snapshot)
     token = DevIssuer(world.runtime.settings).mint("officer-7", "kemnaker", ["program-officer"])
     world.runtime.engine.dispose()
-    with ApiProcess(world) as server:
+    with feedback_api(world) as server:
         yield world, server.url, token
 
 

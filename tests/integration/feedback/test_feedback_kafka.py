@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from sqlalchemy import create_engine, select
 
 from p3ke_feedback.adapters.orm import signed_handovers
@@ -30,6 +29,8 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import CloudEvent, to_kafka
 from tests.conftest import new_postgres_database
+from tests.integration.helpers.kafka_topics import collect
+from tests.integration.helpers.processes import http_ready, wait_for
 from tests.unit.feedback.helpers import (
     dataset_event,
     extract_event,
@@ -42,39 +43,6 @@ from tests.unit.feedback.helpers import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 CONTRACT = Path(__file__).resolve().parents[3] / "schemas" / "p3ke_schemas" / "contract" / "jsonschema"
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
-    if proc.poll() is not None:
-        raise AssertionError(log.read_text()[-3000:])
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 180) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, group_id=None, consumer_timeout_ms=2000)
-        try:
-            found = [m for m in consumer if m.key and m.key.decode() in keys]
-        finally:
-            consumer.close()
-        if len(found) >= want or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, service_env: dict[str, str],
@@ -124,16 +92,16 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         send(dataset)
         send(handover)  # re-sent with a new id
         send(forged)  # contradicts the extract: dead-lettered
-        _wait(lambda: _ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", procs["worker"], logs["worker"]),
-              180, "the feedback worker")
+        worker_url = f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz"
+        wait_for(lambda: http_ready(worker_url, procs["worker"], logs["worker"]), 180, "the feedback worker")
 
         def settled() -> bool:
             with engine.connect() as conn:
                 return conn.scalar(select(signed_handovers.c.delivered_state).where(
                     signed_handovers.c.handover_id == handover_id)) == "settled"
 
-        _wait(settled, 180, "the handover's delivered counts")
-        dead = _collect(kafka_bootstrap, "p3ke.extract-prepared.v1.dlq", {extract.request_id}, want=1)
+        wait_for(settled, 180, "the handover's delivered counts")
+        dead = collect(kafka_bootstrap, "p3ke.extract-prepared.v1.dlq", {extract.request_id}, want=1, timeout=180)
         assert len(dead) == 1, logs["worker"].read_text()[-3000:]
         assert "announced before with another SHA-256" in dict(dead[0].headers)["p3ke_dlq_reason"].decode()
 
@@ -157,13 +125,13 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         [total] = report["totals"]
         assert total["delivered"] == 500 and total["served"] == 210 and total["served_in_extract"] == 200
 
-        [received] = _collect(kafka_bootstrap, "p3ke.feedback-received.v1", {batch_id}, want=1)
+        [received] = collect(kafka_bootstrap, "p3ke.feedback-received.v1", {batch_id}, want=1, timeout=180)
         value = json.loads(received.value)
         jsonschema.validate(value, json.loads((CONTRACT / "p3ke.feedback-received.v1.json").read_text()))
         assert value["counts_by_match_class"] == {"in_extract": 200, "in_p3ke_not_delivered": 10,
                                                   "invalid_nik": 1, "duplicate": 1}
         assert not any(p["nik"] in received.value.decode() for p in people[:200])
-        access = _collect(kafka_bootstrap, "p3ke.data-access.v1", {batch_id}, want=2)
+        access = collect(kafka_bootstrap, "p3ke.data-access.v1", {batch_id}, want=2, timeout=180)
         actions = {json.loads(m.value)["action"]: json.loads(m.value) for m in access}
         assert set(actions) == {"upload", "match"} and len(actions["match"]["subject_refs"]) == 210
         with runtime.sessions() as session:

@@ -8,62 +8,31 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from p3ke_ingest.bootstrap import SERVICE
 from p3ke_ingest.config import IngestSettings
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.cli import main
-from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.settings import load_settings
+from tests.integration.helpers.processes import ApiProcess
 
 
-class ApiProcess:
+class IngestApi(ApiProcess):
     """`python -m p3ke_ingest api` on its own data directory and SQLite database, until stopped."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "api.log"
         data = tmp / "data"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("P3KE_")},
-                    "P3KE_ENV": "test", "P3KE_SERVICE": "ingest", "P3KE_API_PORT": str(self.port),
-                    "P3KE_DATA_DIR": str(data), "P3KE_RELAY_IN_API": "false", "P3KE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-                    "P3KE_LOG_LEVEL": "WARNING", "P3KE_INGEST_ENGINE_MEMORY_MB": "256"}
+        super().__init__("p3ke_ingest", "ingest", tmp / "api.log",
+                         {"P3KE_DATA_DIR": str(data), "P3KE_INGEST_ENGINE_MEMORY_MB": "256"})
         settings = load_settings(IngestSettings, service="ingest", data_dir=data, env="test")
         upgrade(SERVICE, settings)
         self.token = DevIssuer(settings).mint("steward-1", "kemenkopmk", ["data-steward"])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ApiProcess:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "p3ke_ingest", "api"], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(20)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -73,8 +42,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    with ApiProcess(tmp_path_factory.mktemp("ingest-cli")) as server:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestApi]:
+    with IngestApi(tmp_path_factory.mktemp("ingest-cli")) as server:
         yield server
 
 
@@ -84,7 +53,7 @@ def synth(capsys: pytest.CaptureFixture[str], out: Path, *extra: str) -> dict[st
     return dict(json.loads(stdout))
 
 
-def test_submit_as_other_tools_call_it_then_json(api: ApiProcess, tmp_path: Path,
+def test_submit_as_other_tools_call_it_then_json(api: IngestApi, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     clean = synth(capsys, tmp_path / "clean", "--seed", "7")
     individual, family = clean["files"]["individual"]["path"], clean["files"]["family"]["path"]
@@ -124,7 +93,7 @@ def test_submit_as_other_tools_call_it_then_json(api: ApiProcess, tmp_path: Path
     assert sum(f["findings"] for f in body["summary"]["files"].values()) > 0
 
 
-def test_no_wait_and_refusals(api: ApiProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_wait_and_refusals(api: IngestApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snap = synth(capsys, tmp_path / "s", "--seed", "9", "--no-family-file")
     individual = snap["files"]["individual"]["path"]
     code, out, _ = run(capsys, "ingest", "submit", individual, "--api", api.url, "--token", api.token, "--no-wait",

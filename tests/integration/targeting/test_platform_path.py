@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import httpx
 import jsonschema
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from p3ke_platform.devstack.ports import free_port
+from tests.integration.helpers.kafka_topics import collect
+from tests.integration.helpers.processes import wait_ready
 
 pytestmark = [pytest.mark.kafka]
 CONTRACT = Path(__file__).resolve().parents[3] / "schemas" / "p3ke_schemas" / "contract" / "jsonschema"
@@ -56,7 +57,7 @@ def targeting(database_url: str, kafka_bootstrap: str, service_env: dict[str, st
         procs.append((subprocess.Popen([sys.executable, "-m", "p3ke_targeting", role], env=env, stdout=log,
                                        stderr=subprocess.STDOUT), log))
     try:
-        _wait_ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", procs[0][0], tmp_path / "worker.log")
+        wait_ready(f"http://127.0.0.1:{env['P3KE_WORKER_PORT']}/readyz", procs[0][0], tmp_path / "worker.log")
         yield {"env": env, "procs": procs}
     finally:
         for proc, log in procs:
@@ -66,20 +67,6 @@ def targeting(database_url: str, kafka_bootstrap: str, service_env: dict[str, st
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(log.read_text()[-3000:])
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"worker not ready: {log.read_text()[-3000:]}")
 
 
 def _send(producer: KafkaProducer, topic: str, event_type: str, key: str, data: dict[str, Any],
@@ -110,21 +97,6 @@ def _wait_for_dataset(url: str, version: str, timeout: float = 90) -> None:
     finally:
         engine.dispose()
     raise AssertionError(f"the worker did not record dataset version {version}")
-
-
-def _collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 60) -> list[Any]:
-    """The messages with these keys on the topic (read from the start), once `want` are there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, group_id=None, consumer_timeout_ms=2000)
-        try:
-            found = [m for m in consumer if m.key and m.key.decode() in keys]
-        finally:
-            consumer.close()
-        if len(found) >= want or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -183,7 +155,7 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
             "dataset_version_id": version})
         assert response.status_code == 202, response.text
 
-    prepared = _collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id, api_id}, want=2, timeout=90)
+    prepared = collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id, api_id}, want=2, timeout=90)
     by_key = {m.key.decode(): json.loads(m.value) for m in prepared}
     assert set(by_key) == {request_id, api_id}, (tmp_path / "worker.log").read_text()[-3000:]
     for key, quota in ((request_id, 150), (api_id, 60)):
@@ -195,12 +167,12 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
         jsonschema.validate(event, _schema("p3ke.extract-prepared.v1"))
     assert by_key[request_id]["counts_by_region"] == {"73": 150}
 
-    dead = _collect(kafka_bootstrap, "p3ke.extract-requested.v1.dlq", {invalid_id}, want=1)
+    dead = collect(kafka_bootstrap, "p3ke.extract-requested.v1.dlq", {invalid_id}, want=1)
     assert len(dead) == 1
     reason = dict(dead[0].headers)["p3ke_dlq_reason"].decode()
     assert "does not match its schema" in reason and "quota" in reason
 
     time.sleep(2)  # a duplicate extract-prepared would be here by now
-    again = _collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id}, want=99, timeout=3)
+    again = collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id}, want=99, timeout=3)
     assert len(again) == 1  # three deliveries of the request, one extract
     assert all(proc.poll() is None for proc, _ in targeting["procs"])

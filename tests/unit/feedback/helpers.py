@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,16 +13,16 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
 from p3ke_feedback.bootstrap import SERVICE
 from p3ke_feedback.config import FeedbackSettings
 from p3ke_feedback.service_layer.context import context_for
-from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
-from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractPrepared, HandoverSigned, Signer
+from p3ke_schemas import Actor, DatasetUpdated, ExtractPrepared, HandoverSigned, Signer
+from tests.unit.runtime_events import apply as apply  # re-exported for the tests
+from tests.unit.runtime_events import emitted as emitted
 
 AGREEMENT = "pks-p3ke-2023"
 OFFICER = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
@@ -89,25 +88,6 @@ def handover_event(handover_id: str, extract_id: str, record_count: int, program
                           agreement_id=agreement_id, extract_id=extract_id, program=program,
                           record_count=record_count, package_sha256="c" * 64, bast_sha256="d" * 64,
                           signers=signers, signed_at=signed_at)
-
-
-def apply(runtime: Runtime, *payloads: Any, event_ids: list[str] | None = None) -> list[tuple[Delivered, str]]:
-    """Apply events through the real inbox, as the worker does; returns the dead-lettered ones."""
-    items = []
-    for i, payload in enumerate(payloads):
-        event = CloudEvent.of(payload, source="test")
-        if event_ids:
-            event = CloudEvent(type=event.type, source=event.source, data=event.data, id=event_ids[i])
-        items.append(Delivered(event.spec.topic, 0, i, event))
-    return runtime.inbox("test").apply_batch(items)
-
-
-def emitted(runtime: Runtime, event_type: str) -> list[dict[str, Any]]:
-    outbox = runtime.spec.tables.outbox
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.value).where(outbox.c.event_type == event_type)
-                            .order_by(outbox.c.seq)).scalars().all()
-    return [json.loads(v) for v in rows]
 
 
 def feedback_row(nik: str | None, *, nama: str = "Penerima Sintetis", kode: str = "3201011001",

@@ -4,22 +4,21 @@ reading what the service emitted through its outbox."""
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
-from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
-from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested
+from p3ke_schemas import Actor, DatasetUpdated, ExtractRequested
 from p3ke_targeting.bootstrap import SERVICE
 from p3ke_targeting.config import TargetingSettings
+from tests.unit.runtime_events import apply as apply  # re-exported for the tests
+from tests.unit.runtime_events import emitted as emitted
 
 OFFICER = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
 STEWARD = Actor(org="kemenkopmk", subject="steward-1", roles=["data-steward"])
@@ -60,25 +59,6 @@ def request(**overrides: Any) -> ExtractRequested:
         fields["criteria"] = criteria
     fields.update(overrides)
     return ExtractRequested.model_validate(fields)
-
-
-def apply(runtime: Runtime, *payloads: Any, event_ids: list[str] | None = None) -> list[tuple[Delivered, str]]:
-    """Apply events through the real inbox, as the worker does; returns the dead-lettered ones."""
-    items = []
-    for i, payload in enumerate(payloads):
-        event = CloudEvent.of(payload, source="test")
-        if event_ids:
-            event = CloudEvent(type=event.type, source=event.source, data=event.data, id=event_ids[i])
-        items.append(Delivered(event.spec.topic, 0, i, event))
-    return runtime.inbox("test").apply_batch(items)
-
-
-def emitted(runtime: Runtime, event_type: str) -> list[dict[str, Any]]:
-    outbox = runtime.spec.tables.outbox
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.value).where(outbox.c.event_type == event_type)
-                            .order_by(outbox.c.seq)).scalars().all()
-    return [json.loads(v) for v in rows]
 
 
 def prepared(runtime: Runtime, request_id: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     KeepTogether,
@@ -35,6 +35,8 @@ from reportlab.platypus.flowables import HRFlowable
 
 from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, tanggal, terbilang
 from p3ke_delivery.domain.model import PARTY_NAMES, SIGNATURE_FIELDS
+from p3ke_platform.pdf import FooterDrawer, page_total_canvas
+from p3ke_platform.pdf import escape_markup as _esc
 
 SIGNATURE_BOX = (72 * mm, 30 * mm)
 
@@ -105,10 +107,6 @@ _S = {
 }
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _p(text: str, style: str = "body") -> Paragraph:
     return Paragraph(text, _S[style])
 
@@ -136,40 +134,24 @@ class SignatureBox(Flowable):
         self._placed[self.party] = (c.getPageNumber() - 1, (x, y, x + self.width, y + self.height))
 
 
-class _NumberedCanvas(rl_canvas.Canvas):
-    """Writes `Halaman x dari y` and the BAST number in every page's footer (needs all pages first)."""
+def _footer(bast_number: str) -> FooterDrawer:
+    """Writes `Halaman x dari y` and the BAST number in a page's footer."""
 
-    bast_number = ""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pages: list[dict[str, Any]] = []
-
-    def showPage(self) -> None:
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for state in self._pages:
-            self.__dict__.update(state)
-            self._footer(total)
-            super().showPage()
-        super().save()
-
-    def _footer(self, total: int) -> None:
+    def draw(c: Canvas, page: int, total: int) -> None:
         width, _ = A4
-        self.saveState()
-        self.setStrokeColor(colors.HexColor("#777777"))
-        self.setLineWidth(0.4)
-        self.line(20 * mm, 16 * mm, width - 20 * mm, 16 * mm)
-        self.setFont("Times-Roman", 8.5)
-        self.setFillColor(colors.HexColor("#444444"))
-        self.drawString(20 * mm, 12 * mm, f"BAST Nomor {self.bast_number}")
-        self.drawRightString(width - 20 * mm, 12 * mm, f"Halaman {self._pageNumber} dari {total}")
-        self.drawCentredString(width / 2, 8 * mm, "Dokumen elektronik. RAHASIA: memuat rujukan data pribadi "
-                                                  "(Pasal 10 Perjanjian Kerja Sama).")
-        self.restoreState()
+        c.saveState()
+        c.setStrokeColor(colors.HexColor("#777777"))
+        c.setLineWidth(0.4)
+        c.line(20 * mm, 16 * mm, width - 20 * mm, 16 * mm)
+        c.setFont("Times-Roman", 8.5)
+        c.setFillColor(colors.HexColor("#444444"))
+        c.drawString(20 * mm, 12 * mm, f"BAST Nomor {bast_number}")
+        c.drawRightString(width - 20 * mm, 12 * mm, f"Halaman {page} dari {total}")
+        c.drawCentredString(width / 2, 8 * mm, "Dokumen elektronik. RAHASIA: memuat rujukan data pribadi "
+                                               "(Pasal 10 Perjanjian Kerja Sama).")
+        c.restoreState()
+
+    return draw
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -361,8 +343,7 @@ def render(content: BastContent) -> bytes:
         lang="id-ID")
     story = [*_letterhead(content), *_title(content), *_parties(content), *_articles(content),
              _signatures(content, placed)]
-    canvas_class = type("BastCanvas", (_NumberedCanvas,), {"bast_number": content.number})
-    doc.build(story, canvasmaker=canvas_class)
+    doc.build(story, canvasmaker=page_total_canvas(_footer(content.number), "BastCanvas"))
     if set(placed) != {1, 2}:
         raise RuntimeError("the layout did not place both signature boxes")
     return _with_signature_fields(buffer.getvalue(), placed)

@@ -8,14 +8,12 @@ CSV columns are all read as text: a NIK is an identifier, never a number (spread
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
-CHUNK = 1024 * 1024
+from p3ke_platform.shared_files import resolve_under
 
 
 class ExtractError(ValueError):
@@ -24,32 +22,7 @@ class ExtractError(ValueError):
 
 def resolve(uri: str, root: Path) -> Path:
     """The local path of `uri`, which must lie under `root` (an event cannot point anywhere else)."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise ExtractError(f"extract URI names a remote host ({parsed.netloc}); only local files are read")
-        raw = unquote(parsed.path)
-    elif parsed.scheme == "" or (len(parsed.scheme) == 1 and uri[1:3] in (":\\", ":/")):
-        raw = uri
-    else:
-        raise ExtractError(f"extract URI scheme '{parsed.scheme}' is not supported (a path or file:// URI)")
-    path = Path(raw)
-    if not path.is_absolute():
-        path = root / path
-    resolved, base = path.resolve(), root.resolve()
-    if not resolved.is_relative_to(base):
-        raise ExtractError(f"the extract lies outside the shared data directory {base}")
-    if not resolved.is_file():
-        raise ExtractError(f"the extract file {resolved.name} does not exist")
-    return resolved
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return resolve_under(uri, root, "extract", error=ExtractError, uri_subject="extract")
 
 
 def kind(path: Path) -> str:

@@ -27,6 +27,7 @@ import pyzipper
 
 from p3ke_delivery.adapters import extract as extract_file
 from p3ke_delivery.adapters.xlsx_stream import XlsxStreamWriter
+from p3ke_platform.shared_files import sha256_file
 
 MANIFEST = "manifest.json"
 _DATE = (2026, 1, 1, 0, 0, 0)
@@ -149,7 +150,7 @@ def build(extract_path: Path, out: Path, password: str, *, base: str, manifest: 
                     "files": [f.as_dict() for f in files]}
             zf.writestr(_info(zf, MANIFEST, zipfile.ZIP_DEFLATED),
                         json.dumps(full, indent=2, ensure_ascii=False, default=_json_default).encode())
-        digest, size = extract_file.sha256_file(tmp), tmp.stat().st_size
+        digest, size = sha256_file(tmp), tmp.stat().st_size
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from p3ke_delivery.domain.model import Status
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.agreement import Terms, agreement_day
 from p3ke_platform.logging import get_logger
+from p3ke_platform.shared_files import sha256_file
 
 log = get_logger(__name__)
 
@@ -91,7 +92,7 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
     handover_id = str(row["handover_id"])
     now = ctx.now()
     path = extract.resolve(str(row["extract_uri"] or ""), ctx.settings.extract_root)
-    actual = extract.sha256_file(path)
+    actual = sha256_file(path)
     if actual != row["extract_sha256"]:
         raise PreparationFailed(f"the extract file's SHA-256 is {actual}, but extract-prepared announced "
                                 f"{row['extract_sha256']}: it is not the extract targeting froze")

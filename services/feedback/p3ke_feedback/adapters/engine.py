@@ -11,9 +11,7 @@ operation, bounded in threads and memory (it spills to disk beyond the limit).
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,22 +26,11 @@ from p3ke_feedback.adapters.wilayah import Regions
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.findings import BY_CODE
 from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, STATUS_ALIASES, MatchClass, Status
+from p3ke_platform.duckdb_engine import hmac_keys
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S",
                 "%Y-%m-%dT%H:%M:%S"]
 REGION_FORMAT = "[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{4})?)?)?"
-
-
-@contextmanager
-def connect(threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
-                                             "temp_directory": str(temp_dir)})
-    try:
-        con.execute("SET enable_progress_bar = false")
-        yield con
-    finally:
-        con.close()
 
 
 def _mask_nik(expr: str) -> str:
@@ -426,15 +413,6 @@ def write_rows(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                                  region, CAST(desil AS TINYINT) AS desil, status, mulai AS tanggal_mulai,
                                  selesai AS tanggal_selesai, nilai AS nilai_manfaat
                           FROM m ORDER BY row) TO '{sql_path(path)}' (FORMAT parquet, COMPRESSION zstd)""")
-
-
-def hmac_keys(key: str) -> tuple[bytes, bytes]:
-    """The outer and inner padded keys of HMAC-SHA256 (RFC 2104), to compute it in SQL."""
-    raw = key.encode()
-    if len(raw) > 64:
-        raw = hashlib.sha256(raw).digest()
-    block = raw.ljust(64, b"\0")
-    return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
 
 
 def subject_refs(con: duckdb.DuckDBPyConnection, hash_key: str, batch: int) -> Iterator[list[str]]:

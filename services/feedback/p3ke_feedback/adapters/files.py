@@ -8,12 +8,12 @@ use, once per process for an unchanged file (size and modification time).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import uuid
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+from p3ke_platform.shared_files import resolve_under, sha256_file
 
 CHUNK = 8 << 20
 
@@ -28,32 +28,7 @@ _lock = threading.Lock()
 
 def resolve(uri: str, root: Path, what: str) -> Path:
     """The local path of `uri`, which must lie under `root`."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise FileProblem(f"the {what} URI names a remote host ({parsed.netloc}); only local files are read")
-        raw = unquote(parsed.path)
-    elif parsed.scheme == "" or (len(parsed.scheme) == 1 and uri[1:3] in (":\\", ":/")):
-        raw = uri
-    else:
-        raise FileProblem(f"the {what} URI scheme '{parsed.scheme}' is not supported (a path or file:// URI)")
-    path = Path(raw)
-    if not path.is_absolute():
-        path = root / path
-    resolved, base = path.resolve(), root.resolve()
-    if not resolved.is_relative_to(base):
-        raise FileProblem(f"the {what} lies outside the shared data directory {base}")
-    if not resolved.is_file():
-        raise FileProblem(f"the {what} file {resolved.name} does not exist")
-    return resolved
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return resolve_under(uri, root, what, error=FileProblem)
 
 
 def verify(path: Path, expected: str, what: str) -> None:
@@ -63,7 +38,7 @@ def verify(path: Path, expected: str, what: str) -> None:
     with _lock:
         if _verified.get(key) == expected:
             return
-    if sha256_file(path) != expected:
+    if sha256_file(path, CHUNK) != expected:
         raise FileProblem(f"the {what} at {path.name} does not match its announced SHA-256")
     with _lock:
         _verified[key] = expected

@@ -19,7 +19,7 @@ from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import HRFlowable
 
@@ -27,6 +27,8 @@ from p3ke_feedback.adapters import charts
 from p3ke_feedback.domain.bahasa import angka, desimal, periode, persen, rupiah, tanggal
 from p3ke_feedback.domain.report import DESIL_KEYS, Figures, Report
 from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, PROGRAM_TITLES_ID, STATUSES, MatchClass, Status
+from p3ke_platform.pdf import FooterDrawer, page_total_canvas
+from p3ke_platform.pdf import escape_markup as _esc
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,6 @@ _S = {
 }
 HEAD_BG = colors.HexColor("#1f3b63")
 ZEBRA = colors.HexColor("#eef2f7")
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _p(text: str, style: str = "body") -> Paragraph:
@@ -101,30 +99,17 @@ def _chart(name: str, report: Report, width_mm: float = 165) -> Image:
     return image
 
 
-class _NumberedCanvas(rl_canvas.Canvas):
-    """Pages know their total ("halaman 2 dari 7"): pages are kept until the document is complete."""
+def _footer(label: str) -> FooterDrawer:
+    """Marks a page confidential and numbers it ("halaman 2 dari 7")."""
 
-    footer = ""
+    def draw(c: Canvas, page: int, total: int) -> None:
+        c.setFont("Helvetica", 7.5)
+        c.setFillColor(colors.HexColor("#8c1f28"))
+        c.drawString(18 * mm, 10 * mm, "RAHASIA – hanya untuk PARA PIHAK (Pasal 10 PKS)")
+        c.setFillColor(colors.HexColor("#555555"))
+        c.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{label} – halaman {page} dari {total}")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pages: list[dict[str, Any]] = []
-
-    def showPage(self) -> None:
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for state in self._pages:
-            self.__dict__.update(state)
-            self.setFont("Helvetica", 7.5)
-            self.setFillColor(colors.HexColor("#8c1f28"))
-            self.drawString(18 * mm, 10 * mm, "RAHASIA – hanya untuk PARA PIHAK (Pasal 10 PKS)")
-            self.setFillColor(colors.HexColor("#555555"))
-            self.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{self.footer} – halaman {self._pageNumber} dari {total}")
-            super().showPage()
-        super().save()
+    return draw
 
 
 def _summary_rows(report: Report) -> list[list[str]]:
@@ -285,6 +270,5 @@ def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
            "atas permintaan salah satu pihak dan persetujuan pihak lainnya (Pasal 10 ayat (3)); yang diumumkan hanya "
            "agregat dengan sel kecil disamarkan.", "note"),
     ]
-    canvas_class = type("Canvas", (_NumberedCanvas,), {"footer": f"Laporan M&E Data P3KE, {label}"})
-    doc.build(story, canvasmaker=canvas_class)
+    doc.build(story, canvasmaker=page_total_canvas(_footer(f"Laporan M&E Data P3KE, {label}"), "Canvas"))
     return buffer.getvalue()

@@ -34,6 +34,7 @@ from p3ke_feedback.domain.vocabulary import MatchClass
 from p3ke_feedback.service_layer import aggregates
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handovers import extract_file, settle, snapshot_file, snapshot_row
+from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.audit_client import access_event
 from p3ke_platform.logging import get_logger
@@ -206,7 +207,7 @@ def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload
     work.mkdir(parents=True, exist_ok=True)
     lap = _Laps()
     try:
-        with engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+        with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
             engine.register_vocabularies(con, ctx.regions)
             try:
                 staged = sources.stage(con, upload.path, work)

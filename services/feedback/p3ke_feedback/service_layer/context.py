@@ -3,36 +3,18 @@ policy, the region reference, the storage layout and a clock (tests move it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 from p3ke_feedback.adapters.wilayah import Regions, load_regions
 from p3ke_feedback.config import FeedbackSettings, feedback_settings
-from p3ke_platform.agreement import Policy, load_agreement
+from p3ke_platform.service_context import ServiceContext
 from p3ke_platform.settings import Settings
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
-class Context:
-    settings: FeedbackSettings
-    clock: Callable[[], datetime] = field(default=_now)
-
-    @cached_property
-    def policy(self) -> Policy:
-        s = self.settings
-        return Policy(load_agreement(s.agreement_dir, s.agreement_include_examples))
-
-    @property
-    def agreement_id(self) -> str:
-        return self.policy.agreement.base.id
-
+class Context(ServiceContext[FeedbackSettings]):
     @cached_property
     def regions(self) -> Regions:
         return load_regions(self.settings.wilayah_path)
@@ -46,7 +28,8 @@ class Context:
 
     def check(self) -> None:
         """Load everything now, so bad configuration stops start-up instead of the first request."""
-        _ = self.policy, self.regions
+        super().check()
+        _ = self.regions
 
 
 @lru_cache(maxsize=16)

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from p3ke_feedback.adapters.orm import extracts, signed_handovers, snapshots
 from p3ke_feedback.domain.model import period_of
 from p3ke_feedback.service_layer.context import context_for
-from p3ke_feedback.service_layer.handovers import settle, settle_where
+from p3ke_feedback.service_layer.handovers import serialize_settlement, settle, settle_where
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractPrepared, HandoverSigned
@@ -19,6 +19,7 @@ from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractPrepared, HandoverSi
 def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, DatasetUpdated)
+    serialize_settlement(uow.session)
     known = uow.session.execute(select(snapshots.c.snapshot_sha256).where(
         snapshots.c.dataset_version_id == data.dataset_version_id)).first()
     if known is not None:
@@ -35,6 +36,7 @@ def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
 def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractPrepared)
+    serialize_settlement(uow.session)
     if data.status != "accepted":
         return  # a refused request hands nothing over
     if not (data.extract_id and data.file_uri and data.file_sha256):
@@ -56,6 +58,7 @@ def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
 def handover_signed(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, HandoverSigned)
+    serialize_settlement(uow.session)
     known = uow.session.execute(select(signed_handovers.c.extract_id, signed_handovers.c.program).where(
         signed_handovers.c.handover_id == data.handover_id)).first()
     recipient = next((s.org for s in data.signers if s.party == 2), None)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from p3ke_feedback.adapters import engine
@@ -21,9 +21,27 @@ from p3ke_feedback.adapters.files import FileProblem, resolve, verify
 from p3ke_feedback.adapters.orm import delivered_cells, extracts, signed_handovers, snapshots
 from p3ke_feedback.service_layer import aggregates
 from p3ke_feedback.service_layer.context import Context
+from p3ke_platform import duckdb_engine
 from p3ke_platform.logging import get_logger
 
 log = get_logger(__name__)
+
+
+# pg_advisory_xact_lock key of the handlers that learn what settling needs: "p3kefbst"
+SETTLE_LOCK_KEY = 0x7033_6B65_6662_7374
+
+
+def serialize_settlement(session: Session) -> None:
+    """Run the handlers of handover-signed, extract-prepared and dataset-updated one at a time.
+
+    Each topic has its own agent, so two of these may run in concurrent transactions. Without this,
+    an extract and its snapshot arriving together would each miss the other's uncommitted row and the
+    handover would stay pending for ever (write skew). PostgreSQL: a transaction-level advisory lock,
+    taken before the handler reads (READ COMMITTED: later statements see what the holder committed).
+    SQLite: every transaction already holds the write lock from BEGIN IMMEDIATE (p3ke_platform.db).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETTLE_LOCK_KEY})
 
 
 class Pending(Exception):
@@ -71,7 +89,7 @@ def _cells(ctx: Context, session: Session, handover: Any, ext: Any) -> list[tupl
                           f"or desil columns, so they are looked up in its snapshot)")
         snapshot = snapshot_file(ctx, row)
     s = ctx.settings
-    with engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+    with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
         return engine.delivered(con, columns, snapshot)
 
 

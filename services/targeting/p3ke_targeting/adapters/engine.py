@@ -8,29 +8,16 @@ disk beyond the limit), so a selection over 10^8 rows streams instead of loading
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from p3ke_platform.duckdb_engine import hmac_keys
 from p3ke_targeting.domain.layout import KNOWN_FIELDS
 from p3ke_targeting.domain.selection import Selection
-
-
-@contextmanager
-def connect(threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
-                                             "temp_directory": str(temp_dir)})
-    try:
-        con.execute("SET enable_progress_bar = false")
-        yield con
-    finally:
-        con.close()
 
 
 def arrow_reader(con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = 65_536) -> pa.RecordBatchReader:
@@ -45,15 +32,6 @@ def q(name: str) -> str:
     if name not in KNOWN_FIELDS:
         raise ValueError(f"not a P3KE column: {name!r}")
     return '"' + name + '"'
-
-
-def hmac_keys(key: str) -> tuple[bytes, bytes]:
-    """The outer and inner padded keys of HMAC-SHA256 (RFC 2104), to compute it in SQL."""
-    raw = key.encode()
-    if len(raw) > 64:
-        raw = hashlib.sha256(raw).digest()
-    block = raw.ljust(64, b"\0")
-    return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
 
 
 def subject_ref_sql(column: str) -> str:

@@ -3,12 +3,10 @@ policy, the eligibility rules, the region reference and a clock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from p3ke_platform.agreement import Policy, load_agreement
+from p3ke_platform.service_context import ServiceContext
 from p3ke_platform.settings import Settings
 from p3ke_targeting.adapters.rules_file import load_rules
 from p3ke_targeting.adapters.wilayah import load_region_codes
@@ -16,24 +14,8 @@ from p3ke_targeting.config import TargetingSettings, targeting_settings
 from p3ke_targeting.domain.eligibility import EligibilityRules
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
-class Context:
-    settings: TargetingSettings
-    clock: Callable[[], datetime] = field(default=_now)
-
-    @cached_property
-    def policy(self) -> Policy:
-        s = self.settings
-        return Policy(load_agreement(s.agreement_dir, s.agreement_include_examples))
-
-    @property
-    def agreement_id(self) -> str:
-        return self.policy.agreement.base.id
-
+class Context(ServiceContext[TargetingSettings]):
     @cached_property
     def rules(self) -> EligibilityRules:
         return load_rules(self.settings.rules_path)
@@ -44,7 +26,8 @@ class Context:
 
     def check(self) -> None:
         """Load everything now, so bad configuration stops start-up instead of the first request."""
-        _ = self.policy, self.rules, self.region_codes
+        super().check()
+        _ = self.rules, self.region_codes
 
 
 @lru_cache(maxsize=16)

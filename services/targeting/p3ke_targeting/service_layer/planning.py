@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from p3ke_platform import duckdb_engine
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.adapters import engine
 from p3ke_targeting.domain.layout import REGION_LEVELS
@@ -63,7 +64,7 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
             ledgers, _ = ledgers_for(ctx, session, program)
         else:
             excluding = False
-    with engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
+    with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
         rows = engine.plan_counts(con, snapshot=snapshot, selection=selection, digits=REGION_LEVELS[group_by],
                                   hash_key=s.subject_hash_key, ledgers=ledgers)
     cells = suppress(rows, s.targeting_min_cell)

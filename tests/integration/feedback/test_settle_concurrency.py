@@ -1,0 +1,70 @@
+"""An extract and its snapshot arriving at the same moment on PostgreSQL (each topic has its own agent,
+so their handlers run in concurrent transactions): the handover still settles.
+
+Before the handlers were serialised, each transaction missed the other's uncommitted row and the
+handover stayed `pending` for ever; the feedback Kafka test timed out now and then because of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from p3ke_feedback.adapters.orm import signed_handovers
+from p3ke_feedback.service_layer import handlers
+from p3ke_schemas import CloudEvent
+from tests.unit.feedback.helpers import (
+    apply,
+    dataset_event,
+    extract_event,
+    handover_event,
+    make_runtime,
+    snapshot_people,
+    write_extract,
+)
+
+pytestmark = [pytest.mark.postgres]
+
+
+def test_an_extract_and_its_snapshot_in_concurrent_transactions_still_settle(postgres_url: str,
+                                                                             tmp_path: Path) -> None:
+    from p3ke_ingest.synth import generate
+
+    snapshot = generate(tmp_path / "snap", individuals=1_500, fmt="parquet", seed=5, provinces=["32"],
+                        family_file=False).individual_path
+    rt = make_runtime(tmp_path, postgres_url, feedback_shared_root=tmp_path)
+    people = snapshot_people(snapshot)
+    extract_path = tmp_path / "extracts" / "ext-c.parquet"
+    write_extract(extract_path, people[:300], columns=["nik"])  # no region/desil: needs the snapshot
+    assert apply(rt, handover_event("ho-c", "ext-c", 300)) == []
+
+    first = rt.sessions()
+    handlers.extract_prepared(rt.uow(first), CloudEvent.of(extract_event(extract_path, "ext-c"), source="test"))
+    # the extract's transaction is open (not committed) while the snapshot's handler runs
+    errors: list[BaseException] = []
+
+    def snapshot_arrives() -> None:
+        try:
+            with rt.sessions() as second:
+                handlers.dataset_updated(rt.uow(second), CloudEvent.of(dataset_event(snapshot), source="test"))
+                second.commit()
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    other = threading.Thread(target=snapshot_arrives)
+    other.start()
+    time.sleep(1.0)
+    assert other.is_alive(), "the snapshot's handler must wait for the extract's transaction"
+    first.commit()
+    first.close()
+    other.join(60)
+    assert not other.is_alive() and errors == []
+    with rt.sessions() as session:
+        state = session.execute(select(signed_handovers.c.delivered_state, signed_handovers.c.delivered_total)
+                                .where(signed_handovers.c.handover_id == "ho-c")).one()
+    assert tuple(state) == ("settled", 300)
+    rt.engine.dispose()

@@ -1,0 +1,24 @@
+"""Reading what services put on Kafka topics in integration tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kafka import KafkaConsumer
+
+
+def collect(bootstrap: str, topic: str, keys: set[str], want: int, timeout: float = 60) -> list[Any]:
+    """The messages with these keys on the topic (read from the start), once `want` are there or after
+    `timeout` seconds, whichever comes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, group_id=None, consumer_timeout_ms=2000)
+        try:
+            found = [m for m in consumer if m.key and m.key.decode() in keys]
+        finally:
+            consumer.close()
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
