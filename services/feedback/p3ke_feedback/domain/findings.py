@@ -2,37 +2,17 @@
 
 ``error`` keeps the row out of every count of people served (it is reported back to be corrected);
 ``warning`` keeps the row. Values shown with a finding are masked: a NIK keeps its first four digits
-(the regency), a name is never shown.
+(the regency), a name is never shown. ``Check`` and the NIK checks are shared with the other intakes
+(``p3ke_platform.tabular.findings``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Check:
-    code: str
-    severity: Severity
-    field: str  # "" = the whole row
-    message: str
-
+from p3ke_platform.tabular.findings import NIK_CHECKS, Check, Severity, by_code, error_codes
 
 CHECKS: tuple[Check, ...] = (
     Check("row_malformed", "error", "", "the line has more fields than the header"),
-    Check("nik_missing", "error", "nik", "NIK is missing"),
-    Check("nik_scientific", "error", "nik",
-          "NIK was turned into a number by a spreadsheet (scientific notation or a numeric cell): its last "
-          "digits are lost and cannot be recovered"),
-    Check("nik_apostrophe", "warning", "nik", "NIK had a leading apostrophe (spreadsheet text marker); removed"),
-    Check("nik_separators", "warning", "nik", "NIK had spaces, dots or dashes between its digits; removed"),
-    Check("nik_format", "error", "nik", "NIK is not 16 digits"),
-    Check("nik_province_unknown", "error", "nik", "NIK's first two digits are not a province code"),
-    Check("nik_date_invalid", "error", "nik", "NIK's birth date part (DDMMYY, women day + 40) is not a date"),
-    Check("nik_serial_zero", "error", "nik", "NIK's serial (last four digits) is 0000"),
+    *NIK_CHECKS,
     Check("nama_missing", "warning", "nama", "name is missing"),
     Check("kode_wilayah_missing", "error", "kode_wilayah", "region code is missing"),
     Check("kode_wilayah_format", "error", "kode_wilayah", "region code is not 2, 4, 6 or 10 digits"),
@@ -59,5 +39,7 @@ CHECKS: tuple[Check, ...] = (
     Check("duplicate_across_batches", "warning", "nik",
           "NIK already reported for this program in another current batch; counted there"),
 )
-BY_CODE: dict[str, Check] = {c.code: c for c in CHECKS}
-ERROR_CODES: tuple[str, ...] = tuple(c.code for c in CHECKS if c.severity == "error")
+BY_CODE: dict[str, Check] = by_code(CHECKS)
+ERROR_CODES: tuple[str, ...] = error_codes(CHECKS)
+
+__all__ = ["BY_CODE", "CHECKS", "ERROR_CODES", "Check", "Severity"]

@@ -4,14 +4,15 @@ Headers are matched after normalisation (lower case, every run of non-alphanumer
 against the canonical names and known aliases, in Indonesian and English, so that ``NIK``,
 ``Nama Lengkap``, ``Kode Wilayah``, ``Tgl Mulai`` and ``Status Kepesertaan`` all map. Every field
 must have a column (values may be empty where the rules allow); a missing column, or two columns
-holding one field, is a wrong layout and the whole file is refused.
+holding one field, is a wrong layout and the whole file is refused. The matching rules are
+``p3ke_platform.tabular.layout``'s; the vocabulary is the data balikan's, here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from p3ke_feedback.domain.vocabulary import token
+from p3ke_platform.tabular.layout import MIN_HEADER_SCORE, HeaderVocabulary, LayoutError
 
 COLUMNS: tuple[str, ...] = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai",
                             "tanggal_selesai", "status", "nilai_manfaat")
@@ -48,23 +49,9 @@ ALIASES: dict[str, str] = {
     "nilai": "nilai_manfaat", "nilai_manfaat_rp": "nilai_manfaat", "benefit_amount": "nilai_manfaat",
 }  # fmt: skip
 
-MIN_HEADER_SCORE = 3
-"""A row naming at least this many fields is taken as the header row."""
-
-
-class LayoutError(ValueError):
-    """The file is not a data balikan table; the message says why (column names only, never values)."""
-
-
-def canonical(header: str) -> str | None:
-    name = token(header.lstrip("\ufeff"))
-    name = ALIASES.get(name, name)
-    return name if name in COLUMNS else None
-
-
-def score(headers: list[str]) -> int:
-    """How many distinct fields a row of headers names (0 for a data row)."""
-    return len({c for c in (canonical(h) for h in headers) if c})
+HEADERS = HeaderVocabulary(frozenset(COLUMNS), ALIASES)
+canonical = HEADERS.canonical
+score = HEADERS.score  # how many distinct fields a row of headers names (0 for a data row)
 
 
 @dataclass
@@ -75,19 +62,13 @@ class Layout:
 
 
 def map_headers(headers: list[str]) -> Layout:
-    positions: dict[str, int] = {}
-    unknown: list[str] = []
-    for i, header in enumerate(headers):
-        name = canonical(header)
-        if name is None:
-            if header.strip():
-                unknown.append(header.strip()[:60])
-            continue
-        if name in positions:
-            raise LayoutError(f"columns {positions[name] + 1} and {i + 1} both hold {name}")
-        positions[name] = i
-    missing = [c for c in COLUMNS if c not in positions]
+    matched = HEADERS.match(headers)
+    missing = [c for c in COLUMNS if c not in matched.positions]
     if missing:
         raise LayoutError(f"required column(s) missing: {', '.join(missing)}; a data balikan file has the "
                           f"columns {', '.join(COLUMNS)} (aliases accepted, see the service README)")
-    return Layout(positions, len(headers), unknown)
+    return Layout(matched.positions, len(headers), matched.unknown)
+
+
+__all__ = ["ALIASES", "COLUMNS", "DESCRIPTIONS", "HEADERS", "MIN_HEADER_SCORE", "Layout", "LayoutError", "canonical",
+           "map_headers", "score"]

@@ -2,7 +2,8 @@
 
 A finding is about one row (or the whole file) of one input file. ``error`` findings keep the row out
 of the published snapshot; ``warning`` findings keep the row (the value was repaired or dropped);
-``file`` findings are about the file as a whole. Values in findings are masked (``mask_value``):
+``file`` findings are about the file as a whole. ``Check`` and the NIK checks are shared with the other
+intakes (``p3ke_platform.tabular.findings``). Values in findings are masked (``mask_value``):
 reports never carry a NIK, a name or an address in clear.
 """
 
@@ -10,36 +11,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from p3ke_ingest import p3ke_columns as cols
-
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Check:
-    code: str
-    severity: Severity
-    field: str  # "" = the whole row
-    message: str
+from p3ke_platform.tabular.findings import NIK_CHECKS, Check, Severity, by_code
 
 
 def _checks() -> list[Check]:
     out = [
-        Check("nik_missing", "error", "nik", "NIK is missing"),
-        Check("nik_scientific", "error", "nik",
-              "NIK was turned into a number by a spreadsheet (scientific notation or a numeric cell): "
-              "its last digits are lost and cannot be recovered"),
-        Check("nik_apostrophe", "warning", "nik", "NIK had a leading apostrophe (spreadsheet text marker); removed"),
-        Check("nik_separators", "warning", "nik", "NIK had spaces, dots or dashes between its digits; removed"),
-        Check("nik_format", "error", "nik", "NIK is not 16 digits"),
-        Check("nik_province_unknown", "error", "nik", "NIK's first two digits are not a province code"),
+        *NIK_CHECKS,
         Check("nik_district_unknown", "warning", "nik",
               "NIK's district (first six digits) is not in the current region table; it may be a district "
               "split or renamed since the NIK was issued"),
-        Check("nik_date_invalid", "error", "nik", "NIK's birth date part (DDMMYY, women day + 40) is not a date"),
-        Check("nik_serial_zero", "error", "nik", "NIK's serial (last four digits) is 0000"),
         Check("birthdate_mismatch", "error", "tanggal_lahir", "birth date does not match the NIK's DDMMYY"),
         Check("sex_mismatch", "error", "jenis_kelamin",
               "sex does not match the NIK (women have 40 added to the day of birth)"),
@@ -78,7 +60,7 @@ def _checks() -> list[Check]:
 
 
 CHECKS: tuple[Check, ...] = tuple(_checks())
-BY_CODE: dict[str, Check] = {c.code: c for c in CHECKS}
+BY_CODE: dict[str, Check] = by_code(CHECKS)
 
 FILE_CODES: dict[str, str] = {
     "encoding_not_utf8": "the file is not UTF-8; it was read as {encoding}",
@@ -131,3 +113,6 @@ def mask_value(field: str, value: str | None) -> str | None:
 
     text = value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…"
     return redact_text(text)
+
+
+__all__ = ["BY_CODE", "CHECKS", "FILE_CODES", "MAX_SHOWN", "Check", "Finding", "Severity", "mask_value"]

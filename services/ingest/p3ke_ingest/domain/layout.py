@@ -2,16 +2,17 @@
 
 Real files spell headers in many ways (``NIK``, ``No. KK``, ``Desil``, ``Kode Wilayah``); a header is
 normalised (lower case, every run of non-alphanumerics to ``_``) and looked up among the canonical
-names and known aliases. The layout is refused when a required field is missing or two columns map
+names and known aliases (the matching is ``p3ke_platform.tabular.layout``'s; the vocabulary is
+P3KE's, here). The layout is refused when a required field is missing or two columns map
 to the same field.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from p3ke_ingest import p3ke_columns as cols
+from p3ke_platform.tabular.layout import HeaderVocabulary, LayoutError
 
 ALIASES: dict[str, str] = {
     "no_nik": "nik", "nomor_nik": "nik", "nik_ktp": "nik", "nomor_induk_kependudukan": "nik",
@@ -43,17 +44,9 @@ ALIASES: dict[str, str] = {
 }  # fmt: skip
 
 KNOWN: frozenset[str] = frozenset(cols.FAMILY_COLUMNS) | frozenset(cols.INDIVIDUAL_COLUMNS)
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-
-
-def normalise(header: str) -> str:
-    return _NON_ALNUM.sub("_", header.strip().lstrip("\ufeff").lower()).strip("_")
-
-
-def canonical(header: str) -> str | None:
-    name = normalise(header)
-    name = ALIASES.get(name, name)
-    return name if name in KNOWN else None
+HEADERS = HeaderVocabulary(KNOWN, ALIASES)
+canonical = HEADERS.canonical
+score = HEADERS.score  # how many distinct known P3KE fields a header row names (0 for a data row)
 
 
 def required(level: cols.Level) -> tuple[str, ...]:
@@ -76,15 +69,6 @@ class Layout:
         return len(self.headers)
 
 
-class LayoutError(ValueError):
-    """The file is not a P3KE table of the expected level; the message says why."""
-
-
-def score(headers: list[str]) -> int:
-    """How many distinct known P3KE fields a header row names (0 for a data row)."""
-    return len({c for c in (canonical(h) for h in headers) if c})
-
-
 def detect_level(names: set[str]) -> cols.Level | None:
     if "id_individu" in names or "nama" in names or "hubungan_dengan_kepala_keluarga" in names:
         return "individual"
@@ -94,17 +78,8 @@ def detect_level(names: set[str]) -> cols.Level | None:
 
 
 def map_headers(headers: list[str], expected: cols.Level) -> Layout:
-    positions: dict[str, int] = {}
-    unknown: list[str] = []
-    for i, header in enumerate(headers):
-        name = canonical(header)
-        if name is None:
-            if header.strip():
-                unknown.append(header.strip()[:60])
-            continue
-        if name in positions:
-            raise LayoutError(f"columns {positions[name] + 1} and {i + 1} both hold {name}")
-        positions[name] = i
+    matched = HEADERS.match(headers)
+    positions, unknown = matched.positions, matched.unknown
     found = detect_level(set(positions))
     if found is not None and found != expected:
         raise LayoutError(f"this is a {found} file (its columns), but it was submitted as the {expected} file")
@@ -116,3 +91,7 @@ def map_headers(headers: list[str], expected: cols.Level) -> Layout:
     optional = [c for c in layout_columns if c not in positions]
     return Layout(expected, {c: positions[c] for c in layout_columns if c in positions},
                   list(headers), unknown, optional)
+
+
+__all__ = ["ALIASES", "HEADERS", "KNOWN", "Layout", "LayoutError", "canonical", "detect_level", "map_headers",
+           "required", "score"]
