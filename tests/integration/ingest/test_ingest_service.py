@@ -295,3 +295,17 @@ def test_a_refused_version_leaves_no_version_and_no_event(service: Any, tmp_path
         assert conn.execute(select(dataset_versions)).all() == []
     assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
     assert not list((s.ctx.storage.root / "snapshots").glob("*.parquet"))
+
+
+def test_an_xlsx_snapshot_uploaded_over_http_is_published(service: Any, tmp_path: Path) -> None:
+    # uploads are stored without their file name: the workbook must open by content, not by extension
+    s = service
+    made = generate(tmp_path / "xlsx", individuals=400, seed=13, fmt="xlsx")
+    ind, fam = _upload(s, made.individual_path), _upload(s, made.family_path)  # type: ignore[arg-type]
+    r = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}, "family": {"upload_id": fam}},
+                      headers=s.steward)
+    assert r.status_code == 202, r.text
+    done = _run(s)
+    assert done["status"] == "published", done
+    detail = s.client.get(f"/v1/dataset-versions/{done['dataset_version_id']}", headers=s.operator).json()
+    assert detail["individuals"] == 400 and detail["rows_rejected"] == 0
