@@ -98,6 +98,9 @@ def routers(runtime: Runtime) -> list[APIRouter]:
                  summary="Upload the BAST signed by one party (`p3ke bast sign`), as application/pdf",
                  openapi_extra=_PDF_BODY, responses=_UNAVAILABLE)
     async def upload_signature(handover_id: str, request: Request, principal: PrincipalDep) -> dtos.SignatureAccepted:
+        # a caller whose role never signs is refused before the PDF is read and validated
+        await run_in_threadpool(_guard, ctx, principal, "sign", handover_id,
+                                lambda: signing.check_signing_role(ctx, principal))
         pdf = await _body(request, ctx.settings.delivery_max_upload_bytes)
         result = await run_in_threadpool(
             _guard, ctx, principal, "sign", handover_id,

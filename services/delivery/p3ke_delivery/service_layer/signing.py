@@ -33,6 +33,15 @@ def actor_of(principal: Principal) -> Actor:
                  service_account=principal.service_account)
 
 
+def check_signing_role(ctx: DeliveryContext, principal: Principal) -> None:
+    """The cheap part of the decision, before any PDF is read: may this role of this org sign a BAST at
+    all? (Everything else — the signatory, the program, the dates — is decided on the signature.)"""
+    now = ctx.now()
+    decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", at=now)
+    if not decision.allowed and decision.rule == "role":
+        raise Refused(403, f"now ({now.isoformat(timespec='seconds')}): {decision.reason}", rule=decision.rule)
+
+
 def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principal, pdf: bytes) -> dict[str, Any]:
     now = ctx.now()
     if len(pdf) > ctx.settings.delivery_max_upload_bytes:

@@ -112,6 +112,9 @@ def routers(runtime: Runtime) -> list[APIRouter]:
         c = ctx()
         sub = batches.Submission(handover_id=handover_id, program=str(program), supersedes=supersedes,
                                  batch_id=batch_id)
+        # the agreement is asked before the upload is streamed to disk (a refusal costs nothing)
+        await run_in_threadpool(guard, principal, "upload", "feedback-batch", handover_id,
+                                lambda: batches.authorize(c, actor_of(principal), str(program)))
         try:
             upload_file = await _receive(c, request, _filename(filename))
         except Refused as refused:

@@ -81,7 +81,8 @@ class _Laps:
         self._last = now
 
 
-def _authorize(ctx: Context, actor: Actor, program: str) -> None:
+def authorize(ctx: Context, actor: Actor, program: str) -> None:
+    """May this actor submit feedback for this program today (the agreement's policy)?"""
     decision = ctx.policy.decide_for(actor, "submit-feedback", program, at=ctx.clock())
     if not decision.allowed:
         raise Refused(403, decision.reason, rule=decision.rule)
@@ -194,7 +195,7 @@ def _prepare(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, uplo
 
 def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload: Upload) -> Stored:
     """Store one batch, or recognise it as an earlier one; raises Refused with the reason."""
-    _authorize(ctx, actor, sub.program)
+    authorize(ctx, actor, sub.program)
     found = _prepare(ctx, runtime, actor, sub, upload)
     if found["same"] is not None:
         upload.path.unlink(missing_ok=True)
