@@ -29,7 +29,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,59 +50,57 @@ WORKING_AGE = (15, 64)
 _DAY_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+BenefitValue = Callable[[random.Random, int, Status], int | None]
+"""The benefit value (Rp) of a row, from the activity's days and the status; None when not reported."""
+
+
 @dataclass(frozen=True)
 class ProgramProfile:
     statuses: tuple[tuple[Status, float], ...]
     activities: tuple[str, ...]
     days: tuple[int, int]  # duration of the activity
-
-    def value(self, rng: random.Random, days: int, status: Status) -> int | None:
-        raise NotImplementedError
+    value: BenefitValue
 
 
-class _Training(ProgramProfile):
-    def value(self, rng: random.Random, days: int, status: Status) -> int | None:
-        # in kind; a transport allowance for the days attended, often not reported at all
-        return None if rng.random() < 0.4 else 25_000 * days
+def _training_value(rng: random.Random, days: int, status: Status) -> int | None:
+    # in kind; a transport allowance for the days attended, often not reported at all
+    return None if rng.random() < 0.4 else 25_000 * days
 
 
-class _LabourIntensive(ProgramProfile):
-    def value(self, rng: random.Random, days: int, status: Status) -> int | None:
-        return rng.choice((100_000, 110_000, 120_000, 135_000, 150_000)) * days
+def _labour_intensive_value(rng: random.Random, days: int, status: Status) -> int | None:
+    return rng.choice((100_000, 110_000, 120_000, 135_000, 150_000)) * days
 
 
-class _SelfEmployment(ProgramProfile):
-    def value(self, rng: random.Random, days: int, status: Status) -> int | None:
-        return None if status == Status.ENROLLED else rng.randrange(5_000_000, 20_000_001, 500_000)
+def _self_employment_value(rng: random.Random, days: int, status: Status) -> int | None:
+    return None if status == Status.ENROLLED else rng.randrange(5_000_000, 20_000_001, 500_000)
 
 
-class _Contribution(ProgramProfile):
-    def value(self, rng: random.Random, days: int, status: Status) -> int | None:
-        return 16_800 * max(days // 30, 1)  # JKK + JKM of a non-wage worker, per month
+def _contribution_value(rng: random.Random, days: int, status: Status) -> int | None:
+    return 16_800 * max(days // 30, 1)  # JKK + JKM of a non-wage worker, per month
 
 
 PROFILES: dict[str, ProgramProfile] = {
-    "pelatihan_berbasis_kompetensi": _Training(
+    "pelatihan_berbasis_kompetensi": ProgramProfile(
         ((Status.COMPLETED, 0.66), (Status.ENROLLED, 0.14), (Status.DROPPED_OUT, 0.15), (Status.SUSPENDED, 0.04),
          (Status.DECEASED, 0.01)),
         ("Pelatihan menjahit", "Pelatihan las listrik", "Pelatihan tata boga", "Pelatihan teknisi AC",
          "Pelatihan otomotif sepeda motor", "Pelatihan desain grafis", "Pelatihan barista",
-         "Pelatihan instalasi listrik"), (20, 60)),
-    "padat_karya": _LabourIntensive(
+         "Pelatihan instalasi listrik"), (20, 60), _training_value),
+    "padat_karya": ProgramProfile(
         ((Status.COMPLETED, 0.62), (Status.BENEFIT_PAID, 0.25), (Status.ENROLLED, 0.06), (Status.DROPPED_OUT, 0.06),
          (Status.DECEASED, 0.01)),
         ("Padat karya perbaikan jalan desa", "Padat karya normalisasi saluran irigasi",
          "Padat karya pembangunan drainase", "Padat karya rehabilitasi embung", "Padat karya penanaman mangrove"),
-        (10, 30)),
-    "tenaga_kerja_mandiri": _SelfEmployment(
+        (10, 30), _labour_intensive_value),
+    "tenaga_kerja_mandiri": ProgramProfile(
         ((Status.BENEFIT_PAID, 0.58), (Status.ENROLLED, 0.25), (Status.COMPLETED, 0.11), (Status.DROPPED_OUT, 0.05),
          (Status.DECEASED, 0.01)),
         ("Bantuan sarana usaha warung sembako", "Bantuan sarana usaha budidaya lele",
          "Bantuan sarana usaha kerajinan anyaman", "Bantuan sarana usaha jahit", "Bantuan sarana usaha bengkel motor",
-         "Bantuan sarana usaha olahan pangan"), (30, 90)),
-    "pbi_jamsostek_pekerja_rentan": _Contribution(
+         "Bantuan sarana usaha olahan pangan"), (30, 90), _self_employment_value),
+    "pbi_jamsostek_pekerja_rentan": ProgramProfile(
         ((Status.BENEFIT_PAID, 0.70), (Status.ENROLLED, 0.24), (Status.SUSPENDED, 0.04), (Status.DECEASED, 0.02)),
-        ("Pendaftaran peserta BPU JKK-JKM BPJS Ketenagakerjaan",), (30, 360)),
+        ("Pendaftaran peserta BPU JKK-JKM BPJS Ketenagakerjaan",), (30, 360), _contribution_value),
 }
 assert set(PROFILES) == set(PROGRAMS)
 
