@@ -187,3 +187,18 @@ def test_add_output_options() -> None:
     parser = argparse.ArgumentParser()
     console.add_output_options(parser, progress=False)
     assert vars(parser.parse_args([])) == {"json": False}
+
+
+def test_count_and_date_arguments() -> None:
+    import argparse
+    import datetime as dt
+
+    from p3ke_platform import console
+
+    assert [console.count_arg(t) for t in ("10000000", "10_000_000", "1e7", "0")] == [10_000_000] * 3 + [0]
+    for bad in ("1.5", "-1", "ten"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            console.count_arg(bad)
+    assert console.date_arg("2026-11-26") == dt.date(2026, 11, 26)
+    with pytest.raises(argparse.ArgumentTypeError):
+        console.date_arg("26/11/2026")

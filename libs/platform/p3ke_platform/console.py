@@ -25,6 +25,7 @@ request fails), so it costs nothing at start-up.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import math
@@ -54,6 +55,31 @@ def add_output_options(parser: argparse.ArgumentParser, *, json_help: str = "pri
     parser.add_argument("--json", action="store_true", help=json_help)
     if progress:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def count_arg(text: str) -> int:
+    """An argparse type: a whole number of things, written ``10000000``, ``10_000_000`` or ``1e7``."""
+    try:
+        n = int(text.replace("_", ""))
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
+        n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return n
+
+
+def date_arg(text: str) -> dt.date:
+    """An argparse type: a date ``YYYY-MM-DD``."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date YYYY-MM-DD") from None
 
 
 class CommandError(Exception):

@@ -18,15 +18,17 @@ from p3ke_platform.devstack.ports import free_port
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.3) -> T:
-    """The first truthy value of `predicate()`, polled every `interval` seconds for `timeout` seconds."""
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.3,
+             explain: Callable[[], str] | None = None) -> T:
+    """The first truthy value of `predicate()`, polled every `interval` seconds for `timeout` seconds;
+    on timeout the failure names `what` (and adds `explain()`, e.g. the end of a log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f":\n{explain()}" if explain else ""))
 
 
 def http_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
@@ -40,13 +42,8 @@ def http_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    """Wait until the worker `proc` answers 200 at `url`; fails with the end of `log`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if http_ready(url, proc, log):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"worker not ready: {log.read_text()[-3000:]}")
+    """Wait until `proc` answers 200 at `url`; fails with the end of `log`."""
+    wait_for(lambda: http_ready(url, proc, log), timeout, f"{url}", explain=lambda: log.read_text()[-3000:])
 
 
 def service_env(**values: str) -> dict[str, str]:
@@ -74,15 +71,8 @@ class ApiProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", self.module, "api"], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
+        wait_ready(f"{self.url}/healthz", self.proc, self.log, timeout=120)
+        return self
 
     def __exit__(self, *_: Any) -> None:
         if self.proc is not None and self.proc.poll() is None:

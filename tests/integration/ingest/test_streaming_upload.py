@@ -20,6 +20,7 @@ from p3ke_ingest.synth import generate
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.settings import load_settings
+from tests.integration.helpers.processes import wait_ready
 
 ROWS = 200_000
 EVENTS = "SELECT count(*) FROM outbox WHERE event_type = 'p3ke.dataset-updated.v1'"
@@ -48,15 +49,8 @@ class ApiProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "p3ke_ingest", "api"], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, (self.tmp / "api.log").read_text()
-            time.sleep(0.2)
+        wait_ready(f"{self.base}/healthz", self.proc, self.tmp / "api.log", timeout=60)
+        return self
 
     @property
     def process(self) -> psutil.Process:

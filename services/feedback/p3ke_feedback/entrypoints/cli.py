@@ -13,7 +13,6 @@ another program), 2 for a local problem (a missing file, a bad option).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,23 +30,6 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("a share between 0 and 1 (or 0%-100%)")
     return value
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return n
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a date YYYY-MM-DD") from None
 
 
 def register(subparsers: Any) -> None:
@@ -73,11 +55,11 @@ def register(subparsers: Any) -> None:
     synth.add_argument("--extra-not-delivered-from", nargs=2, metavar=("SNAPSHOT", "N"), default=None,
                        help="add N persons drawn from this P3KE snapshot individual file (CSV from p3ke synth, or "
                        "the published Parquet) who are not in the package")
-    synth.add_argument("--extra-not-in-p3ke", type=_count, default=0, metavar="N",
+    synth.add_argument("--extra-not-in-p3ke", type=console.count_arg, default=0, metavar="N",
                        help="add N persons with well-formed NIKs that are not in P3KE")
-    synth.add_argument("--invalid-nik", type=_count, default=0, metavar="N",
+    synth.add_argument("--invalid-nik", type=console.count_arg, default=0, metavar="N",
                        help="add N rows with a missing or invalid NIK (every kind in turn)")
-    synth.add_argument("--start-date", type=_date, default=None, metavar="YYYY-MM-DD",
+    synth.add_argument("--start-date", type=console.date_arg, default=None, metavar="YYYY-MM-DD",
                        help="earliest activity start (default: 14 days after the package's manifest created_at, "
                        "else 2026-01-05)")
     console.add_output_options(synth, json_help="print a JSON summary (rows planted per match class, statuses)",
@@ -115,7 +97,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.extra_not_delivered_from is not None:
         snapshot = Path(args.extra_not_delivered_from[0])
         try:
-            not_delivered = _count(args.extra_not_delivered_from[1])
+            not_delivered = console.count_arg(args.extra_not_delivered_from[1])
         except argparse.ArgumentTypeError as exc:
             raise console.CommandError(f"--extra-not-delivered-from N: {exc}", code=console.EXIT_USAGE) from None
         if not snapshot.is_file():

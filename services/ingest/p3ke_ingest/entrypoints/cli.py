@@ -136,15 +136,8 @@ def _submission_summary(s: Any) -> list[str]:
     lines.append(f"submission {s.get('submission_id')}: {head}{dup}")
     if s.get("dataset_version_id"):
         lines.append(f"dataset version: {s['dataset_version_id']}")
-    files = _ordered((s.get("summary") or {}).get("files") or {})
-    if files:
-        rows = [[label, f.get("name", ""), f.get("rows", 0), f.get("rejected", 0), f.get("published", 0),
-                 f.get("findings", 0)] for label, f in files.items()]
-        lines.append(console.table(rows, ["file", "name", "rows", "rejected", "published", "findings"],
-                                   align="llrrrr"))
-        for label, f in files.items():
-            if f.get("findings_by_code"):
-                lines.append(f"  {label} findings: {console.counts_line(f['findings_by_code'])}")
+    files = (s.get("summary") or {}).get("files") or {}
+    lines += _files_lines(files)
     for reason in s.get("reasons") or []:
         lines.append(f"reason: {reason}")
     if status in ("queued", "running"):
@@ -200,17 +193,22 @@ def _run_check(args: argparse.Namespace) -> int:
     return console.EXIT_OK if outcome.accepted else console.EXIT_NEGATIVE
 
 
+def _files_lines(summary: dict[str, Any]) -> list[str]:
+    """A table of the files (rows, rejected, published, findings) and their findings by code."""
+    files = _ordered(summary)
+    if not files:
+        return []
+    rows = [[label, f.get("name", ""), f.get("rows", 0), f.get("rejected", 0), f.get("published", 0),
+             f.get("findings", 0)] for label, f in files.items()]
+    lines = [console.table(rows, ["file", "name", "rows", "rejected", "published", "findings"], align="llrrrr")]
+    lines += [f"  {label} findings: {console.counts_line(f['findings_by_code'])}"
+              for label, f in files.items() if f.get("findings_by_code")]
+    return lines
+
+
 def _check_summary(r: Any) -> list[str]:
     lines = ["accepted: the files would be published" if r["accepted"] else "NOT ACCEPTED"]
-    files = _ordered(r.get("files") or {})
-    if files:
-        rows = [[label, f.get("name", ""), f.get("rows", 0), f.get("rejected", 0), f.get("published", 0),
-                 f.get("findings", 0)] for label, f in files.items()]
-        lines.append(console.table(rows, ["file", "name", "rows", "rejected", "published", "findings"],
-                                   align="llrrrr"))
-        for label, f in files.items():
-            if f.get("findings_by_code"):
-                lines.append(f"  {label} findings: {console.counts_line(f['findings_by_code'])}")
+    lines += _files_lines(r.get("files") or {})
     if r["accepted"]:
         lines.append(f"{r['individuals']:,} persons in {r['families']:,} families")
         if r.get("counts_by_desil"):

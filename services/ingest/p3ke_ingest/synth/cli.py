@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from typing import Any
 
 from p3ke_ingest.synth.defects import DEFECT_KINDS
-
-
-def _count(text: str) -> int:
-    """``10000000``, ``10_000_000``, ``1e7``."""
-    try:
-        return int(text.replace("_", ""))
-    except ValueError:
-        value = float(text)
-        if value != int(value):
-            raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
-        return int(value)
-
-
-def _nonneg_count(text: str) -> int:
-    n = _count(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return n
+from p3ke_platform import console
 
 
 def _rate(text: str) -> float:
@@ -33,13 +15,6 @@ def _rate(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("a rate between 0 and 1 (or 0%-100%)")
     return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a date YYYY-MM-DD") from None
 
 
 def register(subparsers: Any) -> None:
@@ -55,12 +30,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     size = p.add_mutually_exclusive_group(required=True)
-    size.add_argument("--families", type=_nonneg_count, metavar="N", help="number of families")
-    size.add_argument("--individuals", type=_nonneg_count, metavar="N", help="number of persons (e.g. 1e7)")
+    size.add_argument("--families", type=console.count_arg, metavar="N", help="number of families")
+    size.add_argument("--individuals", type=console.count_arg, metavar="N", help="number of persons (e.g. 1e7)")
     p.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv", dest="fmt")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
-        "--reference-date", type=_date, default=None, metavar="YYYY-MM-DD",
+        "--reference-date", type=console.date_arg, default=None, metavar="YYYY-MM-DD",
         help="date the ages and usia_* flags refer to (default 2023-02-28)",
     )  # fmt: skip
     p.add_argument("--defects", type=_rate, default=0.0, metavar="RATE", help="share of rows to spoil, e.g. 0.02")
@@ -71,7 +46,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--defect-log", default=None, metavar="PATH", help="defect log (.csv, .json, .jsonl)")
     p.add_argument("--provinces", default=None, metavar="CODES", help="only these provinces, e.g. 32,33")
     p.add_argument("--no-family-file", action="store_true", help="write the individual file only")
-    p.add_argument("--chunk-families", type=_count, default=None, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--chunk-families", type=console.count_arg, default=None, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", action="store_true",
                    help="print a JSON summary (files, rows, seed, defects) on stdout instead of the human one")
@@ -81,7 +56,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from p3ke_ingest.synth.snapshot import DEFAULT_CHUNK_FAMILIES, DEFAULT_REFERENCE_DATE, generate
     from p3ke_ingest.synth.writers import XlsxTooLarge
-    from p3ke_platform import console
 
     kinds = None
     if args.defect_kinds is not None:
