@@ -1,20 +1,22 @@
 # P3KE data sharing: the two commands are `make run` and `make test`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# recursive (=): looked up when a recipe runs, i.e. after tools/bootstrap.sh may have installed uv
+UV = $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install jars run test test-fast lint schemas schemas-check bench bench-events chaos clean
+# bench-% is a pattern rule: a name listed here (bench-events) would have no recipe at all
+.PHONY: help bootstrap-python bootstrap-run bootstrap-test install jars run test test-fast lint schemas \
+        schemas-check bench chaos clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(UV):
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" 2>/dev/null \
-	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
+# system packages (apt-get as root or with sudo, else a message naming them), uv, and for tests kustomize
+bootstrap-python bootstrap-run bootstrap-test:
+	@tools/bootstrap.sh $(patsubst bootstrap-%,%,$@)
 
-.venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | $(UV)
+.venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | bootstrap-python
 	$(UV) sync --frozen
 	@touch $@
 
@@ -22,12 +24,12 @@ tools/asyncapi/node_modules/.installed: tools/asyncapi/package-lock.json
 	cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: .venv/.synced tools/asyncapi/node_modules/.installed jars  ## install Python packages, the AsyncAPI parser and the Kafka jars
+install: bootstrap-test .venv/.synced tools/asyncapi/node_modules/.installed jars  ## install Python packages, the AsyncAPI parser and the Kafka jars
 
 jars: .venv/.synced
 	$(UV) run --frozen python -c "from p3ke_platform.devstack.kafka import ensure_jars; print('kafka jars:', ensure_jars())"
 
-run: .venv/.synced jars  ## start Kafka and all five services locally, seeded for the README's walkthrough; Ctrl-C stops
+run: bootstrap-run .venv/.synced jars  ## start Kafka and all five services locally, seeded for the README's walkthrough; Ctrl-C stops
 	$(UV) run --frozen p3ke run
 
 test: install  ## run the whole suite against a real Kafka broker and real PostgreSQL (started and stopped here)

@@ -105,15 +105,18 @@ def _tools_bin() -> Path:
 
 
 @functools.cache
+_INSTALLED_BY = "`make test` installs it (tools/k8s/install.sh)"
+
+
 def kustomize() -> str:
     binary = _tools_bin() / "kustomize"
     if not binary.is_file():
-        pytest.fail(f"kustomize is not installed at {binary}: run tools/k8s/install.sh", pytrace=False)
+        pytest.fail(f"kustomize is not installed at {binary}: {_INSTALLED_BY}", pytrace=False)
     wanted = _pinned_kustomize_version()
     got = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=False).stdout.strip()
     if got != wanted:
         pytest.fail(
-            f"{binary} is kustomize {got!r}, the pinned version is {wanted}: run tools/k8s/install.sh",
+            f"{binary} is kustomize {got!r}, the pinned version is {wanted}: {_INSTALLED_BY}",
             pytrace=False,
         )
     return str(binary)
