@@ -104,10 +104,10 @@ def _tools_bin() -> Path:
     return cache / "p3ke" / "bin"
 
 
-@functools.cache
 _INSTALLED_BY = "`make test` installs it (tools/k8s/install.sh)"
 
 
+@functools.cache
 def kustomize() -> str:
     binary = _tools_bin() / "kustomize"
     if not binary.is_file():
