@@ -297,11 +297,9 @@ def main() -> None:
             reference_entries_per_s=round(n / ref_seconds), ratio=round(seconds / ref_seconds, 2))
 
         # 2. proofs and subject lookups at this size, against a checkpoint over the whole log
-        from p3ke_audit.adapters.keys import signer
         from p3ke_audit.bootstrap import SERVICE
         from p3ke_audit.config import AuditSettings
         from p3ke_audit.service_layer import proofs, queries
-        from p3ke_audit.service_layer.checkpoints import issue_checkpoint
         from p3ke_audit.service_layer.queries import Filters
         from p3ke_audit.service_layer.verification import verify_log
         from p3ke_platform.audit_client import subject_ref
@@ -311,7 +309,7 @@ def main() -> None:
         settings = load_settings(AuditSettings, service="audit", database_url=url, data_dir=data_dir, env="test",
                                  subject_hash_key=SUBJECT_KEY, kafka_bootstrap=broker.bootstrap)
         runtime = Runtime(SERVICE, settings)
-        issue_checkpoint(runtime.sessions, settings)
+        runtime.context.issue_checkpoint()
         size = log_size(engine)
         rng = random.Random(3)
         print(f"[audit] latencies at {size} entries", flush=True)
@@ -358,7 +356,7 @@ def main() -> None:
 
         # 3. full verification
         print("[audit] full verification", flush=True)
-        s = signer(settings)
+        s = runtime.context.signer
         report = verify_log(runtime.engine, s.name, s.public_key)
         if not report.ok:
             raise SystemExit(f"verification failed: {report.summary()}")

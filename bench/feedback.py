@@ -100,7 +100,6 @@ def _child_ours(scratch: str, snapshot: str, extract: str, csv: str, extract_row
     from p3ke_feedback.bootstrap import SERVICE
     from p3ke_feedback.config import FeedbackSettings
     from p3ke_feedback.service_layer import batches
-    from p3ke_feedback.service_layer.context import context_for
     from p3ke_platform.logging import configure_logging
     from p3ke_platform.messaging.inbox import Delivered
     from p3ke_platform.migrations import upgrade
@@ -135,7 +134,7 @@ def _child_ours(scratch: str, snapshot: str, extract: str, csv: str, extract_row
     items = [Delivered(CloudEvent.of(e, source="bench").spec.topic, 0, i, CloudEvent.of(e, source="bench"))
              for i, e in enumerate(events)]
     assert runtime.inbox("bench").apply_batch(items) == []
-    ctx = context_for(runtime.settings)
+    ctx = runtime.context
     # the upload as the API leaves it: streamed to disk, its SHA-256 known (not timed: HTTP, not matching)
     upload = root / "data" / "feedback" / "incoming" / "upload.part"
     upload.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +142,7 @@ def _child_ours(scratch: str, snapshot: str, extract: str, csv: str, extract_row
     digest = hashlib.sha256(upload.read_bytes()).hexdigest()
     officer = Actor(org="kemnaker", subject="bench-officer", roles=["program-officer"])
     started = time.perf_counter()
-    stored = batches.submit(ctx, runtime, officer, batches.Submission("bench-ho", "padat_karya"),
+    stored = batches.submit(ctx, officer, batches.Submission("bench-ho", "padat_karya"),
                             batches.Upload(upload, "balikan.csv", upload.stat().st_size, digest))
     seconds = time.perf_counter() - started
     summary = json.loads(stored.batch["summary"])

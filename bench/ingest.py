@@ -40,26 +40,25 @@ def child_reference(csv_path: str, out: str, threads: int) -> dict[str, float]:
 def child_ingest(csv_path: str, data_dir: str, threads: int, memory_mb: int) -> dict[str, object]:
     from p3ke_ingest.bootstrap import SERVICE
     from p3ke_ingest.config import IngestSettings
-    from p3ke_ingest.service_layer import handlers
-    from p3ke_ingest.service_layer.context import context_of
+    from p3ke_ingest.service_layer import publication, submissions
+    from p3ke_ingest.service_layer.jobs import JobRunner
     from p3ke_platform.migrations import upgrade
     from p3ke_platform.service import Runtime
     from p3ke_platform.settings import load_settings
     from p3ke_schemas import Actor
 
     settings = load_settings(IngestSettings, service="ingest", data_dir=Path(data_dir), env="test",
-                             relay_in_api=False, ingest_jobs_in_api=False, ingest_import_dirs=[Path(csv_path).parent],
+                             relay_in_api=False, jobs_in_api=False, ingest_import_dirs=[Path(csv_path).parent],
                              ingest_engine_threads=threads, ingest_engine_memory_mb=memory_mb)
     upgrade(SERVICE, settings)
-    ctx = context_of(Runtime(SERVICE, settings))
+    ctx = Runtime(SERVICE, settings).context
     actor = Actor(org="kemenkopmk", subject="bench", roles=["data-steward"])
     path = Path(csv_path)
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    ctx.runner()  # built outside the timing
-    queued = handlers.submit(ctx, actor, [{"label": "individual", "kind": "path", "path": str(path),
-                                           "name": path.name, "bytes": path.stat().st_size}])
-    runner = ctx.runner()
+    runner = JobRunner(ctx)  # built outside the timing
+    queued = submissions.submit(ctx, actor, [{"label": "individual", "kind": "path", "path": str(path),
+                                              "name": path.name, "bytes": path.stat().st_size}])
     job = runner.claim()
     assert job is not None and job["submission_id"] == queued.submission_id
 
@@ -80,7 +79,7 @@ def child_ingest(csv_path: str, data_dir: str, threads: int, memory_mb: int) -> 
     status = runner.process(job)
     seconds = time.perf_counter() - started
     with ctx.runtime.sessions() as session:
-        version = handlers.current_version(session)
+        version = publication.current_version(session)
     return {"seconds": seconds, "peak_rss_mb": _rss_mb(), "status": status,
             "individuals": version["individuals"] if version else 0,
             "rows_rejected": version["rows_rejected"] if version else 0,

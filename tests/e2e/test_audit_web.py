@@ -21,9 +21,6 @@ from typing import Any
 import playwright.sync_api as playwright_sync
 import pytest
 
-from p3ke_audit.adapters.keys import signer
-from p3ke_audit.config import audit_settings
-from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_audit.service_layer.verification import record, verify_log
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
@@ -77,8 +74,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     events = [access(i, niks=[nik(i % 4)]) for i in range(ENTRIES)]
     events.append(access(ENTRIES, outcome="denied", reason="agreement expired"))
     assert deliver(runtime, events, batch=7) == []  # through the inbox and the audit handler
-    issue_checkpoint(runtime.sessions, audit_settings(runtime.settings))
-    s = signer(audit_settings(runtime.settings))
+    runtime.context.issue_checkpoint()
+    s = runtime.context.signer
     report = verify_log(runtime.engine, s.name, s.public_key)
     assert report.ok, report.summary()
     record(runtime.engine, report)

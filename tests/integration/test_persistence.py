@@ -118,7 +118,7 @@ def test_inbox_applies_each_event_once_and_isolates_rejects(database_url: str, t
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(entries)).scalar() == 5
 
-    def reject_odd(uow: UnitOfWork, event: CloudEvent) -> None:
+    def reject_odd(_ctx: Any, uow: UnitOfWork, event: CloudEvent) -> None:
         uow.session.execute(entries.insert().values(
             event_id=event.id, event_type=event.type, source="x", occurred_at=event.time,
             recorded_at=event.time, payload="{}", record_count=0))

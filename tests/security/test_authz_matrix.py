@@ -156,7 +156,7 @@ def _ingest(app: App, root: Path) -> dict[str, str]:
 def objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Objects]:
     root = tmp_path_factory.mktemp("authz")
     apps = {
-        "ingest": make_app("ingest", root / "ingest", ingest_jobs_in_api=False, rate_limit_per_minute=0),
+        "ingest": make_app("ingest", root / "ingest", jobs_in_api=False, rate_limit_per_minute=0),
         "targeting": make_app("targeting", root / "targeting", rate_limit_per_minute=0),
         "delivery": make_app("delivery", root / "delivery", delivery_prepare_in_api=False, rate_limit_per_minute=0),
         "feedback": make_app("feedback", root / "feedback", rate_limit_per_minute=0),

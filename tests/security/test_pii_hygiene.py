@@ -208,8 +208,8 @@ def logs() -> Iterator[io.StringIO]:
 
 def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_bootstrap: str, logs: io.StringIO,
                                                        capfd: pytest.CaptureFixture[str]) -> None:
-    from p3ke_delivery.service_layer.context import context_for as delivery_context
     from p3ke_delivery.service_layer.preparation import Preparer
+    from p3ke_ingest.service_layer.jobs import JobRunner
     from p3ke_ingest.synth import generate
 
     data, dbs = tmp_path / "data", tmp_path / "db"
@@ -227,7 +227,7 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
     steward, officer = ingest.auth("kemenkopmk", "data-steward"), ingest.auth("kemnaker", "program-officer")
     auditor = ingest.auth("kemnaker", "compliance-auditor")
     try:
-        # 1. party 1 publishes the snapshot (the validation job runs in a thread of the API process)
+        # 1. party 1 publishes the snapshot (the validation job, as the API process's "ingest-jobs" loop runs it)
         upload = rec.call(ingest, "POST", "/v1/uploads", params={"filename": "individu.csv"},
                           content=(tmp_path / "individu.csv").read_bytes(),
                           headers={**steward, "Content-Type": "text/csv"})
@@ -236,6 +236,7 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
             "upload_id"]}}, headers=steward)
         assert submitted.status_code == 202, submitted.text
         sid = submitted.json()["submission_id"]
+        assert JobRunner(ingest.runtime.context).run_once()
         done = _wait(lambda: (r := rec.call(ingest, "GET", f"/v1/submissions/{sid}", headers=steward)).json()[
             "status"] not in ("queued", "running") and r, 120, "the validation job")
         assert done.json()["status"] == "published", done.text
@@ -260,7 +261,7 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
 
         # 3. the handover: package and BAST, both signatures, password, link, download
         bus.pump(delivery)
-        Preparer(delivery_context(delivery.runtime)).run_once()
+        Preparer(delivery.runtime.context).run_once()
         h = Harness(delivery.runtime, delivery.client, delivery.issuer, data, data / "dev-ca")
         make_dev_ca(data / "dev-ca")
         handover_id = rec.call(delivery, "GET", "/v1/handovers", headers=officer).json()[0]["handover_id"]

@@ -1,26 +1,40 @@
-"""p3ke_platform.service_context: settings, clock and agreement policy, loaded once, checked at start-up."""
+"""The composition root: the runtime builds one service context (settings, clock, policy) per process,
+hands the same object to handlers, routes and background loops, and runs each loop in the role that owns it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
+from fastapi import APIRouter, Depends
+from pydantic import Field
+from sqlalchemy import MetaData
 
 from p3ke_platform.agreement import AgreementConfigError, Policy
+from p3ke_platform.api import service_context
+from p3ke_platform.messaging.inbox import Delivered
+from p3ke_platform.messaging.tables import messaging_tables
+from p3ke_platform.service import BackgroundLoop, Runtime, ServiceSpec
 from p3ke_platform.service_context import ServiceContext, utc_now
 from p3ke_platform.settings import Settings, load_settings
+from p3ke_platform.unit_of_work import UnitOfWork
+from p3ke_schemas import Actor, CloudEvent, DataAccess
 
 
-@dataclass
-class _Context(ServiceContext[Settings]):
-    loads: int = 0
+class _Settings(Settings):
+    demo_flag: bool = Field(default=True, description="turns the demo loop on")
+
+
+class _Context(ServiceContext[_Settings]):
+    loads = 0
 
     @cached_property
     def extra(self) -> str:
-        self.loads += 1
+        type(self).loads += 1
         return "loaded"
 
     def check(self) -> None:
@@ -28,28 +42,140 @@ class _Context(ServiceContext[Settings]):
         _ = self.extra
 
 
+SEEN: list[Any] = []
+LOOPS: list[tuple[str, Any]] = []
+
+
+def _handler(ctx: Any, uow: UnitOfWork, event: CloudEvent) -> None:
+    SEEN.append((ctx, event.id))
+
+
+def _loop(name: str) -> Any:
+    def run(ctx: Any, stop: threading.Event) -> None:
+        LOOPS.append((name, ctx))
+        stop.wait()
+
+    return run
+
+
+_metadata = MetaData()
+_router = APIRouter()
+
+
+@_router.get("/who")
+def _who(ctx: Annotated[_Context, Depends(service_context)]) -> dict[str, str]:
+    return {"service": ctx.service, "extra": ctx.extra}
+
+
+SPEC = ServiceSpec(
+    name="audit", title="Demo", description="demo", package="p3ke_platform", metadata=_metadata,
+    tables=messaging_tables(_metadata), handlers={"p3ke.data-access.v1": _handler},
+    routers=lambda: [_router], settings_class=_Settings, context=_Context,
+    loops=[BackgroundLoop("api-loop", _loop("api-loop"), role="api"),
+           BackgroundLoop("worker-loop", _loop("worker-loop"), role="worker"),
+           BackgroundLoop("jobs-loop", _loop("jobs-loop"), role="jobs"),
+           BackgroundLoop("off-loop", _loop("off-loop"), role="jobs", enabled=lambda ctx: not ctx.settings.demo_flag)],
+)
+
+
+def _runtime(tmp_path: Path, **overrides: Any) -> Runtime:
+    settings = load_settings(service="audit", data_dir=tmp_path, env="test",
+                             database_url=f"sqlite:///{tmp_path / 'demo.db'}", **overrides)
+    runtime = Runtime(SPEC, settings)
+    _metadata.create_all(runtime.engine)
+    return runtime
+
+
+def test_a_plain_settings_becomes_the_service_settings_once(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    assert isinstance(runtime.settings, _Settings) and runtime.settings.demo_flag is True
+    assert runtime.settings.data_dir == tmp_path
+
+
+def test_one_context_per_process_even_under_concurrent_first_use(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(runtime.context)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in got}) == 1 and isinstance(got[0], _Context)
+    assert got[0].settings is runtime.settings and got[0].runtime is runtime
+
+
 def test_the_policy_is_loaded_once_and_names_the_agreement(tmp_path: Path) -> None:
-    ctx = _Context(load_settings(service="audit", data_dir=tmp_path))
+    ctx = _runtime(tmp_path).context
     assert isinstance(ctx.policy, Policy) and ctx.policy is ctx.policy
     assert ctx.agreement_id == ctx.policy.agreement.base.id != ""
 
 
 def test_the_default_clock_is_utc_and_tests_may_move_it(tmp_path: Path) -> None:
-    settings = load_settings(service="audit", data_dir=tmp_path)
-    assert _Context(settings).clock is utc_now and utc_now().tzinfo is UTC
+    ctx = _runtime(tmp_path).context
+    assert ctx.clock is utc_now and utc_now().tzinfo is UTC
     fixed = datetime(2026, 3, 1, tzinfo=UTC)
-    assert _Context(settings, clock=lambda: fixed).clock() == fixed
+    ctx.clock = lambda: fixed
+    assert ctx.clock() == fixed
 
 
 def test_check_loads_the_policy_and_what_the_service_adds(tmp_path: Path) -> None:
-    ctx = _Context(load_settings(service="audit", data_dir=tmp_path))
+    before = _Context.loads
+    ctx = _runtime(tmp_path).context
     ctx.check()
-    assert "policy" in ctx.__dict__ and ctx.loads == 1
+    assert "policy" in ctx.__dict__ and _Context.loads == before + 1
     ctx.check()
-    assert ctx.loads == 1
+    assert _Context.loads == before + 1
 
 
 def test_check_stops_on_a_bad_agreement(tmp_path: Path) -> None:
-    ctx = _Context(load_settings(service="audit", data_dir=tmp_path, agreement_dir=tmp_path / "missing"))
+    ctx = _runtime(tmp_path, agreement_dir=tmp_path / "missing").context
     with pytest.raises(AgreementConfigError):
         ctx.check()
+
+
+def test_handlers_get_the_same_context_as_routes(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from p3ke_platform.api import create_app
+
+    runtime = _runtime(tmp_path, relay_in_api=False)
+    event = CloudEvent.of(DataAccess(access_id="a-1", service="targeting", action="read", resource_type="x",
+                                     resource_id="r", outcome="allowed", occurred_at=datetime.now(UTC),
+                                     actor=Actor(org="kemnaker", subject="s", roles=["program-officer"])),
+                          source="test")
+    SEEN.clear()
+    assert runtime.inbox("demo").apply_batch([Delivered("p3ke.data-access.v1", 0, 0, event)]) == []
+    assert [(runtime.context, event.id)] == SEEN
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/who").json() == {"service": "audit", "extra": "loaded"}
+
+
+@pytest.mark.parametrize(("jobs_in_api", "role", "expected"), [
+    (True, "api", ["api-loop", "jobs-loop"]),
+    (True, "worker", ["worker-loop"]),
+    (True, "jobs", []),
+    (False, "api", ["api-loop"]),
+    (False, "jobs", ["jobs-loop"]),
+])
+def test_each_loop_runs_in_the_role_that_owns_it(tmp_path: Path, jobs_in_api: bool, role: Any,
+                                                 expected: list[str]) -> None:
+    runtime = _runtime(tmp_path, jobs_in_api=jobs_in_api)
+    assert [loop.name for loop in runtime.loops_for(role)] == expected
+    LOOPS.clear()
+    stop = runtime.start_loops(role)
+    try:
+        for _ in range(200):
+            if len(LOOPS) == len(expected):
+                break
+            threading.Event().wait(0.01)
+        assert sorted(name for name, _ in LOOPS) == expected
+        assert all(ctx is runtime.context for _, ctx in LOOPS)
+    finally:
+        stop(5.0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("p3ke-") and t.name.endswith("-loop")]
+
+
+def test_a_loop_named_by_module_is_imported_only_when_it_is_started() -> None:
+    loop = BackgroundLoop("named", "tests.unit.test_platform_service_context:_who", role="jobs")
+    assert loop.resolve() is _who
+    assert BackgroundLoop("direct", _who).resolve() is _who

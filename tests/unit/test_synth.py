@@ -207,7 +207,7 @@ def test_regions_real_and_consistent(clean):
 
 
 def _wilayah_text() -> str:
-    from p3ke_ingest.synth.regions import wilayah_csv_text
+    from p3ke_platform.reference.wilayah import wilayah_csv_text
 
     return wilayah_csv_text()
 

@@ -15,8 +15,8 @@ import math
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -29,8 +29,9 @@ from pydantic import BaseModel
 
 from p3ke_platform.auth import AuthError, Principal, TokenVerifier
 from p3ke_platform.logging import correlation, get_logger, redact_text
+from p3ke_platform.refusal import Refused
 from p3ke_platform.service import Runtime
-from p3ke_schemas import Actor
+from p3ke_platform.service_context import ServiceContext
 
 REQUESTS = Counter("p3ke_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 THROTTLED = Counter("p3ke_http_throttled_total", "requests refused with 429 (rate limit)", ["service"])
@@ -174,13 +175,40 @@ async def masked_http_problem(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+def service_context(request: Request) -> Any:
+    """The route dependency behind each service's `Ctx` (entrypoints/deps.py): the process's one context."""
+    return request.app.state.runtime.context
+
+
+def refusal_answer(ctx: ServiceContext[Any], principal: Principal, refused: Refused, *, action: str,
+                   resource_type: str, resource_id: str, program: str | None = None,
+                   agreement_id: str | None = None) -> HTTPException:
+    """A refusal, recorded in the audit log in its own transaction, as the HTTP answer that carries its
+    reason and rule (`X-P3KE-Refusal`). The one way every service turns a refusal into an answer."""
+    with ctx.unit_of_work() as uow:
+        uow.record_access(actor=principal.actor(), action=action, resource_type=resource_type,
+                          resource_id=resource_id, outcome="denied", reason=refused.reason, program=program,
+                          agreement_id=agreement_id)
+    return HTTPException(refused.status, refused.reason, headers={"X-P3KE-Refusal": refused.rule})
+
+
+@contextmanager
+def audited_refusal(ctx: ServiceContext[Any], principal: Principal, *, action: str, resource_type: str,
+                    resource_id: str, program: str | None = None, agreement_id: str | None = None) -> Iterator[None]:
+    """`with audited_refusal(...)`: a `Refused` raised inside (by the policy or a rule) is audited and
+    answered with its status and reason; anything else passes through."""
+    try:
+        yield
+    except Refused as refused:
+        raise refusal_answer(ctx, principal, refused, action=action, resource_type=resource_type,
+                             resource_id=resource_id, program=program, agreement_id=agreement_id) from None
+
+
 def record_refusal(runtime: Runtime, principal: Principal, request: Request, reason: str) -> None:
     """A caller refused by role or org: audited like any other refusal (no request content kept)."""
     route = getattr(request.scope.get("route"), "path", request.url.path)
-    actor = Actor(org=principal.org, subject=principal.subject, roles=sorted(principal.roles),  # type: ignore[arg-type]
-                  service_account=principal.service_account)
     with runtime.unit_of_work() as uow:
-        uow.record_access(actor=actor, action="refusal", resource_type="endpoint",
+        uow.record_access(actor=principal.actor(), action="refusal", resource_type="endpoint",
                           resource_id=f"{request.method} {route}", outcome="denied", reason=reason)
 
 
@@ -193,10 +221,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         if runtime.settings.relay_in_api:
             thread, stop = runtime.relay().start_thread()
             relay = (thread, stop)
+        stop_loops = runtime.start_loops("api")
         log.info("api started", service=spec.name)
         try:
             yield
         finally:
+            await asyncio.to_thread(stop_loops, 30.0)
             if relay:
                 relay[1].set()
                 await asyncio.to_thread(relay[0].join, 15)
@@ -252,7 +282,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in spec.routers(runtime):
+    for router in spec.routers():
         app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(JsonBodyLimit)
     return app

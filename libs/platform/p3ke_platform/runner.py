@@ -1,4 +1,12 @@
-"""`python -m p3ke_<service> api|worker|relay|migrate`: one entry point, four roles, same settings."""
+"""`python -m p3ke_<service> api|worker|jobs|relay|migrate`: one entry point, five roles, same settings.
+
+api     the HTTP API (with the outbox relay and the "jobs" loops unless P3KE_RELAY_IN_API / P3KE_JOBS_IN_API
+        are false), plus the service's "api" loops
+worker  the faust consumer applying events through the inbox, plus the service's "worker" loops
+jobs    the service's "jobs" loops alone (when P3KE_JOBS_IN_API=false), e.g. a deployment scaled on its own
+relay   the outbox relay alone (when P3KE_RELAY_IN_API=false)
+migrate create or upgrade the service's database
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from p3ke_platform.logging import configure_logging, get_logger
 from p3ke_platform.service import Runtime, ServiceSpec
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 
-ROLES = ("api", "worker", "relay", "migrate")
+ROLES = ("api", "worker", "jobs", "relay", "migrate")
 
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
@@ -25,7 +33,14 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
         return 2
     configure_logging(spec.name, settings.log_level, settings.log_json)
     runtime = Runtime(spec, settings)
-    return {"api": run_api, "worker": run_worker, "relay": run_relay, "migrate": run_migrate}[args.role](runtime)
+    if args.role in ("api", "worker", "jobs"):
+        try:
+            runtime.context.check()  # bad configuration stops start-up, not the first request
+        except ConfigurationError as exc:
+            print(f"{spec.name}: {exc}", file=sys.stderr)
+            return 2
+    roles = {"api": run_api, "worker": run_worker, "jobs": run_jobs, "relay": run_relay, "migrate": run_migrate}
+    return roles[args.role](runtime)
 
 
 def run_api(runtime: Runtime) -> int:
@@ -48,7 +63,11 @@ def run_worker(runtime: Runtime) -> int:
     app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics,
                           inbox=runtime.inbox(app_id), web_port=_worker_port(settings),
                           readiness=runtime.readiness)
-    return run_faust(app, settings)
+    stop_loops = runtime.start_loops("worker")
+    try:
+        return run_faust(app, settings)
+    finally:
+        stop_loops(30.0)
 
 
 def _worker_port(settings: Settings) -> int:
@@ -57,11 +76,31 @@ def _worker_port(settings: Settings) -> int:
     return settings.worker_port or free_port()
 
 
-def run_relay(runtime: Runtime) -> int:
+def _stop_on_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    runtime.relay().run(stop)
+    return stop
+
+
+def run_relay(runtime: Runtime) -> int:
+    runtime.relay().run(_stop_on_signal())
+    return 0
+
+
+def run_jobs(runtime: Runtime) -> int:
+    stop = _stop_on_signal()
+    if runtime.settings.jobs_in_api:
+        print(f"{runtime.spec.name}: P3KE_JOBS_IN_API is true, so the API process runs the jobs; "
+              "set it to false in both deployments to run them here", file=sys.stderr)
+        return 2
+    loops = runtime.loops_for("jobs")
+    if not loops:
+        get_logger(__name__).info("no background jobs", service=runtime.spec.name)
+        return 0
+    stop_loops = runtime.start_loops("jobs")
+    stop.wait()
+    stop_loops(30.0)
     return 0
 
 

@@ -1,28 +1,40 @@
-"""A service declared once: its tables, routers, event handlers and CLI; and the runtime built from it.
+"""A service declared once, and the runtime built from it: the composition root of every service.
 
-`ServiceSpec` is pure declaration (safe to import); `Runtime` is built by a process at start-up and is
-the one place that creates engines, sessions, relays and inboxes (dependency injection by hand).
+`ServiceSpec` is pure declaration (safe to import): tables, event handlers, routers, CLI, settings class,
+how the service's context is built and which background loops it runs. `Runtime` is built by a process
+at start-up and is the one place that creates engines, sessions, relays, inboxes and the service
+context (dependency injection by hand):
+
+    settings ─▶ Runtime ─▶ engine, sessions, unit_of_work, relay
+                   └─────▶ context = spec.context(runtime)   (once; `check()` at start-up)
+                              ├─▶ handlers  handler(ctx, uow, event)        (worker role, the inbox)
+                              ├─▶ routes    `ctx: Ctx` (entrypoints/deps.py) (api role)
+                              └─▶ loops     loop.run(ctx, stop)              (the role that owns them)
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import importlib.resources
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from p3ke_platform.db import make_engine, ping, session_factory
+from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.inbox import Handler, Inbox
 from p3ke_platform.messaging.relay import OutboxRelay
 from p3ke_platform.messaging.tables import MessagingTables
+from p3ke_platform.service_context import ServiceContext
 from p3ke_platform.settings import Settings
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import spec_for_type
@@ -31,15 +43,42 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 
-def lazy_routers(module: str, name: str = "routers") -> Callable[[Runtime], Sequence[APIRouter]]:
-    """`routers` of a ServiceSpec that imports the service's HTTP API (FastAPI, its DTOs, charts…)
-    only in the process that serves it, so workers and the `p3ke` command line start fast."""
+log = get_logger(__name__)
+Role = Literal["api", "worker", "jobs"]
 
-    def build(runtime: Runtime) -> Sequence[APIRouter]:
-        built: Sequence[APIRouter] = getattr(importlib.import_module(module), name)(runtime)
+
+def lazy_routers(module: str, name: str = "routers") -> Callable[[], Sequence[APIRouter]]:
+    """`routers` of a ServiceSpec: the module-level list `name` of `module`, imported only in the process
+    that serves the HTTP API (FastAPI, its DTOs, charts…), so workers and the `p3ke` command line start
+    fast. Routes get the service context through the `Ctx` dependency, never from a closure."""
+
+    def load() -> Sequence[APIRouter]:
+        built: Sequence[APIRouter] = getattr(importlib.import_module(module), name)
         return built
 
-    return build
+    return load
+
+
+@dataclass(frozen=True)
+class BackgroundLoop:
+    """Work a service does on its own, beside requests and events: `run(ctx, stop)` loops until `stop`
+    is set. `role` says which process runs it: "api" and "worker" loops run in that role's process;
+    "jobs" loops run in the API process by default (`P3KE_JOBS_IN_API=true`, nothing more to deploy), or
+    in their own `python -m p3ke_<service> jobs` process, which Kubernetes can scale on its own."""
+
+    name: str
+    run: Callable[[Any, threading.Event], None] | str
+    """The loop, or "package.module:function" to import only in the process that runs it (heavy libraries
+    stay out of the others), before that process reports ready."""
+    role: Role = "jobs"
+    enabled: Callable[[Any], bool] = lambda _ctx: True  # e.g. a setting that turns the loop off
+
+    def resolve(self) -> Callable[[Any, threading.Event], None]:
+        if not isinstance(self.run, str):
+            return self.run
+        module, _, name = self.run.partition(":")
+        function: Callable[[Any, threading.Event], None] = getattr(importlib.import_module(module), name)
+        return function
 
 
 @dataclass(frozen=True)
@@ -50,10 +89,12 @@ class ServiceSpec:
     package: str
     metadata: MetaData
     tables: MessagingTables
-    handlers: Mapping[str, Handler] = field(default_factory=dict)  # CloudEvents type -> handler
-    routers: Callable[[Runtime], Sequence[APIRouter]] = lambda _runtime: ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)  # CloudEvents type -> handler(ctx, uow, event)
+    routers: Callable[[], Sequence[APIRouter]] = lambda: ()
     register_cli: Callable[[Any], None] | None = None
     settings_class: type[Settings] = Settings  # a service's own settings subclass, if it has any
+    context: Callable[[Runtime], ServiceContext[Any]] = ServiceContext  # builds the service's context
+    loops: Sequence[BackgroundLoop] = ()
 
     @property
     def topics(self) -> list[str]:
@@ -61,9 +102,21 @@ class ServiceSpec:
 
     @property
     def migrations_dir(self) -> Path:
-        spec = importlib.util.find_spec(self.package)
-        assert spec is not None and spec.origin is not None
-        return Path(spec.origin).parent / "migrations"
+        return Path(str(importlib.resources.files(self.package).joinpath("migrations")))
+
+
+def installed_service(name: str) -> ServiceSpec:
+    """The ServiceSpec of an installed service, by name (entry points `p3ke.services`): how a service's
+    own command-line tool builds its runtime without importing its composition root back."""
+    from importlib.metadata import entry_points
+
+    from p3ke_platform.settings import ConfigurationError
+
+    for ep in entry_points(group="p3ke.services"):
+        if ep.name == name:
+            spec: ServiceSpec = ep.load()
+            return spec
+    raise ConfigurationError(f"no installed service named {name!r}")
 
 
 class Runtime:
@@ -71,8 +124,20 @@ class Runtime:
 
     def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
         self.spec = spec
-        self.settings = settings
+        # the one place a plain Settings becomes the service's own (its P3KE_<SERVICE>_* from the environment)
+        self.settings = (settings if isinstance(settings, spec.settings_class)
+                         else spec.settings_class(**settings.model_dump()))
         self._kafka_checked: tuple[float, str | None] = (0.0, None)
+        self._context: ServiceContext[Any] | None = None
+        self._context_lock = threading.Lock()
+
+    @property
+    def context(self) -> Any:
+        """The service's context, built on first use, once per process (handlers, routes and loops share it)."""
+        with self._context_lock:
+            if self._context is None:
+                self._context = self.spec.context(self)
+            return self._context
 
     @cached_property
     def engine(self) -> Engine:
@@ -83,8 +148,7 @@ class Runtime:
         return session_factory(self.engine)
 
     def uow(self, session: Session) -> UnitOfWork:
-        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key,
-                          settings=self.settings)
+        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -100,7 +164,42 @@ class Runtime:
                            idle_ms=self.settings.relay_idle_ms, **kwargs)
 
     def inbox(self, consumer: str) -> Inbox:
-        return Inbox(self.sessions, self.spec.tables, consumer, self.spec.handlers, self.uow)
+        return Inbox(self.sessions, self.spec.tables, consumer, self.spec.handlers, self.uow, lambda: self.context)
+
+    def loops_for(self, role: Role) -> list[BackgroundLoop]:
+        """The background loops a process in `role` runs (enabled ones only)."""
+        def owner(loop: BackgroundLoop) -> Role:
+            return "api" if loop.role == "jobs" and self.settings.jobs_in_api else loop.role
+
+        return [loop for loop in self.spec.loops if owner(loop) == role and loop.enabled(self.context)]
+
+    def start_loops(self, role: Role) -> Callable[[float], None]:
+        """Start this role's loops in threads; returns `stop(timeout)`, which asks them to end and waits."""
+        stop = threading.Event()
+        threads = []
+        for loop in self.loops_for(role):
+            run = loop.resolve()  # imported here, in the starting thread: the process is ready once this returns
+            thread = threading.Thread(target=self._run_loop, args=(loop.name, run, stop), name=f"p3ke-{loop.name}",
+                                      daemon=True)
+            thread.start()
+            threads.append(thread)
+        if threads:
+            log.info("background loops started", service=self.spec.name, role=role,
+                     loops=[t.name for t in threads])
+
+        def stop_all(timeout: float = 30.0) -> None:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout)
+
+        return stop_all
+
+    def _run_loop(self, name: str, run: Callable[[Any, threading.Event], None], stop: threading.Event) -> None:
+        try:
+            run(self.context, stop)
+        except Exception as exc:  # a loop that dies is logged loudly
+            log.error("background loop stopped", service=self.spec.name, loop=name, error=type(exc).__name__)
+            raise
 
     def readiness(self) -> list[str]:
         """What stops this process from serving: empty when the database and Kafka answer."""

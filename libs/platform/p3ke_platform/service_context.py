@@ -1,20 +1,29 @@
-"""What a service's handlers and routes share, built once per process from its settings: the settings,
-a clock (tests move it) and the agreement policy, loaded on first use.
+"""What a service's handlers, routes and background loops share: its context, built once per process.
 
-A service subclasses `ServiceContext` with its settings type and adds what else it loads (rules,
-regions, storage), extending `check` so that bad configuration stops start-up.
+The runtime (`p3ke_platform.service.Runtime`) builds it through `ServiceSpec.context` the first time it
+is needed and hands the same object to every event handler (`handler(ctx, uow, event)`), every route
+(the `Ctx` dependency in each service's `entrypoints/deps.py`) and every background loop
+(`loop(ctx, stop)`). It holds the settings (already the service's own settings class), the clock (one
+name everywhere; tests move it), the agreement policy, and whatever else the service loads: a service
+subclasses `ServiceContext` and extends `check` so that bad configuration stops start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from p3ke_platform.agreement import Policy, load_agreement
 from p3ke_platform.settings import Settings
+from p3ke_platform.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from p3ke_platform.service import Runtime
 
 S = TypeVar("S", bound=Settings)
 
@@ -24,12 +33,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
 class ServiceContext(Generic[S]):
-    """The settings, the clock and the agreement policy of one service process."""
+    """The settings, the clock, the agreement policy and the database of one service process."""
 
-    settings: S
-    clock: Callable[[], datetime] = field(default=utc_now)
+    def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.runtime = runtime
+        self.clock = clock
+
+    @property
+    def settings(self) -> S:
+        return cast(S, self.runtime.settings)
+
+    @property
+    def service(self) -> str:
+        return self.runtime.spec.name
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One transaction with the outbox and the audit client at hand; commits on success."""
+        with self.runtime.unit_of_work() as uow:
+            yield uow
 
     @cached_property
     def policy(self) -> Policy:

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         default=False, description="also load addenda marked `example: true` (tests and the demo only)")
     # the outbox relay
     relay_in_api: bool = True
+    jobs_in_api: bool = Field(default=True, description="run the service's background jobs in the API process "
+                                                         "(false: in their own `jobs` process)")
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
     worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")

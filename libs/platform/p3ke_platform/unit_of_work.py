@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from p3ke_platform.audit_client import access_event
+from p3ke_platform.audit_client import access_event, subject_ref
 from p3ke_platform.logging import get_correlation_id
 from p3ke_platform.messaging.outbox import enqueue
 from p3ke_platform.messaging.tables import MessagingTables
-from p3ke_platform.settings import Settings
 from p3ke_schemas import Actor, CloudEvent
 
-MAX_SUBJECTS_PER_EVENT = 5_000  # 5,000 x 64-hex refs keep a data-access event well under 1 MB
+MAX_SUBJECTS_PER_EVENT = 5_000
+"""Subject references per data-access event: 5,000 x 64-hex refs keep an event near 350 kB, under
+Kafka's 1 MB message limit. An access to more subjects is split over several events (see record_access)."""
+
+
+def chunked(refs: Iterable[str], size: int = MAX_SUBJECTS_PER_EVENT) -> Iterator[list[str]]:
+    """`refs` in lists of at most `size`, read lazily (a million references never sit in memory twice)."""
+    it = iter(refs)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 @dataclass
@@ -25,7 +34,6 @@ class UnitOfWork:
     tables: MessagingTables
     service: str
     subject_hash_key: str
-    settings: Settings | None = None  # the process's settings, for handlers that need their own
 
     @property
     def source(self) -> str:
@@ -39,24 +47,43 @@ class UnitOfWork:
         return event
 
     def record_access(self, *, actor: Actor, action: str, resource_type: str, resource_id: str,
-                      outcome: str = "allowed", reason: str | None = None, record_count: int = 0,
+                      outcome: str = "allowed", reason: str | None = None, record_count: int | None = None,
                       agreement_id: str | None = None, program: str | None = None,
-                      purpose: str | None = None, subject_niks: Iterable[str] = ()) -> CloudEvent:
-        """Emit `data-access` for an access to personal data (or a refusal), in this transaction.
+                      purpose: str | None = None, subject_niks: Iterable[str] = (),
+                      subject_refs: Iterable[str] = (), at: datetime | None = None) -> list[CloudEvent]:
+        """Emit `data-access` for one access to personal data (or a refusal), in this transaction.
 
-        An access to many data subjects is split into events of at most MAX_SUBJECTS_PER_EVENT
-        subject references each (Kafka's message size limit), each counting its own subjects.
+        The data subjects are named by NIK (`subject_niks`, hashed here) or by references already keyed
+        (`subject_refs`, e.g. streamed from a ledger file). An access to more than MAX_SUBJECTS_PER_EVENT
+        subjects is split over several events sharing everything but `access_id` and `subject_refs`:
+        - one event: `record_count` is the given count (records touched, which may exceed the distinct
+          subjects), or the number of subjects when none is given;
+        - several events: each event's `record_count` is the number of subjects it names, so the events'
+          counts add up to the access's subjects.
+        Returns the events, in order.
         """
+        refs: Iterable[str] = subject_refs
         niks = sorted(set(subject_niks))
-        chunks = [niks[i:i + MAX_SUBJECTS_PER_EVENT] for i in range(0, len(niks), MAX_SUBJECTS_PER_EVENT)] or [[]]
-        at = datetime.now(UTC)
-        events = []
-        for chunk in chunks:
-            payload = access_event(
-                service=self.service, actor=actor, action=action, resource_type=resource_type,
-                resource_id=resource_id, outcome=outcome, reason=reason,
-                record_count=len(chunk) if len(chunks) > 1 else record_count,
-                agreement_id=agreement_id, program=program, purpose=purpose, subject_niks=chunk,
-                subject_hash_key=self.subject_hash_key, at=at)
-            events.append(self.emit(payload, subject=payload.resource_id))  # as masked by access_event
-        return events[0]
+        if niks:
+            refs = itertools.chain(refs, sorted({subject_ref(self.subject_hash_key, n) for n in niks}))
+        at = at or datetime.now(UTC)
+        chunks = chunked(refs)
+        first = next(chunks, [])
+        following = next(chunks, None)
+        split = following is not None
+        events = [self._access(actor, action, resource_type, resource_id, outcome, reason,
+                               len(first) if split or record_count is None else record_count,
+                               agreement_id, program, purpose, first, at)]
+        for chunk in itertools.chain([following] if following else [], chunks):
+            events.append(self._access(actor, action, resource_type, resource_id, outcome, reason, len(chunk),
+                                       agreement_id, program, purpose, chunk, at))
+        return events
+
+    def _access(self, actor: Actor, action: str, resource_type: str, resource_id: str, outcome: str,
+                reason: str | None, record_count: int, agreement_id: str | None, program: str | None,
+                purpose: str | None, refs: Sequence[str], at: datetime) -> CloudEvent:
+        payload = access_event(
+            service=self.service, actor=actor, action=action, resource_type=resource_type, resource_id=resource_id,
+            outcome=outcome, reason=reason, record_count=record_count, agreement_id=agreement_id, program=program,
+            purpose=purpose, subject_refs=refs, at=at)
+        return self.emit(payload, subject=payload.resource_id)  # as masked by access_event

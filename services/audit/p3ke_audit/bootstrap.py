@@ -3,8 +3,10 @@ from __future__ import annotations
 from p3ke_audit.adapters.orm import metadata, tables
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.entrypoints.cli import register
+from p3ke_audit.service_layer.checkpoints import checkpointer
+from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.handlers import HANDLERS
-from p3ke_platform.service import ServiceSpec, lazy_routers
+from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
     name="audit",
@@ -14,7 +16,13 @@ SERVICE = ServiceSpec(
     metadata=metadata,
     tables=tables,
     handlers=HANDLERS,
-    routers=lazy_routers("p3ke_audit.entrypoints.api"),
+    routers=lazy_routers("p3ke_audit.entrypoints.routes"),
     register_cli=register,
     settings_class=AuditSettings,
+    context=AuditContext,
+    loops=[
+        # signs due checkpoints (N entries or T seconds) while no batch arrives; the worker signs within batches
+        BackgroundLoop(name="audit-checkpointer", run=checkpointer, role="jobs",
+                       enabled=lambda ctx: ctx.settings.audit_checkpointer_in_api),
+    ],
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -26,7 +25,8 @@ class AuditSettings(Settings):
         default=DEV_ORIGIN, pattern=r"^[^\s+]+$",
         description="the log's name in its checkpoints, e.g. kemenkopmk.go.id/p3ke/audit")
     audit_checkpointer_in_api: bool = Field(
-        default=True, description="the API process signs due checkpoints while no batch arrives")
+        default=True, description="sign due checkpoints while no batch arrives (the audit-checkpointer "
+        "job: in the API process, or in the jobs process when P3KE_JOBS_IN_API is false)")
     audit_max_page: int = Field(default=1000, ge=1, le=100_000, description="largest page of a query")
     audit_max_export: int = Field(default=100_000, ge=1, le=10_000_000, description="largest export")
     audit_max_days: int = Field(default=366, ge=1, le=3660, description="longest time range of a query")
@@ -49,19 +49,3 @@ class AuditSettings(Settings):
     @property
     def checkpoint_key_path(self) -> Path:
         return self.audit_checkpoint_key_file or Path(self.data_dir) / "keys" / "audit-checkpoint.pem"
-
-
-@lru_cache(maxsize=16)
-def _upgrade(settings: Settings) -> AuditSettings:
-    return AuditSettings(**settings.model_dump())
-
-
-def audit_settings(settings: Settings | None) -> AuditSettings:
-    """The audit view of a process's settings (a plain Settings gets the audit defaults/env)."""
-    if isinstance(settings, AuditSettings):
-        return settings
-    if settings is None:
-        from p3ke_platform.settings import load_settings
-
-        return load_settings(AuditSettings, service="audit")
-    return _upgrade(settings)

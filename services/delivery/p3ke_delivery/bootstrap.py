@@ -4,8 +4,9 @@ from p3ke_delivery import __doc__ as DESCRIPTION
 from p3ke_delivery.adapters.orm import metadata, tables
 from p3ke_delivery.config import DeliverySettings
 from p3ke_delivery.entrypoints.cli import register
+from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_delivery.service_layer.handlers import HANDLERS
-from p3ke_platform.service import ServiceSpec, lazy_routers
+from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
     name="delivery",
@@ -18,4 +19,8 @@ SERVICE = ServiceSpec(
     routers=lazy_routers("p3ke_delivery.entrypoints.api"),
     register_cli=register,
     settings_class=DeliverySettings,
+    context=DeliveryContext,
+    # the preparer, imported only in the process that runs it (pyarrow, reportlab)
+    loops=[BackgroundLoop(name="delivery-preparer", run="p3ke_delivery.service_layer.preparation:run", role="jobs",
+                          enabled=lambda ctx: ctx.settings.delivery_prepare_in_api)],
 )

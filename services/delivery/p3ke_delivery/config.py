@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -43,7 +42,8 @@ class DeliverySettings(Settings):
     delivery_fetch_revocation: bool = Field(
         default=False, description="fetch CRLs/OCSP over the network while validating signatures")
     delivery_prepare_in_api: bool = Field(
-        default=True, description="build packages and BASTs in a thread of the API process")
+        default=True, description="run the preparer, which builds packages and BASTs: a background loop of the API "
+        "process (or of `python -m p3ke_delivery jobs` when P3KE_JOBS_IN_API=false)")
     delivery_prepare_poll_ms: int = Field(default=500, ge=10, le=60_000)
     delivery_prepare_lease_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long one process may hold a preparation")
@@ -99,18 +99,3 @@ class DeliverySettings(Settings):
     def server_key_path(self) -> Path:
         return self.delivery_server_key_file or Path(self.data_dir) / "keys" / "delivery-server.key"
 
-
-@lru_cache(maxsize=16)
-def _upgrade(settings: Settings) -> DeliverySettings:
-    return DeliverySettings(**settings.model_dump())
-
-
-def delivery_settings(settings: Settings | None) -> DeliverySettings:
-    """The delivery view of a process's settings (a plain Settings gets the delivery defaults/env)."""
-    if isinstance(settings, DeliverySettings):
-        return settings
-    if settings is None:
-        from p3ke_platform.settings import load_settings
-
-        return load_settings(DeliverySettings, service="delivery")
-    return _upgrade(settings)

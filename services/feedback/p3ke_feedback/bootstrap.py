@@ -4,6 +4,7 @@ from p3ke_feedback import __doc__ as DESCRIPTION
 from p3ke_feedback.adapters.orm import metadata, tables
 from p3ke_feedback.config import FeedbackSettings
 from p3ke_feedback.entrypoints.cli import register
+from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handlers import HANDLERS
 from p3ke_platform.service import ServiceSpec, lazy_routers
 
@@ -18,4 +19,5 @@ SERVICE = ServiceSpec(
     routers=lazy_routers("p3ke_feedback.entrypoints.api"),
     register_cli=register,
     settings_class=FeedbackSettings,
+    context=Context,
 )

@@ -1,13 +1,14 @@
-"""The feedback service's own settings (on top of the shared ones), `P3KE_FEEDBACK_*`."""
+"""The feedback service's own settings (on top of the shared ones), `P3KE_FEEDBACK_*`.
+
+A process's plain `Settings` become these in `Runtime` (`ServiceSpec.settings_class`), once."""
 
 from __future__ import annotations
 
-import importlib.util
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from p3ke_platform.reference.wilayah import BUNDLED_WILAYAH
 from p3ke_platform.settings import ConfigurationError, Settings
 
 
@@ -18,7 +19,7 @@ class FeedbackSettings(Settings):
         default=None, description="extract and snapshot files must lie under this directory; default <data_dir>")
     feedback_wilayah_file: Path | None = Field(
         default=None, description="Kemendagri region codes and names (CSV with `kode`, `nama`); default the copy "
-                                  "shipped with the ingest package, when that package is installed")
+                                  "bundled with the platform (p3ke_platform/reference)")
     feedback_max_upload_bytes: int = Field(
         default=1024**3, ge=1024, le=64 * 1024**3, description="largest feedback file accepted")
     feedback_duckdb_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads per match")
@@ -54,30 +55,6 @@ class FeedbackSettings(Settings):
 
     @property
     def wilayah_path(self) -> Path:
-        """The region reference file. Without the setting, the ingest package's copy is used if that
-        package is installed; it is located, never imported (services do not import each other)."""
-        if self.feedback_wilayah_file is not None:
-            return self.feedback_wilayah_file
-        spec = importlib.util.find_spec("p3ke_ingest")  # finds a top-level package without importing it
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            candidate = Path(location) / "data" / "wilayah" / "kode_wilayah.csv"
-            if candidate.is_file():
-                return candidate
-        raise ConfigurationError("P3KE_FEEDBACK_WILAYAH_FILE: not set, and no kode_wilayah.csv was found in an "
-                                 "installed p3ke_ingest package; point it at the Kemendagri region list")
+        """The Kemendagri region list: the setting's file, else the platform's bundled copy."""
+        return self.feedback_wilayah_file or BUNDLED_WILAYAH
 
-
-@lru_cache(maxsize=16)
-def _upgrade(settings: Settings) -> FeedbackSettings:
-    return FeedbackSettings(**settings.model_dump())
-
-
-def feedback_settings(settings: Settings | None) -> FeedbackSettings:
-    """The feedback view of a process's settings (a plain Settings gets the feedback defaults/env)."""
-    if isinstance(settings, FeedbackSettings):
-        return settings
-    if settings is None:
-        from p3ke_platform.settings import load_settings
-
-        return load_settings(FeedbackSettings, service="feedback")
-    return _upgrade(settings)

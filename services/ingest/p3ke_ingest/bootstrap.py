@@ -4,7 +4,8 @@ from p3ke_ingest import __doc__ as DESCRIPTION
 from p3ke_ingest.adapters.orm import metadata, tables
 from p3ke_ingest.config import IngestSettings
 from p3ke_ingest.entrypoints.cli import register
-from p3ke_platform.service import ServiceSpec, lazy_routers
+from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
     name="ingest",
@@ -17,4 +18,8 @@ SERVICE = ServiceSpec(
     routers=lazy_routers("p3ke_ingest.entrypoints.api"),
     register_cli=register,
     settings_class=IngestSettings,
+    context=IngestContext,
+    # validation jobs: in the API process (P3KE_JOBS_IN_API=true, the default) or `python -m p3ke_ingest jobs`
+    # (imported only by the process that runs them: DuckDB, pyarrow)
+    loops=[BackgroundLoop(name="ingest-jobs", run="p3ke_ingest.service_layer.jobs:run", role="jobs")],
 )

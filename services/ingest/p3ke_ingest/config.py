@@ -25,7 +25,6 @@ class IngestSettings(Settings):
     ingest_max_line_bytes: int = Field(default=2 * 2**20, ge=4096, description="longer lines are malformed rows")
     ingest_engine_memory_mb: int = Field(default=1024, ge=128, description="DuckDB memory limit per job")
     ingest_engine_threads: int = Field(default=0, ge=0, description="DuckDB threads per job; 0 = all cores")
-    ingest_jobs_in_api: bool = Field(default=True, description="run validation jobs in the API process")
     ingest_job_workers: int = Field(default=1, ge=1, le=16, description="jobs run at the same time per process")
     ingest_job_lease_seconds: int = Field(default=60, ge=5, description="a running job without heartbeat "
                                                                         "for this long is taken over")
@@ -45,9 +44,3 @@ class IngestSettings(Settings):
     def acceptance(self) -> AcceptancePolicy:
         return AcceptancePolicy(self.ingest_max_rejected_share, self.ingest_require_family_file)
 
-
-def ingest_settings(settings: Settings) -> IngestSettings:
-    """The ingest settings of a runtime (tests may build a runtime with the shared Settings only)."""
-    if isinstance(settings, IngestSettings):
-        return settings
-    return IngestSettings(**settings.model_dump())

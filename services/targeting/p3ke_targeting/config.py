@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from p3ke_platform.reference.wilayah import BUNDLED_WILAYAH
 from p3ke_platform.settings import ConfigurationError, Settings
 
 BUNDLED_RULES = Path(__file__).parent / "rules" / "eligibility.yaml"
@@ -18,7 +17,7 @@ class TargetingSettings(Settings):
         default=None, description="eligibility rules per program (YAML); default the bundled defaults")
     targeting_wilayah_file: Path | None = Field(
         default=None, description="Kemendagri region codes (CSV with a `kode` column); default the copy "
-                                  "shipped with the ingest package, when that package is installed")
+                                  "bundled with the platform (p3ke_platform/reference)")
     targeting_min_cell: int = Field(
         default=10, ge=1, le=1000, description="planning counts below this are suppressed")
     targeting_duckdb_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads per selection")
@@ -53,30 +52,6 @@ class TargetingSettings(Settings):
 
     @property
     def wilayah_path(self) -> Path:
-        """The region reference file. Without the setting, the ingest package's copy is used if that
-        package is installed; it is located, never imported (services do not import each other)."""
-        if self.targeting_wilayah_file is not None:
-            return self.targeting_wilayah_file
-        spec = importlib.util.find_spec("p3ke_ingest")  # finds a top-level package without importing it
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            candidate = Path(location) / "data" / "wilayah" / "kode_wilayah.csv"
-            if candidate.is_file():
-                return candidate
-        raise ConfigurationError("P3KE_TARGETING_WILAYAH_FILE: not set, and no kode_wilayah.csv was found "
-                                 "in an installed p3ke_ingest package; point it at the Kemendagri region list")
+        """The Kemendagri region list: the setting's file, else the platform's bundled copy."""
+        return self.targeting_wilayah_file or BUNDLED_WILAYAH
 
-
-@lru_cache(maxsize=16)
-def _upgrade(settings: Settings) -> TargetingSettings:
-    return TargetingSettings(**settings.model_dump())
-
-
-def targeting_settings(settings: Settings | None) -> TargetingSettings:
-    """The targeting view of a process's settings (a plain Settings gets the targeting defaults/env)."""
-    if isinstance(settings, TargetingSettings):
-        return settings
-    if settings is None:
-        from p3ke_platform.settings import load_settings
-
-        return load_settings(TargetingSettings, service="targeting")
-    return _upgrade(settings)

@@ -17,12 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from p3ke_audit.config import audit_settings
 from p3ke_audit.domain.checkpoint import open_note, parse_verifier_key
 from p3ke_audit.domain.entry import canonical_bytes
 from p3ke_audit.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from p3ke_audit.service_layer import proofs
-from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_platform.api import create_app
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.auth import ORGS, ROLES, DevIssuer
@@ -60,7 +58,7 @@ def _seed(runtime: Runtime) -> dict[str, str]:
     }
     events = [handover_signed("ho-1", T0), *[access(i, niks=[nik(i % 4)]) for i in range(20)], *special.values()]
     assert deliver(runtime, events, batch=7) == []
-    issue_checkpoint(runtime.sessions, audit_settings(runtime.settings))
+    runtime.context.issue_checkpoint()
     return {k: e.id for k, e in special.items()}
 
 

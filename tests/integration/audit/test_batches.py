@@ -12,15 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from p3ke_audit.adapters.keys import signer
 from p3ke_audit.adapters.orm import checkpoints, entries, subject_refs, tables, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
-from p3ke_audit.config import audit_settings
 from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_audit.domain.merkle import MemoryTree
 from p3ke_audit.service_layer import verification
-from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_audit.service_layer.verification import VerifyReport, verify_log
 from p3ke_platform.service import Runtime
 from tests.integration.audit.helpers import access, as_superuser, audit_runtime, deliver, make_log, nik
@@ -41,7 +38,7 @@ def _counts(runtime: Runtime) -> tuple[int, int, int, int]:
 
 
 def _verify(runtime: Runtime) -> VerifyReport:
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     return verify_log(runtime.engine, s.name, s.public_key)
 
 
@@ -51,7 +48,7 @@ def test_a_batch_across_a_checkpoint_boundary_signs_at_its_end(database_url: str
     make_log(runtime, 9, batch=9, seed=2)  # 16: grew by 9 < 10, none
     make_log(runtime, 23, batch=23, seed=3)  # 39: crosses 17 and 27 in one batch, one checkpoint at its end
     tree = _tree(runtime)
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     with runtime.engine.connect() as conn:
         notes = conn.execute(select(checkpoints.c.tree_size, checkpoints.c.note)
                              .order_by(checkpoints.c.tree_size)).all()
@@ -135,7 +132,7 @@ def test_paged_verification_matches_the_leaf_by_leaf_walk(database_url: str, tmp
     leaf-by-leaf walk (one page holding the whole log) reports it."""
     runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=3, audit_checkpoint_seconds=3600)
     make_log(runtime, 37, batch=5)
-    issue_checkpoint(runtime.sessions, audit_settings(runtime.settings))  # at 37, in the partial last page
+    runtime.context.issue_checkpoint()  # at 37, in the partial last page
 
     def both() -> tuple[VerifyReport, VerifyReport]:
         paged = _verify(runtime)

@@ -12,14 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from p3ke_audit.adapters.keys import signer
 from p3ke_audit.adapters.orm import checkpoints, entries, subject_refs, tree_nodes
-from p3ke_audit.config import audit_settings
 from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_audit.domain.merkle import MemoryTree, verify_consistency, verify_inclusion
 from p3ke_audit.service_layer import proofs
-from p3ke_audit.service_layer.checkpoints import issue_checkpoint
 from p3ke_audit.service_layer.verification import verify_log
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.service import Runtime
@@ -47,7 +44,7 @@ def test_appends_build_the_tree_checkpoints_and_proofs(database_url: str, tmp_pa
     runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=10)
     events = make_log(runtime, 45, batch=4)
     tree = _rebuild(runtime)
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     with runtime.engine.connect() as conn:
         stored_nodes = {(r.level, r.idx): bytes(r.hash) for r in conn.execute(select(tree_nodes))}
         notes = conn.execute(select(checkpoints.c.tree_size, checkpoints.c.note)
@@ -75,7 +72,7 @@ def test_appends_build_the_tree_checkpoints_and_proofs(database_url: str, tmp_pa
     assert deliver(runtime, events, batch=45) == []
     assert _rebuild(runtime).root() == tree.root()
     # a signed checkpoint on demand covers the tail
-    issue_checkpoint(runtime.sessions, audit_settings(runtime.settings))
+    runtime.context.issue_checkpoint()
     with runtime.sessions() as session:
         assert proofs.latest_checkpoint(session).tree_size == 45  # type: ignore[union-attr]
     assert verify_log(runtime.engine, s.name, s.public_key).ok
@@ -93,7 +90,7 @@ def test_refused_events_leave_the_rest_of_the_batch_in_the_tree(database_url: st
         "data-access names service 'targeting' but comes from 'urn:p3ke:service:ingest'"]
     tree = _rebuild(runtime)
     assert tree.size == 6
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     report = verify_log(runtime.engine, s.name, s.public_key)
     assert report.ok, report.summary()
     with runtime.engine.connect() as conn:
@@ -137,7 +134,7 @@ def test_concurrent_workers_append_in_one_total_order(postgres_url: str, tmp_pat
     assert not errors
     tree = _rebuild(runtime)
     assert tree.size == 600
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     assert verify_log(runtime.engine, s.name, s.public_key).ok
 
 
@@ -156,6 +153,6 @@ def test_no_checkpoint_is_signed_over_a_tree_that_does_not_extend_the_last(datab
         after = proofs.latest_checkpoint(session)
         assert proofs.tree_size(session) == 24
     assert after == before  # ... but the log refuses to sign a head inconsistent with what it signed
-    s = signer(audit_settings(runtime.settings))
+    s = runtime.context.signer
     report = verify_log(runtime.engine, s.name, s.public_key)
     assert not report.ok and report.first_bad_leaf == 0 and report.last_bad_leaf == 15, report.summary()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from p3ke_delivery.adapters.signing import sign_bast
 from p3ke_delivery.bootstrap import SERVICE
 from p3ke_delivery.config import DeliverySettings
-from p3ke_delivery.service_layer.context import DeliveryContext, context_for
+from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_delivery.service_layer.preparation import Preparer
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
@@ -47,7 +47,8 @@ class Harness:
 
     @property
     def ctx(self) -> DeliveryContext:
-        return context_for(self.runtime)
+        context: DeliveryContext = self.runtime.context
+        return context
 
     def headers(self, who: str) -> dict[str, str]:
         org, role, subject = WHO[who]

@@ -87,12 +87,12 @@ def test_bad_signatures(harness: Harness) -> None:
 
     # a signature after the agreement expired (the example addendum's last day is 2027-02-28)
     good_2 = h.signed(current, SIG_2, 2)
-    real_now = h.ctx.now
-    h.ctx.now = lambda: datetime(2027, 3, 10, 3, 0, tzinfo=UTC)
+    real_clock = h.ctx.clock
+    h.ctx.clock = lambda: datetime(2027, 3, 10, 3, 0, tzinfo=UTC)
     try:
         refused(h, handover_id, h.upload(handover_id, good_2, "signatory-2"), 403, "expired on 2027-02-28")
     finally:
-        h.ctx.now = real_now
+        h.ctx.clock = real_clock
     assert h.events("p3ke.handover-signed.v1") == []
     nothing_released(h, handover_id)
 
@@ -126,13 +126,13 @@ def test_bad_releases_and_downloads(harness: Harness) -> None:
     refused(h, handover_id, h.client.get(f"{base}/package", params={"link": other_link["token"]},
                                          headers=h.headers("officer")), 403, f"issued for handover {other_id}")
 
-    real_now = h.ctx.now
-    h.ctx.now = lambda: real_now() + timedelta(seconds=h.ctx.settings.delivery_link_ttl_seconds + 1)
+    real_clock = h.ctx.clock
+    h.ctx.clock = lambda: real_clock() + timedelta(seconds=h.ctx.settings.delivery_link_ttl_seconds + 1)
     try:
         refused(h, handover_id, h.client.get(f"{base}/package", params={"link": token},
                                              headers=h.headers("officer")), 410, "expired at")
     finally:
-        h.ctx.now = real_now
+        h.ctx.clock = real_clock
 
     # the agreement's validity is checked again at release time: here the addendum is gone
     with_addendum = h.ctx.policy

@@ -15,7 +15,6 @@ from p3ke_platform.service import Runtime
 from tests.unit.feedback.helpers import (
     OFFICER,
     apply,
-    context,
     dataset_event,
     extract_event,
     feedback_row,
@@ -39,7 +38,7 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _submit(rt: Runtime, path: Path, handover: str, program: str, supersedes: str | None = None) -> Any:
     upload = batches.Upload(path=path, filename=path.name, size=path.stat().st_size, sha256=sha256_of(path))
-    return batches.submit(context(rt), rt, OFFICER, batches.Submission(handover, program, supersedes), upload)
+    return batches.submit(rt.context, OFFICER, batches.Submission(handover, program, supersedes), upload)
 
 
 def test_feedback_persists_the_same_on_sqlite_and_postgresql(database_url: str, tmp_path: Path,
@@ -83,7 +82,7 @@ def test_feedback_persists_the_same_on_sqlite_and_postgresql(database_url: str, 
     assert apply(rt, *events) == []
     with rt.sessions() as session:
         cells = aggregates.current_cells(session)
-        assert cells == aggregates.recompute(session, context(rt).storage)
+        assert cells == aggregates.recompute(session, rt.context.storage)
     padat = [v for k, v in cells.items() if k[0] == "padat_karya"]
     assert sum(v["delivered"] for v in padat) == 600
     # 180 (the fix) + 100 (tranche 2) + 20 (tranche 2's duplicates of the superseded tranche that the fix

@@ -43,14 +43,16 @@ def test_an_extract_and_its_snapshot_in_concurrent_transactions_still_settle(pos
     assert apply(rt, handover_event("ho-c", "ext-c", 300)) == []
 
     first = rt.sessions()
-    handlers.extract_prepared(rt.uow(first), CloudEvent.of(extract_event(extract_path, "ext-c"), source="test"))
+    handlers.extract_prepared(rt.context, rt.uow(first),
+                              CloudEvent.of(extract_event(extract_path, "ext-c"), source="test"))
     # the extract's transaction is open (not committed) while the snapshot's handler runs
     errors: list[BaseException] = []
 
     def snapshot_arrives() -> None:
         try:
             with rt.sessions() as second:
-                handlers.dataset_updated(rt.uow(second), CloudEvent.of(dataset_event(snapshot), source="test"))
+                handlers.dataset_updated(rt.context, rt.uow(second),
+                                         CloudEvent.of(dataset_event(snapshot), source="test"))
                 second.commit()
         except BaseException as exc:  # reported in the main thread
             errors.append(exc)

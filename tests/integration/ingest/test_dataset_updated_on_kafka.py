@@ -14,8 +14,8 @@ from kafka import KafkaConsumer
 
 from p3ke_ingest.bootstrap import SERVICE
 from p3ke_ingest.config import IngestSettings
-from p3ke_ingest.service_layer import handlers
-from p3ke_ingest.service_layer.context import context_of
+from p3ke_ingest.service_layer import submissions
+from p3ke_ingest.service_layer.jobs import JobRunner
 from p3ke_ingest.synth import generate
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
@@ -30,21 +30,23 @@ TOPIC = "p3ke.dataset-updated.v1"
 def test_the_event_is_published_to_kafka_and_matches_the_contract(kafka_bootstrap: str, tmp_path: Path) -> None:
     files = generate(tmp_path / "in", individuals=1500, seed=31)
     settings = load_settings(IngestSettings, service="ingest", data_dir=tmp_path / "data", env="test",
-                             kafka_bootstrap=kafka_bootstrap, relay_in_api=False, ingest_jobs_in_api=False,
+                             kafka_bootstrap=kafka_bootstrap, relay_in_api=False, jobs_in_api=False,
                              ingest_import_dirs=[tmp_path / "in"])
     upgrade(SERVICE, settings)
-    ctx = context_of(Runtime(SERVICE, settings))
+    ctx = Runtime(SERVICE, settings).context
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=f"t-{uuid.uuid4().hex[:8]}",
                              auto_offset_reset="latest", enable_auto_commit=False)
     consumer.subscribe([TOPIC])
     deadline = time.monotonic() + 30
     while not consumer.assignment() and time.monotonic() < deadline:
         consumer.poll(timeout_ms=200)
+    for partition in consumer.assignment():  # resolve "latest" now, before anything is published
+        consumer.position(partition)
     actor = Actor(org="kemenkopmk", subject="steward-1", roles=["data-steward"])
     sources = [{"label": label, "kind": "path", "path": str(path), "name": path.name, "bytes": path.stat().st_size}
                for label, path in (("individual", files.individual_path), ("family", files.family_path))]
-    handlers.submit(ctx, actor, sources)
-    assert ctx.runner().run_once()
+    submissions.submit(ctx, actor, sources)
+    assert JobRunner(ctx).run_once()
     relay = ctx.runtime.relay()
     sent = 0
     while time.monotonic() < deadline and relay.pending():

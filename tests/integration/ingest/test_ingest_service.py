@@ -4,6 +4,8 @@ publish through the outbox, refuse, audit, deduplicate, resume after a crash."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from p3ke_ingest.adapters.orm import dataset_versions, submissions
 from p3ke_ingest.adapters.storage import sha256_file
 from p3ke_ingest.bootstrap import SERVICE
 from p3ke_ingest.config import IngestSettings
-from p3ke_ingest.service_layer.context import context_of
+from p3ke_ingest.service_layer.jobs import JobRunner
 from p3ke_ingest.synth import generate, read_defect_log
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
@@ -43,7 +45,7 @@ def snapshot_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def service(database_url: str, tmp_path: Path, snapshot_files: dict[str, Path]) -> Iterator[Any]:
     settings = load_settings(IngestSettings, service="ingest", database_url=database_url, data_dir=tmp_path / "data",
-                             env="test", relay_in_api=False, ingest_jobs_in_api=False,
+                             env="test", relay_in_api=False, jobs_in_api=False,
                              ingest_import_dirs=[snapshot_files["import_dir"]], ingest_engine_memory_mb=256)
     upgrade(SERVICE, settings)
     runtime = Runtime(SERVICE, settings)
@@ -54,7 +56,7 @@ def service(database_url: str, tmp_path: Path, snapshot_files: dict[str, Path]) 
         pass
 
     s = Service()
-    s.runtime, s.client, s.ctx = runtime, client, context_of(runtime)  # type: ignore[attr-defined]
+    s.runtime, s.client, s.ctx = runtime, client, runtime.context  # type: ignore[attr-defined]
     s.steward = {"Authorization": f"Bearer {issuer.mint('steward-1', 'kemenkopmk', ['data-steward'])}"}  # type: ignore[attr-defined]
     s.operator = {"Authorization": f"Bearer {issuer.mint('operator-1', 'kemenkopmk', ['operator'])}"}  # type: ignore[attr-defined]
     s.officer = {"Authorization": f"Bearer {issuer.mint('officer-1', 'kemnaker', ['program-officer'])}"}  # type: ignore[attr-defined]
@@ -78,7 +80,7 @@ def _outbox(s: Any) -> list[Any]:
 
 
 def _run(s: Any) -> dict[str, Any]:
-    runner = s.ctx.runner()
+    runner = JobRunner(s.ctx)
     assert runner.run_once()
     assert not runner.run_once()
     return s.client.get("/v1/submissions", headers=s.operator).json()[0]
@@ -127,7 +129,7 @@ def test_upload_submit_publish_through_the_outbox(service: Any, snapshot_files: 
     again = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}, "family": {"upload_id": fam}},
                           headers=s.steward)
     assert again.status_code == 200 and again.json()["duplicate"] is True
-    assert not s.ctx.runner().run_once()
+    assert not JobRunner(s.ctx).run_once()
     assert len([e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]) == 1
 
 
@@ -236,14 +238,14 @@ def test_a_job_whose_worker_died_is_resumed_and_published_once(service: Any, sna
     ind = _upload(s, snapshot_files["individual"])
     sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}},
                         headers=s.steward).json()["submission_id"]
-    dead = s.ctx.runner().__class__(s.ctx, worker_id="dead-worker")
+    dead = JobRunner(s.ctx, worker_id="dead-worker")
     job = dead.claim()
     assert job is not None and job["submission_id"] == sid
     # the worker died mid-run: half a scratch directory, no heartbeat since
     (s.ctx.storage.work_dir(sid) / "individual-stage.parquet").write_bytes(b"half")
-    live = s.ctx.runner()
+    live = JobRunner(s.ctx)
     assert not live.run_once()  # still leased
-    stale = s.ctx.now() - timedelta(seconds=s.ctx.settings.ingest_job_lease_seconds + 1)
+    stale = s.ctx.clock() - timedelta(seconds=s.ctx.settings.ingest_job_lease_seconds + 1)
     with s.runtime.engine.begin() as conn:
         conn.execute(update(submissions).values(heartbeat_at=stale))
     assert live.recover() == 1
@@ -255,11 +257,11 @@ def test_a_job_whose_worker_died_is_resumed_and_published_once(service: Any, sna
     assert len(versions) == 1
     assert len([e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"]) == 1
     # the dead worker wakes up and tries to publish: its claim is gone, nothing changes
-    from p3ke_ingest.service_layer import handlers
+    from p3ke_ingest.service_layer import publication
     from p3ke_ingest.service_layer.validation import Outcome
 
-    with pytest.raises(handlers.LostClaim):
-        handlers.publish(s.ctx, job, Outcome(False, ["late"], {}, s.ctx.storage.root / "x"), "dead-worker")
+    with pytest.raises(publication.LostClaim):
+        publication.publish(s.ctx, job, Outcome(False, ["late"], {}, s.ctx.storage.root / "x"), "dead-worker")
 
 
 def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_files: dict[str, Path]) -> None:
@@ -267,13 +269,13 @@ def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_fil
     ind = _upload(s, snapshot_files["individual"])
     sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}},
                         headers=s.steward).json()["submission_id"]
-    stale = s.ctx.now() - timedelta(hours=1)
+    stale = s.ctx.clock() - timedelta(hours=1)
     with s.runtime.engine.begin() as conn:
         conn.execute(update(submissions).values(status="running", claimed_by="gone", heartbeat_at=stale,
                                                 attempts=s.ctx.settings.ingest_job_max_attempts))
     leftover = s.ctx.storage.work_dir(sid) / "individual-stage.parquet"
     leftover.write_bytes(b"half")
-    assert s.ctx.runner().recover() == 1
+    assert JobRunner(s.ctx).recover() == 1
     assert not leftover.exists()
     body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
     assert body["status"] == "failed" and "interrupted" in body["reasons"][0]
@@ -309,3 +311,27 @@ def test_an_xlsx_snapshot_uploaded_over_http_is_published(service: Any, tmp_path
     assert done["status"] == "published", done
     detail = s.client.get(f"/v1/dataset-versions/{done['dataset_version_id']}", headers=s.operator).json()
     assert detail["individuals"] == 400 and detail["rows_rejected"] == 0
+
+
+
+def test_the_jobs_loop_runs_a_submission_when_woken_and_stops_at_once(service: Any,
+                                                                      snapshot_files: dict[str, Path]) -> None:
+    s = service  # P3KE_JOBS_IN_API=false: the "ingest-jobs" loop belongs to the `jobs` role, not to the API
+    assert [loop.name for loop in s.runtime.loops_for("jobs")] == ["ingest-jobs"]
+    assert s.runtime.loops_for("api") == []
+    stop = s.runtime.start_loops("jobs")
+    try:
+        r = s.client.post("/v1/submissions", json={"individual": {"path": str(snapshot_files["individual"])}},
+                          headers=s.steward)
+        assert r.status_code == 202, r.text
+        sid, deadline = r.json()["submission_id"], time.monotonic() + 120
+        while (body := s.client.get(f"/v1/submissions/{sid}", headers=s.operator).json())["status"] in (
+                "queued", "running"):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+        assert body["status"] == "published", body
+    finally:
+        stopping = time.monotonic()
+        stop(30.0)
+    assert time.monotonic() - stopping < 5  # the loop and its workers end promptly, none left behind
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("p3ke-ingest-job")]

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from p3ke_audit.config import AuditSettings, audit_settings
+from p3ke_audit.bootstrap import SERVICE
+from p3ke_audit.config import AuditSettings
+from p3ke_audit.service_layer.context import AuditContext
+from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 
 SAFE = {"env": "production", "database_url": "postgresql+psycopg://u:p@db/audit", "auth_dev_issuer": False,
@@ -32,6 +35,8 @@ def test_bad_values_name_the_setting() -> None:
 
 def test_plain_settings_get_the_audit_defaults(tmp_path: Path) -> None:
     plain = Settings(service="audit", data_dir=tmp_path, env="test")
-    audit = audit_settings(plain)
+    runtime = Runtime(SERVICE, plain)  # the runtime turns a plain Settings into the audit settings
+    assert isinstance(runtime.context, AuditContext)
+    audit = runtime.context.settings
     assert isinstance(audit, AuditSettings) and audit.data_dir == tmp_path
     assert audit.checkpoint_key_path == tmp_path / "keys" / "audit-checkpoint.pem"

@@ -6,9 +6,11 @@ from datetime import date
 
 import pytest
 
-from p3ke_delivery.config import DeliverySettings, delivery_settings
+from p3ke_delivery.bootstrap import SERVICE
+from p3ke_delivery.config import DeliverySettings
 from p3ke_delivery.domain import numbering
 from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, terbilang
+from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, load_settings
 
 
@@ -76,7 +78,7 @@ def test_production_needs_real_trust_configuration() -> None:
 
 def test_a_plain_settings_gets_the_delivery_view(tmp_path: object) -> None:
     plain = load_settings(service="delivery", data_dir=tmp_path)
-    view = delivery_settings(plain)
+    view = Runtime(SERVICE, plain).settings  # the runtime upcasts a plain Settings
     assert isinstance(view, DeliverySettings)
     assert view.storage_dir == plain.data_dir / "delivery"
     assert view.trust_anchors_path == plain.data_dir / "dev-ca" / "ca.pem"

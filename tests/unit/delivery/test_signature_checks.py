@@ -17,7 +17,7 @@ from p3ke_delivery.adapters.bast_pdf import render
 from p3ke_delivery.adapters.certificates import load_trust_anchors
 from p3ke_delivery.adapters.pdf_signatures import verify_upload
 from p3ke_delivery.adapters.signing import sign_bast
-from p3ke_delivery.domain.model import Refused
+from p3ke_platform.refusal import Refused
 from tests.unit.delivery.support import CONTENT, SIG_1, SIG_2, expired_signer, make_dev_ca, signer, signer_from
 
 

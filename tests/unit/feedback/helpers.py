@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 
 from p3ke_feedback.bootstrap import SERVICE
 from p3ke_feedback.config import FeedbackSettings
-from p3ke_feedback.service_layer.context import context_for
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
@@ -121,6 +120,3 @@ def absent_nik(present: set[str], district: str = "320101") -> str:
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
-
-def context(runtime: Runtime) -> Any:
-    return context_for(runtime.settings)

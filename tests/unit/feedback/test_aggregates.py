@@ -15,7 +15,6 @@ from p3ke_platform.service import Runtime
 from tests.unit.feedback.helpers import (
     OFFICER,
     apply,
-    context,
     dataset_event,
     extract_event,
     feedback_row,
@@ -37,7 +36,7 @@ def _state(rt: Runtime, handover_id: str) -> dict[str, Any]:
 def _consistent(rt: Runtime) -> dict[tuple[Any, ...], dict[str, int]]:
     with rt.sessions() as session:
         current = aggregates.current_cells(session)
-        assert current == aggregates.recompute(session, context(rt).storage)
+        assert current == aggregates.recompute(session, rt.context.storage)
     return current
 
 
@@ -49,7 +48,7 @@ def _submit(rt: Runtime, tmp: Path, handover: str, program: str, rows: list[list
             supersedes: str | None = None) -> batches.Stored:
     path = write_csv(tmp / f"{handover}-{len(rows)}-{supersedes}.csv", rows)
     upload = batches.Upload(path=path, filename=path.name, size=path.stat().st_size, sha256=sha256_of(path))
-    return batches.submit(context(rt), rt, OFFICER, batches.Submission(handover, program, supersedes), upload)
+    return batches.submit(rt.context, OFFICER, batches.Submission(handover, program, supersedes), upload)
 
 
 def test_out_of_order_and_repeated_events(tmp_path: Path, snapshot: Path) -> None:

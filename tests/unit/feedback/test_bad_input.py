@@ -16,7 +16,6 @@ from p3ke_feedback.service_layer import aggregates
 from tests.unit.feedback.conftest import World, auth, upload
 from tests.unit.feedback.helpers import (
     apply,
-    context,
     emitted,
     extract_event,
     feedback_row,
@@ -125,7 +124,7 @@ def test_a_correction_supersedes_and_keeps_history(client: TestClient, world: Wo
     [_, second] = emitted(world.runtime, "p3ke.feedback-received.v1")
     assert second["supersedes"] == first["batch_id"]
     with world.runtime.sessions() as session:
-        assert aggregates.current_cells(session) == aggregates.recompute(session, context(world.runtime).storage)
+        assert aggregates.current_cells(session) == aggregates.recompute(session, world.runtime.context.storage)
 
 
 def test_empty_multipart_and_altered_extract(client: TestClient, world: World) -> None:
@@ -150,7 +149,7 @@ def test_a_failing_transaction_leaves_nothing_behind(client: TestClient, world: 
     monkeypatch.setattr(aggregates, "add_batch", boom)
     with pytest.raises(RuntimeError):
         upload(client, world, _csv(world, "a.csv", world.delivered[:5]))
-    storage = context(world.runtime).storage
+    storage = world.runtime.context.storage
     assert _stored(world) == 0 and emitted(world.runtime, "p3ke.feedback-received.v1") == []
     with world.runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(batch_cells)) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from p3ke_platform.audit_client import subject_ref
+from p3ke_platform.unit_of_work import MAX_SUBJECTS_PER_EVENT
 from tests.unit.feedback.conftest import World, auth, upload
 from tests.unit.feedback.helpers import absent_nik, emitted, feedback_row, write_csv
 
@@ -56,3 +58,22 @@ def test_every_match_class(client: TestClient, world: World) -> None:
     assert d[1]["nik"] not in page.text + str(dup)
     csv_text = client.get(f"/v1/feedback-batches/{body['batch_id']}/findings.csv", headers=auth(world.runtime)).text
     assert "nik_scientific" in csv_text and not any(p["nik"] in csv_text for p in d[:60])
+
+
+def test_the_match_is_audited_with_every_person_split_over_events(client: TestClient, world: World) -> None:
+    """Every distinct valid NIK of the batch is in the match's data-access events as its keyed reference,
+    streamed from the matching engine and split over events of at most MAX_SUBJECTS_PER_EVENT references."""
+    people = world.people[:MAX_SUBJECTS_PER_EVENT + 100]
+    rows = [feedback_row(p["nik"], kode=p["kode_kemendagri"]) for p in people]
+    rows += [feedback_row(people[0]["nik"]), feedback_row(None)]  # a repeated person, an invalid NIK
+    response = upload(client, world, write_csv(world.tmp / "balikan-large.csv", rows))
+    assert response.status_code == 201, response.text
+    batch_id = response.json()["batch_id"]
+    matches = [e for e in emitted(world.runtime, "p3ke.data-access.v1")
+               if e["action"] == "match" and e["resource_id"] == batch_id]
+    assert [e["record_count"] for e in matches] == [MAX_SUBJECTS_PER_EVENT, 100]
+    assert all(len(e["subject_refs"]) == e["record_count"] for e in matches)
+    assert len({e["access_id"] for e in matches}) == 2 and len({e["occurred_at"] for e in matches}) == 1
+    key = world.runtime.settings.subject_hash_key
+    assert {r for e in matches for r in e["subject_refs"]} == {subject_ref(key, p["nik"]) for p in people}
+    assert all(e["outcome"] == "allowed" and e["program"] == "padat_karya" for e in matches)

@@ -22,7 +22,6 @@ from tests.unit.feedback.conftest import World, auth, build_world, upload
 from tests.unit.feedback.helpers import (
     SIGNED_AT,
     apply,
-    context,
     emitted,
     extract_event,
     feedback_row,
@@ -50,7 +49,7 @@ def _serve(client: TestClient, world: World) -> dict[str, Any]:
 
 def test_figures_timeliness_and_overdue(client: TestClient, world: World) -> None:
     batch = _serve(client, world)
-    ctx = context(world.runtime)
+    ctx = world.runtime.context
     ctx.clock = lambda: SIGNED_AT + timedelta(days=130)  # ho-2 signed 110 days ago, no feedback
     response = client.get("/v1/reports", headers=auth(world.runtime), params={"level": "national", "period": "year"})
     assert response.status_code == 200, response.text

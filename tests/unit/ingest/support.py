@@ -8,8 +8,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from p3ke_ingest.adapters.engine import Rules
 from p3ke_ingest.adapters.storage import Storage
+from p3ke_ingest.adapters.validation_engine import Rules
 from p3ke_ingest.domain.acceptance import AcceptancePolicy
 from p3ke_ingest.service_layer.validation import InputFile, Outcome, validate
 

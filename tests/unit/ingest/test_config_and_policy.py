@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from p3ke_ingest.bootstrap import SERVICE
-from p3ke_ingest.config import IngestSettings, ingest_settings
+from p3ke_ingest.config import IngestSettings
 from p3ke_ingest.domain.acceptance import AcceptancePolicy, FileOutcome, decide
+from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 
 
@@ -20,7 +21,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert s.ingest_import_dirs == [tmp_path] and s.ingest_desil_max == 10
     assert s.acceptance == AcceptancePolicy(0.1, False)
     assert SERVICE.settings_class is IngestSettings
-    assert ingest_settings(Settings(service="ingest")).ingest_desil_max == 10  # shared settings upgraded
+    upgraded = Runtime(SERVICE, Settings(service="ingest")).settings  # shared settings upgraded by the runtime
+    assert isinstance(upgraded, IngestSettings) and upgraded.ingest_desil_max == 10
     monkeypatch.setenv("P3KE_INGEST_DESIL_MIN", "11")
     with pytest.raises(ConfigurationError, match="DESIL_MIN"):
         load_settings(IngestSettings, service="ingest")

@@ -146,9 +146,10 @@ def test_selection_is_audited_with_every_subject(runtime: Runtime) -> None:
 
 
 def test_large_selections_split_the_audit_references(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    from p3ke_targeting.service_layer import handlers
+    from p3ke_platform import unit_of_work
 
-    monkeypatch.setattr(handlers, "REFS_PER_ACCESS_EVENT", 40)
+    chunked = unit_of_work.chunked
+    monkeypatch.setattr(unit_of_work, "chunked", lambda refs, size=40: chunked(refs, 40))  # not 5,000 an event
     req = request(quota=100)
     apply(runtime, req)
     extract_id = one_prepared(runtime, req.request_id)["extract_id"]

@@ -95,11 +95,10 @@ def test_snapshot_changed_after_publication(tmp_path: Path, snapshot: Path) -> N
 
 
 def test_a_refusal_removes_what_a_failed_attempt_left(runtime: Runtime) -> None:
-    from p3ke_targeting.service_layer.context import context_for
     from p3ke_targeting.service_layer.extracts import extract_id_for, paths_for
 
     req = request(fields=["nik", "alamat"])
-    leftover, ledger = paths_for(context_for(runtime.settings), extract_id_for(req.request_id))
+    leftover, ledger = paths_for(runtime.context, extract_id_for(req.request_id))
     for path in (leftover, ledger):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"from an attempt that never committed")

@@ -10,7 +10,7 @@ import pytest
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.settings import ConfigurationError
 from p3ke_schemas import ExtractCriteria
-from p3ke_targeting.adapters import engine
+from p3ke_targeting.adapters import duckdb_selection
 from p3ke_targeting.adapters.rules_file import load_rules
 from p3ke_targeting.config import BUNDLED_RULES, TargetingSettings
 from p3ke_targeting.domain.selection import Invalid, check_fields, minimal_regions, resolve, years_before
@@ -106,8 +106,8 @@ def test_subject_ref_in_sql_equals_the_audit_logs() -> None:
 
     key = "a-test-subject-hash-key-" + "x" * 70  # longer than one HMAC block too
     for k in ("local-development-subject-key", key):
-        opad, ipad = engine.hmac_keys(k)
-        got = duckdb.connect().execute(f"SELECT {engine.subject_ref_sql('$nik')}",
+        opad, ipad = duckdb_selection.hmac_keys(k)
+        got = duckdb.connect().execute(f"SELECT {duckdb_selection.subject_ref_sql('$nik')}",
                                        {"opad": opad, "ipad": ipad, "nik": "3201014101900001"}).fetchone()
         assert got == (subject_ref(k, "3201014101900001"),)
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from pydantic import BaseModel, ConfigDict
 
 from p3ke_platform.settings import ConfigurationError, Settings
+from p3ke_schemas import Actor
 
 Org = Literal["kemenkopmk", "kemnaker"]
 Role = Literal["data-steward", "program-officer", "signatory", "compliance-auditor", "operator",
@@ -71,6 +72,11 @@ class Principal(BaseModel):
 
     def has_any_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
+
+    def actor(self) -> Actor:
+        """The caller as the audit log and the events name it (the one place this mapping lives)."""
+        return Actor(org=self.org, subject=self.subject, roles=sorted(self.roles),  # type: ignore[arg-type]
+                     service_account=self.service_account)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ class RejectEvent(Exception):
     """The event is well-formed but cannot be applied (a business rule); it goes to the DLQ."""
 
 
-Handler = Callable[[UnitOfWork, CloudEvent], None]
+Handler = Callable[[Any, UnitOfWork, CloudEvent], None]
+"""`handler(ctx, uow, event)`: the service's context, this batch's transaction, the event."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,14 @@ class Delivered:
 
 class Inbox:
     def __init__(self, sessions: sessionmaker[Session], tables: MessagingTables, consumer: str,
-                 handlers: Mapping[str, Handler], uow_factory: Callable[[Session], UnitOfWork]) -> None:
+                 handlers: Mapping[str, Handler], uow_factory: Callable[[Session], UnitOfWork],
+                 context: Callable[[], Any] = lambda: None) -> None:
         self.sessions = sessions
         self.tables = tables
         self.consumer = consumer
         self.handlers = handlers
         self.uow_factory = uow_factory
+        self.context = context
 
     def apply_batch(self, items: Sequence[Delivered]) -> list[tuple[Delivered, str]]:
         """Apply new events in one transaction; return the rejected ones with their reasons.
@@ -78,6 +81,7 @@ class Inbox:
         with self.sessions() as session:
             seen = self._seen(session, list({d.event.id for d in items}))
             uow = self.uow_factory(session)
+            ctx = self.context()
             applied_at = datetime.now(UTC)
             for item in items:
                 event = item.event
@@ -91,9 +95,9 @@ class Inbox:
                 try:
                     if isolate:
                         with session.begin_nested():
-                            handler(uow, event)
+                            handler(ctx, uow, event)
                     else:
-                        handler(uow, event)
+                        handler(ctx, uow, event)
                 except RejectEvent as exc:
                     if not isolate:
                         session.rollback()

@@ -10,10 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p3ke_platform import console
 from p3ke_platform.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from p3ke_audit.service_layer.context import AuditContext
 
 
 def register(subparsers: Any) -> None:
@@ -53,11 +56,13 @@ def register(subparsers: Any) -> None:
     grants.set_defaults(func=run_grant_sql)
 
 
-def _settings() -> Any:
+def _context() -> AuditContext:
+    """The audit context of this command (settings from the environment), as the service's processes build it."""
     from p3ke_audit.config import AuditSettings
+    from p3ke_platform.service import Runtime, installed_service
     from p3ke_platform.settings import load_settings
 
-    return load_settings(AuditSettings, service="audit")
+    return Runtime(installed_service("audit"), load_settings(AuditSettings, service="audit")).context
 
 
 def _key(text: str, origin: str | None) -> tuple[str, Any]:
@@ -78,17 +83,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from p3ke_audit.adapters.keys import signer
     from p3ke_audit.service_layer.verification import record, verify_log
-    from p3ke_platform.db import make_engine
 
-    settings = _settings()
+    ctx = _context()
     if args.key:
-        name, public = _key(args.key, args.origin or settings.audit_origin)
+        name, public = _key(args.key, args.origin or ctx.settings.audit_origin)
     else:
-        s = signer(settings)
-        name, public = s.name, s.public_key
-    engine = make_engine(settings.effective_database_url)
+        name, public = ctx.signer.name, ctx.signer.public_key
+    engine = ctx.engine
     try:
         report = verify_log(engine, name, public)
         if not args.no_record:
@@ -140,15 +142,11 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
 
 
 def run_checkpoint(_args: argparse.Namespace) -> int:
-    from p3ke_audit.service_layer.checkpoints import issue_checkpoint
-    from p3ke_platform.db import make_engine, session_factory
-
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    ctx = _context()
     try:
-        cp = issue_checkpoint(session_factory(engine), settings, force=True)
+        cp = ctx.issue_checkpoint(force=True)
     finally:
-        engine.dispose()
+        ctx.engine.dispose()
     if cp is None:
         print("no new entries since the last checkpoint (or the tree does not extend it: see the log)")
         return 0
@@ -157,9 +155,7 @@ def run_checkpoint(_args: argparse.Namespace) -> int:
 
 
 def run_public_key(_args: argparse.Namespace) -> int:
-    from p3ke_audit.adapters.keys import signer
-
-    s = signer(_settings())
+    s = _context().signer
     print(s.verifier_key)
     print(s.public_pem(), end="")
     return 0

@@ -10,22 +10,20 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from p3ke_audit.adapters.keys import signer
 from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_audit.domain.merkle import ProofError, verify_inclusion
+from p3ke_audit.entrypoints.deps import ROLE, Ctx, integrity_status, record_query, refuse
 from p3ke_audit.service_layer import proofs, queries
+from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import Filters
 from p3ke_platform.auth import AuthError, Principal, get_verifier
-
-if TYPE_CHECKING:
-    from p3ke_audit.entrypoints.api import AuditApi
 
 COOKIE = "p3ke_audit_token"
 FILTERS = ("actor_subject", "actor_org", "role", "action", "outcome", "resource_id", "program")
@@ -181,159 +179,161 @@ def _table(lang: str, rows: list[dict[str, Any]], caption: str) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def web_router(api: AuditApi) -> APIRouter:
-    runtime = api.runtime
-    router = APIRouter(prefix="/ui", tags=["web page"], include_in_schema=False)
+router = APIRouter(prefix="/ui", tags=["web page"], include_in_schema=False)
 
-    def principal_of(request: Request) -> tuple[Principal | None, str | None]:
-        token = request.cookies.get(COOKIE)
-        if not token:
-            return None, None
+
+def principal_of(request: Request) -> tuple[Principal | None, str | None]:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None, None
+    try:
+        return get_verifier(request).verify(token), None
+    except AuthError as exc:
+        return None, exc.detail
+
+
+def guard(request: Request, ctx: AuditContext) -> tuple[Principal | None, HTMLResponse | None]:
+    lang = _lang(request)
+    principal, error = principal_of(request)
+    if principal is None:
+        return None, _login(lang, _t(lang, "bad_token", why=error) if error else "")
+    if ROLE not in principal.roles:
+        refuse(ctx, principal, request)  # recorded like a refused API call; the page answers the 403
+        return None, _page(lang, TEXT["denied"][lang], f'<p role="alert" class="bad">{_t(lang, "denied")}</p>',
+                           signed_in=True, status=403, here=_here(request))
+    return principal, None
+
+
+def integrity_panel(ctx: AuditContext, lang: str) -> str:
+    with ctx.sessions() as session:
+        status = integrity_status(session)
+    cp = status.latest_checkpoint
+    cp_html = (f"<p>{_t(lang, 'checkpoint')}: {cp.tree_size} · {cp.issued_at:%Y-%m-%d %H:%M:%S} UTC</p>"
+               f"<pre>{escape(cp.note)}</pre>") if cp else f"<p>{_t(lang, 'no_checkpoint')}</p>"
+    v = status.last_verification
+    v_html = (f'<p>{_t(lang, "verification")}: <span class="{"ok" if v.ok else "bad"}">'
+              f'{_t(lang, "ok" if v.ok else "failed")}</span> · {v.finished_at:%Y-%m-%d %H:%M:%S} UTC · '
+              f'{escape(v.message)}</p>') if v else f"<p>{_t(lang, 'verification')}: {_t(lang, 'never')}</p>"
+    return (f'<section aria-labelledby="integrity"><h2 id="integrity">{_t(lang, "integrity")}</h2>'
+            f"<p>{_t(lang, 'tree_size')}: {status.tree_size}</p>{cp_html}{v_html}</section>")
+
+
+def search_form(lang: str, values: dict[str, str]) -> str:
+    fields = "".join(
+        f'<div><label for="{k}">{_t(lang, k)}</label><input id="{k}" name="{k}" '
+        f'value="{escape(values.get(k, ""))}"></div>' for k in FILTERS)
+    fields += "".join(
+        f'<div><label for="{k}">{_t(lang, k)}</label><input id="{k}" name="{k}" type="datetime-local" '
+        f'value="{escape(values.get(k, ""))}"></div>' for k in ("since", "until"))
+    return (f'<section aria-labelledby="search"><h2 id="search">{_t(lang, "search")}</h2>'
+            f'<form class="grid" method="get" action="/ui"><input type="hidden" name="lang" value="{lang}">'
+            f'{fields}<div><button>{_t(lang, "submit")}</button></div></form></section>'
+            f'<section aria-labelledby="subject"><h2 id="subject">{_t(lang, "subject")}</h2>'
+            f'<form method="post" action="/ui/subject?lang={lang}"><label for="nik">{_t(lang, "nik")}</label>'
+            f'<input id="nik" name="nik" inputmode="numeric" pattern="[0-9]{{16}}" autocomplete="off" required '
+            f'aria-describedby="nik-help"><p id="nik-help">{_t(lang, "nik_help")}</p>'
+            f'<button>{_t(lang, "submit")}</button></form></section>')
+
+
+@router.get("", response_class=HTMLResponse)
+def home(request: Request, ctx: Ctx) -> HTMLResponse:
+    lang = _lang(request)
+    principal, refusal = guard(request, ctx)
+    if refusal:
+        return refusal
+    assert principal is not None
+    values = {k: v for k, v in request.query_params.items() if k in (*FILTERS, "since", "until") and v}
+    results = ""
+    if values:
         try:
-            return get_verifier(request).verify(token), None
-        except AuthError as exc:
-            return None, exc.detail
+            f = Filters(**{k: v for k, v in values.items() if k in FILTERS},
+                        since=_local(values.get("since")), until=_local(values.get("until")))
+        except ValueError as exc:
+            results = f'<p role="alert" class="bad">{_t(lang, "bad_query", why=str(exc))}</p>'
+        else:
+            with ctx.sessions() as session:
+                rows = queries.page(session, f, limit=200)
+            record_query(ctx, principal, resource_id="ui:entries", count=len(rows), what=f.describe())
+            results = _table(lang, rows, TEXT["results"][lang])
+    body = search_form(lang, values) + f'<section aria-live="polite">{results}</section>' + integrity_panel(ctx, lang)
+    return _page(lang, TEXT["search"][lang], body, signed_in=True, here=_here(request))
 
-    def guard(request: Request) -> tuple[Principal | None, HTMLResponse | None]:
-        lang = _lang(request)
-        principal, error = principal_of(request)
-        if principal is None:
-            return None, _login(lang, _t(lang, "bad_token", why=error) if error else "")
-        if "compliance-auditor" not in principal.roles:
-            api.record(principal, resource_id=request.url.path, outcome="denied",
-                       reason="requires the compliance-auditor role")
-            return None, _page(lang, TEXT["denied"][lang], f'<p role="alert" class="bad">{_t(lang, "denied")}</p>',
-                               signed_in=True, status=403, here=_here(request))
-        return principal, None
 
-    def integrity_panel(lang: str) -> str:
-        from p3ke_audit.entrypoints.api import integrity_status
+@router.post("/login")
+def login(request: Request, form: Form) -> Any:
+    lang = _lang(request)
+    token = form.get("token", "")
+    try:
+        get_verifier(request).verify(token.strip())
+    except AuthError as exc:
+        return _login(lang, _t(lang, "bad_token", why=exc.detail))
+    response = RedirectResponse(f"/ui?lang={lang}", status_code=303)
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/ui",
+                        secure=request.url.scheme == "https", max_age=8 * 3600)
+    return response
 
-        with runtime.sessions() as session:
-            status = integrity_status(session)
-        cp = status.latest_checkpoint
-        cp_html = (f"<p>{_t(lang, 'checkpoint')}: {cp.tree_size} · {cp.issued_at:%Y-%m-%d %H:%M:%S} UTC</p>"
-                   f"<pre>{escape(cp.note)}</pre>") if cp else f"<p>{_t(lang, 'no_checkpoint')}</p>"
-        v = status.last_verification
-        v_html = (f'<p>{_t(lang, "verification")}: <span class="{"ok" if v.ok else "bad"}">'
-                  f'{_t(lang, "ok" if v.ok else "failed")}</span> · {v.finished_at:%Y-%m-%d %H:%M:%S} UTC · '
-                  f'{escape(v.message)}</p>') if v else f"<p>{_t(lang, 'verification')}: {_t(lang, 'never')}</p>"
-        return (f'<section aria-labelledby="integrity"><h2 id="integrity">{_t(lang, "integrity")}</h2>'
-                f"<p>{_t(lang, 'tree_size')}: {status.tree_size}</p>{cp_html}{v_html}</section>")
 
-    def search_form(lang: str, values: dict[str, str]) -> str:
-        fields = "".join(
-            f'<div><label for="{k}">{_t(lang, k)}</label><input id="{k}" name="{k}" '
-            f'value="{escape(values.get(k, ""))}"></div>' for k in FILTERS)
-        fields += "".join(
-            f'<div><label for="{k}">{_t(lang, k)}</label><input id="{k}" name="{k}" type="datetime-local" '
-            f'value="{escape(values.get(k, ""))}"></div>' for k in ("since", "until"))
-        return (f'<section aria-labelledby="search"><h2 id="search">{_t(lang, "search")}</h2>'
-                f'<form class="grid" method="get" action="/ui"><input type="hidden" name="lang" value="{lang}">'
-                f'{fields}<div><button>{_t(lang, "submit")}</button></div></form></section>'
-                f'<section aria-labelledby="subject"><h2 id="subject">{_t(lang, "subject")}</h2>'
-                f'<form method="post" action="/ui/subject?lang={lang}"><label for="nik">{_t(lang, "nik")}</label>'
-                f'<input id="nik" name="nik" inputmode="numeric" pattern="[0-9]{{16}}" autocomplete="off" required '
-                f'aria-describedby="nik-help"><p id="nik-help">{_t(lang, "nik_help")}</p>'
-                f'<button>{_t(lang, "submit")}</button></form></section>')
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    response = RedirectResponse(f"/ui?lang={_lang(request)}", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response
 
-    @router.get("", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        lang = _lang(request)
-        principal, refusal = guard(request)
-        if refusal:
-            return refusal
-        assert principal is not None
-        values = {k: v for k, v in request.query_params.items() if k in (*FILTERS, "since", "until") and v}
-        results = ""
-        if values:
-            try:
-                f = Filters(**{k: v for k, v in values.items() if k in FILTERS},
-                            since=_local(values.get("since")), until=_local(values.get("until")))
-            except ValueError as exc:
-                results = f'<p role="alert" class="bad">{_t(lang, "bad_query", why=str(exc))}</p>'
-            else:
-                with runtime.sessions() as session:
-                    rows = queries.page(session, f, limit=200)
-                api.record(principal, resource_id="ui:entries", count=len(rows), what=f.describe())
-                results = _table(lang, rows, TEXT["results"][lang])
-        body = search_form(lang, values) + f'<section aria-live="polite">{results}</section>' + integrity_panel(lang)
-        return _page(lang, TEXT["search"][lang], body, signed_in=True, here=_here(request))
 
-    @router.post("/login")
-    def login(request: Request, form: Form) -> Any:
-        lang = _lang(request)
-        token = form.get("token", "")
+@router.post("/subject", response_class=HTMLResponse)
+def subject(request: Request, ctx: Ctx, form: Form) -> HTMLResponse:
+    lang = _lang(request)
+    principal, refusal = guard(request, ctx)
+    if refusal:
+        return refusal
+    assert principal is not None
+    nik = form.get("nik", "").strip()
+    if not (len(nik) == 16 and nik.isdigit()):
+        results = f'<p role="alert" class="bad">{_t(lang, "nik")}</p>'
+    else:
+        with ctx.sessions() as session:
+            rows = queries.page(session, Filters(subject_ref=ctx.subject_ref(nik)), limit=500)
+        record_query(ctx, principal, resource_id="ui:subject-trail", count=len(rows), niks=[nik])
+        results = _table(lang, rows, TEXT["subject"][lang])
+    body = search_form(lang, {}) + f'<section aria-live="polite">{results}</section>'
+    return _page(lang, TEXT["subject"][lang], body, signed_in=True)
+
+
+@router.get("/entries/{leaf_index}", response_class=HTMLResponse)
+def entry(request: Request, ctx: Ctx, leaf_index: int) -> HTMLResponse:
+    lang = _lang(request)
+    principal, refusal = guard(request, ctx)
+    if refusal:
+        return refusal
+    assert principal is not None
+    with ctx.sessions() as session:
+        row = queries.entry_at(session, leaf_index)
+        if row is None:
+            return _page(lang, TEXT["entry"][lang], f'<p role="alert">{_t(lang, "none")}</p>',
+                         signed_in=True, status=404, here=_here(request))
         try:
-            get_verifier(request).verify(token.strip())
-        except AuthError as exc:
-            return _login(lang, _t(lang, "bad_token", why=exc.detail))
-        response = RedirectResponse(f"/ui?lang={lang}", status_code=303)
-        response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/ui",
-                            secure=request.url.scheme == "https", max_age=8 * 3600)
-        return response
-
-    @router.post("/logout")
-    def logout(request: Request) -> RedirectResponse:
-        response = RedirectResponse(f"/ui?lang={_lang(request)}", status_code=303)
-        response.delete_cookie(COOKIE, path="/ui")
-        return response
-
-    @router.post("/subject", response_class=HTMLResponse)
-    def subject(request: Request, form: Form) -> HTMLResponse:
-        lang = _lang(request)
-        principal, refusal = guard(request)
-        if refusal:
-            return refusal
-        assert principal is not None
-        nik = form.get("nik", "").strip()
-        if not (len(nik) == 16 and nik.isdigit()):
-            results = f'<p role="alert" class="bad">{_t(lang, "nik")}</p>'
-        else:
-            with runtime.sessions() as session:
-                rows = queries.page(session, Filters(subject_ref=api.subject_ref(nik)), limit=500)
-            api.record(principal, resource_id="ui:subject-trail", count=len(rows), niks=[nik])
-            results = _table(lang, rows, TEXT["subject"][lang])
-        body = search_form(lang, {}) + f'<section aria-live="polite">{results}</section>'
-        return _page(lang, TEXT["subject"][lang], body, signed_in=True)
-
-    @router.get("/entries/{leaf_index}", response_class=HTMLResponse)
-    def entry(request: Request, leaf_index: int) -> HTMLResponse:
-        lang = _lang(request)
-        principal, refusal = guard(request)
-        if refusal:
-            return refusal
-        assert principal is not None
-        with runtime.sessions() as session:
-            row = queries.entry_at(session, leaf_index)
-            if row is None:
-                return _page(lang, TEXT["entry"][lang], f'<p role="alert">{_t(lang, "none")}</p>',
-                             signed_in=True, status=404, here=_here(request))
-            try:
-                inc: proofs.Inclusion | None = proofs.inclusion(session, leaf_index)
-                pending = ""
-            except proofs.NotFound as exc:
-                inc, pending = None, str(exc)
-        api.record(principal, resource_id=f"ui:entry:{leaf_index}", count=1)
-        details = "".join(f'<tr><th scope="row">{escape(k)}</th><td><code>{escape(str(v))}</code></td></tr>'
-                          for k, v in row.items() if k not in ("leaf_hash",))
-        if inc is None:
-            proof_html = f'<p role="status">{_t(lang, "pending", why=pending)}</p>'
-        else:
-            try:
-                assert inc.checkpoint is not None
-                cp = open_note(inc.checkpoint.note, api.settings.audit_origin, signer(api.settings).public_key)
-                verify_inclusion(entry_leaf_hash(row), leaf_index, cp.size, inc.proof, cp.root)
-                verdict = f'<p role="status" class="ok">{_t(lang, "proof_ok", size=cp.size)}</p>'
-            except (AssertionError, CheckpointError, ProofError) as exc:
-                verdict = f'<p role="alert" class="bad">{_t(lang, "proof_bad", why=str(exc))}</p>'
-            hashes = "".join(f"<li><code>{base64.b64encode(h).decode()}</code></li>" for h in inc.proof)
-            proof_html = f"{verdict}<ol>{hashes}</ol>"
-        body = (f'<h2>{_t(lang, "entry")} #{leaf_index}</h2><table><tbody>{details}</tbody></table>'
-                f'<h3>{_t(lang, "proof")}</h3>{proof_html}<p><a href="/ui?lang={lang}">{_t(lang, "back")}</a></p>')
-        return _page(lang, f"{TEXT['entry'][lang]} #{leaf_index}", body, signed_in=True, here=_here(request))
-
-    return router
+            inc: proofs.Inclusion | None = proofs.inclusion(session, leaf_index)
+            pending = ""
+        except proofs.NotFound as exc:
+            inc, pending = None, str(exc)
+    record_query(ctx, principal, resource_id=f"ui:entry:{leaf_index}", count=1)
+    details = "".join(f'<tr><th scope="row">{escape(k)}</th><td><code>{escape(str(v))}</code></td></tr>'
+                      for k, v in row.items() if k not in ("leaf_hash",))
+    if inc is None:
+        proof_html = f'<p role="status">{_t(lang, "pending", why=pending)}</p>'
+    else:
+        try:
+            assert inc.checkpoint is not None
+            cp = open_note(inc.checkpoint.note, ctx.settings.audit_origin, ctx.signer.public_key)
+            verify_inclusion(entry_leaf_hash(row), leaf_index, cp.size, inc.proof, cp.root)
+            verdict = f'<p role="status" class="ok">{_t(lang, "proof_ok", size=cp.size)}</p>'
+        except (AssertionError, CheckpointError, ProofError) as exc:
+            verdict = f'<p role="alert" class="bad">{_t(lang, "proof_bad", why=str(exc))}</p>'
+        hashes = "".join(f"<li><code>{base64.b64encode(h).decode()}</code></li>" for h in inc.proof)
+        proof_html = f"{verdict}<ol>{hashes}</ol>"
+    body = (f'<h2>{_t(lang, "entry")} #{leaf_index}</h2><table><tbody>{details}</tbody></table>'
+            f'<h3>{_t(lang, "proof")}</h3>{proof_html}<p><a href="/ui?lang={lang}">{_t(lang, "back")}</a></p>')
+    return _page(lang, f"{TEXT['entry'][lang]} #{leaf_index}", body, signed_in=True, here=_here(request))
 
 
 def _local(value: str | None) -> datetime | None:

@@ -88,7 +88,8 @@ class Appender:
             self.last = signed
 
 
-def appender_for(session: Session, settings: AuditSettings) -> Appender:
+def appender_for(session: Session, settings: AuditSettings,
+                 signer_factory: Callable[[], Signer] | None = None) -> Appender:
     """This transaction's appender (created, with the lock taken, on first use)."""
     current = session.info.get(_KEY)
     if current is None:
@@ -97,7 +98,7 @@ def appender_for(session: Session, settings: AuditSettings) -> Appender:
             event.listen(session, "after_commit", _drop)
             event.listen(session, "after_soft_rollback", _drop)
             session.info[_HOOKED] = True
-        current = session.info[_KEY] = Appender(session, settings)
+        current = session.info[_KEY] = Appender(session, settings, signer_factory)
     return current
 
 

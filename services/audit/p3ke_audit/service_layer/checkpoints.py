@@ -9,14 +9,16 @@ refuse to sign and say so, instead of certifying the altered tree.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from p3ke_audit.adapters import keys
 from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import checkpoints
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
@@ -24,6 +26,9 @@ from p3ke_audit.config import AuditSettings
 from p3ke_audit.domain.checkpoint import Checkpoint, CheckpointError, open_note, sign
 from p3ke_audit.domain.merkle import Frontier, ProofError, consistency_proof, verify_consistency
 from p3ke_platform.logging import get_logger
+
+if TYPE_CHECKING:
+    from p3ke_audit.service_layer.context import AuditContext
 
 log = get_logger(__name__)
 ISSUED = Counter("p3ke_audit_checkpoints_total", "signed checkpoints issued")
@@ -89,13 +94,23 @@ def maybe_sign(session: Session, store: TreeStore, signer_factory: Callable[[], 
         return None
 
 
-def issue_checkpoint(sessions: sessionmaker[Session], settings: AuditSettings, *,
-                     force: bool = True) -> StoredCheckpoint | None:
+def issue_checkpoint(sessions: sessionmaker[Session], settings: AuditSettings, *, force: bool = True,
+                     signer_factory: Callable[[], Signer] | None = None) -> StoredCheckpoint | None:
     """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
-    from p3ke_audit.adapters.keys import signer
-
     with sessions() as session, session.begin():
         store = TreeStore(session)
         store.lock()
         frontier = Frontier.load(store.size(), store.lookup)
-        return maybe_sign(session, store, lambda: signer(settings), settings, frontier, force=force)
+        return maybe_sign(session, store, signer_factory or (lambda: keys.signer(settings)), settings, frontier,
+                          force=force)
+
+
+def checkpointer(ctx: AuditContext, stop: threading.Event) -> None:
+    """The `audit-checkpointer` background loop: sign a checkpoint when one is due (N entries or T seconds),
+    also while no batch arrives, until `stop` is set."""
+    interval = min(ctx.settings.audit_checkpoint_seconds, 5.0)
+    while not stop.wait(interval):
+        try:
+            ctx.issue_checkpoint(force=False)
+        except Exception as exc:  # keep trying; the next round may succeed
+            log.warning("checkpoint round failed", error=repr(exc)[:300])

@@ -14,8 +14,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from p3ke_audit.config import audit_settings
 from p3ke_audit.service_layer.appender import appender_for
+from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import EVENTS, Actor, CloudEvent, DataAccess
@@ -82,9 +82,9 @@ def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
     return row, refs
 
 
-def append_entry(uow: UnitOfWork, event: CloudEvent) -> None:
+def append_entry(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
     row, refs = entry_row(event)  # validation first: a refused event leaves the batch untouched
-    appender_for(uow.session, audit_settings(uow.settings)).add(row, refs)
+    appender_for(uow.session, ctx.settings, lambda: ctx.signer).add(row, refs)
 
 
 HANDLERS = {spec.type: append_entry for spec in EVENTS}

@@ -21,7 +21,8 @@ from datetime import datetime
 from asn1crypto import x509 as asn1_x509
 
 from p3ke_delivery.adapters.certificates import CertificateFacts
-from p3ke_delivery.domain.model import FIELD_PARTY, PARTY_NAMES, SIGNATURE_FIELDS, Refused
+from p3ke_delivery.domain.model import FIELD_PARTY, PARTY_NAMES, SIGNATURE_FIELDS
+from p3ke_platform.refusal import Refused
 
 UNPROCESSABLE = 422
 CONFLICT = 409

@@ -1,7 +1,7 @@
 """Whose data a handover releases: the keyed hashes of its extract's NIKs (the audit log's `subject_ref`).
 
 Written once while the handover is prepared (streamed from the extract, one 64-hex reference a line,
-in the handover's storage directory), read back in chunks on every download, so each download's
+in the handover's storage directory), streamed back on every download, so each download's
 `data-access` events name every person released and a data subject's trail shows the download
 (UU PDP Art. 31-32), without the NIK itself ever leaving the extract.
 """
@@ -39,19 +39,13 @@ def write_refs(extract_path: Path, out: Path, *, key: str, batch_rows: int) -> i
     return count
 
 
-def read_refs(path: Path, chunk: int) -> Iterator[list[str]]:
-    """The references, `chunk` at a time; nothing when the file is missing (a handover prepared
-    before references were kept)."""
+def read_refs(path: Path) -> Iterator[str]:
+    """The references, one at a time, read as they are consumed (a million never sit in memory at
+    once); nothing when the file is missing (a handover prepared before references were kept)."""
     if not path.is_file():
         return
-    batch: list[str] = []
     with path.open(encoding="ascii") as fh:
         for line in fh:
             ref = line.strip()
             if ref:
-                batch.append(ref)
-                if len(batch) == chunk:
-                    yield batch
-                    batch = []
-    if batch:
-        yield batch
+                yield ref

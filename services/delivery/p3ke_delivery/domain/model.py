@@ -1,4 +1,4 @@
-"""Handovers as the delivery service sees them: states, signature fields, and refusals.
+"""Handovers as the delivery service sees them: states and signature fields.
 
 Pure Python: no I/O. A handover moves
 
@@ -8,6 +8,7 @@ Pure Python: no I/O. A handover moves
 
 `preparing`: the extract is checked and the package and BAST are being built. Nothing personal is
 released before `signed` (Art. 6(1): the BAST, signed by both parties, comes before any data).
+A request the rules do not allow raises `p3ke_platform.refusal.Refused`, as in every service.
 """
 
 from __future__ import annotations
@@ -33,20 +34,6 @@ SIGNATURE_FIELDS = {1: "TTD_PIHAK_KESATU", 2: "TTD_PIHAK_KEDUA"}
 """The BAST's two empty signature fields; each party signs its own."""
 
 FIELD_PARTY = {name: party for party, name in SIGNATURE_FIELDS.items()}
-
-
-class Refused(Exception):
-    """A request the rules do not allow: `status` is the HTTP status, `reason` says precisely why.
-
-    Reasons are returned to the caller and recorded in the audit log, so they carry ids, numbers and
-    dates, never personal data of data subjects.
-    """
-
-    def __init__(self, status: int, reason: str, *, rule: str = "refused") -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.rule = rule
 
 
 @dataclass(frozen=True)

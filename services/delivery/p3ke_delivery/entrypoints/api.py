@@ -1,8 +1,9 @@
 """Delivery API: handovers, their BAST, signatures, the package password and package downloads.
 
-Thin: each route turns the request into a call of the service layer. Refusals (`Refused`) become a
-4xx answer with the precise reason, and each one is recorded in the audit log (`data-access` with
-outcome `denied`) in its own transaction, so nothing of the refused request itself is kept.
+Thin: each route turns the request into a call of the service layer, with the process's context
+(`Ctx`, built once by the runtime). Refusals (`Refused`) become a 4xx answer with the precise reason,
+and each one is recorded in the audit log (`data-access` with outcome `denied`) in its own
+transaction, so nothing of the refused request itself is kept (`p3ke_platform.api.audited_refusal`).
 
 Endpoints that release data (signature upload, password, links, download) admit any authenticated
 caller and let the agreement policy decide (party, role, signatory, validity, program, fields), so
@@ -11,142 +12,114 @@ that a refusal there is explained and audited rather than a bare 403.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from p3ke_delivery.domain.model import Refused
 from p3ke_delivery.entrypoints import dtos
+from p3ke_delivery.entrypoints.deps import Caller, Ctx, Party, Party1Steward
 from p3ke_delivery.service_layer import queries, release, signing
-from p3ke_delivery.service_layer.context import DeliveryContext, context_for
-from p3ke_delivery.service_layer.preparation import Preparer
-from p3ke_platform.api import Problem
-from p3ke_platform.auth import Principal, PrincipalDep, require
-from p3ke_platform.service import Runtime
+from p3ke_platform.api import Problem, audited_refusal, refusal_answer
+from p3ke_platform.refusal import Refused
 
-Party = Annotated[Principal, Depends(require("program-officer", "signatory", "data-steward", "operator"))]
-Party1Steward = Annotated[Principal, Depends(require("data-steward", org="kemenkopmk"))]
-T = TypeVar("T")
-
-_AUDIT_ACTION = {"sign": ("upload", "bast"), "password": ("release-key", "package-password"),
-                 "link": ("download", "download-link"), "download": ("download", "package"),
-                 "bast": ("read", "bast"), "revoke-link": ("download", "download-link")}
 _GONE = {410: {"model": Problem, "description": "Revoked, or the link expired: nothing is released"}}
 _UNAVAILABLE = {503: {"model": Problem, "description": "Signatures cannot be verified (trust configuration)"}}
 _PDF_BODY = {"requestBody": {"required": True, "content": {"application/pdf": {
     "schema": {"type": "string", "format": "binary"}}}}}
 
+router = APIRouter(prefix="/v1", tags=["delivery"])
+routers = [router]
 
-def _guard(ctx: DeliveryContext, principal: Principal, what: str, handover_id: str, call: Callable[[], T]) -> T:
+
+@router.get("/handovers", response_model=list[dtos.Handover],
+            summary="Handovers and their status, newest first, a page at a time")
+def list_handovers(_: Party, ctx: Ctx, status: Annotated[str | None, Query(max_length=40)] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dtos.Handover]:
+    return [dtos.handover(row) for row in queries.all_handovers(ctx, status, limit=limit, offset=offset)]
+
+
+@router.get("/handovers/{handover_id}", response_model=dtos.HandoverDetail, summary="One handover")
+def get_handover(handover_id: str, _: Party, ctx: Ctx) -> dtos.HandoverDetail:
     try:
-        return call()
+        row, sigs, links = queries.one_handover(ctx, handover_id)
     except Refused as refused:
-        action, resource_type = _AUDIT_ACTION[what]
-        with ctx.unit_of_work() as uow:
-            uow.record_access(actor=signing.actor_of(principal), action=action, resource_type=resource_type,
-                              resource_id=handover_id, outcome="denied", reason=refused.reason)
-        raise HTTPException(refused.status, refused.reason, headers={"X-P3KE-Refusal": refused.rule}) from None
+        raise HTTPException(refused.status, refused.reason) from None
+    return dtos.detail(row, sigs, links)
 
 
-def routers(runtime: Runtime) -> list[APIRouter]:
-    ctx = context_for(runtime)
-    if ctx.settings.env == "production":
-        ctx.check()  # a missing or development trust configuration stops start-up
+@router.get("/handovers/{handover_id}/bast", summary="The BAST PDF, as issued or as signed so far",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def get_bast(handover_id: str, principal: Party, ctx: Ctx,
+             version: Annotated[Literal["issued", "current"], Query()] = "current") -> Response:
+    with audited_refusal(ctx, principal, action="read", resource_type="bast", resource_id=handover_id):
+        pdf, filename = queries.bast_document(ctx, handover_id, principal, version)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        started = Preparer(ctx).start_thread() if ctx.settings.delivery_prepare_in_api else None
-        try:
-            yield
-        finally:
-            if started:
-                thread, stop = started
-                stop.set()
-                await run_in_threadpool(thread.join, 30)
 
-    router = APIRouter(prefix="/v1", tags=["delivery"], lifespan=lifespan)
-
-    @router.get("/handovers", response_model=list[dtos.Handover],
-                summary="Handovers and their status, newest first, a page at a time")
-    def list_handovers(_: Party, status: Annotated[str | None, Query(max_length=40)] = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                       offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dtos.Handover]:
-        return [dtos.handover(row) for row in queries.all_handovers(ctx, status, limit=limit, offset=offset)]
-
-    @router.get("/handovers/{handover_id}", response_model=dtos.HandoverDetail, summary="One handover")
-    def get_handover(handover_id: str, _: Party) -> dtos.HandoverDetail:
-        try:
-            row, sigs, links = queries.one_handover(ctx, handover_id)
-        except Refused as refused:
-            raise HTTPException(refused.status, refused.reason) from None
-        return dtos.detail(row, sigs, links)
-
-    @router.get("/handovers/{handover_id}/bast", summary="The BAST PDF, as issued or as signed so far",
-                response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
-    def get_bast(handover_id: str, principal: Party,
-                 version: Annotated[Literal["issued", "current"], Query()] = "current") -> Response:
-        pdf, filename = _guard(ctx, principal, "bast", handover_id,
-                               lambda: queries.bast_document(ctx, handover_id, principal, version))
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-    @router.post("/handovers/{handover_id}/signatures", status_code=201, response_model=dtos.SignatureAccepted,
-                 summary="Upload the BAST signed by one party (`p3ke bast sign`), as application/pdf",
-                 openapi_extra=_PDF_BODY, responses=_UNAVAILABLE)
-    async def upload_signature(handover_id: str, request: Request, principal: PrincipalDep) -> dtos.SignatureAccepted:
+@router.post("/handovers/{handover_id}/signatures", status_code=201, response_model=dtos.SignatureAccepted,
+             summary="Upload the BAST signed by one party (`p3ke bast sign`), as application/pdf",
+             openapi_extra=_PDF_BODY, responses=_UNAVAILABLE)
+async def upload_signature(handover_id: str, request: Request, principal: Caller, ctx: Ctx) -> dtos.SignatureAccepted:
+    try:
         # a caller whose role never signs is refused before the PDF is read and validated
-        await run_in_threadpool(_guard, ctx, principal, "sign", handover_id,
-                                lambda: signing.check_signing_role(ctx, principal))
+        await run_in_threadpool(signing.check_signing_role, ctx, principal)
         pdf = await _body(request, ctx.settings.delivery_max_upload_bytes)
-        result = await run_in_threadpool(
-            _guard, ctx, principal, "sign", handover_id,
-            lambda: signing.accept_signature(ctx, handover_id, principal, pdf))
-        return dtos.SignatureAccepted(**result)
+        result = await run_in_threadpool(signing.accept_signature, ctx, handover_id, principal, pdf)
+    except Refused as refused:
+        raise await run_in_threadpool(refusal_answer, ctx, principal, refused, action="upload",
+                                      resource_type="bast", resource_id=handover_id) from None
+    return dtos.SignatureAccepted(**result)
 
-    @router.post("/handovers/{handover_id}/password", response_model=dtos.PasswordRelease,
-                 summary="Release the package password to party 2's program officer (once, audited)",
-                 responses=_GONE)
-    def get_password(handover_id: str, principal: PrincipalDep, response: Response) -> dtos.PasswordRelease:
-        result = _guard(ctx, principal, "password", handover_id,
-                        lambda: release.release_password(ctx, handover_id, principal))
-        response.headers["Cache-Control"] = "no-store"
-        return dtos.PasswordRelease(**result)
 
-    @router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
-                 summary="An expiring, personal download link for the package", responses=_GONE)
-    def create_link(handover_id: str, principal: PrincipalDep) -> dtos.DownloadLink:
-        return dtos.DownloadLink(**_guard(ctx, principal, "link", handover_id,
-                                          lambda: release.issue_link(ctx, handover_id, principal)))
+@router.post("/handovers/{handover_id}/password", response_model=dtos.PasswordRelease,
+             summary="Release the package password to party 2's program officer (once, audited)",
+             responses=_GONE)
+def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Response) -> dtos.PasswordRelease:
+    with audited_refusal(ctx, principal, action="release-key", resource_type="package-password",
+                         resource_id=handover_id):
+        result = release.release_password(ctx, handover_id, principal)
+    response.headers["Cache-Control"] = "no-store"
+    return dtos.PasswordRelease(**result)
 
-    @router.delete("/handovers/{handover_id}/package/links/{link_id}", response_model=dtos.LinkRevoked,
-                   summary="Revoke a download link")
-    def delete_link(handover_id: str, link_id: str, principal: PrincipalDep) -> dtos.LinkRevoked:
-        return dtos.LinkRevoked(**_guard(ctx, principal, "revoke-link", handover_id,
-                                         lambda: release.revoke_link(ctx, handover_id, link_id, principal)))
 
-    @router.get("/handovers/{handover_id}/package", response_class=FileResponse,
-                summary="Download the encrypted package (with a link from POST .../package/links)",
-                responses={200: {"content": {"application/zip": {}}}, **_GONE})
-    def get_package(handover_id: str, principal: PrincipalDep,
-                    link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
-        got = _guard(ctx, principal, "download", handover_id,
-                     lambda: release.download(ctx, handover_id, principal, link))
-        return FileResponse(got.path, media_type="application/zip", filename=got.name,
-                            headers={"X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
+@router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
+             summary="An expiring, personal download link for the package", responses=_GONE)
+def create_link(handover_id: str, principal: Caller, ctx: Ctx) -> dtos.DownloadLink:
+    with audited_refusal(ctx, principal, action="download", resource_type="download-link",
+                         resource_id=handover_id):
+        return dtos.DownloadLink(**release.issue_link(ctx, handover_id, principal))
 
-    @router.post("/handovers/{handover_id}/revoke", response_model=dtos.Revoked,
-                 summary="Revoke a handover (PIHAK KESATU's data steward): nothing more is released")
-    def revoke(handover_id: str, body: dtos.Revocation, principal: Party1Steward) -> dtos.Revoked:
-        try:
-            return dtos.Revoked(**release.revoke(ctx, handover_id, principal, body.reason))
-        except Refused as refused:
-            raise HTTPException(refused.status, refused.reason) from None
 
-    return [router]
+@router.delete("/handovers/{handover_id}/package/links/{link_id}", response_model=dtos.LinkRevoked,
+               summary="Revoke a download link")
+def delete_link(handover_id: str, link_id: str, principal: Caller, ctx: Ctx) -> dtos.LinkRevoked:
+    with audited_refusal(ctx, principal, action="download", resource_type="download-link",
+                         resource_id=handover_id):
+        return dtos.LinkRevoked(**release.revoke_link(ctx, handover_id, link_id, principal))
+
+
+@router.get("/handovers/{handover_id}/package", response_class=FileResponse,
+            summary="Download the encrypted package (with a link from POST .../package/links)",
+            responses={200: {"content": {"application/zip": {}}}, **_GONE})
+def get_package(handover_id: str, principal: Caller, ctx: Ctx,
+                link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
+    with audited_refusal(ctx, principal, action="download", resource_type="package", resource_id=handover_id):
+        got = release.download(ctx, handover_id, principal, link)
+    return FileResponse(got.path, media_type="application/zip", filename=got.name,
+                        headers={"X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
+
+
+@router.post("/handovers/{handover_id}/revoke", response_model=dtos.Revoked,
+             summary="Revoke a handover (PIHAK KESATU's data steward): nothing more is released")
+def revoke(handover_id: str, body: dtos.Revocation, principal: Party1Steward, ctx: Ctx) -> dtos.Revoked:
+    try:
+        return dtos.Revoked(**release.revoke(ctx, handover_id, principal, body.reason))
+    except Refused as refused:
+        raise HTTPException(refused.status, refused.reason) from None
 
 
 async def _body(request: Request, limit: int) -> bytes:

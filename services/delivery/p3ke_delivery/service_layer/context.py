@@ -1,16 +1,17 @@
-"""What the delivery use cases work with, built once per process from the Runtime.
+"""What delivery's handlers, routes and the preparer share, built once per process by the runtime
+(`ServiceSpec.context`): the settings, the clock and the agreement policy (from the platform), the
+handover storage, the server key, the trust anchors and the signatory mapping.
 
-The agreement policy, the server key, the trust anchors and the signatory mapping are loaded on
-first use (a process that never verifies a signature never needs the trust configuration), and
-`now` is a function so that tests can move the clock.
+Each is loaded on first use (a process that never verifies a signature never needs the trust
+configuration); `check()` loads at start-up what every process needs, and the trust configuration in
+production, where a missing or development one must stop start-up.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,10 +23,9 @@ from p3ke_delivery.adapters.certificates import (
 )
 from p3ke_delivery.adapters.keys import ServerKeys, load_or_create_key
 from p3ke_delivery.adapters.storage import Storage
-from p3ke_delivery.config import DeliverySettings, delivery_settings
-from p3ke_platform.agreement import Policy, load_agreement
+from p3ke_delivery.config import DeliverySettings
+from p3ke_platform.service_context import ServiceContext, utc_now
 from p3ke_platform.settings import ConfigurationError
-from p3ke_platform.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
@@ -33,22 +33,14 @@ if TYPE_CHECKING:
     from p3ke_platform.service import Runtime
 
 
-class DeliveryContext:
-    def __init__(self, runtime: Runtime, *, now: Callable[[], datetime] | None = None) -> None:
-        self.runtime = runtime
-        self.settings: DeliverySettings = delivery_settings(runtime.settings)
-        self.storage = Storage(self.settings.storage_dir)
-        self.now = now or (lambda: datetime.now(UTC))
+class DeliveryContext(ServiceContext[DeliverySettings]):
+    def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(runtime, clock=clock)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with self.runtime.unit_of_work() as uow:
-            yield uow
-
     @cached_property
-    def policy(self) -> Policy:
-        return Policy(load_agreement(self.settings.agreement_dir, self.settings.agreement_include_examples))
+    def storage(self) -> Storage:
+        return Storage(self.settings.storage_dir)
 
     @cached_property
     def keys(self) -> ServerKeys:
@@ -71,16 +63,11 @@ class DeliveryContext:
                                      "(written by `p3ke bast dev-ca`) is never used in production")
         return mapping
 
-
     def check(self) -> None:
-        """Load everything now, so that bad configuration stops start-up instead of a later request."""
-        _ = (self.policy, self.keys, self.trust_anchors, self.signatory_certificates)
-
-
-def context_for(runtime: Runtime) -> DeliveryContext:
-    """One context per Runtime (the API's routers and the preparer thread share it)."""
-    ctx = getattr(runtime, "_delivery_context", None)
-    if ctx is None:
-        ctx = DeliveryContext(runtime)
-        runtime._delivery_context = ctx  # type: ignore[attr-defined]
-    return ctx
+        """Load everything now, so that bad configuration stops start-up instead of a later request: the
+        policy and the server key always; the trust configuration in production only (in development it
+        may be written later, by `p3ke bast dev-ca`, and is loaded on the first signature)."""
+        super().check()
+        _ = self.keys
+        if self.settings.env == "production":
+            _ = (self.trust_anchors, self.signatory_certificates)

@@ -8,12 +8,12 @@ and building a package for a large extract takes a while, which must not hold th
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
 from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.domain.model import Status
+from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
@@ -23,7 +23,7 @@ from p3ke_schemas.events import ProgramCode
 log = get_logger(__name__)
 
 
-def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
+def extract_prepared(ctx: DeliveryContext, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractPrepared)
     if data.status != "accepted":
@@ -40,7 +40,7 @@ def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
         status = Status.FAILED
         reason = (f"program '{data.program}' is not one of the four programs of Art. 3; the handover-signed "
                   f"event cannot announce it, so no BAST is issued")
-    now = datetime.now(UTC)
+    now = ctx.clock()
     handover_id = f"ho-{uuid.uuid4().hex[:16]}"
     uow.session.execute(insert(handovers).values(
         handover_id=handover_id, request_id=data.request_id, extract_id=data.extract_id,

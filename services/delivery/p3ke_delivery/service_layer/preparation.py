@@ -1,7 +1,7 @@
 """Prepare a handover: check the extract, build the encrypted package, number and render the BAST.
 
 Runs outside any long transaction: a preparer claims one `preparing` handover with a lease (so that
-several API replicas never build the same one), does the slow work on files, then records the result
+several replicas never build the same one), does the slow work on files, then records the result
 in one short transaction. A crash leaves the lease to expire and the next claim starts over.
 Preparation fails for good (status `failed`, with the reason) when the extract cannot be trusted:
 missing, outside the shared directory, a different checksum or row count than announced, or columns
@@ -38,7 +38,7 @@ class PreparationFailed(Exception):
 
 def claim(ctx: DeliveryContext) -> str | None:
     """Take the oldest unclaimed `preparing` handover for this process, or None."""
-    now = ctx.now()
+    now = ctx.clock()
     free = and_(handovers.c.status == Status.PREPARING,
                 or_(handovers.c.claimed_until.is_(None), handovers.c.claimed_until < now))
     with ctx.unit_of_work() as uow:
@@ -85,12 +85,12 @@ def _finish(ctx: DeliveryContext, handover_id: str, **values: object) -> None:
     with ctx.unit_of_work() as uow:
         uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id,
                                                     handovers.c.status == Status.PREPARING)
-                            .values(claimed_until=None, updated_at=ctx.now(), **values))
+                            .values(claimed_until=None, updated_at=ctx.clock(), **values))
 
 
 def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
     handover_id = str(row["handover_id"])
-    now = ctx.now()
+    now = ctx.clock()
     path = extract.resolve(str(row["extract_uri"] or ""), ctx.settings.extract_root)
     actual = sha256_file(path)
     if actual != row["extract_sha256"]:
@@ -175,7 +175,7 @@ def _bast_content(ctx: DeliveryContext, terms: Terms, row: dict[str, object], **
             signatory_position=sig.position, signatory_acting_for=sig.acting_for))  # type: ignore[attr-defined]
     program = terms.program(str(row["program"]))
     return bast_pdf.BastContent(
-        number=str(facts["number"]), issued_on=agreement_day(ctx.now()), place=ctx.settings.delivery_bast_place,
+        number=str(facts["number"]), issued_on=agreement_day(ctx.clock()), place=ctx.settings.delivery_bast_place,
         agreement_title=terms.title, agreement_signed_on=terms.signed_on, terms_version=terms.version,
         parties=(parties[0], parties[1]), program_code=str(row["program"]),
         program_title=program.title_id if program else str(row["program"]),
@@ -196,7 +196,7 @@ def _sha256(data: bytes) -> str:
 
 
 class Preparer:
-    """Prepares handovers until stopped: the loop the API process runs in a thread."""
+    """Prepares handovers until stopped: the background loop `delivery-preparer` (see `run`)."""
 
     def __init__(self, ctx: DeliveryContext) -> None:
         self.ctx = ctx
@@ -220,8 +220,9 @@ class Preparer:
             if not busy:
                 stop.wait(idle)
 
-    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop,), name="delivery-preparer", daemon=True)
-        thread.start()
-        return thread, stop
+
+def run(ctx: DeliveryContext, stop: threading.Event) -> None:
+    """The preparer as a background loop (`BackgroundLoop.run`): prepares handovers until `stop` is set.
+    Run by the API process, or by `python -m p3ke_delivery jobs` when P3KE_JOBS_IN_API=false; replicas
+    share the work through leases."""
+    Preparer(ctx).run(stop)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from p3ke_delivery.adapters.repository import get_handover, links_of, list_handovers, signatures_of
-from p3ke_delivery.domain.model import Refused, Status
+from p3ke_delivery.domain.model import Status
 from p3ke_delivery.service_layer.context import DeliveryContext
-from p3ke_delivery.service_layer.signing import actor_of
 from p3ke_platform.auth import Principal
+from p3ke_platform.refusal import Refused
 
 
 def all_handovers(ctx: DeliveryContext, status: str | None, *, limit: int = 100, offset: int = 0) -> list[Any]:
@@ -34,7 +34,7 @@ def bast_document(ctx: DeliveryContext, handover_id: str, principal: Principal,
         if row["status"] in (Status.PREPARING, Status.FAILED) or not row["bast_file"]:
             raise Refused(409, f"the handover is {row['status']}: no BAST has been issued", rule="status")
         name = row["bast_file"] if version == "issued" else row["current_file"]
-        uow.record_access(actor=actor_of(principal), action="read", resource_type="bast",
+        uow.record_access(actor=principal.actor(), action="read", resource_type="bast",
                           resource_id=handover_id, agreement_id=row["agreement_id"], program=row["program"],
                           reason=f"BAST {row['bast_number']} ({version})")
     filename = f"BAST_{row['handover_id']}_{version}.pdf"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,14 +22,12 @@ from p3ke_delivery.adapters import subjects
 from p3ke_delivery.adapters.keys import LinkClaims, LinkError
 from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
-from p3ke_delivery.domain.model import Refused, Status, aware, status_problem
+from p3ke_delivery.domain.model import Status, aware, status_problem
 from p3ke_delivery.service_layer.context import DeliveryContext
-from p3ke_delivery.service_layer.signing import actor_of
-from p3ke_platform.audit_client import access_event
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
-from p3ke_platform.unit_of_work import MAX_SUBJECTS_PER_EVENT, UnitOfWork
-from p3ke_schemas import DataAccess
+from p3ke_platform.refusal import Refused
+from p3ke_platform.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -46,16 +43,15 @@ def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, wh
     """The policy's answer for party 2 receiving this handover's data now, then the handover's state."""
     fields = json.loads(row["fields"]) if row["fields"] else []
     decision = ctx.policy.decide(principal.org, principal.roles, "download-package", row["program"], fields,
-                                 at=ctx.now())
-    if not decision.allowed:
-        raise Refused(403, decision.reason, rule=decision.rule)
+                                 at=ctx.clock())
+    Refused.unless(decision)
     if row["status"] != Status.SIGNED:
         code = 410 if row["status"] == Status.REVOKED else 409
         raise Refused(code, status_problem(row["status"], what), rule="status")
 
 
 def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
-    now = ctx.now()
+    now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
         _may_receive(ctx, principal, row, "releasing the package password")
@@ -76,7 +72,7 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
                     password_ciphertext=None, updated_at=now)).rowcount
         if taken != 1:
             raise Refused(409, "the package password was released by a concurrent request", rule="released-once")
-        uow.record_access(actor=actor_of(principal), action="release-key", resource_type="package-password",
+        uow.record_access(actor=principal.actor(), action="release-key", resource_type="package-password",
                           resource_id=handover_id, record_count=row["record_count"],
                           agreement_id=row["agreement_id"], program=row["program"],
                           reason=f"package password of BAST {row['bast_number']} released")
@@ -86,7 +82,7 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
 
 
 def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
-    now = ctx.now()
+    now = ctx.clock()
     expires = now + timedelta(seconds=ctx.settings.delivery_link_ttl_seconds)
     link_id = secrets.token_hex(12)
     with ctx.unit_of_work() as uow:
@@ -110,7 +106,7 @@ class Download:
 
 
 def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str) -> Download:
-    now = ctx.now()
+    now = ctx.clock()
     try:
         claims = ctx.keys.verify_link(token, now=now)
     except LinkError as exc:
@@ -144,24 +140,17 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
 def _record_download(ctx: DeliveryContext, uow: UnitOfWork, principal: Principal, row: RowMapping, link_id: str,
                      now: datetime) -> None:
     """The download in the audit log with every released person's keyed hash (UU PDP Art. 31-32), so a
-    data subject's trail shows it; split over events of MAX_SUBJECTS_PER_EVENT references."""
+    data subject's trail shows it; the references are streamed from the handover's file, and the platform
+    splits them over events of MAX_SUBJECTS_PER_EVENT."""
     handover_id = row["handover_id"]
-    base = access_event(service=uow.service, actor=actor_of(principal), action="download", resource_type="package",
-                        resource_id=handover_id, outcome="allowed", at=now, subject_hash_key=uow.subject_hash_key,
-                        record_count=row["record_count"], agreement_id=row["agreement_id"], program=row["program"],
-                        reason=f"package of BAST {row['bast_number']} (link {link_id})").model_dump()
-    chunks = subjects.read_refs(ctx.storage.path(handover_id, subjects.REFS_FILE), MAX_SUBJECTS_PER_EVENT)
-    chunk, following = next(chunks, []), next(chunks, None)
-    split = following is not None
-    while chunk is not None:
-        count = len(chunk) if split else row["record_count"]
-        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": count,
-                                            "subject_refs": chunk}), subject=handover_id)
-        chunk, following = following, (next(chunks, None) if following is not None else None)
+    uow.record_access(actor=principal.actor(), action="download", resource_type="package", resource_id=handover_id,
+                      outcome="allowed", at=now, record_count=row["record_count"], agreement_id=row["agreement_id"],
+                      program=row["program"], reason=f"package of BAST {row['bast_number']} (link {link_id})",
+                      subject_refs=subjects.read_refs(ctx.storage.path(handover_id, subjects.REFS_FILE)))
 
 
 def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal: Principal) -> dict[str, Any]:
-    now = ctx.now()
+    now = ctx.clock()
     with ctx.unit_of_work() as uow:
         _handover(uow.session, handover_id)
         link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == link_id), None)
@@ -179,7 +168,7 @@ def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal:
 
 def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason: str) -> dict[str, Any]:
     """Stop a handover: no more signatures, password or downloads; links die; the package is deleted."""
-    now = ctx.now()
+    now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
         if row["status"] in (Status.REVOKED, Status.FAILED):

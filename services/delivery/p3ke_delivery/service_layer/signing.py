@@ -17,33 +17,29 @@ from sqlalchemy import insert, update
 from p3ke_delivery.adapters import pdf_signatures
 from p3ke_delivery.adapters.orm import handovers, signatures
 from p3ke_delivery.adapters.repository import get_handover, handover_by_bast_sha256, signatures_of
-from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Refused, Status, aware, status_problem
+from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Status, aware, status_problem
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
+from p3ke_platform.refusal import Refused
 from p3ke_platform.settings import ConfigurationError
-from p3ke_schemas import Actor, HandoverSigned, Signer
+from p3ke_schemas import HandoverSigned, Signer
 from p3ke_schemas.events import ProgramCode
 
 log = get_logger(__name__)
 
 
-def actor_of(principal: Principal) -> Actor:
-    return Actor(org=principal.org, subject=principal.subject, roles=sorted(principal.roles),
-                 service_account=principal.service_account)
-
-
 def check_signing_role(ctx: DeliveryContext, principal: Principal) -> None:
     """The cheap part of the decision, before any PDF is read: may this role of this org sign a BAST at
     all? (Everything else — the signatory, the program, the dates — is decided on the signature.)"""
-    now = ctx.now()
+    now = ctx.clock()
     decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", at=now)
     if not decision.allowed and decision.rule == "role":
         raise Refused(403, f"now ({now.isoformat(timespec='seconds')}): {decision.reason}", rule=decision.rule)
 
 
 def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principal, pdf: bytes) -> dict[str, Any]:
-    now = ctx.now()
+    now = ctx.clock()
     if len(pdf) > ctx.settings.delivery_max_upload_bytes:
         raise Refused(413, f"the upload is {len(pdf)} bytes; the limit is {ctx.settings.delivery_max_upload_bytes}",
                       rule="too-large")
@@ -141,7 +137,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
                                 certificate_sha256=r["certificate_sha256"], signed_at=aware(r["signed_at"]))
                          for r in sorted(rows, key=lambda r: r["party"])],
                 signed_at=now), subject=handover_id)
-        uow.record_access(actor=actor_of(principal), action="upload", resource_type="bast",
+        uow.record_access(actor=principal.actor(), action="upload", resource_type="bast",
                           resource_id=handover_id, agreement_id=row["agreement_id"], program=row["program"],
                           reason=f"signature of {PARTY_NAMES[new.party]} by {signatory.id} accepted")
     log.info("bast signature accepted", handover_id=handover_id, party=new.party, signatory_id=signatory.id,

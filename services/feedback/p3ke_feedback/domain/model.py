@@ -1,24 +1,10 @@
-"""Refusals and small pure rules shared by the use cases."""
+"""Small pure rules shared by the use cases (refusals: `p3ke_platform.refusal.Refused`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from p3ke_platform.agreement import agreement_day
-
-
-class Refused(Exception):
-    """A request the rules do not allow: `status` is the HTTP status, `reason` says precisely why.
-
-    Reasons go to the caller and to the audit log, so they carry ids, counts and dates, never
-    personal data of data subjects.
-    """
-
-    def __init__(self, status: int, reason: str, *, rule: str = "refused") -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.rule = rule
 
 
 def aware(value: datetime) -> datetime:

@@ -15,27 +15,25 @@ import hashlib
 import io
 import re
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from p3ke_feedback.adapters import charts, me_pdf
-from p3ke_feedback.domain.model import Refused
 from p3ke_feedback.domain.report import DESIL_KEYS
 from p3ke_feedback.entrypoints import dto
+from p3ke_feedback.entrypoints.deps import Caller, Ctx, Reader
 from p3ke_feedback.service_layer import batches, publication, queries, reports
-from p3ke_feedback.service_layer.context import Context, context_for
+from p3ke_feedback.service_layer.context import Context
 from p3ke_platform.agreement import agreement_day
-from p3ke_platform.auth import Principal, PrincipalDep, require
-from p3ke_platform.service import Runtime
-from p3ke_schemas import Actor, ProgramCode
+from p3ke_platform.api import audited_refusal, refusal_answer
+from p3ke_platform.auth import Principal
+from p3ke_platform.refusal import Refused
+from p3ke_schemas import ProgramCode
 
-Reader = Annotated[Principal, Depends(require("program-officer", "data-steward", "compliance-auditor", "operator"))]
-T = TypeVar("T")
 MonthQ = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="first/last month, YYYY-MM")]
 IdQ = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 OptIdQ = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -52,224 +50,211 @@ _PDF = {200: {"content": {"application/pdf": {}}, "description": "the M&E report
 _CHART = {200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "the chart"}}
 
 
-def actor_of(principal: Principal) -> Actor:
-    return Actor(org=principal.org, subject=principal.subject, roles=sorted(principal.roles),  # type: ignore[arg-type]
-                 service_account=principal.service_account)
-
-
 def _filename(raw: str | None) -> str:
     name = (raw or "data-balikan").replace("\\", "/").rsplit("/", 1)[-1]
     return _FILENAME.sub("_", name).strip(" .")[:200] or "data-balikan"
 
 
-def routers(runtime: Runtime) -> list[APIRouter]:
-    router = APIRouter(prefix="/v1", tags=["feedback"])
+def _may_read(ctx: Context, principal: Principal, program: str | None = None) -> None:
+    Refused.unless(ctx.policy.decide(principal.org, principal.roles, "read-reports", program, at=ctx.clock()))
 
-    def ctx() -> Context:
-        return context_for(runtime.settings)
 
-    if runtime.settings.env == "production":
-        ctx().check()  # a bad agreement or region file stops start-up, not the first request
+router = APIRouter(prefix="/v1", tags=["feedback"])
 
-    def refuse(principal: Principal, refused: Refused, action: str, resource_type: str,
-               resource_id: str) -> HTTPException:
-        """Record the refusal in the audit log (its own transaction); the answer carries its reason."""
-        with runtime.unit_of_work() as uow:
-            uow.record_access(actor=actor_of(principal), action=action, resource_type=resource_type,
-                              resource_id=resource_id, outcome="denied", reason=refused.reason)
-        return HTTPException(refused.status, refused.reason, headers={"X-P3KE-Refusal": refused.rule})
 
-    def guard(principal: Principal, action: str, resource_type: str, resource_id: str, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except Refused as refused:
-            raise refuse(principal, refused, action, resource_type, resource_id) from None
+# -- handovers ------------------------------------------------------------------------------------------
+@router.get("/handovers", response_model=list[dto.SignedHandover],
+            summary="Signed handovers, their delivered counts and feedback state")
+def list_handovers(ctx: Ctx, _: Reader, program: ProgramCode | None = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dto.SignedHandover]:
+    with ctx.sessions() as session:
+        rows = queries.handovers(ctx, session, str(program) if program else None, limit=limit, offset=offset)
+    return [dto.SignedHandover(**{k: row[k] for k in dto.SignedHandover.model_fields}) for row in rows]
 
-    def may_read(principal: Principal, program: str | None = None) -> None:
-        decision = ctx().policy.decide(principal.org, principal.roles, "read-reports", program, at=ctx().clock())
-        if not decision.allowed:
-            raise Refused(403, decision.reason, rule=decision.rule)
 
-    # -- handovers ------------------------------------------------------------------------------------
-    @router.get("/handovers", response_model=list[dto.SignedHandover],
-                summary="Signed handovers, their delivered counts and feedback state")
-    def list_handovers(_: Reader, program: ProgramCode | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                       offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dto.SignedHandover]:
-        c = ctx()
-        with runtime.sessions() as session:
-            rows = queries.handovers(c, session, str(program) if program else None, limit=limit, offset=offset)
-        return [dto.SignedHandover(**{k: row[k] for k in dto.SignedHandover.model_fields}) for row in rows]
+# -- batches --------------------------------------------------------------------------------------------
+@router.post("/feedback-batches", status_code=201, response_model=dto.Batch, openapi_extra=_UPLOAD_BODY,
+             summary="Upload data balikan for a handover (CSV, XLSX or Parquet as the raw body, streamed)",
+             responses={200: {"model": dto.Batch, "description": "The same file was uploaded before for this "
+                                                                 "handover: the earlier batch"}})
+async def upload(ctx: Ctx, request: Request, principal: Caller, handover_id: IdQ, program: ProgramCode,
+                 filename: Annotated[str | None, Query(max_length=255)] = None,
+                 supersedes: OptIdQ = None, batch_id: OptIdQ = None) -> JSONResponse:
+    actor = principal.actor()
+    sub = batches.Submission(handover_id=handover_id, program=str(program), supersedes=supersedes,
+                             batch_id=batch_id)
 
-    # -- batches --------------------------------------------------------------------------------------
-    @router.post("/feedback-batches", status_code=201, response_model=dto.Batch, openapi_extra=_UPLOAD_BODY,
-                 summary="Upload data balikan for a handover (CSV, XLSX or Parquet as the raw body, streamed)",
-                 responses={200: {"model": dto.Batch, "description": "The same file was uploaded before for this "
-                                                                     "handover: the earlier batch"}})
-    async def upload(request: Request, principal: PrincipalDep, handover_id: IdQ, program: ProgramCode,
-                     filename: Annotated[str | None, Query(max_length=255)] = None,
-                     supersedes: OptIdQ = None, batch_id: OptIdQ = None) -> JSONResponse:
-        c = ctx()
-        sub = batches.Submission(handover_id=handover_id, program=str(program), supersedes=supersedes,
-                                 batch_id=batch_id)
-        # the agreement is asked before the upload is streamed to disk (a refusal costs nothing)
-        await run_in_threadpool(guard, principal, "upload", "feedback-batch", handover_id,
-                                lambda: batches.authorize(c, actor_of(principal), str(program)))
-        try:
-            upload_file = await _receive(c, request, _filename(filename))
-        except Refused as refused:
-            raise await run_in_threadpool(refuse, principal, refused, "upload", "feedback-batch",
-                                          handover_id) from None
-        stored = await run_in_threadpool(guard, principal, "upload", "feedback-batch", batch_id or handover_id,
-                                         lambda: batches.submit(c, runtime, actor_of(principal), sub, upload_file))
-        body = dto.batch(stored.batch, duplicate=not stored.created)
-        return JSONResponse(body.model_dump(mode="json"), status_code=201 if stored.created else 200,
-                            headers={"Location": body.links.self})
+    def authorize() -> None:  # the agreement is asked before the upload is streamed to disk (a refusal costs nothing)
+        with audited_refusal(ctx, principal, action="upload", resource_type="feedback-batch", resource_id=handover_id):
+            batches.authorize(ctx, actor, str(program))
 
-    @router.get("/feedback-batches", response_model=list[dto.Batch], summary="Feedback batches, newest first")
-    def list_batches(principal: PrincipalDep, handover_id: OptIdQ = None,
-                     status: Literal["current", "superseded"] | None = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dto.Batch]:
-        guard(principal, "query", "feedback-batch", handover_id or "all", lambda: may_read(principal))
-        with runtime.sessions() as session:
-            rows = queries.batches(session, handover_id, status, limit)
-        return [dto.batch(r) for r in rows]
+    def submit(upload_file: batches.Upload) -> batches.Stored:
+        with audited_refusal(ctx, principal, action="upload", resource_type="feedback-batch",
+                             resource_id=batch_id or handover_id):
+            return batches.submit(ctx, actor, sub, upload_file)
 
-    @router.get("/feedback-batches/{batch_id}", response_model=dto.Batch, summary="One batch and its counts")
-    def get_batch(batch_id: str, principal: PrincipalDep) -> dto.Batch:
-        def call() -> Any:
-            may_read(principal)
-            with runtime.sessions() as session:
-                return queries.batch_row(session, batch_id)
+    await run_in_threadpool(authorize)
+    try:
+        upload_file = await _receive(ctx, request, _filename(filename))
+    except Refused as refused:
+        raise await run_in_threadpool(refusal_answer, ctx, principal, refused, action="upload",
+                                      resource_type="feedback-batch", resource_id=handover_id) from None
+    stored = await run_in_threadpool(submit, upload_file)
+    body = dto.batch(stored.batch, duplicate=not stored.created)
+    return JSONResponse(body.model_dump(mode="json"), status_code=201 if stored.created else 200,
+                        headers={"Location": body.links.self})
 
-        return dto.batch(guard(principal, "read", "feedback-batch", batch_id, call))
 
-    @router.get("/feedback-batches/{batch_id}/findings", response_model=dto.FindingsPage,
-                summary="Row-level findings (values masked), page by page; the read is audited")
-    def findings(batch_id: str, principal: PrincipalDep, offset: Annotated[int, Query(ge=0)] = 0,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 code: Annotated[str | None, Query(max_length=60)] = None,
-                 severity: Literal["error", "warning"] | None = None) -> dto.FindingsPage:
-        c = ctx()
+@router.get("/feedback-batches", response_model=list[dto.Batch], summary="Feedback batches, newest first")
+def list_batches(ctx: Ctx, principal: Caller, handover_id: OptIdQ = None,
+                 status: Literal["current", "superseded"] | None = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dto.Batch]:
+    with audited_refusal(ctx, principal, action="query", resource_type="feedback-batch",
+                         resource_id=handover_id or "all"):
+        _may_read(ctx, principal)
+    with ctx.sessions() as session:
+        rows = queries.batches(session, handover_id, status, limit)
+    return [dto.batch(r) for r in rows]
 
-        def call() -> tuple[int, list[dict[str, Any]]]:
-            may_read(principal)
-            with runtime.sessions() as session:
-                row = queries.batch_row(session, batch_id)
-            return queries.findings_page(c, row, offset, limit, code, severity)
 
-        total, items = guard(principal, "read", "feedback-findings", batch_id, call)
-        with runtime.unit_of_work() as uow:
-            uow.record_access(actor=actor_of(principal), action="read", resource_type="feedback-findings",
-                              resource_id=batch_id, record_count=len(items))
-        return dto.FindingsPage(total=total, offset=offset, limit=limit, items=[dto.Finding(**i) for i in items])
+@router.get("/feedback-batches/{batch_id}", response_model=dto.Batch, summary="One batch and its counts")
+def get_batch(ctx: Ctx, batch_id: str, principal: Caller) -> dto.Batch:
+    with audited_refusal(ctx, principal, action="read", resource_type="feedback-batch", resource_id=batch_id):
+        _may_read(ctx, principal)
+        with ctx.sessions() as session:
+            row = queries.batch_row(session, batch_id)
+    return dto.batch(row)
 
-    @router.get("/feedback-batches/{batch_id}/findings.csv", response_class=StreamingResponse, responses=_CSV,
-                summary="The whole findings report (masked) as CSV; the export is audited")
-    def findings_csv(batch_id: str, principal: PrincipalDep) -> StreamingResponse:
-        c = ctx()
 
-        def call() -> tuple[Any, int]:
-            may_read(principal)
-            with runtime.sessions() as session:
-                row = queries.batch_row(session, batch_id)
-            return row, queries.findings_count(c, row)
+@router.get("/feedback-batches/{batch_id}/findings", response_model=dto.FindingsPage,
+            summary="Row-level findings (values masked), page by page; the read is audited")
+def findings(ctx: Ctx, batch_id: str, principal: Caller, offset: Annotated[int, Query(ge=0)] = 0,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+             code: Annotated[str | None, Query(max_length=60)] = None,
+             severity: Literal["error", "warning"] | None = None) -> dto.FindingsPage:
+    with audited_refusal(ctx, principal, action="read", resource_type="feedback-findings", resource_id=batch_id):
+        _may_read(ctx, principal)
+        with ctx.sessions() as session:
+            row = queries.batch_row(session, batch_id)
+        total, items = queries.findings_page(ctx, row, offset, limit, code, severity)
+    with ctx.unit_of_work() as uow:
+        uow.record_access(actor=principal.actor(), action="read", resource_type="feedback-findings",
+                          resource_id=batch_id, record_count=len(items))
+    return dto.FindingsPage(total=total, offset=offset, limit=limit, items=[dto.Finding(**i) for i in items])
 
-        row, count = guard(principal, "export", "feedback-findings", batch_id, call)
-        with runtime.unit_of_work() as uow:
-            uow.record_access(actor=actor_of(principal), action="export", resource_type="feedback-findings",
-                              resource_id=batch_id, record_count=count)
-        return StreamingResponse(queries.findings_csv(c, row), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="findings-{batch_id}.csv"'})
 
-    # -- reports --------------------------------------------------------------------------------------
-    def _report(principal: Principal, q: reports.ReportQuery, action: str = "query") -> Any:
-        def call() -> Any:
-            if q.start and q.end and q.start > q.end:
-                raise Refused(422, f"start {q.start} is after end {q.end}", rule="period")
-            may_read(principal, q.program)
-            with runtime.sessions() as session:
-                return reports.build(ctx(), session, q)
+@router.get("/feedback-batches/{batch_id}/findings.csv", response_class=StreamingResponse, responses=_CSV,
+            summary="The whole findings report (masked) as CSV; the export is audited")
+def findings_csv(ctx: Ctx, batch_id: str, principal: Caller) -> StreamingResponse:
+    with audited_refusal(ctx, principal, action="export", resource_type="feedback-findings", resource_id=batch_id):
+        _may_read(ctx, principal)
+        with ctx.sessions() as session:
+            row = queries.batch_row(session, batch_id)
+        count = queries.findings_count(ctx, row)
+    with ctx.unit_of_work() as uow:
+        uow.record_access(actor=principal.actor(), action="export", resource_type="feedback-findings",
+                          resource_id=batch_id, record_count=count)
+    return StreamingResponse(queries.findings_csv(ctx, row), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="findings-{batch_id}.csv"'})
 
-        return guard(principal, action, "feedback-report", q.program or "all", call)
 
-    def _query(program: ProgramCode | None, start: str | None, end: str | None, level: str, period: str,
-               region: str | None) -> reports.ReportQuery:
-        return reports.ReportQuery(program=str(program) if program else None, start=start, end=end,
-                                   level=level, granularity=period, region=region)  # type: ignore[arg-type]
+# -- reports --------------------------------------------------------------------------------------------
+def _report(ctx: Context, principal: Principal, q: reports.ReportQuery, action: str = "query") -> Any:
+    with audited_refusal(ctx, principal, action=action, resource_type="feedback-report",
+                         resource_id=q.program or "all"):
+        if q.start and q.end and q.start > q.end:
+            raise Refused(422, f"start {q.start} is after end {q.end}", rule="period")
+        _may_read(ctx, principal, q.program)
+        with ctx.sessions() as session:
+            return reports.build(ctx, session, q)
 
-    @router.get("/reports", response_model=dto.Report,
-                summary="Delivered, served, coverage, share of desil 1, time to feedback, overdue handovers")
-    def get_report(principal: PrincipalDep, program: ProgramCode | None = None, start: MonthQ = None,
-                   end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
-                   region: RegionQ = None) -> Response:
-        report = dto.report(_report(principal, _query(program, start, end, level, period, region)))
-        # serialised once here: the response model documents it (validating it again costs a regency report
-        # tens of milliseconds)
-        return Response(report.model_dump_json(), media_type="application/json")
 
-    @router.get("/reports/export.csv", response_class=StreamingResponse, responses=_CSV,
-                summary="The report as CSV: one line per program, period, region and desil")
-    def export_report(principal: PrincipalDep, program: ProgramCode | None = None, start: MonthQ = None,
-                      end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
-                      region: RegionQ = None) -> StreamingResponse:
-        r = _report(principal, _query(program, start, end, level, period, region), "export")
-        _record_export(principal, "feedback-report", program, len(r.rows))
-        return StreamingResponse(iter([_report_csv(r)]), media_type="text/csv", headers={
-            "Content-Disposition": 'attachment; filename="laporan-data-balikan.csv"'})
+def _query(program: ProgramCode | None, start: str | None, end: str | None, level: str, period: str,
+           region: str | None) -> reports.ReportQuery:
+    return reports.ReportQuery(program=str(program) if program else None, start=start, end=end,
+                               level=level, granularity=period, region=region)  # type: ignore[arg-type]
 
-    @router.get("/reports/charts/{chart}", response_class=Response, responses=_CHART,
-                summary="A report chart (coverage, desil, classes, timeliness) as PNG or SVG")
-    def chart(chart: Literal["coverage", "desil", "classes", "timeliness"], principal: PrincipalDep,
-              format: Literal["png", "svg"] = "png", program: ProgramCode | None = None,
-              start: MonthQ = None, end: MonthQ = None, region: RegionQ = None) -> Response:
-        r = _report(principal, _query(program, start, end, "province", "all", region))
-        return Response(charts.render(chart, r, format), media_type=charts.MEDIA_TYPES[format])
 
-    @router.get("/reports/monitoring-evaluation.pdf", response_class=Response, responses=_PDF,
-                summary="The monitoring and evaluation report (Art. 7) in Indonesian, for a year or any months")
-    def me_report(principal: PrincipalDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-                  start: MonthQ = None, end: MonthQ = None, program: ProgramCode | None = None) -> Response:
-        c = ctx()
-        if year is None and not (start or end):
-            year = agreement_day(c.clock()).year
-        if year is not None:
-            start, end = start or f"{year}-01", end or f"{year}-12"
-        r = _report(principal, _query(program, start, end, "province", "all", None), "export")
-        pdf = me_pdf.render(r, _parties(c), generated_on=agreement_day(c.clock()))
-        _record_export(principal, "feedback-me-report", program, len(r.rows))
-        label = f"{start}_{end}".replace("-", "")
-        return Response(pdf, media_type="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="laporan-monev-p3ke-{label}.pdf"'})
+def _record_export(ctx: Context, principal: Principal, resource_type: str, program: Any, count: int) -> None:
+    with ctx.unit_of_work() as uow:
+        uow.record_access(actor=principal.actor(), action="export", resource_type=resource_type,
+                          resource_id=str(program) if program else "all", record_count=count,
+                          purpose="monitoring and evaluation (PKS Art. 7), aggregates only")
 
-    def _record_export(principal: Principal, resource_type: str, program: Any, count: int) -> None:
-        with runtime.unit_of_work() as uow:
-            uow.record_access(actor=actor_of(principal), action="export", resource_type=resource_type,
-                              resource_id=str(program) if program else "all", record_count=count,
-                              purpose="monitoring and evaluation (PKS Art. 7), aggregates only")
 
-    @router.post("/reports/publications", status_code=201, response_model=dto.Publication,
-                 summary="Publish a report beyond the parties: needs the other party's consent (Art. 10(3)); "
-                         "aggregates only, small cells suppressed")
-    def publish(body: dto.PublicationIn, principal: PrincipalDep) -> dto.Publication:
-        if body.start and body.end and body.start > body.end:
-            raise HTTPException(422, f"start {body.start} is after end {body.end}")
-        q = reports.ReportQuery(program=str(body.program) if body.program else None, start=body.start, end=body.end,
-                                level=body.level, granularity=body.period)
-        content = guard(principal, "export", "feedback-report-publication", "new",
-                        lambda: publication.publish(ctx(), runtime, actor_of(principal), q, body.purpose))
-        return dto.Publication(**content)
+@router.get("/reports", response_model=dto.Report,
+            summary="Delivered, served, coverage, share of desil 1, time to feedback, overdue handovers")
+def get_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = None, start: MonthQ = None,
+               end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
+               region: RegionQ = None) -> Response:
+    report = dto.report(_report(ctx, principal, _query(program, start, end, level, period, region)))
+    # serialised once here: the response model documents it (validating it again costs a regency report
+    # tens of milliseconds)
+    return Response(report.model_dump_json(), media_type="application/json")
 
-    @router.get("/reports/publications/{publication_id}", response_model=dto.Publication,
-                summary="A publication as it was published")
-    def get_publication(publication_id: str, principal: PrincipalDep) -> dto.Publication:
-        def call() -> dict[str, Any]:
-            may_read(principal)
-            return publication.stored(runtime, publication_id)
 
-        return dto.Publication(**guard(principal, "read", "feedback-report-publication", publication_id, call))
+@router.get("/reports/export.csv", response_class=StreamingResponse, responses=_CSV,
+            summary="The report as CSV: one line per program, period, region and desil")
+def export_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = None, start: MonthQ = None,
+                  end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
+                  region: RegionQ = None) -> StreamingResponse:
+    r = _report(ctx, principal, _query(program, start, end, level, period, region), "export")
+    _record_export(ctx, principal, "feedback-report", program, len(r.rows))
+    return StreamingResponse(iter([_report_csv(r)]), media_type="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="laporan-data-balikan.csv"'})
 
-    return [router]
+
+@router.get("/reports/charts/{chart}", response_class=Response, responses=_CHART,
+            summary="A report chart (coverage, desil, classes, timeliness) as PNG or SVG")
+def chart(ctx: Ctx, chart: Literal["coverage", "desil", "classes", "timeliness"], principal: Caller,
+          format: Literal["png", "svg"] = "png", program: ProgramCode | None = None,
+          start: MonthQ = None, end: MonthQ = None, region: RegionQ = None) -> Response:
+    r = _report(ctx, principal, _query(program, start, end, "province", "all", region))
+    return Response(charts.render(chart, r, format), media_type=charts.MEDIA_TYPES[format])
+
+
+@router.get("/reports/monitoring-evaluation.pdf", response_class=Response, responses=_PDF,
+            summary="The monitoring and evaluation report (Art. 7) in Indonesian, for a year or any months")
+def me_report(ctx: Ctx, principal: Caller, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+              start: MonthQ = None, end: MonthQ = None, program: ProgramCode | None = None) -> Response:
+    if year is None and not (start or end):
+        year = agreement_day(ctx.clock()).year
+    if year is not None:
+        start, end = start or f"{year}-01", end or f"{year}-12"
+    r = _report(ctx, principal, _query(program, start, end, "province", "all", None), "export")
+    pdf = me_pdf.render(r, _parties(ctx), generated_on=agreement_day(ctx.clock()))
+    _record_export(ctx, principal, "feedback-me-report", program, len(r.rows))
+    label = f"{start}_{end}".replace("-", "")
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="laporan-monev-p3ke-{label}.pdf"'})
+
+
+@router.post("/reports/publications", status_code=201, response_model=dto.Publication,
+             summary="Publish a report beyond the parties: needs the other party's consent (Art. 10(3)); "
+                     "aggregates only, small cells suppressed")
+def publish(ctx: Ctx, body: dto.PublicationIn, principal: Caller) -> dto.Publication:
+    if body.start and body.end and body.start > body.end:
+        raise HTTPException(422, f"start {body.start} is after end {body.end}")
+    q = reports.ReportQuery(program=str(body.program) if body.program else None, start=body.start, end=body.end,
+                            level=body.level, granularity=body.period)
+    with audited_refusal(ctx, principal, action="export", resource_type="feedback-report-publication",
+                         resource_id="new"):
+        content = publication.publish(ctx, principal.actor(), q, body.purpose)
+    return dto.Publication(**content)
+
+
+@router.get("/reports/publications/{publication_id}", response_model=dto.Publication,
+            summary="A publication as it was published")
+def get_publication(ctx: Ctx, publication_id: str, principal: Caller) -> dto.Publication:
+    with audited_refusal(ctx, principal, action="read", resource_type="feedback-report-publication",
+                         resource_id=publication_id):
+        _may_read(ctx, principal)
+        content = publication.stored(ctx, publication_id)
+    return dto.Publication(**content)
+
+
+routers = [router]
 
 
 async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upload:

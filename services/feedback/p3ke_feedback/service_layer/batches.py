@@ -24,26 +24,24 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from p3ke_feedback.adapters import engine, sources
+from p3ke_feedback.adapters import matching, sources
 from p3ke_feedback.adapters.files import FileProblem, fsync
 from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, promotions, signed_handovers
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.layout import LayoutError
-from p3ke_feedback.domain.model import Refused, aware
+from p3ke_feedback.domain.model import aware
 from p3ke_feedback.domain.vocabulary import MatchClass
 from p3ke_feedback.service_layer import aggregates
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handovers import extract_file, settle, snapshot_file, snapshot_row
 from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
-from p3ke_platform.audit_client import access_event
 from p3ke_platform.logging import get_logger
-from p3ke_platform.service import Runtime
-from p3ke_schemas import Actor, DataAccess, FeedbackReceived
+from p3ke_platform.refusal import Refused
+from p3ke_platform.unit_of_work import UnitOfWork
+from p3ke_schemas import Actor, FeedbackReceived
 
 log = get_logger(__name__)
-REFS_PER_ACCESS_EVENT = 5_000
-"""Subject references per data-access event: 5,000 keep an event near 350 kB, under Kafka's 1 MB."""
 PURPOSE = "data balikan: BNBA of program recipients reported by party 2 (PKS Art. 4(2), 5(1))"
 
 
@@ -83,9 +81,7 @@ class _Laps:
 
 def authorize(ctx: Context, actor: Actor, program: str) -> None:
     """May this actor submit feedback for this program today (the agreement's policy)?"""
-    decision = ctx.policy.decide_for(actor, "submit-feedback", program, at=ctx.clock())
-    if not decision.allowed:
-        raise Refused(403, decision.reason, rule=decision.rule)
+    Refused.unless(ctx.policy.decide_for(actor, "submit-feedback", program, at=ctx.clock()))
 
 
 def _handover(session: Session, ctx: Context, actor: Actor, sub: Submission) -> Any:
@@ -138,7 +134,7 @@ def _superseded(session: Session, sub: Submission) -> Any:
 
 
 def _prior(ctx: Context, session: Session, program: str, period: str,
-           supersedes: str | None) -> list[engine.PriorBatch]:
+           supersedes: str | None) -> list[matching.PriorBatch]:
     """The program's other current batches in the same year (a person is counted once per program and year)."""
     conditions = [feedback_batches.c.program == program, feedback_batches.c.status == "current",
                   feedback_batches.c.period.like(period[:4] + "-%")]
@@ -158,14 +154,14 @@ def _prior(ctx: Context, session: Session, program: str, period: str,
         if not path.is_file():
             raise Refused(409, f"the stored rows of batch {batch_id} are missing, so duplicates across batches "
                                f"cannot be checked; restore the feedback storage", rule="storage")
-        out.append(engine.PriorBatch(batch_id, path, order, tuple(sorted(promoted.get(batch_id, ()))),
-                                     batch_period))
+        out.append(matching.PriorBatch(batch_id, path, order, tuple(sorted(promoted.get(batch_id, ()))),
+                                       batch_period))
     return out
 
 
-def _prepare(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload: Upload) -> dict[str, Any]:
+def _prepare(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> dict[str, Any]:
     """Every check that reads the database, in one short read (SQLite: one writer at a time)."""
-    with runtime.sessions() as session:
+    with ctx.sessions() as session:
         handover = _handover(session, ctx, actor, sub)
         same = _same_or_conflict(session, sub, upload)
         if same is not None:
@@ -193,10 +189,10 @@ def _prepare(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, uplo
             "snapshot": snapshot, "snapshot_path": snapshot_path, "prior": prior}
 
 
-def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload: Upload) -> Stored:
+def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Stored:
     """Store one batch, or recognise it as an earlier one; raises Refused with the reason."""
     authorize(ctx, actor, sub.program)
-    found = _prepare(ctx, runtime, actor, sub, upload)
+    found = _prepare(ctx, actor, sub, upload)
     if found["same"] is not None:
         upload.path.unlink(missing_ok=True)
         return Stored(False, found["same"])
@@ -209,7 +205,7 @@ def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload
     lap = _Laps()
     try:
         with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
-            engine.register_vocabularies(con, ctx.regions)
+            matching.register_vocabularies(con, ctx.regions)
             try:
                 staged = sources.stage(con, upload.path, work)
             except (sources.NotATable, LayoutError) as exc:
@@ -218,25 +214,25 @@ def submit(ctx: Context, runtime: Runtime, actor: Actor, sub: Submission, upload
                 raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
             lap("read")
             signed_on = agreement_day(aware(handover["signed_at"]))
-            engine.validate(con, program=sub.program, signed_on=signed_on,
-                            header_line=staged.header_line if staged.fmt == "csv" else None)
+            matching.validate(con, program=sub.program, signed_on=signed_on,
+                              header_line=staged.header_line if staged.fmt == "csv" else None)
             lap("validate")
-            engine.match(con, engine.MatchInputs(program=sub.program, extract=found["columns"],
-                                                 snapshot=found["snapshot_path"], prior=found["prior"]))
-            result = engine.outcome(con)
+            matching.match(con, matching.MatchInputs(program=sub.program, extract=found["columns"],
+                                                     snapshot=found["snapshot_path"], prior=found["prior"]))
+            result = matching.outcome(con)
             if result.rows == 0:
                 raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
             lap("match")
-            by_code = engine.write_findings(con, work / "findings.parquet")
+            by_code = matching.write_findings(con, work / "findings.parquet")
             _refuse_if_nothing_served(upload.filename, result, by_code)
-            found["promotions"] = engine.orphans(con, found["prior"]) if sub.supersedes else []
-            engine.write_rows(con, work / "rows.parquet")
+            found["promotions"] = matching.orphans(con, found["prior"]) if sub.supersedes else []
+            matching.write_rows(con, work / "rows.parquet")
             (work / "xlsx-staging.parquet").unlink(missing_ok=True)
             shutil.move(upload.path, work / f"original.{staged.fmt}")
             publish_dir(work, final)
             lap("files")
             try:
-                batch = _store(ctx, runtime, con, actor, sub, upload, batch_id, found, staged, result, by_code)
+                batch = _store(ctx, con, actor, sub, upload, batch_id, found, staged, result, by_code)
             except BaseException:
                 shutil.rmtree(final, ignore_errors=True)
                 raise
@@ -263,7 +259,7 @@ def publish_dir(work: Path, final: Path) -> None:
     fsync(final.parent)
 
 
-def _refuse_if_nothing_served(filename: str, result: engine.Outcome, by_code: dict[str, int]) -> None:
+def _refuse_if_nothing_served(filename: str, result: matching.Outcome, by_code: dict[str, int]) -> None:
     if result.served:
         return
     if result.rejected == result.rows:
@@ -276,8 +272,8 @@ def _refuse_if_nothing_served(filename: str, result: engine.Outcome, by_code: di
                   rule="nothing-new")
 
 
-def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submission, upload: Upload, batch_id: str,
-           found: dict[str, Any], staged: sources.Staged, result: engine.Outcome, by_code: dict[str, int]) -> Stored:
+def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload, batch_id: str,
+           found: dict[str, Any], staged: sources.Staged, result: matching.Outcome, by_code: dict[str, int]) -> Stored:
     handover, old = found["handover"], found["old"]
     now = ctx.clock()
     program, period = sub.program, handover["period"]
@@ -292,7 +288,7 @@ def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submissi
            "submitted_subject": actor.subject, "received_at": now,
            "directory": str(ctx.batch_dir(batch_id).relative_to(ctx.storage))}
     try:
-        with runtime.unit_of_work() as uow:
+        with ctx.unit_of_work() as uow:
             session = uow.session
             if old is not None:
                 moved = session.execute(update(feedback_batches).where(
@@ -322,7 +318,7 @@ def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submissi
                               purpose=PURPOSE)
             _record_match(uow, con, actor, batch_id, handover["agreement_id"], program, now)
     except IntegrityError:
-        with runtime.sessions() as session:
+        with ctx.sessions() as session:
             same = find_same(session, sub.handover_id, upload.sha256)
         if same is None:
             raise Refused(409, f"batch_id {batch_id} is already used by another batch", rule="batch-id") from None
@@ -331,7 +327,7 @@ def _store(ctx: Context, runtime: Runtime, con: Any, actor: Actor, sub: Submissi
     return Stored(True, row)
 
 
-def _promote(session: Session, program: str, prior: list[engine.PriorBatch], found: list[engine.Promotion],
+def _promote(session: Session, program: str, prior: list[matching.PriorBatch], found: list[matching.Promotion],
              by: str, now: Any) -> None:
     """Count the duplicates whose person the correction left counted nowhere (in their own batch's cells)."""
     if not found:
@@ -346,13 +342,11 @@ def _promote(session: Session, program: str, prior: list[engine.PriorBatch], fou
     log.info("duplicates counted after a correction", promoted=len(found), correction=by)
 
 
-def _record_match(uow: Any, con: Any, actor: Actor, batch_id: str, agreement_id: str, program: str, now: Any) -> None:
-    """The match in the audit log with every matched person's keyed hash (UU PDP Art. 31-32), split over
-    events of REFS_PER_ACCESS_EVENT references."""
-    base = access_event(service=uow.service, actor=actor, action="match", resource_type="feedback-batch",
-                        resource_id=batch_id, outcome="allowed", at=now, subject_hash_key=uow.subject_hash_key,
-                        agreement_id=agreement_id, program=program,
-                        purpose=PURPOSE + "; matched against the extract and Data P3KE").model_dump()
-    for chunk in engine.subject_refs(con, uow.subject_hash_key, REFS_PER_ACCESS_EVENT):
-        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": len(chunk),
-                                            "subject_refs": chunk}), subject=batch_id)
+def _record_match(uow: UnitOfWork, con: Any, actor: Actor, batch_id: str, agreement_id: str, program: str,
+                  now: Any) -> None:
+    """The match in the audit log with every matched person's keyed hash (UU PDP Art. 31-32), streamed from
+    DuckDB; the unit of work splits it over events of MAX_SUBJECTS_PER_EVENT references."""
+    uow.record_access(actor=actor, action="match", resource_type="feedback-batch", resource_id=batch_id,
+                      agreement_id=agreement_id, program=program,
+                      purpose=PURPOSE + "; matched against the extract and Data P3KE",
+                      subject_refs=matching.subject_refs(con, uow.subject_hash_key), at=now)

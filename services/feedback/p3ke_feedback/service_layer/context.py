@@ -1,23 +1,21 @@
-"""What feedback's handlers and routes share, built once per process from its settings: the agreement
-policy, the region reference, the storage layout and a clock (tests move it)."""
+"""What feedback's handlers, routes and loops share, built once per process by the runtime
+(`ServiceSpec.context`): the settings, the agreement policy, the region reference, the storage layout
+and a clock (tests move it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
-from p3ke_feedback.adapters.wilayah import Regions, load_regions
-from p3ke_feedback.config import FeedbackSettings, feedback_settings
+from p3ke_feedback.config import FeedbackSettings
+from p3ke_platform.reference.wilayah import Regions, load_regions
 from p3ke_platform.service_context import ServiceContext
-from p3ke_platform.settings import Settings
 
 
-@dataclass
 class Context(ServiceContext[FeedbackSettings]):
     @cached_property
     def regions(self) -> Regions:
-        return load_regions(self.settings.wilayah_path)
+        return load_regions(self.settings.wilayah_path, "P3KE_FEEDBACK_WILAYAH_FILE")
 
     @property
     def storage(self) -> Path:
@@ -30,8 +28,3 @@ class Context(ServiceContext[FeedbackSettings]):
         """Load everything now, so bad configuration stops start-up instead of the first request."""
         super().check()
         _ = self.regions
-
-
-@lru_cache(maxsize=16)
-def context_for(settings: Settings) -> Context:
-    return Context(feedback_settings(settings))

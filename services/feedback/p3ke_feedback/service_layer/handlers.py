@@ -1,5 +1,8 @@
 """Learn what was handed over: snapshots, extracts and signed handovers, each exactly once, and settle
-a handover's delivered counts as soon as everything it needs has arrived (in any order)."""
+a handover's delivered counts as soon as everything it needs has arrived (in any order).
+
+Each handler is `handler(ctx, uow, event)`: the process's context (runtime.context), the inbox batch's
+unit of work, the event."""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from sqlalchemy import insert, select, update
 
 from p3ke_feedback.adapters.orm import extracts, signed_handovers, snapshots
 from p3ke_feedback.domain.model import period_of
-from p3ke_feedback.service_layer.context import context_for
+from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handovers import serialize_settlement, settle, settle_where
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractPrepared, HandoverSigned
 
 
-def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
+def dataset_updated(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, DatasetUpdated)
     serialize_settlement(uow.session)
@@ -30,10 +33,10 @@ def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
         dataset_version_id=data.dataset_version_id, snapshot_uri=data.snapshot_uri,
         snapshot_sha256=data.snapshot_sha256, individuals=data.individuals, published_at=data.published_at))
     waiting = select(extracts.c.extract_id).where(extracts.c.dataset_version_id == data.dataset_version_id)
-    settle_where(context_for(uow.settings), uow.session, signed_handovers.c.extract_id.in_(waiting))
+    settle_where(ctx, uow.session, signed_handovers.c.extract_id.in_(waiting))
 
 
-def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
+def extract_prepared(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractPrepared)
     serialize_settlement(uow.session)
@@ -52,10 +55,10 @@ def extract_prepared(uow: UnitOfWork, event: CloudEvent) -> None:
         program=str(data.program), dataset_version_id=data.dataset_version_id, record_count=data.record_count,
         counts_by_desil=json.dumps(data.counts_by_desil, sort_keys=True), file_uri=data.file_uri,
         file_sha256=data.file_sha256, prepared_at=data.prepared_at))
-    settle_where(context_for(uow.settings), uow.session, signed_handovers.c.extract_id == data.extract_id)
+    settle_where(ctx, uow.session, signed_handovers.c.extract_id == data.extract_id)
 
 
-def handover_signed(uow: UnitOfWork, event: CloudEvent) -> None:
+def handover_signed(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, HandoverSigned)
     serialize_settlement(uow.session)
@@ -77,7 +80,7 @@ def handover_signed(uow: UnitOfWork, event: CloudEvent) -> None:
         uow.session.execute(insert(signed_handovers).values(
             handover_id=data.handover_id, agreement_id=data.agreement_id, program=str(data.program),
             record_count=data.record_count, signed_at=data.signed_at, delivered_state="pending", **learned))
-    settle(context_for(uow.settings), uow.session, data.handover_id)
+    settle(ctx, uow.session, data.handover_id)
 
 
 HANDLERS = {

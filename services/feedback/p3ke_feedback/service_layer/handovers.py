@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from p3ke_feedback.adapters import engine
+from p3ke_feedback.adapters import matching
 from p3ke_feedback.adapters.files import FileProblem, resolve, verify
 from p3ke_feedback.adapters.orm import delivered_cells, extracts, signed_handovers, snapshots
 from p3ke_feedback.service_layer import aggregates
@@ -48,11 +48,11 @@ class Pending(Exception):
     """Not settleable yet: something it needs has not arrived (the message says what)."""
 
 
-def extract_file(ctx: Context, ext: Any) -> tuple[Path, engine.FileColumns]:
+def extract_file(ctx: Context, ext: Any) -> tuple[Path, matching.FileColumns]:
     """The extract's file, checked against its announced SHA-256 (raises FileProblem)."""
     path = resolve(ext["file_uri"], ctx.settings.shared_root, "extract")
     verify(path, ext["file_sha256"], "extract")
-    return path, engine.extract_columns(path)
+    return path, matching.extract_columns(path)
 
 
 def snapshot_file(ctx: Context, row: Any) -> Path:
@@ -60,7 +60,7 @@ def snapshot_file(ctx: Context, row: Any) -> Path:
     path = resolve(row["snapshot_uri"], ctx.settings.shared_root, f"snapshot of dataset version {version}")
     if row["snapshot_sha256"]:
         verify(path, row["snapshot_sha256"], f"snapshot of dataset version {version}")
-    engine.check_snapshot(path, version)
+    matching.check_snapshot(path, version)
     return path
 
 
@@ -82,7 +82,7 @@ def _cells(ctx: Context, session: Session, handover: Any, ext: Any) -> list[tupl
         by_desil = json.loads(ext["counts_by_desil"] or "{}")
         return [("", int(d), int(n)) for d, n in sorted(by_desil.items()) if int(n)]
     snapshot = None
-    if engine.ext_needs_snapshot(columns):
+    if matching.ext_needs_snapshot(columns):
         row = snapshot_row(session, ext["dataset_version_id"], latest=False)
         if row is None:
             raise Pending(f"waiting for dataset version {ext['dataset_version_id']} (the extract has no region "
@@ -90,7 +90,7 @@ def _cells(ctx: Context, session: Session, handover: Any, ext: Any) -> list[tupl
         snapshot = snapshot_file(ctx, row)
     s = ctx.settings
     with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
-        return engine.delivered(con, columns, snapshot)
+        return matching.delivered(con, columns, snapshot)
 
 
 def settle(ctx: Context, session: Session, handover_id: str) -> str:

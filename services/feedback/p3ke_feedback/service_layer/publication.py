@@ -16,20 +16,18 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from p3ke_feedback.adapters.orm import publications
-from p3ke_feedback.domain.model import Refused
 from p3ke_feedback.domain.report import publish_row
 from p3ke_feedback.service_layer import reports
 from p3ke_feedback.service_layer.context import Context
-from p3ke_platform.service import Runtime
+from p3ke_platform.refusal import Refused
 from p3ke_schemas import Actor
 
 
-def publish(ctx: Context, runtime: Runtime, actor: Actor, q: reports.ReportQuery, purpose: str) -> dict[str, Any]:
+def publish(ctx: Context, actor: Actor, q: reports.ReportQuery, purpose: str) -> dict[str, Any]:
     now = ctx.clock()
     decision = ctx.policy.decide_for(actor, "publish-report", q.program, at=now, purpose=purpose)
-    if not decision.allowed:
-        raise Refused(403, decision.reason, rule=decision.rule)
-    with runtime.sessions() as session:
+    Refused.unless(decision)
+    with ctx.sessions() as session:
         report = reports.build(ctx, session, q)
     min_cell = ctx.settings.feedback_min_cell
     rows = [dataclasses.asdict(publish_row(row, min_cell)) for row in report.rows]
@@ -41,7 +39,7 @@ def publish(ctx: Context, runtime: Runtime, actor: Actor, q: reports.ReportQuery
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(text.encode()).hexdigest()
     publication_id = f"pub-{uuid.uuid4().hex[:16]}"
-    with runtime.unit_of_work() as uow:
+    with ctx.unit_of_work() as uow:
         uow.session.execute(insert(publications).values(
             publication_id=publication_id, published_org=actor.org, published_subject=actor.subject,
             published_at=now, program=q.program, purpose=purpose, grounds=json.dumps(list(decision.grounds)),
@@ -53,8 +51,8 @@ def publish(ctx: Context, runtime: Runtime, actor: Actor, q: reports.ReportQuery
     return {"publication_id": publication_id, "content_sha256": digest, **content}
 
 
-def stored(runtime: Runtime, publication_id: str) -> dict[str, Any]:
-    with runtime.sessions() as session:
+def stored(ctx: Context, publication_id: str) -> dict[str, Any]:
+    with ctx.sessions() as session:
         row = session.execute(select(publications).where(
             publications.c.publication_id == publication_id)).mappings().first()
     if row is None:

@@ -1,7 +1,7 @@
 """Open a submitted file as a table: detect its format, find its header, map its columns.
 
 Only the file's head is read here (bounded, whatever the file's size); the rows are read later by the
-columnar engine (``adapters.engine``). XLSX is the exception: its sheets are streamed once with
+columnar engine (``adapters.validation_engine``). XLSX is the exception: its sheets are streamed once with
 openpyxl (read-only mode) into a staging Parquet file of text columns, which the engine then reads.
 The file-intake plumbing is ``p3ke_platform.tabular.sources``; the P3KE layout and notes are here.
 """

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from p3ke_ingest.adapters.orm import dataset_versions, submissions
+from p3ke_ingest.adapters.orm import dataset_versions
+from p3ke_ingest.adapters.orm import submissions as submission_rows
 from p3ke_ingest.adapters.sources import NotATable, precheck
 from p3ke_ingest.adapters.storage import PathNotAllowed, allowed_path
 from p3ke_ingest.domain.layout import LayoutError
+from p3ke_ingest.entrypoints.deps import Caller, Ctx, Reader
 from p3ke_ingest.entrypoints.dto import (
     DatasetVersion,
     DatasetVersionDetail,
@@ -34,12 +34,13 @@ from p3ke_ingest.entrypoints.dto import (
     SubmissionRequest,
     Upload,
 )
-from p3ke_ingest.service_layer import handlers
-from p3ke_ingest.service_layer.context import IngestContext, context_of
-from p3ke_platform.auth import Principal, PrincipalDep, require
-from p3ke_platform.service import Runtime
+from p3ke_ingest.service_layer import publication, submissions
+from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_platform.api import audited_refusal
+from p3ke_platform.auth import Principal
+from p3ke_schemas import Actor
 
-Reader = Annotated[Principal, Depends(require("data-steward", "operator", org="kemenkopmk"))]
+router = APIRouter(prefix="/v1", tags=["ingest"])
 _FILENAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -49,12 +50,11 @@ def _filename(raw: str | None) -> str:
     return name or "upload"
 
 
-def _steward(ctx: IngestContext, principal: Principal, action: str, resource_type: str, resource_id: str) -> Any:
-    try:
-        return handlers.authorize(ctx, principal, action=action, resource_type=resource_type,
-                                  resource_id=resource_id)
-    except handlers.Denied as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
+def _steward(ctx: IngestContext, principal: Principal, action: str, resource_type: str, resource_id: str) -> Actor:
+    """Party 1's data steward (the agreement's `publish-dataset`), as an Actor; else an audited 403."""
+    with audited_refusal(ctx, principal, action=action, resource_type=resource_type, resource_id=resource_id,
+                         agreement_id=ctx.agreement_id):
+        return submissions.authorize(ctx, principal)
 
 
 def _links(submission_id: str) -> dict[str, str]:
@@ -68,16 +68,16 @@ def _submission(row: Any) -> Submission:
         submission_id=row["submission_id"], status=row["status"], phase=row["phase"], progress=row["progress"],
         sources=[{k: v for k, v in s.items() if k in ("label", "kind", "name", "bytes", "sha256")}
                  for s in row["sources"]],
-        submitted_by=row["submitted_by"], submitted_at=handlers.as_utc(row["submitted_at"]),
-        started_at=handlers.as_utc(row["started_at"]), finished_at=handlers.as_utc(row["finished_at"]),
+        submitted_by=row["submitted_by"], submitted_at=submissions.as_utc(row["submitted_at"]),
+        started_at=submissions.as_utc(row["started_at"]), finished_at=submissions.as_utc(row["finished_at"]),
         attempts=row["attempts"], dataset_version_id=row["dataset_version_id"], reasons=row["reasons"] or [],
         summary=row["summary"], links=_links(row["submission_id"]))
 
 
 def _version(row: Any, detail: bool = False, **extra: Any) -> Any:
     fields = {k: row[k] for k in DatasetVersion.model_fields}
-    fields["submitted_at"] = handlers.as_utc(row["submitted_at"])
-    fields["published_at"] = handlers.as_utc(row["published_at"])
+    fields["submitted_at"] = submissions.as_utc(row["submitted_at"])
+    fields["published_at"] = submissions.as_utc(row["published_at"])
     if not detail:
         return DatasetVersion(**fields)
     more = {k: row[k] for k in DatasetVersionDetail.model_fields if k in row and k not in fields}
@@ -86,209 +86,199 @@ def _version(row: Any, detail: bool = False, **extra: Any) -> Any:
     return DatasetVersionDetail(**fields, **more, **extra)
 
 
-def routers(runtime: Runtime) -> list[APIRouter]:
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ctx = context_of(runtime)
-        if ctx.settings.ingest_jobs_in_api:
-            ctx.runner().start()
+
+# -- uploads ------------------------------------------------------------------------------------------------
+@router.post("/uploads", status_code=201, response_model=Upload,
+             summary="Upload one file (CSV, XLSX or Parquet) as the raw request body, streamed to disk")
+async def upload(request: Request, principal: Caller, ctx: Ctx,
+                 filename: Annotated[str | None, Query(max_length=255)] = None) -> Upload:
+    actor = await run_in_threadpool(_steward, ctx, principal, "upload", "dataset-upload", "new")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send the file as the raw request body (e.g. curl --data-binary @file), not as a form")
+    declared = request.headers.get("content-length")
+    limit = ctx.settings.ingest_max_upload_bytes
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the file is larger than {limit:,} bytes")
+    upload_id, part = ctx.storage.new_upload()
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with part.open("wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                        f"the file is larger than {limit:,} bytes")
+                digest.update(chunk)
+                f.write(chunk)
+        if size == 0:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload is empty")
+        if declared is not None and declared.isdigit() and int(declared) != size:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                                f"truncated upload: {size:,} of {int(declared):,} bytes received")
+        expected = request.headers.get("x-content-sha256")
+        if expected and expected.lower() != digest.hexdigest():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload's SHA-256 does not match X-Content-SHA256")
+    except ClientDisconnect:
+        part.unlink(missing_ok=True)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "truncated upload: the client disconnected") from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    final = ctx.storage.finish_upload(part)
+    name = _filename(filename)
+    await run_in_threadpool(lambda: submissions.record_upload(
+        ctx, actor, upload_id=upload_id, filename=name, path=ctx.storage.relative(final), size=size,
+        sha256=digest.hexdigest()))
+    return Upload(upload_id=upload_id, filename=name, bytes=size, sha256=digest.hexdigest())
+
+
+# -- submissions --------------------------------------------------------------------------------------------
+def _source(ctx: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
+    if ref.upload_id is not None:
         try:
-            yield
-        finally:
-            if ctx._runner is not None:
-                await run_in_threadpool(ctx._runner.stop)
-
-    router = APIRouter(prefix="/v1", tags=["ingest"], lifespan=lifespan)
-
-    def ctx() -> IngestContext:
-        return context_of(runtime)
-
-    # -- uploads ----------------------------------------------------------------------------------------
-    @router.post("/uploads", status_code=201, response_model=Upload,
-                 summary="Upload one file (CSV, XLSX or Parquet) as the raw request body, streamed to disk")
-    async def upload(request: Request, principal: PrincipalDep,
-                     filename: Annotated[str | None, Query(max_length=255)] = None) -> Upload:
-        c = ctx()
-        await run_in_threadpool(_steward, c, principal, "upload", "dataset-upload", "new")
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/"):
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                                "send the file as the raw request body (e.g. curl --data-binary @file), not as a form")
-        declared = request.headers.get("content-length")
-        limit = c.settings.ingest_max_upload_bytes
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the file is larger than {limit:,} bytes")
-        upload_id, part = c.storage.new_upload()
-        digest = hashlib.sha256()
-        size = 0
+            row = submissions.upload_row(ctx, ref.upload_id)
+        except submissions.NotFound:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"{label} file: no upload {ref.upload_id}") from None
+        path = ctx.storage.absolute(row["path"])
+        src = {"label": label, "kind": "upload", "upload_id": ref.upload_id, "name": row["filename"],
+               "bytes": row["bytes"], "sha256": row["sha256"]}
+    else:
         try:
-            with part.open("wb") as f:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                                            f"the file is larger than {limit:,} bytes")
-                    digest.update(chunk)
-                    f.write(chunk)
-            if size == 0:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload is empty")
-            if declared is not None and declared.isdigit() and int(declared) != size:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                                    f"truncated upload: {size:,} of {int(declared):,} bytes received")
-            expected = request.headers.get("x-content-sha256")
-            if expected and expected.lower() != digest.hexdigest():
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload's SHA-256 does not match X-Content-SHA256")
-        except ClientDisconnect:
-            part.unlink(missing_ok=True)
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "truncated upload: the client disconnected") from None
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        final = c.storage.finish_upload(part)
-        name = _filename(filename)
-        actor = handlers.actor_of(principal)
-        await run_in_threadpool(lambda: handlers.record_upload(
-            c, actor, upload_id=upload_id, filename=name, path=c.storage.relative(final), size=size,
-            sha256=digest.hexdigest()))
-        return Upload(upload_id=upload_id, filename=name, bytes=size, sha256=digest.hexdigest())
+            path = allowed_path(ref.path or "", ctx.settings.ingest_import_dirs)
+        except PathNotAllowed as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file: {exc}") from None
+        st = path.stat()
+        src = {"label": label, "kind": "path", "path": str(path), "name": path.name, "bytes": st.st_size,
+               "mtime": st.st_mtime_ns}
+    try:
+        precheck(path, label)  # type: ignore[arg-type]
+    except (NotATable, LayoutError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file {src['name']}: {exc}") from None
+    return src
 
-    # -- submissions ------------------------------------------------------------------------------------
-    def _source(c: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
-        if ref.upload_id is not None:
-            try:
-                row = handlers.upload_row(c, ref.upload_id)
-            except handlers.NotFound:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                    f"{label} file: no upload {ref.upload_id}") from None
-            path = c.storage.absolute(row["path"])
-            src = {"label": label, "kind": "upload", "upload_id": ref.upload_id, "name": row["filename"],
-                   "bytes": row["bytes"], "sha256": row["sha256"]}
-        else:
-            try:
-                path = allowed_path(ref.path or "", c.settings.ingest_import_dirs)
-            except PathNotAllowed as exc:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file: {exc}") from None
-            st = path.stat()
-            src = {"label": label, "kind": "path", "path": str(path), "name": path.name, "bytes": st.st_size,
-                   "mtime": st.st_mtime_ns}
-        try:
-            precheck(path, label)  # type: ignore[arg-type]
-        except (NotATable, LayoutError) as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file {src['name']}: {exc}") from None
-        return src
 
-    @router.post("/submissions", status_code=202, response_model=SubmissionAccepted,
-                 summary="Submit a snapshot (individual file, optional family file) for validation and publication")
-    def submit(body: SubmissionRequest, principal: PrincipalDep) -> JSONResponse:
-        c = ctx()
-        actor = _steward(c, principal, "upload", "dataset-submission", "new")
-        sources = [_source(c, "individual", body.individual)]
-        if body.family is not None:
-            sources.append(_source(c, "family", body.family))
-        queued = handlers.submit(c, actor, sources)
-        if c.settings.ingest_jobs_in_api:
-            runner = c.runner()
-            runner.start()
-            runner.wake()
-        with runtime.sessions() as session:
-            st = session.execute(select(submissions.c.status).where(
-                submissions.c.submission_id == queued.submission_id)).scalar_one()
-        body_out = SubmissionAccepted(submission_id=queued.submission_id, status=st, duplicate=not queued.created,
-                                      links=_links(queued.submission_id))
-        return JSONResponse(body_out.model_dump(mode="json"), status_code=202 if queued.created else 200,
-                            headers={"Location": f"/v1/submissions/{queued.submission_id}"})
+@router.post("/submissions", status_code=202, response_model=SubmissionAccepted,
+             summary="Submit a snapshot (individual file, optional family file) for validation and publication")
+def submit(body: SubmissionRequest, principal: Caller, ctx: Ctx) -> JSONResponse:
+    actor = _steward(ctx, principal, "upload", "dataset-submission", "new")
+    sources = [_source(ctx, "individual", body.individual)]
+    if body.family is not None:
+        sources.append(_source(ctx, "family", body.family))
+    queued = submissions.submit(ctx, actor, sources)
+    ctx.jobs_wake.set()  # the job loop of this process (if it runs here) looks for work now
+    with ctx.sessions() as session:
+        st = session.execute(select(submission_rows.c.status).where(
+            submission_rows.c.submission_id == queued.submission_id)).scalar_one()
+    body_out = SubmissionAccepted(submission_id=queued.submission_id, status=st, duplicate=not queued.created,
+                                  links=_links(queued.submission_id))
+    return JSONResponse(body_out.model_dump(mode="json"), status_code=202 if queued.created else 200,
+                        headers={"Location": f"/v1/submissions/{queued.submission_id}"})
 
-    @router.get("/submissions", response_model=list[Submission], summary="Submissions, newest first")
-    def list_submissions(_: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[Submission]:
-        with runtime.sessions() as session:
-            rows = session.execute(select(submissions).order_by(submissions.c.submitted_at.desc())
-                                   .limit(limit)).mappings().all()
-        return [_submission(r) for r in rows]
 
-    def _load(submission_id: str) -> Any:
-        with runtime.sessions() as session:
-            row = session.execute(select(submissions).where(
-                submissions.c.submission_id == submission_id)).mappings().first()
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
-        return row
+@router.get("/submissions", response_model=list[Submission], summary="Submissions, newest first")
+def list_submissions(_: Reader, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[Submission]:
+    with ctx.sessions() as session:
+        rows = session.execute(select(submission_rows).order_by(submission_rows.c.submitted_at.desc())
+                               .limit(limit)).mappings().all()
+    return [_submission(r) for r in rows]
 
-    @router.get("/submissions/{submission_id}", response_model=Submission,
-                summary="A submission's status, progress and result")
-    def get_submission(submission_id: str, _: Reader) -> Submission:
-        return _submission(_load(submission_id))
 
-    def _report(submission_id: str, principal: Principal) -> tuple[Any, Any]:
-        c = ctx()
-        actor = _steward(c, principal, "read", "dataset-findings", submission_id)
-        row = _load(submission_id)
-        if not row["report_path"]:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"the report is not ready (status {row['status']})")
-        return actor, c.storage.absolute(row["report_path"])
+def _load(ctx: IngestContext, submission_id: str) -> Any:
+    with ctx.sessions() as session:
+        row = session.execute(select(submission_rows).where(
+            submission_rows.c.submission_id == submission_id)).mappings().first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
+    return row
 
-    @router.get("/submissions/{submission_id}/findings", response_model=FindingsPage,
-                summary="Row-level findings (values masked), page by page; the read is audited")
-    def findings(submission_id: str, principal: PrincipalDep,
-                 offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 code: str | None = None, severity: str | None = None, file: str | None = None) -> FindingsPage:
-        from p3ke_ingest.adapters import reports
 
-        actor, path = _report(submission_id, principal)
-        total, items = reports.page(path, offset, limit, code=code, severity=severity, file=file)
-        handlers.record_read(ctx(), actor, resource_type="dataset-findings", resource_id=submission_id,
-                             count=len(items))
-        return FindingsPage(total=total, offset=offset, limit=limit, items=items)  # type: ignore[arg-type]
+@router.get("/submissions/{submission_id}", response_model=Submission,
+            summary="A submission's status, progress and result")
+def get_submission(submission_id: str, _: Reader, ctx: Ctx) -> Submission:
+    return _submission(_load(ctx, submission_id))
 
-    @router.get("/submissions/{submission_id}/findings.{fmt}",
-                summary="The whole findings report (masked): csv or jsonl")
-    def report(submission_id: str, fmt: str, principal: PrincipalDep) -> StreamingResponse:
-        if fmt not in ("csv", "jsonl"):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
-        from p3ke_ingest.adapters import reports
 
-        actor, path = _report(submission_id, principal)
-        handlers.record_read(ctx(), actor, resource_type="dataset-findings", resource_id=submission_id,
-                             count=reports.count(path), action="export")
-        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-        return StreamingResponse(reports.export(path, fmt), media_type=media, headers={
-            "Content-Disposition": f'attachment; filename="findings-{submission_id}.{fmt}"'})
+def _report(ctx: IngestContext, submission_id: str, principal: Principal) -> tuple[Actor, Any]:
+    actor = _steward(ctx, principal, "read", "dataset-findings", submission_id)
+    row = _load(ctx, submission_id)
+    if not row["report_path"]:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the report is not ready (status {row['status']})")
+    return actor, ctx.storage.absolute(row["report_path"])
 
-    # -- versions ---------------------------------------------------------------------------------------
-    @router.get("/dataset-versions", response_model=list[DatasetVersion],
-                summary="Published dataset versions, oldest first")
-    def list_versions(_: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[DatasetVersion]:
-        with runtime.sessions() as session:
-            rows = session.execute(select(dataset_versions).order_by(
-                dataset_versions.c.published_at, dataset_versions.c.dataset_version_id)
-                .limit(limit).offset(offset)).mappings().all()
-        return [_version(row) for row in rows]
 
-    def _detail(row: Any, current_id: str | None) -> DatasetVersionDetail:
-        summary = None
-        if row["submission_id"]:
-            with runtime.sessions() as session:
-                summary = session.execute(select(submissions.c.summary).where(
-                    submissions.c.submission_id == row["submission_id"])).scalar_one_or_none()
-        return _version(row, detail=True, report=summary, current=row["dataset_version_id"] == current_id)
+@router.get("/submissions/{submission_id}/findings", response_model=FindingsPage,
+            summary="Row-level findings (values masked), page by page; the read is audited")
+def findings(submission_id: str, principal: Caller, ctx: Ctx,
+             offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+             code: str | None = None, severity: str | None = None, file: str | None = None) -> FindingsPage:
+    from p3ke_ingest.adapters import reports
 
-    @router.get("/dataset-versions/current", response_model=DatasetVersionDetail, summary="The current version")
-    def current(_: Reader) -> DatasetVersionDetail:
-        with runtime.sessions() as session:
-            row = handlers.current_version(session)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no version has been published yet")
-        return _detail(row, row["dataset_version_id"])
+    actor, path = _report(ctx, submission_id, principal)
+    total, items = reports.page(path, offset, limit, code=code, severity=severity, file=file)
+    submissions.record_read(ctx, actor, resource_type="dataset-findings", resource_id=submission_id,
+                            count=len(items))
+    return FindingsPage(total=total, offset=offset, limit=limit, items=items)  # type: ignore[arg-type]
 
-    @router.get("/dataset-versions/{version_id}", response_model=DatasetVersionDetail,
-                summary="One version: counts by desil and province, changes, validation summary")
-    def get_version(version_id: str, _: Reader) -> DatasetVersionDetail:
-        with runtime.sessions() as session:
-            row = session.execute(select(dataset_versions).where(
-                dataset_versions.c.dataset_version_id == version_id)).mappings().first()
-            current_id = handlers.current_version_id(session)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dataset version")
-        return _detail(row, current_id)
 
-    return [router]
+@router.get("/submissions/{submission_id}/findings.{fmt}",
+            summary="The whole findings report (masked): csv or jsonl")
+def report(submission_id: str, fmt: str, principal: Caller, ctx: Ctx) -> StreamingResponse:
+    if fmt not in ("csv", "jsonl"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
+    from p3ke_ingest.adapters import reports
+
+    actor, path = _report(ctx, submission_id, principal)
+    submissions.record_read(ctx, actor, resource_type="dataset-findings", resource_id=submission_id,
+                            count=reports.count(path), action="export")
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return StreamingResponse(reports.export(path, fmt), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="findings-{submission_id}.{fmt}"'})
+
+
+# -- versions -----------------------------------------------------------------------------------------------
+@router.get("/dataset-versions", response_model=list[DatasetVersion],
+            summary="Published dataset versions, oldest first")
+def list_versions(_: Reader, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                  offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[DatasetVersion]:
+    with ctx.sessions() as session:
+        rows = session.execute(select(dataset_versions).order_by(
+            dataset_versions.c.published_at, dataset_versions.c.dataset_version_id)
+            .limit(limit).offset(offset)).mappings().all()
+    return [_version(row) for row in rows]
+
+
+def _detail(ctx: IngestContext, row: Any, current_id: str | None) -> DatasetVersionDetail:
+    summary = None
+    if row["submission_id"]:
+        with ctx.sessions() as session:
+            summary = session.execute(select(submission_rows.c.summary).where(
+                submission_rows.c.submission_id == row["submission_id"])).scalar_one_or_none()
+    return _version(row, detail=True, report=summary, current=row["dataset_version_id"] == current_id)
+
+
+@router.get("/dataset-versions/current", response_model=DatasetVersionDetail, summary="The current version")
+def current(_: Reader, ctx: Ctx) -> DatasetVersionDetail:
+    with ctx.sessions() as session:
+        row = publication.current_version(session)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no version has been published yet")
+    return _detail(ctx, row, row["dataset_version_id"])
+
+
+@router.get("/dataset-versions/{version_id}", response_model=DatasetVersionDetail,
+            summary="One version: counts by desil and province, changes, validation summary")
+def get_version(version_id: str, _: Reader, ctx: Ctx) -> DatasetVersionDetail:
+    with ctx.sessions() as session:
+        row = session.execute(select(dataset_versions).where(
+            dataset_versions.c.dataset_version_id == version_id)).mappings().first()
+        current_id = publication.current_version_id(session)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dataset version")
+    return _detail(ctx, row, current_id)
+
+
+routers = [router]

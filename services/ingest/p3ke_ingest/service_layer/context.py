@@ -1,59 +1,39 @@
-"""What the ingest use cases work with, built once per process from the Runtime (never at import)."""
+"""What ingest's routes and its validation-job loop share, built once per process by the runtime
+(`ServiceSpec.context`): the settings, the clock and the agreement policy (from the platform), the file
+storage, and the signal that wakes the job loop when a submission is queued.
+
+The context knows nothing of the job runner (`service_layer.jobs`): the "ingest-jobs" background loop
+waits on `jobs_wake`, which the submission route sets, so nothing here imports the jobs or the use cases.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from p3ke_ingest.adapters.storage import Storage
-from p3ke_ingest.config import IngestSettings, ingest_settings
-from p3ke_platform.agreement import Agreement, Policy, load_agreement
+from p3ke_ingest.config import IngestSettings
+from p3ke_platform.service_context import ServiceContext, utc_now
 
 if TYPE_CHECKING:
-    from p3ke_ingest.service_layer.jobs import JobRunner
     from p3ke_platform.service import Runtime
 
-_LOCK = threading.Lock()
 
-
-class IngestContext:
-    def __init__(self, runtime: Runtime, *, now: Callable[[], datetime] | None = None) -> None:
-        self.runtime = runtime
-        self.settings: IngestSettings = ingest_settings(runtime.settings)
-        self.storage = Storage(self.settings.ingest_dir)
-        self.now = now or (lambda: datetime.now(UTC))
-        self._runner: JobRunner | None = None
+class IngestContext(ServiceContext[IngestSettings]):
+    def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(runtime, clock=clock)
+        self.jobs_wake = threading.Event()
+        """Set when a submission is queued: the job loop of this process looks for work at once."""
 
     @cached_property
-    def agreement(self) -> Agreement:
-        return load_agreement(self.settings.agreement_dir, self.settings.agreement_include_examples)
+    def storage(self) -> Storage:
+        """Uploads, snapshots, reports and the jobs' scratch space under `<data dir>/ingest/`."""
+        return Storage(self.settings.ingest_dir)
 
-    @cached_property
-    def policy(self) -> Policy:
-        return Policy(self.agreement)
-
-    @property
-    def agreement_id(self) -> str:
-        return self.agreement.base.id
-
-    def runner(self) -> JobRunner:
-        """The job runner of this process (started on first use when jobs run in the API)."""
-        with _LOCK:
-            if self._runner is None:
-                from p3ke_ingest.service_layer.jobs import JobRunner
-
-                self._runner = JobRunner(self)
-            return self._runner
-
-
-def context_of(runtime: Runtime) -> IngestContext:
-    """One context per runtime, kept on it."""
-    with _LOCK:
-        ctx = getattr(runtime, "_ingest_context", None)
-        if ctx is None:
-            ctx = IngestContext(runtime)
-            runtime._ingest_context = ctx  # type: ignore[attr-defined]
-        return ctx
+    def check(self) -> None:
+        """Load everything now, so bad configuration stops start-up instead of the first request."""
+        super().check()
+        _ = self.storage

@@ -1,13 +1,14 @@
-"""Validation jobs: claimed from the database, run in a background thread, resumed after a crash.
+"""Validation jobs: claimed from the database, run by a background loop, resumed after a crash.
 
-Why threads in the API process: ingest consumes no topic, so its worker has nothing to do, and the
-uploaded file lands in the API's data directory anyway. The heavy lifting is DuckDB, which runs in
-its own native threads without the GIL, so the event loop keeps answering (progress polls included).
-Any number of API replicas can run jobs: the job state lives in the database, a worker *claims* a
-queued job with a conditional UPDATE (only one wins), and keeps a heartbeat while it runs. A job whose
-heartbeat is older than the lease (the process died or was killed) is queued again and run from the
-start by whoever sees it first, up to ``ingest_job_max_attempts``; then it is marked failed. A run
-leaves nothing visible until its final transaction (``handlers.publish``), so a rerun is safe.
+The "ingest-jobs" loop (`run`, declared in `bootstrap.py`) runs in the API process by default
+(`P3KE_JOBS_IN_API=true`), else in `python -m p3ke_ingest jobs`. Why the API process will do: ingest
+consumes no topic, and the uploaded file lands in the API's data directory anyway. The heavy lifting is
+DuckDB, which runs in its own native threads without the GIL, so the event loop keeps answering
+(progress polls included). Any number of processes can run jobs: the job state lives in the database, a
+worker *claims* a queued job with a conditional UPDATE (only one wins), and keeps a heartbeat while it
+runs. A job whose heartbeat is older than the lease (the process died or was killed) is queued again and
+run from the start by whoever sees it first, up to ``ingest_job_max_attempts``; then it is marked failed.
+A run leaves nothing visible until its final transaction (``publication.publish``), so a rerun is safe.
 """
 
 from __future__ import annotations
@@ -23,66 +24,61 @@ from typing import Any
 from sqlalchemy import select, update
 
 from p3ke_ingest.adapters.orm import submissions
-from p3ke_ingest.service_layer import handlers
+from p3ke_ingest.service_layer import publication
 from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_ingest.service_layer.submissions import upload_row
 from p3ke_ingest.service_layer.validation import InputFile, rules_from, validate
 from p3ke_platform.logging import get_logger
 
 log = get_logger(__name__)
 POLL_SECONDS = 2.0
+STOP_JOIN_SECONDS = 10.0
+
+
+def run(ctx: IngestContext, stop: threading.Event) -> None:
+    """The "ingest-jobs" background loop: `ingest_job_workers` threads share one runner (one worker id)
+    and run queued jobs until `stop` is set. A submission wakes them at once (`ctx.jobs_wake`); otherwise
+    they look for work (and for jobs to recover) every POLL_SECONDS."""
+    runner = JobRunner(ctx)
+    threads = [threading.Thread(target=runner.work, args=(stop,), name=f"p3ke-ingest-job-{i}", daemon=True)
+               for i in range(ctx.settings.ingest_job_workers)]
+    for thread in threads:
+        thread.start()
+    log.info("ingest job runner started", worker=runner.worker_id, threads=len(threads))
+    stop.wait()
+    ctx.jobs_wake.set()  # the idle workers see `stop` now rather than at their next poll
+    for thread in threads:
+        thread.join(STOP_JOIN_SECONDS)  # a job still running is taken over after its lease, as after a crash
 
 
 class JobRunner:
+    """Claims, runs and recovers jobs as one worker (`worker_id`); tests and the benchmark drive it
+    directly (`run_once`, `claim`, `process`, `recover`)."""
+
     def __init__(self, ctx: IngestContext, worker_id: str | None = None) -> None:
         self.ctx = ctx
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
-    # -- lifecycle ----------------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._threads:
-            return
-        self._stop.clear()
-        for i in range(self.ctx.settings.ingest_job_workers):
-            t = threading.Thread(target=self._loop, name=f"p3ke-ingest-job-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        log.info("ingest job runner started", worker=self.worker_id, threads=len(self._threads))
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for t in self._threads:
-            t.join(timeout)
-        self._threads.clear()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def work(self, stop: threading.Event) -> None:
+        """One worker thread of the loop: recover stale jobs, run queued ones, wait to be woken or to poll."""
+        wake = self.ctx.jobs_wake
+        while not stop.is_set():
             try:
                 self.recover()
-                while not self._stop.is_set() and self.run_once():
+                while not stop.is_set() and self.run_once():
                     pass
             except Exception as exc:  # keep the loop alive; the job itself records its failure
                 log.error("ingest job loop error", error=type(exc).__name__)
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
+            wake.wait(POLL_SECONDS)
+            wake.clear()
 
     # -- one job ------------------------------------------------------------------------------------------
     def recover(self) -> int:
         """Queue again (or fail) running jobs whose worker stopped sending heartbeats."""
         s = self.ctx.settings
-        cutoff = self.ctx.now() - timedelta(seconds=s.ingest_job_lease_seconds)
+        cutoff = self.ctx.clock() - timedelta(seconds=s.ingest_job_lease_seconds)
         stale = (submissions.c.status == "running") & (submissions.c.heartbeat_at < cutoff)
-        with self.ctx.runtime.unit_of_work() as uow:
+        with self.ctx.unit_of_work() as uow:
             given_up = uow.session.execute(select(submissions.c.submission_id).where(
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts)).scalars().all()
             requeued = uow.session.execute(update(submissions).where(
@@ -90,7 +86,7 @@ class JobRunner:
                 status="queued", phase="queued again after an interrupted run", claimed_by=None, progress=0.0))
             failed = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts).values(
-                status="failed", phase="failed", finished_at=self.ctx.now(), claimed_by=None,
+                status="failed", phase="failed", finished_at=self.ctx.clock(), claimed_by=None,
                 reasons=[f"interrupted {s.ingest_job_max_attempts} times (the process running it stopped)"]))
         for sid in given_up:  # what the interrupted runs left behind
             self.ctx.storage.drop_work(sid)
@@ -101,8 +97,8 @@ class JobRunner:
 
     def claim(self) -> dict[str, Any] | None:
         for _ in range(5):
-            now = self.ctx.now()
-            with self.ctx.runtime.unit_of_work() as uow:
+            now = self.ctx.clock()
+            with self.ctx.unit_of_work() as uow:
                 row = uow.session.execute(select(submissions).where(submissions.c.status == "queued")
                                           .order_by(submissions.c.submitted_at).limit(1)).mappings().first()
                 if row is None:
@@ -138,8 +134,8 @@ class JobRunner:
         beater.start()
         try:
             inputs = self._inputs(job)
-            with ctx.runtime.sessions() as session:
-                current = handlers.current_version(session)
+            with ctx.sessions() as session:
+                current = publication.current_version(session)
             previous = ctx.storage.snapshot_path(current["snapshot_uri"]) if current else None
             outcome = validate(
                 sid, inputs, ctx.storage, rules=rules_from(ctx.settings), policy=ctx.settings.acceptance,
@@ -148,16 +144,17 @@ class JobRunner:
                 progress=lambda phase, value: state.update(phase=phase, progress=round(value, 4)))
             beat_stop.set()
             beater.join()
-            status = handlers.publish(ctx, job, outcome, self.worker_id)
+            status = publication.publish(ctx, job, outcome, self.worker_id)
             log.info("ingest job finished", submission_id=sid, status=status)
             return status
-        except handlers.LostClaim:
+        except publication.LostClaim:
             log.warning("ingest job taken over by another worker; result dropped", submission_id=sid)
             return None
         except Exception as exc:
             log.error("ingest job failed", submission_id=sid, error=type(exc).__name__)
-            with contextlib.suppress(handlers.LostClaim):
-                handlers.fail(ctx, sid, self.worker_id, f"internal error ({type(exc).__name__}); see the service log")
+            with contextlib.suppress(publication.LostClaim):
+                publication.fail(ctx, sid, self.worker_id,
+                                 f"internal error ({type(exc).__name__}); see the service log")
             return "failed"
         finally:
             beat_stop.set()
@@ -165,11 +162,11 @@ class JobRunner:
 
     def _heartbeat(self, sid: str, state: dict[str, Any]) -> None:
         try:
-            with self.ctx.runtime.unit_of_work() as uow:
+            with self.ctx.unit_of_work() as uow:
                 uow.session.execute(update(submissions).where(
                     submissions.c.submission_id == sid, submissions.c.claimed_by == self.worker_id,
                     submissions.c.status == "running").values(
-                    heartbeat_at=self.ctx.now(), phase=state["phase"], progress=state["progress"]))
+                    heartbeat_at=self.ctx.clock(), phase=state["phase"], progress=state["progress"]))
         except Exception as exc:  # a missed heartbeat is retried at the next one
             log.warning("ingest heartbeat failed", submission_id=sid, error=type(exc).__name__)
 
@@ -177,7 +174,7 @@ class JobRunner:
         out = []
         for src in job["sources"]:
             if src["kind"] == "upload":
-                row = handlers.upload_row(self.ctx, src["upload_id"])
+                row = upload_row(self.ctx, src["upload_id"])
                 path = self.ctx.storage.absolute(row["path"])
             else:
                 path = self.ctx.storage.snapshot_path(src["path"])

@@ -1,7 +1,7 @@
 """One submission from files to a verdict: sniff, check, decide, write the snapshot and the report.
 
 Runs outside any database transaction (it may take minutes); the caller publishes the outcome in one
-transaction afterwards (``handlers.publish``). Everything it writes is either in the job's scratch
+transaction afterwards (``publication.publish``). Everything it writes is either in the job's scratch
 directory (dropped afterwards) or content-addressed (a snapshot nobody refers to yet is harmless and
 is reused by an identical later submission).
 """
@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from p3ke_ingest import p3ke_columns as cols
-from p3ke_ingest.adapters.engine import Engine, FileResult, Rules, run_statement_with_progress
 from p3ke_ingest.adapters.sources import NotATable, Source, open_source
 from p3ke_ingest.adapters.storage import Storage
+from p3ke_ingest.adapters.validation_engine import Engine, FileResult, Rules, run_statement_with_progress
 from p3ke_ingest.domain.acceptance import AcceptancePolicy, FileOutcome, decide
 from p3ke_ingest.domain.layout import LayoutError
 

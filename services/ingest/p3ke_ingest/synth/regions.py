@@ -14,11 +14,11 @@ import io
 import statistics
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 import pyarrow as pa
 
 from p3ke_ingest.synth.rng import AliasTable
+from p3ke_platform.reference.wilayah import wilayah_csv_text
 
 # province code -> (population in millions, poverty rate %), rounded BPS 2023 approximations
 PROVINCE_STATS: dict[str, tuple[float, float]] = {
@@ -33,11 +33,6 @@ PROVINCE_STATS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 _DEFAULT_STATS = (2.0, 10.0)
 KELURAHAN_FACTOR = 2.5
-
-
-def wilayah_csv_text() -> str:
-    """The packaged copy of ``kode_wilayah.csv`` (see data/wilayah/README.md for its attribution)."""
-    return files("p3ke_ingest").joinpath("data", "wilayah", "kode_wilayah.csv").read_text(encoding="utf-8")
 
 
 @cache

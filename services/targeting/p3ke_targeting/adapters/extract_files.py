@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from p3ke_targeting.adapters.engine import arrow_reader, order_by, q
+from p3ke_targeting.adapters.duckdb_selection import arrow_reader, order_by, q
 from p3ke_targeting.domain.selection import Selection
 
 PROVENANCE_PREFIX = "p3ke."
@@ -49,7 +49,7 @@ def _publish(temp: Path, final: Path) -> None:
 
 def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, fields: Sequence[str], final: Path,
                   provenance: Mapping[str, str]) -> str:
-    """Write `sel` (see engine.select_into) in priority order with only `fields`; return its SHA-256.
+    """Write `sel` (see duckdb_selection.select_into) in priority order with only `fields`; return its SHA-256.
 
     Provenance (dataset version, request id, rules version, ...) is Parquet key-value metadata
     (`p3ke.*`), not columns: the rows carry only what the program may receive.
@@ -82,10 +82,11 @@ def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> str:
         temp.unlink(missing_ok=True)
 
 
-def read_refs(ledger: Path, batch: int) -> Iterator[list[str]]:
-    """A ledger's subject references, `batch` at a time (memory stays bounded whatever the extract's size)."""
+def read_refs(ledger: Path, batch: int = 65_536) -> Iterator[str]:
+    """A ledger's subject references, one by one, read `batch` at a time (memory stays bounded whatever
+    the extract's size)."""
     for chunk in pq.ParquetFile(ledger).iter_batches(batch_size=batch, columns=["subject_ref"]):
-        yield chunk.column(0).to_pylist()
+        yield from chunk.column(0).to_pylist()
 
 
 def _sql_path(path: Path) -> str:

@@ -1,20 +1,18 @@
-"""What targeting's handlers and routes share, built once per process from its settings: the agreement
-policy, the eligibility rules, the region reference and a clock."""
+"""What targeting's handlers, routes and loops share, built once per process by the runtime
+(`ServiceSpec.context`): the settings, the clock and the agreement policy (from the platform), the
+eligibility rules and the Kemendagri region codes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
+from p3ke_platform.reference.wilayah import load_regions
 from p3ke_platform.service_context import ServiceContext
-from p3ke_platform.settings import Settings
 from p3ke_targeting.adapters.rules_file import load_rules
-from p3ke_targeting.adapters.wilayah import load_region_codes
-from p3ke_targeting.config import TargetingSettings, targeting_settings
+from p3ke_targeting.config import TargetingSettings
 from p3ke_targeting.domain.eligibility import EligibilityRules
 
 
-@dataclass
 class Context(ServiceContext[TargetingSettings]):
     @cached_property
     def rules(self) -> EligibilityRules:
@@ -22,14 +20,10 @@ class Context(ServiceContext[TargetingSettings]):
 
     @cached_property
     def region_codes(self) -> frozenset[str]:
-        return load_region_codes(self.settings.wilayah_path)
+        """The region codes a request may name (any level: 2, 4, 6 or 10 digits)."""
+        return load_regions(self.settings.wilayah_path, "P3KE_TARGETING_WILAYAH_FILE").codes
 
     def check(self) -> None:
         """Load everything now, so bad configuration stops start-up instead of the first request."""
         super().check()
         _ = self.rules, self.region_codes
-
-
-@lru_cache(maxsize=16)
-def context_for(settings: Settings) -> Context:
-    return Context(targeting_settings(settings))

@@ -22,7 +22,7 @@ from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
 from p3ke_schemas import Actor, ExtractRequested
-from p3ke_targeting.adapters import engine, extract_files
+from p3ke_targeting.adapters import duckdb_selection, extract_files
 from p3ke_targeting.adapters.orm import datasets, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
@@ -166,9 +166,9 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
     file_path, ledger_path = paths_for(ctx, extract_id)
     s = ctx.settings
     with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
-        engine.select_into(con, snapshot=snapshot, selection=selection, fields=fields, quota=request.quota,
-                           order_seed=order_seed(ctx, request.request_id), hash_key=s.subject_hash_key,
-                           ledgers=ledgers, ledger_rows=ledger_rows)
+        duckdb_selection.select_into(con, snapshot=snapshot, selection=selection, fields=fields,
+                                     quota=request.quota, order_seed=order_seed(ctx, request.request_id),
+                                     hash_key=s.subject_hash_key, ledgers=ledgers, ledger_rows=ledger_rows)
         by_desil = {str(d): int(n) for d, n in con.execute(
             "SELECT __desil, count(*) FROM sel GROUP BY 1 ORDER BY 1").fetchall()}
         by_region = {str(p): int(n) for p, n in con.execute(

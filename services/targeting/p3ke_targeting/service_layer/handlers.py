@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from p3ke_platform.audit_client import access_event
 from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
-from p3ke_schemas import CloudEvent, DataAccess, DatasetUpdated, ExtractPrepared, ExtractRequested
+from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractPrepared, ExtractRequested
 from p3ke_targeting.adapters.extract_files import read_refs
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
-from p3ke_targeting.config import targeting_settings
-from p3ke_targeting.service_layer.context import Context, context_for
+from p3ke_targeting.service_layer.context import Context
 from p3ke_targeting.service_layer.extracts import Accepted, Rejected, counts_json, discard, prepare
+from p3ke_targeting.service_layer.requests import Conflict, receive
 
 log = get_logger(__name__)
-REFS_PER_ACCESS_EVENT = 5_000
-"""Subject references per data-access event: 5,000 keep an event near 350 kB, under Kafka's 1 MB."""
-FINAL = ("accepted", "rejected")
 
 
-def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
+def dataset_updated(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, DatasetUpdated)
     known = uow.session.scalar(select(datasets.c.dataset_version_id).where(
@@ -39,31 +33,15 @@ def dataset_updated(uow: UnitOfWork, event: CloudEvent) -> None:
         published_at=data.published_at, is_current=True))
 
 
-def same_request(stored_json: str, request: ExtractRequested) -> bool:
-    """Two requests with one request_id are the same if they ask the same (who and when may differ
-    in form, e.g. a re-sent event); anything else reusing the id is a conflict."""
-    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id")
-    stored = json.loads(stored_json)
-    current = json.loads(request.model_dump_json())
-    return all(stored.get(k) == current.get(k) for k in keys)
-
-
-def extract_requested(uow: UnitOfWork, event: CloudEvent) -> None:
+def extract_requested(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractRequested)
-    row = uow.session.execute(select(extract_requests.c.status, extract_requests.c.request).where(
-        extract_requests.c.request_id == data.request_id)).first()
-    if row is not None:
-        if not same_request(row.request, data):
-            raise RejectEvent(f"request_id {data.request_id} is already used by a different extract request")
-        if row.status in FINAL:
-            return  # the same request again: one request, one extract
-    else:
-        uow.session.execute(insert(extract_requests).values(
-            request_id=data.request_id, agreement_id=data.agreement_id, program=str(data.program),
-            requester_org=data.requested_by.org, requester_subject=data.requested_by.subject,
-            quota=data.quota, request=data.model_dump_json(), status="received", received_at=datetime.now(UTC)))
-    ctx = context_for(targeting_settings(uow.settings))
+    try:
+        undecided = receive(ctx, uow, data)
+    except Conflict as conflict:
+        raise RejectEvent(str(conflict)) from None
+    if not undecided:
+        return  # the same request again, already decided: one request, one extract
     apply_outcome(ctx, uow, data, prepare(ctx, uow.session, data))
 
 
@@ -110,14 +88,11 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
 
 def _record_selection(uow: UnitOfWork, request: ExtractRequested, outcome: Accepted, now: datetime) -> None:
     """The selection in the audit log, with every selected person's keyed hash (UU PDP Art. 31-32),
-    split over events of REFS_PER_ACCESS_EVENT references."""
-    base = access_event(service=uow.service, actor=request.requested_by, action="select", resource_type="extract",
-                        resource_id=outcome.extract_id, outcome="allowed", at=now,
-                        subject_hash_key=uow.subject_hash_key, agreement_id=request.agreement_id,
-                        program=str(request.program), purpose=request.justification).model_dump()
-    for chunk in read_refs(outcome.ledger_path, REFS_PER_ACCESS_EVENT):
-        uow.emit(DataAccess.model_validate({**base, "access_id": str(uuid.uuid4()), "record_count": len(chunk),
-                                            "subject_refs": chunk}), subject=outcome.extract_id)
+    streamed from the recipient ledger (the platform splits it over events under Kafka's 1 MB)."""
+    uow.record_access(actor=request.requested_by, action="select", resource_type="extract",
+                      resource_id=outcome.extract_id, agreement_id=request.agreement_id,
+                      program=str(request.program), purpose=request.justification,
+                      subject_refs=read_refs(outcome.ledger_path), at=now)
 
 
 HANDLERS = {

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from p3ke_platform import duckdb_engine
 from p3ke_schemas import ExtractCriteria
-from p3ke_targeting.adapters import engine
+from p3ke_targeting.adapters import duckdb_selection
 from p3ke_targeting.domain.layout import REGION_LEVELS
 from p3ke_targeting.domain.selection import resolve
 from p3ke_targeting.service_layer.context import Context
@@ -65,8 +65,9 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
         else:
             excluding = False
     with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
-        rows = engine.plan_counts(con, snapshot=snapshot, selection=selection, digits=REGION_LEVELS[group_by],
-                                  hash_key=s.subject_hash_key, ledgers=ledgers)
+        rows = duckdb_selection.plan_counts(con, snapshot=snapshot, selection=selection,
+                                            digits=REGION_LEVELS[group_by], hash_key=s.subject_hash_key,
+                                            ledgers=ledgers)
     cells = suppress(rows, s.targeting_min_cell)
     return Plan(dataset_version_id=dataset["dataset_version_id"], program=program,
                 rules_version=ctx.rules.rules_version, reference_date=selection.reference_date, group_by=group_by,

@@ -1,4 +1,4 @@
-"""The columnar engine (DuckDB): read, check, de-duplicate, sort and write a snapshot, streaming.
+"""The validation engine (DuckDB): read, check, de-duplicate, sort and write a snapshot, streaming.
 
 Three passes per file, each a single SQL statement that DuckDB runs in parallel within a memory limit
 (spilling to the job's directory when it needs more):
@@ -136,7 +136,7 @@ class Engine:
         return max(0.0, min(1.0, value / 100.0)) if value and value > 0 else 0.0
 
     def _load_reference(self) -> None:
-        from p3ke_ingest.synth.regions import wilayah_csv_text
+        from p3ke_platform.reference.wilayah import wilayah_csv_text
 
         path = self.work / "wilayah.csv"
         path.write_text(wilayah_csv_text(), encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Validation and matching of a staged feedback file with DuckDB, and the delivered counts of an extract.
+"""The matching engine: validation and matching of a staged feedback file with DuckDB, the keyed
+references of the persons matched, and the delivered counts of an extract.
 
 The staged rows (`raw`, see adapters.sources) are checked in one columnar pass (`chk`), reduced to the
 fields kept (`v`), then matched (`m`) against the other current batches of the program, the handover's
@@ -22,11 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from p3ke_feedback.adapters.files import FileProblem, sql_path
-from p3ke_feedback.adapters.wilayah import Regions
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.findings import BY_CODE
 from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, STATUS_ALIASES, MatchClass, Status
 from p3ke_platform.duckdb_engine import hmac_keys
+from p3ke_platform.reference.wilayah import Regions
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S",
                 "%Y-%m-%dT%H:%M:%S"]
@@ -415,19 +416,14 @@ def write_rows(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                           FROM m ORDER BY row) TO '{sql_path(path)}' (FORMAT parquet, COMPRESSION zstd)""")
 
 
-def subject_refs(con: duckdb.DuckDBPyConnection, hash_key: str, batch: int) -> Iterator[list[str]]:
-    """HMAC-SHA256(key, NIK) of every distinct valid NIK of the batch (the audit log's subject_ref), in chunks."""
+def subject_refs(con: duckdb.DuckDBPyConnection, hash_key: str, batch: int = 10_000) -> Iterator[str]:
+    """HMAC-SHA256(key, NIK) of every distinct valid NIK of the batch (the audit log's subject_ref), one at a
+    time: DuckDB hands them over `batch` at a time, so a million never sit in memory at once."""
     opad, ipad = hmac_keys(hash_key)
     reader = con.sql("SELECT DISTINCT sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(nik)))) AS ref "
                      "FROM m WHERE nik IS NOT NULL", params={"opad": opad, "ipad": ipad}).to_arrow_reader(batch)
-    pending: list[str] = []
-    for chunk in reader:  # DuckDB hands back batches of any size up to `batch`: regroup them
-        pending += chunk.column(0).to_pylist()
-        while len(pending) >= batch:
-            yield pending[:batch]
-            pending = pending[batch:]
-    if pending:
-        yield pending
+    for chunk in reader:
+        yield from chunk.column(0).to_pylist()
 
 
 def delivered(con: duckdb.DuckDBPyConnection, extract: FileColumns,

@@ -1,0 +1,1 @@
+"""Reference data every service reads the same way (one loader, one copy, its licence beside it)."""

@@ -1,0 +1,41 @@
+"""What audit's routes, event handlers, background loop and command line share, built once per process
+by the runtime (`ServiceSpec.context`): the audit settings, the agreement policy (for violations), the
+checkpoint signer, the database, the subject hash, and a clock (tests move it)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from p3ke_audit.adapters.keys import Signer, signer
+from p3ke_audit.adapters.tree_store import StoredCheckpoint
+from p3ke_audit.config import AuditSettings
+from p3ke_audit.service_layer import checkpoints
+from p3ke_platform.audit_client import subject_ref
+from p3ke_platform.service_context import ServiceContext
+
+
+class AuditContext(ServiceContext[AuditSettings]):
+    @cached_property
+    def signer(self) -> Signer:
+        """The log's checkpoint signer (outside production a development key is created on first use)."""
+        return signer(self.settings)
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    def subject_ref(self, nik: str) -> str:
+        """A data subject's keyed hash, as the log's subject index holds it."""
+        return subject_ref(self.settings.subject_hash_key, nik)
+
+    def issue_checkpoint(self, *, force: bool = True) -> StoredCheckpoint | None:
+        """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
+        return checkpoints.issue_checkpoint(self.sessions, self.settings, force=force,
+                                            signer_factory=lambda: self.signer)
+
+    def check(self) -> None:
+        """Load everything now, so bad configuration (e.g. an unreadable signing key) stops start-up."""
+        super().check()
+        _ = self.signer

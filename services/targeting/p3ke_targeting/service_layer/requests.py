@@ -1,0 +1,76 @@
+"""An extract request arriving, by either path: submitted through the API, or received as an
+`extract-requested` event (from a ministry platform, or the one the API published).
+
+Both paths store the request through `_store`, the one place a row of `extract_requests` is
+written, with the same idempotency: one `request_id`, one request. The same request again finds
+the stored one; the same id with other content is a `Conflict`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import RowMapping, insert, select
+
+from p3ke_platform.unit_of_work import UnitOfWork
+from p3ke_schemas import ExtractRequested
+from p3ke_targeting.adapters.orm import extract_requests
+from p3ke_targeting.service_layer.context import Context
+
+FINAL = ("accepted", "rejected")
+"""Statuses of a decided request: delivered again, it is not decided again."""
+
+
+class Conflict(Exception):
+    """The request id is already used by a different request."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request_id {request_id} is already used by a different extract request")
+        self.request_id = request_id
+
+
+def same_request(stored_json: str, request: ExtractRequested) -> bool:
+    """Two requests with one request_id are the same if they ask the same (who and when may differ
+    in form, e.g. a re-sent event); anything else reusing the id is a conflict."""
+    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id")
+    stored = json.loads(stored_json)
+    current = json.loads(request.model_dump_json())
+    return all(stored.get(k) == current.get(k) for k in keys)
+
+
+def submit(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> RowMapping | None:
+    """The API path: store the request as `submitted` and publish it as `extract-requested` (the worker
+    then decides it like any other, see `receive`). Returns None for a new request, or the stored row
+    when the requester's org submitted this same request before; raises Conflict when the id is
+    another request's or another org's."""
+    row = _store(uow, request, status="submitted", received_at=request.requested_at)
+    if row is None:
+        uow.emit(request)
+    elif row["requester_org"] != request.requested_by.org:
+        raise Conflict(request.request_id)
+    return row
+
+
+def receive(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> bool:
+    """The event path: store the request as `received` unless it is stored already (submitted through
+    the API, or delivered before). Returns whether it is still to be decided; raises Conflict when the
+    id is another request's."""
+    row = _store(uow, request, status="received", received_at=ctx.clock())
+    return row is None or row["status"] not in FINAL
+
+
+def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, received_at: datetime) -> RowMapping | None:
+    """The stored request with this id if there is one (the same request, else Conflict); else the
+    request stored now with `status`, and None."""
+    row = uow.session.execute(select(extract_requests).where(
+        extract_requests.c.request_id == request.request_id)).mappings().first()
+    if row is not None:
+        if not same_request(row["request"], request):
+            raise Conflict(request.request_id)
+        return row
+    uow.session.execute(insert(extract_requests).values(
+        request_id=request.request_id, agreement_id=request.agreement_id, program=str(request.program),
+        requester_org=request.requested_by.org, requester_subject=request.requested_by.subject,
+        quota=request.quota, request=request.model_dump_json(), status=status, received_at=received_at))
+    return None

@@ -1,0 +1,1 @@
+"""Repository tooling: scripts, and the Python helpers that tests and scripts share."""

@@ -1,0 +1,924 @@
+"""Render the Kubernetes deployment in deploy/k8s with kustomize and check it, offline.
+
+Every overlay can be rendered as committed and with any combination of the opt-in components. The
+checks over the rendered documents are:
+- built-in kinds are validated with kubernetes-validate --strict (unknown fields fail) against
+  K8S_VERSION's bundled schemas;
+- Strimzi and CloudNativePG resources are validated against the openAPIV3Schema of their CRDs
+  (deploy/k8s/crds, copied from the operators with their licence note), made strict the way the
+  API server's strict field validation is, and
+  their CEL rules are evaluated through reviewed Python translations (tools.k8s.cel; an untranslated
+  rule that applies to a manifest is a problem);
+- our own policies: locked-down containers, probes, limits, graceful shutdown, no secret values,
+  references that resolve, deny-by-default network policies, and - against the event contract in
+  p3ke_schemas.topics - a KafkaTopic for every topic and DLQ and ACLs that match what each
+  service and ministry platform produces and consumes.
+
+Each check_* function takes rendered documents and returns a list of problems (empty = fine).
+
+Needs the kustomize binary that tools/k8s/install.sh installs, and the kubernetes-validate package
+(dev dependency). A missing one raises MissingPrerequisiteError, whose message says how to install it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import yaml
+
+from p3ke_platform.settings import Settings
+from p3ke_schemas.topics import ALL_SERVICES, EVENTS, EventSpec
+from tools.k8s.cel import cel_problems
+
+REPO = Path(__file__).resolve().parents[2]  # tools/k8s/manifests.py -> the repository
+K8S = REPO / "deploy" / "k8s"
+CRD_DIR = REPO / "deploy" / "k8s" / "crds"
+INSTALL_SCRIPT = REPO / "tools" / "k8s" / "install.sh"
+
+K8S_VERSION = "1.34.0"  # the Kubernetes version whose bundled schemas validate the built-in kinds
+OVERLAYS = ("dev", "prod")
+COMPONENTS = ("strimzi-kafka", "cloudnative-pg", "shared-storage")
+CRD_GROUPS = ("kafka.strimzi.io", "postgresql.cnpg.io")
+KAFKA_CLUSTER = "p3ke"
+
+# Ministry platforms are Kafka clients outside the cluster. What each may write and read (by event
+# name); the contract names party 2's platform as a producer of extract-requested.
+PLATFORMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "kemnaker-platform": {
+        "produces": ("extract-requested",),
+        "consumes": ("extract-prepared", "handover-signed"),
+    },
+    "kemenkopmk-platform": {"produces": (), "consumes": ("dataset-updated", "feedback-received")},
+}
+CONTRACT_PLATFORM_NAMES = {"party-2 platform": "kemnaker-platform"}
+
+# Objects the manifests reference but do not contain: created by an operator of the platform (see
+# deploy/k8s/README.md, which must name each) or by an included operator (Strimzi, CloudNativePG).
+OPERATOR_PROVIDED = {
+    ("Secret", "p3ke-token-issuer"),
+    ("Secret", "p3ke-subject-hash-key"),
+    ("Secret", "p3ke-audit-checkpoint-key"),
+    ("Secret", "p3ke-backup-s3"),
+    ("ConfigMap", "p3ke-agreement"),
+}
+STRIMZI_CREATED = {("Secret", f"p3ke-{s}") for s in ALL_SERVICES} | {("Secret", "p3ke-cluster-ca-cert")}
+CNPG_CREATED = {("Secret", f"p3ke-{s}-db-app") for s in ALL_SERVICES}
+SHARED_STORAGE = {("PersistentVolumeClaim", "p3ke-data")}
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+# Settings that are not platform-wide fields of p3ke_platform.settings.Settings.
+SERVICE_SETTINGS = {"P3KE_AUDIT_CHECKPOINT_KEY_FILE"}
+LIBPQ_VARIABLES = {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE", "PGCONNECT_TIMEOUT"}
+SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|(?<!PUBLIC_)KEY(?!_FILE)|CREDENTIAL", re.IGNORECASE)
+MIN_GRACE = {"api": 30, "worker": 60}  # seconds: drain HTTP + flush the relay; finish and commit
+
+
+# --------------------------------------------------------------------------------------------
+# tools
+
+
+class MissingPrerequisiteError(RuntimeError):
+    """A tool or input the checks need is missing; the message says how to provide it."""
+
+
+def _pinned_kustomize_version() -> str:
+    """The kustomize version tools/k8s/install.sh pins."""
+    match = re.search(r'^KUSTOMIZE_VERSION="([^"]+)"', INSTALL_SCRIPT.read_text(), re.MULTILINE)
+    assert match, f"{INSTALL_SCRIPT} has no KUSTOMIZE_VERSION line"
+    return match.group(1)
+
+
+def _tools_bin() -> Path:
+    """Where tools/k8s/install.sh puts the binaries: $P3KE_TOOLS_BIN, else the per-user cache."""
+    if os.environ.get("P3KE_TOOLS_BIN"):
+        return Path(os.environ["P3KE_TOOLS_BIN"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "p3ke" / "bin"
+
+
+_INSTALLED_BY = "`make test` installs it (tools/k8s/install.sh)"
+
+
+@functools.cache
+def kustomize() -> str:
+    """The path of the pinned kustomize binary.
+
+    Raises MissingPrerequisiteError when it is not installed or is another version.
+    """
+    binary = _tools_bin() / "kustomize"
+    if not binary.is_file():
+        raise MissingPrerequisiteError(f"kustomize is not installed at {binary}: {_INSTALLED_BY}")
+    wanted = _pinned_kustomize_version()
+    got = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=False).stdout.strip()
+    if got != wanted:
+        raise MissingPrerequisiteError(
+            f"{binary} is kustomize {got!r}, the pinned version is {wanted}: {_INSTALLED_BY}"
+        )
+    return str(binary)
+
+
+@functools.cache
+def _kubernetes_validate() -> ModuleType:
+    """The kubernetes_validate module; MissingPrerequisiteError when the package is not installed."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        raise MissingPrerequisiteError(
+            "the Python package kubernetes-validate is missing: it belongs to the root "
+            "pyproject's dev dependency group (`uv sync` installs it)"
+        ) from None
+    return kubernetes_validate
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+Variant = tuple[str, tuple[str, ...] | None]  # (overlay, components; None = as committed)
+
+
+def _variants() -> list[Variant]:
+    """Each overlay as committed, then with every combination of the components (none to all)."""
+    out: list[Variant] = []
+    for overlay in OVERLAYS:
+        out.append((overlay, None))
+        for n in range(len(COMPONENTS) + 1):
+            out.extend((overlay, combo) for combo in itertools.combinations(COMPONENTS, n))
+    return out
+
+
+VARIANTS = _variants()
+
+
+def variant_id(variant: Variant) -> str:
+    """A short readable name for a variant, e.g. `dev:as-committed` or `prod:strimzi-kafka+shared-storage`."""
+    overlay, combo = variant
+    if combo is None:
+        return f"{overlay}:as-committed"
+    return f"{overlay}:" + ("+".join(combo) or "no-components")
+
+
+def build(path: Path) -> list[dict]:
+    """`kustomize build path` as a list of documents; AssertionError with kustomize's stderr if it fails."""
+    proc = subprocess.run([kustomize(), "build", str(path)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"kustomize build {path} failed:\n{proc.stderr}")
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+@functools.cache
+def _render_cached(variant: Variant) -> str:
+    """The rendered variant as JSON (cached; JSON so that every caller gets its own copy)."""
+    overlay, combo = variant
+    if combo is None:
+        return json.dumps(build(K8S / "overlays" / overlay))
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "k8s"
+        shutil.copytree(K8S, tree)
+        kfile = tree / "overlays" / overlay / "kustomization.yaml"
+        kustomization = yaml.safe_load(kfile.read_text())
+        kustomization["components"] = [f"../../components/{c}" for c in combo]
+        if not combo:
+            del kustomization["components"]
+        kfile.write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        return json.dumps(build(tree / "overlays" / overlay))
+
+
+def render(variant: Variant) -> list[dict]:
+    """The documents of a variant, rendered once per process; the caller may modify them."""
+    return json.loads(_render_cached(variant))
+
+
+def components_of(variant: Variant) -> tuple[str, ...]:
+    """The components a variant includes (for as committed: those its kustomization.yaml lists)."""
+    overlay, combo = variant
+    if combo is not None:
+        return combo
+    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    return tuple(Path(c).name for c in kustomization.get("components", []))
+
+
+# --------------------------------------------------------------------------------------------
+# helpers over rendered documents
+
+
+def kind_of(docs: Iterable[dict], kind: str) -> list[dict]:
+    """The documents of one kind."""
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def named(doc: dict) -> str:
+    """`Kind/name` of a document, as the problems name it."""
+    return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+def pod_spec(doc: dict) -> dict | None:
+    """The pod spec of a workload (CronJob included); None for other kinds."""
+    if doc.get("kind") == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    if doc.get("kind") in WORKLOAD_KINDS:
+        return doc["spec"]["template"]["spec"]
+    return None
+
+
+def pod_labels(doc: dict) -> dict:
+    """The labels of a workload's pod template (not CronJob)."""
+    return doc["spec"]["template"].get("metadata", {}).get("labels", {})
+
+
+def containers(spec: dict) -> list[dict]:
+    """The init containers and containers of a pod spec."""
+    return list(spec.get("initContainers", [])) + list(spec.get("containers", []))
+
+
+def generated_name(docs: list[dict], kind: str, base: str) -> str | None:
+    """The name kustomize gave a generated object (base name plus a content hash)."""
+    for d in kind_of(docs, kind):
+        name = d["metadata"]["name"]
+        if name == base or re.fullmatch(re.escape(base) + r"-[a-z0-9]{10}", name):
+            return name
+    return None
+
+
+def selector_matches(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects `labels`."""
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values):
+            return False
+        if (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def service_workloads(docs: list[dict]) -> list[dict]:
+    """The Deployments and Jobs whose pods are part of p3ke (not the operators' or others')."""
+    return [
+        d
+        for d in kind_of(docs, "Deployment") + kind_of(docs, "Job")
+        if pod_labels(d).get("app.kubernetes.io/part-of") == "p3ke"
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# schema validation
+
+
+@functools.cache
+def _builtin_problems(doc_json: str) -> tuple[str, ...]:
+    """kubernetes-validate --strict on one document (cached: most documents recur across variants)."""
+    kv = _kubernetes_validate()
+    doc = json.loads(doc_json)
+    try:
+        kv.validate(doc, K8S_VERSION, strict=True)
+    except kv.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.path)
+        return (f"{named(doc)}: {where}: {exc.message}",)
+    except kv.SchemaNotFoundError as exc:
+        return (f"{named(doc)}: {exc.message}",)
+    return ()
+
+
+def check_builtin_schemas(docs: list[dict]) -> list[str]:
+    """Built-in kinds (not of CRD_GROUPS) against K8S_VERSION's schemas, strictly: unknown fields fail."""
+    problems: list[str] = []
+    for doc in docs:
+        if doc.get("apiVersion", "").split("/")[0] not in CRD_GROUPS:
+            problems += _builtin_problems(json.dumps(doc, sort_keys=True))
+    return problems
+
+
+def _strict(schema: Any) -> Any:
+    """Reject unknown fields where the CRD lists its fields (the API server's strict validation)."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.cache
+def crd_schemas() -> dict[tuple[str, str], tuple[dict, jsonschema.Draft4Validator]]:
+    """(apiVersion, kind) -> (openAPIV3Schema, strict validator), from deploy/k8s/crds.
+
+    Only served versions; MissingPrerequisiteError when the CRDs directory is missing.
+    """
+    if not CRD_DIR.is_dir():
+        raise MissingPrerequisiteError(f"the CRDs are missing: expected {CRD_DIR}")
+    out = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if not version.get("served"):
+                    continue
+                schema = version["schema"]["openAPIV3Schema"]
+                validator = jsonschema.Draft4Validator(_strict(schema))
+                out[(f"{group}/{version['name']}", kind)] = (schema, validator)
+    return out
+
+
+def check_custom_resources(docs: list[dict]) -> list[str]:
+    """Resources of CRD_GROUPS against their CRD's strict schema and CEL rules, with DNS-subdomain names."""
+    schemas = crd_schemas()
+    problems = []
+    for doc in docs:
+        if doc.get("apiVersion", "").split("/")[0] not in CRD_GROUPS:
+            continue
+        key = (doc["apiVersion"], doc["kind"])
+        if key not in schemas:
+            problems.append(f"{named(doc)}: no CRD serves {doc['apiVersion']} {doc['kind']}")
+            continue
+        schema, validator = schemas[key]
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in err.path)
+            problems.append(f"{named(doc)}: {where}: {err.message}")
+        problems += [f"{named(doc)}: {p}" for p in cel_problems(schema, doc, "")]
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", doc.get("metadata", {}).get("name", "")):
+            problems.append(f"{named(doc)}: metadata.name is not a DNS subdomain name")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# policies for our workloads
+
+
+def check_security_context(docs: list[dict]) -> list[str]:
+    """Pods and containers are locked down: non-root, read-only root, no escalation, no capabilities, ..."""
+    problems = []
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        pod_sc = spec.get("securityContext", {})
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(key):
+                problems.append(f"{named(doc)}: {key}")
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{named(doc)}: automountServiceAccountToken is not false")
+        for vol in spec.get("volumes", []):
+            if "hostPath" in vol:
+                problems.append(f"{named(doc)}: hostPath volume {vol['name']}")
+        for c in containers(spec):
+            sc = c.get("securityContext", {})
+            where = f"{named(doc)} container {c['name']}"
+            if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+                problems.append(f"{where}: runAsNonRoot is not true")
+            if sc.get("runAsUser", pod_sc.get("runAsUser")) in (0, None):
+                problems.append(f"{where}: no non-zero runAsUser")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}: readOnlyRootFilesystem is not true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}: allowPrivilegeEscalation is not false")
+            if sc.get("privileged"):
+                problems.append(f"{where}: privileged")
+            caps = sc.get("capabilities", {})
+            if "ALL" not in caps.get("drop", []):
+                problems.append(f"{where}: capabilities do not drop ALL")
+            if caps.get("add"):
+                problems.append(f"{where}: adds capabilities {caps['add']}")
+            seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
+            if seccomp.get("type") != "RuntimeDefault":
+                problems.append(f"{where}: seccompProfile is not RuntimeDefault")
+    return problems
+
+
+def check_resources(docs: list[dict]) -> list[str]:
+    """Every container requests and limits cpu and memory."""
+    problems = []
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        for c in containers(spec):
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for what in ("cpu", "memory"):
+                    if what not in res.get(kind, {}):
+                        problems.append(f"{named(doc)} container {c['name']}: no {kind}.{what}")
+    return problems
+
+
+def check_images(docs: list[dict]) -> list[str]:
+    """Every image is pinned by a tag other than latest, or by digest."""
+    problems = []
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        for c in containers(spec):
+            image = c.get("image", "")
+            if "@sha256:" in image:
+                continue
+            last = image.rsplit("/", 1)[-1]
+            if ":" not in last or last.endswith(":latest"):
+                problems.append(f"{named(doc)} container {c['name']}: image {image!r} has no pinned tag")
+    return problems
+
+
+def check_probes_and_shutdown(docs: list[dict]) -> list[str]:
+    """Deployments probe /healthz and /readyz on a declared port and have time to shut down (MIN_GRACE)."""
+    problems = []
+    for doc in kind_of(docs, "Deployment"):
+        spec = pod_spec(doc)
+        role = pod_labels(doc).get("app.kubernetes.io/component", "")
+        for c in spec.get("containers", []):
+            where = f"{named(doc)} container {c['name']}"
+            ports = {p.get("name") for p in c.get("ports", [])} | {
+                p["containerPort"] for p in c.get("ports", [])
+            }
+            for probe, path in (
+                ("livenessProbe", "/healthz"),
+                ("readinessProbe", "/readyz"),
+                ("startupProbe", "/healthz"),
+            ):
+                get = c.get(probe, {}).get("httpGet")
+                if not get:
+                    problems.append(f"{where}: no {probe} (httpGet {path})")
+                elif get.get("path") != path or get.get("port") not in ports:
+                    problems.append(f"{where}: {probe} is not GET {path} on a declared port")
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        pre_stop = max(
+            (
+                c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+                for c in spec.get("containers", [])
+            ),
+            default=0,
+        )
+        needed = MIN_GRACE.get(role, 30) + pre_stop
+        if grace < needed:
+            problems.append(
+                f"{named(doc)}: terminationGracePeriodSeconds {grace} < {needed} "
+                f"({role} needs {MIN_GRACE.get(role, 30)} s after a {pre_stop} s preStop)"
+            )
+    return problems
+
+
+def _env_problems(where: str, env: list[dict]) -> list[str]:
+    """Secret-looking variables of a container that are literal or not from a Secret."""
+    problems = []
+    for var in env:
+        if SECRETISH.search(var["name"]) and "valueFrom" not in var:
+            problems.append(f"{where}: {var['name']} has a literal value; reference a Secret")
+        if "valueFrom" in var and "secretKeyRef" not in var["valueFrom"] and SECRETISH.search(var["name"]):
+            problems.append(f"{where}: {var['name']} does not come from a Secret")
+    return problems
+
+
+PEM = re.compile(r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----")
+URL_WITH_PASSWORD = re.compile(r"://[^/\s:@$()]+:[^/\s@$()]+@")
+
+
+def check_no_secret_values(docs: list[dict]) -> list[str]:
+    """No Secret, key, certificate, password URL or literal secret-looking value in the manifests."""
+    problems = []
+    for doc in docs:
+        if doc.get("kind") == "Secret":
+            problems.append(f"{named(doc)}: a Secret in the manifests; create it out of band (README)")
+        text = json.dumps(doc)
+        if PEM.search(text):
+            problems.append(f"{named(doc)}: contains a PEM key or certificate")
+        if URL_WITH_PASSWORD.search(text):
+            problems.append(f"{named(doc)}: contains a URL with a password")
+        if doc.get("kind") == "ConfigMap":
+            for key, value in (doc.get("data") or {}).items():
+                if SECRETISH.search(key) and not str(value).startswith("/"):
+                    problems.append(f"{named(doc)}: {key} looks like a secret; use a Secret")
+        if doc.get("kind") == "KafkaUser":
+            password = doc["spec"].get("authentication", {}).get("password")
+            if password is not None and "valueFrom" not in password:
+                problems.append(f"{named(doc)}: literal password")
+        spec = pod_spec(doc)
+        if spec is not None:
+            for c in containers(spec):
+                problems += _env_problems(f"{named(doc)} container {c['name']}", c.get("env", []))
+    return problems
+
+
+def _references(doc: dict) -> set[tuple[str, str]]:
+    """(kind, name) of the ServiceAccount, Secrets, ConfigMaps and PVCs a workload's pods use."""
+    spec = pod_spec(doc)
+    refs: set[tuple[str, str]] = set()
+    if spec is None:
+        return refs
+    refs.add(("ServiceAccount", spec.get("serviceAccountName", "default")))
+    for vol in spec.get("volumes", []):
+        if "secret" in vol:
+            refs.add(("Secret", vol["secret"]["secretName"]))
+        if "configMap" in vol:
+            refs.add(("ConfigMap", vol["configMap"]["name"]))
+        if "persistentVolumeClaim" in vol:
+            refs.add(("PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"]))
+    for c in containers(spec):
+        for src in c.get("envFrom", []):
+            if "configMapRef" in src:
+                refs.add(("ConfigMap", src["configMapRef"]["name"]))
+            if "secretRef" in src:
+                refs.add(("Secret", src["secretRef"]["name"]))
+        for var in c.get("env", []):
+            ref = var.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                refs.add(("Secret", ref["secretKeyRef"]["name"]))
+            if "configMapKeyRef" in ref:
+                refs.add(("ConfigMap", ref["configMapKeyRef"]["name"]))
+    return refs
+
+
+def check_references(docs: list[dict], components: Iterable[str]) -> list[str]:
+    """Every referenced object is in the manifests, made by an included operator, or documented."""
+    components = set(components)
+    rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    allowed = rendered | OPERATOR_PROVIDED
+    # Without a component, the operator of the platform provides what it would have made/created.
+    allowed |= STRIMZI_CREATED | CNPG_CREATED | SHARED_STORAGE
+    problems = []
+    for doc in docs:
+        for ref in sorted(_references(doc) - allowed):
+            problems.append(f"{named(doc)}: references {ref[0]}/{ref[1]}, which nothing provides")
+    if "shared-storage" in components and not rendered >= SHARED_STORAGE:
+        problems.append("shared-storage is included but renders no PVC p3ke-data")
+    for ref in sorted(STRIMZI_CREATED):
+        user = ref[1]
+        if (
+            "strimzi-kafka" in components
+            and user != "p3ke-cluster-ca-cert"
+            and ("KafkaUser", user) not in rendered
+        ):
+            problems.append(f"strimzi-kafka is included but has no KafkaUser {user}")
+    for svc in ALL_SERVICES:
+        if "cloudnative-pg" in components and ("Cluster", f"p3ke-{svc}-db") not in rendered:
+            problems.append(f"cloudnative-pg is included but has no Cluster p3ke-{svc}-db")
+    return problems
+
+
+def check_settings_names(docs: list[dict]) -> list[str]:
+    """Every P3KE_* name we set is a setting the code reads (a typo is otherwise silently ignored)."""
+    fields = {f"P3KE_{name.upper()}" for name in Settings.model_fields} | SERVICE_SETTINGS
+    problems = []
+    config = generated_name(docs, "ConfigMap", "p3ke-config")
+    for doc in kind_of(docs, "ConfigMap"):
+        if doc["metadata"]["name"] != config:
+            continue
+        for key in doc.get("data", {}):
+            if key.startswith("P3KE_") and key not in fields:
+                problems.append(f"{named(doc)}: {key} is not a setting of p3ke_platform.settings.Settings")
+            elif not key.startswith("P3KE_") and key not in LIBPQ_VARIABLES:
+                problems.append(f"{named(doc)}: {key} is neither a P3KE setting nor a libpq variable")
+    for doc in service_workloads(docs):
+        for c in containers(pod_spec(doc)):
+            for var in c.get("env", []):
+                if var["name"].startswith("P3KE_") and var["name"] not in fields:
+                    problems.append(f"{named(doc)}: {var['name']} is not a setting")
+    return problems
+
+
+def container_environment(docs: list[dict], container: dict) -> dict[str, str]:
+    """The environment a container would get, with a placeholder for every Secret value."""
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in kind_of(docs, "ConfigMap")}
+    env: dict[str, str] = {}
+    for src in container.get("envFrom", []):
+        env.update(config_maps.get(src.get("configMapRef", {}).get("name"), {}))
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), var["value"])
+        elif "secretKeyRef" in var.get("valueFrom", {}):
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = f"from-secret-{ref['name']}-{ref['key']}-0123456789abcdef"
+    return env
+
+
+def check_settings_accept_environment(docs: list[dict]) -> list[str]:
+    """Each service container's environment passes the production settings validation."""
+    from unittest import mock
+
+    from p3ke_platform.settings import ConfigurationError, load_settings
+
+    problems = []
+    for doc in service_workloads(docs):
+        for c in pod_spec(doc)["containers"]:
+            env = container_environment(docs, c)
+            with mock.patch.dict(os.environ, env, clear=True):
+                try:
+                    settings = load_settings()
+                except ConfigurationError as exc:
+                    problems.append(f"{named(doc)}: {exc}")
+                    continue
+            if settings.env != "production" or not settings.effective_database_url.startswith(
+                "postgresql+psycopg://"
+            ):
+                problems.append(f"{named(doc)}: not production settings with PostgreSQL (psycopg)")
+            if settings.service != pod_labels(doc).get("app.kubernetes.io/name"):
+                problems.append(f"{named(doc)}: P3KE_SERVICE {settings.service!r} is not its service")
+    return problems
+
+
+def _consumed(service: str) -> list[EventSpec]:
+    """The events of the contract a service consumes."""
+    return [e for e in EVENTS if service in e.consumers]
+
+
+def check_services(docs: list[dict]) -> list[str]:
+    """Per service: the objects the issue asks for, wired to that service's package and identity."""
+    problems = []
+    have = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    config = generated_name(docs, "ConfigMap", "p3ke-config")
+    for svc in ALL_SERVICES:
+        wanted = [
+            ("ServiceAccount", svc),
+            ("Service", svc),
+            ("Deployment", f"{svc}-api"),
+            ("Deployment", f"{svc}-worker"),
+            ("PodDisruptionBudget", f"{svc}-api"),
+            ("PodDisruptionBudget", f"{svc}-worker"),
+            ("HorizontalPodAutoscaler", f"{svc}-api"),
+            ("Job", f"{svc}-migrate"),
+        ]
+        for key in wanted:
+            if key not in have:
+                problems.append(f"{svc}: no {key[0]}/{key[1]}")
+        for role, key in (
+            ("api", ("Deployment", f"{svc}-api")),
+            ("worker", ("Deployment", f"{svc}-worker")),
+            ("migrate", ("Job", f"{svc}-migrate")),
+        ):
+            if key not in have:
+                continue
+            doc = have[key]
+            spec = pod_spec(doc)
+            c = spec["containers"][0]
+            if c.get("command", []) + c.get("args", []) != ["python", "-m", f"p3ke_{svc}", role]:
+                problems.append(f"{named(doc)}: command is not `python -m p3ke_{svc} {role}`")
+            env = {v["name"]: v for v in c.get("env", [])}
+            if env.get("P3KE_SERVICE", {}).get("value") != svc:
+                problems.append(f"{named(doc)}: P3KE_SERVICE is not {svc}")
+            if spec.get("serviceAccountName") != svc:
+                problems.append(f"{named(doc)}: serviceAccountName is not {svc}")
+            if not any(src.get("configMapRef", {}).get("name") == config for src in c.get("envFrom", [])):
+                problems.append(f"{named(doc)}: does not read the ConfigMap p3ke-config")
+            db = env.get("PGPASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+            if db != f"p3ke-{svc}-db-app":
+                problems.append(f"{named(doc)}: PGPASSWORD is not from Secret p3ke-{svc}-db-app")
+            if role != "migrate":
+                user = env.get("P3KE_KAFKA_USERNAME", {}).get("value")
+                secret = env.get("P3KE_KAFKA_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
+                if user != f"p3ke-{svc}" or secret.get("name") != user or secret.get("key") != "password":
+                    problems.append(
+                        f"{named(doc)}: Kafka identity is not KafkaUser p3ke-{svc} and its Secret"
+                    )
+        worker = have.get(("Deployment", f"{svc}-worker"))
+        if worker:
+            limit = max((e.partitions for e in _consumed(svc)), default=1)
+            replicas = worker["spec"].get("replicas", 1)
+            if replicas > limit:
+                problems.append(
+                    f"{named(worker)}: {replicas} replicas but its topics have at most "
+                    f"{limit} partitions: the extra consumers would sit idle"
+                )
+        hpa = have.get(("HorizontalPodAutoscaler", f"{svc}-api"))
+        api = have.get(("Deployment", f"{svc}-api"))
+        if hpa and api and "replicas" in api["spec"]:
+            problems.append(
+                f"{named(api)}: sets replicas although an HPA scales it (each apply would reset it)"
+            )
+        if hpa and hpa["spec"]["scaleTargetRef"].get("name") != f"{svc}-api":
+            problems.append(f"{named(hpa)}: does not scale {svc}-api")
+        service = have.get(("Service", svc))
+        if (
+            service
+            and api
+            and not selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(api))
+        ):
+            problems.append(f"{named(service)}: does not select the pods of {svc}-api")
+    for pdb in kind_of(docs, "PodDisruptionBudget"):
+        if not any(
+            selector_matches(pdb["spec"]["selector"], pod_labels(d)) for d in kind_of(docs, "Deployment")
+        ):
+            problems.append(f"{named(pdb)}: selects no Deployment's pods")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# network policies
+
+
+def _allowed_ports(docs: list[dict], labels: dict, direction: str) -> set[int] | None:
+    """Ports a pod with `labels` may use in `direction` (None = any port to some peer)."""
+    key = "ingress" if direction == "Ingress" else "egress"
+    ports: set[int] = set()
+    for np in kind_of(docs, "NetworkPolicy"):
+        spec = np["spec"]
+        if direction not in spec.get("policyTypes", []) or not selector_matches(spec["podSelector"], labels):
+            continue
+        for rule in spec.get(key, []):
+            if not rule.get("ports"):
+                return None
+            ports |= {p["port"] for p in rule["ports"] if isinstance(p.get("port"), int)}
+    return ports
+
+
+def check_network_policies(docs: list[dict]) -> list[str]:
+    """A default deny, no rule open to everything, and each service workload allowed what it needs."""
+    problems = []
+    policies = kind_of(docs, "NetworkPolicy")
+    deny = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    if not deny:
+        problems.append("no default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)")
+    for np in policies:
+        spec = np["spec"]
+        for key, peer in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(key, []):
+                if not rule.get("ports") and not rule.get(peer):
+                    problems.append(f"{named(np)}: an {key} rule allows every port to every peer")
+                for p in rule.get(peer, []):
+                    if p.get("ipBlock", {}).get("cidr") in ("0.0.0.0/0", "::/0") and not rule.get("ports"):
+                        problems.append(f"{named(np)}: {key} to the whole internet on every port")
+    for doc in service_workloads(docs):
+        labels = pod_labels(doc)
+        role = labels.get("app.kubernetes.io/component")
+        egress = _allowed_ports(docs, labels, "Egress")
+        needed = {53, 5432} | ({9093} if role in ("api", "worker") else set())
+        if egress is not None and not needed <= egress:
+            problems.append(f"{named(doc)}: egress lacks ports {sorted(needed - egress)}")
+        if egress is None:
+            problems.append(f"{named(doc)}: egress to any port is allowed")
+        ingress = _allowed_ports(docs, labels, "Ingress")
+        if role == "api" and (ingress is None or 8080 not in ingress):
+            problems.append(f"{named(doc)}: ingress to the API port 8080 is not allowed")
+        if role != "api" and ingress:
+            problems.append(f"{named(doc)}: takes ingress on {sorted(ingress)} though only APIs serve")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Kafka (Strimzi) against the contract
+
+
+def check_kafka_topics(docs: list[dict]) -> list[str]:
+    """A durable KafkaTopic for exactly the topics and DLQs of the contract, and a safe Kafka cluster."""
+    problems = []
+    topics = {d["spec"].get("topicName", d["metadata"]["name"]): d for d in kind_of(docs, "KafkaTopic")}
+    for e in EVENTS:
+        for name, partitions, retention in (
+            (e.topic, e.partitions, e.retention_days),
+            (e.dlq, None, e.retention_days),
+        ):
+            doc = topics.pop(name, None)
+            if doc is None:
+                problems.append(f"topic {name} has no KafkaTopic")
+                continue
+            spec, config = doc["spec"], doc["spec"].get("config", {})
+            if doc["metadata"].get("labels", {}).get("strimzi.io/cluster") != KAFKA_CLUSTER:
+                problems.append(f"{named(doc)}: not labelled strimzi.io/cluster={KAFKA_CLUSTER}")
+            if spec.get("replicas") != 3:
+                problems.append(f"{named(doc)}: replicas {spec.get('replicas')}, not 3")
+            if int(config.get("min.insync.replicas", 0)) != 2:
+                problems.append(f"{named(doc)}: min.insync.replicas is not 2")
+            if str(config.get("unclean.leader.election.enable", "false")).lower() != "false":
+                problems.append(f"{named(doc)}: unclean leader election is on")
+            if partitions is not None and spec.get("partitions") != partitions:
+                problems.append(
+                    f"{named(doc)}: {spec.get('partitions')} partitions, the contract says {partitions}"
+                )
+            if int(config.get("retention.ms", -2)) != retention * 86_400_000:
+                problems.append(f"{named(doc)}: retention.ms is not {retention} days")
+    for name in topics:
+        problems.append(f"KafkaTopic {name} is not a topic of the contract")
+    kafka = kind_of(docs, "Kafka")
+    if len(kafka) != 1:
+        problems.append(f"{len(kafka)} Kafka clusters, expected 1")
+    for doc in kafka:
+        config = doc["spec"]["kafka"].get("config", {})
+        if (
+            int(config.get("min.insync.replicas", 0)) != 2
+            or int(config.get("default.replication.factor", 0)) != 3
+        ):
+            problems.append(f"{named(doc)}: broker defaults are not RF 3 / min.insync.replicas 2")
+        if str(config.get("unclean.leader.election.enable")).lower() != "false":
+            problems.append(f"{named(doc)}: unclean.leader.election.enable is not false")
+        if str(config.get("auto.create.topics.enable")).lower() != "false":
+            problems.append(f"{named(doc)}: auto.create.topics.enable is not false")
+        if doc["spec"]["kafka"].get("authorization", {}).get("type") != "simple":
+            problems.append(f"{named(doc)}: no ACL authorization")
+        for listener in doc["spec"]["kafka"]["listeners"]:
+            if not listener.get("tls") or not listener.get("authentication"):
+                problems.append(f"{named(doc)}: listener {listener['name']} without TLS and authentication")
+    brokers = sum(
+        d["spec"]["replicas"] for d in kind_of(docs, "KafkaNodePool") if "broker" in d["spec"]["roles"]
+    )
+    if brokers < 3:
+        problems.append(f"{brokers} brokers cannot hold topics with replication factor 3")
+    return problems
+
+
+def expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
+    """KafkaUser -> {(resource type, name, pattern type, operation)} from the contract."""
+    by_name = {e.name: e for e in EVENTS}
+    out: dict[str, set[tuple[str, str, str, str]]] = {}
+    for svc in ALL_SERVICES:
+        user = f"p3ke-{svc}"
+        acl: set[tuple[str, str, str, str]] = set()
+        for e in EVENTS:
+            if svc in e.producers:
+                acl |= {("topic", e.topic, "literal", op) for op in ("Write", "Describe")}
+            if svc in e.consumers:
+                acl |= {("topic", e.topic, "literal", op) for op in ("Read", "Describe")}
+                acl |= {("topic", e.dlq, "literal", op) for op in ("Write", "Describe")}
+        acl.add(("group", user, "prefix", "Read"))  # faust's app id and consumer group: p3ke-<service>
+        out[user] = acl
+    for user, access in PLATFORMS.items():
+        acl = set()
+        for name in access["produces"]:
+            acl |= {("topic", by_name[name].topic, "literal", op) for op in ("Write", "Describe")}
+        for name in access["consumes"]:
+            acl |= {("topic", by_name[name].topic, "literal", op) for op in ("Read", "Describe")}
+        acl.add(("group", user, "prefix", "Read"))
+        out[user] = acl
+    return out
+
+
+def check_kafka_users(docs: list[dict]) -> list[str]:
+    """A KafkaUser per service and ministry platform, with exactly the ACLs of expected_acls()."""
+    problems = []
+    expected = expected_acls()
+    users = {d["metadata"]["name"]: d for d in kind_of(docs, "KafkaUser")}
+    for name in sorted(set(users) - set(expected)):
+        problems.append(f"KafkaUser {name} is neither a service nor a ministry platform")
+    for name, want in expected.items():
+        doc = users.get(name)
+        if doc is None:
+            problems.append(f"no KafkaUser {name}")
+            continue
+        if doc["metadata"].get("labels", {}).get("strimzi.io/cluster") != KAFKA_CLUSTER:
+            problems.append(f"{named(doc)}: not labelled strimzi.io/cluster={KAFKA_CLUSTER}")
+        auth = doc["spec"].get("authentication", {}).get("type")
+        if auth != ("tls" if name in PLATFORMS else "scram-sha-512"):
+            problems.append(f"{named(doc)}: authentication {auth}")
+        have = set()
+        for acl in doc["spec"].get("authorization", {}).get("acls", []):
+            if acl.get("type", "allow") != "allow":
+                continue
+            res = acl["resource"]
+            for op in acl["operations"]:
+                have.add((res["type"], res.get("name", ""), res.get("patternType", "literal"), op))
+        for extra in sorted(have - want):
+            problems.append(f"{named(doc)}: ACL {extra} is more than the contract gives it")
+        for missing in sorted(want - have):
+            problems.append(f"{named(doc)}: ACL {missing} is missing")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL (CloudNativePG)
+
+
+def check_postgres(docs: list[dict]) -> list[str]:
+    """A CloudNativePG Cluster per service: its own database, no superuser, continuous and scheduled backups."""
+    problems = []
+    clusters = {d["metadata"]["name"]: d for d in kind_of(docs, "Cluster")}
+    backups = {d["spec"]["cluster"]["name"] for d in kind_of(docs, "ScheduledBackup")}
+    for svc in ALL_SERVICES:
+        doc = clusters.get(f"p3ke-{svc}-db")
+        if doc is None:
+            problems.append(f"no Cluster p3ke-{svc}-db")
+            continue
+        initdb = doc["spec"].get("bootstrap", {}).get("initdb", {})
+        if initdb.get("database") != svc or initdb.get("owner") != svc:
+            problems.append(f"{named(doc)}: database/owner is not {svc}")
+        if doc["spec"].get("enableSuperuserAccess") is not False:
+            problems.append(f"{named(doc)}: superuser access is not disabled")
+        if "barmanObjectStore" not in doc["spec"].get("backup", {}) and not doc["spec"].get("plugins"):
+            problems.append(f"{named(doc)}: no continuous backup")
+        if doc["metadata"]["name"] not in backups:
+            problems.append(f"{named(doc)}: no ScheduledBackup")
+    return problems
+
