@@ -42,6 +42,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from bench.report import env_int, peak_rss_mb, write
+from bench.support import pct, spawn, stop, wait_http
 from p3ke_audit.adapters.orm import checkpoints, entries
 from p3ke_platform.audit_client import access_event
 from p3ke_platform.devstack.kafka import KafkaBroker
@@ -196,39 +197,6 @@ def timed(samples: int, call: Callable[[], Any], warm: int = 5) -> list[float]:
         call()
         out.append((time.perf_counter() - t) * 1000)
     return sorted(out)
-
-
-def pct(values: list[float], q: float) -> float:
-    return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else float("nan")
-
-
-def spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A service process, stopped (SIGTERM, then SIGKILL) by `stop` or at the latest when the stack closes."""
-    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    stack.callback(stop, proc)
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_http(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(url)
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, func, select
 
 from bench.report import env_int, peak_rss_mb, write
+from bench.support import pct, spawn, wait_http
 from p3ke_audit.adapters.orm import entries
 from p3ke_platform.devstack.kafka import KafkaBroker
 from p3ke_platform.devstack.ports import free_port
@@ -45,20 +45,6 @@ def _database(kind: str, scratch: Path, name: str, stack: ExitStack) -> str:
         cluster = stack.enter_context(PostgresCluster(scratch / "pg"))
         _database.cluster = cluster  # type: ignore[attr-defined]
     return cluster.create_database(name)
-
-
-def _spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    stack.callback(stop)
-    return proc
 
 
 def _count(engine: object, tag: str) -> int:
@@ -84,7 +70,7 @@ def _latencies_ms(engine: object, tag: str) -> list[float]:
 
 
 def _pct(values: list[float], q: float) -> float:
-    return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else float("nan")
+    return pct(values, q, digits=1)
 
 
 def reference(bootstrap: str, n: int, size: int) -> float:
@@ -133,9 +119,9 @@ def main() -> None:
                      "P3KE_WORKER_PORT": str(free_port())}
         for package, env in (("p3ke_ingest", writer_env), ("p3ke_audit", audit_env)):
             subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True, capture_output=True)
-        _spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker.log")
-        _wait_http(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz")
-        _spawn(stack, [sys.executable, "-m", "p3ke_ingest", "relay"], writer_env, scratch / "relay.log")
+        spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker.log")
+        wait_http(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz", timeout=120)
+        spawn(stack, [sys.executable, "-m", "p3ke_ingest", "relay"], writer_env, scratch / "relay.log")
 
         from p3ke_ingest.bootstrap import SERVICE
 
@@ -204,18 +190,6 @@ def _write(runtime: Runtime, tag: str, n: int, *, batch: int, rate: int | None =
             ahead = (first + batch) / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
-
-
-def _wait_http(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(url)
 
 
 if __name__ == "__main__":

@@ -31,20 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import env_int, write
+from bench.support import cached_snapshot
 
 SEED = 7
 THREADS = int(os.environ.get("P3KE_FEEDBACK_DUCKDB_THREADS", "2"))
 MEMORY = os.environ.get("P3KE_FEEDBACK_DUCKDB_MEMORY", "2GB")
-
-
-def _snapshot(rows: int) -> Path:
-    out = Path.home() / ".cache" / "p3ke" / "bench" / f"synth-{rows}-seed{SEED}"
-    path = out / "individu.parquet"
-    if not path.is_file():
-        code = ("from p3ke_ingest.synth import generate; import sys; "
-                f"generate(sys.argv[1], individuals={rows}, fmt='parquet', seed={SEED}, family_file=False)")
-        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
-    return path
 
 
 def _inputs(snapshot: Path, feedback_rows: int, scratch: Path) -> dict[str, Any]:
@@ -241,7 +232,7 @@ def main() -> None:
     feedback_rows = env_int("BENCH_FEEDBACK_ROWS", 1_000_000)
     runs = env_int("BENCH_RUNS", 3)
     queries = env_int("BENCH_QUERIES", 200)
-    snapshot = _snapshot(rows)
+    snapshot = cached_snapshot(rows, SEED)
     scratch = Path(tempfile.mkdtemp(prefix="p3ke-bench-feedback-"))
     try:
         inputs = _inputs(snapshot, feedback_rows, scratch)

@@ -11,7 +11,6 @@ P3KE_TARGETING_DUCKDB_THREADS (default 2) threads, and so does the reference.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import resource
@@ -30,11 +29,13 @@ from typing import Any
 import duckdb
 
 from bench.report import env_int, write
+from bench.support import cached_snapshot, pct, spawn
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
+from p3ke_platform.shared_files import sha256_file
 from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, to_kafka
 from p3ke_targeting.bootstrap import SERVICE
 from p3ke_targeting.config import TargetingSettings
@@ -45,24 +46,6 @@ PROVINCE = "32"  # Jawa Barat, the most populous province
 FIELDS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "provinsi", "kabupaten_kota", "kecamatan",
           "desa_kelurahan", "kode_kemendagri", "desil_kesejahteraan", "pekerjaan", "status_pekerjaan"]
 REFERENCE_DATE = "2026-03-01"
-
-
-def _snapshot(rows: int) -> Path:
-    out = Path.home() / ".cache" / "p3ke" / "bench" / f"synth-{rows}-seed7"
-    path = out / "individu.parquet"
-    if not path.is_file():
-        code = ("from p3ke_ingest.synth import generate; import sys; "
-                f"generate(sys.argv[1], individuals={rows}, fmt='parquet', seed=7, family_file=False)")
-        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
-    return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _dataset(snapshot: Path, sha: str, rows: int, version: str) -> DatasetUpdated:
@@ -117,8 +100,7 @@ def reference(snapshot: Path, quota: int, threads: int, out: Path) -> float:
 
 
 def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else float("nan")
+    return pct(values, q, digits=3)
 
 
 def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scratch: Path) -> dict[str, Any]:
@@ -180,9 +162,7 @@ def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
                    P3KE_WORKER_PORT=str(free_port()), P3KE_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:6]}")
         subprocess.run([sys.executable, "-m", "p3ke_targeting", "migrate"], env=env, check=True, capture_output=True)
         for role in ("worker", "relay"):
-            proc = subprocess.Popen([sys.executable, "-m", "p3ke_targeting", role], env=env,
-                                    stdout=(scratch / f"{role}.log").open("wb"), stderr=subprocess.STDOUT)
-            stack.callback(_stop, proc)
+            spawn(stack, [sys.executable, "-m", "p3ke_targeting", role], env, scratch / f"{role}.log")
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
         stack.callback(producer.close)
         consumer = KafkaConsumer("p3ke.extract-prepared.v1", bootstrap_servers=broker.bootstrap,
@@ -216,14 +196,6 @@ def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
     return {"e2e_runs": runs, "e2e_p50_s": _pct(latencies, 0.5), "e2e_max_s": _pct(latencies, 1.0)}
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def main() -> None:
     rows = env_int("BENCH_ROWS", 10_000_000)
     runs = env_int("BENCH_RUNS", 7)
@@ -232,8 +204,8 @@ def main() -> None:
     from p3ke_platform.logging import configure_logging
 
     configure_logging("targeting", "WARNING", False)
-    snapshot = _snapshot(rows)
-    sha = _sha256(snapshot)
+    snapshot = cached_snapshot(rows, seed=7)
+    sha = sha256_file(snapshot, chunk_size=8 << 20)
     scratch = Path(tempfile.mkdtemp(prefix="p3ke-bench-targeting-"))
     scratch.chmod(0o755)
     try:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,31 +83,30 @@ def test_kill9_of_workers_and_relays_under_load(stack: ChaosStack, report: dict[
     assert len(stack.kills) == sizes.kills
 
 
-def _phase(stack: ChaosStack) -> tuple[int, float]:
-    """Events and seconds of a restart phase: half the kill phase's events, at most 500 a second."""
+def _restart_mid_stream(stack: ChaosStack, prefix: str, restart: Callable[[float], None], down: float,
+                        phase: str, report: dict[str, Any]) -> dict[str, Any]:
+    """A restart phase: half the kill phase's events (at most 500 a second) stream while, a third of the
+    way in, `restart(down)` takes something away for `down` seconds; then the exactly-once proof."""
     events = max(50, stack.sizes.events // 2)
-    return events, max(4.0, events / 500)
+    seconds = max(4.0, events / 500)
+    stream = _stream(stack, _tag(prefix), events, seconds)
+    time.sleep(seconds / 3)
+    restart(down)
+    stream.join()
+    return _assert_exactly_once(stack, phase, report)
 
 
 def test_broker_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) -> None:
-    events, seconds = _phase(stack)
-    stream = _stream(stack, _tag("b"), events, seconds)
-    time.sleep(seconds / 3)
-    stack.restart_broker(stack.sizes.broker_down)
-    stream.join()
-    figures = _assert_exactly_once(stack, "broker_restart", report)
+    figures = _restart_mid_stream(stack, "b", stack.restart_broker, stack.sizes.broker_down, "broker_restart",
+                                  report)
     figures["broker_down_seconds"] = stack.sizes.broker_down
 
 
 def test_database_restart_mid_stream(stack: ChaosStack, report: dict[str, Any]) -> None:
     """PostgreSQL goes away for longer than any retry budget: workers and relays wait for it, the
     outbox keeps what was committed, and nothing is dead-lettered for the outage."""
-    events, seconds = _phase(stack)
-    stream = _stream(stack, _tag("d"), events, seconds)
-    time.sleep(seconds / 3)
-    stack.restart_database(stack.sizes.db_down)
-    stream.join()
-    figures = _assert_exactly_once(stack, "database_restart", report)
+    figures = _restart_mid_stream(stack, "d", stack.restart_database, stack.sizes.db_down, "database_restart",
+                                  report)
     figures["database_down_seconds"] = stack.sizes.db_down
     figures["outbox_writer_retries"] = sum(w.retries for w in stack.writers)
 

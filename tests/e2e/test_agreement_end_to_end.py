@@ -275,6 +275,20 @@ def _event(message: Any) -> Any:
     return from_kafka(message.key, message.value, message.headers).data
 
 
+def _announced(world: World, topic: str, programs: dict[str, str], kind: type,
+               id_field: str) -> list[tuple[Any, str, Any]]:
+    """The `kind` events on `topic` keyed by the ids of `programs` (id -> program), one for each of the four
+    programs: (the event, the program its `id_field` names, the message)."""
+    messages = _collect(world, topic, set(programs))
+    assert len(messages) == 4
+    found = []
+    for message in messages:
+        event = _event(message)
+        assert isinstance(event, kind)
+        found.append((event, programs[getattr(event, id_field)], message))
+    return found
+
+
 def _no_person_in(text: str, niks: set[str], what: str) -> None:
     leaked = set(NIK_RUN.findall(text)) & niks
     assert not leaked, f"{len(leaked)} NIK(s) of the snapshot in {what}"
@@ -440,12 +454,7 @@ def test_3_both_parties_sign_the_bast_of_each_handover(world: World) -> None:
             world.signed_bast[program] = signed
 
     ids = {h["handover_id"]: program for program, h in world.handovers.items()}
-    announced = _collect(world, "p3ke.handover-signed.v1", set(ids))
-    assert len(announced) == 4
-    for message in announced:
-        event = _event(message)
-        assert isinstance(event, HandoverSigned)
-        program = ids[event.handover_id]
+    for event, program, _ in _announced(world, "p3ke.handover-signed.v1", ids, HandoverSigned, "handover_id"):
         detail = world.get("delivery", f"/v1/handovers/{event.handover_id}", "officer-2").json()
         assert detail["status"] == "signed"
         assert [(s.party, s.org, s.signatory_id) for s in event.signers] == [
@@ -591,12 +600,8 @@ def test_5_party_2_reports_back_who_it_served(world: World) -> None:
                     "batch_id": world.batches[TRACED_PROGRAM]["batch_id"]}
 
     batch_ids = {b["batch_id"]: program for program, b in world.batches.items()}
-    received = _collect(world, "p3ke.feedback-received.v1", set(batch_ids))
-    assert len(received) == 4
-    for message in received:
-        event = _event(message)
-        assert isinstance(event, FeedbackReceived)
-        program = batch_ids[event.batch_id]
+    for event, program, message in _announced(world, "p3ke.feedback-received.v1", batch_ids, FeedbackReceived,
+                                              "batch_id"):
         assert event.handover_id == world.handovers[program]["handover_id"] and event.program == program
         assert event.counts_by_match_class == expected_classes
         assert (event.rows, event.rows_rejected) == (SERVED + 3, 1)

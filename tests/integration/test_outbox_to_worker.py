@@ -18,15 +18,10 @@ from sqlalchemy import create_engine, func, select, text
 
 from p3ke_audit.adapters.orm import entries
 from p3ke_platform.devstack.ports import free_port
-from tests.integration.helpers.processes import wait_ready
+from tests.integration.helpers.processes import migrate, stop, wait_ready
 
 pytestmark = [pytest.mark.kafka]
 WRITER = Path(__file__).parent / "helpers" / "outbox_writer.py"
-
-
-def _migrate(package: str, env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-m", package, "migrate"], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -48,8 +43,8 @@ def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
     writer_env = {**base, "P3KE_SERVICE": "ingest", "P3KE_DATABASE_URL": writer_url}
     audit_env = {**base, "P3KE_SERVICE": "audit", "P3KE_DATABASE_URL": audit_url,
                  "P3KE_WORKER_PORT": str(free_port())}
-    _migrate("p3ke_ingest", writer_env)
-    _migrate("p3ke_audit", audit_env)
+    migrate("p3ke_ingest", writer_env)
+    migrate("p3ke_audit", audit_env)
     log = (tmp_path / "audit-worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "p3ke_audit", "worker"], env=audit_env,
                               stdout=log, stderr=subprocess.STDOUT)
@@ -58,11 +53,7 @@ def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
         yield {"writer_env": writer_env, "audit_env": audit_env, "worker": worker,
                "audit_db": create_engine(audit_url)}
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
         log.close()
 
 

@@ -56,6 +56,20 @@ def agreement_dir(tmp_path: Path, **records: str) -> Path:
     return tmp_path
 
 
+def notice_dir(tmp_path: Path, last_day: str) -> Path:
+    """The signed PKS and kemnaker's termination notice `notice-1` of 2024-01-10, ending it on `last_day`."""
+    return agreement_dir(tmp_path, notice=f"""
+        kind: termination-notice
+        schema_version: 1
+        id: notice-1
+        agreement_id: pks-p3ke-2023
+        document: B-1/TEST/2024
+        given_by: kemnaker
+        notice_date: 2024-01-10
+        last_day: {last_day}
+    """)
+
+
 def request(policy: Policy, program: str = "padat_karya", fields: tuple[str, ...] = ("nik", "nama"),
             at: date | datetime = IN_FORCE, purpose: str | None = None) -> Decision:
     return policy.decide(*OFFICER, "request-extract", program, fields, at=at, purpose=purpose)
@@ -144,16 +158,7 @@ def test_obligations_that_outlive_the_agreement_stay_allowed(signed: Policy) -> 
 
 
 def test_termination_notice_ends_validity_early(tmp_path: Path) -> None:
-    directory = agreement_dir(tmp_path, notice="""
-        kind: termination-notice
-        schema_version: 1
-        id: notice-1
-        agreement_id: pks-p3ke-2023
-        document: B-1/TEST/2024
-        given_by: kemnaker
-        notice_date: 2024-01-10
-        last_day: 2024-03-31
-    """)
+    directory = notice_dir(tmp_path, last_day="2024-03-31")
     policy = Policy(load_agreement(directory))
     assert policy.terms_at(date(2024, 1, 9)).validity.last_day == date(2025, 2, 28)
     assert request(policy, at=date(2024, 3, 31)).allowed
@@ -164,16 +169,7 @@ def test_termination_notice_ends_validity_early(tmp_path: Path) -> None:
 
 
 def test_termination_needs_thirty_days_notice(tmp_path: Path) -> None:
-    directory = agreement_dir(tmp_path, notice="""
-        kind: termination-notice
-        schema_version: 1
-        id: notice-1
-        agreement_id: pks-p3ke-2023
-        document: B-1/TEST/2024
-        given_by: kemnaker
-        notice_date: 2024-01-10
-        last_day: 2024-01-31
-    """)
+    directory = notice_dir(tmp_path, last_day="2024-01-31")
     with pytest.raises(AgreementConfigError, match=r"notice\.yaml: .*last_day.*30 days"):
         load_agreement(directory)
 

@@ -41,3 +41,8 @@ def hmac_keys(key: str) -> tuple[bytes, bytes]:
         raw = hashlib.sha256(raw).digest()
     block = raw.ljust(64, b"\0")
     return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
+
+
+def sql_path(path: Path) -> str:
+    """A path as the content of a SQL string literal (quotes doubled): `read_parquet('{sql_path(p)}')`."""
+    return str(path).replace("'", "''")

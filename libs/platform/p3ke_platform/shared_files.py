@@ -9,6 +9,8 @@ words for the file, so each service keeps its refusal reasons.
 from __future__ import annotations
 
 import hashlib
+import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -52,3 +54,27 @@ def sha256_file(path: Path, chunk_size: int = DEFAULT_CHUNK) -> str:
         while chunk := fh.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def temp_for(final: Path) -> Path:
+    """A fresh hidden temporary name beside `final` (same directory, so the rename is atomic)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a directory's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_file(temp: Path, final: Path) -> None:
+    """Make a finished file visible under its final name, durably: flush it, rename it over `final` (atomic
+    on one file system) and flush the directory, so a crash leaves the old file or the new one, never half."""
+    fsync_path(temp)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(temp, final)
+    fsync_path(final.parent)

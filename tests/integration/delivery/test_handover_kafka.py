@@ -24,7 +24,7 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import HandoverSigned, to_kafka
 from tests.conftest import new_postgres_database
-from tests.integration.helpers.processes import http_ready, wait_for
+from tests.integration.helpers.processes import http_ready, migrate, stop, wait_for
 from tests.unit.delivery.support import (
     SIG_1,
     SIG_2,
@@ -49,8 +49,7 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
     env = {**service_env, "P3KE_SERVICE": "delivery", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "P3KE_DATABASE_URL": url, "P3KE_WORKER_PORT": str(free_port()),
            "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true"}
-    done = subprocess.run([sys.executable, "-m", "p3ke_delivery", "migrate"], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    migrate("p3ke_delivery", env)
     make_dev_ca(data / "dev-ca")
     log_path = tmp_path / "delivery-worker.log"
     with log_path.open("wb") as log:
@@ -110,11 +109,7 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
             manifest = json.loads((tmp_path / "opened" / "manifest.json").read_text())
             assert manifest["record_count"] == 3000 and manifest["handover_id"] == handover_id
         finally:
-            worker.terminate()
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop(worker)
     worker_log = log_path.read_text()
     assert "handover opened" in worker_log
     for canary in ("NAMA SINTETIS", password):

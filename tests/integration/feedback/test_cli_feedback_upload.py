@@ -18,7 +18,7 @@ from p3ke_platform.cli import main
 from p3ke_platform.devstack.ports import free_port
 from tests.integration.helpers.processes import ApiProcess
 from tests.unit.feedback.conftest import World, build_world
-from tests.unit.feedback.helpers import HEADER, write_csv
+from tests.unit.feedback.helpers import HEADER, synthetic_snapshot, write_csv
 from tests.unit.feedback.test_cli_feedback_synth import write_package_csv
 
 
@@ -39,11 +39,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from p3ke_ingest.synth import generate
-
-    out = tmp_path_factory.mktemp("feedback-cli-snapshot")
-    return generate(out, individuals=3_000, fmt="parquet", seed=21, provinces=["32"],
-                    family_file=False).individual_path
+    return synthetic_snapshot(tmp_path_factory.mktemp("feedback-cli-snapshot"), 3_000, seed=21, provinces=["32"])
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,15 @@ from p3ke_platform.settings import load_settings
 from p3ke_schemas import CloudEvent, to_kafka
 from tests.conftest import new_postgres_database
 from tests.integration.helpers.kafka_topics import collect
-from tests.integration.helpers.processes import http_ready, wait_for
+from tests.integration.helpers.processes import http_ready, migrate, stop, wait_for
 from tests.unit.feedback.helpers import (
     dataset_event,
-    extract_event,
     feedback_row,
     handover_event,
+    prepared_extract,
     snapshot_people,
+    synthetic_snapshot,
     write_csv,
-    write_extract,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -49,16 +49,13 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
                                           tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from p3ke_ingest.synth import generate
-
     tag = str(int(time.time() * 1000))[-8:]
     shared = tmp_path / "shared"
     url = new_postgres_database(postgres)
     env = {**service_env, "P3KE_SERVICE": "feedback", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "P3KE_DATABASE_URL": url, "P3KE_WORKER_PORT": str(free_port()), "P3KE_LOG_LEVEL": "WARNING",
            "P3KE_FEEDBACK_SHARED_ROOT": str(shared)}
-    done = subprocess.run([sys.executable, "-m", "p3ke_feedback", "migrate"], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    migrate("p3ke_feedback", env)
     # the worker and relay start while the test prepares its data (start-up is the slow part)
     logs = {role: tmp_path / f"{role}.log" for role in ("worker", "relay")}
     procs = {role: subprocess.Popen([sys.executable, "-m", "p3ke_feedback", role], env=env,
@@ -66,15 +63,11 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
     engine = create_engine(url)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     try:
-        snapshot = generate(shared / "snapshot", individuals=8_000, fmt="parquet", seed=9, provinces=["32", "73"],
-                            family_file=False).individual_path
+        snapshot = synthetic_snapshot(shared / "snapshot", 8_000, seed=9, provinces=["32", "73"])
         people = snapshot_people(snapshot)
-        ext = shared / "extracts" / f"ext-{tag}.parquet"
-        write_extract(ext, people[:500])
-
         version, extract_id, handover_id = f"dv-{tag}", f"ext-{tag}", f"ho-{tag}"
         handover = handover_event(handover_id, extract_id, 500)
-        extract = extract_event(ext, extract_id, version=version)
+        extract = prepared_extract(shared, extract_id, people[:500], version=version)
         dataset = dataset_event(snapshot, version=version)
         forged = extract.model_copy(update={"file_sha256": "0" * 64})
 
@@ -142,9 +135,5 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
         producer.close()
         engine.dispose()
         for proc in procs.values():
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 

@@ -6,60 +6,45 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from p3ke_feedback.service_layer import aggregates, batches
-from p3ke_platform.service import Runtime
 from tests.unit.feedback.helpers import (
-    OFFICER,
     apply,
+    consistent_cells,
     dataset_event,
-    extract_event,
     feedback_row,
+    feedback_runtime,
     handover_event,
-    make_runtime,
-    sha256_of,
-    snapshot_people,
+    prepared_extract,
+    submit,
+    synthetic_snapshot,
     write_csv,
-    write_extract,
 )
 
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from p3ke_ingest.synth import generate
-
-    out = tmp_path_factory.mktemp("feedback-persistence")
-    return generate(out, individuals=4_000, fmt="parquet", seed=2, provinces=["32", "51"],
-                    family_file=False).individual_path
-
-
-def _submit(rt: Runtime, path: Path, handover: str, program: str, supersedes: str | None = None) -> Any:
-    upload = batches.Upload(path=path, filename=path.name, size=path.stat().st_size, sha256=sha256_of(path))
-    return batches.submit(rt.context, OFFICER, batches.Submission(handover, program, supersedes), upload)
+    return synthetic_snapshot(tmp_path_factory.mktemp("feedback-persistence"), 4_000, seed=2, provinces=["32", "51"])
 
 
 def test_feedback_persists_the_same_on_sqlite_and_postgresql(database_url: str, tmp_path: Path,
                                                             snapshot: Path) -> None:
-    rt = make_runtime(tmp_path, database_url, feedback_shared_root=snapshot.parents[1])
-    people = snapshot_people(snapshot)
-    ext_a, ext_b = tmp_path / "extracts" / "a.parquet", tmp_path / "extracts" / "b.parquet"
-    write_extract(ext_a, people[:600])
-    write_extract(ext_b, people[600:900], columns=["nik"])
-    events = [handover_event("ho-b", "ext-b", 300, program="pelatihan_berbasis_kompetensi"),
-              extract_event(ext_b, "ext-b", program="pelatihan_berbasis_kompetensi"),
-              handover_event("ho-a", "ext-a", 600), dataset_event(snapshot), extract_event(ext_a, "ext-a")]
+    rt, people = feedback_runtime(tmp_path, snapshot, database_url)
+    ext_a = prepared_extract(tmp_path, "ext-a", people[:600])
+    ext_b = prepared_extract(tmp_path, "ext-b", people[600:900], columns=["nik"],
+                             program="pelatihan_berbasis_kompetensi")
+    events = [handover_event("ho-b", "ext-b", 300, program="pelatihan_berbasis_kompetensi"), ext_b,
+              handover_event("ho-a", "ext-a", 600), dataset_event(snapshot), ext_a]
     assert apply(rt, *events) == [] and apply(rt, *reversed(events)) == []
 
     tranche_1 = write_csv(tmp_path / "t1.csv", [feedback_row(p["nik"]) for p in people[:200]])
     tranche_2 = write_csv(tmp_path / "t2.csv", [feedback_row(p["nik"], status="aktif") for p in people[150:300]])
-    first = _submit(rt, tranche_1, "ho-a", "padat_karya")
-    second = _submit(rt, tranche_2, "ho-a", "padat_karya")
+    first = submit(rt, tranche_1, "ho-a", "padat_karya")
+    second = submit(rt, tranche_2, "ho-a", "padat_karya")
     assert second.batch["served"] == 100  # 50 were reported in the first tranche
     fix = write_csv(tmp_path / "fix.csv", [feedback_row(p["nik"], status="putus") for p in people[:180]])
-    _submit(rt, fix, "ho-a", "padat_karya", supersedes=first.batch["batch_id"])
+    submit(rt, fix, "ho-a", "padat_karya", supersedes=first.batch["batch_id"])
 
     # two officers upload at the same time, for two handovers
     files = {"ho-b": write_csv(tmp_path / "b.csv", [feedback_row(p["nik"], program="pbk") for p in people[600:800]]),
@@ -69,7 +54,7 @@ def test_feedback_persists_the_same_on_sqlite_and_postgresql(database_url: str, 
 
     def run(handover: str) -> None:
         try:
-            _submit(rt, files[handover], handover, programs[handover])
+            submit(rt, files[handover], handover, programs[handover])
         except BaseException as exc:  # report in the main thread
             errors.append(exc)
 
@@ -80,9 +65,7 @@ def test_feedback_persists_the_same_on_sqlite_and_postgresql(database_url: str, 
         t.join()
     assert errors == []
     assert apply(rt, *events) == []
-    with rt.sessions() as session:
-        cells = aggregates.current_cells(session)
-        assert cells == aggregates.recompute(session, rt.context.storage)
+    cells = consistent_cells(rt)
     padat = [v for k, v in cells.items() if k[0] == "padat_karya"]
     assert sum(v["delivered"] for v in padat) == 600
     # 180 (the fix) + 100 (tranche 2) + 20 (tranche 2's duplicates of the superseded tranche that the fix

@@ -20,11 +20,10 @@ from p3ke_schemas import CloudEvent
 from tests.unit.feedback.helpers import (
     apply,
     dataset_event,
-    extract_event,
+    feedback_runtime,
     handover_event,
-    make_runtime,
-    snapshot_people,
-    write_extract,
+    prepared_extract,
+    synthetic_snapshot,
 )
 
 pytestmark = [pytest.mark.postgres]
@@ -32,19 +31,13 @@ pytestmark = [pytest.mark.postgres]
 
 def test_an_extract_and_its_snapshot_in_concurrent_transactions_still_settle(postgres_url: str,
                                                                              tmp_path: Path) -> None:
-    from p3ke_ingest.synth import generate
-
-    snapshot = generate(tmp_path / "snap", individuals=1_500, fmt="parquet", seed=5, provinces=["32"],
-                        family_file=False).individual_path
-    rt = make_runtime(tmp_path, postgres_url, feedback_shared_root=tmp_path)
-    people = snapshot_people(snapshot)
-    extract_path = tmp_path / "extracts" / "ext-c.parquet"
-    write_extract(extract_path, people[:300], columns=["nik"])  # no region/desil: needs the snapshot
+    snapshot = synthetic_snapshot(tmp_path / "snap", 1_500, seed=5, provinces=["32"])
+    rt, people = feedback_runtime(tmp_path, snapshot, postgres_url)  # its shared root: tmp_path
+    extract = prepared_extract(tmp_path, "ext-c", people[:300], columns=["nik"])  # no region/desil: needs the snapshot
     assert apply(rt, handover_event("ho-c", "ext-c", 300)) == []
 
     first = rt.sessions()
-    handlers.extract_prepared(rt.context, rt.uow(first),
-                              CloudEvent.of(extract_event(extract_path, "ext-c"), source="test"))
+    handlers.extract_prepared(rt.context, rt.uow(first), CloudEvent.of(extract, source="test"))
     # the extract's transaction is open (not committed) while the snapshot's handler runs
     errors: list[BaseException] = []
 

@@ -1,5 +1,6 @@
-"""Service processes for integration tests: waiting for something to become true, for a process's HTTP
-endpoint to answer, and `python -m <service> api` run on a free port until stopped."""
+"""Service processes for integration tests: migrating a service's database, waiting for something to become
+true, for a process's HTTP endpoint to answer, stopping a process, and `python -m <service> api` run on a free
+port until stopped."""
 
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     wait_for(lambda: http_ready(url, proc, log), timeout, f"{url}", explain=lambda: log.read_text()[-3000:])
 
 
+def migrate(module: str, env: dict[str, str]) -> None:
+    """`python -m <module> migrate` with `env`; fails with the end of its stderr."""
+    done = subprocess.run([sys.executable, "-m", module, "migrate"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Stop `proc` if it still runs: SIGTERM, and SIGKILL if it has not exited within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
 def service_env(**values: str) -> dict[str, str]:
     """This process's environment without any P3KE_* variable, plus `values`."""
     return {**{k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}, **values}
@@ -75,10 +93,5 @@ class ApiProcess:
         return self
 
     def __exit__(self, *_: Any) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(20)
+        if self.proc is not None:
+            stop(self.proc, timeout=20)

@@ -209,7 +209,8 @@ def test_only_party_1_data_steward_may_upload_and_refusals_are_audited(service: 
 def test_bad_requests_get_precise_4xx(service: Any, snapshot_files: dict[str, Path], tmp_path: Path) -> None:
     s = service
     post = s.client.post
-    assert post("/v1/uploads", content=b"", headers=s.steward).status_code == 400
+    empty = post("/v1/uploads", content=b"", headers=s.steward)  # as feedback answers (p3ke_platform.uploads)
+    assert empty.status_code == 422 and "the upload is empty" in empty.json()["detail"]
     r = post("/v1/uploads", content=b"abc", headers={**s.steward, "Content-Type": "multipart/form-data; boundary=x"})
     assert r.status_code == 415
     r = post("/v1/uploads", content=b"abc", headers={**s.steward, "X-Content-SHA256": "0" * 64})

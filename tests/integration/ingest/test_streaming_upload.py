@@ -20,7 +20,7 @@ from p3ke_ingest.synth import generate
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.settings import load_settings
-from tests.integration.helpers.processes import wait_ready
+from tests.integration.helpers.processes import migrate, stop, wait_ready
 
 ROWS = 200_000
 EVENTS = "SELECT count(*) FROM outbox WHERE event_type = 'p3ke.dataset-updated.v1'"
@@ -37,8 +37,7 @@ class ApiProcess:
                     "P3KE_INGEST_ENGINE_MEMORY_MB": "512", **extra}
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        subprocess.run([sys.executable, "-m", "p3ke_ingest", "migrate"], env=self.env, check=True,
-                       capture_output=True)
+        migrate("p3ke_ingest", self.env)
         settings = load_settings(IngestSettings, service="ingest", data_dir=Path(self.env["P3KE_DATA_DIR"]),
                                  env="test")
         self.token = DevIssuer(settings).mint("steward-1", "kemenkopmk", ["data-steward"])
@@ -63,12 +62,8 @@ class ApiProcess:
         self.proc.wait(20)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc is not None:
+            stop(self.proc, timeout=20)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)

@@ -23,7 +23,7 @@ from kafka import KafkaProducer
 
 from p3ke_platform.devstack.ports import free_port
 from tests.integration.helpers.kafka_topics import collect
-from tests.integration.helpers.processes import wait_ready
+from tests.integration.helpers.processes import migrate, stop, wait_ready
 
 pytestmark = [pytest.mark.kafka]
 CONTRACT = Path(__file__).resolve().parents[3] / "schemas" / "p3ke_schemas" / "contract" / "jsonschema"
@@ -48,9 +48,7 @@ def targeting(database_url: str, kafka_bootstrap: str, service_env: dict[str, st
     env = {**service_env, "P3KE_SERVICE": "targeting", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "P3KE_DATABASE_URL": database_url, "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",
            "P3KE_WORKER_PORT": str(free_port()), "P3KE_LOG_LEVEL": "WARNING"}
-    done = subprocess.run([sys.executable, "-m", "p3ke_targeting", "migrate"], env=env, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    migrate("p3ke_targeting", env)
     procs = []
     for role in ("worker", "relay"):
         log = (tmp_path / f"{role}.log").open("wb")
@@ -61,11 +59,7 @@ def targeting(database_url: str, kafka_bootstrap: str, service_env: dict[str, st
         yield {"env": env, "procs": procs}
     finally:
         for proc, log in procs:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             log.close()
 
 

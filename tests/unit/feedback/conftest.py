@@ -14,22 +14,17 @@ from p3ke_platform.service import Runtime
 from tests.unit.feedback.helpers import (
     apply,
     dataset_event,
-    extract_event,
+    feedback_runtime,
     handover_event,
-    make_runtime,
-    snapshot_people,
-    write_extract,
+    prepared_extract,
+    synthetic_snapshot,
 )
 
 
 @pytest.fixture(scope="session")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """6,000 synthetic persons in two provinces, in the Parquet layout ingest publishes."""
-    from p3ke_ingest.synth import generate
-
-    out = tmp_path_factory.mktemp("feedback-snapshot")
-    return generate(out, individuals=6_000, fmt="parquet", seed=21, provinces=["32", "33"],
-                    family_file=False).individual_path
+    return synthetic_snapshot(tmp_path_factory.mktemp("feedback-snapshot"), 6_000, seed=21, provinces=["32", "33"])
 
 
 @dataclass
@@ -54,11 +49,9 @@ class World:
 
 
 def build_world(tmp_path: Path, snapshot: Path, **overrides: Any) -> World:
-    people = snapshot_people(snapshot)
-    rt = make_runtime(tmp_path, feedback_shared_root=snapshot.parents[1], **overrides)
-    ext = tmp_path / "extracts" / "ext-1.parquet"  # the shared root holds the snapshot and the extracts
-    write_extract(ext, people[:400])
-    assert apply(rt, dataset_event(snapshot), extract_event(ext, "ext-1"), handover_event("ho-1", "ext-1", 400)) == []
+    rt, people = feedback_runtime(tmp_path, snapshot, **overrides)  # its shared root holds snapshot and extracts
+    extract = prepared_extract(tmp_path, "ext-1", people[:400])
+    assert apply(rt, dataset_event(snapshot), extract, handover_event("ho-1", "ext-1", 400)) == []
     return World(rt, tmp_path, snapshot, people, people[:400])
 
 

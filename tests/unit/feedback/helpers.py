@@ -1,5 +1,6 @@
 """Shared by feedback's tests: a synthetic snapshot, extracts and handovers, a feedback runtime on
-SQLite (or a given database), feedback files in every match class, and reading the outbox."""
+SQLite (or a given database), feedback files in every match class, batches submitted, the aggregates checked
+against a recomputation, and reading the outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 
 from p3ke_feedback.bootstrap import SERVICE
 from p3ke_feedback.config import FeedbackSettings
+from p3ke_feedback.service_layer import aggregates, batches
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
@@ -29,6 +31,7 @@ STEWARD = Actor(org="kemenkopmk", subject="steward-1", roles=["data-steward"])
 SIGNED_AT = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 HEADER = ["NIK", "Nama", "Kode Wilayah", "Program", "Kegiatan", "Tanggal Mulai", "Tanggal Selesai", "Status",
           "Nilai Manfaat"]
+EXTRACT_COLUMNS = ("nik", "kode_kemendagri", "desil_kesejahteraan")  # what an extract carries unless told
 
 
 def sha256_of(path: Path) -> str:
@@ -44,14 +47,36 @@ def make_runtime(tmp: Path, database_url: str | None = None, **overrides: Any) -
     return Runtime(SERVICE, settings)
 
 
+def synthetic_snapshot(out: Path, individuals: int, seed: int, provinces: list[str]) -> Path:
+    """`individuals` synthetic persons in `provinces`, in the Parquet layout ingest publishes (no family file)."""
+    from p3ke_ingest.synth import generate
+
+    return generate(out, individuals=individuals, fmt="parquet", seed=seed, provinces=provinces,
+                    family_file=False).individual_path
+
+
 def snapshot_people(snapshot: Path) -> list[dict[str, Any]]:
     """nik, kode_kemendagri, desil of every person of the snapshot with a NIK."""
-    table = pq.read_table(snapshot, columns=["nik", "kode_kemendagri", "desil_kesejahteraan"])
+    table = pq.read_table(snapshot, columns=list(EXTRACT_COLUMNS))
     return [r for r in table.to_pylist() if r["nik"]]
 
 
-def write_extract(path: Path, people: Sequence[dict[str, Any]], columns: Iterable[str] = (
-        "nik", "kode_kemendagri", "desil_kesejahteraan")) -> str:
+def feedback_runtime(tmp: Path, snapshot: Path, database_url: str | None = None,
+                     **overrides: Any) -> tuple[Runtime, list[dict[str, Any]]]:
+    """A feedback runtime whose shared root holds the snapshot (and `tmp`'s extracts), and the snapshot's persons."""
+    rt = make_runtime(tmp, database_url, feedback_shared_root=snapshot.parents[1], **overrides)
+    return rt, snapshot_people(snapshot)
+
+
+def consistent_cells(rt: Runtime) -> dict[tuple[Any, ...], dict[str, int]]:
+    """The running aggregate cells, once checked equal to a recomputation from the stored rows."""
+    with rt.sessions() as session:
+        current = aggregates.current_cells(session)
+        assert current == aggregates.recompute(session, rt.context.storage)
+    return current
+
+
+def write_extract(path: Path, people: Sequence[dict[str, Any]], columns: Iterable[str] = EXTRACT_COLUMNS) -> str:
     columns = list(columns)
     data = {c: [p[c] for p in people] for c in columns}
     arrays = {c: pa.array(v, pa.int8() if c == "desil_kesejahteraan" else pa.string()) for c, v in data.items()}
@@ -65,6 +90,14 @@ def dataset_event(snapshot: Path, version: str = "dv-1") -> DatasetUpdated:
                           snapshot_sha256=sha256_of(snapshot),
                           individuals=pq.ParquetFile(snapshot).metadata.num_rows, families=0,
                           published_by=STEWARD, published_at=datetime(2026, 1, 5, tzinfo=UTC))
+
+
+def prepared_extract(tmp: Path, extract_id: str, people: Sequence[dict[str, Any]],
+                     columns: Iterable[str] = EXTRACT_COLUMNS, **event: Any) -> ExtractPrepared:
+    """The extract `tmp/extracts/<extract_id>.parquet` of `people` written, and its extract-prepared event."""
+    path = tmp / "extracts" / f"{extract_id}.parquet"
+    write_extract(path, people, columns)
+    return extract_event(path, extract_id, **event)
 
 
 def extract_event(path: Path, extract_id: str, program: str = "padat_karya", version: str = "dv-1",
@@ -94,6 +127,12 @@ def feedback_row(nik: str | None, *, nama: str = "Penerima Sintetis", kode: str 
                  mulai: str = "2026-04-01", selesai: str = "2026-04-30", status: str = "selesai",
                  nilai: str = "1500000") -> list[str]:
     return [nik or "", nama, kode, program, kegiatan, mulai, selesai, status, nilai]
+
+
+def submit(rt: Runtime, path: Path, handover: str, program: str, supersedes: str | None = None) -> batches.Stored:
+    """The feedback file at `path` submitted by OFFICER (as an upload through the API would be)."""
+    upload = batches.Upload(path=path, filename=path.name, size=path.stat().st_size, sha256=sha256_of(path))
+    return batches.submit(rt.context, OFFICER, batches.Submission(handover, program, supersedes), upload)
 
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER, delimiter: str = ",",

@@ -17,11 +17,10 @@ from tests.unit.feedback.conftest import World, auth, upload
 from tests.unit.feedback.helpers import (
     apply,
     emitted,
-    extract_event,
     feedback_row,
     handover_event,
+    prepared_extract,
     write_csv,
-    write_extract,
 )
 
 
@@ -80,9 +79,7 @@ def test_program_outside_the_handover_other_agreement_other_party(client: TestCl
                                          "tenaga_kerja_mandiri")
     assert upload(client, world, _csv(world, "b.csv", world.delivered[:3]), program="pelatihan_menjahit"
                   ).status_code == 422  # not one of the four programs at all
-    ext = world.tmp / "extracts" / "ext-9.parquet"
-    write_extract(ext, world.people[500:520])
-    assert apply(world.runtime, extract_event(ext, "ext-9"),
+    assert apply(world.runtime, prepared_extract(world.tmp, "ext-9", world.people[500:520]),
                  handover_event("ho-other", "ext-9", 20, agreement_id="pks-lain-2025"),
                  handover_event("ho-p1", "ext-9", 20, party2_org="kemenkopmk")) == []
     other = upload(client, world, _csv(world, "c.csv", world.people[500:503]), handover="ho-other")

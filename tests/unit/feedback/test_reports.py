@@ -23,11 +23,10 @@ from tests.unit.feedback.helpers import (
     SIGNED_AT,
     apply,
     emitted,
-    extract_event,
     feedback_row,
     handover_event,
+    prepared_extract,
     write_csv,
-    write_extract,
 )
 
 
@@ -39,11 +38,9 @@ def _serve(client: TestClient, world: World) -> dict[str, Any]:
     rows += [feedback_row("3201011507909999", status="aktif")]
     response = upload(client, world, write_csv(world.tmp / "served.csv", rows))
     assert response.status_code == 201, response.text
-    ext = world.tmp / "extracts" / "ext-2.parquet"
-    write_extract(ext, world.people[1000:1050])
-    assert apply(world.runtime, extract_event(ext, "ext-2", program="tenaga_kerja_mandiri"),
-                 handover_event("ho-2", "ext-2", 50, program="tenaga_kerja_mandiri",
-                                signed_at=SIGNED_AT + timedelta(days=20))) == []
+    extract = prepared_extract(world.tmp, "ext-2", world.people[1000:1050], program="tenaga_kerja_mandiri")
+    assert apply(world.runtime, extract, handover_event("ho-2", "ext-2", 50, program="tenaga_kerja_mandiri",
+                                                        signed_at=SIGNED_AT + timedelta(days=20))) == []
     return response.json()
 
 

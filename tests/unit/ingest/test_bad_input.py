@@ -27,6 +27,13 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def _set_field(lines: list[str], row: int, column: str, value: str) -> None:
+    """Put `value` in `column` of data row `row` (line `row + 1`) of a CSV's lines, in place."""
+    fields = lines[row].split(",")
+    fields[lines[0].split(",").index(column)] = value
+    lines[row] = ",".join(fields)
+
+
 @pytest.mark.parametrize(("content", "reason"), [
     (b"", "empty"),
     (bytes(range(256)) * 40, "binary"),
@@ -90,10 +97,7 @@ def test_malformed_lines_are_findings_and_later_rows_keep_their_numbers(tmp_path
     lines[10] = "P123,I123"  # data row 10: too few
     lines[20] = lines[20].replace("Ya", "Ya" + "x" * 10_000_000, 1)  # data row 20: 10 MB in one field
     lines[30] = lines[30].replace("Kepala Keluarga", "Kepala Rumah", 1).replace("Anak", "Anak Tiri", 1)
-    nik_at = lines[0].split(",").index("nik")
-    fields = lines[40].split(",")
-    fields[nik_at] = "3.20101E+15"
-    lines[40] = ",".join(fields)
+    _set_field(lines, 40, "nik", "3.20101E+15")  # data row 40: a NIK as a spreadsheet shows it
     path = tmp_path / "malformed.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     outcome = check(tmp_path, path, max_line_bytes=1 << 20)
@@ -109,10 +113,7 @@ def test_malformed_lines_are_findings_and_later_rows_keep_their_numbers(tmp_path
 
 def test_a_latin_1_file_is_read_with_a_note(tmp_path: Path, clean_csv: tuple[Path, Path]) -> None:
     lines = _lines(clean_csv[0])
-    nama = lines[0].split(",").index("alamat")
-    fields = lines[1].split(",")
-    fields[nama] = "Jl. Cemara No. 5 (dekat Café)"
-    lines[1] = ",".join(fields)
+    _set_field(lines, 1, "alamat", "Jl. Cemara No. 5 (dekat Café)")
     path = tmp_path / "latin1.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
     outcome = check(tmp_path, path)
@@ -159,10 +160,7 @@ def test_individuals_must_point_to_a_family_in_the_family_file(tmp_path: Path, c
 
 def test_the_desil_range_is_configuration(tmp_path: Path, clean_csv: tuple[Path, Path]) -> None:
     lines = _lines(clean_csv[0])
-    at = lines[0].split(",").index("desil_kesejahteraan")
-    fields = lines[1].split(",")
-    fields[at] = "7"
-    lines[1] = ",".join(fields)
+    _set_field(lines, 1, "desil_kesejahteraan", "7")
     path = tmp_path / "dtsen.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     p3ke = check(tmp_path / "a", path)

@@ -1,5 +1,5 @@
-"""Files feedback reads (extracts, snapshots) and writes (batches): where they may be, whether they are
-intact, and writing them so that a reader never sees half a file.
+"""Files feedback reads (extracts, snapshots): where they may be and whether they are intact (writing
+durably is `p3ke_platform.shared_files`).
 
 Extracts and snapshots are named by URIs in events (a path or `file://`); they must lie under the
 shared root, so an event cannot point the service at any other file. Their SHA-256 is checked before
@@ -8,9 +8,7 @@ use, once per process for an unchanged file (size and modification time).
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from pathlib import Path
 
 from p3ke_platform.shared_files import resolve_under, sha256_file
@@ -44,33 +42,3 @@ def verify(path: Path, expected: str, what: str) -> None:
         _verified[key] = expected
 
 
-def temp_for(final: Path) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-
-
-def fsync(path: Path) -> None:
-    """Flush a file (or a directory's entries) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(temp: Path, final: Path) -> None:
-    """Flush `temp` to disk and rename it to `final` (atomic on one file system)."""
-    with temp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(temp, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def sql_path(path: Path) -> str:
-    """A path as a SQL string literal's content."""
-    return str(path).replace("'", "''")

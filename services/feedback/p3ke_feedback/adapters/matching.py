@@ -22,11 +22,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from p3ke_feedback.adapters.files import FileProblem, sql_path
+from p3ke_feedback.adapters.files import FileProblem
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.findings import BY_CODE
 from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, STATUS_ALIASES, MatchClass, Status
-from p3ke_platform.duckdb_engine import hmac_keys
+from p3ke_platform.duckdb_engine import hmac_keys, sql_path
 from p3ke_platform.reference.wilayah import Regions
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from p3ke_feedback.adapters.files import sql_path
 from p3ke_feedback.domain.layout import COLUMNS, MIN_HEADER_SCORE, Layout, map_headers, score
+from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.tabular import sources as tabular
 from p3ke_platform.tabular.layout import shown_names
 from p3ke_platform.tabular.sources import FALLBACK_ENCODING, Format, NotATable

@@ -11,7 +11,6 @@ outcome `denied`) rather than a bare 403. Upload: send the file as the raw body,
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import uuid
@@ -20,7 +19,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from p3ke_feedback.adapters import charts, me_pdf
 from p3ke_feedback.domain.report import DESIL_KEYS
@@ -32,6 +30,7 @@ from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
 from p3ke_platform.refusal import Refused
+from p3ke_platform.uploads import receive_file
 from p3ke_schemas import ProgramCode
 
 MonthQ = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="first/last month, YYYY-MM")]
@@ -259,39 +258,11 @@ routers = [router]
 
 async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upload:
     """Stream the request body to a file (never the whole upload in memory); raises Refused."""
-    limit = ctx.settings.feedback_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if request.headers.get("content-type", "").startswith("multipart/"):
-        raise Refused(415, "send the file as the raw request body (curl --data-binary @file), not as a form",
-                      rule="upload")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
     incoming = ctx.storage / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
-    path = incoming / f"{uuid.uuid4().hex}.part"
-    digest, size = hashlib.sha256(), 0
-    try:
-        with path.open("wb") as fh:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
-                digest.update(chunk)
-                fh.write(chunk)
-        if size == 0:
-            raise Refused(422, "the upload is empty: send the file as the request body", rule="upload")
-        if declared is not None and declared.isdigit() and int(declared) != size:
-            raise Refused(400, f"truncated upload: {size:,} of {int(declared):,} bytes received", rule="upload")
-        expected = request.headers.get("x-content-sha256")
-        if expected and expected.lower() != digest.hexdigest():
-            raise Refused(400, "the upload's SHA-256 does not match X-Content-SHA256", rule="upload")
-    except ClientDisconnect:
-        path.unlink(missing_ok=True)
-        raise Refused(400, "truncated upload: the client disconnected", rule="upload") from None
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return batches.Upload(path=path, filename=filename, size=size, sha256=digest.hexdigest())
+    received = await receive_file(request, incoming / f"{uuid.uuid4().hex}.part",
+                                  limit=ctx.settings.feedback_max_upload_bytes)
+    return batches.Upload(path=received.path, filename=filename, size=received.size, sha256=received.sha256)
 
 
 def _parties(ctx: Context) -> me_pdf.Parties:

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from p3ke_feedback.adapters.files import sql_path
 from p3ke_feedback.adapters.orm import (
     batch_cells,
     delivered_cells,
@@ -31,6 +30,7 @@ from p3ke_feedback.adapters.orm import (
     signed_handovers,
 )
 from p3ke_feedback.domain.cells import CELL_MEASURES, REPORT_MEASURES
+from p3ke_platform.duckdb_engine import sql_path
 
 KEY = ("program", "period", "region", "desil")
 

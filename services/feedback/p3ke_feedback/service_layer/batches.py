@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from p3ke_feedback.adapters import matching, sources
-from p3ke_feedback.adapters.files import FileProblem, fsync
+from p3ke_feedback.adapters.files import FileProblem
 from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, promotions, signed_handovers
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.layout import LayoutError
@@ -38,6 +38,7 @@ from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
+from p3ke_platform.shared_files import fsync_path as fsync
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, FeedbackReceived
 

@@ -12,11 +12,11 @@ import duckdb
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from p3ke_feedback.adapters.files import sql_path
 from p3ke_feedback.adapters.orm import feedback_batches, signed_handovers
 from p3ke_feedback.domain.findings import BY_CODE
 from p3ke_feedback.domain.model import aware
 from p3ke_feedback.service_layer.context import Context
+from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.refusal import Refused
 
 FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "value", "detail")

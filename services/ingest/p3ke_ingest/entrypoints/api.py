@@ -8,7 +8,6 @@ configured import directories) and is validated by a background job; poll it for
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Annotated, Any
 
@@ -16,7 +15,6 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from p3ke_ingest.adapters.orm import dataset_versions
 from p3ke_ingest.adapters.orm import submissions as submission_rows
@@ -38,6 +36,8 @@ from p3ke_ingest.service_layer import publication, submissions
 from p3ke_ingest.service_layer.context import IngestContext
 from p3ke_platform.api import audited_refusal
 from p3ke_platform.auth import Principal
+from p3ke_platform.refusal import Refused
+from p3ke_platform.uploads import receive_file
 from p3ke_schemas import Actor
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -93,46 +93,17 @@ def _version(row: Any, detail: bool = False, **extra: Any) -> Any:
 async def upload(request: Request, principal: Caller, ctx: Ctx,
                  filename: Annotated[str | None, Query(max_length=255)] = None) -> Upload:
     actor = await run_in_threadpool(_steward, ctx, principal, "upload", "dataset-upload", "new")
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            "send the file as the raw request body (e.g. curl --data-binary @file), not as a form")
-    declared = request.headers.get("content-length")
-    limit = ctx.settings.ingest_max_upload_bytes
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the file is larger than {limit:,} bytes")
     upload_id, part = ctx.storage.new_upload()
-    digest = hashlib.sha256()
-    size = 0
     try:
-        with part.open("wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                                        f"the file is larger than {limit:,} bytes")
-                digest.update(chunk)
-                f.write(chunk)
-        if size == 0:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload is empty")
-        if declared is not None and declared.isdigit() and int(declared) != size:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                                f"truncated upload: {size:,} of {int(declared):,} bytes received")
-        expected = request.headers.get("x-content-sha256")
-        if expected and expected.lower() != digest.hexdigest():
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload's SHA-256 does not match X-Content-SHA256")
-    except ClientDisconnect:
-        part.unlink(missing_ok=True)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "truncated upload: the client disconnected") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+        received = await receive_file(request, part, limit=ctx.settings.ingest_max_upload_bytes)
+    except Refused as refused:  # a malformed upload is the sender's mistake: answered, not audited
+        raise HTTPException(refused.status, refused.reason) from None
     final = ctx.storage.finish_upload(part)
     name = _filename(filename)
     await run_in_threadpool(lambda: submissions.record_upload(
-        ctx, actor, upload_id=upload_id, filename=name, path=ctx.storage.relative(final), size=size,
-        sha256=digest.hexdigest()))
-    return Upload(upload_id=upload_id, filename=name, bytes=size, sha256=digest.hexdigest())
+        ctx, actor, upload_id=upload_id, filename=name, path=ctx.storage.relative(final), size=received.size,
+        sha256=received.sha256))
+    return Upload(upload_id=upload_id, filename=name, bytes=received.size, sha256=received.sha256)
 
 
 # -- submissions --------------------------------------------------------------------------------------------

@@ -7,44 +7,19 @@ the same paths, and a refused one removes whatever an earlier failed attempt lef
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
+from p3ke_platform.duckdb_engine import sql_path
+from p3ke_platform.shared_files import publish_file, sha256_file, temp_for
 from p3ke_targeting.adapters.duckdb_selection import arrow_reader, order_by, q
 from p3ke_targeting.domain.selection import Selection
 
 PROVENANCE_PREFIX = "p3ke."
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _temp_for(final: Path) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-
-
-def _publish(temp: Path, final: Path) -> None:
-    with temp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(temp, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, fields: Sequence[str], final: Path,
@@ -54,7 +29,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
     Provenance (dataset version, request id, rules version, ...) is Parquet key-value metadata
     (`p3ke.*`), not columns: the rows carry only what the program may receive.
     """
-    temp = _temp_for(final)
+    temp = temp_for(final)
     try:
         reader = arrow_reader(con, f"SELECT {', '.join(q(f) for f in fields)} FROM sel ORDER BY {order_by(selection)}")
         metadata = {f"{PROVENANCE_PREFIX}{k}".encode(): v.encode() for k, v in provenance.items()}
@@ -63,7 +38,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
             for batch in reader:
                 writer.write_batch(batch)
         digest = sha256_file(temp)
-        _publish(temp, final)
+        publish_file(temp, final)
         return digest
     finally:
         temp.unlink(missing_ok=True)
@@ -71,12 +46,12 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
 
 def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> str:
     """Write the subject references of `sel` (sorted) as the extract's recipient ledger; return its SHA-256."""
-    temp = _temp_for(final)
+    temp = temp_for(final)
     try:
-        con.execute(f"COPY (SELECT __ref AS subject_ref FROM sel ORDER BY __ref) TO '{_sql_path(temp)}' "
+        con.execute(f"COPY (SELECT __ref AS subject_ref FROM sel ORDER BY __ref) TO '{sql_path(temp)}' "
                     f"(FORMAT parquet, COMPRESSION zstd)")
         digest = sha256_file(temp)
-        _publish(temp, final)
+        publish_file(temp, final)
         return digest
     finally:
         temp.unlink(missing_ok=True)
@@ -87,10 +62,6 @@ def read_refs(ledger: Path, batch: int = 65_536) -> Iterator[str]:
     the extract's size)."""
     for chunk in pq.ParquetFile(ledger).iter_batches(batch_size=batch, columns=["subject_ref"]):
         yield from chunk.column(0).to_pylist()
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def read_provenance(path: Path) -> dict[str, str]:

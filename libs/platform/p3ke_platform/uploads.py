@@ -1,0 +1,64 @@
+"""A file sent as the raw body of an HTTP request, streamed to disk: never the whole upload in memory.
+
+Every service that takes files (ingest's snapshots, feedback's data balikan) receives them the same way
+and refuses the same mistakes with the same reasons (`Refused`, for the service to audit or answer):
+a multipart form (415), a body over the limit, declared or counted while it arrives (413), an empty body
+(422), a body shorter than its Content-Length or cut off by the client (400), and a body whose SHA-256
+differs from `X-Content-SHA256` (400). A refused upload leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import ClientDisconnect, Request
+
+from p3ke_platform.refusal import Refused
+
+
+@dataclass(frozen=True)
+class Received:
+    path: Path
+    size: int
+    sha256: str
+
+
+def refuse_form_or_oversize(request: Request, limit: int) -> None:
+    """The checks that need only the headers: run them before anything else is done for the request."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise Refused(415, "send the file as the raw request body (curl --data-binary @file), not as a form",
+                      rule="upload")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
+
+
+async def receive_file(request: Request, path: Path, *, limit: int) -> Received:
+    """Stream the request body to `path`, hashing it on the way; raises Refused (and removes `path`)."""
+    refuse_form_or_oversize(request, limit)
+    declared = request.headers.get("content-length")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
+                digest.update(chunk)
+                fh.write(chunk)
+        if size == 0:
+            raise Refused(422, "the upload is empty: send the file as the request body", rule="upload")
+        if declared is not None and declared.isdigit() and int(declared) != size:
+            raise Refused(400, f"truncated upload: {size:,} of {int(declared):,} bytes received", rule="upload")
+        expected = request.headers.get("x-content-sha256")
+        if expected and expected.lower() != digest.hexdigest():
+            raise Refused(400, "the upload's SHA-256 does not match X-Content-SHA256", rule="upload")
+    except ClientDisconnect:
+        path.unlink(missing_ok=True)
+        raise Refused(400, "truncated upload: the client disconnected", rule="upload") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Received(path=path, size=size, sha256=digest.hexdigest())
