@@ -30,6 +30,7 @@ import duckdb
 
 from bench.report import env_int, write
 from bench.support import cached_snapshot, pct, spawn
+from p3ke_platform.agreement import agreement_day
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
@@ -39,13 +40,14 @@ from p3ke_platform.shared_files import sha256_file
 from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, to_kafka
 from p3ke_targeting.bootstrap import SERVICE
 from p3ke_targeting.config import TargetingSettings
+from p3ke_targeting.domain.selection import years_before
 
 OFFICER = Actor(org="kemnaker", subject="bench-officer", roles=["program-officer"])
 STEWARD = Actor(org="kemenkopmk", subject="bench-steward", roles=["data-steward"])
 PROVINCE = "32"  # Jawa Barat, the most populous province
 FIELDS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "provinsi", "kabupaten_kota", "kecamatan",
           "desa_kelurahan", "kode_kemendagri", "desil_kesejahteraan", "pekerjaan", "status_pekerjaan"]
-REFERENCE_DATE = "2026-03-01"
+REFERENCE_DATE = agreement_day(datetime.now(UTC))  # ages are computed on the day a request is received
 
 
 def _dataset(snapshot: Path, sha: str, rows: int, version: str) -> DatasetUpdated:
@@ -58,7 +60,7 @@ def _request(quota: int, exclude: bool, version: str | None = None, program: str
     return ExtractRequested(
         request_id=f"bench-{uuid.uuid4().hex[:12]}", agreement_id="pks-p3ke-2023", program=program,
         criteria={"region_codes": [PROVINCE], "deciles": [1, 2], "age_min": 18, "age_max": 60,
-                  "reference_date": REFERENCE_DATE, "exclude_already_delivered": exclude},
+                  "reference_date": REFERENCE_DATE.isoformat(), "exclude_already_delivered": exclude},
         quota=quota, fields=FIELDS, justification="bench: padat karya Jawa Barat", requested_by=OFFICER,
         dataset_version_id=version, requested_at=datetime.now(UTC))
 
@@ -89,7 +91,8 @@ def reference(snapshot: Path, quota: int, threads: int, out: Path) -> float:
     con.execute(f"""
         COPY (SELECT {columns} FROM read_parquet('{snapshot}')
               WHERE left(kode_kemendagri, 2) = '{PROVINCE}' AND desil_kesejahteraan IN (1, 2)
-                AND tanggal_lahir <= DATE '2008-03-01' AND tanggal_lahir > DATE '1965-03-01'
+                AND tanggal_lahir <= DATE '{years_before(REFERENCE_DATE, 18)}'
+                AND tanggal_lahir > DATE '{years_before(REFERENCE_DATE, 61)}'
                 AND padan_dukcapil = 'Ya'
                 AND status_pekerjaan IN ('Tidak Bekerja', 'Pekerja Bebas', 'Pekerja Keluarga/Tidak Dibayar')
                 AND pekerjaan NOT IN ('Pelajar/Mahasiswa', 'Pensiunan') AND nik IS NOT NULL

@@ -53,7 +53,7 @@ def _seed(runtime: Runtime) -> dict[str, str]:
         "download_no_bast": access(52, action="download", resource_type="handover", resource_id="ho-2"),
         "odd_program": access(53, program="bansos_lain"),
         "no_program": access(54, program=None, action="export", actor=ACTORS[0]),
-        "outside_validity": access(55, at=datetime(2027, 2, 28, 17, 30, tzinfo=UTC)),  # 1 Mar 2027 in Jakarta
+        "outside_validity": access(55, action="select", at=datetime(2027, 2, 28, 17, 30, tzinfo=UTC)),  # 1 Mar 2027 WIB
         "big": access(56, record_count=200_000, actor=ACTORS[1]),
     }
     events = [handover_signed("ho-1", T0), *[access(i, niks=[nik(i % 4)]) for i in range(20)], *special.values()]
@@ -275,3 +275,26 @@ def test_the_api_process_signs_due_checkpoints_while_no_batch_arrives(tmp_path: 
             time.sleep(0.1)
         else:
             pytest.fail("no checkpoint over the tail")
+
+
+def test_after_the_agreement_ends_only_moving_data_is_a_violation(database_url: str, tmp_path: Path) -> None:
+    """Art. 8(3): feedback, reports and compliance queries outlive the agreement; extracts, downloads, package
+    passwords and planning over the register do not (the day after the last day, in Jakarta)."""
+    runtime = audit_runtime(database_url, tmp_path)
+    after = datetime(2027, 2, 28, 17, 30, tzinfo=UTC)  # 1 Mar 2027 WIB: the example addendum ended the day before
+    forbidden = {
+        "select": access(1, action="select", resource_type="extract", at=after),
+        "download": access(2, action="download", resource_type="package", resource_id="ho-9", at=after),
+        "release-key": access(3, action="release-key", resource_type="package-password", at=after),
+        "planning": access(4, action="query", resource_type="dataset-version", resource_id="dv-1", at=after),
+    }
+    outliving = [access(5, action="match", resource_type="feedback-batch", at=after),
+                 access(6, action="read", resource_type="feedback-findings", at=after),
+                 access(7, action="export", resource_type="feedback-report-publication", at=after),
+                 access(8, action="query", resource_type="audit-log", at=after),
+                 access(9, action="select", resource_type="extract", at=after - timedelta(hours=1))]  # last day
+    assert deliver(runtime, [*forbidden.values(), *outliving], batch=5) == []
+    client = TestClient(create_app(runtime))
+    token = DevIssuer(runtime.settings).mint("dpo-1", "kemnaker", ["compliance-auditor"])
+    found = client.get("/v1/violations", params=RANGE, headers={"Authorization": f"Bearer {token}"}).json()
+    assert {e["event_id"] for e in found["outside_agreement_validity"]} == {e.id for e in forbidden.values()}

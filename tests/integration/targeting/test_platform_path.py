@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 from kafka import KafkaProducer
 
+from p3ke_platform.agreement import agreement_day
 from p3ke_platform.devstack.ports import free_port
 from tests.integration.helpers.kafka_topics import collect
 from tests.integration.helpers.processes import migrate, stop, wait_ready
@@ -112,7 +113,7 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
     _wait_for_dataset(targeting["env"]["P3KE_DATABASE_URL"], version)
     request = {"request_id": request_id, "agreement_id": "pks-p3ke-2023", "program": "pbi_jamsostek_pekerja_rentan",
                "criteria": {"region_codes": ["73"], "deciles": [1, 2], "age_min": 25, "age_max": 55,
-                            "reference_date": "2026-01-01"},
+                            "reference_date": agreement_day(datetime.now(UTC)).isoformat()},
                "quota": 150, "fields": ["nik", "nama", "alamat", "kode_kemendagri", "desil_kesejahteraan"],
                "justification": "PBI jamsostek pekerja rentan Sulawesi Selatan 2026", "requested_by": actor,
                "dataset_version_id": version, "requested_at": now}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from p3ke_platform.auth import DevIssuer
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.service import Runtime
 from p3ke_schemas import from_kafka
-from tests.unit.targeting.helpers import FIELDS, emitted
+from tests.unit.targeting.helpers import FIELDS, apply, dataset_event, emitted, make_runtime
 
 BODY = {"program": "padat_karya", "criteria": {"region_codes": ["33"], "deciles": [1, 2]}, "quota": 40,
         "fields": FIELDS, "justification": "padat karya Jawa Tengah 2026"}
@@ -153,3 +154,24 @@ def test_rules_are_published(client: TestClient) -> None:
 
 def test_unknown_request_reads_as_absent(client: TestClient) -> None:
     assert client.get("/v1/extract-requests/nope", headers=_auth(client)).status_code == 404
+
+
+def test_plan_counts_are_computed_on_the_day_of_the_request(client: TestClient, runtime: Runtime) -> None:
+    body = {"program": "padat_karya", "criteria": {"deciles": [1], "reference_date": "2050-01-01"}}
+    refused = client.post("/v1/plans", json=body, headers=_auth(client))
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("criteria.reference_date 2050-01-01 is more than 30 days")
+
+
+def test_planning_after_the_agreement_ended_is_refused_like_an_extract(tmp_path: Path, snapshot: Path) -> None:
+    """Planning counts use the register: a data action, refused outside the validity period (Art. 8) and audited
+    as a refusal, not answered and recorded as an ordinary query."""
+    runtime = make_runtime(tmp_path, agreement_include_examples=False)  # the PKS as signed ended 28 Feb 2025
+    apply(runtime, dataset_event(snapshot))
+    with TestClient(create_app(runtime)) as client:
+        client.issuer = DevIssuer(runtime.settings)  # type: ignore[attr-defined]
+        refused = client.post("/v1/plans", json={"program": "padat_karya", "criteria": {"deciles": [1]}},
+                              headers=_auth(client))
+    assert refused.status_code == 403 and "expired on 2025-02-28" in refused.json()["detail"]
+    [record] = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["resource_type"] == "dataset-version"]
+    assert record["action"] == "refusal" and record["outcome"] == "denied"

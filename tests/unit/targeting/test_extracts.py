@@ -4,7 +4,7 @@ recipients, idempotency, and what is written, emitted and audited."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -45,8 +45,14 @@ def _age_where(ref: date, lo: int, hi: int) -> str:
             f"AND tanggal_lahir > DATE '{ref.replace(year=ref.year - hi - 1)}'")
 
 
+def _received_on(runtime: Runtime, day: date) -> None:
+    """Move the service's clock: a reference date must lie near the day the request is received."""
+    runtime.context.clock = lambda: datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
+
+
 def test_accepted_extract_holds_exactly_the_eligible_in_priority_order(runtime: Runtime, snapshot: Path) -> None:
     ref = date(2026, 3, 2)
+    _received_on(runtime, ref)
     req = request(quota=300, criteria={"region_codes": ["32"], "deciles": [1, 2, 3], "age_min": 20,
                                        "age_max": 50, "reference_date": ref.isoformat()})
     assert apply(runtime, req) == []
@@ -79,6 +85,7 @@ def test_accepted_extract_holds_exactly_the_eligible_in_priority_order(runtime: 
 def test_priority_takes_all_of_desil_1_before_any_of_desil_2(runtime: Runtime, snapshot: Path) -> None:
     desil1 = len(_candidates(snapshot, f"{PADAT_KARYA_WHERE} AND desil_kesejahteraan = 1 AND "
                                        f"{_age_where(date(2026, 3, 2), 18, 60)}"))
+    _received_on(runtime, date(2026, 3, 2))
     req = request(quota=desil1 + 25, criteria={"reference_date": "2026-03-02"})
     apply(runtime, req)
     event = one_prepared(runtime, req.request_id)

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from p3ke_platform.agreement import agreement_day
 from p3ke_platform.service import Runtime
 from p3ke_schemas import Actor, ExtractRequested
 from tests.unit.targeting.helpers import (
@@ -117,3 +118,13 @@ def test_schema_invalid_requests_never_reach_the_handler(overrides: dict[str, ob
     with pytest.raises(ValidationError) as caught:
         request(**overrides)
     assert field in str(caught.value)
+
+
+def test_a_reference_date_chosen_far_away_is_refused_not_used_for_ages(runtime: Runtime) -> None:
+    """With reference_date 2050-01-01 an 18-60 program would select today's children; the request is
+    refused with the window it may use, computed from the day the service received it."""
+    req = request(criteria={"deciles": [1, 2], "reference_date": "2050-01-01"})
+    reason = _rejected(runtime, req)
+    today = agreement_day(runtime.context.clock())
+    assert reason.startswith(f"criteria.reference_date 2050-01-01 is more than 30 days from the day the request "
+                             f"was received ({today})")

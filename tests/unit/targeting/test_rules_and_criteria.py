@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,14 @@ from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.adapters import duckdb_selection
 from p3ke_targeting.adapters.rules_file import load_rules
 from p3ke_targeting.config import BUNDLED_RULES, TargetingSettings
-from p3ke_targeting.domain.selection import Invalid, check_fields, minimal_regions, resolve, years_before
+from p3ke_targeting.domain.selection import (
+    REFERENCE_WINDOW_DAYS,
+    Invalid,
+    check_fields,
+    minimal_regions,
+    resolve,
+    years_before,
+)
 
 RULES = load_rules(BUNDLED_RULES)
 REGIONS = frozenset({"32", "3201", "320101", "3201012001", "33", "3301"})
@@ -54,13 +61,23 @@ def test_rules_file_is_changeable_without_code_and_checked(tmp_path: Path) -> No
 
 
 def test_age_bounds_are_birth_dates_at_the_reference_date() -> None:
-    s = _resolve(age_min=19, age_max=30, reference_date="2024-02-29")
+    s = resolve(ExtractCriteria.model_validate({"age_min": 19, "age_max": 30, "reference_date": "2024-02-29"}),
+                "padat_karya", RULES, REGIONS, default_reference=date(2024, 3, 1))
     assert s.born_on_or_before == date(2005, 2, 28)  # 19 on 29 Feb 2024 if born on or before 28 Feb 2005
     assert s.born_after == date(1993, 2, 28)  # born on 28 Feb 1993 is 31 that day: too old
     assert years_before(date(2024, 2, 29), 4) == date(2020, 2, 29)
     default = _resolve()
     assert default.reference_date == REF
     assert default.age_range == (18, 60)  # the program's defaults
+
+
+@pytest.mark.parametrize("far", ["2050-01-01", "2010-01-01", str(REF + timedelta(days=REFERENCE_WINDOW_DAYS + 1))])
+def test_a_reference_date_far_from_the_request_day_is_refused(far: str) -> None:
+    """Ages are computed on the day of the request: a freely chosen far date (2050) would let minors through."""
+    with pytest.raises(Invalid, match=rf"criteria.reference_date {far} is more than {REFERENCE_WINDOW_DAYS} days "):
+        _resolve(reference_date=far)
+    near = REF + timedelta(days=REFERENCE_WINDOW_DAYS)
+    assert _resolve(reference_date=near.isoformat()).reference_date == near
 
 
 def test_criteria_merge_with_the_program_rules() -> None:

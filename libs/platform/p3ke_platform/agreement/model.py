@@ -34,10 +34,11 @@ Action = Literal[
 ACTIONS: tuple[str, ...] = get_args(Action)
 
 DATA_ACTIONS: frozenset[str] = frozenset(
-    {"request-extract", "prepare-extract", "sign-bast", "release-package", "download-package"}
+    {"request-extract", "prepare-extract", "sign-bast", "release-package", "download-package", "plan-aggregates"}
 )
-"""Actions that move personal data to party 2. Art. 8: none of them outside the validity period;
-Art. 3 / 10(2): each is for one program in scope (or approved in writing)."""
+"""Actions that move personal data to party 2, or use the register for targeting (planning counts are
+computed over every person in it). Art. 8: none of them outside the validity period; Art. 3 / 10(2): each is
+for one program in scope (or approved in writing)."""
 
 DISCLOSURE_ACTIONS: frozenset[str] = frozenset({"publish-report"})
 """Actions that disclose result data beyond the two parties: Art. 10(3) needs the other's consent."""

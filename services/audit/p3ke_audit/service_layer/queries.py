@@ -23,6 +23,11 @@ from p3ke_schemas import ProgramCode
 DATA_ACCESS = "p3ke.data-access.v1"
 HANDOVER_SIGNED = "p3ke.handover-signed.v1"
 RELEASE_ACTIONS = ("read", "export", "download", "select", "match", "release-key")
+AFTER_END_FORBIDDEN = ("select", "download", "release-key")
+"""Art. 8(2)-(3): once the agreement has ended no personal data moves to party 2 — no extract is selected, no
+package downloaded, no package password released — and nobody plans over the register (a planning query,
+`query` on a `dataset-version`). Reading, matching and exporting feedback and reports, and compliance queries,
+are duties that outlive the agreement (Art. 8(3)): not violations."""
 PROGRAMS = tuple(p.value for p in ProgramCode)
 # a package download is recorded against its handover: resource_type handover|package, resource_id handover_id
 PACKAGE_RESOURCES = ("handover", "package")
@@ -190,7 +195,9 @@ def violations(session: Session, since: datetime, until: datetime, *, policy: Po
     if policy is not None:
         windows = in_force_windows(policy)
         inside = or_(*(and_(c.occurred_at >= lo, c.occurred_at < hi) for lo, hi in windows)) if windows else None
-        where = allowed_release + ([not_(inside)] if inside is not None else [])
+        data_moves = or_(c.action.in_(AFTER_END_FORBIDDEN),
+                         and_(c.action == "query", c.resource_type == "dataset-version"))
+        where = [*base, c.outcome == "allowed", data_moves] + ([not_(inside)] if inside is not None else [])
         out["outside_agreement_validity"] = _listing(session, where, limit)
 
     signed = aliased(entries)

@@ -103,6 +103,8 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
                                  fields, at=now)
     if decision.rule == "field-minimisation":
         raise PreparationFailed(f"the extract's columns exceed what the program may receive: {decision.reason}")
+    if not decision.allowed:  # e.g. the agreement ended after the extract was made: no package, no BAST
+        raise PreparationFailed(f"the agreement does not allow this handover now: {decision.reason}")
 
     number = str(row["bast_number"] or "") or _allocate_number(ctx, handover_id, program, now)
     password = generate_password()

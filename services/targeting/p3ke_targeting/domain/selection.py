@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.domain.eligibility import EligibilityRules, ProgramRule
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SEX_VALUES
+
+REFERENCE_WINDOW_DAYS = 30
+"""`criteria.reference_date` (the day ages are computed on) may lie at most this many days before or after
+the day the request was received, e.g. the start of a program next month. Eligibility is never computed on a
+day the requester picks freely: a far date would let minors or pensioners through the program's age rule."""
 
 
 class Invalid(Exception):
@@ -78,12 +83,19 @@ def minimal_regions(codes: Iterable[str], known: frozenset[str]) -> tuple[str, .
 
 def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, region_codes: frozenset[str],
             default_reference: date) -> Selection:
+    """The selection for `criteria`; `default_reference` is the (Jakarta) day the request was received."""
     rule = rules.rule_for(program)
     if rule is None:
         raise Invalid(f"program '{program}' has no eligibility rules (rules {rules.rules_version})")
     if not criteria.deciles:
         raise Invalid("criteria select no desil: name at least one of 1, 2, 3, 4")
     ref = criteria.reference_date or default_reference
+    if abs((ref - default_reference).days) > REFERENCE_WINDOW_DAYS:
+        raise Invalid(f"criteria.reference_date {ref} is more than {REFERENCE_WINDOW_DAYS} days from the day the "
+                      f"request was received ({default_reference}): ages are computed on the day of the request; "
+                      f"leave reference_date out, or give a day between "
+                      f"{default_reference - timedelta(days=REFERENCE_WINDOW_DAYS)} and "
+                      f"{default_reference + timedelta(days=REFERENCE_WINDOW_DAYS)}")
     lowest, highest = _ages(criteria, rule)
     include = {column: tuple(values) for column, values in rule.include.items()}
     exclude = {column: tuple(values) for column, values in rule.exclude.items()}
