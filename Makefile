@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV = $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE ?= copy
 # the system trust store (where a machine adds its proxy's CA), not only the roots bundled with uv
-export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 
 # bench-% is a pattern rule: a name listed here (bench-events) would have no recipe at all
 .PHONY: help bootstrap-python bootstrap-run bootstrap-test install jars run test test-fast lint schemas \
