@@ -35,7 +35,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from p3ke_platform.devstack.kafka import KafkaBroker, cache_dir
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.devstack.postgres import PostgresCluster
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.service import Runtime, ServiceSpec
+from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import (
     EVENTS,
@@ -111,7 +110,7 @@ class ChaosBroker(KafkaBroker):
 
 
 def service_spec(name: str) -> ServiceSpec:
-    return next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == name)
+    return installed_service(name)
 
 
 def sha(text_: str) -> str:

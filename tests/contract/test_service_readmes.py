@@ -28,7 +28,7 @@ def test_readme_table_matches_contract(service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_worker_subscriptions_match_contract(service: str) -> None:
-    from importlib.metadata import entry_points
+    from p3ke_platform.service import installed_service
 
-    spec = next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == service)
+    spec = installed_service(service)
     assert set(spec.topics) == {s.topic for s in EVENTS if service in s.consumers}

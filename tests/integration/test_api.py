@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.service import Runtime
+from p3ke_platform.service import Runtime, installed_service
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import DataAccess
 
@@ -27,7 +26,7 @@ ALLOWED = {"ingest": ("kemenkopmk", "data-steward"), "targeting": ("kemnaker", "
 @pytest.fixture(params=SERVICES)
 def client(request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap: str) -> TestClient:
     name = request.param
-    spec = next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == name)
+    spec = installed_service(name)
     settings = load_settings(service=name, data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, env="test",
                              relay_in_api=False)
     upgrade(spec, settings)
@@ -69,7 +68,7 @@ def test_deny_by_default(client: TestClient) -> None:
 
 
 def test_readiness_reports_a_dead_kafka(tmp_path: Path) -> None:
-    spec = next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == "audit")
+    spec = installed_service("audit")
     settings = load_settings(service="audit", data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", env="test",
                              relay_in_api=False)
     upgrade(spec, settings)

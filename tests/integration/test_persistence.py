@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import func, select
 from p3ke_audit.adapters.orm import entries
 from p3ke_platform.messaging.inbox import Delivered, RejectEvent
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.service import Runtime, ServiceSpec
+from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, CloudEvent, DataAccess
@@ -22,7 +21,7 @@ ACTOR = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
 
 
 def _spec(name: str) -> ServiceSpec:
-    return next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == name)
+    return installed_service(name)
 
 
 def _runtime(name: str, url: str, tmp_path: Any) -> Runtime:

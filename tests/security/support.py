@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,14 @@ from fastapi.testclient import TestClient
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import ORGS, ROLES, DevIssuer
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.service import Runtime, ServiceSpec
+from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
 
 SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit"]
 
 
 def spec_of(service: str) -> ServiceSpec:
-    return next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == service)
+    return installed_service(service)
 
 
 @dataclass

@@ -8,7 +8,6 @@ P3KE_FUZZ_EXAMPLES (small in `make test`, larger in `make chaos`).
 from __future__ import annotations
 
 import os
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.service import Runtime
+from p3ke_platform.service import Runtime, installed_service
 from p3ke_platform.settings import load_settings
 from tests.security.support import record_figures
 
@@ -42,7 +41,7 @@ def raw_bytes(context: object, value: object) -> dict[str, object]:
 
 
 def _app(service: str, tmp: Path) -> tuple[object, str]:
-    spec = next(ep.load() for ep in entry_points(group="p3ke.services") if ep.name == service)
+    spec = installed_service(service)
     config = load_settings(spec.settings_class, service=service, data_dir=tmp, env="test", relay_in_api=False,
                            kafka_bootstrap="127.0.0.1:1", rate_limit_per_minute=0)  # limits: test_resource_limits
     upgrade(spec, config)

@@ -30,7 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -232,6 +232,14 @@ def pod_spec(doc: dict) -> dict | None:
     return None
 
 
+def workloads(docs: list[dict]) -> Iterator[tuple[dict, dict]]:
+    """(document, pod spec) of every workload among `docs`."""
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is not None:
+            yield doc, spec
+
+
 def pod_labels(doc: dict) -> dict:
     """The labels of a workload's pod template (not CronJob)."""
     return doc["spec"]["template"].get("metadata", {}).get("labels", {})
@@ -369,10 +377,7 @@ def check_custom_resources(docs: list[dict]) -> list[str]:
 def check_security_context(docs: list[dict]) -> list[str]:
     """Pods and containers are locked down: non-root, read-only root, no escalation, no capabilities, ..."""
     problems = []
-    for doc in docs:
-        spec = pod_spec(doc)
-        if spec is None:
-            continue
+    for doc, spec in workloads(docs):
         pod_sc = spec.get("securityContext", {})
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(key):
@@ -409,10 +414,7 @@ def check_security_context(docs: list[dict]) -> list[str]:
 def check_resources(docs: list[dict]) -> list[str]:
     """Every container requests and limits cpu and memory."""
     problems = []
-    for doc in docs:
-        spec = pod_spec(doc)
-        if spec is None:
-            continue
+    for doc, spec in workloads(docs):
         for c in containers(spec):
             res = c.get("resources", {})
             for kind in ("requests", "limits"):
@@ -425,10 +427,7 @@ def check_resources(docs: list[dict]) -> list[str]:
 def check_images(docs: list[dict]) -> list[str]:
     """Every image is pinned by a tag other than latest, or by digest."""
     problems = []
-    for doc in docs:
-        spec = pod_spec(doc)
-        if spec is None:
-            continue
+    for doc, spec in workloads(docs):
         for c in containers(spec):
             image = c.get("image", "")
             if "@sha256:" in image:

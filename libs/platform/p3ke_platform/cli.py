@@ -70,16 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _registrations() -> list[Callable[[Any], None]]:
-    from importlib.metadata import entry_points
-
     from p3ke_platform.agreement.cli import register as agreement
     from p3ke_platform.auth.cli import register as dev_token
+    from p3ke_platform.service import installed_services
 
     found: list[Callable[[Any], None]] = [dev_token, agreement]
-    for ep in entry_points(group="p3ke.services"):
-        spec = ep.load()
-        if spec.register_cli is not None:
-            found.append(spec.register_cli)
+    found += [spec.register_cli for spec in installed_services().values() if spec.register_cli is not None]
     return found
 
 

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,11 +22,12 @@ import httpx
 
 from p3ke_platform.devstack.kafka import KafkaBroker
 from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.service import installed_services
 from p3ke_platform.settings import DEFAULT_PORTS, load_settings
 
 
 def service_specs() -> dict[str, Any]:
-    specs = {ep.name: ep.load() for ep in entry_points(group="p3ke.services")}
+    specs = installed_services()
     return {name: specs[name] for name in DEFAULT_PORTS if name in specs}
 
 

@@ -105,18 +105,23 @@ class ServiceSpec:
         return Path(str(importlib.resources.files(self.package).joinpath("migrations")))
 
 
-def installed_service(name: str) -> ServiceSpec:
-    """The ServiceSpec of an installed service, by name (entry points `p3ke.services`): how a service's
-    own command-line tool builds its runtime without importing its composition root back."""
+def installed_services() -> dict[str, ServiceSpec]:
+    """Every installed service's ServiceSpec by name (entry points `p3ke.services`): how the platform finds
+    the services (command line, launcher, tests) without importing one by name."""
     from importlib.metadata import entry_points
 
+    return {ep.name: ep.load() for ep in entry_points(group="p3ke.services")}
+
+
+def installed_service(name: str) -> ServiceSpec:
+    """One installed service's ServiceSpec, by name (e.g. a service's own command-line tool builds its
+    runtime with it without importing its composition root back)."""
     from p3ke_platform.settings import ConfigurationError
 
-    for ep in entry_points(group="p3ke.services"):
-        if ep.name == name:
-            spec: ServiceSpec = ep.load()
-            return spec
-    raise ConfigurationError(f"no installed service named {name!r}")
+    spec = installed_services().get(name)
+    if spec is None:
+        raise ConfigurationError(f"no installed service named {name!r}")
+    return spec
 
 
 class Runtime:
@@ -134,10 +139,11 @@ class Runtime:
     @property
     def context(self) -> Any:
         """The service's context, built on first use, once per process (handlers, routes and loops share it)."""
-        with self._context_lock:
-            if self._context is None:
-                self._context = self.spec.context(self)
-            return self._context
+        if self._context is None:  # built once; after that, read without the lock (every request, every batch)
+            with self._context_lock:
+                if self._context is None:
+                    self._context = self.spec.context(self)
+        return self._context
 
     @cached_property
     def engine(self) -> Engine:

@@ -25,20 +25,14 @@ class Received:
     sha256: str
 
 
-def refuse_form_or_oversize(request: Request, limit: int) -> None:
-    """The checks that need only the headers: run them before anything else is done for the request."""
+async def receive_file(request: Request, path: Path, *, limit: int) -> Received:
+    """Stream the request body to `path`, hashing it on the way; raises Refused (and removes `path`)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise Refused(415, "send the file as the raw request body (curl --data-binary @file), not as a form",
                       rule="upload")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
-
-
-async def receive_file(request: Request, path: Path, *, limit: int) -> Received:
-    """Stream the request body to `path`, hashing it on the way; raises Refused (and removes `path`)."""
-    refuse_form_or_oversize(request, limit)
-    declared = request.headers.get("content-length")
     digest, size = hashlib.sha256(), 0
     try:
         with path.open("wb") as fh:

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from p3ke_audit.adapters.keys import Signer, signer
+from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import entries, subject_refs, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
@@ -47,11 +47,10 @@ assert set(ENTRY_COLUMNS) == {c.name for c in entries.columns} - {"seq"}
 
 
 class Appender:
-    def __init__(self, session: Session, settings: AuditSettings,
-                 signer_factory: Callable[[], Signer] | None = None) -> None:
+    def __init__(self, session: Session, settings: AuditSettings, signer_factory: Callable[[], Signer]) -> None:
         self.session = session
         self.settings = settings
-        self.signer_factory = signer_factory or (lambda: signer(settings))
+        self.signer_factory = signer_factory
         self.store = TreeStore(session)
         self.store.lock()
         size, self.last = self.store.head()
@@ -88,8 +87,7 @@ class Appender:
             self.last = signed
 
 
-def appender_for(session: Session, settings: AuditSettings,
-                 signer_factory: Callable[[], Signer] | None = None) -> Appender:
+def appender_for(session: Session, settings: AuditSettings, signer_factory: Callable[[], Signer]) -> Appender:
     """This transaction's appender (created, with the lock taken, on first use)."""
     current = session.info.get(_KEY)
     if current is None:

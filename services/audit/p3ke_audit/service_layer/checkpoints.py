@@ -18,7 +18,6 @@ from prometheus_client import Counter
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from p3ke_audit.adapters import keys
 from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import checkpoints
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
@@ -94,15 +93,14 @@ def maybe_sign(session: Session, store: TreeStore, signer_factory: Callable[[], 
         return None
 
 
-def issue_checkpoint(sessions: sessionmaker[Session], settings: AuditSettings, *, force: bool = True,
-                     signer_factory: Callable[[], Signer] | None = None) -> StoredCheckpoint | None:
+def issue_checkpoint(sessions: sessionmaker[Session], settings: AuditSettings, signer_factory: Callable[[], Signer],
+                     *, force: bool = True) -> StoredCheckpoint | None:
     """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
     with sessions() as session, session.begin():
         store = TreeStore(session)
         store.lock()
         frontier = Frontier.load(store.size(), store.lookup)
-        return maybe_sign(session, store, signer_factory or (lambda: keys.signer(settings)), settings, frontier,
-                          force=force)
+        return maybe_sign(session, store, signer_factory, settings, frontier, force=force)
 
 
 def checkpointer(ctx: AuditContext, stop: threading.Event) -> None:

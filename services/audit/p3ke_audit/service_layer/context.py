@@ -32,8 +32,7 @@ class AuditContext(ServiceContext[AuditSettings]):
 
     def issue_checkpoint(self, *, force: bool = True) -> StoredCheckpoint | None:
         """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
-        return checkpoints.issue_checkpoint(self.sessions, self.settings, force=force,
-                                            signer_factory=lambda: self.signer)
+        return checkpoints.issue_checkpoint(self.sessions, self.settings, lambda: self.signer, force=force)
 
     def check(self) -> None:
         """Load everything now, so bad configuration (e.g. an unreadable signing key) stops start-up."""

@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
 from p3ke_schemas import Actor, ExtractRequested
 from p3ke_targeting.adapters import duckdb_selection, extract_files
-from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
+from p3ke_targeting.adapters.orm import datasets, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
 from p3ke_targeting.domain.selection import Invalid, Selection, check_fields, resolve
@@ -86,13 +86,14 @@ def order_seed(ctx: Context, request_id: str) -> str:
     return f"{secret[:32]}:{request_id}:"
 
 
-def prepare(ctx: Context, session: Session, request: ExtractRequested) -> Accepted | Rejected:
+def prepare(ctx: Context, session: Session, request: ExtractRequested, received_at: datetime) -> Accepted | Rejected:
+    """Decide a request received at `received_at` (ages are computed on that day, see `resolve`)."""
     try:
         terms_version = _policy(ctx, request)
         fields = check_fields(request.fields)
         dataset = dataset_row(session, request.dataset_version_id)
         selection = resolve(request.criteria, str(request.program), ctx.rules, ctx.region_codes,
-                            default_reference=agreement_day(_received_at(session, request)))
+                            default_reference=agreement_day(received_at))
         snapshot = usable_snapshot(ctx, dataset, [*fields, *selection.columns])
         return _select(ctx, session, request, selection, fields, dataset, snapshot, terms_version)
     except Refused as refused:
@@ -101,15 +102,6 @@ def prepare(ctx: Context, session: Session, request: ExtractRequested) -> Accept
         return Rejected(invalid.reason)
     except SnapshotError as exc:
         return Rejected(str(exc), rule="snapshot")
-
-
-def _received_at(session: Session, request: ExtractRequested) -> datetime:
-    """When this service received the request (its own clock, never the producer's `requested_at`)."""
-    received: datetime | None = session.scalar(select(extract_requests.c.received_at).where(
-        extract_requests.c.request_id == request.request_id))
-    if received is None:
-        raise Invalid(f"extract request {request.request_id} was not recorded as received")
-    return received if received.tzinfo else received.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
 
 
 def _policy(ctx: Context, request: ExtractRequested) -> str:

@@ -37,12 +37,12 @@ def extract_requested(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     assert isinstance(data, ExtractRequested)
     try:
-        undecided = receive(ctx, uow, data)
+        received_at = receive(ctx, uow, data)
     except Conflict as conflict:
         raise RejectEvent(str(conflict)) from None
-    if not undecided:
+    if received_at is None:
         return  # the same request again, already decided: one request, one extract
-    apply_outcome(ctx, uow, data, prepare(ctx, uow.session, data))
+    apply_outcome(ctx, uow, data, prepare(ctx, uow.session, data, received_at))
 
 
 def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> None:

@@ -9,7 +9,7 @@ the stored one; the same id with other content is a `Conflict`.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import RowMapping, insert, select
 
@@ -52,12 +52,19 @@ def submit(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> RowMappi
     return row
 
 
-def receive(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> bool:
+def receive(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> datetime | None:
     """The event path: store the request as `received` unless it is stored already (submitted through
-    the API, or delivered before). Returns whether it is still to be decided; raises Conflict when the
-    id is another request's."""
-    row = _store(uow, request, status="received", received_at=ctx.clock())
-    return row is None or row["status"] not in FINAL
+    the API, or delivered before). Returns when this service received it (its own clock, never the
+    producer's `requested_at`) if it is still to be decided, else None; raises Conflict when the id is
+    another request's."""
+    now = ctx.clock()
+    row = _store(uow, request, status="received", received_at=now)
+    if row is None:
+        return now
+    if row["status"] in FINAL:
+        return None
+    received: datetime = row["received_at"]
+    return received if received.tzinfo else received.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
 
 
 def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, received_at: datetime) -> RowMapping | None:
