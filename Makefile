@@ -9,10 +9,10 @@ export UV_SYSTEM_CERTS ?= 1
 
 # bench-% is a pattern rule: a name listed here (bench-events) would have no recipe at all
 .PHONY: help bootstrap-python bootstrap-run bootstrap-test install jars run test test-fast lint schemas \
-        schemas-check bench chaos clean
+        schemas-check bench chaos clean k8s-policy
 
 help:  ## list the targets
-	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # system packages (apt-get as root or with sudo, else a message naming them), uv, and for tests kustomize
 bootstrap-python bootstrap-run bootstrap-test:
@@ -42,6 +42,9 @@ test-fast: install  ## unit and contract tests only (no broker, no database serv
 
 lint: .venv/.synced  ## ruff
 	$(UV) run --frozen ruff check .
+
+k8s-policy: bootstrap-test .venv/.synced  ## checkov over the rendered production overlay (secrets as files, digests, pull policy)
+	$(UV) run --frozen python -m tools.k8s.policy prod
 
 schemas: .venv/.synced  ## regenerate the committed JSON Schema and AsyncAPI files from the models
 	$(UV) run --frozen python -m p3ke_schemas.generate

@@ -3,7 +3,7 @@
 #
 #   tools/bootstrap.sh python   uv (lint, schemas)
 #   tools/bootstrap.sh run      + the system packages of `make run` and the walkthrough
-#   tools/bootstrap.sh test     + the system packages of `make test`, and kustomize (tools/k8s/install.sh)
+#   tools/bootstrap.sh test     + the system packages of `make test`, kustomize and checkov (tools/k8s/install.sh)
 #
 # Idempotent and quiet when nothing is missing; the Makefile runs it before every target that needs it,
 # so the README's two commands work on a fresh machine with nothing run first.

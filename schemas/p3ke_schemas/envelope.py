@@ -7,12 +7,15 @@ and the Kafka key is the aggregate id (the `partitionkey` extension).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from p3ke_schemas.events import acting_principal
+from p3ke_schemas.signing import EventSigner, PublicKey, Signature, sign_headers, verify_headers
 from p3ke_schemas.topics import EVENTS, EventSpec, spec_for_type
 
 SPECVERSION = "1.0"
@@ -33,6 +36,9 @@ class CloudEvent:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     subject: str | None = None
     correlationid: str | None = None
+    authtype: str | None = None  # CloudEvents authcontext: who the signer vouches for
+    authid: str | None = None
+    signature: Signature | None = field(default=None, compare=False)  # set once a consumer verified it
 
     @property
     def spec(self) -> EventSpec:
@@ -51,8 +57,8 @@ class CloudEvent:
 
 
 
-def to_kafka(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Return (key, value, headers) for a Kafka producer."""
+def to_kafka(event: CloudEvent, signer: EventSigner | None = None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Return (key, value, headers) for a Kafka producer; signed (`ce_signature`) when a signer is given."""
     headers = {
         "ce_specversion": SPECVERSION,
         "ce_id": event.id,
@@ -67,7 +73,43 @@ def to_kafka(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     if event.correlationid:
         headers["ce_correlationid"] = event.correlationid
     value = event.data.model_dump_json().encode()
-    return event.key.encode(), value, [(k, v.encode()) for k, v in headers.items()]
+    encoded = [(k, v.encode()) for k, v in headers.items()]
+    if signer is not None:
+        encoded = sign_headers(signer, encoded, value, authtype=event.authtype, authid=event.authid)
+    else:
+        encoded += [(f"ce_{k}", v.encode()) for k, v in (("authtype", event.authtype), ("authid", event.authid)) if v]
+    return event.key.encode(), value, encoded
+
+
+def authcontext(data: BaseModel, producer: str) -> tuple[str, str]:
+    """(authtype, authid) a producer's signature vouches for: the actor the data names, else the producer."""
+    person = acting_principal(data)
+    if person is None:
+        return "system", producer
+    return ("service_account" if person.service_account else "user"), person.subject
+
+
+def sign_event(event: CloudEvent, signer: EventSigner,
+               producer: str | None = None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of `event`, signed by `signer`: what a ministry platform publishes.
+
+    Without an authcontext on the event, the signature vouches for the actor the data names (or, for data
+    that names none, for `producer`)."""
+    if not event.authid:
+        authtype, authid = authcontext(event.data, producer or event.source)
+        event = replace(event, authtype=authtype, authid=authid)
+    return to_kafka(event, signer)
+
+
+def verify_event(key: bytes | None, value: bytes | None, headers: Any,
+                 public_key_for: Callable[[str], PublicKey | None]) -> CloudEvent:
+    """Parse a Kafka message and verify its signature; the event, with `signature` set.
+
+    Raises EnvelopeError (not a valid event) or SignatureError (unsigned, unknown key, does not verify).
+    Whether the key's owner may produce this event type is the consumer's own rule (see the topics table).
+    """
+    event = from_kafka(key, value, headers)
+    return replace(event, signature=verify_headers(headers, value or b"", public_key_for))
 
 
 def _header_dict(headers: Any) -> dict[str, str]:
@@ -112,6 +154,7 @@ def from_kafka(key: bytes | None, value: bytes | None, headers: Any) -> CloudEve
     return CloudEvent(
         type=spec.type, source=attrs["ce_source"], data=data, id=attrs["ce_id"], time=when,
         subject=attrs.get("ce_subject"), correlationid=attrs.get("ce_correlationid"),
+        authtype=attrs.get("ce_authtype"), authid=attrs.get("ce_authid"),
     )
 
 

@@ -103,10 +103,22 @@ class ExtractRequested(Contract):
     requested_by: Actor
     dataset_version_id: str | None = Field(default=None, description="pin a version; default the current")
     requested_at: datetime
+    recipient: Actor | None = Field(
+        default=None, description="a person of party 2 to whom the package password and download links are "
+        "released instead of the requester (e.g. when a platform's service account asks); the request is refused "
+        "unless the agreement lets this person's role download the package")
+
+
+RequestPath = Literal["platform", "api"]
+"""How a request reached targeting: as `extract-requested` put on the topic by a ministry platform, or
+submitted to targeting's HTTP API by a signed-in official."""
 
 
 class ExtractPrepared(Contract):
-    """Targeting froze an extract, or refused the request (status `rejected`, with the reason)."""
+    """Targeting froze an extract, or refused the request (status `rejected`, with the reason).
+
+    It also carries what was asked (`requester` to `fields`, all optional for producers of an earlier
+    version), so that the BAST can show it and delivery can bind the release to the requester."""
 
     request_id: str
     extract_id: str | None = None
@@ -122,6 +134,17 @@ class ExtractPrepared(Contract):
     file_uri: str | None = None
     file_sha256: Sha256 | None = None
     prepared_at: datetime
+    requester: Actor | None = Field(
+        default=None, description="who asked: the request's `requested_by`, as targeting verified it (the token "
+        "on the API path, the event on the platform path); the package password is bound to this account")
+    recipient: Actor | None = Field(default=None, description="the request's `recipient`, if it named one")
+    request_path: RequestPath | None = Field(
+        default=None, description="platform: extract-requested from a ministry platform; api: targeting's HTTP API")
+    justification: str | None = Field(default=None, max_length=2000, description="the request's justification")
+    criteria: ExtractCriteria | None = Field(
+        default=None, description="the request's criteria; on an accepted extract `reference_date` is the day "
+        "ages were actually computed on")
+    fields: list[str] = Field(default_factory=list, description="the fields the request asked for")
 
 
 class Signer(Contract):
@@ -190,3 +213,15 @@ class DataAccess(Contract):
         "(UU PDP Art. 32) without the NIK itself in the log",
     )
     occurred_at: datetime
+
+
+PRINCIPAL_FIELDS = ("actor", "published_by", "requested_by", "submitted_by")
+
+
+def acting_principal(data: BaseModel) -> Actor | None:
+    """The person or account an event's data says acted (who a signer vouches for), if it names one."""
+    for name in PRINCIPAL_FIELDS:
+        value = getattr(data, name, None)
+        if isinstance(value, Actor):
+            return value
+    return None

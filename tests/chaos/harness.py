@@ -46,6 +46,7 @@ from p3ke_platform.audit_client import access_event
 from p3ke_platform.devstack.kafka import KafkaBroker, cache_dir
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.devstack.postgres import PostgresCluster
+from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
@@ -60,7 +61,7 @@ from p3ke_schemas import (
     FeedbackReceived,
     HandoverSigned,
     Signer,
-    to_kafka,
+    sign_event,
 )
 
 AGREEMENT_ID = "pks-p3ke-2023"
@@ -278,7 +279,9 @@ class Feed:
             requested_by=OFFICER, requested_at=datetime.now(UTC))
 
     def send(self, event: CloudEvent, kind: str, effects: Iterable[str] | None = None) -> None:
-        key, value, headers = to_kafka(event)
+        # signed with the development key of the producer the event stands for (a service, or party 2's platform)
+        owner = event.source.removeprefix("urn:p3ke:service:") if "service" in event.source else "party-2 platform"
+        key, value, headers = sign_event(event, dev_signer(owner), owner)
         expect = Expect(kind, event.key, frozenset(EFFECTS_OF[kind] if effects is None else effects))
         self.ledger.attempt(event.id, expect)
         future = self.producer.send(event.spec.topic, key=key, value=value, headers=headers)
@@ -379,6 +382,9 @@ class ChaosStack:
         self.poison_sent = 0
         self.poison_expected_dlq = 0
         self.poison_keys: set[str] = set()
+        # effects a key may have more than once, and how many: a request id reused with other content gets a
+        # rejected extract-prepared answer beside the original's outcome (two, once each, never more)
+        self.expected_repeats: Counter[tuple[str, str]] = Counter()
         self.poison_ids: set[str] = set()
         self.feed: Feed | None = None
         self.writers: list[OutboxWriter] = []
@@ -562,6 +568,7 @@ class ChaosStack:
                 else:
                     t.applied += 1
             for key, n in counts.items():
+                n -= self.expected_repeats[(effect, key)]
                 if n > 1:
                     t.duplicates += n - 1
                     if len(t.duplicate_examples) < 10:

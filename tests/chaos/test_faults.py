@@ -146,7 +146,7 @@ def _poison(stack: ChaosStack, tag: str) -> tuple[dict[str, list[str]], dict[str
         ids[spec.topic] = {event.id}
         keys.append(event.key)
         inputs[spec.topic] = keys
-    # business-level rejects: a data-access whose source contradicts its service (audit refuses it),
+    # rejects: a data-access in another service's name (its origin is not that service: refused unapplied),
     # and a request id reused with other content (targeting refuses it; audit records both)
     forged = feed.event("access", f"{tag}-forged", 0)
     forged = CloudEvent(type=forged.type, source="urn:p3ke:service:delivery",
@@ -160,6 +160,7 @@ def _poison(stack: ChaosStack, tag: str) -> tuple[dict[str, list[str]], dict[str
     feed.send(first, "request")
     feed.producer.flush()
     feed.send(again, "request", effects={"audit"})
+    stack.expected_repeats[("targeting-prepared", again.key)] += 1  # the answer: rejected, "already used"
     stack.poison_ids.add(again.id)
     inputs["p3ke.extract-requested.v1"] += [first.key, again.key]
     ids["p3ke.extract-requested.v1"] |= {first.id, again.id}
@@ -205,7 +206,7 @@ def test_poison_on_every_topic_goes_to_the_dlq_with_reasons(stack: ChaosStack, r
     by_consumer = Counter(x["consumer"] for x in {x["origin"]: x for x in letters}.values())
     assert by_consumer[stack.group("targeting")] >= 1 + 6 * len(consumers[stack.group("targeting")])  # + conflict
     assert any("already used" in x["reason"] for x in letters if x["consumer"] == stack.group("targeting"))
-    assert any("comes from" in x["reason"] for x in letters if x["consumer"] == stack.group("audit"))
+    assert any("is signed by delivery's key" in x["reason"] for x in letters if x["consumer"] == stack.group("audit"))
     stack.poison_sent += sum(len(v) for v in inputs.values())
     stack.poison_expected_dlq += sum(d for _, _, d in rows.values())
     report["poison"] = {"messages": sum(len(v) for v in inputs.values()), "deliveries": total,

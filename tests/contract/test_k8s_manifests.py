@@ -2,7 +2,9 @@
 
 Every overlay is rendered with kustomize as committed and with every combination of the opt-in
 components, and the checks of tools.k8s.manifests (schemas, CRDs and their CEL rules, our policies,
-Kafka and PostgreSQL against the event contract) must find no problem. Each check is a function from
+Kafka and PostgreSQL against the event contract) must find no problem. What the production overlay
+needs to start (each service's production settings check on each container's environment, secrets as
+files, digests, Kafka's source ranges, checkov) is in test_k8s_production.py. Each check is a function from
 rendered documents to a list of problems; the tests at the end feed deliberately broken manifests to
 the same functions to show that they catch what they claim to.
 
@@ -47,7 +49,6 @@ from tools.k8s.manifests import (
     check_resources,
     check_security_context,
     check_services,
-    check_settings_accept_environment,
     check_settings_names,
     components_of,
     containers,
@@ -120,11 +121,6 @@ def test_references_resolve(variant: Variant) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_settings_names_are_read_by_the_code(overlay: str) -> None:
     assert check_settings_names(render((overlay, None))) == []
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_production_settings_accept_the_environment(overlay: str) -> None:
-    assert check_settings_accept_environment(render((overlay, None))) == []
 
 
 def test_every_service_is_complete_and_wired(variant: Variant) -> None:
@@ -327,17 +323,6 @@ def test_dangling_references_and_unknown_settings_fail(full: list[dict]) -> None
     spec["containers"][0]["env"].append({"name": "P3KE_KAFKA_BOOTSTRAPS", "value": "x:9093"})
     assert any("p3ke-audit-chekpoint-key" in p for p in check_references(docs, COMPONENTS))
     assert any("P3KE_KAFKA_BOOTSTRAPS" in p for p in check_settings_names(docs))
-
-
-def test_an_environment_the_production_settings_refuse_fails(full: list[dict]) -> None:
-    docs = copy.deepcopy(full)
-    env = _find(docs, "Deployment", "feedback-worker")["spec"]["template"]["spec"]["containers"][0]["env"]
-    env[:] = [v for v in env if v["name"] != "P3KE_SUBJECT_HASH_KEY"]
-    config = _find(docs, "ConfigMap", generated_name(docs, "ConfigMap", "p3ke-config"))
-    config["data"]["P3KE_AUTH_DEV_ISSUER"] = "true"
-    problems = check_settings_accept_environment(docs)
-    assert any("feedback-worker" in p and "P3KE_SUBJECT_HASH_KEY" in p for p in problems), problems
-    assert any("audit-api" in p and "P3KE_AUTH_DEV_ISSUER" in p for p in problems), problems
 
 
 def test_open_network_policies_fail(full: list[dict]) -> None:

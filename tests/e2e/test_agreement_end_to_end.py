@@ -51,6 +51,7 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.launcher import Stack, start_stack
 from p3ke_schemas import (
     Actor,
@@ -60,13 +61,15 @@ from p3ke_schemas import (
     FeedbackReceived,
     HandoverSigned,
     from_kafka,
-    to_kafka,
+    sign_event,
 )
+from p3ke_schemas.signing import sign_headers
 from tests.conftest import ROOT, new_postgres_database
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(900),
               pytest.mark.usefixtures("seven_zip_installed")]
 
+PLATFORM_KEY = dev_signer("party-2 platform")  # Kemnaker's platform, with the published development key
 SERVICES = ("ingest", "targeting", "delivery", "feedback", "audit")
 TOPICS = ("p3ke.dataset-updated.v1", "p3ke.extract-requested.v1", "p3ke.extract-prepared.v1",
           "p3ke.handover-signed.v1", "p3ke.feedback-received.v1", "p3ke.data-access.v1")
@@ -393,7 +396,7 @@ def test_2_party_2_gets_an_extract_for_each_of_the_four_programs(world: World) -
         assert sum(event.counts_by_region.values()) == QUOTA
         _no_person_in(raw, niks, f"extract-prepared {request_id}")
         assert not [n for n in names if n in raw], "a name in extract-prepared"
-        assert '"nama"' not in raw and '"nik"' not in raw
+        assert '"nama":' not in raw and '"nik":' not in raw  # field names (in `fields`), never values
     world.done.add("extracts")
 
 
@@ -484,7 +487,7 @@ def test_4_party_2_gets_the_password_and_opens_the_package(world: World) -> None
         password = released.json()["password"]
         assert released.json()["package_sha256"] == handover["package_sha256"]
         again = world.post("delivery", f"{base}/password", "officer-2")
-        assert again.status_code == 409 and "released once" in again.json()["detail"]
+        assert again.status_code == 409 and "hanya diberikan satu kali" in again.json()["detail"]
 
         link = world.post("delivery", f"{base}/package/links", "officer-2")
         assert link.status_code == 201, link.text
@@ -679,13 +682,14 @@ def test_7_refusals_are_precise(world: World) -> None:
     last_day = date.fromisoformat(str(ADDENDUM["changes"]["last_day"]))
     assert last_day == date(2027, 2, 28)
 
-    # (a) after the last day of the extended agreement, on the platform path
+    # (a) dated after the last day of the extended agreement, on the platform path (signed with party 2's
+    # platform key): a claimed time months away from the broker's receipt is refused before any policy runs
     late_id = f"e2e-late-{world.tag}"
     late = ExtractRequested(request_id=late_id, agreement_id=AGREEMENT["id"], program="padat_karya",
                             criteria=ExtractCriteria(), quota=50, fields=["nik", "nama", "kode_kemendagri"],
                             justification="Padat karya 2027, diminta setelah masa berlaku", requested_by=platform,
                             requested_at=datetime(2027, 3, 15, 2, 0, tzinfo=UTC))
-    key, value, headers = to_kafka(CloudEvent.of(late, source="urn:kemnaker:pusdatik:platform"))
+    key, value, headers = sign_event(CloudEvent.of(late, source="urn:kemnaker:pusdatik:platform"), PLATFORM_KEY)
     _platform_send(world, key.decode(), value, headers)
 
     # (b) a program outside Art. 3, on both paths: accepted as a request, refused by the agreement's policy
@@ -698,8 +702,11 @@ def test_7_refusals_are_precise(world: World) -> None:
     oos_id = f"e2e-oos-{world.tag}"
     raw = {**json.loads(late.model_dump_json()), "request_id": oos_id, "program": "bantuan_sosial_pkh",
            "requested_at": datetime.now(UTC).isoformat()}
-    oos_headers = [(k, v) for k, v in headers if k != "ce_id"] + [("ce_id", str(uuid.uuid4()).encode())]
-    _platform_send(world, oos_id, json.dumps(raw).encode(), oos_headers)
+    oos_value = json.dumps(raw).encode()
+    oos_headers = sign_headers(PLATFORM_KEY, [(k, v) for k, v in headers if k != "ce_id"]
+                               + [("ce_id", str(uuid.uuid4()).encode())], oos_value,
+                               authtype="service_account", authid=platform.subject)
+    _platform_send(world, oos_id, oos_value, oos_headers)
 
     # (c) a field the program may not receive (padat karya gets no address)
     field_id = f"e2e-field-{world.tag}"
@@ -744,20 +751,22 @@ def test_7_refusals_are_precise(world: World) -> None:
             return got.json() if got.status_code == 200 and got.json()["status"] in ("accepted", "rejected") else None
         return check
 
-    expired = (f"expired on {last_day} (its last day in force, Art. 8(1)) and no addendum extends it "
-               "(checked at 2027-03-15")
-    late_status = _wait(decided(late_id), "the late request's outcome")
-    assert late_status["status"] == "rejected" and expired in late_status["reason"], late_status
-    assert "request-extract needs the agreement in force" in late_status["reason"]
+    letters = {dict(m.headers)["p3ke_dlq_consumer"].decode(): dict(m.headers)["p3ke_dlq_reason"].decode()
+               for m in _collect(world, "p3ke.extract-requested.v1.dlq", {late_id}, want=2)}
+    by_service = {name.rsplit("-", 1)[-1]: reason for name, reason in letters.items()}
+    assert set(by_service) == {"targeting", "audit"}, letters  # each consumer refuses it, unapplied
+    late_reason = by_service["targeting"]
+    assert by_service["audit"] == late_reason
+    assert late_reason.startswith("origin not proven (time): requested_at is "), late_reason
+    assert late_reason.endswith("after the broker received the event (at most 5 minute(s) allowed)"), late_reason
+    assert world.get("targeting", f"/v1/extract-requests/{late_id}", "officer-2").status_code == 404
     field_status = _wait(decided(field_id), "the outcome of the request with a field not allowed")
     assert field_status["status"] == "rejected"
     assert field_status["reason"].startswith("field 'alamat' is not allowed for program padat_karya (Art. 10(1) "
                                              "data minimisation); allowed: "), field_status["reason"]
-    prepared = {m.key.decode(): _event(m) for m in _collect(world, "p3ke.extract-prepared.v1", {late_id, field_id})}
-    for request_id, status in ((late_id, late_status), (field_id, field_status)):
-        event = prepared[request_id]
-        assert (event.status, event.reason, event.record_count, event.file_uri) == (
-            "rejected", status["reason"], 0, None)
+    [event] = [_event(m) for m in _collect(world, "p3ke.extract-prepared.v1", {field_id})]
+    assert (event.status, event.reason, event.record_count, event.file_uri) == (
+        "rejected", field_status["reason"], 0, None)
 
     scope = ("program 'bantuan_sosial_pkh' is not one of the four programs of Art. 3 (pelatihan_berbasis_kompetensi, "
              "padat_karya, tenaga_kerja_mandiri, pbi_jamsostek_pekerja_rentan)")
@@ -771,7 +780,7 @@ def test_7_refusals_are_precise(world: World) -> None:
         oos_api_id: ("rejected", 0, None), oos_id: ("rejected", 0, None)}
 
     world.refusals = {"late": late_id, "field": field_id, "oos": oos_id, "oos_api": oos_api_id,
-                      "late_reason": late_status["reason"],
+                      "late_reason": late_reason,
                       "field_reason": field_status["reason"], "handover_id": handover_id}
     world.done.add("refusals")
 
@@ -807,7 +816,7 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
         downloads = {e["resource_id"] for e in allowed if (e["action"], e["resource_type"]) == ("download", "package")}
         matches = {e["resource_id"] for e in allowed if e["action"] == "match"}
         ready = (downloads >= handover_ids and matches >= batch_ids
-                 and denied(entries, "targeting", "refusal", "extract-request", r["late"])
+                 and denied(entries, "targeting", "refusal", "extract-requested", r["late"])
                  and denied(entries, "targeting", "refusal", "extract-request", r["field"])
                  and denied(entries, "targeting", "refusal", "extract-request", r["oos"])
                  and denied(entries, "targeting", "refusal", "extract-request", r["oos_api"])
@@ -844,7 +853,7 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
     def reason(entry: dict[str, Any]) -> str:
         return entry["payload"]["reason"]
 
-    [late] = denied(entries, "targeting", "refusal", "extract-request", r["late"])
+    late = next(e for e in denied(entries, "targeting", "refusal", "extract-requested", r["late"]))
     assert reason(late) == r["late_reason"] and late["actor_subject"] == "svc-pusdatik"
     [field_refusal] = denied(entries, "targeting", "refusal", "extract-request", r["field"])
     assert reason(field_refusal) == r["field_reason"] and field_refusal["program"] == "padat_karya"

@@ -32,6 +32,16 @@ def test_local_stack_comes_up_ready_and_stops_cleanly(tmp_path: Path) -> None:
                      "P1_AUDITOR", "P2_OFFICER", "P2_SIGNATORY", "P2_AUDITOR", "P2_PLATFORM", "P3KE_DATA_DIR"):
         assert f"export {variable}=" in dev_env, variable
     assert oct((data_dir / "dev.env").stat().st_mode & 0o777) == "0o600"
+    # Kafka's address and the platforms' development event keys, for `p3ke platform request`
+    assert f"export P3KE_KAFKA_BOOTSTRAP={endpoints['kafka']}" in dev_env
+    for party in (1, 2):
+        key = data_dir / "dev-keys" / f"dev-party-{party}-platform.pem"
+        assert f"export P{party}_PLATFORM_KEY={key}" in dev_env
+        assert f"export P{party}_PLATFORM_KID=dev-party-{party}-platform" in dev_env
+        assert key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+        assert oct(key.stat().st_mode & 0o777) == "0o600"
+        assert f"$P{party}_PLATFORM_KEY  {key.name}" in done.stdout
+    assert str(data_dir / "dev-keys") in done.stdout
     certificates = sorted(p.name for p in (data_dir / "services" / "dev-ca").glob("*.p12"))
     assert certificates == ["sig-kemenkopmk-deputi.p12", "sig-kemnaker-kabarenbang.p12"]
     assert all(name in done.stdout for name in certificates)

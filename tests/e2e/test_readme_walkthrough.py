@@ -56,6 +56,14 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
         assert lines.count("403") == 2
         assert "accepted" in lines and "partially-signed" in lines and "signed" in lines
         assert any("'alamat' is not allowed for program padat_karya" in line for line in lines)
+        # party 2's platform: a signed request over Kafka is accepted; a forged one is dead-lettered and audited
+        assert "  request_id demo-platform-1" in lines and "  request_id demo-forged-1" in lines
+        assert lines.count("accepted") >= 2, "the API request and the platform's request are both accepted"
+        refusal = ("origin not proven (principal): party-1 platform's key 'dev-party-1-platform' may vouch only for "
+                   "people of kemenkopmk, not for an account of kemnaker")
+        assert f"p3ke-targeting: {refusal}" in lines, "the dead letter names why the forged request was refused"
+        assert refusal in lines, "the audit log records the refusal with the same reason"
+        assert "404" in lines, "targeting never stored the forged request"
         assert any(line.startswith("ok:") for line in lines), "p3ke audit verify must report an intact log"
         trail = [line for line in lines if re.match(r"\d{4}-\d\d-\d\dT", line)]
         assert any(" targeting select " in line for line in trail), trail

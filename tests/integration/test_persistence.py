@@ -16,6 +16,7 @@ from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, CloudEvent, DataAccess
+from tests.integration.audit.helpers import signed
 
 ACTOR = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
 
@@ -31,9 +32,10 @@ def _runtime(name: str, url: str, tmp_path: Any) -> Runtime:
 
 
 def _access(resource_id: str) -> CloudEvent:
-    return CloudEvent.of(DataAccess(
+    """A data-access event as the audit worker hands it on: signed by targeting, its signature verified."""
+    return signed(CloudEvent.of(DataAccess(
         access_id=str(uuid.uuid4()), service="targeting", actor=ACTOR, action="read", resource_type="extract",
-        resource_id=resource_id, outcome="allowed", occurred_at=datetime.now(UTC)), source="test")
+        resource_id=resource_id, outcome="allowed", occurred_at=datetime.now(UTC)), source="test"), "targeting")
 
 
 @pytest.mark.parametrize("service", ["ingest", "targeting", "delivery", "feedback", "audit"])

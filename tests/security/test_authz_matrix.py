@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from p3ke_platform.auth import ORGS, ROLES
+from p3ke_schemas import Actor
 from tests.integration.delivery.conftest import Harness
 from tests.security.support import SERVICES, App, make_app, principals, record_figures
 from tests.unit.delivery.support import SIG_1, SIG_2, make_dev_ca
@@ -125,7 +126,9 @@ def _delivery(app: App, root: Path) -> tuple[dict[str, str], bytes]:
     make_dev_ca(settings.dev_ca_dir)  # type: ignore[attr-defined]
     h = Harness(app.runtime, app.client, app.issuer, root / "delivery", settings.dev_ca_dir)  # type: ignore[attr-defined]
     waiting = h.open_handover(rows=20)
-    signed = h.open_handover(rows=20)
+    # the password and links are bound to the requester: here the matrix's program officer of party 2
+    signed = h.open_handover(rows=20, requester=Actor(org=P2, subject=f"{P2}.program-officer",
+                                                      roles=["program-officer"]))
     for party, sig, who in ((1, SIG_1, "signatory-1"), (2, SIG_2, "signatory-2")):
         response = h.upload(signed, h.signed(h.bast(signed), sig, party), who)
         assert response.status_code == 201, response.text

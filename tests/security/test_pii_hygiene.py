@@ -29,6 +29,7 @@ from kafka.admin import OffsetSpec
 
 from p3ke_platform.logging import configure_logging
 from p3ke_platform.messaging.inbox import Delivered
+from p3ke_platform.messaging.worker import received_at
 from p3ke_schemas import EVENTS, from_kafka
 from tests.integration.delivery.conftest import Harness
 from tests.security.support import App, make_app, record_figures
@@ -132,7 +133,9 @@ class Bus:
             if not batch:
                 continue
             quiet_since = time.monotonic()
-            items = [Delivered(m.topic, m.partition, m.offset, from_kafka(m.key, m.value, m.headers)) for m in batch]
+            origin = app.runtime.context.origin_check  # the worker verifies each event's origin first
+            items = [Delivered(m.topic, m.partition, m.offset, origin.verify(
+                m.key, m.value, m.headers, from_kafka(m.key, m.value, m.headers), received_at(m))) for m in batch]
             self.rejected += [f"{app.service}: {reason}" for _, reason in inbox.apply_batch(items)]
             applied += len(items)
         return applied

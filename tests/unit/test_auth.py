@@ -487,13 +487,20 @@ def test_dev_token_cli_rejects_unknown_roles(tmp_path: Path) -> None:
 
 def test_production_refuses_dev_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("event.pem", "trust.yaml"):
+        (files / name).write_text("placeholder\n")  # production start-up checks that the files exist
     for name, value in {
         "P3KE_ENV": "production",
-        "P3KE_DATABASE_URL": "postgresql+psycopg://p3ke@db.internal/p3ke",
+        "P3KE_DATABASE_URL": "postgresql+psycopg://p3ke@db.internal/p3ke?sslmode=verify-full&sslrootcert=system",
         "P3KE_AUTH_DEV_ISSUER": "false",
         "P3KE_AUTH_JWKS_URL": "https://sso.example.go.id/realms/p3ke/protocol/openid-connect/certs",
         "P3KE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "P3KE_SUBJECT_HASH_KEY": "a-real-secret-from-the-vault",
+        "P3KE_EVENT_DEV_KEYS": "false",
+        "P3KE_EVENT_SIGNING_KEY_FILE": str(files / "event.pem"),
+        "P3KE_EVENT_TRUST_FILE": str(files / "trust.yaml"),
     }.items():
         monkeypatch.setenv(name, value)
     rc = run_cli("dev-token", "--org", "kemnaker", "--role", "operator", "--data-dir", str(tmp_path))

@@ -10,9 +10,12 @@ checks over the rendered documents are:
   their CEL rules are evaluated through reviewed Python translations (tools.k8s.cel; an untranslated
   rule that applies to a manifest is a problem);
 - our own policies: locked-down containers, probes, limits, graceful shutdown, no secret values,
-  references that resolve, deny-by-default network policies, and - against the event contract in
-  p3ke_schemas.topics - a KafkaTopic for every topic and DLQ and ACLs that match what each
-  service and ministry platform produces and consumes.
+  secrets as files (never environment variables), references that resolve, deny-by-default network
+  policies, and - against the event contract in p3ke_schemas.topics - a KafkaTopic for every topic and
+  DLQ and ACLs that match what each service and ministry platform produces and consumes;
+- production: images pinned by digest and pulled Always, Kafka's external listener limited to source
+  ranges, and each container's environment (with placeholder files for what its Secrets and ConfigMaps
+  mount) accepted by its service's production settings validation.
 
 Each check_* function takes rendered documents and returns a list of problems (empty = fine).
 
@@ -23,6 +26,7 @@ Needs the kustomize binary that tools/k8s/install.sh installs, and the kubernete
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import json
 import os
@@ -30,7 +34,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -70,18 +74,23 @@ OPERATOR_PROVIDED = {
     ("Secret", "p3ke-token-issuer"),
     ("Secret", "p3ke-subject-hash-key"),
     ("Secret", "p3ke-audit-checkpoint-key"),
+    ("Secret", "p3ke-delivery-server-key"),
     ("Secret", "p3ke-backup-s3"),
     ("ConfigMap", "p3ke-agreement"),
-}
+    ("ConfigMap", "p3ke-event-trust"),
+    ("ConfigMap", "p3ke-delivery-trust"),
+} | {("Secret", f"p3ke-{s}-event-key") for s in ALL_SERVICES}
 STRIMZI_CREATED = {("Secret", f"p3ke-{s}") for s in ALL_SERVICES} | {("Secret", "p3ke-cluster-ca-cert")}
-CNPG_CREATED = {("Secret", f"p3ke-{s}-db-app") for s in ALL_SERVICES}
+CNPG_CREATED = {("Secret", f"p3ke-{s}-db-app") for s in ALL_SERVICES} | {
+    ("Secret", f"p3ke-{s}-db-ca") for s in ALL_SERVICES
+}
 SHARED_STORAGE = {("PersistentVolumeClaim", "p3ke-data")}
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
-# Settings that are not platform-wide fields of p3ke_platform.settings.Settings.
-SERVICE_SETTINGS = {"P3KE_AUDIT_CHECKPOINT_KEY_FILE"}
 LIBPQ_VARIABLES = {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE", "PGCONNECT_TIMEOUT"}
-SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|(?<!PUBLIC_)KEY(?!_FILE)|CREDENTIAL", re.IGNORECASE)
+# names of settings that hold a secret (not: a path to one, a key id, a switch for the development keys)
+SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|(?<!PUBLIC_)KEY(?!_FILE|_ID\b|S\b)|CREDENTIAL", re.IGNORECASE)
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 MIN_GRACE = {"api": 30, "worker": 60}  # seconds: drain HTTP + flush the relay; finish and commit
 
 
@@ -438,6 +447,66 @@ def check_images(docs: list[dict]) -> list[str]:
     return problems
 
 
+def check_images_by_digest(docs: list[dict]) -> list[str]:
+    """Production: every image is pinned by digest (a tag can be moved to other bytes)."""
+    problems = []
+    for doc, spec in workloads(docs):
+        for c in containers(spec):
+            if not DIGEST.search(c.get("image", "")):
+                problems.append(f"{named(doc)} container {c['name']}: image {c.get('image')!r} is not pinned by "
+                                "digest (@sha256:...)")
+    return problems
+
+
+def check_pull_policy(docs: list[dict]) -> list[str]:
+    """Every container pulls its image Always: the registry checks the node's right to it on each start."""
+    problems = []
+    for doc, spec in workloads(docs):
+        for c in containers(spec):
+            if c.get("imagePullPolicy") != "Always":
+                problems.append(f"{named(doc)} container {c['name']}: imagePullPolicy is "
+                                f"{c.get('imagePullPolicy', 'not set')}, not Always")
+    return problems
+
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+
+
+def check_kafka_external_listeners(docs: list[dict]) -> list[str]:
+    """Production: a Kafka listener reachable from outside the cluster admits only configured source ranges.
+
+    Strimzi writes a NetworkPolicy per listener that admits its networkPolicyPeers (everyone when there are
+    none); these must be ipBlocks of limited ranges. A loadbalancer listener also limits the load balancer
+    (loadBalancerSourceRanges, the same ranges) and keeps the clients' source addresses visible to that
+    policy (externalTrafficPolicy Local)."""
+    problems = []
+    for doc in kind_of(docs, "Kafka"):
+        for listener in doc["spec"]["kafka"]["listeners"]:
+            if listener.get("type") == "internal":
+                continue
+            where = f"{named(doc)}: listener {listener['name']} ({listener.get('type')})"
+            peers = listener.get("networkPolicyPeers") or []
+            cidrs = [p.get("ipBlock", {}).get("cidr") for p in peers]
+            if not peers:
+                problems.append(f"{where}: no networkPolicyPeers, so anyone may connect")
+            elif None in cidrs:
+                problems.append(f"{where}: networkPolicyPeers other than ipBlock source ranges")
+            if any(c in OPEN_CIDRS for c in cidrs):
+                problems.append(f"{where}: networkPolicyPeers admit every address")
+            if listener.get("type") == "loadbalancer":
+                config = listener.get("configuration", {})
+                ranges = config.get("loadBalancerSourceRanges") or []
+                if not ranges or any(r in OPEN_CIDRS for r in ranges):
+                    problems.append(f"{where}: loadBalancerSourceRanges do not limit the sources")
+                elif set(ranges) != {c for c in cidrs if c}:
+                    problems.append(f"{where}: loadBalancerSourceRanges {sorted(ranges)} differ from the "
+                                    f"networkPolicyPeers {sorted(c for c in cidrs if c)}")
+                if config.get("externalTrafficPolicy") != "Local":
+                    problems.append(f"{where}: externalTrafficPolicy is not Local: the NetworkPolicy would see "
+                                    "the nodes' addresses instead of the clients'")
+    return problems
+
+
 def check_probes_and_shutdown(docs: list[dict]) -> list[str]:
     """Deployments probe /healthz and /readyz on a declared port and have time to shut down (MIN_GRACE)."""
     problems = []
@@ -477,13 +546,34 @@ def check_probes_and_shutdown(docs: list[dict]) -> list[str]:
 
 
 def _env_problems(where: str, env: list[dict]) -> list[str]:
-    """Secret-looking variables of a container that are literal or not from a Secret."""
+    """Secret-looking variables of a container: secrets reach containers as files, never in the environment.
+
+    `<NAME>_FILE` variables name such a file (an absolute path), they hold no secret."""
     problems = []
     for var in env:
-        if SECRETISH.search(var["name"]) and "valueFrom" not in var:
-            problems.append(f"{where}: {var['name']} has a literal value; reference a Secret")
-        if "valueFrom" in var and "secretKeyRef" not in var["valueFrom"] and SECRETISH.search(var["name"]):
-            problems.append(f"{where}: {var['name']} does not come from a Secret")
+        name = var["name"]
+        if name.endswith("_FILE") and str(var.get("value", "")).startswith("/"):
+            continue
+        if SECRETISH.search(name):
+            problems.append(f"{where}: {name} puts a secret in the environment; mount its Secret as a file "
+                            f"and set {name}_FILE")
+    return problems
+
+
+def check_secrets_as_files(docs: list[dict]) -> list[str]:
+    """No container takes a Secret as environment variables (secretKeyRef, envFrom secretRef): files only."""
+    problems = []
+    for doc, spec in workloads(docs):
+        for c in containers(spec):
+            where = f"{named(doc)} container {c['name']}"
+            for var in c.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    problems.append(f"{where}: {var['name']} is Secret {ref.get('name')} key {ref.get('key')} "
+                                    "as an environment variable; mount it as a file")
+            for src in c.get("envFrom", []):
+                if "secretRef" in src:
+                    problems.append(f"{where}: envFrom Secret {src['secretRef'].get('name')}; mount it as a file")
     return problems
 
 
@@ -514,7 +604,7 @@ def check_no_secret_values(docs: list[dict]) -> list[str]:
         if spec is not None:
             for c in containers(spec):
                 problems += _env_problems(f"{named(doc)} container {c['name']}", c.get("env", []))
-    return problems
+    return problems + check_secrets_as_files(docs)
 
 
 def _references(doc: dict) -> set[tuple[str, str]]:
@@ -529,6 +619,11 @@ def _references(doc: dict) -> set[tuple[str, str]]:
             refs.add(("Secret", vol["secret"]["secretName"]))
         if "configMap" in vol:
             refs.add(("ConfigMap", vol["configMap"]["name"]))
+        for src in vol.get("projected", {}).get("sources", []):
+            if "secret" in src:
+                refs.add(("Secret", src["secret"]["name"]))
+            if "configMap" in src:
+                refs.add(("ConfigMap", src["configMap"]["name"]))
         if "persistentVolumeClaim" in vol:
             refs.add(("PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"]))
     for c in containers(spec):
@@ -573,17 +668,35 @@ def check_references(docs: list[dict], components: Iterable[str]) -> list[str]:
     return problems
 
 
+@functools.cache
+def settings_class(service: str) -> type[Settings]:
+    """The settings class a service's processes validate their environment with (its ServiceSpec's)."""
+    return importlib.import_module(f"p3ke_{service}.bootstrap").SERVICE.settings_class
+
+
+def setting_names() -> set[str]:
+    """P3KE_* names of the shared settings and of every service's own."""
+    return {f"P3KE_{name.upper()}" for svc in ALL_SERVICES for name in settings_class(svc).model_fields}
+
+
 def check_settings_names(docs: list[dict]) -> list[str]:
     """Every P3KE_* name we set is a setting the code reads (a typo is otherwise silently ignored)."""
-    fields = {f"P3KE_{name.upper()}" for name in Settings.model_fields} | SERVICE_SETTINGS
+    fields = setting_names()
     problems = []
-    config = generated_name(docs, "ConfigMap", "p3ke-config")
+    env_config_maps = {
+        src["configMapRef"]["name"]
+        for doc in service_workloads(docs)
+        for c in containers(pod_spec(doc))
+        for src in c.get("envFrom", [])
+        if "configMapRef" in src
+    }
     for doc in kind_of(docs, "ConfigMap"):
-        if doc["metadata"]["name"] != config:
+        if doc["metadata"]["name"] not in env_config_maps:
             continue
         for key in doc.get("data", {}):
             if key.startswith("P3KE_") and key not in fields:
-                problems.append(f"{named(doc)}: {key} is not a setting of p3ke_platform.settings.Settings")
+                problems.append(f"{named(doc)}: {key} is not a setting of p3ke_platform.settings.Settings "
+                                "or of a service's settings")
             elif not key.startswith("P3KE_") and key not in LIBPQ_VARIABLES:
                 problems.append(f"{named(doc)}: {key} is neither a P3KE setting nor a libpq variable")
     for doc in service_workloads(docs):
@@ -592,6 +705,74 @@ def check_settings_names(docs: list[dict]) -> list[str]:
                 if var["name"].startswith("P3KE_") and var["name"] not in fields:
                     problems.append(f"{named(doc)}: {var['name']} is not a setting")
     return problems
+
+
+FileSource = tuple[str, str, str]  # (Secret | ConfigMap, object name, key)
+Placeholder = Callable[[str, str, str], bytes]  # (kind, object name, key) -> placeholder file content
+
+
+def volume_files(volume: dict) -> tuple[dict[str, FileSource], list[tuple[str, str]]]:
+    """What a Secret, ConfigMap or projected volume shows: (files by their path inside the volume, objects
+    mounted whole, whose keys the manifests do not list)."""
+    sources = []
+    if "secret" in volume:
+        sources.append(("Secret", volume["secret"]["secretName"], volume["secret"].get("items")))
+    if "configMap" in volume:
+        sources.append(("ConfigMap", volume["configMap"]["name"], volume["configMap"].get("items")))
+    for src in volume.get("projected", {}).get("sources", []):
+        if "secret" in src:
+            sources.append(("Secret", src["secret"]["name"], src["secret"].get("items")))
+        if "configMap" in src:
+            sources.append(("ConfigMap", src["configMap"]["name"], src["configMap"].get("items")))
+    files: dict[str, FileSource] = {}
+    whole = []
+    for kind, name, items in sources:
+        if items is None:
+            whole.append((kind, name))
+        for item in items or []:
+            files[item["path"]] = (kind, name, item["key"])
+    return files, whole
+
+
+def container_files(spec: dict, container: dict) -> dict[str, FileSource]:
+    """The files a container sees from Secrets and ConfigMaps (listed keys), by absolute path."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    out = {}
+    for mount in container.get("volumeMounts", []):
+        if mount.get("subPath"):
+            continue
+        files, _ = volume_files(volumes.get(mount["name"], {}))
+        for rel, src in files.items():
+            out[f"{mount['mountPath'].rstrip('/')}/{rel}"] = src
+    return out
+
+
+def lay_out_mounts(spec: dict, container: dict, root: Path, placeholder: Placeholder) -> dict[str, Path]:
+    """Under `root`, a directory per volume mount of the container holding what it would show: a file per
+    listed Secret or ConfigMap key (content from `placeholder`), nothing for other volumes. mountPath -> dir."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    out = {}
+    for i, mount in enumerate(container.get("volumeMounts", [])):
+        if mount.get("subPath"):
+            continue
+        target = root / f"{i}-{mount['name']}"
+        target.mkdir(parents=True)
+        files, _ = volume_files(volumes.get(mount["name"], {}))
+        for rel, (kind, name, key) in files.items():
+            path = target / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(placeholder(kind, name, key))
+        out[mount["mountPath"].rstrip("/") or "/"] = target
+    return out
+
+
+def remap_paths(value: str, mounts: dict[str, Path]) -> str:
+    """`value` with each mount path (also inside a URL) replaced by the directory that stands in for it."""
+    if not mounts:
+        return value
+    # one pass, longest mount first: a replacement is never replaced again (e.g. /tmp inside the stand-in)
+    pattern = "|".join(re.escape(m) for m in sorted(mounts, key=len, reverse=True))
+    return re.sub(f"({pattern})(?=/|$|[?&#\\s])", lambda m: str(mounts[m.group(1)]), value)
 
 
 def container_environment(docs: list[dict], container: dict) -> dict[str, str]:
@@ -609,19 +790,42 @@ def container_environment(docs: list[dict], container: dict) -> dict[str, str]:
     return env
 
 
-def check_settings_accept_environment(docs: list[dict]) -> list[str]:
-    """Each service container's environment passes the production settings validation."""
+def check_settings_accept_environment(
+    docs: list[dict],
+    root: Path,
+    placeholder: Placeholder,
+    then: Callable[[dict, Settings], list[str]] | None = None,
+) -> list[str]:
+    """Each service container's environment passes its service's production settings validation.
+
+    The container's Secret and ConfigMap mounts are laid out under `root` with placeholder files (from
+    `placeholder(kind, name, key)`, which raises LookupError for an object it does not know), and the paths
+    in its environment point there; a setting that names a file nothing mounts keeps its path, which does
+    not exist here, so the validation refuses it, naming the setting. `then(workload, settings)` may check
+    more of each accepted container (while the placeholder files exist) and returns its problems."""
     from unittest import mock
 
     from p3ke_platform.settings import ConfigurationError, load_settings
 
     problems = []
+    run = Path(tempfile.mkdtemp(prefix="env-", dir=root))
     for doc in service_workloads(docs):
-        for c in pod_spec(doc)["containers"]:
-            env = container_environment(docs, c)
+        spec = pod_spec(doc)
+        svc = pod_labels(doc).get("app.kubernetes.io/name", "")
+        if svc not in ALL_SERVICES:
+            problems.append(f"{named(doc)}: app.kubernetes.io/name {svc!r} is not a service")
+            continue
+        for c in spec["containers"]:
+            try:
+                mounts = lay_out_mounts(spec, c, run / f"{doc['kind']}-{doc['metadata']['name']}-{c['name']}",
+                                        placeholder)
+            except LookupError as exc:
+                problems.append(f"{named(doc)}: no placeholder for {exc}")
+                continue
+            env = {k: remap_paths(v, mounts) for k, v in container_environment(docs, c).items()}
             with mock.patch.dict(os.environ, env, clear=True):
                 try:
-                    settings = load_settings()
+                    settings = load_settings(settings_class(svc))
                 except ConfigurationError as exc:
                     problems.append(f"{named(doc)}: {exc}")
                     continue
@@ -629,8 +833,10 @@ def check_settings_accept_environment(docs: list[dict]) -> list[str]:
                 "postgresql+psycopg://"
             ):
                 problems.append(f"{named(doc)}: not production settings with PostgreSQL (psycopg)")
-            if settings.service != pod_labels(doc).get("app.kubernetes.io/name"):
+            if settings.service != svc:
                 problems.append(f"{named(doc)}: P3KE_SERVICE {settings.service!r} is not its service")
+            if then is not None:
+                problems += then(doc, settings)
     return problems
 
 
@@ -677,16 +883,29 @@ def check_services(docs: list[dict]) -> list[str]:
                 problems.append(f"{named(doc)}: serviceAccountName is not {svc}")
             if not any(src.get("configMapRef", {}).get("name") == config for src in c.get("envFrom", [])):
                 problems.append(f"{named(doc)}: does not read the ConfigMap p3ke-config")
-            db = env.get("PGPASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
-            if db != f"p3ke-{svc}-db-app":
-                problems.append(f"{named(doc)}: PGPASSWORD is not from Secret p3ke-{svc}-db-app")
+            full = container_environment(docs, c)
+            files = container_files(spec, c)
+
+            def source(setting: str, full: dict[str, str] = full, files: dict = files) -> FileSource | None:
+                return files.get(full.get(setting, ""))
+
+            if source("P3KE_DATABASE_PASSWORD_FILE") != ("Secret", f"p3ke-{svc}-db-app", "password"):
+                problems.append(
+                    f"{named(doc)}: P3KE_DATABASE_PASSWORD_FILE is not Secret p3ke-{svc}-db-app key password"
+                )
+            if source("P3KE_EVENT_SIGNING_KEY_FILE") != ("Secret", f"p3ke-{svc}-event-key", "private-key.pem"):
+                problems.append(
+                    f"{named(doc)}: P3KE_EVENT_SIGNING_KEY_FILE is not its own key, Secret p3ke-{svc}-event-key"
+                )
+            kafka_password = ("Secret", f"p3ke-{svc}", "password")
             if role != "migrate":
-                user = env.get("P3KE_KAFKA_USERNAME", {}).get("value")
-                secret = env.get("P3KE_KAFKA_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
-                if user != f"p3ke-{svc}" or secret.get("name") != user or secret.get("key") != "password":
+                user = full.get("P3KE_KAFKA_USERNAME")
+                if user != f"p3ke-{svc}" or source("P3KE_KAFKA_PASSWORD_FILE") != kafka_password:
                     problems.append(
                         f"{named(doc)}: Kafka identity is not KafkaUser p3ke-{svc} and its Secret"
                     )
+            elif kafka_password in files.values():
+                problems.append(f"{named(doc)}: a migration does not need the Kafka password")
         worker = have.get(("Deployment", f"{svc}-worker"))
         if worker:
             limit = max((e.partitions for e in _consumed(svc)), default=1)
@@ -808,6 +1027,9 @@ def check_kafka_topics(docs: list[dict]) -> list[str]:
                 problems.append(
                     f"{named(doc)}: {spec.get('partitions')} partitions, the contract says {partitions}"
                 )
+            if config.get("message.timestamp.type") != "LogAppendTime":
+                problems.append(f"{named(doc)}: message.timestamp.type is not LogAppendTime (the broker's receipt "
+                                "time bounds what a producer claims)")
             if int(config.get("retention.ms", -2)) != retention * 86_400_000:
                 problems.append(f"{named(doc)}: retention.ms is not {retention} days")
     for name in topics:

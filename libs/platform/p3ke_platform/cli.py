@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _registrations() -> list[Callable[[Any], None]]:
     from p3ke_platform.agreement.cli import register as agreement
     from p3ke_platform.auth.cli import register as dev_token
+    from p3ke_platform.platform_cli import register as platform
     from p3ke_platform.service import installed_services
 
-    found: list[Callable[[Any], None]] = [dev_token, agreement]
+    found: list[Callable[[Any], None]] = [dev_token, agreement, platform]
     found += [spec.register_cli for spec in installed_services().values() if spec.register_cli is not None]
     return found
 

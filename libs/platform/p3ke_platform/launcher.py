@@ -176,8 +176,9 @@ def print_table(stack: Stack, dev_env: Path | None = None) -> None:
 
 def _print_dev_env(stack: Stack, dev_env: Path) -> None:
     from p3ke_platform.devstack.seed import DEV_CA_PASSPHRASE, DEV_ROLES
+    from p3ke_platform.event_keys import dev_kid, platform_party
 
-    print(f"\ndevelopment tokens (12 h) and API addresses: source {dev_env}")
+    print(f"\ndevelopment tokens (12 h), API and Kafka addresses ($P3KE_KAFKA_BOOTSTRAP): source {dev_env}")
     for role in DEV_ROLES:
         kind = " (platform service account)" if role.service_account else ""
         print(f"  ${role.variable:<13} {role.org:<11} {role.role}{kind}")
@@ -185,8 +186,26 @@ def _print_dev_env(stack: Stack, dev_env: Path) -> None:
     print(f"development signing certificates (PKCS#12, passphrase {DEV_CA_PASSPHRASE}) in {ca}:")
     for p12 in sorted(ca.glob("*.p12")):
         print(f"  {p12.name}")
+    keys = dev_keys_dir(stack.data_dir)
+    print(f"ministry platforms' development event keys (PKCS#8 PEM; trusted in local and test only) in {keys}:")
+    for owner, path in _platform_key_files(keys).items():
+        party = platform_party(owner)
+        print(f"  $P{party}_PLATFORM_KEY  {path.name}  (key id $P{party}_PLATFORM_KID: {dev_kid(owner)}, {owner})")
+    print("  (the services sign with development keys derived from a published seed: P3KE_EVENT_DEV_KEYS)")
     print("compliance web page:", f"{stack.endpoints['audit']['api']}/ui" if "audit" in stack.endpoints else "-")
     print("walkthrough: README.md, section 'A walk through the agreement'\n")
+
+
+def dev_keys_dir(data_dir: Path) -> Path:
+    """Where `p3ke run` writes the ministry platforms' development event keys."""
+    return data_dir / "dev-keys"
+
+
+def _platform_key_files(directory: Path) -> dict[str, Path]:
+    from p3ke_platform.event_keys import PLATFORMS, dev_kid
+
+    return {owner: directory / f"{dev_kid(owner)}.pem" for owner in PLATFORMS
+            if (directory / f"{dev_kid(owner)}.pem").exists()}
 
 
 def run(data_dir: Path, exit_when_ready: bool = False, seed: bool = True, seed_families: int = 3000) -> int:
@@ -219,7 +238,9 @@ def run(data_dir: Path, exit_when_ready: bool = False, seed: bool = True, seed_f
         dev_env = None
         if seed:
             dev_env = claimed / "dev.env"
-            tokens = seeding.write_dev_env(dev_env, services_dir, stack.endpoints)
+            keys = seeding.write_dev_keys(dev_keys_dir(claimed))
+            tokens = seeding.write_dev_env(dev_env, services_dir, stack.endpoints, kafka_bootstrap=stack.bootstrap,
+                                           platform_keys=keys)
             seeding.seed_snapshot(stack.endpoints["ingest"]["api"], stack.endpoints["targeting"]["api"],
                                   tokens["P1_STEWARD"], claimed / "seed", stack.env_for("ingest"),
                                   families=seed_families)

@@ -62,7 +62,7 @@ def run_worker(runtime: Runtime) -> int:
     app_id = settings.consumer_group or f"p3ke-{runtime.spec.name}"
     app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics,
                           inbox=runtime.inbox(app_id), web_port=_worker_port(settings),
-                          readiness=runtime.readiness)
+                          readiness=runtime.readiness, origin=runtime.context.origin_check)
     stop_loops = runtime.start_loops("worker")
     try:
         return run_faust(app, settings)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from p3ke_platform.db import make_engine, ping, session_factory
 from p3ke_platform.logging import get_logger
-from p3ke_platform.messaging.inbox import Handler, Inbox
+from p3ke_platform.messaging.inbox import DeadLetterAnswer, Handler, Inbox
 from p3ke_platform.messaging.relay import OutboxRelay
 from p3ke_platform.messaging.tables import MessagingTables
 from p3ke_platform.service_context import ServiceContext
@@ -90,6 +90,9 @@ class ServiceSpec:
     metadata: MetaData
     tables: MessagingTables
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # CloudEvents type -> handler(ctx, uow, event)
+    dead_letter_answers: Mapping[str, DeadLetterAnswer] = field(default_factory=dict)
+    """topic -> answer(ctx, uow, value, reason): tell the sender of a message this service dead-lettered (bad
+    schema, a rule the handler refused it for) why, e.g. a rejected extract-prepared; not for unproven origin."""
     routers: Callable[[], Sequence[APIRouter]] = lambda: ()
     register_cli: Callable[[Any], None] | None = None
     settings_class: type[Settings] = Settings  # a service's own settings subclass, if it has any
@@ -154,7 +157,8 @@ class Runtime:
         return session_factory(self.engine)
 
     def uow(self, session: Session) -> UnitOfWork:
-        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key)
+        return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key,
+                          self.context.event_signer)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -170,7 +174,8 @@ class Runtime:
                            idle_ms=self.settings.relay_idle_ms, **kwargs)
 
     def inbox(self, consumer: str) -> Inbox:
-        return Inbox(self.sessions, self.spec.tables, consumer, self.spec.handlers, self.uow, lambda: self.context)
+        return Inbox(self.sessions, self.spec.tables, consumer, self.spec.handlers, self.uow, lambda: self.context,
+                     answers=self.spec.dead_letter_answers)
 
     def loops_for(self, role: Role) -> list[BackgroundLoop]:
         """The background loops a process in `role` runs (enabled ones only)."""

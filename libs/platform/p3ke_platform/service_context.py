@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from p3ke_platform.agreement import Policy, load_agreement
+from p3ke_platform.event_keys import KeyRing, service_signer
+from p3ke_platform.messaging.origin import OriginCheck
 from p3ke_platform.settings import Settings
 from p3ke_platform.unit_of_work import UnitOfWork
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from p3ke_platform.service import Runtime
+    from p3ke_schemas import EventSigner
 
 S = TypeVar("S", bound=Settings)
 
@@ -67,6 +70,23 @@ class ServiceContext(Generic[S]):
     def agreement_id(self) -> str:
         return self.policy.agreement.base.id
 
+    @cached_property
+    def event_keys(self) -> KeyRing:
+        """The keys this deployment trusts: services' (pinned), the platforms' (the agreement), dev ones (local)."""
+        return KeyRing.configured(self.settings, self.policy.agreement.base.parties)
+
+    @cached_property
+    def event_signer(self) -> EventSigner:
+        """This service's own event key (it must be pinned for the service in the ring)."""
+        return service_signer(self.settings, self.service, self.event_keys)
+
+    @cached_property
+    def origin_check(self) -> OriginCheck:
+        parties = self.policy.agreement.base.parties
+        return OriginCheck(self.event_keys, {p.party: p.org for p in parties},
+                           timedelta(seconds=self.settings.event_clock_skew_s))
+
     def check(self) -> None:
         """Load everything now, so bad configuration stops start-up instead of the first request."""
         _ = self.policy
+        _ = self.event_signer

@@ -3,12 +3,19 @@
 One process runs one role of one service, so the environment is per process (12-factor). Defaults
 are the embedded local setup (SQLite, a local data directory, a development token issuer); in
 `production` unsafe values stop start-up with a message naming the setting.
+
+Secrets can be given as files (a mounted Kubernetes Secret): `P3KE_<NAME>_FILE` holds the path whose content
+becomes `P3KE_<NAME>` (the database password, the Kafka password, the subject hash key). In production every
+configured key, certificate and secret file must exist, Kafka must use TLS and PostgreSQL must verify the
+server's certificate and name.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +23,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 S = TypeVar("S", bound="Settings")
 
 DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback": 8104, "audit": 8105}
+
+# secret settings that may come from a file instead: value field -> file field (P3KE_<FIELD>_FILE)
+SECRET_FILES = {"database_password": "database_password_file", "kafka_password": "kafka_password_file",
+                "subject_hash_key": "subject_hash_key_file"}
+# Kafka security protocols that encrypt; PLAINTEXT and SASL_PLAINTEXT send events and passwords in clear text
+KAFKA_TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 
 
 class ConfigurationError(RuntimeError):
@@ -28,13 +41,20 @@ class Settings(BaseSettings):
     env: Literal["local", "test", "production"] = "local"
     service: str = Field(default="", description="which service this process runs")
     data_dir: Path = Field(default=Path("var/local"), description="snapshots, extracts, packages, keys")
-    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data_dir")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL without password; default SQLite in data_dir. PostgreSQL in "
+        "production: `?sslmode=verify-full&sslrootcert=<the server CA's PEM file>`")
+    database_password: str | None = Field(
+        default=None, repr=False, description="added to a PostgreSQL URL that names a user but no password")
+    database_password_file: Path | None = Field(
+        default=None, description="file holding P3KE_DATABASE_PASSWORD (a mounted Secret)")
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle of the brokers (e.g. Strimzi's)")
     kafka_sasl_mechanism: str | None = None
     kafka_username: str | None = None
-    kafka_password: str | None = None
+    kafka_password: str | None = Field(default=None, repr=False)
+    kafka_password_file: Path | None = Field(default=None, description="file holding P3KE_KAFKA_PASSWORD")
     consumer_group: str = Field(default="", description="Kafka consumer group; default p3ke-<service>")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=0, ge=0, le=65535, description="0 = the service's default port")
@@ -66,7 +86,20 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000,
                                        description="HTTP requests a minute per caller, bursts up to the same; 0 = off")
     # data subject lookup (UU PDP Art. 32): HMAC key for NIK references in audit events
-    subject_hash_key: str = Field(default="local-development-subject-key", min_length=16)
+    subject_hash_key: str = Field(default="local-development-subject-key", min_length=16, repr=False)
+    subject_hash_key_file: Path | None = Field(default=None, description="file holding P3KE_SUBJECT_HASH_KEY")
+    # signed events (p3ke_schemas.signing): this service's private key, and the pinned public keys of all services
+    event_signing_key_file: Path | None = Field(
+        default=None, description="PKCS#8 PEM private key (Ed25519 or P-256) this service signs its events with")
+    event_signing_key_id: str | None = Field(
+        default=None, description="the key's id (JWS kid); default its RFC 7638 thumbprint")
+    event_trust_file: Path | None = Field(
+        default=None, description="YAML/JSON pinning each service's public event keys (owner, kid, JWK, validity)")
+    event_dev_keys: bool = Field(
+        default=True, description="trust the built-in development keys of every service and of both ministry "
+        "platforms (local and test only)")
+    event_clock_skew_s: int = Field(
+        default=300, ge=0, le=3600, description="how far a platform's claimed time may be from the broker's receipt")
 
     @field_validator("service")
     @classmethod
@@ -74,6 +107,43 @@ class Settings(BaseSettings):
         if value and value not in DEFAULT_PORTS:
             raise ValueError(f"P3KE_SERVICE must be one of {', '.join(DEFAULT_PORTS)}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """P3KE_<NAME>_FILE: the file's content (without its final line break) is P3KE_<NAME>."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for field, file_field in SECRET_FILES.items():
+            path = data.get(file_field)
+            if path is None or path == "":
+                data[file_field] = None
+                continue
+            setting = f"P3KE_{file_field.upper()}"
+            try:
+                value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{setting}: {path} is not UTF-8 text") from None
+            if not value:
+                raise ValueError(f"{setting}: {path} is empty")
+            given = data.get(field)
+            if given not in (None, "") and given != value:
+                raise ValueError(f"P3KE_{field.upper()} and {setting}: set one of them, not both")
+            data[field] = value
+        return data
+
+    @model_validator(mode="after")
+    def _database_password_fits(self) -> Settings:
+        if self.database_password and self.database_url:
+            parts = urlsplit(self.database_url)
+            if parts.password is not None:
+                raise ValueError("P3KE_DATABASE_URL holds a password, and P3KE_DATABASE_PASSWORD(_FILE) another")
+            if not parts.username:
+                raise ValueError("P3KE_DATABASE_URL names no user (user@host) for P3KE_DATABASE_PASSWORD(_FILE)")
+        return self
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:
@@ -88,20 +158,35 @@ class Settings(BaseSettings):
             problems.append("P3KE_AUTH_JWKS_URL or P3KE_AUTH_PUBLIC_KEY_FILE: no token issuer key configured")
         if self.auth_jwks_url and not self.auth_jwks_url.startswith("https://"):
             problems.append("P3KE_AUTH_JWKS_URL: must be https:// in production")
-        if self.kafka_security_protocol == "PLAINTEXT":
-            problems.append("P3KE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT is not allowed in production")
+        if self.kafka_security_protocol not in KAFKA_TLS_PROTOCOLS:
+            problems.append(f"P3KE_KAFKA_SECURITY_PROTOCOL: {self.kafka_security_protocol} is not allowed in "
+                            f"production (no TLS); use {' or '.join(KAFKA_TLS_PROTOCOLS)}")
+        problems += database_tls_problems(self.effective_database_url)
         if self.agreement_include_examples:
             problems.append("P3KE_AGREEMENT_INCLUDE_EXAMPLES: example addenda are not real agreements")
+        if self.event_dev_keys:
+            problems.append("P3KE_EVENT_DEV_KEYS: the built-in development event keys must be off")
+        if not self.event_signing_key_file:
+            problems.append("P3KE_EVENT_SIGNING_KEY_FILE: no private key to sign this service's events with")
+        if not self.event_trust_file:
+            problems.append("P3KE_EVENT_TRUST_FILE: the services' public event keys are not pinned")
         if self.subject_hash_key == "local-development-subject-key":
             problems.append("P3KE_SUBJECT_HASH_KEY: the development key must be replaced by a secret")
+        problems += missing_files(
+            ("P3KE_AUTH_PUBLIC_KEY_FILE", self.auth_public_key_file),
+            ("P3KE_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
+            ("P3KE_EVENT_SIGNING_KEY_FILE", self.event_signing_key_file),
+            ("P3KE_EVENT_TRUST_FILE", self.event_trust_file),
+        )
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
         return self
 
     @property
     def effective_database_url(self) -> str:
+        """The URL to connect with: P3KE_DATABASE_URL plus P3KE_DATABASE_PASSWORD(_FILE), else SQLite."""
         if self.database_url:
-            return self.database_url
+            return with_password(self.database_url, self.database_password)
         name = self.service or "p3ke"
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
 
@@ -121,6 +206,42 @@ class Settings(BaseSettings):
             opts.update(sasl_mechanism=self.kafka_sasl_mechanism,
                         sasl_plain_username=self.kafka_username, sasl_plain_password=self.kafka_password)
         return opts
+
+
+def missing_files(*settings: tuple[str, Path | None]) -> list[str]:
+    """Problems for the configured (name, path) pairs whose path is not a readable file."""
+    return [f"{name}: {path} is not a readable file (is its Secret or ConfigMap mounted?)"
+            for name, path in settings
+            if path is not None and not (Path(path).is_file() and os.access(path, os.R_OK))]
+
+
+def database_tls_problems(url: str) -> list[str]:
+    """A PostgreSQL URL must verify the server: `sslmode=verify-full` and `sslrootcert` (a CA file, or `system`)."""
+    if not url.startswith(("postgresql", "postgres:")):
+        return []
+    query = parse_qs(urlsplit(url).query)
+    mode = query.get("sslmode", [""])[-1]
+    root = query.get("sslrootcert", [""])[-1]
+    problems = []
+    if mode != "verify-full":
+        problems.append(f"P3KE_DATABASE_URL: sslmode={mode or '(unset)'} does not verify the server's certificate "
+                        "and name; production needs sslmode=verify-full")
+    if not root:
+        problems.append("P3KE_DATABASE_URL: no sslrootcert (the CA file that signed the server's certificate)")
+    elif root != "system":
+        problems += missing_files(("P3KE_DATABASE_URL sslrootcert", Path(root)))
+    return problems
+
+
+def with_password(url: str, password: str | None) -> str:
+    """`url` with `password` for the user it names (PostgreSQL URLs naming a user without a password only)."""
+    if not password or not url.startswith(("postgresql", "postgres:")):
+        return url
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or not userinfo or ":" in userinfo:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:{quote(password, safe='')}@{host}"))
 
 
 def load_settings(cls: type[S] | None = None, **overrides: object) -> S:

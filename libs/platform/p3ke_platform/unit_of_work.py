@@ -14,7 +14,7 @@ from p3ke_platform.audit_client import access_event, subject_ref
 from p3ke_platform.logging import get_correlation_id
 from p3ke_platform.messaging.outbox import enqueue
 from p3ke_platform.messaging.tables import MessagingTables
-from p3ke_schemas import Actor, CloudEvent
+from p3ke_schemas import Actor, CloudEvent, EventSigner, authcontext
 
 MAX_SUBJECTS_PER_EVENT = 5_000
 """Subject references per data-access event: 5,000 x 64-hex refs keep an event near 350 kB, under
@@ -34,16 +34,20 @@ class UnitOfWork:
     tables: MessagingTables
     service: str
     subject_hash_key: str
+    signer: EventSigner | None = None  # the service's event key; None only where nothing is published
+
 
     @property
     def source(self) -> str:
         return f"urn:p3ke:service:{self.service}"
 
     def emit(self, payload: BaseModel, subject: str | None = None) -> CloudEvent:
-        """Queue an event in this transaction; the relay publishes it once the transaction commits."""
-        event = CloudEvent.of(payload, source=self.source, subject=subject,
-                              correlationid=get_correlation_id())
-        enqueue(self.session, self.tables.outbox, event)
+        """Queue an event in this transaction, signed by the service; the relay publishes it once the transaction
+        commits. The signature vouches for the actor the payload names (authcontext), else for the service."""
+        authtype, authid = authcontext(payload, self.service)
+        event = CloudEvent.of(payload, source=self.source, subject=subject, correlationid=get_correlation_id(),
+                              authtype=authtype, authid=authid)
+        enqueue(self.session, self.tables.outbox, event, self.signer)
         return event
 
     def record_access(self, *, actor: Actor, action: str, resource_type: str, resource_id: str,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from p3ke_platform.settings import Settings
+from p3ke_platform.settings import Settings, missing_files
 
 DEV_ORIGIN = "p3ke.local/audit"
 
@@ -40,6 +40,7 @@ class AuditSettings(Settings):
         problems = []
         if self.audit_checkpoint_key_file is None:
             problems.append("P3KE_AUDIT_CHECKPOINT_KEY_FILE: production needs the log's own signing key")
+        problems += missing_files(("P3KE_AUDIT_CHECKPOINT_KEY_FILE", self.audit_checkpoint_key_file))
         if self.audit_origin == DEV_ORIGIN:
             problems.append("P3KE_AUDIT_ORIGIN: name the log (e.g. kemenkopmk.go.id/p3ke/audit)")
         if problems:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from p3ke_platform.settings import Settings
+from p3ke_platform.settings import Settings, missing_files
 
 DEFAULT_NUMBER_PATTERN = "{seq:03d}/BAST-P3KE/{program_short}/{month_roman}/{year}"
 
@@ -71,6 +71,9 @@ class DeliverySettings(Settings):
                             "certificate mapping")
         if self.delivery_server_key_file is None:
             problems.append("P3KE_DELIVERY_SERVER_KEY_FILE: production needs its own secret key file")
+        problems += missing_files(("P3KE_DELIVERY_TRUST_ANCHORS", self.delivery_trust_anchors),
+                                  ("P3KE_DELIVERY_SIGNATORY_CERTIFICATES", self.delivery_signatory_certificates),
+                                  ("P3KE_DELIVERY_SERVER_KEY_FILE", self.delivery_server_key_file))
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
         return self

@@ -13,12 +13,15 @@ from sqlalchemy import text
 
 from p3ke_audit.bootstrap import SERVICE
 from p3ke_audit.config import AuditSettings
+from p3ke_audit.service_layer.verification import VerifyReport, verify_log
 from p3ke_platform.audit_client import access_event
+from p3ke_platform.event_keys import KeyRing, dev_keys, dev_signer
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
-from p3ke_schemas import Actor, CloudEvent, HandoverSigned, Signer
+from p3ke_schemas import Actor, CloudEvent, DataAccess, HandoverSigned, Signer, sign_event, verify_event
+from p3ke_schemas.topics import ALL_SERVICES
 
 SUBJECT_KEY = "test-subject-hash-key-0123456789"
 ACTORS = [Actor(org="kemnaker", subject="officer-1", roles=["program-officer"]),
@@ -62,14 +65,44 @@ def handover_signed(handover_id: str, at: datetime) -> CloudEvent:
     return CloudEvent.of(data, source="urn:p3ke:service:delivery", time=at)
 
 
+RING = KeyRing(dev_keys())  # the development keys every test deployment trusts
+SOURCE_PREFIX = "urn:p3ke:service:"
+
+
+def producer_of(event: CloudEvent) -> str:
+    """Whose key signs `event` in these tests: a data-access event's service, else its source's service."""
+    if isinstance(event.data, DataAccess) and event.data.service in ALL_SERVICES:
+        return event.data.service
+    name = event.source.removeprefix(SOURCE_PREFIX)
+    return name if name in event.spec.producers else event.spec.producers[0]
+
+
+def signed(event: CloudEvent, owner: str | None = None) -> CloudEvent:
+    """`event` as the worker hands it to the handler: signed by `owner`'s development key and verified."""
+    owner = owner or producer_of(event)
+    return verify_event(*sign_event(event, dev_signer(owner), owner), RING.public_key)
+
+
 def deliver(runtime: Runtime, events: Sequence[CloudEvent], consumer: str = "audit-test",
-            batch: int = 500) -> list[tuple[Delivered, str]]:
+            batch: int = 500, *, sign: bool = True) -> list[tuple[Delivered, str]]:
+    """Apply `events` through the inbox and the audit handler (signed and verified first, as the worker
+    does, unless `sign` is false); the refused ones with their reasons."""
     inbox = runtime.inbox(consumer)
     rejected: list[tuple[Delivered, str]] = []
+    cache: dict[str, CloudEvent] = {}
+    if sign:  # one signature per event (a redelivery is the same message)
+        events = [cache.get(e.id) or cache.setdefault(e.id, signed(e)) for e in events]
     items = [Delivered("p3ke.data-access.v1", 0, i, e) for i, e in enumerate(events)]
     for start in range(0, len(items), batch):
         rejected += inbox.apply_batch(items[start:start + batch])
     return rejected
+
+
+def verify(runtime: Runtime, **kw: Any) -> VerifyReport:
+    """`verify_log` as `p3ke audit verify` runs it: the tree, the checkpoints and every entry's origin."""
+    s = runtime.context.signer
+    kw.setdefault("keys", runtime.context.event_keys)
+    return verify_log(runtime.engine, s.name, s.public_key, **kw)
 
 
 def nik(i: int) -> str:

@@ -18,9 +18,9 @@ from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_audit.domain.merkle import MemoryTree
 from p3ke_audit.service_layer import verification
-from p3ke_audit.service_layer.verification import VerifyReport, verify_log
+from p3ke_audit.service_layer.verification import VerifyReport
 from p3ke_platform.service import Runtime
-from tests.integration.audit.helpers import access, as_superuser, audit_runtime, deliver, make_log, nik
+from tests.integration.audit.helpers import access, as_superuser, audit_runtime, deliver, make_log, nik, verify
 
 
 def _tree(runtime: Runtime) -> MemoryTree:
@@ -38,8 +38,9 @@ def _counts(runtime: Runtime) -> tuple[int, int, int, int]:
 
 
 def _verify(runtime: Runtime) -> VerifyReport:
-    s = runtime.context.signer
-    return verify_log(runtime.engine, s.name, s.public_key)
+    report = verify(runtime)
+    assert report.origin_checked and report.signed_entries + report.origin_failed == report.entries_checked
+    return report
 
 
 def test_a_batch_across_a_checkpoint_boundary_signs_at_its_end(database_url: str, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_audit.domain.merkle import MemoryTree, verify_consistency, verify_inclusion
 from p3ke_audit.service_layer import proofs
-from p3ke_audit.service_layer.verification import verify_log
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.service import Runtime
 from tests.integration.audit.helpers import (
@@ -28,6 +27,7 @@ from tests.integration.audit.helpers import (
     deliver,
     make_log,
     nik,
+    verify,
 )
 
 
@@ -75,7 +75,7 @@ def test_appends_build_the_tree_checkpoints_and_proofs(database_url: str, tmp_pa
     runtime.context.issue_checkpoint()
     with runtime.sessions() as session:
         assert proofs.latest_checkpoint(session).tree_size == 45  # type: ignore[union-attr]
-    assert verify_log(runtime.engine, s.name, s.public_key).ok
+    assert verify(runtime).ok
 
 
 def test_refused_events_leave_the_rest_of_the_batch_in_the_tree(database_url: str, tmp_path: Path) -> None:
@@ -90,8 +90,7 @@ def test_refused_events_leave_the_rest_of_the_batch_in_the_tree(database_url: st
         "data-access names service 'targeting' but comes from 'urn:p3ke:service:ingest'"]
     tree = _rebuild(runtime)
     assert tree.size == 6
-    s = runtime.context.signer
-    report = verify_log(runtime.engine, s.name, s.public_key)
+    report = verify(runtime)
     assert report.ok, report.summary()
     with runtime.engine.connect() as conn:
         indexes = conn.execute(select(subject_refs.c.leaf_index).where(
@@ -134,8 +133,7 @@ def test_concurrent_workers_append_in_one_total_order(postgres_url: str, tmp_pat
     assert not errors
     tree = _rebuild(runtime)
     assert tree.size == 600
-    s = runtime.context.signer
-    assert verify_log(runtime.engine, s.name, s.public_key).ok
+    assert verify(runtime).ok
 
 
 def test_no_checkpoint_is_signed_over_a_tree_that_does_not_extend_the_last(database_url: str,
@@ -153,6 +151,5 @@ def test_no_checkpoint_is_signed_over_a_tree_that_does_not_extend_the_last(datab
         after = proofs.latest_checkpoint(session)
         assert proofs.tree_size(session) == 24
     assert after == before  # ... but the log refuses to sign a head inconsistent with what it signed
-    s = runtime.context.signer
-    report = verify_log(runtime.engine, s.name, s.public_key)
+    report = verify(runtime)
     assert not report.ok and report.first_bad_leaf == 0 and report.last_bad_leaf == 15, report.summary()

@@ -29,6 +29,7 @@ from tests.unit.delivery.support import extract_event, make_dev_ca, signer, synt
 WHO = {
     "officer": ("kemnaker", "program-officer", "officer-1"),
     "officer-2": ("kemnaker", "program-officer", "officer-2"),
+    "officer-3": ("kemnaker", "program-officer", "officer-3"),
     "signatory-1": ("kemenkopmk", "signatory", "deputi-account"),
     "signatory-2": ("kemnaker", "signatory", "kabarenbang-account"),
     "steward-1": ("kemenkopmk", "data-steward", "steward-1"),
@@ -54,9 +55,10 @@ class Harness:
         org, role, subject = WHO[who]
         return {"Authorization": f"Bearer {self.issuer.mint(subject, org, [role])}"}
 
-    def open_handover(self, rows: int = 200, fmt: str = "parquet", prepare: bool = True) -> str:
+    def open_handover(self, rows: int = 200, fmt: str = "parquet", prepare: bool = True, **asked: Any) -> str:
+        """A handover of a synthetic extract; `asked` goes to extract-prepared (requester, recipient...)."""
         path, sha = synthetic_extract(self.data, rows, fmt=fmt)
-        event = extract_event(path, sha, rows)
+        event = extract_event(path, sha, rows, **asked)
         rejected = self.runtime.inbox("test").apply_batch(
             [Delivered("p3ke.extract-prepared.v1", 0, 0, event)])
         assert rejected == []

@@ -77,13 +77,14 @@ def _whole_handover(h: Harness, tmp_path: Path, logs: io.StringIO) -> None:
     statuses = [validate_pdf_signature(s, context) for s in PdfFileReader(io.BytesIO(final)).embedded_signatures]
     assert len(statuses) == 2 and all(s.bottom_line for s in statuses)
 
-    # the password, once, to party 2's program officer
+    # the password, once, to the program officer who asked for the extract
     released = h.client.post(f"/v1/handovers/{handover_id}/password", headers=h.headers("officer"))
     assert released.status_code == 200, released.text
     assert released.headers["cache-control"] == "no-store"
     password = released.json()["password"]
     again = h.client.post(f"/v1/handovers/{handover_id}/password", headers=h.headers("officer"))
-    assert again.status_code == 409 and "released once" in again.json()["detail"]
+    assert again.status_code == 409 and "hanya diberikan satu kali" in again.json()["detail"]
+    assert "officer-1" not in again.text  # when, not to whom
 
     # a personal, expiring link, then the download
     link = h.client.post(f"/v1/handovers/{handover_id}/package/links", headers=h.headers("officer"))

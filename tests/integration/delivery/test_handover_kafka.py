@@ -20,9 +20,10 @@ from p3ke_delivery.config import DeliverySettings
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
-from p3ke_schemas import HandoverSigned, to_kafka
+from p3ke_schemas import HandoverSigned, sign_event
 from tests.conftest import new_postgres_database
 from tests.integration.helpers.processes import http_ready, migrate, stop, wait_for
 from tests.unit.delivery.support import (
@@ -69,7 +70,7 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
             extract, sha = synthetic_extract(data, 3000)
             event = extract_event(extract, sha, 3000)
             producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-            key, value, headers = to_kafka(event)
+            key, value, headers = sign_event(event, dev_signer("targeting"), "targeting")  # as targeting would
             producer.send("p3ke.extract-prepared.v1", key=key, value=value, headers=headers).get(30)
             producer.close()
 

@@ -25,9 +25,10 @@ from p3ke_feedback.service_layer import aggregates
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
-from p3ke_schemas import CloudEvent, to_kafka
+from p3ke_schemas import CloudEvent, sign_event
 from tests.conftest import new_postgres_database
 from tests.integration.helpers.kafka_topics import collect
 from tests.integration.helpers.processes import http_ready, migrate, stop, wait_for
@@ -75,7 +76,8 @@ def test_feedback_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
             event = CloudEvent.of(payload, source="urn:p3ke:service:test")
             if event_id:
                 event = CloudEvent(type=event.type, source=event.source, data=event.data, id=event_id)
-            key, value, headers = to_kafka(event)
+            producer_name = event.spec.producers[0]  # signed with the development key of the service it stands for
+            key, value, headers = sign_event(event, dev_signer(producer_name), producer_name)
             producer.send(event.spec.topic, key=key, value=value, headers=headers).get(30)
 
         # out of order and repeated: the handover first, twice (same id), then its extract, then the snapshot

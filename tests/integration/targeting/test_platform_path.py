@@ -23,6 +23,8 @@ from kafka import KafkaProducer
 
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.event_keys import dev_signer
+from p3ke_schemas.signing import sign_headers
 from tests.integration.helpers.kafka_topics import collect
 from tests.integration.helpers.processes import migrate, stop, wait_ready
 
@@ -72,7 +74,14 @@ def _send(producer: KafkaProducer, topic: str, event_type: str, key: str, data: 
     headers = [("ce_specversion", b"1.0"), ("ce_id", (event_id or str(uuid.uuid4())).encode()),
                ("ce_source", b"urn:kemnaker:pusdatik:platform"), ("ce_type", event_type.encode()),
                ("ce_time", datetime.now(UTC).isoformat().encode()), ("content-type", b"application/json")]
-    producer.send(topic, key=key.encode(), value=json.dumps(data).encode(), headers=headers)
+    # signed as the contract says (JWS, detached JCS payload): party 2's platform key for its requests, the
+    # ingest service's for the dataset this test publishes in ingest's place
+    value = json.dumps(data).encode()
+    actor = data.get("requested_by") or data["published_by"]
+    owner = "party-2 platform" if "requested_by" in data else "ingest"
+    headers = sign_headers(dev_signer(owner), headers, value, authid=actor["subject"],
+                           authtype="service_account" if actor.get("service_account") else "user")
+    producer.send(topic, key=key.encode(), value=value, headers=headers)
 
 
 def _wait_for_dataset(url: str, version: str, timeout: float = 90) -> None:
@@ -161,6 +170,12 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
         assert hashlib.sha256(path.read_bytes()).hexdigest() == event["file_sha256"]
         jsonschema.validate(event, _schema("p3ke.extract-prepared.v1"))
     assert by_key[request_id]["counts_by_region"] == {"73": 150}
+    # what was asked, and by which path: the platform's event, or the API with the officer's token
+    assert (by_key[request_id]["request_path"], by_key[request_id]["requester"]) == ("platform", actor)
+    assert by_key[request_id]["criteria"] == {**request["criteria"], "sex": None, "occupation_categories": [],
+                                              "education_categories": [], "exclude_already_delivered": True}
+    assert by_key[api_id]["request_path"] == "api" and by_key[api_id]["requester"]["subject"] == "officer-9"
+    assert by_key[api_id]["justification"] == "padat karya Jawa Barat 2026"
 
     dead = collect(kafka_bootstrap, "p3ke.extract-requested.v1.dlq", {invalid_id}, want=1)
     assert len(dead) == 1

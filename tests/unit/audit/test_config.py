@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from p3ke_audit.bootstrap import SERVICE
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.service_layer.context import AuditContext
+from p3ke_platform.event_keys import trust_file_text
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 
-SAFE = {"env": "production", "database_url": "postgresql+psycopg://u:p@db/audit", "auth_dev_issuer": False,
-        "auth_jwks_url": "https://idp.example/jwks", "kafka_security_protocol": "SSL",
-        "subject_hash_key": "a-real-secret-from-the-vault-0123456789"}
+
+def _safe(tmp_path: Path) -> dict[str, Any]:
+    """Shared settings production accepts (so that only the audit's own are missing)."""
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "event.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    (tmp_path / "trust.json").write_text(trust_file_text([("audit-1", "audit", key.public_key())]))
+    (tmp_path / "k.pem").write_bytes((tmp_path / "event.pem").read_bytes())  # the log's checkpoint key
+    return {"env": "production", "auth_dev_issuer": False,
+            "database_url": "postgresql+psycopg://u:p@db/audit?sslmode=verify-full&sslrootcert=system",
+            "auth_jwks_url": "https://idp.example/jwks", "kafka_security_protocol": "SSL",
+            "subject_hash_key": "a-real-secret-from-the-vault-0123456789", "event_dev_keys": False,
+            "event_signing_key_file": tmp_path / "event.pem", "event_signing_key_id": "audit-1",
+            "event_trust_file": tmp_path / "trust.json"}
 
 
 def test_production_needs_the_log_key_and_name(tmp_path: Path) -> None:
+    safe = _safe(tmp_path)
     with pytest.raises(ConfigurationError) as failure:
-        load_settings(AuditSettings, service="audit", **SAFE)
+        load_settings(AuditSettings, service="audit", **safe)
     assert "P3KE_AUDIT_CHECKPOINT_KEY_FILE" in str(failure.value) and "P3KE_AUDIT_ORIGIN" in str(failure.value)
     ok = load_settings(AuditSettings, service="audit", audit_checkpoint_key_file=tmp_path / "k.pem",
-                       audit_origin="kemenkopmk.go.id/p3ke/audit", **SAFE)
+                       audit_origin="kemenkopmk.go.id/p3ke/audit", **safe)
     assert ok.checkpoint_key_path == tmp_path / "k.pem"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from p3ke_audit.adapters.orm import entries
 from p3ke_audit.domain.bundle import FORMAT, verify_bundle
 from p3ke_audit.domain.checkpoint import Checkpoint, sign
-from p3ke_audit.domain.entry import FIELDS, canonical_bytes, canonical_fields, entry_leaf_hash
+from p3ke_audit.domain.entry import FIELDS, FIELDS_V1, ORDER, canonical_bytes, canonical_fields, entry_leaf_hash
 from p3ke_audit.domain.merkle import MemoryTree, leaf_hash
 
 ORIGIN = "p3ke.test/audit"
@@ -31,8 +34,45 @@ def row(i: int, **kw: Any) -> dict[str, Any]:
     return base
 
 
+EVIDENCE = {"envelope": '{"id":"ev-3","source":"x","specversion":"1.0","type":"p3ke.data-access.v1"}',
+            "signature": "eyJhbGciOiJFZERTQSJ9..c2ln", "key_id": "dev-targeting"}
+
+
 def test_the_canonical_form_covers_every_stored_column_but_the_key_and_the_hash() -> None:
     assert set(FIELDS) == {c.name for c in entries.columns} - {"seq", "leaf_hash"}
+    assert set(FIELDS_V1) == set(FIELDS) - {"envelope", "signature", "key_id"}
+
+
+def test_the_readme_lists_the_members_of_format_2_in_order() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "services" / "audit" / "README.md").read_text()
+    listed = re.search(r"exactly these (\d+) members, in this order .*?\): (.*?);\n", readme, re.S)
+    assert listed is not None
+    names = re.findall(r"`([a-z_]+)`", listed.group(2))
+    assert names == [*ORDER, "v"] and int(listed.group(1)) == len(names)
+
+
+def test_format_2_commits_to_the_origin_evidence_and_format_1_stays_as_it_was() -> None:
+    old, new = row(3), row(3, **EVIDENCE)
+    assert canonical_fields(old)["v"] == 1 and canonical_fields(old).keys() == {"v", *FIELDS_V1}
+    assert canonical_fields(new)["v"] == 2 and canonical_fields(new).keys() == {"v", *FIELDS}
+    # format 1 is byte for byte what it was before the evidence columns existed
+    v1 = {"v": 1, **{name: canonical_fields(old)[name] for name in FIELDS_V1}}
+    assert canonical_bytes(canonical_fields(old)) == json.dumps(v1, sort_keys=True, separators=(",", ":"),
+                                                                ensure_ascii=False).encode()
+    data = canonical_bytes(canonical_fields(new))
+    assert b'"key_id":"dev-targeting"' in data and data.endswith(b'"v":2}')
+    assert b'"envelope":"{\\"id\\":\\"ev-3\\"' in data  # the envelope as its stored text, escaped
+    for changed in ({"envelope": EVIDENCE["envelope"].replace("ev-3", "ev-4")}, {"signature": "x..y"},
+                    {"key_id": "dev-ingest"}, {"signature": None}):
+        assert entry_leaf_hash(row(3, **{**EVIDENCE, **changed})) != entry_leaf_hash(new)
+    assert entry_leaf_hash(new) != entry_leaf_hash(old)
+    with pytest.raises(ValueError, match="format 2 carries"):  # a format 2 object without its evidence
+        canonical_bytes({**canonical_fields(new), "envelope": None, "signature": None, "key_id": None})
+    with pytest.raises(ValueError, match="exactly its canonical fields"):
+        canonical_bytes({**canonical_fields(new), "v": 1})
+    for version in (3, True, "2", None):
+        with pytest.raises(ValueError, match="unknown entry format"):
+            canonical_bytes({**canonical_fields(new), "v": version})
 
 
 def test_canonical_bytes_are_sorted_compact_utc() -> None:
@@ -52,8 +92,9 @@ def test_canonical_bytes_are_sorted_compact_utc() -> None:
 
 
 def _bundle(n: int = 9, picks: tuple[int, ...] = (0, 4, 8)) -> tuple[dict[str, Any], Ed25519PrivateKey]:
+    """A log whose first 4 entries predate signing (format 1), the rest of format 2."""
     key = Ed25519PrivateKey.generate()
-    rows = [row(i) for i in range(n)]
+    rows = [row(i) if i < 4 else row(i, **EVIDENCE) for i in range(n)]
     tree = MemoryTree(entry_leaf_hash(r) for r in rows)
     b64 = lambda hs: [base64.b64encode(h).decode() for h in hs]  # noqa: E731
     earlier = 5
@@ -70,6 +111,7 @@ def _bundle(n: int = 9, picks: tuple[int, ...] = (0, 4, 8)) -> tuple[dict[str, A
 
 def test_a_bundle_verifies_with_the_public_key_only() -> None:
     bundle, key = _bundle()
+    assert [item["entry"]["v"] for item in bundle["entries"]] == [1, 2, 2]
     report = verify_bundle(bundle, ORIGIN, key.public_key())
     assert report.ok and report.entries_checked == 3 and report.checkpoints_checked == 1 and report.tree_size == 9
 
@@ -81,6 +123,9 @@ def test_a_bundle_verifies_with_the_public_key_only() -> None:
     lambda b: b["entries"][1]["inclusion_proof"].append(b["entries"][1]["inclusion_proof"][0]),
     lambda b: b["entries"][1]["inclusion_proof"].__setitem__(0, base64.b64encode(b"\x01" * 32).decode()),
     lambda b: b["entries"][1]["entry"].pop("payload"),
+    lambda b: b["entries"][1]["entry"].update(signature="eyJhbGciOiJFZERTQSJ9..b3RoZXI"),
+    lambda b: b["entries"][1]["entry"].update(v=1),
+    lambda b: b["entries"][0]["entry"].update(v=2, envelope="{}", signature="a..b", key_id="k"),
     lambda b: b["checkpoints"][0]["consistency_proof"].pop(0),
     lambda b: b["checkpoints"][0].update(note=b["checkpoints"][0]["note"].replace("\n5\n", "\n6\n")),
 ])

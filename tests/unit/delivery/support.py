@@ -16,7 +16,7 @@ from p3ke_delivery.adapters import dev_ca
 from p3ke_delivery.adapters.bast_pdf import BastContent, PartyOnBast
 from p3ke_delivery.adapters.signing import load_signer
 from p3ke_platform.agreement import load_agreement
-from p3ke_schemas import CloudEvent, ExtractPrepared
+from p3ke_schemas import Actor, CloudEvent, ExtractCriteria, ExtractPrepared
 from tests.unit.delivery.synthetic import write_extract
 
 SIG_1 = "sig-kemenkopmk-deputi"
@@ -77,13 +77,27 @@ def expired_signer(ca_dir: Path, work: Path, like: str = SIG_1) -> Any:
     return signer_from(issued, work, "expired", ca_dir / "ca.pem")
 
 
+REQUESTER = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
+"""Who asked for the extracts of these tests (the integration harness's `officer`)."""
+CRITERIA = ExtractCriteria(region_codes=["3201"], deciles=[1, 2], age_min=18, age_max=60,
+                           reference_date=date(2026, 12, 1), sex="P")
+JUSTIFICATION = "Padat karya Kabupaten Bogor 2026, tahap 1"
+
+
 def extract_event(file: Path, sha256: str, rows: int, *, program: str = "padat_karya",
-                  request_id: str | None = None) -> CloudEvent:
+                  request_id: str | None = None, requester: Actor | None = REQUESTER,
+                  recipient: Actor | None = None, **asked: Any) -> CloudEvent:
+    """An accepted extract-prepared as targeting emits it, with what the request asked (`requester=None`
+    for one from a targeting that did not report it yet)."""
     request_id = request_id or f"req-{uuid.uuid4().hex[:10]}"
+    if requester is not None:
+        asked = {"request_path": "api", "justification": JUSTIFICATION, "criteria": CRITERIA,
+                 "fields": ["nik", "nama", "kode_kemendagri"], **asked}
     return CloudEvent.of(ExtractPrepared(
         request_id=request_id, extract_id=f"ex-{request_id[4:]}", agreement_id="pks-p3ke-2023",
         program=program, status="accepted", dataset_version_id="dv-test-1", rules_version="rules-1",
-        record_count=rows, file_uri=file.as_uri(), file_sha256=sha256, prepared_at=datetime.now(UTC)),
+        record_count=rows, file_uri=file.as_uri(), file_sha256=sha256, prepared_at=datetime.now(UTC),
+        requester=requester, recipient=recipient, **asked),
         source="urn:p3ke:service:targeting")
 
 

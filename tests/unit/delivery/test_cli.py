@@ -35,11 +35,19 @@ def test_dev_ca_writes_keys_certificates_and_the_mapping(tmp_path: Path, capsys:
 
 def test_dev_ca_is_refused_in_production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    for name, value in {"P3KE_ENV": "production", "P3KE_DATABASE_URL": "postgresql+psycopg://x/y",
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("ca.pem", "m.yaml", "k", "event.pem", "trust.yaml"):
+        (files / name).write_text("placeholder\n")  # production start-up checks that the files exist
+    for name, value in {"P3KE_ENV": "production",
+                        "P3KE_DATABASE_URL": "postgresql+psycopg://x/y?sslmode=verify-full&sslrootcert=system",
                         "P3KE_AUTH_DEV_ISSUER": "false", "P3KE_AUTH_JWKS_URL": "https://idp/jwks",
                         "P3KE_KAFKA_SECURITY_PROTOCOL": "SSL", "P3KE_SUBJECT_HASH_KEY": "s" * 32,
-                        "P3KE_DELIVERY_TRUST_ANCHORS": "/ca.pem", "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": "/m.yaml",
-                        "P3KE_DELIVERY_SERVER_KEY_FILE": "/k"}.items():
+                        "P3KE_EVENT_DEV_KEYS": "false", "P3KE_EVENT_SIGNING_KEY_FILE": str(files / "event.pem"),
+                        "P3KE_EVENT_TRUST_FILE": str(files / "trust.yaml"),
+                        "P3KE_DELIVERY_TRUST_ANCHORS": str(files / "ca.pem"),
+                        "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(files / "m.yaml"),
+                        "P3KE_DELIVERY_SERVER_KEY_FILE": str(files / "k")}.items():
         monkeypatch.setenv(name, value)
     assert main(["bast", "dev-ca", "--out", str(tmp_path / "ca")]) == 2
     assert "refused" in capsys.readouterr().err

@@ -89,6 +89,27 @@ class Validity(Frozen):
         return self
 
 
+class PlatformKey(Frozen):
+    """A public key of a party's ministry platform (JWK, Ed25519 or P-256): an event it signs is that party's
+    word, and it may vouch only for that party's people. Rotation: add the new key with its first day, then
+    give the old one its last day (`valid_until`, inclusive); both verify in the overlap."""
+
+    kid: Text
+    jwk: dict[str, str]
+    valid_from: date
+    valid_until: date | None = None
+
+    @field_validator("jwk")
+    @classmethod
+    def _a_public_key(cls, value: dict[str, str]) -> dict[str, str]:
+        from p3ke_schemas import public_key_from_jwk
+
+        if "d" in value:
+            raise ValueError("a platform key in the agreement is public: remove the private part 'd'")
+        public_key_from_jwk(value)
+        return value
+
+
 class Party(Frozen):
     party: PartyNo
     org: OrgCode
@@ -98,6 +119,7 @@ class Party(Frozen):
     unit_en: Text
     address: Text
     role: Literal["data-provider", "data-user"]
+    platform_keys: tuple[PlatformKey, ...] = ()
 
 
 class Program(Frozen):

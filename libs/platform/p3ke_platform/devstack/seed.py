@@ -2,8 +2,11 @@
 
 - the development CA and one certificate per signatory of the agreement (`p3ke bast dev-ca`), made
   before the services start;
-- development tokens for every role of both parties, and the APIs' addresses, in `<data dir>/dev.env`
+- development tokens for every role of both parties, the APIs' and Kafka's addresses, in `<data dir>/dev.env`
   (`source` it; re-minted at every start, they last 12 hours);
+- the ministry platforms' development event keys (`<data dir>/dev-keys/*.pem`, named in dev.env as
+  `$P1_PLATFORM_KEY`/`$P2_PLATFORM_KEY` with their key ids), to sign events as a platform would
+  (`p3ke platform request`); derived from a published seed, so trusted only in local and test;
 - a synthetic P3KE snapshot (`p3ke synth`) submitted through the ingest API (`p3ke ingest submit`)
   as party 1's data steward would, unless a dataset version is already published.
 
@@ -17,13 +20,14 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from p3ke_platform.auth.tokens import DevIssuer
+from p3ke_platform.event_keys import dev_kid, platform_party, write_dev_platform_keys
 from p3ke_platform.settings import load_settings
 
 TOKEN_TTL_SECONDS = 12 * 3600
@@ -71,10 +75,31 @@ def ensure_dev_ca(services_dir: Path, env: dict[str, str]) -> Path:
     return ca_dir
 
 
-def write_dev_env(path: Path, services_dir: Path, endpoints: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Mint the development tokens and write them with the APIs' addresses as a shell file."""
+def write_dev_keys(directory: Path) -> dict[str, Path]:
+    """The platforms' development event keys (PKCS#8 PEM) in `directory`, by owner (`party-2 platform`)."""
+    return write_dev_platform_keys(directory)
+
+
+def platform_key_variables(keys: Mapping[str, Path]) -> dict[str, str]:
+    """`P<n>_PLATFORM_KEY` (the PEM file) and `P<n>_PLATFORM_KID` (its key id) for each platform's key."""
+    values = {}
+    for owner, path in keys.items():
+        party = platform_party(owner)
+        values[f"P{party}_PLATFORM_KEY"] = str(path)
+        values[f"P{party}_PLATFORM_KID"] = dev_kid(owner)
+    return values
+
+
+def write_dev_env(path: Path, services_dir: Path, endpoints: dict[str, dict[str, str]], *,
+                  kafka_bootstrap: str | None = None, platform_keys: Mapping[str, Path] | None = None
+                  ) -> dict[str, str]:
+    """Mint the development tokens and write them with the APIs' and Kafka's addresses (and the platforms'
+    development key files) as a shell file."""
     issuer = DevIssuer(load_settings(data_dir=services_dir, env="local"))
     values = {name.upper(): eps["api"] for name, eps in endpoints.items()}
+    if kafka_bootstrap:
+        values["P3KE_KAFKA_BOOTSTRAP"] = kafka_bootstrap
+    values.update(platform_key_variables(platform_keys or {}))
     for role in DEV_ROLES:
         values[role.variable] = issuer.mint(role.subject, role.org, [role.role], ttl_seconds=TOKEN_TTL_SECONDS,
                                             service_account=role.service_account)

@@ -22,7 +22,9 @@ def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
             for name, partitions in ((spec.topic, spec.partitions), (spec.dlq, 1)):
                 if name not in existing:
                     wanted.append(NewTopic(name, partitions, replication,
-                                           topic_configs={"retention.ms": retention}))
+                                           topic_configs={"retention.ms": retention,
+                                                          # the broker stamps receipt; producers cannot set it
+                                                          "message.timestamp.type": "LogAppendTime"}))
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 admin.create_topics(wanted, timeout_ms=20_000)

@@ -7,6 +7,7 @@ changes nothing. A handler raising RejectEvent sends that one event to the dead-
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +18,10 @@ from sqlalchemy import String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
+from p3ke_platform.logging import correlation
 from p3ke_platform.messaging.tables import MessagingTables
 from p3ke_platform.unit_of_work import UnitOfWork
-from p3ke_schemas import CloudEvent
+from p3ke_schemas import Actor, CloudEvent, acting_principal
 
 APPLIED = Counter("p3ke_inbox_applied_total", "events applied", ["consumer", "type"])
 DUPLICATES = Counter("p3ke_inbox_duplicates_total", "repeated events absorbed by the inbox", ["consumer"])
@@ -32,6 +34,10 @@ class RejectEvent(Exception):
 Handler = Callable[[Any, UnitOfWork, CloudEvent], None]
 """`handler(ctx, uow, event)`: the service's context, this batch's transaction, the event."""
 
+DeadLetterAnswer = Callable[[Any, UnitOfWork, bytes | None, str], None]
+"""`answer(ctx, uow, value, reason)`: tell the sender why its message was dead-lettered (the raw value: it may
+not parse), in its own transaction."""
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -40,13 +46,16 @@ class Delivered:
     offset: int
     event: CloudEvent
     message: Any = None  # the transport's message, kept for dead-lettering
+    received_at: datetime | None = None  # when the broker received it (see worker.received_at)
 
 
 class Inbox:
     def __init__(self, sessions: sessionmaker[Session], tables: MessagingTables, consumer: str,
                  handlers: Mapping[str, Handler], uow_factory: Callable[[Session], UnitOfWork],
-                 context: Callable[[], Any] = lambda: None) -> None:
+                 context: Callable[[], Any] = lambda: None,
+                 answers: Mapping[str, DeadLetterAnswer] | None = None) -> None:
         self.sessions = sessions
+        self.answers = answers or {}
         self.tables = tables
         self.consumer = consumer
         self.handlers = handlers
@@ -93,11 +102,13 @@ class Inbox:
                     rejected.append((item, f"{self.consumer} has no handler for {event.type}"))
                     continue
                 try:
-                    if isolate:
-                        with session.begin_nested():
+                    # what the handler emits carries the consumed event's correlation id (else its id)
+                    with correlation(event.correlationid or event.id):
+                        if isolate:
+                            with session.begin_nested():
+                                handler(ctx, uow, event)
+                        else:
                             handler(ctx, uow, event)
-                    else:
-                        handler(ctx, uow, event)
                 except RejectEvent as exc:
                     if not isolate:
                         session.rollback()
@@ -114,6 +125,57 @@ class Inbox:
         for row in applied:
             APPLIED.labels(self.consumer, row["event_type"]).inc()
         return rejected
+
+
+    def refuse(self, refused: Sequence[tuple[Delivered, str]]) -> None:
+        """Record events refused before applying them (their origin is not proven) as refused accesses.
+
+        The actor is the one the event *claims* (it is unproven, which the reason says), else the claimed
+        producer's service account. Recorded once per message (a replay records nothing again), under a marker
+        of its topic position, never its ce_id: a forged copy must not shadow the real event.
+        """
+        with self.sessions() as session, session.begin():
+            fresh = self._mark(session, "refused", [(d.topic, d.partition, d.offset) for d, _ in refused])
+            uow = self.uow_factory(session)
+            for item, reason in refused:
+                if (item.topic, item.partition, item.offset) not in fresh:
+                    continue
+                event, data = item.event, item.event.data
+                actor = acting_principal(data) or Actor(
+                    org="kemenkopmk", subject=f"unverified {event.source}"[:200], service_account=True)
+                uow.record_access(actor=actor, action="refusal", outcome="denied", reason=reason[:2000],
+                                  resource_type=event.spec.name, resource_id=event.key,
+                                  agreement_id=getattr(data, "agreement_id", None),
+                                  program=str(getattr(data, "program", "") or "") or None)
+
+    def answer(self, topic: str, partition: int, offset: int, value: bytes | None, reason: str) -> None:
+        """Run the service's answer to a message it dead-lettered on `topic`, if it has one: once per message."""
+        answer = self.answers.get(topic)
+        if answer is None:
+            return
+        with self.sessions() as session, session.begin():
+            if self._mark(session, "answered", [(topic, partition, offset)]):
+                answer(self.context(), self.uow_factory(session), value, reason)
+
+    def _mark(self, session: Session, what: str, positions: Sequence[Position]) -> set[Position]:
+        """Insert a marker row per message position (`what` plus topic, partition, offset) in the inbox; return
+        the positions not marked before."""
+        ids = {_marker(what, p): p for p in positions}
+        seen = self._seen(session, list(ids))
+        fresh = {p for marker, p in ids.items() if marker not in seen}
+        if fresh:
+            now = datetime.now(UTC)
+            session.execute(insert(self.tables.inbox), [
+                {"consumer": self.consumer, "event_id": _marker(what, p), "event_type": what, "topic": p[0],
+                 "partition": p[1], "offset": p[2], "applied_at": now} for p in fresh])
+        return fresh
+
+
+Position = tuple[str, int, int]  # topic, partition, offset
+
+
+def _marker(what: str, position: Position) -> str:
+    return f"{what}:" + hashlib.sha256("|".join(map(str, position)).encode()).hexdigest()[:40]
 
 
 class _Isolate(Exception):

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from p3ke_schemas import CloudEvent, to_kafka
+from p3ke_schemas import CloudEvent, EventSigner, to_kafka
 
 
-def enqueue(session: Session, outbox: Table, event: CloudEvent) -> None:
-    key, value, headers = to_kafka(event)
+def enqueue(session: Session, outbox: Table, event: CloudEvent, signer: EventSigner | None = None) -> None:
+    """Queue `event`, signed by `signer` (the service's key): the stored headers carry `ce_signature`."""
+    key, value, headers = to_kafka(event, signer)
     # parameters passed separately: the statement is compiled once and cached, not per event
     session.execute(insert(outbox), [{
         "event_id": event.id,

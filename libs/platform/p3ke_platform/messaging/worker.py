@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from p3ke_platform.logging import get_logger
 from p3ke_platform.messaging.dlq import dlq_for, dlq_headers
 from p3ke_platform.messaging.inbox import Delivered, Inbox
+from p3ke_platform.messaging.origin import REFUSED, OriginCheck, OriginRefused
 from p3ke_platform.settings import Settings
 from p3ke_schemas import EnvelopeError, from_kafka
 
@@ -53,29 +55,57 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-class BatchProcessor:
-    """Turns a batch of faust events into inbox applications and dead letters."""
+def received_at(msg: Any) -> datetime:
+    """When the broker received the message: its LogAppendTime (the contract's topics are created with it, so a
+    producer cannot set it), else the time this consumer read it."""
+    if getattr(msg, "timestamp_type", None) == 1 and getattr(msg, "timestamp", None):
+        stamp = float(msg.timestamp)
+        return datetime.fromtimestamp(stamp / 1000 if stamp > 1e11 else stamp, UTC)
+    return datetime.now(UTC)
 
-    def __init__(self, inbox: Inbox, send_dead_letter: Any, consumer: str) -> None:
+
+class BatchProcessor:
+    """Turns a batch of faust events into inbox applications and dead letters.
+
+    With an origin check, an event whose signature, key, producer, principal or claimed time is not proven is
+    dead-lettered with the reason and recorded in the audit log as a refusal, and never reaches a handler.
+    """
+
+    def __init__(self, inbox: Inbox, send_dead_letter: Any, consumer: str, origin: OriginCheck | None = None) -> None:
         self.inbox = inbox
         self.send_dead_letter = send_dead_letter  # async (topic, key, value, headers) -> None
         self.consumer = consumer
+        self.origin = origin
 
     async def process(self, events: Sequence[Any]) -> None:
         parsed: list[Delivered] = []
+        refused: list[tuple[Delivered, str]] = []
         for ev in events:
             msg = ev.message
             try:
                 ce = from_kafka(msg.key, msg.value, msg.headers)
             except EnvelopeError as exc:
-                await self._dead_letter(msg, str(exc))
+                answer = self.origin is None or self.origin.signed_by_a_producer(
+                    msg.topic, msg.value, msg.headers, received_at(msg))
+                await self._dead_letter(msg, str(exc), answer=answer)
                 continue
-            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg))
+            if self.origin is not None:
+                try:
+                    ce = self.origin.verify(msg.key, msg.value, msg.headers, ce, received_at(msg))
+                except OriginRefused as exc:
+                    REFUSED.labels(self.consumer, ce.type, exc.kind).inc()
+                    reason = f"origin not proven ({exc.kind}): {exc.reason}"
+                    await self._dead_letter(msg, reason)
+                    refused.append((Delivered(msg.topic, msg.partition, msg.offset, ce, msg), reason))
+                    continue
+            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg, received_at(msg)))
+        if refused:
+            await self._record_refusals(refused)
         if not parsed:
             return
         rejected = await self._apply(parsed)
         for item, reason in rejected:
-            await self._dead_letter(item.message, reason)
+            await self._dead_letter(item.message, reason, answer=True)
 
     async def _apply(self, items: list[Delivered]) -> list[tuple[Delivered, str]]:
         delay = 0.2
@@ -110,23 +140,44 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _dead_letter(self, msg: Any, reason: str) -> None:
+    async def _record_refusals(self, refused: list[tuple[Delivered, str]]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await asyncio.to_thread(self.inbox.refuse, refused)
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                log.warning("database unavailable; waiting to record refusals", error=repr(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, msg: Any, reason: str, answer: bool = False) -> None:
         headers = dlq_headers(msg.headers, reason=reason, topic=msg.topic, partition=msg.partition,
                               offset=msg.offset, consumer=self.consumer)
         await self.send_dead_letter(dlq_for(msg.topic), msg.key, msg.value, headers)
         log.warning("dead-lettered a message", topic=msg.topic, partition=msg.partition,
                     offset=msg.offset, reason=reason[:300])
+        if answer:  # a message of unproven origin is answered to no one
+            try:
+                await asyncio.to_thread(self.inbox.answer, msg.topic, msg.partition, msg.offset, msg.value, reason)
+            except Exception as exc:  # the dead letter is kept; a failed answer is logged, not retried forever
+                log.error("could not answer a dead-lettered message", topic=msg.topic, error=repr(exc)[:300])
 
 
 def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,
-                    web_port: int, readiness: Any = None) -> Any:
+                    web_port: int, readiness: Any = None, origin: OriginCheck | None = None) -> Any:
     """A faust app with one agent per subscribed topic. Nothing connects until the worker starts."""
     import faust
 
+    datadir = settings.data_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         **faust_broker_options(settings),
         store="memory://",
+        datadir=str(datadir),  # not `<app id>-data` in the working directory
         key_serializer="raw",
         value_serializer="raw",
         topic_replication_factor=1 if settings.env != "production" else 3,
@@ -150,7 +201,7 @@ def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], i
         await app.producer.send_and_wait(topic, key, value, partition=None, timestamp=None,
                                          headers=headers)
 
-    processor = BatchProcessor(inbox, send_dead_letter, consumer=app_id)
+    processor = BatchProcessor(inbox, send_dead_letter, consumer=app_id, origin=origin)
     for name in topics:
         channel = app.topic(name, key_serializer="raw", value_serializer="raw")
 

@@ -3,6 +3,8 @@ refuse UPDATE, DELETE and TRUNCATE (migration 0002) and the application role is 
 
 * `audit_entries`: one row per consumed event; `leaf_index`/`leaf_hash` place it in the Merkle tree.
   They are nullable only because a row written around the appender has none; `verify` reports it.
+  `envelope`, `signature` and `key_id` are the event's origin evidence (null only in entries recorded
+  before events were signed: leaf format 1, see domain/entry.py).
 * `audit_tree_nodes`: the hash of every complete perfect subtree of level >= 1 (leaves are in
   `audit_entries`), written as the appends complete them; proofs read O(log n) of them.
 * `audit_checkpoints`: the signed tree heads (C2SP checkpoint notes).
@@ -53,6 +55,11 @@ entries = Table(
     Column("actor_roles", String(500), nullable=True, doc="' role1 role2 ' (spaces around each)"),
     Column("program", String(100), nullable=True),
     Column("agreement_id", String(100), nullable=True),
+    # the origin evidence (migration 0003; null in entries of format 1, written before events were signed)
+    Column("envelope", Text, nullable=True, doc="JCS of the event's signed CloudEvents attributes (no data)"),
+    Column("signature", Text, nullable=True, doc="the event's ce_signature: a detached JWS over "
+           "JCS({**envelope, 'data': payload})"),
+    Column("key_id", String(200), nullable=True, doc="the kid of the key that signed the event"),
 )
 Index("ix_audit_entries_resource", entries.c.resource_type, entries.c.resource_id)
 Index("ix_audit_entries_actor", entries.c.actor_org, entries.c.actor_subject)

@@ -9,9 +9,12 @@
       "query": {...}, "exported_at": "..."        (informational, not verified)
     }
 
-Each entry's leaf is recomputed from its fields (so an edited field fails), then its inclusion proof
-must lead to the signed root at its `leaf_index`; each earlier checkpoint must verify and be
-consistent with the bundle's checkpoint (so the log never forked between them).
+Each entry's leaf is recomputed from its fields (so an edited field fails), in the format its `v` names
+(1 or 2, see entry.py), then its inclusion proof must lead to the signed root at its `leaf_index`; each
+earlier checkpoint must verify and be consistent with the bundle's checkpoint (so the log never forked
+between them). An entry of format 2 also carries its origin evidence (`envelope`, `payload`, `signature`,
+`key_id`): whoever holds the producer's public key can verify that signature over
+`origin.signing_payload(envelope, payload)` too; this check needs only the log's key.
 """
 
 from __future__ import annotations

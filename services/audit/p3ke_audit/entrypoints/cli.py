@@ -23,10 +23,14 @@ def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="the audit log: verify, verify-bundle, checkpoint, public-key")
     sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
 
-    verify = sub.add_parser("verify", help="re-derive the whole tree from the database; name the first bad entry",
+    verify = sub.add_parser("verify", help="re-derive the whole tree from the database and verify every entry's "
+                            "origin; name the bad entries",
                             description="Recompute every entry's leaf, every stored subtree hash and every "
-                            "checkpoint's root from the audit database (P3KE_DATABASE_URL). Exit 0 when intact, "
-                            "1 when something does not match (the first entry that does not match is named).")
+                            "checkpoint's root from the audit database (P3KE_DATABASE_URL), and verify every "
+                            "entry's origin signature again against the deployment's pinned event keys "
+                            "(P3KE_EVENT_TRUST_FILE, the agreement's platform keys). Exit 0 when intact, 1 when "
+                            "something does not match (the first entry that does not match is named, and every "
+                            "entry no pinned key signed).")
     verify.add_argument("--key", help="verify checkpoints with this public key (verifier key text, or a file "
                         "holding it or a PEM key) instead of the configured signing key")
     verify.add_argument("--origin", help="the log's origin, with a PEM --key (default: P3KE_AUDIT_ORIGIN)")
@@ -90,9 +94,10 @@ def _verify(args: argparse.Namespace) -> int:
         name, public = _key(args.key, args.origin or ctx.settings.audit_origin)
     else:
         name, public = ctx.signer.name, ctx.signer.public_key
+    keys = ctx.event_keys  # the deployment's pinned event keys: the trust file and the agreement's parties
     engine = ctx.engine
     try:
-        report = verify_log(engine, name, public)
+        report = verify_log(engine, name, public, keys=keys)
         if not args.no_record:
             record(engine, report)
     finally:
@@ -102,9 +107,20 @@ def _verify(args: argparse.Namespace) -> int:
                           "checkpoints_checked": report.checkpoints_checked,
                           "latest_checkpoint": report.latest_checkpoint, "first_bad_leaf": report.first_bad_leaf,
                           "last_bad_leaf": report.last_bad_leaf,
+                          "origin_checked": report.origin_checked, "signed_entries": report.signed_entries,
+                          "origin_failed": report.origin_failed,
+                          "origin_failures": [{"leaf_index": f.leaf_index, "seq": f.seq, "event_id": f.event_id,
+                                               "reason": f.reason} for f in report.origin_failures],
+                          "unsigned_entries": report.unsigned_entries, "unsigned_ranges": report.unsigned_ranges,
+                          "warnings": report.warnings,
                           "problems": report.problems, "seconds": round(report.seconds, 3)}))
     else:
         print(report.summary())
+        for failure in report.origin_failures[:50]:
+            print(f"  {failure.describe()}", file=sys.stderr)
+        if report.origin_failed > 50:
+            print(f"  … and {report.origin_failed - 50} more (--json lists the first {len(report.origin_failures)})",
+                  file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -1,46 +1,32 @@
 """Append every consumed event to the log: data-access entries, and domain events for context.
 
 Each event becomes one entry, placed in the Merkle tree by the transaction's Appender (see
-appender.py). A `data-access` event that names an unknown service, or whose CloudEvents source
-claims another service than its payload, is refused (dead-lettered with the reason, counted in
-`p3ke_audit_rejected_total`), never dropped silently.
+appender.py). The worker verified the event's signature against the deployment's pinned keys before
+this handler runs; the entry keeps that evidence (format 2, see domain/entry.py and domain/origin.py), so
+`p3ke audit verify` can verify every entry's origin again. An event without a verified signature (a
+consumer that skipped the check) is refused, never written unsigned. A `data-access` event that names an
+unknown service, or whose CloudEvents source claims another service than its payload, is refused too
+(the worker's origin check also refuses one signed by another service's key). Refusals are dead-lettered
+with the reason and counted in `p3ke_audit_rejected_total`, never dropped silently.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
 
+from p3ke_audit.domain.origin import OriginError, event_columns, evidence
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.messaging.inbox import RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
-from p3ke_schemas import EVENTS, Actor, CloudEvent, DataAccess
+from p3ke_schemas import EVENTS, CloudEvent, DataAccess
 from p3ke_schemas.topics import ALL_SERVICES
 
 REJECTED = Counter("p3ke_audit_rejected_total", "events refused by the audit log (sent to the DLQ)", ["reason"])
 SOURCE_PREFIX = "urn:p3ke:service:"
-# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
-_PAYLOAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _roles(actor: Actor | None) -> str | None:
-    return f" {' '.join(sorted(actor.roles))} " if actor is not None and actor.roles else None
-
-
-def _actor(data: Any) -> Actor | None:
-    for name in ("actor", "published_by", "requested_by", "submitted_by"):
-        value = getattr(data, name, None)
-        if isinstance(value, Actor):
-            return value
-    return None
 
 
 def _check(event: CloudEvent, data: DataAccess) -> None:
@@ -53,32 +39,23 @@ def _check(event: CloudEvent, data: DataAccess) -> None:
 
 
 def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
-    """The stored columns of an event's entry, and the data subjects it names."""
+    """The stored columns of an event's entry (format 2: with its origin evidence), and the data subjects
+    it names. RejectEvent for an event the log must not record."""
+    if event.signature is None:
+        REJECTED.labels("unsigned").inc()
+        raise RejectEvent("the event's signature was not verified: the audit log records signed events only")
     data = event.data
-    actor = _actor(data)
-    row: dict[str, Any] = {
-        "event_id": event.id,
-        "event_type": event.type,
-        "source": event.source,
-        "occurred_at": _utc(event.time),
-        "recorded_at": datetime.now(UTC),
-        "payload": _PAYLOAD.encode(data.model_dump(mode="json")),
-        "resource_id": event.key,
-        "resource_type": event.spec.name,
-        "record_count": 0,
-        "actor_org": actor.org if actor else None,
-        "actor_subject": actor.subject if actor else None,
-        "actor_roles": _roles(actor),
-        "program": str(getattr(data, "program", None) or "") or None,
-        "agreement_id": getattr(data, "agreement_id", None),
-    }
-    refs: list[str] = []
     if isinstance(data, DataAccess):
         _check(event, data)
-        row.update(service=data.service, action=data.action, resource_type=data.resource_type,
-                   resource_id=data.resource_id, outcome=data.outcome, record_count=data.record_count,
-                   occurred_at=_utc(data.occurred_at))
-        refs = list(data.subject_refs)
+    try:
+        proof = evidence(event.signature)
+    except OriginError as exc:
+        REJECTED.labels("evidence").inc()
+        raise RejectEvent(f"the event's signature cannot be kept as evidence: {exc}") from None
+    row = event_columns(event)
+    row["recorded_at"] = datetime.now(UTC)
+    row.update(proof)  # envelope, payload (the data exactly as signed), signature, key_id
+    refs = list(data.subject_refs) if isinstance(data, DataAccess) else []
     return row, refs
 
 

@@ -5,8 +5,13 @@ reportlab lays out the text; pyHanko then adds the two signature form fields whe
 the signature boxes, and writes the result as a single-revision PDF. Each party's signatory later
 fills their own field with a PAdES signature in an incremental update (`p3ke bast sign`).
 
-No personal data of data subjects appears here: counts, ids, checksums, and the names of the
-officials who sign (public officials, as printed in the agreement).
+It shows what was asked on the page the signatories sign (a summary kept together with the signature
+boxes): the request id, the verified requester and the path the request came by, the recipient it named,
+the justification, the criteria in words, the reference date, the fields, the record count and the
+extract's SHA-256.
+
+No personal data of data subjects appears here: counts, ids, checksums, the officials' account ids,
+and the names of the officials who sign (public officials, as printed in the agreement).
 """
 
 from __future__ import annotations
@@ -77,6 +82,15 @@ class BastContent:
     package_sha256: str
     extract_sha256: str
     files: tuple[str, ...] = field(default=())
+    # what the request asked, already in words (None/empty for a handover opened before extract-prepared
+    # carried it: the rows are then left out)
+    requester: str | None = None
+    recipient: str | None = None
+    request_path: str | None = None
+    justification: str | None = None
+    criteria: str | None = None
+    reference_date: date | None = None
+    requested_fields: tuple[str, ...] = ()
 
 
 # --- styles ------------------------------------------------------------------------------------
@@ -248,6 +262,10 @@ def _data_table(content: BastContent) -> Table:
         ("Sidik SHA-256 paket", _p(content.package_sha256, "mono")),
         ("Sidik SHA-256 ekstrak", _p(content.extract_sha256, "mono")),
     ]
+    return _rows_table(rows)
+
+
+def _rows_table(rows: list[tuple[str, Flowable]]) -> Table:
     table = Table([[_p(label, "cell_bold"), value] for label, value in rows], colWidths=[42 * mm, 120 * mm])
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#555555")),
@@ -256,6 +274,49 @@ def _data_table(content: BastContent) -> Table:
         ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
     ]))
     return table
+
+
+def _asked_summary(content: BastContent) -> list[Flowable]:
+    """What the request asked and what is handed over for it, right above the signature boxes (kept on
+    their page): what the signatories sign for. Empty for a handover whose extract-prepared did not
+    report the request."""
+    if not content.requester:
+        return []
+    rows: list[tuple[str, Flowable]] = [
+        ("Nomor permintaan", _p(f"<font face='Courier' size='9'>{_esc(content.request_id)}</font>", "cell"))]
+    rows += _request_rows(content)
+    if not content.requested_fields:
+        rows.append(("Elemen data", _p(", ".join(_esc(f) for f in content.fields), "cell")))
+    rows += [
+        ("Jumlah data", _p(f"<b>{angka(content.record_count)}</b> ({terbilang(content.record_count)}) record orang",
+                           "cell")),
+        ("Sidik SHA-256 ekstrak", _p(content.extract_sha256, "mono")),
+    ]
+    return [_p("PARA PIHAK menandatangani Berita Acara ini untuk serah terima atas permintaan berikut:"),
+            _numbered_table(_rows_table(rows)), Spacer(1, 2 * mm)]
+
+
+def _request_rows(content: BastContent) -> list[tuple[str, Flowable]]:
+    """What the request asked, as far as extract-prepared reported it."""
+    rows: list[tuple[str, Flowable]] = []
+    if content.requester:
+        rows.append(("Pemohon (terverifikasi)", _p(_esc(content.requester), "cell")))
+    if content.request_path:
+        rows.append(("Jalur permintaan", _p(_esc(content.request_path), "cell")))
+    if content.requester:
+        to = content.recipient or "pemohon tersebut di atas"
+        rows.append(("Penerima kata sandi dan tautan unduhan", _p(_esc(to), "cell")))
+    if content.justification:
+        rows.append(("Alasan permintaan", _p(_esc(content.justification), "cell")))
+    if content.criteria:
+        rows.append(("Kriteria", _p(_esc(content.criteria), "cell")))
+    if content.reference_date:
+        rows.append(("Tanggal acuan usia", _p(f"{tanggal(content.reference_date)} "
+                                              f"({content.reference_date.isoformat()})", "cell")))
+    if content.requested_fields:
+        rows.append(("Elemen data yang diminta", _p(", ".join(_esc(f) for f in content.requested_fields)
+                                                    + f" ({len(content.requested_fields)} kolom)", "cell")))
+    return rows
 
 
 def _ayat(items: list[str]) -> list[Flowable]:
@@ -271,10 +332,14 @@ def _articles(content: BastContent) -> list[Flowable]:
         "PIHAK KESATU menyerahkan kepada PIHAK KEDUA, dan PIHAK KEDUA menerima dari PIHAK KESATU, "
         "Data P3KE dengan rincian sebagai berikut:"), _numbered_table(_data_table(content))]
     out += _pasal(2, "Tata cara penyerahan")
+    # bound to the requester (or the recipient the request named) when the request says who asked
+    whom = ("pemohon terverifikasi atau penerima yang ditunjuk dalam permintaan, sebagaimana tercantum di atas "
+            "tanda tangan PARA PIHAK, dan hanya jika perannya diizinkan Perjanjian Kerja Sama") \
+        if content.requester else None
     out += _ayat([
-        "Paket data hanya dapat diunduh oleh petugas PIHAK KEDUA yang berwenang setelah Berita Acara ini "
-        "ditandatangani secara elektronik oleh PARA PIHAK; setiap unduhan dicatat dalam log audit.",
-        "Kata sandi pembuka paket disampaikan satu kali kepada petugas program PIHAK KEDUA setelah "
+        f"Paket data hanya dapat diunduh oleh {whom or 'petugas PIHAK KEDUA yang berwenang'} setelah Berita "
+        "Acara ini ditandatangani secara elektronik oleh PARA PIHAK; setiap unduhan dicatat dalam log audit.",
+        f"Kata sandi pembuka paket disampaikan satu kali kepada {whom or 'petugas program PIHAK KEDUA'} setelah "
         "penandatanganan, terpisah dari paket, dan penyampaiannya dicatat dalam log audit.",
         "Tautan unduhan berlaku terbatas waktu. PIHAK KESATU dapat mencabut serah terima ini; sejak "
         "pencabutan tidak ada lagi data atau kata sandi yang diserahkan.",
@@ -327,8 +392,8 @@ def _signatures(content: BastContent, placed: dict[int, Any]) -> Flowable:
         ])
     table = Table([cells], colWidths=[85 * mm, 85 * mm])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
-    return KeepTogether([Spacer(1, 6 * mm), _p(f"{_esc(content.place)}, {tanggal(content.issued_on)}", "sign"),
-                         Spacer(1, 3 * mm), table])
+    return KeepTogether([Spacer(1, 6 * mm), *_asked_summary(content),
+                         _p(f"{_esc(content.place)}, {tanggal(content.issued_on)}", "sign"), Spacer(1, 3 * mm), table])
 
 
 def render(content: BastContent) -> bytes:

@@ -56,6 +56,13 @@ handovers = Table(
     Column("signed_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_by", String(200)),
+    # since 0003: what the request asked, as extract-prepared reports it (null for handovers opened before)
+    Column("requester", Text, doc="JSON Actor: who asked, as targeting verified it; the password is bound to it"),
+    Column("recipient", Text, doc="JSON Actor: the person the request named to receive the package, if any"),
+    Column("request_path", String(20), doc="api | platform"),
+    Column("justification", Text),
+    Column("criteria", Text, doc="JSON ExtractCriteria, with the reference date used"),
+    Column("requested_fields", Text, doc="JSON list of the fields the request asked for"),
 )
 
 signatures = Table(

@@ -7,7 +7,9 @@ transaction, so nothing of the refused request itself is kept (`p3ke_platform.ap
 
 Endpoints that release data (signature upload, password, links, download) admit any authenticated
 caller and let the agreement policy decide (party, role, signatory, validity, program, fields), so
-that a refusal there is explained and audited rather than a bare 403.
+that a refusal there is explained and audited rather than a bare 403. The password, links and downloads
+are bound to the request's verified requester (or the recipient it named); their refusals are in
+Indonesian, or in English with `Accept-Language: en` (or `?lang=en`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from p3ke_delivery.entrypoints import dtos
-from p3ke_delivery.entrypoints.deps import Caller, Ctx, Party, Party1Steward
+from p3ke_delivery.entrypoints.deps import Caller, Ctx, Language, Party, Party1Steward
 from p3ke_delivery.service_layer import queries, release, signing
 from p3ke_platform.api import Problem, audited_refusal, refusal_answer
 from p3ke_platform.refusal import Refused
@@ -76,22 +78,25 @@ async def upload_signature(handover_id: str, request: Request, principal: Caller
 
 
 @router.post("/handovers/{handover_id}/password", response_model=dtos.PasswordRelease,
-             summary="Release the package password to party 2's program officer (once, audited)",
+             summary="Release the package password to the request's verified requester, or the recipient it "
+                     "named (once, audited)",
              responses=_GONE)
-def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Response) -> dtos.PasswordRelease:
+def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Response,
+                 lang: Language) -> dtos.PasswordRelease:
     with audited_refusal(ctx, principal, action="release-key", resource_type="package-password",
                          resource_id=handover_id):
-        result = release.release_password(ctx, handover_id, principal)
+        result = release.release_password(ctx, handover_id, principal, lang)
     response.headers["Cache-Control"] = "no-store"
     return dtos.PasswordRelease(**result)
 
 
 @router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
-             summary="An expiring, personal download link for the package", responses=_GONE)
-def create_link(handover_id: str, principal: Caller, ctx: Ctx) -> dtos.DownloadLink:
+             summary="An expiring, personal download link for the package (the requester or the recipient named)",
+             responses=_GONE)
+def create_link(handover_id: str, principal: Caller, ctx: Ctx, lang: Language) -> dtos.DownloadLink:
     with audited_refusal(ctx, principal, action="download", resource_type="download-link",
                          resource_id=handover_id):
-        return dtos.DownloadLink(**release.issue_link(ctx, handover_id, principal))
+        return dtos.DownloadLink(**release.issue_link(ctx, handover_id, principal, lang))
 
 
 @router.delete("/handovers/{handover_id}/package/links/{link_id}", response_model=dtos.LinkRevoked,
@@ -105,10 +110,10 @@ def delete_link(handover_id: str, link_id: str, principal: Caller, ctx: Ctx) -> 
 @router.get("/handovers/{handover_id}/package", response_class=FileResponse,
             summary="Download the encrypted package (with a link from POST .../package/links)",
             responses={200: {"content": {"application/zip": {}}}, **_GONE})
-def get_package(handover_id: str, principal: Caller, ctx: Ctx,
+def get_package(handover_id: str, principal: Caller, ctx: Ctx, lang: Language,
                 link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
     with audited_refusal(ctx, principal, action="download", resource_type="package", resource_id=handover_id):
-        got = release.download(ctx, handover_id, principal, link)
+        got = release.download(ctx, handover_id, principal, link, lang)
     return FileResponse(got.path, media_type="application/zip", filename=got.name,
                         headers={"X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
 

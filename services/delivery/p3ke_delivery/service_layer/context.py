@@ -1,6 +1,7 @@
 """What delivery's handlers, routes and the preparer share, built once per process by the runtime
 (`ServiceSpec.context`): the settings, the clock and the agreement policy (from the platform), the
-handover storage, the server key, the trust anchors and the signatory mapping.
+handover storage, the server key, the trust anchors, the signatory mapping and the region names
+(the bundled Kemendagri list, for the criteria in words on the BAST).
 
 Each is loaded on first use (a process that never verifies a signature never needs the trust
 configuration); `check()` loads at start-up what every process needs, and the trust configuration in
@@ -24,6 +25,7 @@ from p3ke_delivery.adapters.certificates import (
 from p3ke_delivery.adapters.keys import ServerKeys, load_or_create_key
 from p3ke_delivery.adapters.storage import Storage
 from p3ke_delivery.config import DeliverySettings
+from p3ke_platform.reference.wilayah import Regions, load_regions
 from p3ke_platform.service_context import ServiceContext, utc_now
 from p3ke_platform.settings import ConfigurationError
 
@@ -47,6 +49,10 @@ class DeliveryContext(ServiceContext[DeliverySettings]):
         with self._lock:
             create = self.settings.env != "production"
             return ServerKeys(load_or_create_key(self.settings.server_key_path, create=create))
+
+    @cached_property
+    def regions(self) -> Regions:
+        return load_regions()
 
     @cached_property
     def trust_anchors(self) -> list[asn1_x509.Certificate]:

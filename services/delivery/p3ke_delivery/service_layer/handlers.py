@@ -1,12 +1,15 @@
 """Open a handover for each accepted extract; the package and BAST are built by the preparer.
 
-The handler only records the handover (status `preparing`): it runs inside the inbox's transaction,
+The handler only records the handover (status `preparing`), with what the request asked (requester,
+recipient, path, justification, criteria, fields: for the BAST, and to bind the package password to
+the requester): it runs inside the inbox's transaction,
 and building a package for a large extract takes a while, which must not hold that transaction
 (on SQLite it would hold the database's write lock).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import insert, select
@@ -46,7 +49,12 @@ def extract_prepared(ctx: DeliveryContext, uow: UnitOfWork, event: CloudEvent) -
         handover_id=handover_id, request_id=data.request_id, extract_id=data.extract_id,
         agreement_id=data.agreement_id, program=str(data.program), record_count=data.record_count,
         extract_sha256=data.file_sha256, extract_uri=data.file_uri, dataset_version_id=data.dataset_version_id,
-        status=status, reason=reason, attempts=0, created_at=now, updated_at=now))
+        status=status, reason=reason, attempts=0, created_at=now, updated_at=now,
+        requester=data.requester.model_dump_json() if data.requester else None,
+        recipient=data.recipient.model_dump_json() if data.recipient else None,
+        request_path=data.request_path, justification=data.justification,
+        criteria=data.criteria.model_dump_json() if data.criteria else None,
+        requested_fields=json.dumps(data.fields) if data.fields else None))
     log.info("handover opened", handover_id=handover_id, extract_id=data.extract_id, status=status)
 
 

@@ -22,6 +22,7 @@ from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.adapters.repository import get_handover, next_sequence
 from p3ke_delivery.domain import numbering
 from p3ke_delivery.domain.model import Status
+from p3ke_delivery.domain.request import PATHS, AskedFor, akun, kriteria
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.agreement import Terms, agreement_day
 from p3ke_platform.logging import get_logger
@@ -176,7 +177,14 @@ def _bast_content(ctx: DeliveryContext, terms: Terms, row: dict[str, object], **
             agreement_number=agreement_number, signatory_name=sig.name,  # type: ignore[attr-defined]
             signatory_position=sig.position, signatory_acting_for=sig.acting_for))  # type: ignore[attr-defined]
     program = terms.program(str(row["program"]))
+    asked = AskedFor.of(row)
+    criteria = asked.criteria
     return bast_pdf.BastContent(
+        requester=akun(asked.requester) if asked.requester else None,
+        recipient=akun(asked.recipient) if asked.recipient else None,
+        request_path=PATHS.get(asked.path, asked.path) if asked.path else None,
+        justification=asked.justification, criteria=kriteria(criteria, ctx.regions.name) if criteria else None,
+        reference_date=criteria.reference_date if criteria else None, requested_fields=asked.fields,
         number=str(facts["number"]), issued_on=agreement_day(ctx.clock()), place=ctx.settings.delivery_bast_place,
         agreement_title=terms.title, agreement_signed_on=terms.signed_on, terms_version=terms.version,
         parties=(parties[0], parties[1]), program_code=str(row["program"]),

@@ -3,7 +3,11 @@
 
 Every release asks the agreement policy again at that moment (download-package: party 2's program
 officer, the agreement in force, the program in scope, the fields allowed), so an expiry or an
-addendum takes effect on the next request, not on the next handover.
+addendum takes effect on the next request, not on the next handover. Then the release is bound to the
+request: only the requester targeting verified, or the recipient the request named (checked by targeting
+against the agreement's roles), gets the password, a link or the package; anyone else is refused (403)
+with a reason that names no other person, and a second release (409) does not say who got the first.
+A handover opened before extract-prepared carried the requester is not bound (the policy alone decides).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from p3ke_delivery.adapters import subjects
 from p3ke_delivery.adapters.keys import LinkClaims, LinkError
 from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
+from p3ke_delivery.domain import messages
+from p3ke_delivery.domain.messages import Lang, Released
 from p3ke_delivery.domain.model import Status, aware, status_problem
+from p3ke_delivery.domain.request import AskedFor
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
@@ -39,8 +46,10 @@ def _handover(session: Any, handover_id: str) -> RowMapping:
     return row
 
 
-def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, what: str) -> None:
-    """The policy's answer for party 2 receiving this handover's data now, then the handover's state."""
+def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, what: str, released: Released,
+                 lang: Lang) -> None:
+    """The policy's answer for party 2 receiving this handover's data now, then the handover's state,
+    then whether the caller is the requester (or the recipient the request named)."""
     fields = json.loads(row["fields"]) if row["fields"] else []
     decision = ctx.policy.decide(principal.org, principal.roles, "download-package", row["program"], fields,
                                  at=ctx.clock())
@@ -48,20 +57,26 @@ def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, wh
     if row["status"] != Status.SIGNED:
         code = 410 if row["status"] == Status.REVOKED else 409
         raise Refused(code, status_problem(row["status"], what), rule="status")
+    asked = AskedFor.of(row)
+    if asked.bound and not asked.may_receive(principal.org, principal.subject):
+        raise Refused(403, messages.not_bound(lang, released, handover_id=row["handover_id"],
+                                              request_id=row["request_id"], org=principal.org,
+                                              subject=principal.subject, has_recipient=asked.recipient is not None),
+                      rule="requester")
 
 
-def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
+def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal, lang: Lang = "id") -> dict[str, Any]:
     now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "releasing the package password")
+        _may_receive(ctx, principal, row, "releasing the package password", "password", lang)
         if row["password_released_at"] is not None:
-            raise Refused(409, f"the package password was already released, on "
-                               f"{aware(row['password_released_at']).isoformat(timespec='seconds')} to account "
-                               f"{row['password_released_to']}; it is released once only", rule="released-once")
+            # when, not to whom: the answer names no other person
+            at = aware(row["password_released_at"]).isoformat(timespec="seconds")
+            raise Refused(409, messages.text(lang, "released-once", at=at), rule="released-once")
         sealed = row["password_ciphertext"]
         if not sealed:
-            raise Refused(409, "no package password is held for this handover", rule="released-once")
+            raise Refused(409, messages.text(lang, "no-password"), rule="released-once")
         password = ctx.keys.open(handover_id, sealed)
         taken = uow.session.execute(
             update(handovers).where(handovers.c.handover_id == handover_id,
@@ -71,7 +86,7 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
             .values(password_released_at=now, password_released_to=principal.subject,
                     password_ciphertext=None, updated_at=now)).rowcount
         if taken != 1:
-            raise Refused(409, "the package password was released by a concurrent request", rule="released-once")
+            raise Refused(409, messages.text(lang, "released-concurrently"), rule="released-once")
         uow.record_access(actor=principal.actor(), action="release-key", resource_type="package-password",
                           resource_id=handover_id, record_count=row["record_count"],
                           agreement_id=row["agreement_id"], program=row["program"],
@@ -81,13 +96,13 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
             "package_sha256": row["package_sha256"]}
 
 
-def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
+def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal, lang: Lang = "id") -> dict[str, Any]:
     now = ctx.clock()
     expires = now + timedelta(seconds=ctx.settings.delivery_link_ttl_seconds)
     link_id = secrets.token_hex(12)
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "a download link")
+        _may_receive(ctx, principal, row, "a download link", "link", lang)
         uow.session.execute(insert(download_links).values(
             link_id=link_id, handover_id=handover_id, issued_to=principal.subject, issued_at=now,
             expires_at=expires, downloads=0))
@@ -105,7 +120,8 @@ class Download:
     size: int
 
 
-def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str) -> Download:
+def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str,
+             lang: Lang = "id") -> Download:
     now = ctx.clock()
     try:
         claims = ctx.keys.verify_link(token, now=now)
@@ -120,7 +136,7 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
         raise Refused(403, "the download link was issued to another account; links are personal", rule="link")
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "a download")
+        _may_receive(ctx, principal, row, "a download", "download", lang)
         link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == claims.link_id), None)
         if link is None:
             raise Refused(403, "the download link is not known here", rule="link")

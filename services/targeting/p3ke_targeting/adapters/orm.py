@@ -36,6 +36,10 @@ extract_requests = Table(
     Column("rules_version", String(100), nullable=True),
     Column("terms_version", String(100), nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
+    # since 0003
+    Column("path", String(20), nullable=True,
+           doc="how the request came: api (targeting's HTTP API) | platform (extract-requested from a ministry "
+               "platform); null for requests stored before 0003"),
 )
 
 extracts = Table(

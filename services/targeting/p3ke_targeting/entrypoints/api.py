@@ -60,7 +60,7 @@ def submit(body: ExtractRequestIn, principal: Requester, ctx: Ctx, response: Res
             agreement_id=body.agreement_id or ctx.agreement_id, program=body.program,
             criteria=body.criteria, quota=body.quota, fields=body.fields, justification=body.justification,
             requested_by=principal.actor(), dataset_version_id=body.dataset_version_id,
-            requested_at=ctx.clock())
+            requested_at=ctx.clock(), recipient=body.recipient)
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from None
     with ctx.unit_of_work() as uow:

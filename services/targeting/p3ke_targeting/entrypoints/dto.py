@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from p3ke_schemas import ExtractCriteria, RequestedProgram
+from p3ke_schemas import Actor, ExtractCriteria, RequestedProgram
 
 UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 """SQLite hands back naive datetimes; every time stored here is UTC."""
@@ -36,6 +36,9 @@ class ExtractRequestIn(BaseModel):
     fields: list[str] = Field(min_length=1, max_length=100)
     justification: str = Field(min_length=10, max_length=2000)
     dataset_version_id: str | None = Field(default=None, description="pin a version; default the current one")
+    recipient: Actor | None = Field(
+        default=None, description="a person of party 2 (a role allowed to download the package) who receives "
+        "the package password and download links instead of you; default you")
 
 
 class RequestStatus(BaseModel):

@@ -1,6 +1,7 @@
 """From an extract request to a frozen extract, or to a refusal with its reason.
 
-Order: the agreement policy first (who asks, for which program, which fields, on which day), then
+Order: the agreement policy first (who asks, for which program, which fields, on which day; and the
+recipient the request names, if any: a person of party 2 whose role may download the package), then
 the request's own sense (fields, criteria, region codes), then the dataset version and its snapshot,
 then the selection. Every refusal names its reason; nothing is half-made: the files are written
 under names derived from the request, so a retry rewrites them and a refusal removes them.
@@ -12,7 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class Accepted:
     file_sha256: str
     ledger_path: Path
     ledger_sha256: str
+    reference_date: date | None = None
+    """The day ages were computed on (the request's, or the day it was received)."""
     seconds: float = 0.0
 
 
@@ -112,9 +115,32 @@ def _policy(ctx: Context, request: ExtractRequested) -> str:
     asked = ctx.policy.decide_for(request.requested_by, "request-extract", program, request.fields,
                                   at=request.requested_at)
     _refuse_unless(asked, request.fields)
+    if request.recipient is not None:
+        _check_recipient(ctx, request)
     prepared = ctx.policy.decide_for(SERVICE_ACTOR, "prepare-extract", program, request.fields, at=ctx.clock())
     _refuse_unless(prepared, request.fields)
     return prepared.terms_version
+
+
+def _check_recipient(ctx: Context, request: ExtractRequested) -> None:
+    """The recipient a request names receives the package password and download links instead of the
+    requester: a person (no service account) of party 2 with a role the agreement lets download it."""
+    recipient = request.recipient
+    assert recipient is not None
+    terms = ctx.policy.terms_at(request.requested_at)
+    party_2 = terms.party(2).org
+    who = f"the recipient named in the request ({recipient.org} account {recipient.subject!r})"
+    if recipient.org != party_2:
+        raise Refused(Rejected(f"{who} is not of PIHAK KEDUA ({party_2}): the package is released to party 2 "
+                               f"only (Art. 6(1))", rule="recipient", terms_version=terms.version))
+    if recipient.service_account:
+        raise Refused(Rejected(f"{who} is a service account: a named recipient must be a person, who signs in to "
+                               f"receive the package password", rule="recipient", terms_version=terms.version))
+    may = ctx.policy.decide_for(recipient, "download-package", str(request.program), request.fields,
+                                at=request.requested_at)
+    if not may.allowed:
+        raise Refused(Rejected(f"{who} may not receive the package: {may.reason}", rule="recipient",
+                               terms_version=may.terms_version))
 
 
 def _refuse_unless(decision: Decision, fields: list[str]) -> None:
@@ -195,7 +221,8 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
     return Accepted(extract_id=extract_id, dataset_version_id=version, terms_version=terms_version,
                     record_count=count, counts_by_desil=by_desil, counts_by_region=by_region,
                     file_path=file_path, file_sha256=file_sha, ledger_path=ledger_path,
-                    ledger_sha256=ledger_sha, seconds=time.perf_counter() - started)
+                    ledger_sha256=ledger_sha, reference_date=selection.reference_date,
+                    seconds=time.perf_counter() - started)
 
 
 def discard(ctx: Context, request_id: str) -> None:

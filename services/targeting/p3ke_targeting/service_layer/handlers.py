@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -14,7 +15,7 @@ from p3ke_targeting.adapters.extract_files import read_refs
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
 from p3ke_targeting.service_layer.context import Context
 from p3ke_targeting.service_layer.extracts import Accepted, Rejected, counts_json, discard, prepare
-from p3ke_targeting.service_layer.requests import Conflict, receive
+from p3ke_targeting.service_layer.requests import Conflict, path_of, receive
 
 log = get_logger(__name__)
 
@@ -45,10 +46,23 @@ def extract_requested(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
     apply_outcome(ctx, uow, data, prepare(ctx, uow.session, data, received_at))
 
 
+def what_was_asked(uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> dict[str, Any]:
+    """extract-prepared's account of the request (for the BAST, and to bind the release to the requester):
+    who asked and by which path, why, the criteria with the day ages were computed on, the fields.
+    Account ids and the justification only; nothing of a data subject."""
+    criteria = request.criteria
+    if isinstance(outcome, Accepted) and outcome.reference_date is not None:
+        criteria = criteria.model_copy(update={"reference_date": outcome.reference_date})
+    return {"requester": request.requested_by, "recipient": request.recipient,
+            "request_path": path_of(uow, request.request_id), "justification": request.justification,
+            "criteria": criteria, "fields": list(request.fields)}
+
+
 def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> None:
     now = ctx.clock()
     program = str(request.program)
     rules_version = ctx.rules.rules_version
+    asked = what_was_asked(uow, request, outcome)
     if isinstance(outcome, Rejected):
         discard(ctx, request.request_id)
         uow.session.execute(update(extract_requests).where(extract_requests.c.request_id == request.request_id)
@@ -58,7 +72,7 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
         uow.emit(ExtractPrepared(request_id=request.request_id, agreement_id=request.agreement_id, program=program,
                                  status="rejected", reason=outcome.reason,
                                  dataset_version_id=outcome.dataset_version_id, rules_version=rules_version,
-                                 prepared_at=now))
+                                 prepared_at=now, **asked), subject=request.request_id)
         uow.record_access(actor=request.requested_by, action="refusal", resource_type="extract-request",
                           resource_id=request.request_id, outcome="denied", reason=outcome.reason,
                           agreement_id=request.agreement_id, program=program, purpose=request.justification)
@@ -80,7 +94,7 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
         program=program, status="accepted", dataset_version_id=outcome.dataset_version_id,
         rules_version=rules_version, record_count=outcome.record_count, counts_by_desil=outcome.counts_by_desil,
         counts_by_region=outcome.counts_by_region, file_uri=outcome.file_path.resolve().as_uri(),
-        file_sha256=outcome.file_sha256, prepared_at=now))
+        file_sha256=outcome.file_sha256, prepared_at=now, **asked), subject=request.request_id)
     _record_selection(uow, request, outcome, now)
     log.info("extract prepared", request_id=request.request_id, extract_id=outcome.extract_id, program=program,
              records=outcome.record_count, seconds=round(outcome.seconds, 3))

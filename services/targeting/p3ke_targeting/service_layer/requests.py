@@ -3,7 +3,8 @@
 
 Both paths store the request through `_store`, the one place a row of `extract_requests` is
 written, with the same idempotency: one `request_id`, one request. The same request again finds
-the stored one; the same id with other content is a `Conflict`.
+the stored one; the same id with other content is a `Conflict`. The row keeps the path it came by
+(`api` or `platform`), which extract-prepared and the BAST report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import RowMapping, insert, select
 
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import ExtractRequested
+from p3ke_schemas.events import RequestPath
 from p3ke_targeting.adapters.orm import extract_requests
 from p3ke_targeting.service_layer.context import Context
 
@@ -33,7 +35,8 @@ class Conflict(Exception):
 def same_request(stored_json: str, request: ExtractRequested) -> bool:
     """Two requests with one request_id are the same if they ask the same (who and when may differ
     in form, e.g. a re-sent event); anything else reusing the id is a conflict."""
-    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id")
+    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id",
+            "recipient")
     stored = json.loads(stored_json)
     current = json.loads(request.model_dump_json())
     return all(stored.get(k) == current.get(k) for k in keys)
@@ -44,7 +47,7 @@ def submit(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> RowMappi
     then decides it like any other, see `receive`). Returns None for a new request, or the stored row
     when the requester's org submitted this same request before; raises Conflict when the id is
     another request's or another org's."""
-    row = _store(uow, request, status="submitted", received_at=request.requested_at)
+    row = _store(uow, request, status="submitted", path="api", received_at=request.requested_at)
     if row is None:
         uow.emit(request)
     elif row["requester_org"] != request.requested_by.org:
@@ -58,7 +61,7 @@ def receive(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> datetim
     producer's `requested_at`) if it is still to be decided, else None; raises Conflict when the id is
     another request's."""
     now = ctx.clock()
-    row = _store(uow, request, status="received", received_at=now)
+    row = _store(uow, request, status="received", path="platform", received_at=now)
     if row is None:
         return now
     if row["status"] in FINAL:
@@ -67,9 +70,17 @@ def receive(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> datetim
     return received if received.tzinfo else received.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC
 
 
-def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, received_at: datetime) -> RowMapping | None:
+def path_of(uow: UnitOfWork, request_id: str) -> RequestPath | None:
+    """How the stored request came (None for a request stored before paths were recorded)."""
+    path = uow.session.scalar(select(extract_requests.c.path).where(extract_requests.c.request_id == request_id))
+    return path if path in ("api", "platform") else None
+
+
+def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, path: RequestPath,
+           received_at: datetime) -> RowMapping | None:
     """The stored request with this id if there is one (the same request, else Conflict); else the
-    request stored now with `status`, and None."""
+    request stored now with `status` and the `path` it came by, and None. A request the API submitted
+    comes back as its own event: it is found here, and stays `api`."""
     row = uow.session.execute(select(extract_requests).where(
         extract_requests.c.request_id == request.request_id)).mappings().first()
     if row is not None:
@@ -79,5 +90,6 @@ def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, received_
     uow.session.execute(insert(extract_requests).values(
         request_id=request.request_id, agreement_id=request.agreement_id, program=str(request.program),
         requester_org=request.requested_by.org, requester_subject=request.requested_by.subject,
-        quota=request.quota, request=request.model_dump_json(), status=status, received_at=received_at))
+        quota=request.quota, request=request.model_dump_json(), status=status, received_at=received_at,
+        path=path))
     return None
