@@ -87,7 +87,7 @@ def is_development_key(key: PublicKey) -> bool:
     return any(public_jwk(key) == public_jwk(k.public_key) for k in dev_keys())
 
 
-def _instant(value: Any, what: str) -> datetime | None:
+def key_instant(value: Any, what: str) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -101,14 +101,18 @@ def _instant(value: Any, what: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def read_trust_file(path: Path) -> list[TrustedKey]:
-    """The services' pinned keys: `keys: [{kid, owner, jwk, not_before?, not_after?}]` (YAML or JSON)."""
+def read_trust_file(path: Path, *, owners: tuple[str, ...] = ALL_SERVICES,
+                    where: str = "P3KE_EVENT_TRUST_FILE") -> list[TrustedKey]:
+    """Pinned public keys: `keys: [{kid, owner, jwk, not_before?, not_after?}]` (YAML or JSON).
+
+    The deployment's trust file holds the services' keys only (`owners`; the platforms' keys belong in the
+    agreement); an auditor's keys file (`p3ke audit event-keys`) holds them all."""
     import yaml
 
-    where = f"P3KE_EVENT_TRUST_FILE {path}"
+    where = f"{where} {path}"
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{where}: cannot read it ({exc})") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("keys"), list):
         raise ConfigurationError(f"{where}: expected a mapping with a list `keys`")
@@ -117,18 +121,19 @@ def read_trust_file(path: Path) -> list[TrustedKey]:
         name = f"{where}: keys[{i}]"
         if not isinstance(item, Mapping) or not {"kid", "owner", "jwk"} <= item.keys():
             raise ConfigurationError(f"{name}: needs kid, owner and jwk")
-        if item["owner"] not in ALL_SERVICES:
-            raise ConfigurationError(f"{name}: owner {item['owner']!r} is not a service ({', '.join(ALL_SERVICES)}); "
-                                     "platform keys belong in the agreement's parties[].platform_keys")
-        if "d" in item["jwk"]:
-            raise ConfigurationError(f"{name}: the jwk holds a private key ('d'); pin the public key only")
+        if item["owner"] not in owners:
+            hint = "; platform keys belong in the agreement's parties[].platform_keys" if owners == ALL_SERVICES else ""
+            raise ConfigurationError(f"{name}: owner {item['owner']!r} is not one of {', '.join(owners)}{hint}")
+        if not isinstance(item["jwk"], Mapping) or "d" in item["jwk"]:
+            raise ConfigurationError(f"{name}: the jwk must be a public JWK (no private member 'd'); pin the public "
+                                     "key only")
         try:
-            public = public_key_from_jwk(item["jwk"])
-        except ValueError as exc:
+            public = public_key_from_jwk(dict(item["jwk"]))
+        except (ValueError, TypeError) as exc:
             raise ConfigurationError(f"{name}: {exc}") from exc
         keys.append(TrustedKey(str(item["kid"]), str(item["owner"]), public,
-                               _instant(item.get("not_before"), f"{name}.not_before"),
-                               _instant(item.get("not_after"), f"{name}.not_after")))
+                               key_instant(item.get("not_before"), f"{name}.not_before"),
+                               key_instant(item.get("not_after"), f"{name}.not_after")))
     return keys
 
 
@@ -166,7 +171,7 @@ class KeyRing:
             for pk in party.platform_keys:
                 until = pk.valid_until + timedelta(days=1) if pk.valid_until else None
                 keys.append(TrustedKey(pk.kid, platform_owner(party.party), public_key_from_jwk(pk.jwk),
-                                       _instant(pk.valid_from, "valid_from"), _instant(until, "valid_until")))
+                                       key_instant(pk.valid_from, "valid_from"), key_instant(until, "valid_until")))
         if settings.event_dev_keys:
             if settings.env == "production":
                 raise ConfigurationError("P3KE_EVENT_DEV_KEYS: development event keys are not trusted in production")

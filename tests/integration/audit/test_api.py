@@ -25,6 +25,7 @@ from p3ke_platform.api import create_app
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.auth import ORGS, ROLES, DevIssuer
 from p3ke_platform.cli import main as p3ke
+from p3ke_platform.event_keys import dev_kid
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.service import Runtime
 from p3ke_schemas import verify_event
@@ -136,6 +137,9 @@ def test_compliance_queries_proofs_and_exports(api: Any, tmp_path: Path, monkeyp
     assert [(e["resource_id"], e["bast_number"]) for e in downloaded] == [("ho-1", "BAST-ho-1")]
     listed = client.get("/v1/entries", params={"action": "download", "resource_id": "ho-1"}, headers=auth).json()
     assert [e["bast_number"] for e in listed] == ["BAST-ho-1"]  # the listing names the BAST too
+    # every entry names the key that signed its event, with the signature (its origin evidence)
+    assert [e["key_id"] for e in listed] == [dev_kid(listed[0]["service"])]
+    assert listed[0]["signature"].split(".")[1] == "" and len(listed[0]["signature"].split(".")) == 3
     one = client.get(f"/v1/entries/{listed[0]['leaf_index']}", headers=auth).json()
     assert one["entry"]["bast_number"] == "BAST-ho-1"
 
@@ -252,6 +256,7 @@ def test_the_web_page(api: Any) -> None:
     assert search.status_code == 200 and 'lang="en"' in search.text
     assert "Integrity status" in search.text and "/ui/entries/" in search.text
     assert "<th scope=\"col\">" in search.text and "agreement expired" not in search.text
+    assert '<th scope="col">Signing key</th>' in search.text and f"<code>{dev_kid('delivery')}</code>" in search.text
     entry = client.get("/ui/entries/4", params={"lang": "en"})
     assert "The inclusion proof verifies against the signed checkpoint of size 28" in entry.text
     trail = client.post("/ui/subject", data={"nik": nik(1)})

@@ -238,3 +238,59 @@ def test_entries_of_a_log_from_before_migration_0003_keep_verifying(database_url
     report = verify(runtime)
     assert report.ok, report.summary()
     assert (report.unsigned_entries, report.signed_entries, report.checkpoints_checked) == (6, 5, 2)
+
+
+def test_a_bundle_verifies_its_origins_offline_with_the_exported_event_keys(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`p3ke audit event-keys` writes the deployment's public event keys; with them `verify-bundle` checks every
+    entry's origin of an exported bundle as `verify` does, and names the row INSERTed around the handler that
+    the log's own tree and checkpoint cover."""
+    from p3ke_audit.service_layer.export import build_bundle
+    from p3ke_audit.service_layer.queries import Filters
+    from p3ke_platform.cli import main as p3ke
+
+    runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=4)
+    _append(runtime, _legacy_rows(2, 500))  # from before signing (format 1)
+    make_log(runtime, 9, batch=3)
+    for name in list(os.environ):
+        if name.startswith("P3KE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("P3KE_ENV", "test")
+    monkeypatch.setenv("P3KE_DATABASE_URL", runtime.settings.database_url)
+    monkeypatch.setenv("P3KE_DATA_DIR", str(runtime.settings.data_dir))
+    capsys.readouterr()
+    assert p3ke(["audit", "event-keys"]) == 0
+    keys = tmp_path / "event-keys.json"
+    keys.write_text(capsys.readouterr().out)
+    exported = json.loads(keys.read_text())["keys"]
+    assert {k["owner"] for k in exported} >= {"targeting", "party-1 platform", "party-2 platform"}
+    assert all("d" not in k["jwk"] for k in exported)
+    monkeypatch.delenv("P3KE_DATABASE_URL")  # the auditor has the files only
+
+    def export() -> Path:
+        runtime.context.issue_checkpoint()
+        with runtime.sessions() as session:
+            bundle = build_bundle(session, Filters(), limit=1000, origin=runtime.settings.audit_origin)
+        path = tmp_path / "bundle.json"
+        path.write_text(json.dumps(bundle))
+        return path
+
+    vkey = runtime.context.signer.verifier_key
+    path = export()
+    assert p3ke(["audit", "verify-bundle", str(path), "--key", vkey, "--event-keys", str(keys), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["origin_checked"] and report["entries_checked"] == 11
+    assert (report["signed_entries"], report["unsigned_entries"], report["unsigned_ranges"]) == (9, 2, [[0, 1]])
+
+    forged_row = _forgeries()[0][1]  # signed by a key no one pinned
+    [forged] = insert_directly(runtime, [forged_row])
+    make_log(runtime, 3, batch=3, seed=2)
+    path = export()  # the log's checkpoint covers the forged row: as a tree, the bundle is intact
+    assert p3ke(["audit", "verify-bundle", str(path), "--key", vkey]) == 0
+    assert "asal entri (tanda tangan produsen event) TIDAK diperiksa" in capsys.readouterr().out
+    assert p3ke(["audit", "verify-bundle", str(path), "--key", vkey, "--event-keys", str(keys)]) == 1
+    err = capsys.readouterr().err
+    assert f"entry at leaf {forged} (event {forged_row['event_id']}) has no valid origin signature: key 'rogue-1' " \
+           "is not a key this deployment pins" in err
+    assert "asal entri: 12 tanda tangan sah, 1 gagal, 2 tanpa bukti asal" in err

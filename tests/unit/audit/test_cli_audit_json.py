@@ -21,11 +21,17 @@ def test_verify_bundle_human_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["audit", "verify-bundle", str(path), "--key", vkey]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ok: 3 entries and 1 earlier checkpoints verified against the signed tree of 9")
+    assert out.splitlines()[1].startswith("PERHATIAN: asal entri (tanda tangan produsen event) TIDAK diperiksa")
+    assert "origin (their producers' signatures) was NOT checked" in out.splitlines()[2]
 
     assert main(["audit", "verify-bundle", str(path), "--key", vkey, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert {k: report.pop(k) for k in ("origin_checked", "origin_failures", "warnings")} == {
+        "origin_checked": False, "origin_failures": [],
+        "warnings": ["NOTE: the entries' origin (their producers' signatures) was NOT checked; give --event-keys "
+                     "(from `p3ke audit event-keys`)"]}
     assert report == {"ok": True, "log": ORIGIN, "tree_size": 9, "entries_checked": 3, "checkpoints_checked": 1,
-                      "problems": []}
+                      "problems": [], "signed_entries": 0, "unsigned_entries": 0, "unsigned_ranges": []}
 
     bundle["entries"][1]["entry"]["actor_subject"] = "someone-else"
     path.write_text(json.dumps(bundle))

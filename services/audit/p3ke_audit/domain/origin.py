@@ -28,6 +28,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,27 @@ _NOT_CANONICAL = "the envelope is not canonical JSON (RFC 8785)"
 
 class OriginError(ValueError):
     """The entry's origin evidence does not hold; the text says why (no payload values)."""
+
+
+@dataclass(frozen=True)
+class OriginFailure:
+    """An entry whose origin does not verify, as `p3ke audit verify` and the bundle verifier name it."""
+
+    leaf_index: int
+    event_id: str | None
+    reason: str
+    seq: int | None = None  # the database key (None in an exported bundle, which has none)
+
+    def describe(self) -> str:
+        seq = f"seq {self.seq}, " if self.seq is not None else ""
+        return (f"entry at leaf {self.leaf_index} ({seq}event {str(self.event_id)[:64]}) has no valid "
+                f"origin signature: {self.reason}")
+
+
+def unsigned_after_signed(first_signed_leaf: int) -> str:
+    """The reason given for an entry of format 1 (no evidence) recorded after the signed ones began."""
+    return (f"it has no origin evidence (format 1) but was recorded after signed entries began at leaf "
+            f"{first_signed_leaf}: a row written around the signature check")
 
 
 def _utc(value: datetime) -> datetime:

@@ -1,7 +1,9 @@
-"""`p3ke audit …`: verify the log, verify an exported bundle offline, sign a checkpoint, show the key.
+"""`p3ke audit …`: verify the log, verify an exported bundle offline, sign a checkpoint, show the keys.
 
 `verify` and `verify-bundle` print a human summary on stdout, or one JSON report with --json; a failed
 verification exits 1 (its problems on stderr, or in the JSON report). Errors follow p3ke_platform.console.
+`verify-bundle` checks the entries' origins only when given the event keys (`event-keys` writes them); without
+them it says so, in Indonesian then in English.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    audit = subparsers.add_parser("audit", help="the audit log: verify, verify-bundle, checkpoint, public-key")
+    audit = subparsers.add_parser("audit", help="the audit log: verify, verify-bundle, checkpoint, public-key, "
+                                  "event-keys")
     sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
 
     verify = sub.add_parser("verify", help="re-derive the whole tree from the database and verify every entry's "
@@ -38,13 +41,19 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=run_verify)
 
-    bundle = sub.add_parser("verify-bundle", help="check an exported bundle offline with the public key only",
+    bundle = sub.add_parser("verify-bundle", help="check an exported bundle offline with the public keys only",
                             description="Check every entry's leaf and inclusion proof and every checkpoint's "
-                            "signature and consistency. Needs no database and no network.")
+                            "signature and consistency; with --event-keys, also every entry's origin (its "
+                            "producer's signature and the columns derived from the signed event), as `p3ke audit "
+                            "verify` does. Needs no database and no network.")
     bundle.add_argument("bundle", help="the exported JSON file ('-' for stdin)")
     bundle.add_argument("--key", required=True, help="the log's verifier key (name+id+key), or a file holding it "
                         "or a PEM public key")
     bundle.add_argument("--origin", help="the log's origin, with a PEM --key")
+    bundle.add_argument("--event-keys", action="append", type=Path, metavar="FILE",
+                        help="the public keys that sign events, `keys: [{kid, owner, jwk, not_before?, "
+                        "not_after?}]` (YAML or JSON; services' and platforms' keys, as `p3ke audit event-keys` "
+                        "writes them); repeatable. Without it the entries' origins are not checked")
     bundle.add_argument("--json", action="store_true", help="print the report as JSON")
     bundle.set_defaults(func=run_verify_bundle)
 
@@ -53,6 +62,13 @@ def register(subparsers: Any) -> None:
 
     key = sub.add_parser("public-key", help="print the checkpoint verifier key (and PEM) to give to witnesses")
     key.set_defaults(func=run_public_key)
+
+    event_keys = sub.add_parser("event-keys", help="print the public event keys this deployment trusts, for "
+                                "`verify-bundle --event-keys`",
+                                description="Print the trust file of the running configuration: the services' "
+                                "pinned keys (P3KE_EVENT_TRUST_FILE), the agreement's platform keys and (outside "
+                                "production) the development keys, as public JWKs with owners and validity.")
+    event_keys.set_defaults(func=run_event_keys)
 
     grants = sub.add_parser("grant-sql", help="print the PostgreSQL GRANTs of the application role")
     grants.add_argument("--role", required=True, help="the role the audit processes connect as")
@@ -124,12 +140,34 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+ORIGIN_UNCHECKED = (
+    "PERHATIAN: asal entri (tanda tangan produsen event) TIDAK diperiksa; berikan --event-keys (dari "
+    "`p3ke audit event-keys`)",
+    "NOTE: the entries' origin (their producers' signatures) was NOT checked; give --event-keys (from "
+    "`p3ke audit event-keys`)",
+)
+
+
+def _origin_lines(report: Any) -> list[str]:
+    """What the human report says of the entries' origins: Indonesian, then English."""
+    if not report.origin_checked:
+        return list(ORIGIN_UNCHECKED)
+    unsigned = len(report.unsigned_leaves)
+    failed = len(report.origin_failures)
+    return [f"asal entri: {report.signed_entries} tanda tangan sah, {failed} gagal, {unsigned} tanpa bukti asal "
+            "(format 1)",
+            f"origin: {report.signed_entries} signatures verified, {failed} failed, {unsigned} without origin "
+            "evidence (format 1)", *(f"warning: {w}" for w in report.warnings)]
+
+
 def run_verify_bundle(args: argparse.Namespace) -> int:
+    from p3ke_audit.adapters.event_keys import ring_of
     from p3ke_audit.domain.bundle import verify_bundle
 
     command = "p3ke audit verify-bundle"
     try:
         name, public = _key(args.key, args.origin)
+        keys = ring_of(args.event_keys) if args.event_keys else None
     except ConfigurationError as exc:
         return console.fail(command, str(exc), as_json=args.json, code=2)
     try:
@@ -140,20 +178,29 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
         bundle = json.loads(raw)
     except json.JSONDecodeError as exc:
         return console.fail(command, f"not JSON: {exc}", as_json=args.json, code=1)
-    report = verify_bundle(bundle if isinstance(bundle, dict) else {}, name, public)
+    report = verify_bundle(bundle if isinstance(bundle, dict) else {}, name, public, keys=keys)
     result = {"ok": report.ok, "log": name, "tree_size": report.tree_size, "entries_checked": report.entries_checked,
-              "checkpoints_checked": report.checkpoints_checked, "problems": report.problems}
+              "checkpoints_checked": report.checkpoints_checked, "problems": report.problems,
+              "origin_checked": report.origin_checked, "signed_entries": report.signed_entries,
+              "origin_failures": [{"leaf_index": f.leaf_index, "event_id": f.event_id, "reason": f.reason}
+                                  for f in report.origin_failures],
+              "unsigned_entries": len(report.unsigned_leaves), "unsigned_ranges": report.unsigned_ranges,
+              "warnings": report.warnings if report.origin_checked else [*report.warnings, ORIGIN_UNCHECKED[1]]}
     if args.json:
         console.emit(result, True, lambda _: "")
     elif report.ok:
         print(f"ok: {report.entries_checked} entries and {report.checkpoints_checked} earlier checkpoints verified "
               f"against the signed tree of {report.tree_size} ({name})")
+        for line in _origin_lines(report):
+            print(line)
     else:
         print(f"FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
         for problem in report.problems[:50]:
             print(f"  {problem}", file=sys.stderr)
         if len(report.problems) > 50:
             print(f"  … and {len(report.problems) - 50} more (--json lists them all)", file=sys.stderr)
+        for line in _origin_lines(report):
+            print(line, file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -174,6 +221,17 @@ def run_public_key(_args: argparse.Namespace) -> int:
     s = _context().signer
     print(s.verifier_key)
     print(s.public_pem(), end="")
+    return 0
+
+
+def run_event_keys(args: argparse.Namespace) -> int:
+    return console.guard("p3ke audit event-keys", args, _event_keys)
+
+
+def _event_keys() -> int:
+    from p3ke_audit.adapters.event_keys import keys_file_text
+
+    print(keys_file_text(_context().event_keys), end="")
     return 0
 
 

@@ -38,6 +38,10 @@ class Entry(BaseModel):
     occurred_at: datetime
     recorded_at: datetime
     payload: dict[str, Any]
+    key_id: str | None = Field(default=None, description="the id of the key that signed the event (its JWS `kid`; "
+                               "null: an entry from before events were signed)")
+    signature: str | None = Field(default=None, description="the event's detached JWS (`<protected>..<signature>`) "
+                                  "over the entry's envelope and payload")
     bast_number: str | None = Field(default=None, description="the BAST of the handover concerned, if any")
 
     @classmethod

@@ -54,6 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
     "what": {"id": "Tindakan", "en": "Action"},
     "resource": {"id": "Sumber daya", "en": "Resource"},
     "records": {"id": "Jumlah rekaman", "en": "Records"},
+    "key_id": {"id": "Kunci penanda tangan", "en": "Signing key"},
     "subject": {"id": "Jejak subjek data (UU PDP Pasal 32)", "en": "Data subject's trail (UU PDP Art. 32)"},
     "nik": {"id": "NIK (16 digit)", "en": "NIK (16 digits)"},
     "nik_help": {"id": "NIK tidak disimpan; dicari lewat hash berkunci.",
@@ -162,7 +163,8 @@ def _table(lang: str, rows: list[dict[str, Any]], caption: str) -> str:
     if not rows:
         return f'<p role="status">{_t(lang, "none")}</p>'
     head = "".join(f'<th scope="col">{_t(lang, k)}</th>' for k in ("entry", "when", "who", "what", "outcome",
-                                                                    "resource", "program", "records"))
+                                                                    "resource", "program", "records",
+                                                                    "key_id"))
     body = []
     for r in rows:
         leaf = r.get("leaf_index")
@@ -172,7 +174,8 @@ def _table(lang: str, rows: list[dict[str, Any]], caption: str) -> str:
         resource = f'{escape(r.get("resource_type") or "")}: {escape(r.get("resource_id") or "")}'
         body.append(f"<tr><td>{link}</td><td>{when}</td><td>{who}</td><td>{escape(r.get('action') or '')}</td>"
                     f"<td>{escape(r.get('outcome') or '')}</td><td>{resource}</td>"
-                    f"<td>{escape(r.get('program') or '')}</td><td>{r.get('record_count', 0)}</td></tr>")
+                    f"<td>{escape(r.get('program') or '')}</td><td>{r.get('record_count', 0)}</td>"
+                    f"<td><code>{escape(r.get('key_id') or '—')}</code></td></tr>")
     # a narrow screen scrolls the table, not the page (the region is focusable for keyboard scrolling)
     return (f'<div class="wide" role="region" aria-label="{escape(caption)}" tabindex="0">'
             f'<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'

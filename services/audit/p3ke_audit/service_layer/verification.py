@@ -47,7 +47,15 @@ from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes, verificati
 from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import ORDER, canonical_values, entry_leaf_hash
 from p3ke_audit.domain.merkle import LEAF_PREFIX, NODE_PREFIX, Frontier, fold, perfect_subtrees, stored_count
-from p3ke_audit.domain.origin import OriginChecker, OriginError, SignatureJob, verify_signature, verify_signatures
+from p3ke_audit.domain.origin import (
+    OriginChecker,
+    OriginError,
+    OriginFailure,
+    SignatureJob,
+    unsigned_after_signed,
+    verify_signature,
+    verify_signatures,
+)
 
 if TYPE_CHECKING:
     from p3ke_platform.event_keys import KeyRing
@@ -58,18 +66,6 @@ MAX_PROBLEMS = 20
 MAX_LISTED = 1000  # origin failures (and ranges of format 1 entries) listed by leaf; the counts are complete
 SIGNATURE_CHUNK = 256  # signature checks per task of the thread pool
 SWITCH_INTERVAL = 0.0002  # seconds: how long a thread holds the GIL while another waits, during a verification
-
-
-@dataclass(frozen=True)
-class OriginFailure:
-    leaf_index: int
-    event_id: str | None
-    reason: str
-    seq: int | None = None
-
-    def describe(self) -> str:
-        return (f"entry at leaf {self.leaf_index} (seq {self.seq}, event {str(self.event_id)[:64]}) has no valid "
-                f"origin signature: {self.reason}")
 
 
 @dataclass
@@ -259,9 +255,7 @@ class _Origins:
                 if report.first_signed_leaf is None:
                     report.unsigned(leaf)
                 else:
-                    report.origin_fail(leaf, row[_EVENT], "it has no origin evidence (format 1) but was recorded "
-                                       f"after signed entries began at leaf {report.first_signed_leaf}: a row "
-                                       "written around the signature check")
+                    report.origin_fail(leaf, row[_EVENT], unsigned_after_signed(report.first_signed_leaf))
                 continue
             if report.first_signed_leaf is None:
                 report.first_signed_leaf = leaf
