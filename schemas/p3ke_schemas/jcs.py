@@ -48,8 +48,8 @@ _SORTS_DIFFERENTLY = re.compile(rb"[\xee-\xf4]|\\u[dDeEfF]")
 _COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def canonicalize_json(text: bytes | str, members: Mapping[str, str] | None = None) -> tuple[Any, bytes]:
-    """Parse a JSON text and return (value, JCS bytes); with `members`, of `{**members, "data": value}`.
+def canonicalize_json(text: bytes | str, members: Mapping[str, str] | None = None) -> bytes:
+    """The JCS bytes of a JSON text; with `members`, of `{**members, "data": <the text's value>}`.
 
     The fast path for the common document (ASCII or BMP member names, integers only) lets the C encoder write
     it; anything else goes through `canonicalize`. A test holds the two to the `rfc8785` package's output.
@@ -75,10 +75,10 @@ def canonicalize_json(text: bytes | str, members: Mapping[str, str] | None = Non
     document = value if members is None else {**members, "data": value}
     if exact and not _SORTS_DIFFERENTLY.search(raw) and (members is None or all(k.isascii() for k in members)):
         try:
-            return value, _COMPACT.encode(document).encode("utf-8")
+            return _COMPACT.encode(document).encode("utf-8")
         except UnicodeEncodeError as exc:
             raise CanonicalizationError("a string holds a lone surrogate, which UTF-8 cannot encode") from exc
-    return value, canonicalize(document)
+    return canonicalize(document)
 
 
 def _write(value: Any, out: list[str]) -> None:

@@ -21,6 +21,7 @@ checks it against the data instead).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -67,9 +68,15 @@ def algorithm_of(key: PublicKey | PrivateKey) -> str:
     raise ValueError("event keys are Ed25519 or ECDSA P-256")
 
 
-def _header_items(headers: Any) -> list[tuple[str, str]]:
+class _Decoded(list[tuple[str, str]]):
+    """Headers already decoded to (name, text) pairs: decoded once per message, however many readers."""
+
+
+def _header_items(headers: Any) -> _Decoded:
+    if isinstance(headers, _Decoded):
+        return headers
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    out = []
+    out = _Decoded()
     for name, raw in items:
         key = name.decode() if isinstance(name, bytes) else str(name)
         try:
@@ -97,7 +104,7 @@ def signing_payload(headers: Any, value: bytes | str | Mapping[str, Any]) -> byt
         attributes[attr] = text
     try:
         if isinstance(value, bytes | str):
-            return canonicalize_json(value, attributes)[1]
+            return canonicalize_json(value, attributes)
         return canonicalize({**attributes, "data": value})
     except CanonicalizationError as exc:
         raise SignatureError(f"the event has no canonical form: {exc}") from exc
@@ -167,8 +174,14 @@ def read_signature(headers: Any) -> tuple[str, dict[str, Any], bytes]:
     parts = jws.split(".")
     if len(parts) != 3 or parts[1] != "":
         raise SignatureError("ce_signature is not a detached JWS (<protected>..<signature>)")
+    return jws, dict(_protected_header(parts[0])), _unb64(parts[2])
+
+
+@functools.lru_cache(maxsize=256)
+def _protected_header(text: str) -> dict[str, Any]:
+    """The checked protected header of a JWS (the same few per producer key, so parsed once each)."""
     try:
-        protected = json.loads(_unb64(parts[0]))
+        protected = json.loads(_unb64(text))
     except ValueError as exc:
         raise SignatureError("the JWS protected header is not JSON") from exc
     if not isinstance(protected, dict):
@@ -183,7 +196,7 @@ def read_signature(headers: Any) -> tuple[str, dict[str, Any], bytes]:
     kid = protected.get("kid")
     if not isinstance(kid, str) or not kid:
         raise SignatureError("the JWS protected header names no key (kid)")
-    return jws, protected, _unb64(parts[2])
+    return protected
 
 
 def verify_headers(headers: Any, value: bytes | str | Mapping[str, Any],
@@ -192,7 +205,7 @@ def verify_headers(headers: Any, value: bytes | str | Mapping[str, Any],
 
     `public_key_for(kid)` returns the pinned public key of that key id, or None for an unknown key.
     """
-    headers = _header_items(headers)  # decoded once for both uses below
+    headers = _header_items(headers)  # decoded once: read_signature and signing_payload reuse it
     jws, protected, signature = read_signature(headers)
     kid, alg = protected["kid"], protected["alg"]
     key = public_key_for(kid)

@@ -15,16 +15,13 @@ Needs the kustomize binary that tools/k8s/install.sh installs, and the kubernete
 from __future__ import annotations
 
 import copy
-import functools
 import re
 import tomllib
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 import pytest
 
 from p3ke_schemas.topics import ALL_SERVICES, EVENTS
-from tools.k8s import manifests
+from tests.contract.k8s_tools import check_builtin_schemas, check_custom_resources, crd_schemas, render
 from tools.k8s.cel import CEL_RULES, all_cel_rules
 from tools.k8s.manifests import (
     COMPONENTS,
@@ -36,7 +33,6 @@ from tools.k8s.manifests import (
     REPO,
     SHARED_STORAGE,
     VARIANTS,
-    MissingPrerequisiteError,
     Variant,
     check_images,
     check_kafka_topics,
@@ -58,31 +54,6 @@ from tools.k8s.manifests import (
     pod_spec,
     variant_id,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _fail_when_missing(function: Callable[P, R]) -> Callable[P, R]:
-    """`function`, failing the test with the install instructions alone when a tool is missing."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except MissingPrerequisiteError as exc:
-            missing = str(exc)
-        pytest.fail(missing, pytrace=False)  # outside `except`: no "during handling ..." chain in the report
-
-    return wrapper
-
-
-# What needs kustomize, kubernetes-validate or the CRDs.
-render = _fail_when_missing(manifests.render)
-check_builtin_schemas = _fail_when_missing(manifests.check_builtin_schemas)
-check_custom_resources = _fail_when_missing(manifests.check_custom_resources)
-crd_schemas = _fail_when_missing(manifests.crd_schemas)
-
 
 # --------------------------------------------------------------------------------------------
 # the tests

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
-import functools
 import hashlib
 import json
 import re
@@ -27,7 +26,6 @@ import secrets
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import pytest
 import yaml
@@ -38,10 +36,10 @@ from cryptography.x509.oid import NameOID
 
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 from p3ke_schemas.topics import ALL_SERVICES
-from tools.k8s import manifests, policy
+from tests.contract.k8s_tools import checkov_findings, render, render_overlay
+from tools.k8s import policy
 from tools.k8s.manifests import (
     K8S,
-    MissingPrerequisiteError,
     check_images_by_digest,
     check_kafka_external_listeners,
     check_pull_policy,
@@ -57,30 +55,8 @@ from tools.k8s.manifests import (
     volume_files,
 )
 
-P = ParamSpec("P")
-R = TypeVar("R")
 PROD = ("prod", None)
 OVERLAYS = (("dev", None), PROD)
-
-
-def _fail_when_missing(function: Callable[P, R]) -> Callable[P, R]:
-    """`function`, failing the test with the install instructions alone when a tool is missing."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except MissingPrerequisiteError as exc:
-            missing = str(exc)
-        pytest.fail(missing, pytrace=False)
-
-    return wrapper
-
-
-render = _fail_when_missing(manifests.render)
-render_overlay = _fail_when_missing(policy.render_overlay)
-checkov_findings = _fail_when_missing(policy.findings)
-
 
 # --------------------------------------------------------------------------------------------
 # placeholder files: generated here, never real, never from the repository

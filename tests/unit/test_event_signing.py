@@ -161,4 +161,4 @@ def test_the_fast_path_writes_the_same_bytes_as_rfc8785() -> None:
         text = json.dumps(value, ensure_ascii=rng.random() < 0.5)
         members = {"id": "x", "zz\u00e9": "y"} if rng.random() < 0.5 else None
         expected = rfc8785.dumps(value if members is None else {**members, "data": value})
-        assert canonicalize_json(text, members)[1] == expected, text
+        assert canonicalize_json(text, members) == expected, text

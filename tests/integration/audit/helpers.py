@@ -140,3 +140,15 @@ def as_superuser(runtime: Runtime, *statements: str, params: dict[str, Any] | No
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def cli_environment(runtime: Runtime, monkeypatch: Any) -> None:
+    """The environment `p3ke audit ...` reads, pointing at `runtime`'s log (and nothing else of P3KE_*)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("P3KE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("P3KE_ENV", "test")
+    monkeypatch.setenv("P3KE_DATABASE_URL", runtime.settings.database_url)
+    monkeypatch.setenv("P3KE_DATA_DIR", str(runtime.settings.data_dir))

@@ -34,6 +34,7 @@ from tests.integration.audit.helpers import (
     SUBJECT_KEY,
     access,
     audit_runtime,
+    cli_environment,
     deliver,
     make_log,
     nik,
@@ -182,12 +183,7 @@ def test_entries_from_before_signing_are_a_warning_unless_they_follow_signed_one
     assert "warning: 6 entries without origin evidence (format 1, recorded before events were signed): leaves 0..5" \
         in report.summary()
 
-    for name in list(os.environ):
-        if name.startswith("P3KE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("P3KE_ENV", "test")
-    monkeypatch.setenv("P3KE_DATABASE_URL", runtime.settings.database_url)
-    monkeypatch.setenv("P3KE_DATA_DIR", str(runtime.settings.data_dir))
+    cli_environment(runtime, monkeypatch)
     capsys.readouterr()
     assert p3ke(["audit", "verify", "--json", "--no-record"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -253,12 +249,7 @@ def test_a_bundle_verifies_its_origins_offline_with_the_exported_event_keys(
     runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=4)
     _append(runtime, _legacy_rows(2, 500))  # from before signing (format 1)
     make_log(runtime, 9, batch=3)
-    for name in list(os.environ):
-        if name.startswith("P3KE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("P3KE_ENV", "test")
-    monkeypatch.setenv("P3KE_DATABASE_URL", runtime.settings.database_url)
-    monkeypatch.setenv("P3KE_DATA_DIR", str(runtime.settings.data_dir))
+    cli_environment(runtime, monkeypatch)
     capsys.readouterr()
     assert p3ke(["audit", "event-keys"]) == 0
     keys = tmp_path / "event-keys.json"

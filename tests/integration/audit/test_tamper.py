@@ -21,7 +21,7 @@ from p3ke_audit.domain.checkpoint import Checkpoint, sign
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_platform.cli import main as p3ke
 from p3ke_platform.service import Runtime
-from tests.integration.audit.helpers import as_superuser, audit_runtime, make_log
+from tests.integration.audit.helpers import as_superuser, audit_runtime, cli_environment, make_log
 
 SIZE = 40
 SEED = int(os.environ.get("P3KE_TEST_SEED") or random.SystemRandom().randrange(1 << 30))
@@ -29,12 +29,7 @@ SEED = int(os.environ.get("P3KE_TEST_SEED") or random.SystemRandom().randrange(1
 
 def _verify(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             *extra: str) -> tuple[int, dict[str, object]]:
-    for name in list(os.environ):
-        if name.startswith("P3KE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("P3KE_ENV", "test")
-    monkeypatch.setenv("P3KE_DATABASE_URL", runtime.settings.database_url)
-    monkeypatch.setenv("P3KE_DATA_DIR", str(runtime.settings.data_dir))
+    cli_environment(runtime, monkeypatch)
     capsys.readouterr()
     code = p3ke(["audit", "verify", "--json", *extra])
     return code, json.loads(capsys.readouterr().out)

@@ -46,7 +46,6 @@ class Delivered:
     offset: int
     event: CloudEvent
     message: Any = None  # the transport's message, kept for dead-lettering
-    received_at: datetime | None = None  # when the broker received it (see worker.received_at)
 
 
 class Inbox:

@@ -82,23 +82,24 @@ class BatchProcessor:
         refused: list[tuple[Delivered, str]] = []
         for ev in events:
             msg = ev.message
+            received = received_at(msg)
             try:
                 ce = from_kafka(msg.key, msg.value, msg.headers)
             except EnvelopeError as exc:
                 answer = self.origin is None or self.origin.signed_by_a_producer(
-                    msg.topic, msg.value, msg.headers, received_at(msg))
+                    msg.topic, msg.value, msg.headers, received)
                 await self._dead_letter(msg, str(exc), answer=answer)
                 continue
             if self.origin is not None:
                 try:
-                    ce = self.origin.verify(msg.key, msg.value, msg.headers, ce, received_at(msg))
+                    ce = self.origin.verify(msg.key, msg.value, msg.headers, ce, received)
                 except OriginRefused as exc:
                     REFUSED.labels(self.consumer, ce.type, exc.kind).inc()
                     reason = f"origin not proven ({exc.kind}): {exc.reason}"
                     await self._dead_letter(msg, reason)
                     refused.append((Delivered(msg.topic, msg.partition, msg.offset, ce, msg), reason))
                     continue
-            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg, received_at(msg)))
+            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg))
         if refused:
             await self._record_refusals(refused)
         if not parsed:

@@ -39,7 +39,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import INSTANT_FIELDS, ORDER, canonical_bytes, format_of
 from p3ke_audit.domain.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
-from p3ke_audit.domain.origin import OriginChecker, OriginError, OriginFailure, unsigned_after_signed
+from p3ke_audit.domain.origin import (
+    OriginChecker,
+    OriginError,
+    OriginFailure,
+    unsigned_after_signed,
+    unsigned_warning,
+)
 
 if TYPE_CHECKING:
     from p3ke_platform.event_keys import KeyRing
@@ -76,12 +82,7 @@ class BundleReport:
 
     @property
     def warnings(self) -> list[str]:
-        if not self.unsigned_leaves:
-            return []
-        ranges = ", ".join(f"{lo}..{hi}" if hi > lo else f"{lo}" for lo, hi in self.unsigned_ranges[:10])
-        more = " …" if len(self.unsigned_ranges) > 10 else ""
-        return [f"{len(self.unsigned_leaves)} entries without origin evidence (format 1, recorded before events "
-                f"were signed): leaves {ranges}{more}"]
+        return unsigned_warning(len(self.unsigned_leaves), self.unsigned_ranges)
 
 
 def _hashes(values: Any) -> list[bytes]:

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pydantic import ValidationError
 
 from p3ke_audit.domain.entry import ORDER
-from p3ke_schemas import Actor, CloudEvent, DataAccess, Signature, SignatureError
+from p3ke_schemas import CloudEvent, DataAccess, Signature, SignatureError, acting_principal
 from p3ke_schemas.envelope import CONTENT_TYPE, SPECVERSION
 from p3ke_schemas.signing import SIGNATURE_HEADER, PublicKey, algorithm_of, read_signature
 from p3ke_schemas.topics import spec_for_type
@@ -52,7 +52,6 @@ DERIVED: tuple[str, ...] = (
     "event_id", "event_type", "source", "service", "actor_org", "actor_subject", "actor_roles", "action",
     "resource_type", "resource_id", "outcome", "program", "agreement_id", "record_count", "occurred_at",
 )
-ACTOR_FIELDS = ("actor", "published_by", "requested_by", "submitted_by")
 
 _scan_string = json.decoder.scanstring  # C: (text, index after the opening quote) -> (str, index after it)
 _scan_value = json.JSONDecoder().raw_decode  # (text, index) -> (value, end); no whitespace skipped
@@ -84,6 +83,16 @@ class OriginFailure:
                 f"origin signature: {self.reason}")
 
 
+def unsigned_warning(count: int, ranges: list[list[int]]) -> list[str]:
+    """The warning for format 1 entries (no origin evidence) from before events were signed, by leaf runs."""
+    if not count:
+        return []
+    listed = ", ".join(f"{lo}..{hi}" if hi > lo else f"{lo}" for lo, hi in ranges[:10])
+    more = " …" if len(ranges) > 10 else ""
+    return [f"{count} entries without origin evidence (format 1, recorded before events were signed): "
+            f"leaves {listed}{more}"]
+
+
 def unsigned_after_signed(first_signed_leaf: int) -> str:
     """The reason given for an entry of format 1 (no evidence) recorded after the signed ones began."""
     return (f"it has no origin evidence (format 1) but was recorded after signed entries began at leaf "
@@ -94,18 +103,10 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _actor(data: Any) -> Actor | None:
-    for name in ACTOR_FIELDS:
-        value = getattr(data, name, None)
-        if isinstance(value, Actor):
-            return value
-    return None
-
-
 def event_columns(event: CloudEvent) -> dict[str, Any]:
     """The columns of `DERIVED` as the entry of `event` stores them."""
     data = event.data
-    actor = _actor(data)
+    actor = acting_principal(data)
     spec = event.spec
     row: dict[str, Any] = {
         "event_id": event.id, "event_type": event.type, "source": event.source,

@@ -53,6 +53,7 @@ from p3ke_audit.domain.origin import (
     OriginFailure,
     SignatureJob,
     unsigned_after_signed,
+    unsigned_warning,
     verify_signature,
     verify_signatures,
 )
@@ -93,12 +94,7 @@ class VerifyReport:
 
     @property
     def warnings(self) -> list[str]:
-        if not self.unsigned_entries:
-            return []
-        ranges = ", ".join(f"{lo}..{hi}" if hi > lo else f"{lo}" for lo, hi in self.unsigned_ranges[:10])
-        more = " …" if len(self.unsigned_ranges) > 10 else ""
-        return [f"{self.unsigned_entries} entries without origin evidence (format 1, recorded before events were "
-                f"signed): leaves {ranges}{more}"]
+        return unsigned_warning(self.unsigned_entries, self.unsigned_ranges)
 
     def first_bad(self) -> int | None:
         """The first entry found wrong, by its tree position or its origin."""

@@ -17,8 +17,9 @@ log = get_logger(__name__)
 UNKNOWN_PROGRAM = "tidak_diketahui"
 
 
-def _text(value: Any, pattern_ok: bool = True, limit: int = 100) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= limit and pattern_ok else None
+def _text(value: Any, limit: int = 100) -> str | None:
+    """`value` if it is a non-empty string of at most `limit` characters (an id the answer can carry)."""
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
 def _requester(data: dict[str, Any]) -> Actor | None:
@@ -35,9 +36,9 @@ def answer_dead_lettered_request(ctx: Context, uow: UnitOfWork, value: bytes | N
         return  # not JSON: no request_id to answer to (the dead letter keeps the message)
     if not isinstance(data, dict) or not (request_id := _text(data.get("request_id"))):
         return
-    program = data.get("program")
-    program = program if isinstance(program, str) and program.replace("_", "").isalnum() and len(program) <= 64 \
-        else UNKNOWN_PROGRAM
+    program = _text(data.get("program"), limit=64)
+    if program is None or not program.replace("_", "").isalnum():
+        program = UNKNOWN_PROGRAM
     agreement_id = _text(data.get("agreement_id")) or ctx.agreement_id
     text = f"the request was not processed: {reason}"[:2000]
     uow.emit(ExtractPrepared(request_id=request_id, agreement_id=agreement_id, program=program, status="rejected",
