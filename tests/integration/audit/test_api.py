@@ -17,9 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from p3ke_audit.domain.checkpoint import open_note, parse_verifier_key
 from p3ke_audit.domain.entry import canonical_bytes
-from p3ke_audit.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from p3ke_audit.service_layer import proofs
 from p3ke_platform.api import create_app
 from p3ke_platform.audit_client import subject_ref
@@ -28,6 +26,8 @@ from p3ke_platform.cli import main as p3ke
 from p3ke_platform.event_keys import dev_kid
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.service import Runtime
+from p3ke_platform.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
+from p3ke_platform.tlog.note import open_note, parse_verifier_key
 from p3ke_schemas import verify_event
 from tests.integration.audit.helpers import (
     ACTORS,

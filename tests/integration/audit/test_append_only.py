@@ -21,9 +21,12 @@ CHANGES = {
     "audit_checkpoints": ["UPDATE audit_checkpoints SET note = 'x'", "DELETE FROM audit_checkpoints"],
     "audit_subject_refs": ["DELETE FROM audit_subject_refs"],
     "audit_verifications": ["DELETE FROM audit_verifications WHERE 1 = 0"],  # refused even if nothing matches
+    "audit_cosignatures": ["UPDATE audit_cosignatures SET line = line WHERE 1 = 0",
+                           "DELETE FROM audit_cosignatures WHERE 1 = 0"],
 }
 COLUMN = {"audit_entries": "payload", "audit_tree_nodes": "hash", "audit_checkpoints": "note",
-          "audit_subject_refs": "subject_ref", "audit_verifications": "message"}
+          "audit_subject_refs": "subject_ref", "audit_verifications": "message",
+          "audit_cosignatures": "line"}
 
 
 def _refused(engine: sa.Engine, sql: str, *, replica: bool = False) -> str:
@@ -42,7 +45,7 @@ def test_triggers_refuse_changes_for_the_owner(database_url: str, tmp_path: Path
     postgres = runtime.engine.dialect.name == "postgresql"
     assert set(CHANGES) == set(LOG_TABLES)
     for table, statements in CHANGES.items():
-        if table == "audit_verifications" and not postgres:
+        if table in ("audit_verifications", "audit_cosignatures") and not postgres:
             continue  # SQLite's statement-less triggers fire per row only
         for sql in statements:
             assert "append-only" in _refused(runtime.engine, sql)

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from p3ke_audit.adapters.orm import checkpoints, entries, subject_refs, tables, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
-from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.domain.merkle import MemoryTree
 from p3ke_audit.service_layer import verification
 from p3ke_audit.service_layer.verification import VerifyReport
 from p3ke_platform.service import Runtime
+from p3ke_platform.tlog.merkle import MemoryTree
+from p3ke_platform.tlog.note import open_note
 from tests.integration.audit.helpers import access, as_superuser, audit_runtime, deliver, make_log, nik, verify
 
 

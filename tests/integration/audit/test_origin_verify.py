@@ -22,13 +22,13 @@ from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.bootstrap import SERVICE
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.domain.entry import ORDER, ORIGIN_FIELDS, entry_leaf_hash
-from p3ke_audit.domain.merkle import Frontier, stored_index
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_audit.service_layer.handlers import entry_row
 from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
+from p3ke_platform.tlog.merkle import Frontier, stored_index
 from p3ke_schemas import CloudEvent, EventSigner, canonicalize, sign_event, verify_event
 from tests.integration.audit.helpers import (
     SUBJECT_KEY,

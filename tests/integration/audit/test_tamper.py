@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from p3ke_audit.adapters.orm import checkpoints, entries, verifications
-from p3ke_audit.domain.checkpoint import Checkpoint, sign
 from p3ke_audit.domain.entry import entry_leaf_hash
 from p3ke_platform.cli import main as p3ke
 from p3ke_platform.service import Runtime
+from p3ke_platform.tlog.note import Checkpoint, sign
 from tests.integration.audit.helpers import as_superuser, audit_runtime, cli_environment, make_log
 
 SIZE = 40

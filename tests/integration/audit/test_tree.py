@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import event, func, select
 
 from p3ke_audit.adapters.orm import checkpoints, entries, subject_refs, tree_nodes
-from p3ke_audit.domain.checkpoint import open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.domain.merkle import MemoryTree, verify_consistency, verify_inclusion
 from p3ke_audit.service_layer import proofs
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.service import Runtime
+from p3ke_platform.tlog.merkle import MemoryTree, verify_consistency, verify_inclusion
+from p3ke_platform.tlog.note import open_note
 from tests.integration.audit.helpers import (
     SUBJECT_KEY,
     access,

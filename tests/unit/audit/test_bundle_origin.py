@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from p3ke_audit.adapters.event_keys import keys_file_text, read_keys_file, ring_of
 from p3ke_audit.domain.bundle import FORMAT, verify_bundle
-from p3ke_audit.domain.checkpoint import Checkpoint, parse_verifier_key, sign, verifier_key
 from p3ke_audit.domain.entry import ORDER, canonical_fields, entry_leaf_hash
-from p3ke_audit.domain.merkle import MemoryTree
 from p3ke_audit.service_layer.handlers import entry_row
 from p3ke_platform.cli import main
 from p3ke_platform.event_keys import PLATFORMS, KeyRing, TrustedKey, dev_keys, dev_signer
 from p3ke_platform.settings import ConfigurationError
+from p3ke_platform.tlog.merkle import MemoryTree
+from p3ke_platform.tlog.note import Checkpoint, parse_verifier_key, sign, verifier_key
 from p3ke_schemas import CloudEvent, EventSigner, canonicalize, public_jwk, sign_event, verify_event
 from tests.integration.audit.helpers import access, signed
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from p3ke_audit.domain.checkpoint import verifier_key
 from p3ke_platform.cli import main
+from p3ke_platform.tlog.note import verifier_key
 from tests.unit.audit.test_entry_and_bundle import ORIGIN, _bundle
 
 

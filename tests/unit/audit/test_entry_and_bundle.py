@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from p3ke_audit.adapters.orm import entries
 from p3ke_audit.domain.bundle import FORMAT, verify_bundle
-from p3ke_audit.domain.checkpoint import Checkpoint, sign
 from p3ke_audit.domain.entry import FIELDS, FIELDS_V1, ORDER, canonical_bytes, canonical_fields, entry_leaf_hash
-from p3ke_audit.domain.merkle import MemoryTree, leaf_hash
+from p3ke_platform.tlog.merkle import MemoryTree, leaf_hash
+from p3ke_platform.tlog.note import Checkpoint, sign
 
 ORIGIN = "p3ke.test/audit"
 

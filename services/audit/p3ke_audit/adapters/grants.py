@@ -27,5 +27,7 @@ def grant_sql(role: str, schema: str = "public") -> str:
         f"GRANT SELECT, INSERT ON {schema}.inbox TO {role};",
         f"GRANT SELECT, INSERT, UPDATE ON {schema}.outbox TO {role};",
         f"GRANT USAGE ON SEQUENCE {schema}.outbox_seq_seq TO {role};",
+        "-- what the log last heard from each witness: contact state, not evidence",
+        f"GRANT SELECT, INSERT, UPDATE ON {schema}.audit_witness_state TO {role};",
         f"GRANT SELECT ON {schema}.alembic_version TO {role};",
     ]) + "\n"

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.checkpoint import key_id, verifier_key
 from p3ke_platform.auth.tokens import load_or_create_dev_key
 from p3ke_platform.settings import ConfigurationError
+from p3ke_platform.tlog.note import key_id, verifier_key
 
 _cache: dict[tuple[Path, str], Signer] = {}
 _lock = threading.Lock()
@@ -68,7 +68,7 @@ def _load(path: Path, *, create: bool) -> Ed25519PrivateKey:
 
 def load_public_key(text: str, name: str | None = None) -> tuple[str, Ed25519PublicKey]:
     """A verifier key (`name+id+key`) or a PEM public key with its `name` (the log's origin)."""
-    from p3ke_audit.domain.checkpoint import parse_verifier_key
+    from p3ke_platform.tlog.note import parse_verifier_key
 
     if "-----BEGIN" not in text:
         return parse_verifier_key(text)

@@ -10,6 +10,9 @@ refuse UPDATE, DELETE and TRUNCATE (migration 0002) and the application role is 
 * `audit_checkpoints`: the signed tree heads (C2SP checkpoint notes).
 * `audit_subject_refs`: which entries name a data subject (the keyed hash of a NIK), for lookups.
 * `audit_verifications`: the results of full verifications (`p3ke audit verify`).
+* `audit_cosignatures`: witnesses' C2SP cosignature lines of checkpoints, as received (append-only).
+* `audit_witness_state`: what the log last heard from each configured witness (the one mutable table here:
+  it states contact, not history; the cosignatures are the evidence).
 """
 
 from sqlalchemy import (
@@ -102,5 +105,28 @@ verifications = Table(
     Column("message", Text, nullable=False),
 )
 
+cosignatures = Table(
+    "audit_cosignatures", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False, doc="the checkpoint cosigned"),
+    Column("key_id", String(8), primary_key=True, doc="hex of the witness's 4-byte cosignature/v1 key id"),
+    Column("witness", String(200), nullable=False, doc="the witness's name (its key name)"),
+    Column("line", Text, nullable=False, doc="the cosignature line as received, ending in a newline"),
+    Column("signed_at", DateTime(timezone=True), nullable=False, doc="the timestamp inside the cosignature"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+witness_state = Table(
+    "audit_witness_state", metadata,
+    Column("vkey", String(300), primary_key=True, doc="the witness's verifier key (name+id+key)"),
+    Column("name", String(200), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("status", String(20), nullable=False, doc="ok | unreachable | refused | behind"),
+    Column("cosigned_size", BigInteger, nullable=True, doc="largest checkpoint it cosigned"),
+    Column("witness_size", BigInteger, nullable=True, doc="the size it says it knows (a 409's body)"),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True, doc="why the last request failed, for operators"),
+)
+
 LOG_TABLES = ("audit_entries", "audit_tree_nodes", "audit_checkpoints", "audit_subject_refs",
-              "audit_verifications")
+              "audit_verifications", "audit_cosignatures")

@@ -15,8 +15,9 @@ from sqlalchemy import Table, bindparam, func, insert, literal, select, text, tr
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes
-from p3ke_audit.domain.merkle import Subtree, stored_index
+from p3ke_audit.adapters.orm import checkpoints, cosignatures, entries, tree_nodes
+from p3ke_platform.tlog.merkle import Subtree, stored_index
+from p3ke_platform.tlog.note import add_signatures
 
 # built once: expanding IN parameters, so a lookup costs no statement construction
 _LEAVES = select(entries.c.leaf_index, entries.c.leaf_hash).where(
@@ -113,6 +114,17 @@ class TreeStore:
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
         row = self.db.execute(select(checkpoints).where(checkpoints.c.tree_size == size)).first()
         return _checkpoint(row) if row else None
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        """The witnesses' cosignature lines stored for the checkpoint of `size` (unverified: as received)."""
+        rows = self.db.execute(select(cosignatures.c.line).where(cosignatures.c.tree_size == size)
+                               .order_by(cosignatures.c.witness, cosignatures.c.key_id))
+        return [line for (line,) in rows]
+
+    def cosigned_note(self, checkpoint: StoredCheckpoint) -> str:
+        """The checkpoint's note with every stored cosignature line after the log's own signature."""
+        lines = self.cosignature_lines(checkpoint.tree_size)
+        return add_signatures(checkpoint.note, lines) if lines else checkpoint.note
 
 
 _UNNEST: dict[tuple[tuple[Table, tuple[str, ...]], ...], str] = {}

@@ -36,9 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import INSTANT_FIELDS, ORDER, canonical_bytes, format_of
-from p3ke_audit.domain.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from p3ke_audit.domain.origin import (
     OriginChecker,
     OriginError,
@@ -46,6 +44,8 @@ from p3ke_audit.domain.origin import (
     unsigned_after_signed,
     unsigned_warning,
 )
+from p3ke_platform.tlog.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
+from p3ke_platform.tlog.note import CheckpointError, open_note
 
 if TYPE_CHECKING:
     from p3ke_platform.event_keys import KeyRing

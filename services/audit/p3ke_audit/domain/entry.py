@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from p3ke_audit.domain.merkle import LEAF_PREFIX, leaf_hash
+from p3ke_platform.tlog.merkle import LEAF_PREFIX, leaf_hash
 
 FORMAT_VERSION = 2  # what new entries are written in
 FIELDS_V1: tuple[str, ...] = (

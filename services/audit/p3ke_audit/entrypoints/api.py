@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.merkle import ProofError
 from p3ke_audit.entrypoints.deps import Auditor, Ctx, integrity_status, record_query
 from p3ke_audit.entrypoints.dto import (
     BundleQuery,
@@ -34,6 +33,7 @@ from p3ke_audit.entrypoints.dto import (
 from p3ke_audit.service_layer import export, proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import BadQuery, Filters
+from p3ke_platform.tlog.merkle import ProofError
 
 MAX_INDEX = 2**62  # leaf indexes, sizes and keys fit a signed 64-bit column
 After = Annotated[int, Query(ge=0, le=MAX_INDEX, description="continue after this key (keyset paging)")]

@@ -87,7 +87,7 @@ def _context() -> AuditContext:
 
 def _key(text: str, origin: str | None) -> tuple[str, Any]:
     from p3ke_audit.adapters.keys import load_public_key
-    from p3ke_audit.domain.checkpoint import CheckpointError
+    from p3ke_platform.tlog.note import CheckpointError
 
     path = Path(text)
     if "+" not in text and path.is_file():

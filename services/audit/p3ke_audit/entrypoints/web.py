@@ -16,14 +16,14 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.domain.merkle import ProofError, verify_inclusion
 from p3ke_audit.entrypoints.deps import ROLE, Ctx, integrity_status, record_query, refuse
 from p3ke_audit.service_layer import proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import Filters
 from p3ke_platform.auth import AuthError, Principal, get_verifier
+from p3ke_platform.tlog.merkle import ProofError, verify_inclusion
+from p3ke_platform.tlog.note import CheckpointError, open_note
 
 COOKIE = "p3ke_audit_token"
 FILTERS = ("actor_subject", "actor_org", "role", "action", "outcome", "resource_id", "program")

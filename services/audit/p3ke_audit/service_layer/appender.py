@@ -33,8 +33,8 @@ from p3ke_audit.adapters.orm import entries, subject_refs, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.domain.entry import ORDER, canonical_leaf_input
-from p3ke_audit.domain.merkle import Frontier, stored_index
 from p3ke_audit.service_layer.checkpoints import maybe_sign
+from p3ke_platform.tlog.merkle import Frontier, stored_index
 
 _KEY = "p3ke_audit.appender"
 _HOOKED = "p3ke_audit.appender_hooked"

@@ -22,9 +22,9 @@ from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import checkpoints
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.checkpoint import Checkpoint, CheckpointError, open_note, sign
-from p3ke_audit.domain.merkle import Frontier, ProofError, consistency_proof, verify_consistency
 from p3ke_platform.logging import get_logger
+from p3ke_platform.tlog.merkle import Frontier, ProofError, consistency_proof, verify_consistency
+from p3ke_platform.tlog.note import Checkpoint, CheckpointError, open_note, sign
 
 if TYPE_CHECKING:
     from p3ke_audit.service_layer.context import AuditContext

@@ -16,9 +16,9 @@ from p3ke_audit.adapters.orm import checkpoints, entries
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.domain.bundle import FORMAT
 from p3ke_audit.domain.entry import canonical_fields
-from p3ke_audit.domain.merkle import consistency_proof, inclusion_ranges, range_hash, subtrees_of
 from p3ke_audit.service_layer.proofs import NotFound
 from p3ke_audit.service_layer.queries import Filters
+from p3ke_platform.tlog.merkle import consistency_proof, inclusion_ranges, range_hash, subtrees_of
 
 CHUNK = 500
 MAX_EARLIER_CHECKPOINTS = 50

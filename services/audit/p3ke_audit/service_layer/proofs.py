@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters.orm import checkpoints, entries
 from p3ke_audit.adapters.tree_store import StoredCheckpoint, TreeStore
 from p3ke_audit.domain.entry import canonical_fields
-from p3ke_audit.domain.merkle import ProofError, consistency_proof, inclusion_proof, root_at
+from p3ke_platform.tlog.merkle import ProofError, consistency_proof, inclusion_proof, root_at
 
 
 class NotFound(LookupError):

@@ -44,9 +44,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from p3ke_audit.adapters.orm import checkpoints, entries, tree_nodes, verifications
-from p3ke_audit.domain.checkpoint import CheckpointError, open_note
 from p3ke_audit.domain.entry import ORDER, canonical_values, entry_leaf_hash
-from p3ke_audit.domain.merkle import LEAF_PREFIX, NODE_PREFIX, Frontier, fold, perfect_subtrees, stored_count
 from p3ke_audit.domain.origin import (
     OriginChecker,
     OriginError,
@@ -57,6 +55,8 @@ from p3ke_audit.domain.origin import (
     verify_signature,
     verify_signatures,
 )
+from p3ke_platform.tlog.merkle import LEAF_PREFIX, NODE_PREFIX, Frontier, fold, perfect_subtrees, stored_count
+from p3ke_platform.tlog.note import CheckpointError, open_note
 
 if TYPE_CHECKING:
     from p3ke_platform.event_keys import KeyRing

@@ -9,7 +9,8 @@
 The signature covers the note text up to and including the newline after the root hash. The key
 id is `SHA-256(name || 0x0A || 0x01 || public key)[:4]`; the shareable verifier key is
 `<name>+<hex key id>+<base64(0x01 || public key)>` (the form Go's `sumdb/note` reads), so another
-party can witness our checkpoints with standard tools. Pure code: keys come in as objects.
+party can witness our checkpoints with standard tools (witnesses add their cosignature lines, see
+`cosignature`). Pure code: keys come in as objects.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from p3ke_audit.domain.merkle import HASH_SIZE
+from p3ke_platform.tlog.merkle import HASH_SIZE
 
 ED25519 = 0x01
 SIGNATURE_PREFIX = "— "  # U+2014 EM DASH, U+0020
@@ -104,12 +105,9 @@ def open_note(note: str, name: str, public_key: Ed25519PublicKey) -> Checkpoint:
     return parse_body(verify_note(note, name, public_key))
 
 
-def verify_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
-    """Verify a signed note with the key `(name, public_key)`; return its text.
-
-    Per the signed-note spec: lines of unknown keys are ignored, a failing line of our key rejects
-    the note, and at least one line of our key must verify.
-    """
+def signature_lines(note: str) -> tuple[str, list[str]]:
+    """Split a signed note into its text and its signature lines (each with its newline), checking the
+    framing (size, control characters, the blank line, the line prefix) but no signature."""
     if not isinstance(note, str):
         raise CheckpointError("a note is text")
     raw = note.encode()
@@ -124,13 +122,31 @@ def verify_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
     lines = sig_block[:-1].split("\n")
     if not lines or len(lines) > MAX_SIGNATURES:
         raise CheckpointError("a note needs between 1 and 100 signature lines")
+    if any(not line.startswith(SIGNATURE_PREFIX) for line in lines):
+        raise CheckpointError("a signature line must start with an em dash and a space")
+    return body, [line + "\n" for line in lines]
+
+
+def add_signatures(note: str, lines: list[str]) -> str:
+    """The note with more signature lines (e.g. witnesses' cosignatures) appended, each once."""
+    body, present = signature_lines(note)
+    extra = [line if line.endswith("\n") else line + "\n" for line in lines]
+    merged = present + [line for line in dict.fromkeys(extra) if line not in present]
+    return body + "\n" + "".join(merged)
+
+
+def verify_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
+    """Verify a signed note with the key `(name, public_key)`; return its text.
+
+    Per the signed-note spec: lines of unknown keys are ignored (a witness's cosignature, a rotated key), a
+    failing line of our key rejects the note, and at least one line of our key must verify.
+    """
+    body, lines = signature_lines(note)
     wanted = key_id(name, public_key)
     verified = False
     for line in lines:
-        if not line.startswith(SIGNATURE_PREFIX):
-            raise CheckpointError("a signature line must start with an em dash and a space")
         try:
-            signer, b64 = line[len(SIGNATURE_PREFIX):].split(" ")
+            signer, b64 = line[len(SIGNATURE_PREFIX):-1].split(" ")
             blob = base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error):
             raise CheckpointError("a signature line is malformed") from None

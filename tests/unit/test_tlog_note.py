@@ -7,7 +7,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from p3ke_audit.domain.checkpoint import (
+from p3ke_platform.tlog.note import (
     Checkpoint,
     CheckpointError,
     key_id,

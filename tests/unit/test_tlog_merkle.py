@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from p3ke_audit.domain.merkle import (
+from p3ke_platform.tlog.merkle import (
     EMPTY_ROOT,
     Frontier,
     MemoryTree,
