@@ -35,6 +35,7 @@ COPY services/targeting/pyproject.toml services/targeting/
 COPY services/delivery/pyproject.toml services/delivery/
 COPY services/feedback/pyproject.toml services/feedback/
 COPY services/audit/pyproject.toml services/audit/
+COPY services/witness/pyproject.toml services/witness/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --no-install-workspace
 
@@ -66,4 +67,4 @@ ENV PATH=/opt/venv/bin:${PATH} \
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8080 8081
-CMD ["python", "-c", "print('usage: python -m p3ke_<ingest|targeting|delivery|feedback|audit> <api|worker|relay|migrate>')"]
+CMD ["python", "-c", "print('usage: python -m p3ke_<ingest|targeting|delivery|feedback|audit|witness> <api|worker|relay|migrate>')"]

@@ -14,14 +14,25 @@
    through the service layer in this process and through the real API process over HTTP (which also
    records each query in the log's outbox).
 3. `verify_log` (what `p3ke audit verify` runs: the tree, the checkpoints and every entry's origin signature,
-   on one thread per CPU) over the whole log: entries per second; and the tree alone, for comparison.
+   pages checked by one worker process per CPU) over the whole log: entries per second (`verify_entries_per_s`;
+   the tree alone over the same log: `verify_tree_only_small_entries_per_s`). Then the tree alone over a log of
+   BENCH_AUDIT_VERIFY_ENTRIES entries (default 100000) built in bulk (`bulk_log`: the worker's entries repeated
+   under new event ids, each leaf hash computed by domain/entry.py, the nodes by the tree's frontier, a checkpoint
+   signed by the log's key every 1000 entries, written with COPY; verification reads it like any log; the copies
+   keep their originals' signatures, so their origins are not checked): BENCH_AUDIT_VERIFY_RUNS runs (default
+   3), `verify_tree_only_entries_per_s` being the median. The same-run references, measured just before on the
+   same log: `verify_reference_fetch_rows_per_s`, one connection fetching the same columns page by page with
+   the same driver (what reading alone costs), and `verify_reference_sha256_mb_per_s`, hashlib over the same
+   canonical bytes in this process (the CPU's state); with `verify_loadavg` (1, 5, 15 min) at the start, since
+   other work on the machine takes the same 2 CPUs.
 
 Every event is signed with its service's development key (the worker verifies it before the handler).
 
 Aims (issue 7): >= 5,000 entries/s appended on 2 cores; at 10^7 entries p95 <= 50 ms for an inclusion
-proof and <= 200 ms for a subject lookup; verification >= 100,000 entries/s (of the tree: since issue 15 a
-verification also checks every entry's origin signature, one Ed25519 verification of 50-130 us per entry
-spread over the CPUs, which sets its pace; `verify_tree_only_entries_per_s` is the tree's part). The
+proof and <= 200 ms for a subject lookup; verification >= 100,000 entries/s (issue 16; of the tree: since
+issue 15 a verification also checks every entry's origin signature, one Ed25519 verification of 100-250 us per
+entry on this machine spread over the CPUs, which sets its pace; `verify_tree_only_entries_per_s` is the
+tree's part). The
 throwaway PostgreSQL cluster runs with fsync and synchronous_commit off (p3ke_platform.devstack.postgres).
 """
 
@@ -213,6 +224,124 @@ def timed(samples: int, call: Callable[[], Any], warm: int = 5) -> list[float]:
     return sorted(out)
 
 
+def bulk_log(source: Engine, url: str, signer: Any, n: int, every: int = 1000) -> None:
+    """A log of `n` entries in the (migrated, empty) database `url`: the entries of `source` repeated, each copy
+    under a new event id, with its leaf hash (domain/entry.py), the tree's nodes (the frontier, as the appender
+    writes them) and a checkpoint signed by `signer` every `every` entries and at the end, written with COPY."""
+    import psycopg
+
+    from p3ke_audit.adapters.orm import tree_nodes
+    from p3ke_audit.domain.entry import ORDER, entry_leaf_hash
+    from p3ke_platform.tlog.merkle import Frontier, stored_index
+    from p3ke_platform.tlog.note import Checkpoint, sign
+
+    names = [name for name in ORDER if name != "leaf_index"]
+    with source.connect() as conn:
+        originals = [dict(r) for r in conn.execute(select(*(entries.c[name] for name in names))
+                                                   .order_by(entries.c.leaf_index)).mappings()]
+    frontier = Frontier()
+    columns = [*ORDER, "leaf_hash"]
+    now = datetime.now(UTC)
+    nodes: list[tuple[int, int, int, bytes]] = []
+    signed: list[tuple[int, bytes, str, str, datetime]] = []
+    with psycopg.connect(url.replace("+psycopg", "")) as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY {entries.name} ({', '.join(columns)}) FROM STDIN") as rows:
+            for i in range(n):
+                copy, row = divmod(i, len(originals))
+                entry = {**originals[row], "leaf_index": i}
+                if copy:
+                    entry["event_id"] = f"{entry['event_id'][:50]}-copy{copy}"
+                entry["leaf_hash"] = leaf = entry_leaf_hash(entry)
+                rows.write_row([entry[c] for c in columns])
+                nodes += [(stored_index(level, idx), level, idx, h) for level, idx, h in frontier.append(leaf)]
+                if frontier.size % every == 0 or frontier.size == n:
+                    root = frontier.root()
+                    note = sign(Checkpoint(signer.name, frontier.size, root), signer.name, signer.private_key)
+                    signed.append((frontier.size, root, note, signer.key_id_hex, now))
+        for table, names, values in ((tree_nodes.name, "id, level, idx, hash", nodes),
+                                     (checkpoints.name, "tree_size, root_hash, note, key_id, issued_at", signed)):
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copying:
+                for value in values:
+                    copying.write_row(value)
+
+def fetch_reference(url: str, page: int) -> float:
+    """Rows per second of one connection fetching the columns verification reads, page by page (psycopg,
+    binary), hashing and serialising nothing: what reading the log alone costs on this machine now."""
+    import psycopg
+
+    from p3ke_audit.domain.entry import ORDER
+
+    sql = (f"SELECT leaf_hash, {', '.join(ORDER)} FROM {entries.name} WHERE leaf_index >= %s AND leaf_index < %s "
+           "ORDER BY leaf_index")
+    count = 0
+    with psycopg.connect(url.replace("+psycopg", "")) as conn, conn.cursor(binary=True) as cursor:
+        conn.execute("SET TIME ZONE 'UTC'")
+        size = conn.execute(f"SELECT count(*) FROM {entries.name}").fetchone()[0]  # type: ignore[index]
+        started = time.perf_counter()
+        for lo in range(0, size, page):
+            count += len(cursor.execute(sql, (lo, lo + page)).fetchall())
+        return count / (time.perf_counter() - started)
+
+
+def sha256_reference(engine: Engine, rows: int = 20_000) -> float:
+    """MB per second of hashlib's SHA-256 over the canonical bytes of the log's first entries, in this process."""
+    import hashlib
+
+    from p3ke_audit.domain.entry import ORDER, canonical_leaf_input
+
+    with engine.connect() as conn:
+        data = [canonical_leaf_input(r) for r in conn.execute(select(*(entries.c[name] for name in ORDER))
+                                                              .order_by(entries.c.leaf_index).limit(rows))]
+    started = time.perf_counter()
+    for _ in range(5):
+        for item in data:
+            hashlib.sha256(item).digest()
+    return 5 * sum(map(len, data)) / (time.perf_counter() - started) / 1e6
+
+
+def verification(runtime: Any, bulk_url: str, env: dict[str, str]) -> dict[str, Any]:
+    """Step 3: `verify_log` over the log the worker built (with origins, then the tree alone), and the tree alone
+    over a bulk-built log of BENCH_AUDIT_VERIFY_ENTRIES entries, with the same-run references."""
+    from p3ke_audit.service_layer import verification as verify
+    from p3ke_audit.service_layer.verification import verify_log
+
+    size = env_int("BENCH_AUDIT_VERIFY_ENTRIES", 100_000)
+    runs = env_int("BENCH_AUDIT_VERIFY_RUNS", 3)
+    s, engine = runtime.context.signer, runtime.engine
+    figures: dict[str, Any] = {"verify_cpus": os.cpu_count(), "verify_loadavg": [round(x, 2) for x in os.getloadavg()]}
+    report = verify_log(engine, s.name, s.public_key, keys=runtime.context.event_keys)
+    small = verify_log(engine, s.name, s.public_key)
+    if not (report.ok and small.ok) or report.signed_entries != report.entries_checked:
+        raise SystemExit(f"verification failed: {report.summary()} / {small.summary()}")
+    figures.update(verify_entries=report.entries_checked, verify_checkpoints=report.checkpoints_checked,
+                   verify_signatures=report.signed_entries, verify_seconds=round(report.seconds, 3),
+                   verify_entries_per_s=round(report.entries_checked / report.seconds),
+                   verify_tree_only_small_entries_per_s=round(small.entries_checked / small.seconds))
+
+    print(f"[audit] building a log of {size} entries in bulk for the tree-only verification", flush=True)
+    subprocess.run([sys.executable, "-m", "p3ke_audit", "migrate"], env={**env, "P3KE_DATABASE_URL": bulk_url},
+                   check=True, capture_output=True)
+    started = time.monotonic()
+    bulk_log(engine, bulk_url, s, size)
+    bulk = create_engine(bulk_url)
+    figures.update(verify_tree_only_build_seconds=round(time.monotonic() - started, 1),
+                   verify_reference_fetch_rows_per_s=round(fetch_reference(bulk_url, verify.PAGE)),
+                   verify_reference_sha256_mb_per_s=round(sha256_reference(bulk)))
+    rates = []
+    for run in range(runs):
+        tree = verify_log(bulk, s.name, s.public_key)
+        if not tree.ok or tree.entries_checked != size:
+            raise SystemExit(f"verification of the bulk log failed: {tree.summary()}")
+        rates.append(round(tree.entries_checked / tree.seconds))
+        print(f"  run {run + 1}: {rates[-1]} entries/s", flush=True)
+    bulk.dispose()
+    figures.update(verify_tree_only_entries=size, verify_tree_only_checkpoints=tree.checkpoints_checked,
+                   verify_tree_only_entries_per_s=round(statistics.median(rates)),
+                   verify_tree_only_runs_entries_per_s=rates,
+                   verify_loadavg_after=[round(x, 2) for x in os.getloadavg()])
+    return figures
+
+
 def main() -> None:
     n = env_int("BENCH_AUDIT_ENTRIES", 20_000)
     extra = env_int("BENCH_AUDIT_PREFILL", 0)
@@ -283,7 +412,6 @@ def main() -> None:
         from p3ke_audit.config import AuditSettings
         from p3ke_audit.service_layer import proofs, queries
         from p3ke_audit.service_layer.queries import Filters
-        from p3ke_audit.service_layer.verification import verify_log
         from p3ke_platform.audit_client import subject_ref
         from p3ke_platform.auth import DevIssuer
         from p3ke_platform.service import Runtime
@@ -336,19 +464,9 @@ def main() -> None:
             subject_lookup_http_p50_ms=pct(sub_http, 0.5), subject_lookup_http_p95_ms=pct(sub_http, 0.95),
             subject_entries_mean=round(statistics.fmean(found), 1) if found else 0)
 
-        # 3. full verification: the tree alone, then as `p3ke audit verify` runs it (every entry's origin too)
+        # 3. full verification: as `p3ke audit verify` runs it (every entry's origin too), then the tree alone
         print("[audit] full verification", flush=True)
-        s = runtime.context.signer
-        tree_only = verify_log(runtime.engine, s.name, s.public_key)
-        report = verify_log(runtime.engine, s.name, s.public_key, keys=runtime.context.event_keys)
-        if not (report.ok and tree_only.ok) or report.signed_entries != report.entries_checked:
-            raise SystemExit(f"verification failed: {report.summary()} / {tree_only.summary()}")
-        figures.update(verify_entries=report.entries_checked, verify_checkpoints=report.checkpoints_checked,
-                       verify_signatures=report.signed_entries, verify_seconds=round(report.seconds, 3),
-                       verify_entries_per_s=round(report.entries_checked / report.seconds),
-                       verify_tree_only_seconds=round(tree_only.seconds, 3),
-                       verify_tree_only_entries_per_s=round(tree_only.entries_checked / tree_only.seconds),
-                       verify_cpus=os.cpu_count())
+        figures.update(verification(runtime, cluster.create_database("audit_bulk"), env))
         runtime.engine.dispose()
         engine.dispose()
 

@@ -31,6 +31,7 @@ def fail_when_missing(function: Callable[P, R]) -> Callable[P, R]:
 
 
 render = fail_when_missing(manifests.render)
+build = fail_when_missing(manifests.build)
 check_builtin_schemas = fail_when_missing(manifests.check_builtin_schemas)
 check_custom_resources = fail_when_missing(manifests.check_custom_resources)
 crd_schemas = fail_when_missing(manifests.crd_schemas)

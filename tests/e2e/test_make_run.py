@@ -1,4 +1,4 @@
-"""`p3ke run` (what `make run` calls) brings up Kafka and all five services with healthy /readyz."""
+"""`p3ke run` (what `make run` calls) brings up Kafka and all six services with healthy /readyz."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ def test_local_stack_comes_up_ready_and_stops_cleanly(tmp_path: Path) -> None:
                           timeout=420)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     endpoints = json.loads((data_dir / "endpoints.json").read_text())
-    assert set(endpoints["services"]) == {"ingest", "targeting", "delivery", "feedback", "audit"}
+    assert set(endpoints["services"]) == {"ingest", "targeting", "delivery", "feedback", "audit", "witness"}
     for name, urls in endpoints["services"].items():
         assert urls["api"] in done.stdout, name
     assert "stopped." in done.stdout
     # seeded: a snapshot published through the ingest API, tokens for every role, the signatories' certificates
     assert "dataset version: dv-" in done.stdout, done.stdout[-3000:]
     dev_env = (data_dir / "dev.env").read_text()
-    for variable in ("INGEST", "TARGETING", "DELIVERY", "FEEDBACK", "AUDIT", "P1_STEWARD", "P1_SIGNATORY",
+    for variable in ("INGEST", "TARGETING", "DELIVERY", "FEEDBACK", "AUDIT", "WITNESS", "P1_STEWARD", "P1_SIGNATORY",
                      "P1_AUDITOR", "P2_OFFICER", "P2_SIGNATORY", "P2_AUDITOR", "P2_PLATFORM", "P3KE_DATA_DIR"):
         assert f"export {variable}=" in dev_env, variable
     assert oct((data_dir / "dev.env").stat().st_mode & 0o777) == "0o600"
@@ -45,7 +45,12 @@ def test_local_stack_comes_up_ready_and_stops_cleanly(tmp_path: Path) -> None:
     certificates = sorted(p.name for p in (data_dir / "services" / "dev-ca").glob("*.p12"))
     assert certificates == ["sig-kemenkopmk-deputi.p12", "sig-kemnaker-kabarenbang.p12"]
     assert all(name in done.stdout for name in certificates)
-    assert len(endpoints["pids"]) == 9  # five APIs, four workers (ingest consumes nothing)
+    # party 2's witness witnesses the audit log, with the development witness key everyone knows
+    from p3ke_platform.tlog.dev_keys import development_witness_vkey
+
+    assert f"witness cosignature verifier key {development_witness_vkey()}" in done.stdout
+    assert "audit checkpoint verifier key   p3ke.local/audit+" in done.stdout
+    assert len(endpoints["pids"]) == 10  # six APIs, four workers (ingest and the witness consume nothing)
     alive = [name for name, pid in endpoints["pids"].items() if Path(f"/proc/{pid}").exists()]
     assert alive == [], f"left running after stop: {alive}"
     broker = subprocess.run(["pgrep", "-f", str(data_dir / "kafka")], capture_output=True, text=True)

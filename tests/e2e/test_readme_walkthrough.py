@@ -65,6 +65,10 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
         assert refusal in lines, "the audit log records the refusal with the same reason"
         assert "404" in lines, "targeting never stored the forged request"
         assert any(line.startswith("ok:") for line in lines), "p3ke audit verify must report an intact log"
+        # the cosigned note: the log's signature and party 2's witness's cosignature; verification against it
+        assert any(line.startswith("— p3ke.local/audit ") for line in lines), out
+        assert any(line.startswith("— p3ke.local/witness-party-2 ") for line in lines), out
+        assert any("consistent with the trusted checkpoint(s)" in line for line in lines), out
         trail = [line for line in lines if re.match(r"\d{4}-\d\d-\d\dT", line)]
         assert any(" targeting select " in line for line in trail), trail
         assert (tmp_path / "var" / "walk" / "monev.pdf").read_bytes().startswith(b"%PDF")

@@ -1,7 +1,9 @@
-"""`p3ke run` (what `make run` calls): a real Kafka broker and all five services, on this machine.
+"""`p3ke run` (what `make run` calls): a real Kafka broker and all the services, on this machine.
 
 Each service gets a migrate step, an API process and (if it consumes anything) a worker process, on
-free loopback ports; Ctrl-C stops everything, children first, then the broker.
+free loopback ports; Ctrl-C stops everything, children first, then the broker. Party 2's witness starts
+before the audit log, with the log's checkpoint verifier key, and the log asks it for cosignatures
+(`witness_env`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Stack:
     external_bootstrap: str | None = None  # a broker this stack did not start (tests)
     database_urls: dict[str, str] = field(default_factory=dict)  # per service; default SQLite in the data dir
     extra_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # one service's own (the witness wiring)
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     endpoints: dict[str, dict[str, str]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
@@ -57,6 +60,7 @@ class Stack:
     def env_for(self, service: str, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.extra_env)
+        env.update(self.service_env.get(service, {}))
         env.update(P3KE_SERVICE=service, P3KE_DATA_DIR=str(self.services_dir), P3KE_KAFKA_BOOTSTRAP=self.bootstrap,
                    **extra)
         if service in self.database_urls:
@@ -114,10 +118,13 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
             stack.kafka = KafkaBroker(data_dir / "kafka", port=free_port(9092)).start()
         ensure_topics(load_settings(kafka_bootstrap=stack.bootstrap))
         specs = service_specs()
+        ports = {name: free_port(DEFAULT_PORTS[name]) for name in specs}
+        if {"audit", "witness"} <= specs.keys():
+            stack.service_env.update(witness_env(stack, ports))
         for name, spec in specs.items():
             _migrate(stack, name, spec.package)
-        for name, spec in specs.items():
-            api_port, worker_port = free_port(DEFAULT_PORTS[name]), free_port()
+        for name, spec in sorted(specs.items(), key=lambda item: item[0] != "witness"):  # the witness first
+            api_port, worker_port = ports[name], free_port()
             env = stack.env_for(name, P3KE_API_PORT=str(api_port), P3KE_WORKER_PORT=str(worker_port))
             stack.spawn(f"{name}-api", [sys.executable, "-m", spec.package, "api"], env)
             stack.endpoints[name] = {"api": f"http://127.0.0.1:{api_port}"}
@@ -129,6 +136,34 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
         stack.stop()
         raise
     return stack
+
+
+AUDIT_DEV_ORIGIN = "p3ke.local/audit"  # the audit log's origin outside production (P3KE_AUDIT_ORIGIN)
+
+
+def witness_env(stack: Stack, ports: dict[str, int]) -> dict[str, dict[str, str]]:
+    """The settings that make party 2's witness witness the audit log, per service.
+
+    The witness gets the log's checkpoint verifier key (the audit's development key in the data directory,
+    created here if it is not there yet, exactly as the audit service would), and the log gets the witness's
+    cosignature verifier key (its development key, derived from a published seed) and address, quorum 1.
+    Settings given in the environment or in `extra_env` win."""
+    from p3ke_platform.auth.tokens import load_or_create_dev_key
+    from p3ke_platform.tlog.dev_keys import DEV_WITNESS_NAME, development_witness_vkey
+    from p3ke_platform.tlog.note import verifier_key
+
+    given = {**os.environ, **stack.extra_env}
+    origin = given.get("P3KE_AUDIT_ORIGIN") or AUDIT_DEV_ORIGIN
+    key_file = given.get("P3KE_AUDIT_CHECKPOINT_KEY_FILE") or str(stack.services_dir / "keys" / "audit-checkpoint.pem")
+    log_vkey = verifier_key(origin, load_or_create_dev_key(Path(key_file)).public_key())
+    witness_vkey = development_witness_vkey(given.get("P3KE_WITNESS_NAME") or DEV_WITNESS_NAME)
+    wanted = {
+        "witness": {"P3KE_WITNESS_LOGS": json.dumps([log_vkey])},
+        "audit": {"P3KE_AUDIT_WITNESSES": json.dumps([{"vkey": witness_vkey,
+                                                       "url": f"http://127.0.0.1:{ports['witness']}"}]),
+                  "P3KE_AUDIT_WITNESS_QUORUM": "1"},
+    }
+    return {service: {k: v for k, v in values.items() if k not in given} for service, values in wanted.items()}
 
 
 def _migrate(stack: Stack, name: str, package: str) -> None:
@@ -166,6 +201,7 @@ def print_table(stack: Stack, dev_env: Path | None = None) -> None:
     print(f"{'service':<11}{'API (OpenAPI at /docs)':<30}{'worker health'}")
     for name, eps in stack.endpoints.items():
         print(f"{name:<11}{eps['api']:<30}{eps.get('worker', '(consumes nothing)')}")
+    _print_witness(stack)
     if dev_env is not None:
         _print_dev_env(stack, dev_env)
     print("logs:", stack.data_dir / "logs", "\nCtrl-C stops everything.", flush=True)
@@ -194,6 +230,17 @@ def _print_dev_env(stack: Stack, dev_env: Path) -> None:
     print("  (the services sign with development keys derived from a published seed: P3KE_EVENT_DEV_KEYS)")
     print("compliance web page:", f"{stack.endpoints['audit']['api']}/ui" if "audit" in stack.endpoints else "-")
     print("walkthrough: README.md, section 'A walk through the agreement'\n")
+
+
+def _print_witness(stack: Stack) -> None:
+    audit = stack.service_env.get("audit", {}).get("P3KE_AUDIT_WITNESSES")
+    logs = stack.service_env.get("witness", {}).get("P3KE_WITNESS_LOGS")
+    if not audit or not logs:
+        return
+    audit, logs = json.loads(audit), json.loads(logs)
+    print("\nthe audit log is witnessed by party 2's witness (quorum 1; development keys):")
+    print(f"  audit checkpoint verifier key   {logs[0]}")
+    print(f"  witness cosignature verifier key {audit[0]['vkey']}")
 
 
 def dev_keys_dir(data_dir: Path) -> Path:
@@ -239,8 +286,10 @@ def run(data_dir: Path, exit_when_ready: bool = False, seed: bool = True, seed_f
         if seed:
             dev_env = claimed / "dev.env"
             keys = seeding.write_dev_keys(dev_keys_dir(claimed))
+            witnesses = json.loads(stack.service_env.get("audit", {}).get("P3KE_AUDIT_WITNESSES") or "[]")
             tokens = seeding.write_dev_env(dev_env, services_dir, stack.endpoints, kafka_bootstrap=stack.bootstrap,
-                                           platform_keys=keys)
+                                           platform_keys=keys,
+                                           witness_vkey=witnesses[0]["vkey"] if witnesses else None)
             seeding.seed_snapshot(stack.endpoints["ingest"]["api"], stack.endpoints["targeting"]["api"],
                                   tokens["P1_STEWARD"], claimed / "seed", stack.env_for("ingest"),
                                   families=seed_families)

@@ -98,6 +98,8 @@ class ServiceSpec:
     settings_class: type[Settings] = Settings  # a service's own settings subclass, if it has any
     context: Callable[[Runtime], ServiceContext[Any]] = ServiceContext  # builds the service's context
     loops: Sequence[BackgroundLoop] = ()
+    kafka: bool = True
+    """False for a service that consumes and emits no events (the witness): readiness does not ask Kafka."""
 
     @property
     def topics(self) -> list[str]:
@@ -213,13 +215,13 @@ class Runtime:
             raise
 
     def readiness(self) -> list[str]:
-        """What stops this process from serving: empty when the database and Kafka answer."""
+        """What stops this process from serving: empty when the database and Kafka (if it uses Kafka) answer."""
         problems = []
         try:
             ping(self.engine)
         except Exception as exc:
             problems.append(f"database: {type(exc).__name__}")
-        kafka = self._kafka_problem()
+        kafka = self._kafka_problem() if self.spec.kafka else None
         if kafka:
             problems.append(f"kafka: {kafka}")
         return problems

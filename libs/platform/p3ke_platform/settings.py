@@ -22,7 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound="Settings")
 
-DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback": 8104, "audit": 8105}
+DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback": 8104, "audit": 8105,
+                 "witness": 8106}
 
 # secret settings that may come from a file instead: value field -> file field (P3KE_<FIELD>_FILE)
 SECRET_FILES = {"database_password": "database_password_file", "kafka_password": "kafka_password_file",

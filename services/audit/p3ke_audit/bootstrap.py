@@ -24,5 +24,8 @@ SERVICE = ServiceSpec(
         # signs due checkpoints (N entries or T seconds) while no batch arrives; the worker signs within batches
         BackgroundLoop(name="audit-checkpointer", run=checkpointer, role="jobs",
                        enabled=lambda ctx: ctx.settings.audit_checkpointer_in_api),
+        # asks the configured witnesses to cosign the latest checkpoint (and retries) without the append lock
+        BackgroundLoop(name="audit-witness", run="p3ke_audit.service_layer.witnessing:witness_loop", role="jobs",
+                       enabled=lambda ctx: bool(ctx.settings.audit_witnesses)),
     ],
 )

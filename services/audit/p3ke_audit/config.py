@@ -2,13 +2,106 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from p3ke_platform.settings import Settings, missing_files
+from p3ke_platform.tlog.cosignature import Witness
+from p3ke_platform.tlog.dev_keys import is_development_witness_key
+from p3ke_platform.tlog.note import CheckpointError
 
 DEV_ORIGIN = "p3ke.local/audit"
+
+
+@lru_cache(maxsize=64)
+def witness_key(vkey: str) -> Witness:
+    """A witness's cosignature/v1 verifier key, parsed once per process."""
+    return Witness.parse(vkey)
+
+
+def _bad_key(vkey: str) -> str | None:
+    try:
+        witness_key(vkey)
+    except CheckpointError as exc:
+        return (f"kunci saksi tidak sah (invalid witness key: {exc}); bentuknya "
+                f"<nama>+<id hex>+<base64(0x04||kunci)>, seperti yang dicetak saksi")
+    return None
+
+
+def _bad_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return (f"alamat saksi {url[:100]!r} tidak sah: harus http(s)://host[:port]/prefix tanpa query "
+                f"(the witness URL must be its http(s) submission prefix)")
+    return None
+
+
+class WitnessEndpoint(BaseModel):
+    """A witness the log asks for cosignatures: its verifier key and its submission prefix
+    (the log POSTs `<url>/add-checkpoint`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vkey: str = Field(description="cosignature/v1 verifier key: name+hexid+base64(0x04||Ed25519 key)")
+    url: str = Field(description="submission prefix, e.g. https://witness.kemnaker.go.id/p3ke")
+
+    @field_validator("vkey")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        problem = _bad_key(value.strip())
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        problem = _bad_url(value.strip())
+        if problem:
+            raise ValueError(problem)
+        return value.strip().rstrip("/")
+
+    @property
+    def witness(self) -> Witness:
+        return witness_key(self.vkey)
+
+    @property
+    def name(self) -> str:
+        return self.witness.name
+
+
+def read_witnesses_file(path: Path) -> list[dict[str, str]]:
+    """P3KE_AUDIT_WITNESSES_FILE: one witness per line, `<vkey> <url>`; blank lines and `#` comments skipped.
+    A bad line stops start-up, named by its number."""
+    setting = "P3KE_AUDIT_WITNESSES_FILE"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{setting}: {path} tidak dapat dibaca (cannot read it: {exc.strerror or exc}); "
+                         f"apakah ConfigMap-nya terpasang?") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{setting}: {path} bukan teks UTF-8 (not UTF-8 text)") from None
+    found = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        where = f"{setting} {path} baris {number} (line {number})"
+        if len(fields) != 2:
+            raise ValueError(f"{where}: harus berisi '<vkey> <url>' dipisah spasi (expected two fields, "
+                             f"got {len(fields)})")
+        problem = _bad_key(fields[0]) or _bad_url(fields[1])
+        if problem:
+            raise ValueError(f"{where}: {problem}")
+        found.append({"vkey": fields[0], "url": fields[1]})
+    return found
 
 
 class AuditSettings(Settings):
@@ -32,6 +125,50 @@ class AuditSettings(Settings):
     audit_max_days: int = Field(default=366, ge=1, le=3660, description="longest time range of a query")
     audit_volume_threshold: int = Field(
         default=100_000, ge=1, description="records one actor may touch in a day before it is flagged")
+    # witnesses (C2SP tlog-witness): who cosigns our checkpoints, and how many of them make one "witnessed"
+    audit_witnesses: Annotated[tuple[WitnessEndpoint, ...], NoDecode] = Field(
+        default=(), description='JSON list of {"vkey": "<name>+<id>+<key>", "url": "<submission prefix>"}')
+    audit_witnesses_file: Path | None = Field(
+        default=None, description="or a file (a ConfigMap) with one witness per line: `<vkey> <url>`, # comments")
+    audit_witness_quorum: int | None = Field(
+        default=None, ge=0, le=100, description="cosignatures that make a checkpoint witnessed; default 1 when "
+        "witnesses are configured (0: none needed, outside production only)")
+    audit_witness_timeout_s: float = Field(default=10.0, gt=0, le=300, description="one request to a witness")
+    audit_witness_retry_s: float = Field(
+        default=5.0, gt=0, le=3600, description="how often the audit-witness job asks witnesses that have not "
+        "cosigned the latest checkpoint")
+
+    @field_validator("audit_witnesses", mode="before")
+    @classmethod
+    def _json_text(cls, value: Any) -> Any:
+        """P3KE_AUDIT_WITNESSES is JSON text (decoded here, so that bad JSON is reported like any bad value)."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else ()
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"bukan JSON yang sah (not valid JSON: {exc.msg})") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_witnesses_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("audit_witnesses_file") in (None, ""):
+            return data
+        if data.get("audit_witnesses") not in (None, "", "[]", (), []):
+            raise ValueError("P3KE_AUDIT_WITNESSES dan P3KE_AUDIT_WITNESSES_FILE: isi salah satu saja "
+                             "(set one of them, not both)")
+        return {**data, "audit_witnesses": read_witnesses_file(Path(data["audit_witnesses_file"]))}
+
+    @model_validator(mode="after")
+    def _witnesses_fit(self) -> AuditSettings:
+        vkeys = [w.vkey for w in self.audit_witnesses]
+        if len(set(vkeys)) != len(vkeys):
+            raise ValueError("P3KE_AUDIT_WITNESSES: satu saksi tercantum dua kali (a witness is listed twice)")
+        if self.witness_quorum > len(vkeys):
+            raise ValueError(f"P3KE_AUDIT_WITNESS_QUORUM: kuorum {self.witness_quorum} melebihi jumlah saksi "
+                             f"yang dikonfigurasi ({len(vkeys)}); kurangi kuorum atau tambah saksi "
+                             f"(the quorum exceeds the number of configured witnesses)")
+        return self
 
     @model_validator(mode="after")
     def _audit_safe_in_production(self) -> AuditSettings:
@@ -43,9 +180,25 @@ class AuditSettings(Settings):
         problems += missing_files(("P3KE_AUDIT_CHECKPOINT_KEY_FILE", self.audit_checkpoint_key_file))
         if self.audit_origin == DEV_ORIGIN:
             problems.append("P3KE_AUDIT_ORIGIN: name the log (e.g. kemenkopmk.go.id/p3ke/audit)")
+        if not self.audit_witnesses:
+            problems.append("P3KE_AUDIT_WITNESSES(_FILE): produksi memerlukan setidaknya satu saksi (witness) "
+                            "pihak lain; production needs at least one witness of another party")
+        elif any(is_development_witness_key(w.witness.public_key, w.name) for w in self.audit_witnesses):
+            problems.append("P3KE_AUDIT_WITNESSES(_FILE): kunci saksi pengembangan (development witness key) "
+                            "tidak boleh di produksi; pakai kunci saksi yang sebenarnya")
+        if self.audit_witnesses and self.witness_quorum == 0:
+            problems.append("P3KE_AUDIT_WITNESS_QUORUM: kuorum 0 tidak boleh di produksi; production needs a "
+                            "quorum of at least 1")
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
         return self
+
+    @property
+    def witness_quorum(self) -> int:
+        """Cosignatures a checkpoint needs to count as witnessed (the default: 1 if any witness is configured)."""
+        if self.audit_witness_quorum is not None:
+            return self.audit_witness_quorum
+        return 1 if self.audit_witnesses else 0
 
     @property
     def checkpoint_key_path(self) -> Path:

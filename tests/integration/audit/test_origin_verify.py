@@ -21,7 +21,7 @@ from p3ke_audit.adapters.orm import entries, verifications
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.bootstrap import SERVICE
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.entry import ORDER, ORIGIN_FIELDS, entry_leaf_hash
+from p3ke_audit.domain.entry import FORMAT_COLUMN, ORDER, ORIGIN_FIELDS, entry_leaf_hash
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_audit.service_layer.handlers import entry_row
 from p3ke_platform.event_keys import dev_signer
@@ -66,7 +66,7 @@ def insert_directly(runtime: Runtime, rows: list[dict[str, Any]], *, before_0003
         for row in rows:
             row = {**{name: None for name in ORDER}, **row, "leaf_index": frontier.size}
             row["leaf_hash"] = entry_leaf_hash(row)
-            columns = [c for c in row if not (before_0003 and c in ORIGIN_FIELDS)]
+            columns = [c for c in row if not (before_0003 and c in (*ORIGIN_FIELDS, FORMAT_COLUMN))]
             conn.execute(text(f"INSERT INTO audit_entries ({', '.join(columns)}) "
                               f"VALUES ({', '.join(':' + c for c in columns)})"), row)
             for level, idx, h in frontier.append(row["leaf_hash"]):
@@ -93,7 +93,8 @@ def _forgeries() -> list[tuple[str, dict[str, Any], str]]:
     genuine = _row(signed(access(902, outcome="allowed")))
     other_data = {**genuine, "outcome": "denied",
                   "payload": canonicalize({**json.loads(genuine["payload"]), "outcome": "denied"}).decode()}
-    no_evidence = {**_row(signed(access(903))), "envelope": None, "signature": None, "key_id": None}
+    no_evidence = {**_row(signed(access(903))), "envelope": None, "signature": None, "key_id": None,
+                   "leaf_format": None}  # as a row written before migration 0005 would be
     wrong_service = _row(_forged_by(dev_signer("targeting"), access(904, service="delivery"), "delivery"))
     return [
         ("a signature by a key no one pinned", unknown_key, "'rogue-1' is not a key this deployment pins"),
@@ -155,7 +156,7 @@ def _legacy_rows(n: int, first: int) -> list[dict[str, Any]]:
     for i in range(first, first + n):
         row = _row(signed(access(i, niks=[nik(i)])))
         data = json.loads(row["payload"])
-        row.update(envelope=None, signature=None, key_id=None,
+        row.update(envelope=None, signature=None, key_id=None, leaf_format=None,  # before migration 0005
                    payload=json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
         rows.append(row)
     return rows

@@ -37,10 +37,10 @@ def _row(event: CloudEvent) -> dict[str, Any]:
 
 
 def _legacy(i: int) -> dict[str, Any]:
-    """An entry from before events were signed (format 1)."""
+    """An entry from before events were signed (format 1; no leaf_format, as rows from before migration 0005)."""
     row = _row(signed(access(i)))
     data = json.loads(row["payload"])
-    row.update(envelope=None, signature=None, key_id=None, payload=json.dumps(data, sort_keys=True,
+    row.update(envelope=None, signature=None, key_id=None, leaf_format=None, payload=json.dumps(data, sort_keys=True,
                                                                               separators=(",", ":")))
     return row
 

@@ -1,6 +1,7 @@
 """The fast canonical serialisation (`canonical_values`, used by the appender and `verify`) writes the
 same bytes as the reference `canonical_bytes(canonical_fields(...))`, or refuses what it refuses, for
-entries of both formats (1: no origin evidence; 2: with it)."""
+entries of every format (1: no origin evidence; 2: with it; 3: RFC 8785, with it), the stored format
+(`leaf_format`) given or derived."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import enum
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p3ke_audit.domain.entry import (
     FIELDS,
     FIELDS_V1,
+    FORMAT_COLUMN,
     INSTANT_FIELDS,
     ORDER,
     ORIGIN_FIELDS,
+    EntryFormatError,
     canonical_bytes,
     canonical_fields,
     canonical_values,
@@ -55,13 +59,19 @@ def _fast(values: list[Any]) -> bytes | type[BaseException]:
         return type(exc)
 
 
-def test_order_is_the_sorted_fields() -> None:
-    assert list(ORDER) == sorted(FIELDS)
+def test_order_is_the_sorted_fields_then_the_format() -> None:
+    """The object's keys in serialisation order: the sorted fields, then "v" (stored as leaf_format)."""
+    assert list(ORDER) == [*sorted(FIELDS), FORMAT_COLUMN] and sorted([*FIELDS, "v"])[-1] == "v"
 
 
-def _rows(origin: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({name: (st.one_of(instants, st.none(), scalars) if name in INSTANT_FIELDS
-                                         else origin if name in ORIGIN_FIELDS else scalars) for name in ORDER})
+formats = st.one_of(st.sampled_from([None, 1, 2, 3]), scalars)
+
+
+def _rows(origin: st.SearchStrategy[Any], version: st.SearchStrategy[Any] = formats,
+          values: st.SearchStrategy[Any] = scalars) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({name: (st.one_of(instants, st.none(), values) if name in INSTANT_FIELDS
+                                         else origin if name in ORIGIN_FIELDS else version if name == FORMAT_COLUMN
+                                         else values) for name in ORDER})
 
 
 @settings(max_examples=400, deadline=None)
@@ -72,9 +82,9 @@ def test_fast_path_equals_reference(row: dict[str, Any]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(_rows(st.none()))
+@given(_rows(st.none(), st.none()))
 def test_fast_path_equals_reference_for_format_1(row: dict[str, Any]) -> None:
-    """No origin evidence at all: the object of format 1, without the evidence's keys."""
+    """No origin evidence at all (and no stored format): the object of format 1, without the evidence's keys."""
     values = [row[name] for name in ORDER]
     fast = _fast(values)
     assert fast == _reference(values)
@@ -83,15 +93,39 @@ def test_fast_path_equals_reference_for_format_1(row: dict[str, Any]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(_rows(st.one_of(st.none(), st.text())), st.sampled_from(ORIGIN_FIELDS), st.text())
+@given(_rows(st.one_of(st.none(), st.text()), st.sampled_from([None, 2])), st.sampled_from(ORIGIN_FIELDS), st.text())
 def test_fast_path_equals_reference_for_format_2(row: dict[str, Any], present: str, text: str) -> None:
-    """Any evidence present (even partial): the object of format 2, every field in it."""
+    """Any evidence present (even partial), format stored as 2 or not stored: format 2, every field in it."""
     row[present] = text
     values = [row[name] for name in ORDER]
     fast = _fast(values)
     assert fast == _reference(values)
     if isinstance(fast, bytes):
         assert b'"v":2}' in fast and all(f'"{name}":'.encode() in fast for name in FIELDS)
+
+
+big = st.one_of(st.integers(min_value=2**53 - 3, max_value=2**70), st.integers(min_value=-(2**70),
+                                                                                max_value=-(2**53) + 3))
+jcs_values = st.one_of(st.none(), st.text(), st.text(alphabet=st.sampled_from('"\\/\x00\x1f\x7f\u2028é𝄞\ue000 \n\t')),
+                       st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1), big)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_rows(st.one_of(st.none(), st.text()), st.just(3), jcs_values), st.sampled_from(ORIGIN_FIELDS), st.text())
+def test_format_3_is_rfc8785_of_the_object(row: dict[str, Any], present: str, text: str) -> None:
+    """Format 3: the fast path, the reference and an independent JCS library (`rfc8785`) write the same bytes of
+    the object `canonical_fields` returns; integers beyond 2^53 travel as decimal strings."""
+    row[present] = text
+    values = [row[name] for name in ORDER]
+    fast = _fast(values)
+    assert fast == _reference(values)
+    if isinstance(fast, bytes):
+        fields = canonical_fields(dict(zip(ORDER, values, strict=True)))
+        assert fields["v"] == 3 and fast == rfc8785.dumps(fields)
+        assert all(not isinstance(v, int) or abs(v) < 2**53 for v in fields.values())
+        for name in FIELDS:
+            if type(row[name]) is int and abs(row[name]) >= 2**53:
+                assert fields[name] == str(row[name])
 
 
 def test_the_formats_fields() -> None:
@@ -107,4 +141,23 @@ def test_typical_entries_and_lone_surrogates(s: str, surrogate: str, at: datetim
     values = [row[name] for name in ORDER]
     assert _fast(values) == _reference(values)
     values[ORDER.index("payload")] = surrogate
-    assert _fast(values) is _reference(values)  # UnicodeEncodeError (or ValueError for a year before 1000)
+    assert _fast(values) is _reference(values)  # EntryFormatError (or ValueError for a year before 1000)
+    values[ORDER.index(FORMAT_COLUMN)] = 3
+    values[ORDER.index("key_id")] = "k"
+    assert _fast(values) is _reference(values)
+
+
+def test_a_lone_surrogate_is_refused_clearly_in_every_format() -> None:
+    row = {name: "x" for name in ORDER} | {"leaf_index": 1, "record_count": 2, "kafka_partition": None,
+                                            "occurred_at": None, "recorded_at": None, "actor_subject": "ab\udc80c"}
+    for version in (None, 2, 3):
+        values = [{**row, FORMAT_COLUMN: version}[name] for name in ORDER]
+        for path in (_fast, _reference):
+            assert path(values) is EntryFormatError
+        try:
+            canonical_values(values)
+        except EntryFormatError as exc:
+            message = str(exc)
+        assert "actor_subject: surrogate tunggal U+DC80 pada posisi 2" in message
+        assert "a lone surrogate U+DC80 at position 2 is not valid Unicode text (RFC 8785 refuses it)" in message
+        assert "ab" not in message  # the text itself (perhaps personal) is not quoted

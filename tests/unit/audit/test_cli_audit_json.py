@@ -31,7 +31,8 @@ def test_verify_bundle_human_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
         "warnings": ["NOTE: the entries' origin (their producers' signatures) was NOT checked; give --event-keys "
                      "(from `p3ke audit event-keys`)"]}
     assert report == {"ok": True, "log": ORIGIN, "tree_size": 9, "entries_checked": 3, "checkpoints_checked": 1,
-                      "problems": [], "signed_entries": 0, "unsigned_entries": 0, "unsigned_ranges": []}
+                      "problems": [], "signed_entries": 0, "unsigned_entries": 0, "unsigned_ranges": [],
+                      "trusted_checked": [], "trusted_failures": [], "trusted_unchecked": [], "witnessed_by": None}
 
     bundle["entries"][1]["entry"]["actor_subject"] = "someone-else"
     path.write_text(json.dumps(bundle))

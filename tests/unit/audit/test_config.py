@@ -15,6 +15,7 @@ from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.event_keys import trust_file_text
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
+from p3ke_platform.tlog.cosignature import Witness
 
 
 def _safe(tmp_path: Path) -> dict[str, Any]:
@@ -38,8 +39,10 @@ def test_production_needs_the_log_key_and_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as failure:
         load_settings(AuditSettings, service="audit", **safe)
     assert "P3KE_AUDIT_CHECKPOINT_KEY_FILE" in str(failure.value) and "P3KE_AUDIT_ORIGIN" in str(failure.value)
+    witness = Witness("kemnaker.go.id/p3ke/witness", Ed25519PrivateKey.generate().public_key())
     ok = load_settings(AuditSettings, service="audit", audit_checkpoint_key_file=tmp_path / "k.pem",
-                       audit_origin="kemenkopmk.go.id/p3ke/audit", **safe)
+                       audit_origin="kemenkopmk.go.id/p3ke/audit",
+                       audit_witnesses=[{"vkey": witness.vkey, "url": "https://witness.kemnaker.go.id"}], **safe)
     assert ok.checkpoint_key_path == tmp_path / "k.pem"
 
 

@@ -15,7 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from p3ke_audit.adapters.orm import entries
 from p3ke_audit.domain.bundle import FORMAT, verify_bundle
-from p3ke_audit.domain.entry import FIELDS, FIELDS_V1, ORDER, canonical_bytes, canonical_fields, entry_leaf_hash
+from p3ke_audit.domain.entry import (
+    FIELDS,
+    FIELDS_V1,
+    FORMAT_COLUMN,
+    ORDER,
+    canonical_bytes,
+    canonical_fields,
+    entry_leaf_hash,
+)
 from p3ke_platform.tlog.merkle import MemoryTree, leaf_hash
 from p3ke_platform.tlog.note import Checkpoint, sign
 
@@ -39,16 +47,18 @@ EVIDENCE = {"envelope": '{"id":"ev-3","source":"x","specversion":"1.0","type":"p
 
 
 def test_the_canonical_form_covers_every_stored_column_but_the_key_and_the_hash() -> None:
-    assert set(FIELDS) == {c.name for c in entries.columns} - {"seq", "leaf_hash"}
+    """Every column but seq and leaf_hash is a member of the object; leaf_format is its "v"."""
+    assert set(FIELDS) == {c.name for c in entries.columns} - {"seq", "leaf_hash", FORMAT_COLUMN}
     assert set(FIELDS_V1) == set(FIELDS) - {"envelope", "signature", "key_id"}
+    assert set(ORDER) == {c.name for c in entries.columns} - {"seq", "leaf_hash"}
 
 
-def test_the_readme_lists_the_members_of_format_2_in_order() -> None:
+def test_the_readme_lists_the_members_of_formats_2_and_3_in_order() -> None:
     readme = (Path(__file__).resolve().parents[3] / "services" / "audit" / "README.md").read_text()
     listed = re.search(r"exactly these (\d+) members, in this order .*?\): (.*?);\n", readme, re.S)
     assert listed is not None
     names = re.findall(r"`([a-z_]+)`", listed.group(2))
-    assert names == [*ORDER, "v"] and int(listed.group(1)) == len(names)
+    assert names == [*ORDER[:-1], "v"] and int(listed.group(1)) == len(names)
 
 
 def test_format_2_commits_to_the_origin_evidence_and_format_1_stays_as_it_was() -> None:
@@ -70,7 +80,7 @@ def test_format_2_commits_to_the_origin_evidence_and_format_1_stays_as_it_was() 
         canonical_bytes({**canonical_fields(new), "envelope": None, "signature": None, "key_id": None})
     with pytest.raises(ValueError, match="exactly its canonical fields"):
         canonical_bytes({**canonical_fields(new), "v": 1})
-    for version in (3, True, "2", None):
+    for version in (4, True, "2", None):
         with pytest.raises(ValueError, match="unknown entry format"):
             canonical_bytes({**canonical_fields(new), "v": version})
 

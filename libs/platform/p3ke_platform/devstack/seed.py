@@ -91,15 +91,17 @@ def platform_key_variables(keys: Mapping[str, Path]) -> dict[str, str]:
 
 
 def write_dev_env(path: Path, services_dir: Path, endpoints: dict[str, dict[str, str]], *,
-                  kafka_bootstrap: str | None = None, platform_keys: Mapping[str, Path] | None = None
-                  ) -> dict[str, str]:
+                  kafka_bootstrap: str | None = None, platform_keys: Mapping[str, Path] | None = None,
+                  witness_vkey: str | None = None) -> dict[str, str]:
     """Mint the development tokens and write them with the APIs' and Kafka's addresses (and the platforms'
-    development key files) as a shell file."""
+    development key files, the witness's verifier key) as a shell file."""
     issuer = DevIssuer(load_settings(data_dir=services_dir, env="local"))
     values = {name.upper(): eps["api"] for name, eps in endpoints.items()}
     if kafka_bootstrap:
         values["P3KE_KAFKA_BOOTSTRAP"] = kafka_bootstrap
     values.update(platform_key_variables(platform_keys or {}))
+    if witness_vkey:
+        values["WITNESS_VKEY"] = witness_vkey  # `p3ke audit verify --witness-key $WITNESS_VKEY`
     for role in DEV_ROLES:
         values[role.variable] = issuer.mint(role.subject, role.org, [role.role], ttl_seconds=TOKEN_TTL_SECONDS,
                                             service_account=role.service_account)

@@ -63,6 +63,9 @@ entries = Table(
     Column("signature", Text, nullable=True, doc="the event's ce_signature: a detached JWS over "
            "JCS({**envelope, 'data': payload})"),
     Column("key_id", String(200), nullable=True, doc="the kid of the key that signed the event"),
+    # migration 0005: the entry's leaf format (its "v"; 3 for every entry appended since; null: rows written
+    # before, whose format is 1 without origin evidence, else 2; see domain/entry.py)
+    Column("leaf_format", SmallInteger, nullable=True, doc="the leaf format (1, 2, 3); null: derived (1 or 2)"),
 )
 Index("ix_audit_entries_resource", entries.c.resource_type, entries.c.resource_id)
 Index("ix_audit_entries_actor", entries.c.actor_org, entries.c.actor_subject)

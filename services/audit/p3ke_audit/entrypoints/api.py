@@ -7,14 +7,22 @@ context (`Ctx`) and the auditor (`Auditor`) from deps.py.
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.entrypoints.deps import Auditor, Ctx, integrity_status, record_query
+from p3ke_audit.entrypoints.deps import (
+    Auditor,
+    Ctx,
+    checkpoint_out,
+    integrity_status,
+    record_query,
+    witnesses_status,
+)
 from p3ke_audit.entrypoints.dto import (
     BundleQuery,
     CheckpointOut,
@@ -28,6 +36,7 @@ from p3ke_audit.entrypoints.dto import (
     SummaryRow,
     Violations,
     VolumeRow,
+    WitnessesOut,
     b64,
 )
 from p3ke_audit.service_layer import export, proofs, queries
@@ -179,21 +188,30 @@ def consistency_proof(_: Auditor, ctx: Ctx, first: Size, second: Size) -> Consis
 
 
 @router.get("/checkpoints/latest", response_model=CheckpointOut,
-            summary="The latest signed checkpoint (`?format=note` for the bare C2SP note)")
-def latest(_: Auditor, ctx: Ctx, format: str = "json") -> Any:
+            summary="The latest signed checkpoint, with the witnesses' cosignatures (`?format=note`: the C2SP "
+            "signed note carrying the cosignature lines)")
+def latest(_: Auditor, ctx: Ctx, format: Literal["json", "note"] = "json") -> Any:
     with ctx.sessions() as session:
         cp = proofs.latest_checkpoint(session)
-    if cp is None:
-        raise HTTPException(404, "no checkpoint has been signed yet")
-    if format == "note":
-        return PlainTextResponse(cp.note, media_type="text/plain; charset=utf-8")
-    return CheckpointOut.of(cp)
+        if cp is None:
+            raise HTTPException(404, "belum ada checkpoint yang ditandatangani (no checkpoint has been signed yet)")
+        if format == "note":
+            return PlainTextResponse(TreeStore(session).cosigned_note(cp), media_type="text/plain; charset=utf-8")
+        return checkpoint_out(session, ctx.settings, cp)
 
 
-@router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed checkpoints, oldest first")
+@router.get("/checkpoints", response_model=list[CheckpointOut],
+            summary="Signed checkpoints, oldest first, with the witnesses' verified cosignatures")
 def list_checkpoints(_: Auditor, ctx: Ctx, limit: Limit, after: After = 0) -> list[CheckpointOut]:
     with ctx.sessions() as session:
-        return [CheckpointOut.of(cp) for cp in proofs.list_checkpoints(session, after, limit)]
+        return [checkpoint_out(session, ctx.settings, cp) for cp in proofs.list_checkpoints(session, after, limit)]
+
+
+@router.get("/witnesses", response_model=WitnessesOut,
+            summary="The configured witnesses: their state, and how much of the log a quorum of them cosigned")
+def witnesses(_: Auditor, ctx: Ctx) -> WitnessesOut:
+    with ctx.sessions() as session:
+        return witnesses_status(session, ctx.settings)
 
 
 @router.get("/public-key", response_model=PublicKeyOut, summary="The key that signs the checkpoints")
@@ -206,7 +224,7 @@ def public_key(_: Auditor, ctx: Ctx) -> PublicKeyOut:
 @router.get("/integrity", response_model=IntegrityOut, summary="Latest checkpoint and last full verification")
 def integrity(_: Auditor, ctx: Ctx) -> IntegrityOut:
     with ctx.sessions() as session:
-        return integrity_status(session)
+        return integrity_status(session, ctx.settings)
 
 
 @router.post("/exports/bundle", summary="A verifiable bundle: entries, inclusion proofs, checkpoints (JSON)")
@@ -219,7 +237,7 @@ def export_bundle(principal: Auditor, ctx: Ctx, body: BundleQuery) -> dict[str, 
     with ctx.sessions() as session:
         try:
             bundle = export.build_bundle(session, f, limit=min(body.limit, ctx.settings.audit_max_export),
-                                         origin=ctx.settings.audit_origin)
+                                         origin=ctx.settings.audit_origin, consistency_from=body.consistency_from)
         except proofs.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
     record_query(ctx, principal, resource_id="bundle", count=len(bundle["entries"]), action="export",

@@ -16,9 +16,11 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 
 from p3ke_audit.adapters.orm import verifications
-from p3ke_audit.entrypoints.dto import CheckpointOut, IntegrityOut, VerificationOut
-from p3ke_audit.service_layer import proofs
+from p3ke_audit.adapters.tree_store import StoredCheckpoint, TreeStore
+from p3ke_audit.config import AuditSettings
+from p3ke_audit.entrypoints.dto import CheckpointOut, IntegrityOut, VerificationOut, WitnessesOut, WitnessOut
 from p3ke_audit.service_layer.context import AuditContext
+from p3ke_audit.service_layer.witnessed import verified_cosignatures, witnessing_status
 from p3ke_platform.api import refusal_answer, service_context
 from p3ke_platform.auth import Principal, PrincipalDep
 from p3ke_platform.refusal import Refused
@@ -54,9 +56,34 @@ def auditor(request: Request, ctx: Ctx, principal: PrincipalDep) -> Principal:
 Auditor = Annotated[Principal, Depends(auditor)]
 
 
-def integrity_status(session: Any) -> IntegrityOut:
-    """The tree size, the latest signed checkpoint and the last full verification."""
-    cp = proofs.latest_checkpoint(session)
+def checkpoint_out(session: Any, settings: AuditSettings, cp: StoredCheckpoint) -> CheckpointOut:
+    """A checkpoint with its verified cosignatures and whether they make a quorum."""
+    found = verified_cosignatures(TreeStore(session), cp, [e.witness for e in settings.audit_witnesses])
+    return CheckpointOut.of(cp, found, settings.witness_quorum)
+
+
+def integrity_status(session: Any, settings: AuditSettings) -> IntegrityOut:
+    """The tree size, the latest signed checkpoint (with its cosignatures), the last full verification and
+    how much of the log is witnessed."""
+    status = witnessing_status(session, settings)
+    cp = status.latest_checkpoint
     last = session.execute(select(verifications).order_by(verifications.c.id.desc()).limit(1)).mappings().first()
-    return IntegrityOut(tree_size=proofs.tree_size(session), latest_checkpoint=CheckpointOut.of(cp) if cp else None,
-                        last_verification=VerificationOut(**last) if last else None)
+    return IntegrityOut(tree_size=status.tree_size,
+                        latest_checkpoint=checkpoint_out(session, settings, cp) if cp else None,
+                        last_verification=VerificationOut(**last) if last else None,
+                        witnessed=status.latest_is_witnessed, latest_witnessed_size=status.latest_witnessed_size,
+                        unwitnessed_entries=status.unwitnessed_entries)
+
+
+def witnesses_status(session: Any, settings: AuditSettings) -> WitnessesOut:
+    """Every configured witness's state, and how much of the log a quorum of them cosigned."""
+    status = witnessing_status(session, settings)
+    witnessed = status.latest_witnessed
+    return WitnessesOut(
+        quorum=status.quorum, tree_size=status.tree_size,
+        latest_checkpoint_size=status.latest_checkpoint.tree_size if status.latest_checkpoint else None,
+        latest_witnessed_size=status.latest_witnessed_size,
+        latest_witnessed_at=max(c.signed_at for c in witnessed.cosignatures) if witnessed else None,
+        latest_witnessed_by=sorted(c.witness.name for c in witnessed.cosignatures) if witnessed else [],
+        unwitnessed_entries=status.unwitnessed_entries,
+        witnesses=[WitnessOut(**w.__dict__) for w in status.witnesses])

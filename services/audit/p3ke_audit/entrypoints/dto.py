@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from p3ke_audit.adapters.tree_store import StoredCheckpoint
+from p3ke_audit.domain.entry import canonical_fields
 from p3ke_audit.service_layer.proofs import Inclusion
+from p3ke_platform.tlog.cosignature import Cosignature
 
 
 def b64(value: bytes | None) -> str | None:
@@ -43,11 +46,29 @@ class Entry(BaseModel):
     signature: str | None = Field(default=None, description="the event's detached JWS (`<protected>..<signature>`) "
                                   "over the entry's envelope and payload")
     bast_number: str | None = Field(default=None, description="the BAST of the handover concerned, if any")
+    leaf: dict[str, Any] | None = Field(default=None, description="the entry exactly as its leaf covers it: "
+                                        "leaf_hash = SHA-256(0x00 || RFC 8785 JCS of this object) for format 3 "
+                                        "(`v`), and for formats 1 and 2 whose integers are within 2^53 (see the "
+                                        "audit README); null: a damaged row with no canonical form")
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Entry:
+        try:
+            leaf: dict[str, Any] | None = canonical_fields(row)
+        except (TypeError, ValueError):  # a damaged row: `p3ke audit verify` names it
+            leaf = None
         return cls(**{**row, "payload": json.loads(row["payload"]), "leaf_hash": b64(row.get("leaf_hash")),
-                      "actor_roles": (row.get("actor_roles") or "").split()})
+                      "actor_roles": (row.get("actor_roles") or "").split(), "leaf": leaf})
+
+
+class CosignatureOut(BaseModel):
+    witness: str = Field(description="the witness's name (its key name)")
+    key_id: str = Field(description="hex of the witness's 4-byte cosignature/v1 key id")
+    signed_at: datetime = Field(description="the time inside the cosignature")
+
+    @classmethod
+    def of(cls, c: Cosignature) -> CosignatureOut:
+        return cls(witness=c.witness.name, key_id=c.witness.key_id.hex(), signed_at=c.signed_at)
 
 
 class CheckpointOut(BaseModel):
@@ -56,11 +77,21 @@ class CheckpointOut(BaseModel):
     key_id: str
     issued_at: datetime
     note: str = Field(description="the C2SP signed note (tlog-checkpoint), verifiable with the public key")
+    cosignatures: list[CosignatureOut] | None = Field(
+        default=None, description="the configured witnesses' cosignatures of it, each verified (null: not looked "
+        "up in this answer; `?format=note` carries the lines)")
+    witnessed: bool | None = Field(
+        default=None, description="cosigned by a quorum (P3KE_AUDIT_WITNESS_QUORUM, at least 1) of the configured "
+        "witnesses (null: not looked up in this answer)")
 
     @classmethod
-    def of(cls, cp: StoredCheckpoint) -> CheckpointOut:
+    def of(cls, cp: StoredCheckpoint, cosignatures: Sequence[Cosignature] | None = None,
+           quorum: int = 0) -> CheckpointOut:
+        """`cosignatures`: the verified ones, when looked up (then `witnessed` says whether `quorum` is met)."""
         return cls(tree_size=cp.tree_size, root_hash=b64(cp.root_hash) or "", key_id=cp.key_id,
-                   issued_at=cp.issued_at, note=cp.note)
+                   issued_at=cp.issued_at, note=cp.note,
+                   cosignatures=None if cosignatures is None else [CosignatureOut.of(c) for c in cosignatures],
+                   witnessed=None if cosignatures is None else quorum >= 1 and len(cosignatures) >= quorum)
 
 
 class InclusionOut(BaseModel):
@@ -112,6 +143,32 @@ class IntegrityOut(BaseModel):
     tree_size: int
     latest_checkpoint: CheckpointOut | None
     last_verification: VerificationOut | None
+    witnessed: bool = Field(default=False, description="the latest checkpoint is cosigned by a quorum of witnesses")
+    latest_witnessed_size: int = Field(default=0, description="the largest checkpoint a quorum cosigned (0: none)")
+    unwitnessed_entries: int = Field(default=0, description="entries after the latest witnessed checkpoint")
+
+
+class WitnessOut(BaseModel):
+    name: str
+    vkey: str = Field(description="its cosignature/v1 verifier key")
+    url: str = Field(description="its submission prefix (the log POSTs <url>/add-checkpoint)")
+    status: str = Field(description="ok | unreachable | refused | behind | not-contacted (no attempt recorded yet)")
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    cosigned_size: int | None = Field(description="the largest checkpoint it cosigned for this log")
+    witness_size: int | None = Field(description="the size it last said it knows")
+
+
+class WitnessesOut(BaseModel):
+    quorum: int = Field(description="cosignatures that make a checkpoint witnessed (0: witnessing not required)")
+    tree_size: int
+    latest_checkpoint_size: int | None
+    latest_witnessed_size: int = Field(description="the largest checkpoint a quorum verifiably cosigned (0: none)")
+    latest_witnessed_at: datetime | None = Field(description="when the last of its quorum cosigned it")
+    latest_witnessed_by: list[str] = Field(description="the witnesses whose cosignatures of it verify")
+    unwitnessed_entries: int = Field(description="tree size - latest witnessed size")
+    witnesses: list[WitnessOut]
 
 
 class SubjectQuery(BaseModel):
@@ -138,6 +195,10 @@ class BundleQuery(BaseModel):
     resource_id: str | None = None
     program: str | None = None
     limit: int = Field(default=1000, ge=1, le=100_000)
+    consistency_from: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(
+        default_factory=list, max_length=20, description="tree sizes of checkpoints you trust (saved earlier): the "
+        "bundle carries a consistency proof from each (up to its checkpoint's size) for `verify-bundle "
+        "--trusted-checkpoint`")
 
 
 class SummaryRow(BaseModel):

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from p3ke_audit.domain.entry import entry_leaf_hash
-from p3ke_audit.entrypoints.deps import ROLE, Ctx, integrity_status, record_query, refuse
+from p3ke_audit.entrypoints.deps import ROLE, Ctx, integrity_status, record_query, refuse, witnesses_status
+from p3ke_audit.entrypoints.dto import WitnessesOut
 from p3ke_audit.service_layer import proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import Filters
@@ -78,6 +79,26 @@ TEXT: dict[str, dict[str, str]] = {
     "bad_token": {"id": "Token tidak sah: {why}", "en": "Invalid token: {why}"},
     "bad_query": {"id": "Pencarian tidak sah: {why}", "en": "Invalid search: {why}"},
     "other_lang": {"id": "English", "en": "Bahasa Indonesia"},
+    "witnessing": {"id": "Kesaksian (witness)", "en": "Witnessing"},
+    "no_witnesses": {"id": "Tidak ada saksi yang dikonfigurasi: checkpoint log ini tidak disaksikan pihak lain.",
+                     "en": "No witness is configured: no other party cosigns this log's checkpoints."},
+    "witnessed_last": {"id": "Terakhir disaksikan: checkpoint {size} · {when} · oleh {by}",
+                       "en": "Last witnessed: checkpoint {size} · {when} · by {by}"},
+    "never_witnessed": {"id": "Belum pernah disaksikan oleh kuorum saksi.",
+                        "en": "Never witnessed by a quorum of witnesses."},
+    "unwitnessed": {"id": "{n} entri terbaru belum disaksikan.", "en": "The newest {n} entries are not yet witnessed."},
+    "all_witnessed": {"id": "Semua entri telah disaksikan.", "en": "Every entry is witnessed."},
+    "quorum": {"id": "Kuorum: {q} dari {n} saksi", "en": "Quorum: {q} of {n} witnesses"},
+    "witness": {"id": "Saksi", "en": "Witness"},
+    "state": {"id": "Keadaan", "en": "State"},
+    "w_ok": {"id": "aktif; terakhir menandatangani checkpoint {size} pada {when}",
+             "en": "active; last cosigned checkpoint {size} at {when}"},
+    "w_unreachable": {"id": "tidak dapat dihubungi sejak {since}", "en": "unreachable since {since}"},
+    "w_refused": {"id": "menolak", "en": "refuses"},
+    "w_behind": {"id": "tertinggal (state saksi mundur)", "en": "behind (its state went back)"},
+    "w_not_contacted": {"id": "belum dihubungi", "en": "not contacted yet"},
+    "w_never": {"id": "belum pernah berhasil", "en": "never succeeded"},
+    "w_tried": {"id": "percobaan terakhir {when}", "en": "last attempt {when}"},
 }
 
 STYLE = """
@@ -207,9 +228,46 @@ def guard(request: Request, ctx: AuditContext) -> tuple[Principal | None, HTMLRe
     return principal, None
 
 
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "—"
+
+
+def witness_panel(lang: str, w: WitnessesOut) -> str:
+    """When the log was last witnessed and by whom, whether the newest entries are not, each witness's state."""
+    head = f'<section aria-labelledby="witnessing"><h2 id="witnessing">{_t(lang, "witnessing")}</h2>'
+    if not w.witnesses:
+        return f'{head}<p class="bad">{_t(lang, "no_witnesses")}</p></section>'
+    last = (_t(lang, "witnessed_last", size=w.latest_witnessed_size, when=_when(w.latest_witnessed_at),
+               by=", ".join(w.latest_witnessed_by)) if w.latest_witnessed_size else _t(lang, "never_witnessed"))
+    pending = (f'<p class="bad" role="status">{_t(lang, "unwitnessed", n=w.unwitnessed_entries)}</p>'
+               if w.unwitnessed_entries else f'<p class="ok">{_t(lang, "all_witnessed")}</p>')
+    rows = []
+    for one in w.witnesses:
+        if one.status == "ok":
+            ok = _t(lang, "w_ok", size=one.cosigned_size, when=_when(one.last_success_at))
+            state = f'<span class="ok">{ok}</span>'
+        elif one.status == "unreachable":
+            since = _when(one.last_success_at) if one.last_success_at else TEXT["w_never"][lang]
+            state = f'<span class="bad">{_t(lang, "w_unreachable", since=since)}</span>'
+        elif one.status in ("refused", "behind"):
+            state = f'<span class="bad">{_t(lang, "w_" + one.status)}</span>'
+        else:
+            state = _t(lang, "w_not_contacted")
+        detail = f": {escape(one.last_error)}" if one.last_error and one.status != "ok" else ""
+        tried = f'<br><small>{_t(lang, "w_tried", when=_when(one.last_attempt_at))}</small>' \
+            if one.last_attempt_at else ""
+        rows.append(f'<tr><th scope="row">{escape(one.name)}<br><small><code>{escape(one.url)}</code></small></th>'
+                    f"<td>{state}{detail}{tried}</td></tr>")
+    table = (f'<table><caption>{_t(lang, "quorum", q=w.quorum, n=len(w.witnesses))}</caption><thead><tr>'
+             f'<th scope="col">{_t(lang, "witness")}</th><th scope="col">{_t(lang, "state")}</th></tr></thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>')
+    return f"{head}<p>{last}</p>{pending}{table}</section>"
+
+
 def integrity_panel(ctx: AuditContext, lang: str) -> str:
     with ctx.sessions() as session:
-        status = integrity_status(session)
+        status = integrity_status(session, ctx.settings)
+        witnessing = witnesses_status(session, ctx.settings)
     cp = status.latest_checkpoint
     cp_html = (f"<p>{_t(lang, 'checkpoint')}: {cp.tree_size} · {cp.issued_at:%Y-%m-%d %H:%M:%S} UTC</p>"
                f"<pre>{escape(cp.note)}</pre>") if cp else f"<p>{_t(lang, 'no_checkpoint')}</p>"
@@ -218,7 +276,8 @@ def integrity_panel(ctx: AuditContext, lang: str) -> str:
               f'{_t(lang, "ok" if v.ok else "failed")}</span> · {v.finished_at:%Y-%m-%d %H:%M:%S} UTC · '
               f'{escape(v.message)}</p>') if v else f"<p>{_t(lang, 'verification')}: {_t(lang, 'never')}</p>"
     return (f'<section aria-labelledby="integrity"><h2 id="integrity">{_t(lang, "integrity")}</h2>'
-            f"<p>{_t(lang, 'tree_size')}: {status.tree_size}</p>{cp_html}{v_html}</section>")
+            f"<p>{_t(lang, 'tree_size')}: {status.tree_size}</p>{cp_html}{v_html}</section>"
+            + witness_panel(lang, witnessing))
 
 
 def search_form(lang: str, values: dict[str, str]) -> str:

@@ -32,7 +32,7 @@ from p3ke_audit.adapters.keys import Signer
 from p3ke_audit.adapters.orm import entries, subject_refs, tree_nodes
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
-from p3ke_audit.domain.entry import ORDER, canonical_leaf_input
+from p3ke_audit.domain.entry import FORMAT_COLUMN, FORMAT_VERSION, ORDER, canonical_leaf_input
 from p3ke_audit.service_layer.checkpoints import maybe_sign
 from p3ke_platform.tlog.merkle import Frontier, stored_index
 
@@ -43,6 +43,7 @@ NODE_COLUMNS = ("id", "level", "idx", "hash")
 REF_COLUMNS = ("subject_ref", "leaf_index")
 _SETTABLE = frozenset(ORDER) - {"leaf_index"}
 _LEAF_INDEX = ORDER.index("leaf_index")
+_FORMAT = ORDER.index(FORMAT_COLUMN)
 assert set(ENTRY_COLUMNS) == {c.name for c in entries.columns} - {"seq"}
 
 
@@ -60,12 +61,18 @@ class Appender:
         self.refs: list[tuple[str, int]] = []
 
     def add(self, row: dict[str, Any], refs: Iterable[str] = ()) -> int:
-        """Give the entry its leaf; it is written at the next flush. Returns its leaf index."""
+        """Give the entry its leaf; it is written at the next flush. Returns its leaf index.
+
+        The entry is written in leaf format `FORMAT_VERSION` (3) unless the row names its `leaf_format`
+        (None: derived as before migration 0005, for tests that replay an older log); one with no canonical
+        form in its format (format 3 without origin evidence, a lone surrogate) raises EntryFormatError."""
         if not row.keys() <= _SETTABLE:
             raise ValueError(f"not settable columns of an entry: {sorted(row.keys() - _SETTABLE)}")
         index = self.frontier.size
         values = [row.get(name) for name in ORDER]
         values[_LEAF_INDEX] = index
+        if FORMAT_COLUMN not in row:
+            values[_FORMAT] = FORMAT_VERSION
         leaf = hashlib.sha256(canonical_leaf_input(values)).digest()
         values.append(leaf)
         nodes = self.nodes

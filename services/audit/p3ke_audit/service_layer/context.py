@@ -4,7 +4,9 @@ checkpoint signer, the database, the subject hash, and a clock (tests move it)."
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -14,6 +16,9 @@ from p3ke_audit.config import AuditSettings
 from p3ke_audit.service_layer import checkpoints
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.service_context import ServiceContext
+
+if TYPE_CHECKING:
+    from p3ke_audit.service_layer.witnessing import WitnessClient, WitnessResult
 
 
 class AuditContext(ServiceContext[AuditSettings]):
@@ -31,8 +36,24 @@ class AuditContext(ServiceContext[AuditSettings]):
         return subject_ref(self.settings.subject_hash_key, nik)
 
     def issue_checkpoint(self, *, force: bool = True) -> StoredCheckpoint | None:
-        """In its own transaction: sign the current head if due (or whenever it grew, with `force`)."""
-        return checkpoints.issue_checkpoint(self.sessions, self.settings, lambda: self.signer, force=force)
+        """In its own transaction: sign the current head if due (or whenever it grew, with `force`); the
+        `audit-witness` job of this process then asks the witnesses at once."""
+        signed = checkpoints.issue_checkpoint(self.sessions, self.settings, lambda: self.signer, force=force)
+        if signed is not None:
+            self.witness_wanted.set()
+        return signed
+
+    @cached_property
+    def witness_wanted(self) -> threading.Event:
+        """Set when this process signed a checkpoint: wakes the `audit-witness` job."""
+        return threading.Event()
+
+    def witness_now(self, client: WitnessClient | None = None) -> list[WitnessResult]:
+        """One witnessing round, now, in this thread: the latest checkpoint to every configured witness that
+        has not cosigned it; the outcome per witness (also recorded in audit_witness_state)."""
+        from p3ke_audit.service_layer.witnessing import witness_round
+
+        return witness_round(self.sessions, self.settings, client)
 
     def check(self) -> None:
         """Load everything now, so bad configuration (e.g. an unreadable signing key) stops start-up."""

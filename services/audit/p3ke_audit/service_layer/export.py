@@ -1,11 +1,17 @@
-"""Exports: a verifiable bundle (entries + inclusion proofs + checkpoints) and CSV."""
+"""Exports: a verifiable bundle (entries + inclusion proofs + checkpoints, cosigned) and CSV.
+
+The bundle's checkpoints carry the witnesses' cosignature lines stored for them (`TreeStore.cosigned_note`),
+so its recipient can check them against the witnesses' keys. A tree that lacks a stored hash a proof needs
+(a deleted row or node) makes the export fail with `IncompleteTree` (a `NotFound`: the API answers 404)
+naming the leaves whose hash is missing, never with a crash.
+"""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import checkpoints, entries
-from p3ke_audit.adapters.tree_store import TreeStore
+from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
 from p3ke_audit.domain.bundle import FORMAT
 from p3ke_audit.domain.entry import canonical_fields
 from p3ke_audit.service_layer.proofs import NotFound
@@ -22,19 +28,38 @@ from p3ke_platform.tlog.merkle import consistency_proof, inclusion_ranges, range
 
 CHUNK = 500
 MAX_EARLIER_CHECKPOINTS = 50
+MAX_CONSISTENCY_FROM = 20  # sizes a bundle carries consistency proofs from (`consistency_from`)
+
+
+class IncompleteTree(NotFound):
+    """The stored tree lacks a hash a proof needs: the log was damaged (`p3ke audit verify` locates it)."""
 
 
 def _b64(hashes: Iterable[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-def build_bundle(session: Session, filters: Filters, *, limit: int, origin: str) -> dict[str, Any]:
-    """Entries matching `filters` covered by the latest checkpoint, each with its inclusion proof,
-    and the checkpoints signed in the period with consistency proofs to the latest."""
+def build_bundle(session: Session, filters: Filters, *, limit: int, origin: str,
+                 consistency_from: Sequence[int] = ()) -> dict[str, Any]:
+    """Entries matching `filters` covered by the latest checkpoint, each with its inclusion proof, the
+    checkpoints signed in the period with consistency proofs to the latest, every checkpoint with its stored
+    cosignatures; and consistency proofs from each size of `consistency_from` up to the latest checkpoint's
+    (sizes beyond it are left out: the verifier then reports the log as smaller than that size)."""
     store = TreeStore(session)
     head = store.last_checkpoint()
     if head is None:
-        raise NotFound("no checkpoint has been signed yet")
+        raise NotFound("belum ada checkpoint yang ditandatangani / no checkpoint has been signed yet")
+    try:
+        return _bundle(session, store, head, filters, limit=limit, origin=origin,
+                       consistency_from=consistency_from)
+    except MissingNode as exc:
+        raise IncompleteTree(f"log audit rusak: pohonnya tidak menyimpan hash yang dibutuhkan bukti ({exc}); "
+                             "jalankan `p3ke audit verify` / the audit log is damaged: its tree lacks a hash a proof "
+                             f"needs ({exc}); run `p3ke audit verify` to locate the damage") from None
+
+
+def _bundle(session: Session, store: TreeStore, head: StoredCheckpoint, filters: Filters, *, limit: int,
+            origin: str, consistency_from: Sequence[int]) -> dict[str, Any]:
     query = (select(entries).where(entries.c.leaf_index < head.tree_size, *filters.where())
              .order_by(entries.c.leaf_index).limit(limit))
     rows = [dict(r) for r in session.execute(query).mappings()]
@@ -47,25 +72,32 @@ def build_bundle(session: Session, filters: Filters, *, limit: int, origin: str)
             proof = [range_hash(lo, hi, stored) for lo, hi in paths[r["leaf_index"]]]
             items.append({"entry": canonical_fields(r), "inclusion_proof": _b64(proof)})
 
-    earlier_q = select(checkpoints.c.tree_size, checkpoints.c.note).where(checkpoints.c.tree_size < head.tree_size)
+    earlier_q = select(checkpoints).where(checkpoints.c.tree_size < head.tree_size)
     if filters.since:
         earlier_q = earlier_q.where(checkpoints.c.issued_at >= filters.since)
     if filters.until:
         earlier_q = earlier_q.where(checkpoints.c.issued_at < filters.until)
-    earlier = session.execute(earlier_q.order_by(checkpoints.c.tree_size.desc())
-                              .limit(MAX_EARLIER_CHECKPOINTS)).all()
-    return {
+    earlier = [StoredCheckpoint(int(r["tree_size"]), bytes(r["root_hash"]), r["note"], r["key_id"], r["issued_at"])
+               for r in session.execute(earlier_q.order_by(checkpoints.c.tree_size.desc())
+                                        .limit(MAX_EARLIER_CHECKPOINTS)).mappings()]
+    bundle = {
         "format": FORMAT,
         "origin": origin,
         "exported_at": datetime.now(UTC).isoformat(),
         "query": filters.describe(),
         "tree_size": head.tree_size,
-        "checkpoint": head.note,
+        "checkpoint": store.cosigned_note(head),
         "entries": items,
-        "checkpoints": [{"note": note, "consistency_proof": _b64(consistency_proof(int(size), head.tree_size,
-                                                                                  store.lookup))}
-                        for size, note in reversed(earlier)],
+        "checkpoints": [{"note": store.cosigned_note(cp),
+                         "consistency_proof": _b64(consistency_proof(cp.tree_size, head.tree_size, store.lookup))}
+                        for cp in reversed(earlier)],
     }
+    sizes = sorted({size for size in consistency_from if 0 < size <= head.tree_size})[:MAX_CONSISTENCY_FROM]
+    if sizes:
+        bundle["consistency"] = [{"tree_size": size,
+                                  "consistency_proof": _b64(consistency_proof(size, head.tree_size, store.lookup))}
+                                 for size in sizes]
+    return bundle
 
 
 CSV_COLUMNS = ("leaf_index", "occurred_at", "service", "actor_org", "actor_subject", "actor_roles", "action",

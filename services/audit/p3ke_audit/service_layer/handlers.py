@@ -2,7 +2,7 @@
 
 Each event becomes one entry, placed in the Merkle tree by the transaction's Appender (see
 appender.py). The worker verified the event's signature against the deployment's pinned keys before
-this handler runs; the entry keeps that evidence (format 2, see domain/entry.py and domain/origin.py), so
+this handler runs; the entry keeps that evidence (leaf format 3, see domain/entry.py and domain/origin.py), so
 `p3ke audit verify` can verify every entry's origin again. An event without a verified signature (a
 consumer that skipped the check) is refused, never written unsigned. A `data-access` event that names an
 unknown service, or whose CloudEvents source claims another service than its payload, is refused too
@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from p3ke_audit.domain.entry import FORMAT_COLUMN, FORMAT_VERSION, EntryFormatError
 from p3ke_audit.domain.origin import OriginError, event_columns, evidence
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_audit.service_layer.context import AuditContext
@@ -39,7 +40,7 @@ def _check(event: CloudEvent, data: DataAccess) -> None:
 
 
 def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
-    """The stored columns of an event's entry (format 2: with its origin evidence), and the data subjects
+    """The stored columns of an event's entry (leaf format 3: with its origin evidence), and the data subjects
     it names. RejectEvent for an event the log must not record."""
     if event.signature is None:
         REJECTED.labels("unsigned").inc()
@@ -55,13 +56,18 @@ def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
     row = event_columns(event)
     row["recorded_at"] = datetime.now(UTC)
     row.update(proof)  # envelope, payload (the data exactly as signed), signature, key_id
+    row[FORMAT_COLUMN] = FORMAT_VERSION
     refs = list(data.subject_refs) if isinstance(data, DataAccess) else []
     return row, refs
 
 
 def append_entry(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
     row, refs = entry_row(event)  # validation first: a refused event leaves the batch untouched
-    appender_for(uow.session, ctx.settings, lambda: ctx.signer).add(row, refs)
+    try:
+        appender_for(uow.session, ctx.settings, lambda: ctx.signer).add(row, refs)
+    except EntryFormatError as exc:  # e.g. a lone surrogate: no RFC 8785 form, so no leaf (nothing was added)
+        REJECTED.labels("no-canonical-form").inc()
+        raise RejectEvent(f"the entry has no canonical form: {exc}") from None
 
 
 HANDLERS = {spec.type: append_entry for spec in EVENTS}
