@@ -17,7 +17,7 @@ from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
 
-SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit"]
+SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit", "witness"]
 
 
 def spec_of(service: str) -> ServiceSpec:

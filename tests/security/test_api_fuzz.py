@@ -21,7 +21,7 @@ from p3ke_platform.service import Runtime, installed_service
 from p3ke_platform.settings import load_settings
 from tests.security.support import record_figures
 
-SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit"]
+SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit", "witness"]
 ORG = {"ingest": "kemenkopmk", "audit": "kemenkopmk"}
 ALL_ROLES = ["data-steward", "program-officer", "signatory", "compliance-auditor", "operator"]
 EXAMPLES = int(os.environ.get("P3KE_FUZZ_EXAMPLES", "15"))

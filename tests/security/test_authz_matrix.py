@@ -101,7 +101,13 @@ EXPECTED: dict[str, dict[tuple[str, str], Who | None]] = {
             ("POST", "/v1/subjects/trail"), ("GET", "/v1/summary/monthly"), ("GET", "/v1/violations"),
             ("GET", "/v1/proofs/inclusion"), ("GET", "/v1/proofs/consistency"), ("GET", "/v1/checkpoints/latest"),
             ("GET", "/v1/checkpoints"), ("GET", "/v1/public-key"), ("GET", "/v1/integrity"),
-            ("POST", "/v1/exports/bundle")]
+            ("GET", "/v1/witnesses"), ("POST", "/v1/exports/bundle")]
+    },
+    "witness": {
+        # C2SP tlog-witness: no token, the log's signature on the checkpoint is the authentication
+        ("POST", "/add-checkpoint"): PUBLIC,
+        ("GET", "/v1/logs"): roles("compliance-auditor", "operator"),
+        ("GET", "/v1/alarms"): roles("compliance-auditor", "operator"),
     },
 }
 for _ops in EXPECTED.values():
@@ -164,6 +170,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Objects]:
         "delivery": make_app("delivery", root / "delivery", delivery_prepare_in_api=False, rate_limit_per_minute=0),
         "feedback": make_app("feedback", root / "feedback", rate_limit_per_minute=0),
         "audit": make_app("audit", root / "audit", audit_checkpointer_in_api=False, rate_limit_per_minute=0),
+        "witness": make_app("witness", root / "witness", rate_limit_per_minute=0),
     }
     for app in apps.values():  # the broker is unreachable on purpose: say so at once instead of retrying
         app.runtime._kafka_checked = (time.monotonic() + 3600, "NoBrokersAvailable")
@@ -215,6 +222,8 @@ def _call(service: str, method: str, path: str, objs: Objects) -> dict[str, Any]
         kwargs["params"] = {"leaf_index": 0}
     elif path == "/v1/proofs/consistency":
         kwargs["params"] = {"first": 1, "second": 1}
+    elif path == "/add-checkpoint":
+        kwargs["content"] = b"old 0\n\nnot a checkpoint\n"  # anyone gets the protocol's answer (here 400)
     elif method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = {}  # admitted callers get 422: the body is checked after authorisation
     return kwargs

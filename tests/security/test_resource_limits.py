@@ -86,7 +86,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 ROLE_FOR = {"ingest": ("kemenkopmk", "data-steward"), "targeting": ("kemnaker", "program-officer"),
             "delivery": ("kemnaker", "program-officer"), "feedback": ("kemnaker", "program-officer"),
-            "audit": ("kemnaker", "compliance-auditor")}
+            "audit": ("kemnaker", "compliance-auditor"), "witness": ("kemnaker", "compliance-auditor")}
 
 
 @pytest.mark.parametrize("service", SERVICES)
