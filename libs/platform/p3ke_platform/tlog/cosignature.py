@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from p3ke_platform.tlog import note
 from p3ke_platform.tlog.note import SIGNATURE_PREFIX, CheckpointError, parse_body, signature_lines
 
 COSIGNATURE_V1 = 0x04
@@ -33,12 +32,8 @@ _NAME = re.compile(r"[^\s+]+")
 _BLOB = 4 + 8 + 64
 
 
-def _raw(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + _raw(public_key)).digest()[:4]
+    return note.key_id(name, public_key, COSIGNATURE_V1)
 
 
 @dataclass(frozen=True)
@@ -55,27 +50,13 @@ class Witness:
     @property
     def vkey(self) -> str:
         """`name+hexid+base64(0x04||key)`: what a log or a verifier is configured with."""
-        raw = bytes([COSIGNATURE_V1]) + _raw(self.public_key)
-        return f"{self.name}+{self.key_id.hex()}+{base64.b64encode(raw).decode()}"
+        return note.verifier_key(self.name, self.public_key, COSIGNATURE_V1)
 
     @classmethod
     def parse(cls, vkey: str) -> Witness:
         """Read a cosignature/v1 verifier key; its id must match its name and key."""
-        parts = vkey.strip().split("+", 2)  # the base64 key may itself hold "+"
-        if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
-            raise CheckpointError("a witness key reads name+keyid+key")
-        name, hexid, b64 = parts
-        try:
-            blob = base64.b64decode(b64, validate=True)
-            wanted = bytes.fromhex(hexid)
-        except (binascii.Error, ValueError):
-            raise CheckpointError("the witness key is not valid hex/base64") from None
-        if len(blob) != 33 or blob[0] != COSIGNATURE_V1:
-            raise CheckpointError("a witness key is a cosignature/v1 Ed25519 key (type 0x04)")
-        witness = cls(name, Ed25519PublicKey.from_public_bytes(blob[1:]))
-        if witness.key_id != wanted:
-            raise CheckpointError("the witness key's id does not match its name and key")
-        return witness
+        return cls(*note.parse_verifier_key(vkey, COSIGNATURE_V1, key_word="witness key",
+                                            wrong_type="a witness key is a cosignature/v1 Ed25519 key (type 0x04)"))
 
 
 def signed_message(body: str, timestamp: int) -> bytes:

@@ -55,33 +55,39 @@ class Checkpoint:
         return "".join(line + "\n" for line in lines)
 
 
-def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + raw).digest()[:4]
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """The text form another party keeps to verify our notes: `name+hexid+base64(0x01||key)`."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return f"{name}+{key_id(name, public_key).hex()}+{base64.b64encode(bytes([ED25519]) + raw).decode()}"
+def key_id(name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> bytes:
+    """`SHA-256(name || 0x0A || algorithm || public key)[:4]` (signed-note; 0x04 for cosignature/v1)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([algorithm]) + _raw(public_key)).digest()[:4]
 
 
-def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
-    """Read `name+hexid+base64(0x01||key)`; the id must match the name and key."""
+def verifier_key(name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> str:
+    """The text form another party keeps to verify our notes: `name+hexid+base64(algorithm||key)`."""
+    blob = bytes([algorithm]) + _raw(public_key)
+    return f"{name}+{key_id(name, public_key, algorithm).hex()}+{base64.b64encode(blob).decode()}"
+
+
+def parse_verifier_key(text: str, algorithm: int = ED25519, *, key_word: str = "verifier key",
+                       wrong_type: str = "only Ed25519 verifier keys (type 0x01) are supported"
+                       ) -> tuple[str, Ed25519PublicKey]:
+    """Read `name+hexid+base64(algorithm||key)`; the id must match the name and key (errors call it `key_word`)."""
     parts = text.strip().split("+", 2)  # the base64 key may itself hold "+"
     if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
-        raise CheckpointError("a verifier key reads name+keyid+key")
+        raise CheckpointError(f"a {key_word} reads name+keyid+key")
     name, hexid, b64 = parts
     try:
         blob = base64.b64decode(b64, validate=True)
         wanted = bytes.fromhex(hexid)
     except (binascii.Error, ValueError):
-        raise CheckpointError("the verifier key is not valid hex/base64") from None
-    if len(blob) != 33 or blob[0] != ED25519:
-        raise CheckpointError("only Ed25519 verifier keys (type 0x01) are supported")
+        raise CheckpointError(f"the {key_word} is not valid hex/base64") from None
+    if len(blob) != 33 or blob[0] != algorithm:
+        raise CheckpointError(wrong_type)
     key = Ed25519PublicKey.from_public_bytes(blob[1:])
-    if key_id(name, key) != wanted:
-        raise CheckpointError("the verifier key's id does not match its name and key")
+    if key_id(name, key, algorithm) != wanted:
+        raise CheckpointError(f"the {key_word}'s id does not match its name and key")
     return name, key
 
 

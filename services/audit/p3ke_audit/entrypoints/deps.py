@@ -20,7 +20,7 @@ from p3ke_audit.adapters.tree_store import StoredCheckpoint, TreeStore
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.entrypoints.dto import CheckpointOut, IntegrityOut, VerificationOut, WitnessesOut, WitnessOut
 from p3ke_audit.service_layer.context import AuditContext
-from p3ke_audit.service_layer.witnessed import verified_cosignatures, witnessing_status
+from p3ke_audit.service_layer.witnessed import WitnessingStatus, verified_cosignatures, witnessing_status
 from p3ke_platform.api import refusal_answer, service_context
 from p3ke_platform.auth import Principal, PrincipalDep
 from p3ke_platform.refusal import Refused
@@ -62,10 +62,10 @@ def checkpoint_out(session: Any, settings: AuditSettings, cp: StoredCheckpoint) 
     return CheckpointOut.of(cp, found, settings.witness_quorum)
 
 
-def integrity_status(session: Any, settings: AuditSettings) -> IntegrityOut:
+def integrity_status(session: Any, settings: AuditSettings, status: WitnessingStatus | None = None) -> IntegrityOut:
     """The tree size, the latest signed checkpoint (with its cosignatures), the last full verification and
-    how much of the log is witnessed."""
-    status = witnessing_status(session, settings)
+    how much of the log is witnessed (`status`: the witnessing status if the caller has it already)."""
+    status = status or witnessing_status(session, settings)
     cp = status.latest_checkpoint
     last = session.execute(select(verifications).order_by(verifications.c.id.desc()).limit(1)).mappings().first()
     return IntegrityOut(tree_size=status.tree_size,
@@ -75,9 +75,9 @@ def integrity_status(session: Any, settings: AuditSettings) -> IntegrityOut:
                         unwitnessed_entries=status.unwitnessed_entries)
 
 
-def witnesses_status(session: Any, settings: AuditSettings) -> WitnessesOut:
+def witnesses_status(session: Any, settings: AuditSettings, status: WitnessingStatus | None = None) -> WitnessesOut:
     """Every configured witness's state, and how much of the log a quorum of them cosigned."""
-    status = witnessing_status(session, settings)
+    status = status or witnessing_status(session, settings)
     witnessed = status.latest_witnessed
     return WitnessesOut(
         quorum=status.quorum, tree_size=status.tree_size,

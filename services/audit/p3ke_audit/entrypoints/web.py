@@ -22,6 +22,7 @@ from p3ke_audit.entrypoints.dto import WitnessesOut
 from p3ke_audit.service_layer import proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import Filters
+from p3ke_audit.service_layer.witnessed import witnessing_status
 from p3ke_platform.auth import AuthError, Principal, get_verifier
 from p3ke_platform.tlog.merkle import ProofError, verify_inclusion
 from p3ke_platform.tlog.note import CheckpointError, open_note
@@ -266,8 +267,9 @@ def witness_panel(lang: str, w: WitnessesOut) -> str:
 
 def integrity_panel(ctx: AuditContext, lang: str) -> str:
     with ctx.sessions() as session:
-        status = integrity_status(session, ctx.settings)
-        witnessing = witnesses_status(session, ctx.settings)
+        witnessed = witnessing_status(session, ctx.settings)  # read and verified once for both panels
+        status = integrity_status(session, ctx.settings, witnessed)
+        witnessing = witnesses_status(session, ctx.settings, witnessed)
     cp = status.latest_checkpoint
     cp_html = (f"<p>{_t(lang, 'checkpoint')}: {cp.tree_size} · {cp.issued_at:%Y-%m-%d %H:%M:%S} UTC</p>"
                f"<pre>{escape(cp.note)}</pre>") if cp else f"<p>{_t(lang, 'no_checkpoint')}</p>"

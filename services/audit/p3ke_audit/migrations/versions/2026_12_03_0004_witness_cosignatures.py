@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from p3ke_platform.migration_ops import create_append_only_triggers_v1, drop_append_only_triggers_v1
+
 revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
@@ -44,23 +46,12 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('vkey', name=op.f('pk_audit_witness_state'))
     )
-    if op.get_bind().dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {TABLE}_no_{verb.lower()} BEFORE {verb} ON {TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {verb} on {TABLE} refused'); END"
-            )
-    else:  # the function p3ke_audit_refuse_change() of 0002
-        op.execute(f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {TABLE} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION p3ke_audit_refuse_change()")
-        op.execute(f"ALTER TABLE {TABLE} ENABLE ALWAYS TRIGGER {TABLE}_append_only")
+    # the function p3ke_audit_refuse_change() of 0002
+    create_append_only_triggers_v1((TABLE,), function="p3ke_audit_refuse_change",
+                                   message="the audit log is append-only")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_{verb}")
-    else:
-        op.execute(f"DROP TRIGGER IF EXISTS {TABLE}_append_only ON {TABLE}")
+    drop_append_only_triggers_v1((TABLE,))
     op.drop_table('audit_witness_state')
     op.drop_table(TABLE)

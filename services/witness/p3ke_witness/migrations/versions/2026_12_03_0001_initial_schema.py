@@ -13,7 +13,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from p3ke_platform.migration_ops import create_messaging_tables_v1, drop_messaging_tables_v1
+from p3ke_platform.migration_ops import (
+    create_append_only_triggers_v1,
+    create_messaging_tables_v1,
+    create_refusing_function_v1,
+    drop_append_only_triggers_v1,
+    drop_messaging_tables_v1,
+)
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -21,14 +27,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APPEND_ONLY = ("witness_cosigned", "witness_alarms")
-PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION p3ke_witness_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the witness keeps its evidence append-only: % on % refused', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
+FUNCTION = "p3ke_witness_refuse_change"
+MESSAGE = "the witness keeps its evidence append-only"
 
 
 def upgrade() -> None:
@@ -68,30 +68,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_witness_alarms'))
     )
     op.create_index('ix_witness_alarms_origin_kind', 'witness_alarms', ['origin', 'kind'], unique=False)
-    if op.get_bind().dialect.name == "sqlite":
-        for table in APPEND_ONLY:
-            for verb in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} BEGIN SELECT "
-                    f"RAISE(ABORT, 'the witness keeps its evidence append-only: {verb} on {table} refused'); END"
-                )
-        return
-    op.execute(PG_FUNCTION)
-    for table in APPEND_ONLY:
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION p3ke_witness_refuse_change()")
-        op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_append_only")
+    create_refusing_function_v1(FUNCTION, MESSAGE)
+    create_append_only_triggers_v1(APPEND_ONLY, function=FUNCTION, message=MESSAGE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for table in APPEND_ONLY:
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
-    else:
-        for table in APPEND_ONLY:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS p3ke_witness_refuse_change()")
+    drop_append_only_triggers_v1(APPEND_ONLY, function=FUNCTION)
     op.drop_index('ix_witness_alarms_origin_kind', table_name='witness_alarms')
     op.drop_table('witness_alarms')
     op.drop_table('witness_cosigned')
