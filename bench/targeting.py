@@ -62,6 +62,7 @@ def _request(quota: int, exclude: bool, version: str | None = None, program: str
         criteria={"region_codes": [PROVINCE], "deciles": [1, 2], "age_min": 18, "age_max": 60,
                   "reference_date": REFERENCE_DATE.isoformat(), "exclude_already_delivered": exclude},
         quota=quota, fields=FIELDS, justification="bench: padat karya Jawa Barat", requested_by=OFFICER,
+        purpose="seleksi_calon_peserta",
         dataset_version_id=version, requested_at=datetime.now(UTC))
 
 

@@ -15,6 +15,7 @@ from p3ke_schemas.envelope import (
 )
 from p3ke_schemas.events import (
     Actor,
+    AgreedProgram,
     DataAccess,
     DatasetUpdated,
     ExtractCriteria,
@@ -23,6 +24,7 @@ from p3ke_schemas.events import (
     FeedbackReceived,
     HandoverSigned,
     ProgramCode,
+    PurposeCode,
     RequestedProgram,
     Signer,
     acting_principal,
@@ -41,6 +43,7 @@ from p3ke_schemas.topics import EVENTS, EventSpec, dlq_topic, spec_for_topic, sp
 __all__ = [
     "EVENTS",
     "Actor",
+    "AgreedProgram",
     "CanonicalizationError",
     "CloudEvent",
     "DataAccess",
@@ -54,6 +57,7 @@ __all__ = [
     "FeedbackReceived",
     "HandoverSigned",
     "ProgramCode",
+    "PurposeCode",
     "RequestedProgram",
     "Signature",
     "SignatureError",

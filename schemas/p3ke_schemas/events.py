@@ -42,6 +42,20 @@ RequestedProgram = Annotated[
 """What a requester may *ask* for. Refusing an unknown program is the policy's decision, recorded and
 audited, not a schema error."""
 
+AgreedProgram = Annotated[
+    ProgramCode | Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")],
+    Field(description="the program the handover is for: one of the four programs of Art. 3, or a program the parties "
+                      "added lawfully (party 1's written approval, Art. 10(2), or an addendum, Art. 14)"),
+]
+"""A program a handover or a data balikan is for; the policy allowed it before the data moved."""
+
+PurposeCode = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_]{1,63}$",
+          description="a purpose code the agreement defines for the program (its `purposes`, or the purpose a written "
+                      "approval names); the policy refuses a purpose the program does not have"),
+]
+
 
 class Actor(Contract):
     """Who acted: an official's account or a ministry platform's service account (ids, not names)."""
@@ -99,7 +113,11 @@ class ExtractRequested(Contract):
     criteria: ExtractCriteria
     quota: int = Field(gt=0, le=100_000_000)
     fields: list[str] = Field(min_length=1)
-    justification: str = Field(min_length=10, max_length=2000)
+    justification: str = Field(min_length=10, max_length=2000, description=(
+        "a short note for the BAST; targeting refuses one longer than 280 characters or holding a NIK-like number or "
+        "a person's name, and keeps a refused one out of the audit log"))
+    purpose: PurposeCode | None = Field(
+        default=None, description="the structured purpose (required by the policy: a request without one is refused)")
     requested_by: Actor
     dataset_version_id: str | None = Field(default=None, description="pin a version; default the current")
     requested_at: datetime
@@ -141,6 +159,7 @@ class ExtractPrepared(Contract):
     request_path: RequestPath | None = Field(
         default=None, description="platform: extract-requested from a ministry platform; api: targeting's HTTP API")
     justification: str | None = Field(default=None, max_length=2000, description="the request's justification")
+    purpose: PurposeCode | None = Field(default=None, description="the request's purpose code")
     criteria: ExtractCriteria | None = Field(
         default=None, description="the request's criteria; on an accepted extract `reference_date` is the day "
         "ages were actually computed on")
@@ -162,7 +181,7 @@ class HandoverSigned(Contract):
     bast_number: str
     agreement_id: str
     extract_id: str
-    program: ProgramCode
+    program: AgreedProgram
     record_count: int = Field(ge=0)
     package_sha256: Sha256
     bast_sha256: Sha256 = Field(description="SHA-256 of the fully signed BAST PDF")
@@ -176,7 +195,7 @@ class FeedbackReceived(Contract):
     batch_id: str
     handover_id: str
     agreement_id: str
-    program: ProgramCode
+    program: AgreedProgram
     supersedes: str | None = None
     rows: int = Field(ge=0)
     rows_rejected: int = Field(ge=0, default=0)
@@ -206,6 +225,9 @@ class DataAccess(Contract):
     purpose: str | None = Field(default=None, max_length=2000)
     outcome: Literal["allowed", "denied"]
     reason: str | None = None
+    terms_sha256: Sha256 | None = Field(
+        default=None, description="digest of the exact agreement files in force when this was decided (the PKS, "
+        "each addendum, written approval, consent and notice; `p3ke agreement show` lists them)")
     record_count: int = Field(ge=0, default=0)
     subject_refs: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list,

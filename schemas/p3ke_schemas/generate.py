@@ -200,7 +200,8 @@ def message_examples(facts: AgreementFacts) -> dict[str, list[dict[str, Any]]]:
 
     def request(request_id: str, by: Actor, at: datetime, to: Actor | None = None) -> ExtractRequested:
         return ExtractRequested(request_id=request_id, agreement_id=agreement, program=program, criteria=criteria,
-                                quota=150, fields=fields, justification=justification, requested_by=by,
+                                quota=150, fields=fields, justification=justification,
+                                purpose="seleksi_calon_peserta", requested_by=by,
                                 dataset_version_id=None, requested_at=at, recipient=to)
 
     platform_request = request("kemnaker-pk-2026-0001", platform, _at(2, 2), recipient)
@@ -208,7 +209,7 @@ def message_examples(facts: AgreementFacts) -> dict[str, list[dict[str, Any]]]:
     extract_id = "ext-" + _sha("p3ke-extract:kemnaker-pk-2026-0001")[:32]
     handover_id = "ho-3f2a9c41d07b6e85"
     asked = {"requester": platform, "recipient": recipient, "request_path": "platform",
-             "justification": justification, "fields": fields,
+             "justification": justification, "purpose": "seleksi_calon_peserta", "fields": fields,
              "criteria": criteria.model_copy(update={"reference_date": date(2026, 3, 2)})}
     not_allowed = next((f for f in facts.field_names if f not in fields), "alamat")
     conflict = f"request_id {platform_request.request_id} is already used by a different extract request"

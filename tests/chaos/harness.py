@@ -276,6 +276,7 @@ class Feed:
         return ExtractRequested(
             request_id=request_id, agreement_id=AGREEMENT_ID, program=program, criteria=ExtractCriteria(),
             quota=quota, fields=["nik", "desil_kesejahteraan"], justification="chaos test: a synthetic request",
+            purpose="seleksi_calon_peserta",
             requested_by=OFFICER, requested_at=datetime.now(UTC))
 
     def send(self, event: CloudEvent, kind: str, effects: Iterable[str] | None = None) -> None:

@@ -103,7 +103,8 @@ def test_the_documented_values_are_the_agreements() -> None:
     policy = Policy(agreement)
     day = agreement.base.validity.first_day
     for role in facts.roles_for("request-extract", 2):
-        assert policy.decide("kemnaker", [role], "request-extract", "padat_karya", ["nik"], at=day).allowed
+        assert policy.decide("kemnaker", [role], "request-extract", "padat_karya", ["nik"], at=day,
+                               purpose="seleksi_calon_peserta").allowed
     for org, role in {(g.org, g.role) for g in terms.roles} - set(facts.grants["request-extract"]):
         assert not policy.decide(org, [role], "request-extract", "padat_karya", ["nik"], at=day).allowed
     documented = DOC["x-p3ke-agreement"]

@@ -132,6 +132,9 @@ class Placeholders:
                 lambda: _private_pem(ed25519.Ed25519PrivateKey.generate()),
             ("Secret", "p3ke-delivery-server-key", "server.key"): lambda: secrets.token_hex(32).encode() + b"\n",
             ("ConfigMap", "p3ke-delivery-trust", "trust-anchors.pem"): lambda: ca_pem,
+            # generated from the repository: the real manifest (its hashes are public)
+            ("ConfigMap", "p3ke-agreement-manifest", "agreement.sha256"): lambda: (K8S / "base" / "agreement.sha256")
+            .read_bytes(),
         }
         if (kind, name, key) in fixed:
             return fixed[(kind, name, key)]()

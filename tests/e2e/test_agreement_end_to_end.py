@@ -8,18 +8,21 @@ learned (module-scoped `world`):
 
 1. Party 1's data steward generates a synthetic snapshot (`p3ke synth`) and submits it (`p3ke ingest
    submit`): a dataset version is published and reaches targeting.
-2. Party 2's program officer requests an extract for each of the four programs of Art. 3: accepted,
-   with counts; `extract-prepared` carries counts and a SHA-256, no person.
+2. Party 2's program officer requests an extract for each of the four programs of Art. 3 and for a fifth
+   added by party 1's written approval (Art. 10(2)), each with its purpose code: accepted, with counts;
+   `extract-prepared` carries counts and a SHA-256, no person. The added program goes through to feedback.
 3. Delivery opens a handover per extract; both parties' signatories sign the BAST with `p3ke bast sign`
    (development CA from `p3ke bast dev-ca`): `handover-signed` names both signers.
 4. Party 2's program officer gets the password (once) and a personal link, downloads the package and
    7-Zip opens it: the manifest and the rows are the extract.
 5. Data balikan per handover (served persons from the package, one person of P3KE not in the handover,
-   one NIK not in P3KE, one invalid NIK): matched exactly as planted; `feedback-received` has counts only.
+   one NIK not in P3KE, one invalid NIK): matched exactly as planted; party 2 learns only "not in this
+   handover" for the two outsiders (party 1 sees the finer classes); `feedback-received` has counts only.
 6. Reports: JSON, CSV, a chart, the yearly M&E PDF, all consistent with delivered and served.
 7. Refusals, each with its precise reason: a request dated after the (extended) agreement's last day
    (platform path), a program outside Art. 3, a field the program may not receive, party 1 asking for
-   the package, party 2 uploading a snapshot.
+   the package, party 2 uploading a snapshot; then (7b) a signatory whose certificate the development CA
+   revoked cannot sign a BAST.
 8. Audit: every step and every refusal is in the log, `p3ke audit verify` finds it intact, and one
    person's trail (selected, downloaded, reported back) is found by NIK across services.
 9. That person's NIK and name are in no service log, no event on any topic and no URL used.
@@ -76,6 +79,9 @@ TOPICS = ("p3ke.dataset-updated.v1", "p3ke.extract-requested.v1", "p3ke.extract-
 AGREEMENT = yaml.safe_load((ROOT / "libs/platform/p3ke_platform/agreement/data/pks-p3ke-2023.yaml").read_text())
 ADDENDUM = yaml.safe_load(
     (ROOT / "libs/platform/p3ke_platform/agreement/data/example-addendum-extension.yaml").read_text())
+APPROVAL = yaml.safe_load(  # Art. 10(2): party 1 approves in writing a fifth program (example record)
+    (ROOT / "libs/platform/p3ke_platform/agreement/data/example-approval-pemagangan.yaml").read_text())
+ADDED_PROGRAM = APPROVAL["program"]
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 FAMILIES = 1500  # about 5,900 persons: small, so the whole module stays within minutes
@@ -88,7 +94,9 @@ FIELDS = {  # what each program asks for: within its list in the agreement (chec
     "tenaga_kerja_mandiri": ["nik", "nama", "kode_kemendagri", "desil_kesejahteraan", "penerima_kur"],
     "pbi_jamsostek_pekerja_rentan": ["nik", "nama", "tanggal_lahir", "alamat", "kode_kemendagri",
                                      "desil_kesejahteraan"],
+    ADDED_PROGRAM: ["nik", "nama", "tanggal_lahir", "kode_kemendagri", "desil_kesejahteraan", "pendidikan"],
 }
+PURPOSES = {**{program: "seleksi_calon_peserta" for program in FIELDS}, ADDED_PROGRAM: APPROVAL["purpose"]}
 TRACED_PROGRAM = "padat_karya"  # the program of the person whose trail is followed
 IDENTITIES = {  # name: (org, role, subject)
     "steward-1": ("kemenkopmk", "data-steward", "steward-1"),
@@ -280,10 +288,10 @@ def _event(message: Any) -> Any:
 
 def _announced(world: World, topic: str, programs: dict[str, str], kind: type,
                id_field: str) -> list[tuple[Any, str, Any]]:
-    """The `kind` events on `topic` keyed by the ids of `programs` (id -> program), one for each of the four
-    programs: (the event, the program its `id_field` names, the message)."""
+    """The `kind` events on `topic` keyed by the ids of `programs` (id -> program), one for each program:
+    (the event, the program its `id_field` names, the message)."""
     messages = _collect(world, topic, set(programs))
-    assert len(messages) == 4
+    assert len(messages) == len(programs)
     found = []
     for message in messages:
         event = _event(message)
@@ -341,14 +349,14 @@ def test_1_party_1_publishes_a_snapshot_and_targeting_learns_it(world: World) ->
     world.done.add("snapshot")
 
 
-# -- 2. extracts for the four programs --------------------------------------------------------------------
-def test_2_party_2_gets_an_extract_for_each_of_the_four_programs(world: World) -> None:
+# -- 2. extracts for the four programs and one added by written approval -------------------------------
+def test_2_party_2_gets_an_extract_for_each_program_including_one_added_by_written_approval(world: World) -> None:
     world.needs("snapshot")
-    allowed = {p["code"]: p["fields"] for p in AGREEMENT["programs"]}
+    allowed = {p["code"]: p["fields"] for p in AGREEMENT["programs"]} | {ADDED_PROGRAM: APPROVAL["fields"]}
     assert set(allowed) == set(FIELDS)
     rules = world.get("targeting", "/v1/eligibility-rules", "officer-2")
     assert rules.status_code == 200, rules.text
-    assert set(rules.json()["programs"]) == set(FIELDS) and rules.json()["rules_version"]
+    assert set(rules.json()["programs"]) == set(FIELDS) - {ADDED_PROGRAM} and rules.json()["rules_version"]
 
     requests = {}
     for program, fields in FIELDS.items():
@@ -356,7 +364,7 @@ def test_2_party_2_gets_an_extract_for_each_of_the_four_programs(world: World) -
         request_id = f"e2e-{program}-{world.tag}"
         response = world.post("targeting", "/v1/extract-requests", "officer-2", json={
             "request_id": request_id, "program": program, "quota": QUOTA, "fields": fields,
-            "justification": f"Sasaran {program} 2026 (uji ujung ke ujung)",
+            "justification": f"Sasaran {program} 2026 (uji ujung ke ujung)", "purpose": PURPOSES[program],
             "dataset_version_id": world.dataset["dataset_version_id"]})
         assert response.status_code == 202, response.text
         assert response.headers["location"] == f"/v1/extract-requests/{request_id}"
@@ -384,12 +392,12 @@ def test_2_party_2_gets_an_extract_for_each_of_the_four_programs(world: World) -
     names = {p["nama"] for p in world.people.values() if " " in p["nama"]}
     prepared = _collect(world, "p3ke.extract-prepared.v1", set(requests.values()))
     by_request = {m.key.decode(): m for m in prepared}
-    assert len(prepared) == 4  # one extract per request
+    assert len(prepared) == len(FIELDS)  # one extract per request
     for program, request_id in requests.items():
         raw = by_request[request_id].value.decode()
         event = _event(by_request[request_id])
         status = world.extracts[program]
-        assert event.status == "accepted" and event.program == program
+        assert event.status == "accepted" and event.program == program and event.purpose == PURPOSES[program]
         assert (event.extract_id, event.record_count, event.file_sha256) == (
             status["extract_id"], QUOTA, status["file_sha256"])
         assert event.counts_by_desil == status["counts_by_desil"]
@@ -569,15 +577,18 @@ def test_5_party_2_reports_back_who_it_served(world: World) -> None:
 
     def settled() -> list[dict[str, Any]] | None:
         rows = [r for r in world.get("feedback", "/v1/handovers", "officer-2").json() if r["handover_id"] in ids]
-        return rows if len(rows) == 4 and all(r["delivered_state"] == "settled" for r in rows) else None
+        return rows if len(rows) == len(ids) and all(r["delivered_state"] == "settled" for r in rows) else None
 
-    for row in _wait(settled, "feedback to learn the four signed handovers",
+    for row in _wait(settled, "feedback to learn every signed handover",
                      explain=world.logs("feedback-worker")):
         program = ids[row["handover_id"]]
         assert (row["program"], row["record_count"], row["delivered_total"]) == (program, QUOTA, QUOTA)
         assert row["bast_number"] == world.handovers[program]["bast_number"] and row["current_batches"] == 0
 
-    expected_classes = {"in_extract": SERVED, "in_p3ke_not_delivered": 1, "not_in_p3ke": 1, "invalid_nik": 1}
+    # party 2 learns only "in this handover / not in it / invalid NIK", never whether someone else is in P3KE;
+    # party 1 sees the finer classes
+    expected_classes = {"in_extract": SERVED, "not_in_handover": 2, "invalid_nik": 1}
+    party_1_classes = {"in_extract": SERVED, "in_p3ke_not_delivered": 1, "not_in_p3ke": 1, "invalid_nik": 1}
     for program, handover in world.handovers.items():
         path, served = _balikan(world, program)
         response = world.post("feedback", "/v1/feedback-batches", "officer-2", headers={"Content-Type": "text/csv"},
@@ -592,6 +603,9 @@ def test_5_party_2_reports_back_who_it_served(world: World) -> None:
         assert batch["dataset_version_id"] == world.dataset["dataset_version_id"]
         assert sum(batch["counts_by_status"].values()) == SERVED + 2
         assert batch["counts_by_finding"].get("nik_scientific") == 1, batch["counts_by_finding"]
+        seen_by_party_1 = world.get("feedback", f"/v1/feedback-batches/{batch['batch_id']}", "steward-1")
+        assert seen_by_party_1.status_code == 200, seen_by_party_1.text
+        assert seen_by_party_1.json()["counts_by_match_class"] == party_1_classes
         batch["served_niks"] = served
         world.batches[program] = batch
 
@@ -639,18 +653,28 @@ def test_6_reports_agree_with_what_was_delivered_and_served(world: World) -> Non
         expected_value = sum(1_500_000 for i in range(SERVED) if i % 2) + 250_000
         assert total["benefit_value"] == expected_value, program
     timeliness = report["timeliness"]
-    assert sum(t["handovers"] for t in timeliness) == 4 and sum(t["with_feedback"] for t in timeliness) == 4
+    handovers = len(FIELDS)
+    assert sum(t["handovers"] for t in timeliness) == handovers
+    assert sum(t["with_feedback"] for t in timeliness) == handovers
 
-    exported = world.get("feedback", "/v1/reports/export.csv", "officer-2",
-                         params={"level": "national", "period": "all"})
-    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv"), exported.text
-    lines = list(csv.DictReader(exported.text.lstrip("\ufeff").splitlines()))
-    summary = {r["program"]: r for r in lines if r["desil"] == "all"}
+    def export(who: str) -> dict[str, dict[str, str]]:
+        exported = world.get("feedback", "/v1/reports/export.csv", who, params={"level": "national", "period": "all"})
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv"), exported.text
+        lines = list(csv.DictReader(exported.text.lstrip("\ufeff").splitlines()))
+        return {r["program"]: r for r in lines if r["desil"] == "all"}
+
+    summary = export("steward-1")
     assert set(summary) == set(FIELDS)
     for row in summary.values():
         assert (int(row["delivered"]), int(row["served"]), int(row["served_in_extract"])) == (
             QUOTA, SERVED + 2, SERVED)
         assert (int(row["in_extract"]), int(row["not_in_p3ke"]), int(row["invalid_nik"])) == (SERVED, 1, 1)
+    coarse = export("officer-2")  # party 2: no P3KE membership of others, and small cells suppressed
+    assert set(coarse) == set(FIELDS)
+    for row in coarse.values():
+        assert "not_in_p3ke" not in row and "in_p3ke_not_delivered" not in row
+        assert (int(row["delivered"]), int(row["served"]), int(row["in_extract"])) == (QUOTA, SERVED + 2, SERVED)
+        assert (row["not_in_handover"], row["invalid_nik"]) == ("", "")  # 2 and 1: under the smallest cell shown
 
     chart = world.get("feedback", "/v1/reports/charts/coverage", "auditor-1", params={"format": "png"})
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG"), chart.text[:300]
@@ -688,6 +712,7 @@ def test_7_refusals_are_precise(world: World) -> None:
     late = ExtractRequested(request_id=late_id, agreement_id=AGREEMENT["id"], program="padat_karya",
                             criteria=ExtractCriteria(), quota=50, fields=["nik", "nama", "kode_kemendagri"],
                             justification="Padat karya 2027, diminta setelah masa berlaku", requested_by=platform,
+                            purpose="seleksi_calon_peserta",
                             requested_at=datetime(2027, 3, 15, 2, 0, tzinfo=UTC))
     key, value, headers = sign_event(CloudEvent.of(late, source="urn:kemnaker:pusdatik:platform"), PLATFORM_KEY)
     _platform_send(world, key.decode(), value, headers)
@@ -697,7 +722,8 @@ def test_7_refusals_are_precise(world: World) -> None:
     oos_api_id = f"e2e-oos-api-{world.tag}"
     out_of_scope = world.post("targeting", "/v1/extract-requests", "officer-2", json={
         "request_id": oos_api_id, "program": "bantuan_sosial_pkh", "quota": 10,
-        "fields": ["nik", "nama"], "justification": "Program di luar ruang lingkup PKS"})
+        "fields": ["nik", "nama"], "justification": "Program di luar ruang lingkup PKS",
+        "purpose": "seleksi_calon_peserta"})
     assert out_of_scope.status_code == 202, out_of_scope.text
     oos_id = f"e2e-oos-{world.tag}"
     raw = {**json.loads(late.model_dump_json()), "request_id": oos_id, "program": "bantuan_sosial_pkh",
@@ -712,7 +738,7 @@ def test_7_refusals_are_precise(world: World) -> None:
     field_id = f"e2e-field-{world.tag}"
     response = world.post("targeting", "/v1/extract-requests", "officer-2", json={
         "request_id": field_id, "program": "padat_karya", "quota": 10, "fields": ["nik", "nama", "alamat"],
-        "justification": "Padat karya dengan alamat (tidak diizinkan)"})
+        "justification": "Padat karya dengan alamat (tidak diizinkan)", "purpose": "seleksi_calon_peserta"})
     assert response.status_code == 202, response.text
 
     # (d) party 1, whatever its role, receives no package, link or password
@@ -724,8 +750,10 @@ def test_7_refusals_are_precise(world: World) -> None:
             refused = world.post("delivery", path, who)
             assert refused.status_code == 403, refused.text
             assert refused.headers["x-p3ke-refusal"] == "role"
-            assert refused.json()["detail"] == (f"role {role} of {org} may not download-package (download-package "
-                                                "is granted to: program-officer of kemnaker)")
+            detail = refused.json()["detail"]  # Indonesian first, then the policy's reason
+            assert detail.startswith("Ditolak: peran atau instansi yang meminta tidak diberi kewenangan"), detail
+            assert detail.endswith(f"role {role} of {org} may not download-package (download-package "
+                                   "is granted to: program-officer of kemnaker)"), detail
     officer_link = world.post("delivery", f"{base}/package/links", "officer-2")
     assert officer_link.status_code == 201, officer_link.text
     taken = world.get("delivery", officer_link.json()["url"], "steward-1")
@@ -785,6 +813,48 @@ def test_7_refusals_are_precise(world: World) -> None:
     world.done.add("refusals")
 
 
+# -- 7b. a revoked signatory certificate signs nothing (Art. 6) -----------------------------------------
+REVOKED_QUOTA = 10
+
+
+def test_7b_a_revoked_signatory_certificate_signs_nothing(world: World) -> None:
+    world.needs("signed", "refusals")
+    request_id = f"e2e-revoked-{world.tag}"
+    response = world.post("targeting", "/v1/extract-requests", "officer-2", json={
+        "request_id": request_id, "program": TRACED_PROGRAM, "quota": REVOKED_QUOTA,
+        "fields": FIELDS[TRACED_PROGRAM], "purpose": PURPOSES[TRACED_PROGRAM],
+        "justification": "Padat karya tahap 2 (uji sertifikat yang dicabut)",
+        "dataset_version_id": world.dataset["dataset_version_id"]})
+    assert response.status_code == 202, response.text
+
+    def awaiting() -> dict[str, Any] | None:
+        rows = world.get("delivery", "/v1/handovers", "officer-2").json()
+        return next((r for r in rows if r["request_id"] == request_id and r["status"] == "awaiting-signatures"), None)
+
+    handover = _wait(awaiting, "the second padat karya handover awaiting signatures", timeout=180,
+                     explain=world.logs("targeting-worker", "delivery-worker"))
+    handover_id, services_dir = handover["handover_id"], world.stack.services_dir
+    ca, signatory = services_dir / "dev-ca", _signatory(1)
+    # the development CA revokes party 1's signatory certificate (its CRL, which delivery reads for every signature)
+    _run("bast", "revoke", str(ca / f"{signatory}.cert.pem"), "--data-dir", str(services_dir))
+    got = world.get("delivery", f"/v1/handovers/{handover_id}/bast", "signatory-1")
+    assert got.status_code == 200, got.text
+    unsigned, signed = world.work / "bast" / "revoked-0.pdf", world.work / "bast" / "revoked-1.pdf"
+    unsigned.write_bytes(got.content)
+    _run("bast", "sign", str(unsigned), "--party", "1", "--key", str(ca / f"{signatory}.key.pem"),
+         "--cert", str(ca / f"{signatory}.cert.pem"), "--chain", str(ca / "ca.pem"), "-o", str(signed),
+         "--location", "Jakarta")
+    refused = world.post("delivery", f"/v1/handovers/{handover_id}/signatures", "signatory-1",
+                         headers={"Content-Type": "application/pdf"}, content=signed.read_bytes())
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["x-p3ke-refusal"] == "certificate-revoked"
+    assert "telah dicabut (revoked)" in refused.json()["detail"], refused.text
+    detail = world.get("delivery", f"/v1/handovers/{handover_id}", "officer-2").json()
+    assert detail["status"] == "awaiting-signatures"  # the BAST stays unsigned
+    world.refusals.update(revoked_handover=handover_id, revoked_extract=handover["extract_id"])
+    world.done.add("revoked")
+
+
 # -- 8. audit ---------------------------------------------------------------------------------------------
 def _entries(world: World, **filters: Any) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
@@ -799,11 +869,11 @@ def _entries(world: World, **filters: Any) -> list[dict[str, Any]]:
 
 
 def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
-    world.needs("feedback", "refusals")
+    world.needs("feedback", "refusals", "revoked")
     r = world.refusals
     handover_ids = {h["handover_id"] for h in world.handovers.values()}
     batch_ids = {b["batch_id"] for b in world.batches.values()}
-    extract_ids = {e["extract_id"] for e in world.extracts.values()}
+    extract_ids = {e["extract_id"] for e in world.extracts.values()} | {r["revoked_extract"]}
 
     def denied(entries: list[dict[str, Any]], service: str, action: str, resource_type: str,
                resource_id: str | None = None) -> list[dict[str, Any]]:
@@ -821,7 +891,8 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
                  and denied(entries, "targeting", "refusal", "extract-request", r["oos"])
                  and denied(entries, "targeting", "refusal", "extract-request", r["oos_api"])
                  and len(denied(entries, "ingest", "upload", "dataset-upload")) >= 2
-                 and len(denied(entries, "delivery", "download", "package")) >= 1)
+                 and len(denied(entries, "delivery", "download", "package")) >= 1
+                 and denied(entries, "delivery", "upload", "bast", r["revoked_handover"]))
         return entries if ready else None
 
     entries = _wait(caught_up, "the audit worker to record every step", timeout=180, every=1.0,
@@ -839,7 +910,7 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
     selects = [e for e in entries if e["action"] == "select"]
     assert {e["resource_id"] for e in selects} == extract_ids
     assert all(e["actor_org"] == "kemnaker" and e["program"] in FIELDS for e in selects)
-    assert sum(e["record_count"] for e in selects) == 4 * QUOTA
+    assert sum(e["record_count"] for e in selects) == len(FIELDS) * QUOTA + REVOKED_QUOTA
     downloads = [e for e in entries if (e["action"], e["outcome"]) == ("download", "allowed")
                  and e["resource_type"] == "package"]
     assert {e["resource_id"] for e in downloads} == handover_ids

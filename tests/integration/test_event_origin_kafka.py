@@ -133,6 +133,7 @@ def _request(request_id: str, version: str, **changes: Any) -> CloudEvent:
                                                      reference_date=agreement_day(datetime.now(UTC))),
                             quota=40, fields=["nik", "nama", "kode_kemendagri"],
                             justification="Padat karya Jawa Barat 2026 (uji asal-usul)", requested_by=OFFICER,
+                            purpose="seleksi_calon_peserta",
                             dataset_version_id=version, requested_at=datetime.now(UTC))
     return CloudEvent.of(data.model_copy(update=changes), source="urn:kemnaker:pusdatik:platform")
 

@@ -178,7 +178,8 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Objects]:
     objs.ids.update(_ingest(apps["ingest"], root))
     officer = apps["targeting"].auth(P2, "program-officer")
     request = apps["targeting"].client.post("/v1/extract-requests", headers=officer, json={
-        "program": "padat_karya", "quota": 10, "fields": ["nik"], "justification": "authorisation matrix test request"})
+        "program": "padat_karya", "quota": 10, "fields": ["nik"], "justification": "authorisation matrix test request",
+        "purpose": "seleksi_calon_peserta"})
     assert request.status_code == 202, request.text
     objs.ids["request_id"] = request.json()["request_id"]
     delivery_ids, objs.pdf_party1 = _delivery(apps["delivery"], root)

@@ -252,7 +252,8 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
         bus.pump(targeting)
         bus.pump(feedback)
         request = rec.call(targeting, "POST", "/v1/extract-requests", headers=officer, json={
-            "program": PROGRAM, "quota": 100_000, "fields": FIELDS, "justification": "PII hygiene scenario"})
+            "program": PROGRAM, "quota": 100_000, "fields": FIELDS, "justification": "PII hygiene scenario",
+            "purpose": "seleksi_calon_peserta"})
         assert request.status_code == 202, request.text
         bus.relay(targeting)
         bus.pump(targeting)
@@ -317,6 +318,7 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
             (audit, "GET", "/v1/entries", {"params": {"limit": canaries.niks[0]}}),
             (targeting, "POST", "/v1/extract-requests", {"json": {
                 "program": PROGRAM, "quota": 5, "fields": ["nik"], "justification": "probe of error answers",
+                "purpose": "seleksi_calon_peserta",
                 "criteria": {"region_codes": [canaries.niks[0]]}}}),
             (targeting, "POST", "/v1/plans", {"json": {"program": PROGRAM, "criteria": {"sex": NAMES[1]}}}),
             (targeting, "GET", f"/v1/extract-requests/{canaries.niks[1]}", {}),

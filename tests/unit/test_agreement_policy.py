@@ -71,7 +71,7 @@ def notice_dir(tmp_path: Path, last_day: str) -> Path:
 
 
 def request(policy: Policy, program: str = "padat_karya", fields: tuple[str, ...] = ("nik", "nama"),
-            at: date | datetime = IN_FORCE, purpose: str | None = None) -> Decision:
+            at: date | datetime = IN_FORCE, purpose: str | None = "seleksi_calon_peserta") -> Decision:
     return policy.decide(*OFFICER, "request-extract", program, fields, at=at, purpose=purpose)
 
 
@@ -235,7 +235,11 @@ APPROVAL_NEW_PROGRAM = """
     granted_to: kemnaker
     program: bantuan_subsidi_upah
     fields: [nik, nama, desil_kesejahteraan]
-    purpose: bsu-2024
+    purpose: bsu_2024
+    purpose_title_id: Penyaluran bantuan subsidi upah 2024
+    eligibility:
+      summary: pekerja berupah rendah / low-wage workers
+      age: {min: 18, max: 60}
     valid_from: 2024-06-01
     last_day: 2024-12-31
 """
@@ -259,7 +263,7 @@ def test_written_approval_allows_a_fifth_program_within_scope_and_dates(tmp_path
     policy = Policy(load_agreement(agreement_dir(tmp_path, approval=APPROVAL_NEW_PROGRAM)))
 
     def bsu(at: date, fields: tuple[str, ...] = ("nik", "nama"),
-            purpose: str | None = "bsu-2024") -> Decision:
+            purpose: str | None = "bsu_2024") -> Decision:
         return request(policy, program="bantuan_subsidi_upah", fields=fields, at=at, purpose=purpose)
 
     ok = bsu(date(2024, 6, 1))
@@ -269,7 +273,7 @@ def test_written_approval_allows_a_fifth_program_within_scope_and_dates(tmp_path
     before = bsu(date(2024, 5, 31))
     assert before.rule == Rule.PROGRAM_SCOPE and "valid only from 2024-06-01 to 2024-12-31" in before.reason
     assert bsu(date(2025, 1, 15)).rule == Rule.PROGRAM_SCOPE  # agreement in force, approval not
-    assert bsu(date(2024, 6, 1), purpose="something-else").rule == Rule.PROGRAM_SCOPE
+    assert bsu(date(2024, 6, 1), purpose="something_else").rule == Rule.PROGRAM_SCOPE
     assert bsu(date(2024, 6, 1), purpose=None).rule == Rule.PROGRAM_SCOPE
     assert bsu(date(2024, 6, 1), fields=("nik", "alamat")).rule == Rule.FIELD_MINIMISATION
 
@@ -317,6 +321,58 @@ def test_disclosure_needs_the_other_partys_consent(tmp_path: Path) -> None:
     assert publish("kemnaker", "program-officer", None).rule == Rule.DISCLOSURE_CONSENT
     assert publish("kemnaker", "program-officer", "tenaga_kerja_mandiri").rule == Rule.DISCLOSURE_CONSENT
     assert publish("kemenkopmk", "data-steward", "padat_karya").rule == Rule.DISCLOSURE_CONSENT
+    # a publication's purpose is matched against the consent, not against the program's purpose codes
+    named = policy.decide("kemnaker", ["program-officer"], "publish-report", "padat_karya", at=date(2024, 12, 1),
+                          purpose="laporan publik pemanfaatan Data P3KE 2024")
+    assert named.allowed, named.reason
+
+
+# --- purposes (UU PDP Art. 16(2)(a)) --------------------------------------------------------------
+
+def test_a_request_needs_one_of_its_programs_purposes(signed: Policy) -> None:
+    missing = request(signed, purpose=None)
+    assert not missing.allowed and missing.rule == Rule.PURPOSE_REQUIRED
+    assert "needs a purpose code for program padat_karya" in missing.reason
+    assert "seleksi_calon_peserta" in missing.reason and "perencanaan_sasaran" in missing.reason
+    planning = signed.decide(*OFFICER, "plan-aggregates", "padat_karya", at=IN_FORCE)
+    assert planning.rule == Rule.PURPOSE_REQUIRED
+    wrong = request(signed, purpose="pendaftaran_kepesertaan")  # a purpose of pbi, not of padat karya
+    assert wrong.rule == Rule.PURPOSE
+    assert "purpose 'pendaftaran_kepesertaan' is not a purpose of program padat_karya" in wrong.reason
+    assert request(signed, program="pbi_jamsostek_pekerja_rentan", purpose="pendaftaran_kepesertaan").allowed
+    ok = request(signed, purpose="perencanaan_sasaran")
+    assert ok.allowed and "purpose perencanaan_sasaran is one of program padat_karya's purposes" in ok.reason
+    # other actions need none, but a purpose given is still checked
+    assert signed.decide("kemenkopmk", ["data-steward"], "prepare-extract", "padat_karya", at=IN_FORCE).allowed
+    assert signed.decide("kemenkopmk", ["data-steward"], "prepare-extract", "padat_karya", at=IN_FORCE,
+                         purpose="bsu_2024").rule == Rule.PURPOSE
+
+
+def test_a_written_approvals_purpose_is_the_one_it_covers(tmp_path: Path) -> None:
+    policy = Policy(load_agreement(agreement_dir(tmp_path, approval=APPROVAL_NEW_PROGRAM)))
+    on = date(2024, 6, 1)
+    ok = request(policy, program="bantuan_subsidi_upah", at=on, purpose="bsu_2024")
+    assert ok.allowed and ok.grounds == ("appr-bsu-2024",)
+    assert "purpose bsu_2024 is approved in writing by appr-bsu-2024" in ok.reason
+    other = request(policy, program="bantuan_subsidi_upah", at=on, purpose="seleksi_calon_peserta")
+    assert other.rule == Rule.PROGRAM_SCOPE and "covers only the purpose 'bsu_2024'" in other.reason
+    [purpose] = policy.purposes_for("bantuan_subsidi_upah", on)
+    assert (purpose.code, purpose.title_id) == ("bsu_2024", "Penyaluran bantuan subsidi upah 2024")
+    assert policy.purposes_for("bantuan_subsidi_upah", date(2025, 1, 15)) == ()  # the approval has lapsed
+    eligibility = policy.eligibility_for("bantuan_subsidi_upah", on, "bsu_2024")
+    assert eligibility is not None and eligibility.age is not None and eligibility.age.max == 60
+    assert policy.eligibility_for("bantuan_subsidi_upah", on, "something_else") is None
+    assert policy.eligibility_for("padat_karya", on) is None  # Art. 3: targeting's rules file
+
+
+def test_an_approval_for_a_new_program_must_state_purpose_eligibility_and_fields(tmp_path: Path) -> None:
+    bare = "\n".join(line for line in textwrap.dedent(APPROVAL_NEW_PROGRAM).splitlines()
+                     if not line.startswith(("purpose", "eligibility", "  summary", "  age", "fields")))
+    agreement_dir(tmp_path, approval=bare)
+    with pytest.raises(AgreementConfigError) as err:
+        load_agreement(tmp_path)
+    for name in ("purpose", "eligibility", "fields"):
+        assert f"approval.yaml: {name}: program 'bantuan_subsidi_upah' is outside" in str(err.value)
 
 
 # --- addenda change the terms from their effective date (Art. 14) -------------------------------
@@ -339,6 +395,10 @@ def test_addendum_changes_programs_fields_and_liaison(tmp_path: Path) -> None:
               title: Apprenticeship
               title_id: Pemagangan
               fields: [nik, nama, tanggal_lahir]
+              purposes:
+                - code: seleksi_peserta_magang
+                  title_id: Seleksi peserta pemagangan
+                  title: Selecting apprentices
           program_fields:
             padat_karya: [nik, nama, alamat]
           liaison_officers:
@@ -358,8 +418,11 @@ def test_addendum_changes_programs_fields_and_liaison(tmp_path: Path) -> None:
     ]
     assert after.validity == before.validity
     assert [lo.id for lo in after.liaison_officers] == ["liaison-kemenkopmk-2"]
-    assert request(policy, "pemagangan", ("nik",), at=date(2024, 2, 1)).allowed
-    assert request(policy, "pemagangan", ("nik",), at=date(2024, 1, 31)).rule == Rule.PROGRAM_SCOPE
+    magang = "seleksi_peserta_magang"
+    assert request(policy, "pemagangan", ("nik",), at=date(2024, 2, 1), purpose=magang).allowed
+    assert request(policy, "pemagangan", ("nik",), at=date(2024, 2, 1)).rule == Rule.PURPOSE  # not its purpose
+    assert [p.code for p in policy.purposes_for("pemagangan", date(2024, 2, 1))] == [magang]
+    assert request(policy, "pemagangan", ("nik",), at=date(2024, 1, 31), purpose=magang).rule == Rule.PROGRAM_SCOPE
     assert request(policy, "tenaga_kerja_mandiri", ("nik",), at=date(2024, 2, 1)).rule == Rule.PROGRAM_SCOPE
     assert request(policy, "padat_karya", ("nik", "alamat"), at=date(2024, 2, 1)).allowed
     assert not request(policy, "padat_karya", ("nik", "pekerjaan"), at=date(2024, 2, 1)).allowed
@@ -422,7 +485,8 @@ def test_loader_needs_exactly_one_agreement_and_unique_ids(tmp_path: Path) -> No
 # --- CLI -----------------------------------------------------------------------------------------
 
 CHECK = ["agreement", "check", "--org", "kemnaker", "--role", "program-officer",
-         "--action", "request-extract", "--program", "padat_karya", "--field", "nik", "nama"]
+         "--action", "request-extract", "--program", "padat_karya", "--purpose", "seleksi_calon_peserta",
+         "--field", "nik", "nama"]
 
 
 @pytest.fixture

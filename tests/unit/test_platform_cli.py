@@ -33,7 +33,8 @@ def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 def _request_args(key: Path, kid: str, *extra: str) -> list[str]:
     return ["platform", "request", "--request-id", "demo-platform-1", "--program", "pelatihan_berbasis_kompetensi",
             "--deciles", "1,2", "--regions", "32,3273", "--quota", "100", "--fields", "nik,nama,pendidikan",
-            "--justification", JUSTIFICATION, "--requested-by", "kemnaker-platform", "--service-account",
+            "--justification", JUSTIFICATION, "--purpose", "seleksi_calon_peserta",
+            "--requested-by", "kemnaker-platform", "--service-account",
             "--recipient", "dev-p2-program-officer", "--key", str(key), "--kid", kid, *extra]
 
 
@@ -79,6 +80,7 @@ def test_a_request_file_is_completed_and_the_options_override_it(keys: dict[str,
     body = tmp_path / "permintaan.json"
     body.write_text(json.dumps({
         "program": "padat_karya", "quota": 50, "fields": ["nik"], "justification": "Padat karya desa 2026",
+        "purpose": "seleksi_calon_peserta",
         "criteria": {"deciles": [1]}, "requested_at": "2020-01-01T00:00:00+00:00",
         "requested_by": {"org": "kemnaker", "subject": "dev-p2-program-officer", "roles": ["program-officer"]}}))
     out = tmp_path / "message.json"
@@ -113,6 +115,9 @@ def test_without_a_kid_the_key_is_named_by_its_thumbprint(keys: dict[str, Path],
     (["--justification", "short"], "justification: String should have at least 10 characters"),
     (["--quota", "0"], "quota: Input should be greater than 0"),
     (["--deciles", "7"], "criteria.deciles.0: Input should be less than or equal to 4"),
+    (["--justification", "Padat karya 2026 untuk NIK 3201 0101 0101 0001"], "justification memuat angka mirip NIK"),
+    (["--justification", "Padat karya titipan Bapak Budi Santoso"], "justification tampaknya memuat nama orang"),
+    (["--justification", "Padat karya desa 2026 " * 13], "justification terlalu panjang: 286 karakter"),
 ])
 def test_an_invalid_request_is_refused_naming_the_field(keys: dict[str, Path], tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str], change: list[str],
@@ -120,7 +125,18 @@ def test_an_invalid_request_is_refused_naming_the_field(keys: dict[str, Path], t
     assert main([*_request_args(keys["party-2 platform"], "dev-party-2-platform", "--out",
                                 str(tmp_path / "m.json")), *change]) == 2
     err = capsys.readouterr().err
-    assert message in err and "short" not in err.replace("String should", "")
+    assert message in err and "short" not in err.replace("String should", "").replace("a short note", "")
+    assert "3201" not in err and "Budi" not in err  # the refused text is never echoed
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_request_needs_a_purpose_code(keys: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    args = _request_args(keys["party-2 platform"], "dev-party-2-platform", "--out", str(tmp_path / "m.json"))
+    at = args.index("--purpose")
+    del args[at:at + 2]
+    assert main(args) == 2
+    assert "untuk tujuan apa? --purpose KODE" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
 

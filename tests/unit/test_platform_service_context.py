@@ -3,6 +3,11 @@ hands the same object to handlers, routes and background loops, and runs each lo
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from functools import cached_property
@@ -14,13 +19,13 @@ from fastapi import APIRouter, Depends
 from pydantic import Field
 from sqlalchemy import MetaData
 
-from p3ke_platform.agreement import AgreementConfigError, Policy
+from p3ke_platform.agreement import BUNDLED_DIR, AgreementConfigError, Policy, load_agreement
 from p3ke_platform.api import service_context
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.messaging.tables import messaging_tables
 from p3ke_platform.service import BackgroundLoop, Runtime, ServiceSpec
 from p3ke_platform.service_context import ServiceContext, utc_now
-from p3ke_platform.settings import Settings, load_settings
+from p3ke_platform.settings import ConfigurationError, Settings, load_settings
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, CloudEvent, DataAccess
 
@@ -179,3 +184,118 @@ def test_a_loop_named_by_module_is_imported_only_when_it_is_started() -> None:
     loop = BackgroundLoop("named", "tests.unit.test_platform_service_context:_who", role="jobs")
     assert loop.resolve() is _who
     assert BackgroundLoop("direct", _who).resolve() is _who
+
+
+# --- the agreement's terms in the audit trail (issue 17) ---------------------------------------------------
+
+def _accesses(runtime: Runtime) -> list[DataAccess]:
+    from sqlalchemy import select
+
+    outbox = runtime.spec.tables.outbox
+    with runtime.engine.connect() as conn:
+        values = conn.execute(select(outbox.c.value).where(outbox.c.event_type == "p3ke.data-access.v1")
+                              .order_by(outbox.c.seq)).scalars().all()
+    return [DataAccess.model_validate(json.loads(v)["data"] if "data" in json.loads(v) else json.loads(v))
+            for v in values]
+
+
+def test_every_access_record_names_the_digest_of_the_terms_in_force(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    ctx = runtime.context
+    digest = ctx.policy.agreement.digest
+    assert digest and ctx.terms_sha256 == digest
+    actor = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
+    with ctx.unit_of_work() as uow:
+        uow.record_access(actor=actor, action="read", resource_type="x", resource_id="r-1")
+        uow.record_access(actor=actor, action="read", resource_type="x", resource_id="r-2", terms_sha256="f" * 64)
+    # a policy replaced in a running context (as tests and reloads do) is what later records name
+    ctx.policy = Policy(load_agreement(include_examples=True))
+    with runtime.unit_of_work() as uow:
+        uow.record_access(actor=actor, action="read", resource_type="x", resource_id="r-3")
+    found = {a.resource_id: a.terms_sha256 for a in _accesses(runtime)}
+    assert found == {"r-1": digest, "r-2": "f" * 64, "r-3": ctx.policy.agreement.digest}
+    assert found["r-3"] != digest
+
+
+def test_loading_the_terms_is_recorded_once_per_process_with_each_files_hash(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    ctx = runtime.context
+    first = ctx.record_terms_loaded()
+    assert ctx.record_terms_loaded() == first  # once per process
+    [record] = _accesses(runtime)
+    agreement = ctx.policy.agreement
+    assert (record.action, record.resource_type, record.resource_id) == ("read", "agreement-terms", agreement.digest)
+    assert record.terms_sha256 == agreement.digest and record.agreement_id == "pks-p3ke-2023"
+    assert record.actor.org == "kemenkopmk" and record.actor.service_account
+    assert record.record_count == len(agreement.sources) == 1
+    pks = BUNDLED_DIR / "pks-p3ke-2023.yaml"
+    assert f"pks-p3ke-2023.yaml={hashlib.sha256(pks.read_bytes()).hexdigest()}" in (record.reason or "")
+    assert "no manifest (development)" in (record.reason or "")
+    assert record.purpose and record.purpose.startswith("ketentuan perjanjian dimuat")
+
+
+def test_production_loads_the_agreement_only_under_a_manifest(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    runtime.settings = runtime.settings.model_copy(update={"env": "production"})
+    with pytest.raises(ConfigurationError, match=r"^P3KE_AGREEMENT_MANIFEST: tidak diatur; di produksi"):
+        runtime.context.check()
+    directory = tmp_path / "agreement"
+    directory.mkdir()
+    shutil.copy(BUNDLED_DIR / "pks-p3ke-2023.yaml", directory)
+    manifest = tmp_path / "agreement.sha256"
+    manifest.write_text(subprocess.run(["sha256sum", "pks-p3ke-2023.yaml"], cwd=directory, capture_output=True,
+                                       text=True, check=True).stdout)
+    listed = _runtime(tmp_path / "listed", agreement_dir=directory, agreement_manifest=manifest)
+    listed.settings = listed.settings.model_copy(update={"env": "production"})
+    assert listed.context.policy.agreement.sources[0].name == "pks-p3ke-2023.yaml"  # loads under the manifest
+    assert listed.context.terms_sha256 == load_agreement(directory).digest
+    (directory / "pks-p3ke-2023.yaml").write_text(
+        (BUNDLED_DIR / "pks-p3ke-2023.yaml").read_text().replace("term_years: 2", "term_years: 6"))
+    tampered = _runtime(tmp_path / "tampered", agreement_dir=directory, agreement_manifest=manifest)
+    with pytest.raises(ConfigurationError, match="isi berkas ketentuan perjanjian berbeda dari manifest"):
+        tampered.context.check()
+
+
+def test_a_service_process_records_its_terms_at_start_and_refuses_tampered_ones(tmp_path: Path) -> None:
+    """Real processes: `python -m p3ke_targeting jobs` (no jobs of its own: it starts, records and ends)."""
+    from sqlalchemy import create_engine, select
+
+    from p3ke_targeting.bootstrap import SERVICE as TARGETING
+
+    directory = tmp_path / "agreement"
+    directory.mkdir()
+    shutil.copy(BUNDLED_DIR / "pks-p3ke-2023.yaml", directory)
+    manifest = tmp_path / "agreement.sha256"
+    manifest.write_text(subprocess.run(["sha256sum", "pks-p3ke-2023.yaml"], cwd=directory, capture_output=True,
+                                       text=True, check=True).stdout)
+    env = {"PATH": "/usr/bin:/bin", "P3KE_ENV": "test", "P3KE_DATA_DIR": str(tmp_path / "data"),
+           "P3KE_AGREEMENT_DIR": str(directory), "P3KE_AGREEMENT_MANIFEST": str(manifest),
+           "P3KE_JOBS_IN_API": "false", "P3KE_LOG_JSON": "false"}
+
+    def run(role: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "p3ke_targeting", role], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    assert run("migrate").returncode == 0
+    for _ in range(2):
+        started = run("jobs")
+        assert started.returncode == 0, started.stderr
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'targeting.db'}")
+    outbox = TARGETING.tables.outbox
+    with engine.connect() as conn:
+        values = conn.execute(select(outbox.c.value).where(outbox.c.event_type == "p3ke.data-access.v1")
+                              ).scalars().all()
+    engine.dispose()
+    records = [DataAccess.model_validate(json.loads(v)["data"] if "data" in json.loads(v) else json.loads(v))
+               for v in values]
+    digest = load_agreement(directory).digest
+    assert [(r.service, r.resource_type, r.resource_id) for r in records] == [
+        ("targeting", "agreement-terms", digest)] * 2  # one per start
+    assert f"checked against the manifest {manifest.name}" in (records[0].reason or "")
+
+    pks = directory / "pks-p3ke-2023.yaml"
+    listed = hashlib.sha256(pks.read_bytes()).hexdigest()
+    pks.write_text(pks.read_text().replace("term_years: 2", "term_years: 6"))
+    refused = run("jobs")
+    assert refused.returncode == 2
+    assert f"manifest mencatat {listed}" in refused.stderr and "Traceback" not in refused.stderr

@@ -68,6 +68,7 @@ def test_production_accepts_safe_values(tmp_path: Path) -> None:
     ({"database_url": "postgresql+psycopg://audit@db/audit?sslmode=verify-full"}, "no sslrootcert"),
     ({"event_trust_file": "/nonexistent/trust.yaml"}, "P3KE_EVENT_TRUST_FILE"),
     ({"subject_hash_key_file": "/nonexistent/key"}, "P3KE_SUBJECT_HASH_KEY_FILE"),
+    ({"agreement_manifest": "/nonexistent/agreement.sha256"}, "P3KE_AGREEMENT_MANIFEST"),
 ])
 def test_production_refuses_weak_transports_and_missing_files(tmp_path: Path, overrides: dict[str, object],
                                                               named: str) -> None:
@@ -93,3 +94,18 @@ def test_a_service_process_refuses_to_start_on_bad_configuration() -> None:
                           timeout=60)
     assert done.returncode == 2
     assert "P3KE_DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_production_needs_the_agreement_manifest_where_the_agreement_is_loaded(tmp_path: Path) -> None:
+    """Settings name it (P3KE_AGREEMENT_MANIFEST); a service that loads the agreement refuses to start without it,
+    one that never reads the agreement (the witness) does not need it."""
+    from p3ke_platform.settings import agreement_manifest_problems
+
+    settings = load_settings(**_safe(tmp_path))
+    [problem] = agreement_manifest_problems(settings)
+    assert problem.startswith("P3KE_AGREEMENT_MANIFEST: tidak diatur; di produksi layanan hanya menerima")
+    assert "`p3ke agreement manifest --dir <agreement dir>`" in problem
+    (tmp_path / "agreement.sha256").write_text(f"{'0' * 64}  pks-p3ke-2023.yaml\n")
+    assert agreement_manifest_problems(load_settings(**_safe(tmp_path),
+                                                     agreement_manifest=tmp_path / "agreement.sha256")) == []
+    assert agreement_manifest_problems(load_settings(service="audit")) == []  # development: optional

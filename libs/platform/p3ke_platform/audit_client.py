@@ -28,9 +28,10 @@ def access_event(*, service: str, actor: Actor, action: str, resource_type: str,
                  outcome: str, at: datetime, subject_hash_key: str = "", reason: str | None = None,
                  record_count: int = 0, agreement_id: str | None = None, program: str | None = None,
                  purpose: str | None = None, subject_niks: Iterable[str] = (),
-                 subject_refs: Iterable[str] = ()) -> DataAccess:
+                 subject_refs: Iterable[str] = (), terms_sha256: str | None = None) -> DataAccess:
     """One `data-access` event. Subjects come as NIKs (hashed here with `subject_hash_key`) or as
-    references already keyed; services call `UnitOfWork.record_access`, which also splits large accesses."""
+    references already keyed; services call `UnitOfWork.record_access`, which also splits large accesses.
+    `terms_sha256`: the digest of the agreement files in force (`Decision.terms_sha256`)."""
     niks = set(subject_niks)
     if niks and not subject_hash_key:
         raise ValueError("subject_niks need the subject_hash_key")
@@ -39,7 +40,7 @@ def access_event(*, service: str, actor: Actor, action: str, resource_type: str,
         "resource_type": resource_type, "resource_id": redact_text(resource_id), "outcome": outcome,
         "reason": redact_text(reason) if reason else reason, "record_count": record_count,
         "agreement_id": agreement_id, "program": program, "purpose": redact_text(purpose) if purpose else purpose,
-        "occurred_at": at,
+        "occurred_at": at, "terms_sha256": terms_sha256,
         "subject_refs": sorted({*subject_refs, *(subject_ref(subject_hash_key, nik) for nik in niks)}),
     }
     return DataAccess.model_validate(fields)

@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +25,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from p3ke_platform import console
+from p3ke_platform import console, purpose_text
 from p3ke_platform.console import EXIT_NEGATIVE, EXIT_USAGE, CommandError
+from p3ke_platform.ids import random_id
 from p3ke_platform.settings import Settings, load_settings
 from p3ke_schemas import CloudEvent, EnvelopeError, EventSigner, ExtractRequested, sign_event
 from p3ke_schemas.signing import load_private_key, thumbprint
@@ -55,7 +55,7 @@ def request_payload(base: Mapping[str, Any], args: argparse.Namespace, agreement
     body = dict(base)
     criteria = dict(body.get("criteria") or {})
     options = {"request_id": args.request_id, "program": args.program, "quota": args.quota,
-               "fields": _split(args.fields), "justification": args.justification,
+               "fields": _split(args.fields), "justification": args.justification, "purpose": args.purpose,
                "dataset_version_id": args.dataset_version, "agreement_id": args.agreement}
     body.update({k: v for k, v in options.items() if v is not None})
     for name, value in (("deciles", _split(args.deciles)), ("region_codes", _split(args.regions))):
@@ -67,18 +67,26 @@ def request_payload(base: Mapping[str, Any], args: argparse.Namespace, agreement
         body["requested_by"] = _actor(args.requested_by, args.org, args.roles, args.service_account)
     if args.recipient:
         body["recipient"] = _actor(args.recipient, args.org, args.recipient_roles, False)
-    body.setdefault("request_id", f"req-{uuid.uuid4().hex[:20]}")
+    body.setdefault("request_id", random_id("req", 20))
     if "agreement_id" not in body:
         body["agreement_id"] = agreement_id()
     body["requested_at"] = now.isoformat()
     if "requested_by" not in body:
         raise CommandError("who asks? --requested-by SUBJECT (or requested_by in the file)", code=EXIT_USAGE)
     try:
-        return ExtractRequested.model_validate(body)
+        request = ExtractRequested.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
                              for err in exc.errors(include_url=False, include_input=False)[:8])
         raise CommandError(f"not a valid extract-requested: {problems}", code=EXIT_USAGE) from None
+    if request.purpose is None:
+        raise CommandError("untuk tujuan apa? --purpose KODE, kode tujuan program dalam PKS (mis. "
+                           "seleksi_calon_peserta) / for which purpose? --purpose CODE, a purpose code of the program "
+                           "in the agreement (e.g. seleksi_calon_peserta)", code=EXIT_USAGE)
+    refused = purpose_text.refusal(request.justification)
+    if refused is not None:  # checked before it is signed and published: Kafka would keep it
+        raise CommandError(refused, code=EXIT_USAGE)
+    return request
 
 
 def load_signer(key_file: Path, kid: str | None) -> EventSigner:
@@ -97,7 +105,8 @@ def message_document(spec: EventSpec, key: bytes, value: bytes, headers: list[tu
 def _configured_agreement_id() -> str:
     from p3ke_platform.agreement import load_agreement
 
-    return load_agreement(load_settings().agreement_dir).base.id
+    settings = load_settings()
+    return load_agreement(settings.agreement_dir, manifest=settings.agreement_manifest).base.id
 
 
 def _settings(bootstrap: str | None) -> Settings:
@@ -184,7 +193,7 @@ def _origin_check(settings: Settings) -> Any:
     from p3ke_platform.event_keys import KeyRing
     from p3ke_platform.messaging.origin import OriginCheck
 
-    parties = load_agreement(settings.agreement_dir).base.parties
+    parties = load_agreement(settings.agreement_dir, manifest=settings.agreement_manifest).base.parties
     return OriginCheck(KeyRing.configured(settings, parties), {p.party: p.org for p in parties},
                        timedelta(seconds=settings.event_clock_skew_s))
 
@@ -300,7 +309,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     req.add_argument("--fields", help="comma-separated P3KE fields allowed for the program, e.g. nik,nama")
     req.add_argument("--deciles", help="comma-separated welfare deciles 1-4 (criteria.deciles)")
     req.add_argument("--regions", help="comma-separated Kemendagri region codes (criteria.region_codes)")
-    req.add_argument("--justification", help="why (10 to 2000 characters)")
+    req.add_argument("--purpose", help="the purpose code (one of the program's purposes in the agreement, or the "
+                     "purpose of a written approval), e.g. seleksi_calon_peserta")
+    req.add_argument("--justification", help=f"a short note for the BAST ({purpose_text.MIN_CHARS} to "
+                     f"{purpose_text.MAX_CHARS} characters, one line; no NIK-like number, no person's name)")
     req.add_argument("--dataset-version", help="pin a dataset version (default: the current one)")
     req.add_argument("--requested-by", metavar="SUBJECT", help="the account that asks (its id, not a name)")
     req.add_argument("--org", default="kemnaker", help="the requester's and recipient's org (default kemnaker)")

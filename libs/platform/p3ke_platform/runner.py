@@ -36,6 +36,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     if args.role in ("api", "worker", "jobs"):
         try:
             runtime.context.check()  # bad configuration stops start-up, not the first request
+            runtime.context.record_terms_loaded()  # audited: which agreement files (SHA-256) this process applies
         except ConfigurationError as exc:
             print(f"{spec.name}: {exc}", file=sys.stderr)
             return 2

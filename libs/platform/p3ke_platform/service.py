@@ -160,7 +160,7 @@ class Runtime:
 
     def uow(self, session: Session) -> UnitOfWork:
         return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key,
-                          self.context.event_signer)
+                          self.context.event_signer, terms=self.context)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

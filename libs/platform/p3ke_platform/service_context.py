@@ -6,10 +6,16 @@ is needed and hands the same object to every event handler (`handler(ctx, uow, e
 (`loop(ctx, stop)`). It holds the settings (already the service's own settings class), the clock (one
 name everywhere; tests move it), the agreement policy, and whatever else the service loads: a service
 subclasses `ServiceContext` and extends `check` so that bad configuration stops start-up.
+
+The agreement is loaded once, under the operator's manifest (P3KE_AGREEMENT_MANIFEST; production refuses to
+start without one). Every data-access record of the process names the digest of the files loaded
+(`terms_sha256`, filled in by the unit of work), and `record_terms_loaded` writes, once per process start,
+the record of which files (name and SHA-256) the process applies.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,14 +25,18 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from p3ke_platform.agreement import Policy, load_agreement
 from p3ke_platform.event_keys import KeyRing, service_signer
 from p3ke_platform.messaging.origin import OriginCheck
-from p3ke_platform.settings import Settings
+from p3ke_platform.settings import ConfigurationError, Settings, agreement_manifest_problems
 from p3ke_platform.unit_of_work import UnitOfWork
+from p3ke_schemas import Actor
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from p3ke_platform.service import Runtime
-    from p3ke_schemas import EventSigner
+    from p3ke_schemas import CloudEvent, EventSigner
+
+TERMS_RESOURCE = "agreement-terms"
+"""resource_type of the record a process writes when it has loaded the agreement (resource_id: the digest)."""
 
 S = TypeVar("S", bound=Settings)
 
@@ -42,6 +52,8 @@ class ServiceContext(Generic[S]):
     def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.runtime = runtime
         self.clock = clock
+        self._terms_lock = threading.Lock()
+        self._terms_recorded: list[CloudEvent] | None = None
 
     @property
     def settings(self) -> S:
@@ -64,11 +76,58 @@ class ServiceContext(Generic[S]):
     @cached_property
     def policy(self) -> Policy:
         s = self.settings
-        return Policy(load_agreement(s.agreement_dir, s.agreement_include_examples))
+        problems = agreement_manifest_problems(s)
+        if problems:
+            raise ConfigurationError("\n".join(problems))
+        return Policy(load_agreement(s.agreement_dir, s.agreement_include_examples, manifest=s.agreement_manifest))
 
     @property
     def agreement_id(self) -> str:
         return self.policy.agreement.base.id
+
+    @property
+    def terms_sha256(self) -> str | None:
+        """The digest of the agreement files this process applies (every data-access record names it)."""
+        return self.policy.agreement.digest
+
+    def record_terms_loaded(self) -> list[CloudEvent]:
+        """Once per process: record (a `data-access` event, action read, resource `agreement-terms`, id the
+        digest) which agreement files this process applies, by name and SHA-256, and under which manifest.
+
+        Called at start-up by the runner, after `check` (the database is migrated by then); a service that
+        publishes no events (the witness) keeps no such record. A database that cannot take the record stops
+        start-up: decisions must not be taken under terms nobody recorded.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not self.runtime.spec.kafka:
+            return []
+        with self._terms_lock:
+            if self._terms_recorded is not None:
+                return self._terms_recorded
+            agreement = self.policy.agreement
+            digest = agreement.digest or "-"
+            files = "; ".join(f"{f.name}={f.sha256} ({f.record_id})" for f in agreement.sources)
+            manifest = self.settings.agreement_manifest
+            checked = (f"diperiksa terhadap manifest / checked against the manifest {manifest.name}"
+                       if manifest else "tanpa manifest (pengembangan) / no manifest (development)")
+            actor = Actor(org=agreement.base.party(1).org, subject=f"urn:p3ke:service:{self.service}",  # type: ignore[arg-type]
+                          roles=["operator"], service_account=True)
+            try:
+                with self.unit_of_work() as uow:
+                    events = uow.record_access(
+                        actor=actor, action="read", resource_type=TERMS_RESOURCE, resource_id=digest,
+                        agreement_id=agreement.base.id, record_count=len(agreement.sources), at=self.clock(),
+                        purpose="ketentuan perjanjian dimuat saat layanan mulai / agreement terms loaded at start-up",
+                        reason=f"terms loaded: {files}; digest {digest}; {checked}", terms_sha256=agreement.digest)
+            except SQLAlchemyError as exc:
+                raise ConfigurationError(
+                    f"{self.service}: catatan audit ketentuan perjanjian yang dimuat tidak dapat disimpan "
+                    f"(apakah basis data sudah dimigrasi dan dapat dihubungi?) / the audit record of the agreement "
+                    f"terms loaded cannot be stored (is the database migrated and reachable?): {type(exc).__name__}"
+                ) from None
+            self._terms_recorded = events
+            return events
 
     @cached_property
     def event_keys(self) -> KeyRing:

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     agreement_dir: Path | None = Field(default=None, description="agreement + addenda YAML; default bundled")
     agreement_include_examples: bool = Field(
         default=False, description="also load addenda marked `example: true` (tests and the demo only)")
+    agreement_manifest: Path | None = Field(
+        default=None, description="sha256sum-format list of the agreement files accepted (`p3ke agreement "
+        "manifest`): a file not listed, or changed, stops start-up. Required by every service that loads the "
+        "agreement in production")
     # the outbox relay
     relay_in_api: bool = True
     jobs_in_api: bool = Field(default=True, description="run the service's background jobs in the API process "
@@ -178,6 +182,7 @@ class Settings(BaseSettings):
             ("P3KE_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
             ("P3KE_EVENT_SIGNING_KEY_FILE", self.event_signing_key_file),
             ("P3KE_EVENT_TRUST_FILE", self.event_trust_file),
+            ("P3KE_AGREEMENT_MANIFEST", self.agreement_manifest),
         )
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
@@ -207,6 +212,22 @@ class Settings(BaseSettings):
             opts.update(sasl_mechanism=self.kafka_sasl_mechanism,
                         sasl_plain_username=self.kafka_username, sasl_plain_password=self.kafka_password)
         return opts
+
+
+AGREEMENT_MANIFEST_REQUIRED = (
+    "P3KE_AGREEMENT_MANIFEST: tidak diatur; di produksi layanan hanya menerima berkas ketentuan perjanjian yang "
+    "SHA-256-nya tercantum dalam manifest yang dipasang operator (buat dengan `p3ke agreement manifest --dir "
+    "<direktori perjanjian>`) / not set: in production a service accepts only agreement terms files whose SHA-256 "
+    "is listed in the manifest the operator deploys (make it with `p3ke agreement manifest --dir <agreement dir>`)"
+)
+
+
+def agreement_manifest_problems(settings: Settings) -> list[str]:
+    """Production loads the agreement only under a manifest (checked where the agreement is loaded, so that a
+    service that never reads it, the witness, needs none)."""
+    if settings.env == "production" and settings.agreement_manifest is None:
+        return [AGREEMENT_MANIFEST_REQUIRED]
+    return []
 
 
 def missing_files(*settings: tuple[str, Path | None]) -> list[str]:

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -28,6 +29,13 @@ def chunked(refs: Iterable[str], size: int = MAX_SUBJECTS_PER_EVENT) -> Iterator
         yield chunk
 
 
+class TermsInForce(Protocol):
+    """Where a unit of work learns the digest of the agreement files its service applies (the service context)."""
+
+    @property
+    def terms_sha256(self) -> str | None: ...
+
+
 @dataclass
 class UnitOfWork:
     session: Session
@@ -35,7 +43,9 @@ class UnitOfWork:
     service: str
     subject_hash_key: str
     signer: EventSigner | None = None  # the service's event key; None only where nothing is published
-
+    terms: TermsInForce | None = None
+    """The service's loaded agreement: every data-access record names its digest (read when recorded, so a
+    context whose policy is replaced records the new one)."""
 
     @property
     def source(self) -> str:
@@ -54,8 +64,13 @@ class UnitOfWork:
                       outcome: str = "allowed", reason: str | None = None, record_count: int | None = None,
                       agreement_id: str | None = None, program: str | None = None,
                       purpose: str | None = None, subject_niks: Iterable[str] = (),
-                      subject_refs: Iterable[str] = (), at: datetime | None = None) -> list[CloudEvent]:
+                      subject_refs: Iterable[str] = (), at: datetime | None = None,
+                      terms_sha256: str | None = None) -> list[CloudEvent]:
         """Emit `data-access` for one access to personal data (or a refusal), in this transaction.
+
+        `terms_sha256` is the digest of the agreement files the access was decided under: a caller holding a
+        policy `Decision` may pass `decision.terms_sha256`; by default it is the digest of the terms the
+        service has loaded (`terms`), so every record names the exact terms in force.
 
         The data subjects are named by NIK (`subject_niks`, hashed here) or by references already keyed
         (`subject_refs`, e.g. streamed from a ledger file). An access to more than MAX_SUBJECTS_PER_EVENT
@@ -71,23 +86,25 @@ class UnitOfWork:
         if niks:
             refs = itertools.chain(refs, sorted({subject_ref(self.subject_hash_key, n) for n in niks}))
         at = at or datetime.now(UTC)
+        if terms_sha256 is None and self.terms is not None:
+            terms_sha256 = self.terms.terms_sha256
         chunks = chunked(refs)
         first = next(chunks, [])
         following = next(chunks, None)
         split = following is not None
         events = [self._access(actor, action, resource_type, resource_id, outcome, reason,
                                len(first) if split or record_count is None else record_count,
-                               agreement_id, program, purpose, first, at)]
+                               agreement_id, program, purpose, first, at, terms_sha256)]
         for chunk in itertools.chain([following] if following else [], chunks):
             events.append(self._access(actor, action, resource_type, resource_id, outcome, reason, len(chunk),
-                                       agreement_id, program, purpose, chunk, at))
+                                       agreement_id, program, purpose, chunk, at, terms_sha256))
         return events
 
     def _access(self, actor: Actor, action: str, resource_type: str, resource_id: str, outcome: str,
                 reason: str | None, record_count: int, agreement_id: str | None, program: str | None,
-                purpose: str | None, refs: Sequence[str], at: datetime) -> CloudEvent:
+                purpose: str | None, refs: Sequence[str], at: datetime, terms_sha256: str | None) -> CloudEvent:
         payload = access_event(
             service=self.service, actor=actor, action=action, resource_type=resource_type, resource_id=resource_id,
             outcome=outcome, reason=reason, record_count=record_count, agreement_id=agreement_id, program=program,
-            purpose=purpose, subject_refs=refs, at=at)
+            purpose=purpose, subject_refs=refs, at=at, terms_sha256=terms_sha256)
         return self.emit(payload, subject=payload.resource_id)  # as masked by access_event

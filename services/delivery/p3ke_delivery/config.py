@@ -38,9 +38,15 @@ class DeliverySettings(Settings):
     delivery_signing_skew_seconds: int = Field(
         default=300, ge=0, le=3600, description="tolerated clock difference of a signer's machine")
     delivery_revocation_mode: Literal["soft-fail", "hard-fail", "require"] = Field(
-        default="soft-fail", description="pyhanko-certvalidator revocation checking of signer certificates")
+        default="require", description="revocation checking of signer certificates (pyhanko-certvalidator): "
+        "`require` every certificate's status from a CRL or OCSP; `hard-fail` that of certificates naming a "
+        "CRL or OCSP responder; `soft-fail` (development only) accepts an unknown status")
     delivery_fetch_revocation: bool = Field(
-        default=False, description="fetch CRLs/OCSP over the network while validating signatures")
+        default=False, description="fetch CRLs/OCSP from the URLs in the certificates while validating "
+        "signatures (production: true, or give P3KE_DELIVERY_CRL_FILES)")
+    delivery_crl_files: str = Field(
+        default="", description="comma-separated CRL files (DER or PEM) checked besides what is fetched, read "
+        "again for every signature; default outside production: the development CA's <data_dir>/dev-ca/ca.crl")
     delivery_prepare_in_api: bool = Field(
         default=True, description="run the preparer, which builds packages and BASTs: a background loop of the API "
         "process (or of `python -m p3ke_delivery jobs` when P3KE_JOBS_IN_API=false)")
@@ -71,9 +77,11 @@ class DeliverySettings(Settings):
                             "certificate mapping")
         if self.delivery_server_key_file is None:
             problems.append("P3KE_DELIVERY_SERVER_KEY_FILE: production needs its own secret key file")
+        problems += revocation_problems(self)
         problems += missing_files(("P3KE_DELIVERY_TRUST_ANCHORS", self.delivery_trust_anchors),
                                   ("P3KE_DELIVERY_SIGNATORY_CERTIFICATES", self.delivery_signatory_certificates),
-                                  ("P3KE_DELIVERY_SERVER_KEY_FILE", self.delivery_server_key_file))
+                                  ("P3KE_DELIVERY_SERVER_KEY_FILE", self.delivery_server_key_file),
+                                  *(("P3KE_DELIVERY_CRL_FILES", path) for path in self.crl_paths))
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
         return self
@@ -99,6 +107,33 @@ class DeliverySettings(Settings):
         return self.delivery_signatory_certificates or self.dev_ca_dir / "signatory-certificates.yaml"
 
     @property
+    def crl_paths(self) -> list[Path]:
+        """The revocation lists the verifier reads: the configured ones, else (outside production, with the
+        development CA as trust anchor) the development CA's."""
+        given = [Path(p.strip()) for p in self.delivery_crl_files.split(",") if p.strip()]
+        if given or self.env == "production" or self.delivery_trust_anchors is not None:
+            return given
+        return [self.dev_ca_dir / "ca.crl"]
+
+    @property
     def server_key_path(self) -> Path:
         return self.delivery_server_key_file or Path(self.data_dir) / "keys" / "delivery-server.key"
 
+
+
+def revocation_problems(settings: DeliverySettings) -> list[str]:
+    """Production refuses a signature whose certificate may have been revoked: revocation checking must
+    fail hard, and the verifier must have where to learn the status from (fetching, or CRL files)."""
+    problems = []
+    if settings.delivery_revocation_mode == "soft-fail":
+        problems.append(
+            "P3KE_DELIVERY_REVOCATION_MODE: soft-fail menerima tanda tangan yang status pencabutan sertifikatnya "
+            "tidak diketahui; produksi memerlukan require atau hard-fail / soft-fail accepts a signature whose "
+            "certificate's revocation status is unknown; production needs require (or hard-fail)")
+    if not settings.delivery_fetch_revocation and not settings.crl_paths:
+        problems.append(
+            "P3KE_DELIVERY_FETCH_REVOCATION or P3KE_DELIVERY_CRL_FILES: tidak ada sumber CRL/OCSP untuk memeriksa "
+            "pencabutan sertifikat penandatangan; aktifkan pengambilan (true) atau berikan berkas CRL / no source "
+            "of CRLs or OCSP responses to check signatory certificates against; turn fetching on (true) or give "
+            "CRL files")
+    return problems

@@ -29,7 +29,8 @@ class FeedbackSettings(Settings):
     feedback_overdue_days: int = Field(
         default=90, ge=1, le=3650, description="a signed handover without feedback after this many days is overdue")
     feedback_min_cell: int = Field(
-        default=10, ge=1, le=1000, description="published reports suppress counts below this")
+        default=10, ge=1, le=1000, description="published reports, and every report party 2 reads, suppress counts "
+                                               "below this")
 
     @model_validator(mode="after")
     def _usable(self) -> FeedbackSettings:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, PROGRAMS, MatchClass, Status, token
+from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, PROGRAM_PATTERN, PROGRAMS, MatchClass, Status, token
 
 HEADER = ("NIK", "Nama Lengkap", "Kode Wilayah", "Kode Program", "Kegiatan", "Tanggal Mulai", "Tanggal Selesai",
           "Status Kepesertaan", "Nilai Manfaat (Rp)")
@@ -103,6 +103,10 @@ PROFILES: dict[str, ProgramProfile] = {
         ("Pendaftaran peserta BPU JKK-JKM BPJS Ketenagakerjaan",), (30, 360), _contribution_value),
 }
 assert set(PROFILES) == set(PROGRAMS)
+ADDED_PROGRAM = ProgramProfile(
+    ((Status.COMPLETED, 0.6), (Status.ENROLLED, 0.25), (Status.DROPPED_OUT, 0.13), (Status.DECEASED, 0.02)),
+    ("Kegiatan program tambahan (persetujuan tertulis/adendum)",), (14, 60), _training_value)
+"""A program the parties added (written approval, Art. 10(2); addendum, Art. 14): a generic activity."""
 
 _FIRST = ("Siti", "Ahmad", "Dewi", "Budi", "Sri", "Agus", "Nur", "Eko", "Rina", "Joko", "Wahyu", "Yuni", "Dian",
           "Hendra", "Lestari", "Rudi", "Fitri", "Slamet", "Ani", "Bambang", "Putri", "Imam", "Ratna", "Asep")
@@ -167,9 +171,12 @@ class FeedbackSynthResult:
 
 def program_code(text: str) -> str:
     code = PROGRAM_ALIASES.get(token(text))
-    if code is None:
-        raise SynthError(f"unknown program {text!r}: one of {', '.join(PROGRAMS)} (or tkm, pbi, pk, pbk)")
-    return code
+    if code is not None:
+        return code
+    if re.fullmatch(PROGRAM_PATTERN, text.strip()):
+        return text.strip()  # a program the parties added
+    raise SynthError(f"unknown program {text!r}: one of {', '.join(PROGRAMS)} (or tkm, pbi, pk, pbk), or the code "
+                     f"of a program the parties added (lower case letters, digits and _)")
 
 
 def _rng(seed: int, purpose: str) -> random.Random:
@@ -386,7 +393,7 @@ def generate(spec: FeedbackSynth) -> FeedbackSynthResult:
     order = _rng(spec.seed, "order")
     order.shuffle(planted)
 
-    profile = PROFILES[program]
+    profile = PROFILES.get(program, ADDED_PROGRAM)
     fill = _rng(spec.seed, "rows")
     statuses = Counter[str]()
     spec.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,2 @@
-"""Purpose-bound extracts for the four programs, from extract-requested to extract-prepared."""
+"""Purpose-bound extracts for the four programs of Art. 3 and programs the parties added, from extract-requested
+to extract-prepared; planning counts protected by the cell key method."""

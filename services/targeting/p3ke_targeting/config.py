@@ -20,6 +20,9 @@ class TargetingSettings(Settings):
                                   "bundled with the platform (p3ke_platform/reference)")
     targeting_min_cell: int = Field(
         default=10, ge=1, le=1000, description="planning counts below this are suppressed")
+    targeting_plan_queries_per_day: int = Field(
+        default=50, ge=0, le=100_000, description="protected planning queries (POST /v1/plans) each caller of party 2 "
+                                                  "may make per Jakarta day; beyond it 429")
     targeting_duckdb_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads per selection")
     targeting_duckdb_memory: str = Field(
         default="2GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",

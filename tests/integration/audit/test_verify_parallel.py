@@ -41,9 +41,11 @@ def _record_workers(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     start = verification._worker_start
 
     def recording(engine, keys, page_level):  # type: ignore[no-untyped-def]
-        start(engine, keys, page_level)
+        # first: a walk that stops early closes the pool, which may end a worker before its start finished
+        engine.dispose(close=False)  # never the parent's pooled connections (as _worker_start does)
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO verify_workers (pid) VALUES (:pid)"), {"pid": os.getpid()})
+        start(engine, keys, page_level)
 
     monkeypatch.setattr(verification, "_worker_start", recording)
 

@@ -102,16 +102,22 @@ class Harness:
                 if e["resource_id"] == handover_id and (outcome is None or e["outcome"] == outcome)]
 
 
-@pytest.fixture
-def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
+def make_harness(database_url: str, tmp_path: Path, **overrides: Any) -> Harness:
+    """A migrated delivery service with its development CA; `overrides` are settings (e.g. agreement_dir)."""
     data = tmp_path / "data"
-    settings = load_settings(
-        DeliverySettings, service="delivery", database_url=database_url, data_dir=data, env="test",
-        relay_in_api=False, delivery_prepare_in_api=False, agreement_include_examples=True,
-        kafka_bootstrap="127.0.0.1:1", consumer_group=f"test-{uuid.uuid4().hex[:6]}")
+    settings = load_settings(DeliverySettings, **{
+        "service": "delivery", "database_url": database_url, "data_dir": data, "env": "test",
+        "relay_in_api": False, "delivery_prepare_in_api": False, "agreement_include_examples": True,
+        "kafka_bootstrap": "127.0.0.1:1", "consumer_group": f"test-{uuid.uuid4().hex[:6]}", **overrides})
     upgrade(SERVICE, settings)
     runtime = Runtime(SERVICE, settings)
     make_dev_ca(settings.dev_ca_dir)
     client = TestClient(create_app(runtime))
-    yield Harness(runtime, client, DevIssuer(settings), data, settings.dev_ca_dir)
-    runtime.engine.dispose()
+    return Harness(runtime, client, DevIssuer(settings), data, settings.dev_ca_dir)
+
+
+@pytest.fixture
+def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
+    h = make_harness(database_url, tmp_path)
+    yield h
+    h.runtime.engine.dispose()

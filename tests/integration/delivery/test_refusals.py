@@ -194,20 +194,3 @@ def _signed_handover(h: Harness) -> str:
     assert second.status_code == 201, second.text
     return handover_id
 
-
-def test_nothing_is_prepared_after_the_agreement_ended(harness: Harness) -> None:
-    """An extract made while the agreement was in force, prepared after it ended: no package, no BAST, no
-    number; the handover fails with the policy's reason (the example addendum's last day is 2027-02-28)."""
-    h = harness
-    real_clock = h.ctx.clock
-    h.ctx.clock = lambda: datetime(2027, 3, 10, 3, 0, tzinfo=UTC)
-    try:
-        handover_id = h.open_handover()
-    finally:
-        h.ctx.clock = real_clock
-    got = h.get(handover_id)
-    assert got["status"] == "failed", got
-    assert got["reason"].startswith("the agreement does not allow this handover now: ")
-    assert "expired on 2027-02-28" in got["reason"]
-    assert got["bast_number"] is None
-    assert not list(h.ctx.storage.directory(handover_id).glob("*"))

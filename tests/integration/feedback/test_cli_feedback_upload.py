@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from p3ke_feedback.domain.vocabulary import MatchView, counts_in_view
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.cli import main
 from p3ke_platform.devstack.ports import free_port
@@ -68,7 +69,9 @@ def test_upload_prints_counts_by_match_class(api: tuple[World, str, str], capsys
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     batch = json.loads(done.stdout)  # stdout is exactly one JSON document
-    assert batch["counts_by_match_class"] == planted and batch["duplicate"] is False
+    shown = counts_in_view(planted, MatchView.HANDOVER)  # party 2 learns only: in the handover or not
+    assert batch["counts_by_match_class"] == shown and batch["duplicate"] is False
+    assert batch["match_view"] == "handover" and "in_p3ke_not_delivered" not in done.stdout
     assert batch["program"] == "padat_karya" and batch["rows"] == sum(planted.values())
     assert batch["file_bytes"] == balikan.stat().st_size
     assert done.stderr == ""  # no bar when stderr is not a terminal
@@ -78,10 +81,11 @@ def test_upload_prints_counts_by_match_class(api: tuple[World, str, str], capsys
                        token, "--program", "pk", "--no-progress")
     assert code == 0
     assert f"batch {batch['batch_id']}: already uploaded" in out
-    for cls, n in planted.items():
+    for cls, n in shown.items():
         line = next(x for x in out.splitlines() if x.strip().startswith(cls + " "))
         assert f" {n:,} " in line
-    assert "Tidak ada di P3KE" in out and "findings: " in out
+    assert "Tidak ada dalam data yang diserahkan" in out and "findings: " in out
+    assert "P3KE" not in out.replace("matched against", "")  # no class that tells P3KE membership
 
     # a refusal of the request: an unknown handover (exit 1, the service's reason, a JSON error document)
     code, out, err = run(capsys, "feedback", "upload", str(balikan), "--handover", "ho-404", "--api", url,

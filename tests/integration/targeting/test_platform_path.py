@@ -108,6 +108,7 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
                                                            snapshot: Path, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     version, request_id, invalid_id = f"dv-{tag}", f"pusdatik-{tag}", f"pusdatik-bad-{tag}"
+    late_id = f"pusdatik-2050-{tag}"
     now = datetime.now(UTC).isoformat()
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     actor = {"org": "kemnaker", "subject": "svc-pusdatik", "roles": ["program-officer"], "service_account": True}
@@ -125,10 +126,14 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
                             "reference_date": agreement_day(datetime.now(UTC)).isoformat()},
                "quota": 150, "fields": ["nik", "nama", "alamat", "kode_kemendagri", "desil_kesejahteraan"],
                "justification": "PBI jamsostek pekerja rentan Sulawesi Selatan 2026", "requested_by": actor,
+               "purpose": "seleksi_calon_peserta",
                "dataset_version_id": version, "requested_at": now}
     _send(producer, "p3ke.extract-requested.v1", "p3ke.extract-requested.v1", request_id, request, event_id="ev-1")
     _send(producer, "p3ke.extract-requested.v1", "p3ke.extract-requested.v1", request_id, request, event_id="ev-1")
     _send(producer, "p3ke.extract-requested.v1", "p3ke.extract-requested.v1", request_id, request)  # re-sent
+    # ages on a day the requester picks (2050: today's children would be adults) are refused on this path too
+    late = {**request, "request_id": late_id, "criteria": {**request["criteria"], "reference_date": "2050-01-01"}}
+    _send(producer, "p3ke.extract-requested.v1", "p3ke.extract-requested.v1", late_id, late)
     invalid = {**request, "request_id": invalid_id, "quota": 0}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(invalid, _schema("p3ke.extract-requested.v1"))
@@ -156,12 +161,16 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
         response = client.post("/v1/extract-requests", headers={"Authorization": f"Bearer {token}"}, json={
             "request_id": api_id, "program": "padat_karya", "criteria": {"region_codes": ["32"]}, "quota": 60,
             "fields": ["nik", "nama", "kode_kemendagri"], "justification": "padat karya Jawa Barat 2026",
+            "purpose": "seleksi_calon_peserta",
             "dataset_version_id": version})
         assert response.status_code == 202, response.text
 
-    prepared = collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id, api_id}, want=2, timeout=90)
+    prepared = collect(kafka_bootstrap, "p3ke.extract-prepared.v1", {request_id, api_id, late_id}, want=3, timeout=90)
     by_key = {m.key.decode(): json.loads(m.value) for m in prepared}
-    assert set(by_key) == {request_id, api_id}, (tmp_path / "worker.log").read_text()[-3000:]
+    assert set(by_key) == {request_id, api_id, late_id}, (tmp_path / "worker.log").read_text()[-3000:]
+    refused = by_key.pop(late_id)
+    assert refused["status"] == "rejected" and refused["extract_id"] is None
+    assert refused["reason"].startswith("criteria.reference_date 2050-01-01 sesudah hari permintaan diterima")
     for key, quota in ((request_id, 150), (api_id, 60)):
         event = by_key[key]
         assert event["status"] == "accepted", event["reason"]

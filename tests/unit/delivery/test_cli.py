@@ -47,7 +47,8 @@ def test_dev_ca_is_refused_in_production(tmp_path: Path, monkeypatch: pytest.Mon
                         "P3KE_EVENT_TRUST_FILE": str(files / "trust.yaml"),
                         "P3KE_DELIVERY_TRUST_ANCHORS": str(files / "ca.pem"),
                         "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(files / "m.yaml"),
-                        "P3KE_DELIVERY_SERVER_KEY_FILE": str(files / "k")}.items():
+                        "P3KE_DELIVERY_SERVER_KEY_FILE": str(files / "k"),
+                        "P3KE_DELIVERY_FETCH_REVOCATION": "true"}.items():
         monkeypatch.setenv(name, value)
     assert main(["bast", "dev-ca", "--out", str(tmp_path / "ca")]) == 2
     assert "refused" in capsys.readouterr().err
@@ -82,7 +83,7 @@ def test_sign_with_pem_and_with_pkcs12(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--key and --cert, or --pkcs12" in capsys.readouterr().err
 
 
-def test_mapping_matches_by_subject_issuer_serial_or_pin(tmp_path: Path) -> None:
+def test_mapping_matches_by_issuer_serial_or_pin(tmp_path: Path) -> None:
     ca = tmp_path / "ca"
     assert main(["bast", "dev-ca", "--out", str(ca)]) == 0
     raw = yaml.safe_load((ca / "signatory-certificates.yaml").read_text())
@@ -95,10 +96,11 @@ def test_mapping_matches_by_subject_issuer_serial_or_pin(tmp_path: Path) -> None
 
     facts = CertificateFacts.of(asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)))
     assert facts.sha256 == entry["sha256"]
-    for kept in (["subject"], ["issuer", "serial"], ["sha256"]):
+    for kept in (["issuer", "serial"], ["sha256"], ["subject", "issuer", "serial"], ["subject", "sha256"]):
         (tmp_path / "m.yaml").write_text(yaml.safe_dump({"kind": "signatory-certificates", "certificates": [
             {"signatory_id": SIG_2, **{k: entry[k] for k in kept}}]}))
         assert load_mapping(tmp_path / "m.yaml").signatories_of(facts) == [SIG_2]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"kind": "signatory-certificates", "certificates": [
-        {"signatory_id": SIG_2, "subject": entry["subject"], "serial": "01"}]}))
+        {"signatory_id": SIG_2, "issuer": entry["issuer"], "serial": "01"}]}))
     assert load_mapping(tmp_path / "m.yaml").signatories_of(facts) == []
+    # a subject name alone never identifies a certificate (tests/unit/delivery/test_signatory_mapping.py)

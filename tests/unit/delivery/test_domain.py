@@ -79,7 +79,8 @@ def test_production_needs_real_trust_configuration(tmp_path: Path) -> None:
                       delivery_signatory_certificates="/nonexistent/sig.yaml", delivery_server_key_file="/nonexistent")
     assert all(f"{name}: /nonexistent" in str(info.value) for name in names)
     ok = load_settings(DeliverySettings, **base, delivery_trust_anchors=tmp_path / "ca.pem",
-                       delivery_signatory_certificates=tmp_path / "sig.yaml", delivery_server_key_file=tmp_path / "key")
+                       delivery_signatory_certificates=tmp_path / "sig.yaml", delivery_server_key_file=tmp_path / "key",
+                       delivery_fetch_revocation=True)
     assert ok.trust_anchors_path.name == "ca.pem"
 
 

@@ -14,7 +14,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from p3ke_delivery.adapters import dev_ca
 from p3ke_delivery.adapters.bast_pdf import render
-from p3ke_delivery.adapters.certificates import load_trust_anchors
+from p3ke_delivery.adapters.certificates import load_crls, load_trust_anchors
 from p3ke_delivery.adapters.pdf_signatures import verify_upload
 from p3ke_delivery.adapters.signing import sign_bast
 from p3ke_platform.refusal import Refused
@@ -34,7 +34,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def check(world: dict[str, Any], upload: bytes, *, current: bytes | None = None,
           signed: frozenset[str] = frozenset()) -> Any:
     return verify_upload(upload, issued=world["issued"], current=current or world["issued"],
-                         signed_fields=set(signed), trust_anchors=world["anchors"], now=datetime.now(UTC))
+                         signed_fields=set(signed), trust_anchors=world["anchors"], now=datetime.now(UTC),
+                         crls=load_crls([world["ca"] / "ca.crl"]))
 
 
 def refused(world: dict[str, Any], upload: bytes, **kwargs: Any) -> Refused:

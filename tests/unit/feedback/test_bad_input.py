@@ -77,8 +77,11 @@ def test_program_outside_the_handover_other_agreement_other_party(client: TestCl
     assert response.status_code == 422
     assert response.json()["detail"] == ("handover ho-1 is for program padat_karya; this batch names "
                                          "tenaga_kerja_mandiri")
-    assert upload(client, world, _csv(world, "b.csv", world.delivered[:3]), program="pelatihan_menjahit"
-                  ).status_code == 422  # not one of the four programs at all
+    unknown = upload(client, world, _csv(world, "b.csv", world.delivered[:3]), program="pelatihan_menjahit")
+    assert unknown.status_code == 422  # a well-formed code of no handover: the handover decides
+    assert unknown.headers["X-P3KE-Refusal"] == "handover-program"
+    assert upload(client, world, _csv(world, "b.csv", world.delivered[:3]), program="Pelatihan Menjahit!"
+                  ).status_code == 422  # not a program code at all (schema)
     assert apply(world.runtime, prepared_extract(world.tmp, "ext-9", world.people[500:520]),
                  handover_event("ho-other", "ext-9", 20, agreement_id="pks-lain-2025"),
                  handover_event("ho-p1", "ext-9", 20, party2_org="kemenkopmk")) == []
@@ -86,7 +89,7 @@ def test_program_outside_the_handover_other_agreement_other_party(client: TestCl
     assert other.status_code == 409 and "belongs to agreement 'pks-lain-2025'" in other.text
     party = upload(client, world, _csv(world, "d.csv", world.people[500:503]), handover="ho-p1")
     assert party.status_code == 403 and "was handed over to kemenkopmk" in party.text
-    assert len(_denied(world)) == 3 and _stored(world) == 0  # (a schema-invalid request is not a refusal)
+    assert len(_denied(world)) == 4 and _stored(world) == 0  # (a schema-invalid request is not a refusal)
 
 
 def test_the_same_batch_twice_and_batch_ids(client: TestClient, world: World) -> None:

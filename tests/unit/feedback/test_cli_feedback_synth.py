@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from p3ke_feedback.adapters import sources
 from p3ke_feedback.domain.layout import COLUMNS
-from p3ke_feedback.domain.vocabulary import STATUS_ALIASES, MatchClass, token
+from p3ke_feedback.domain.vocabulary import STATUS_ALIASES, MatchClass, MatchView, counts_in_view, token
 from p3ke_feedback.synth import HEADER, INVALID_KINDS
 from p3ke_platform.cli import main
-from tests.unit.feedback.conftest import World, upload
+from tests.unit.feedback.conftest import World, auth, upload
 
 PACKAGE_FIELDS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "provinsi", "kabupaten_kota", "kecamatan",
                   "desa_kelurahan", "kode_kemendagri", "desil_kesejahteraan", "pekerjaan", "status_pekerjaan"]
@@ -122,7 +122,12 @@ def test_matched_by_the_service_as_planted(world: World, client: TestClient, pac
     assert r.status_code == 201, r.text
     batch = r.json()
     expected = summary["expected_by_match_class"]
-    assert batch["counts_by_match_class"] == expected  # and no duplicate
+    # party 2 learns only whether a row was in the handover; party 1 sees the classes as planted
+    assert batch["match_view"] == "handover"
+    assert batch["counts_by_match_class"] == counts_in_view(expected, MatchView.HANDOVER)  # and no duplicate
+    steward = client.get(f"/v1/feedback-batches/{batch['batch_id']}",
+                         headers=auth(world.runtime, "kemenkopmk", "data-steward")).json()
+    assert steward["match_view"] == "p3ke" and steward["counts_by_match_class"] == expected
     assert MatchClass.DUPLICATE.value not in expected
     assert batch["served"] == expected["in_extract"] + expected["in_p3ke_not_delivered"] + expected["not_in_p3ke"]
     assert batch["rows_rejected"] == 13
@@ -136,8 +141,8 @@ def test_matched_by_the_service_as_planted(world: World, client: TestClient, pac
 
 def test_refuses_bad_input(world: World, package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["feedback", "synth", "--package-csv", str(package), "--out", str(tmp_path / "x.csv")]
-    assert main([*base, "--program", "bansos"]) == 2
-    assert "unknown program 'bansos'" in capsys.readouterr().err
+    assert main([*base, "--program", "Bansos!"]) == 2
+    assert "unknown program 'Bansos!'" in capsys.readouterr().err
     assert main([*base, "--program", "pk", "--extra-not-delivered-from", str(tmp_path / "nope.csv"), "3",
                  "--json"]) == 2
     captured = capsys.readouterr()

@@ -22,8 +22,12 @@ def test_every_match_class(client: TestClient, world: World) -> None:
     response = upload(client, world, write_csv(world.tmp / "balikan-1.csv", rows))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["counts_by_match_class"] == {"in_extract": 50, "in_p3ke_not_delivered": 7, "not_in_p3ke": 1,
-                                             "invalid_nik": 6, "duplicate": 1}
+    fine = {"in_extract": 50, "in_p3ke_not_delivered": 7, "not_in_p3ke": 1, "invalid_nik": 6, "duplicate": 1}
+    coarse = {"in_extract": 50, "not_in_handover": 8, "invalid_nik": 6, "duplicate": 1}
+    assert body["counts_by_match_class"] == coarse and body["match_view"] == "handover"  # party 2's answer
+    steward = auth(world.runtime, "kemenkopmk", "data-steward")
+    assert client.get(f"/v1/feedback-batches/{body['batch_id']}", headers=steward).json()[
+        "counts_by_match_class"] == fine  # party 1 sees every class
     assert body["rows"] == 65 and body["rows_rejected"] == 6 and body["served"] == 58
     assert body["counts_by_status"] == {"completed": 50, "enrolled": 7, "benefit_paid": 1}
     assert body["counts_by_finding"]["duplicate_in_batch"] == 1
@@ -40,7 +44,7 @@ def test_every_match_class(client: TestClient, world: World) -> None:
 
     [first_event, second_event] = emitted(world.runtime, "p3ke.feedback-received.v1")
     assert second_event["counts_by_match_class"] == {"duplicate": 1, "in_extract": 1}
-    assert first_event["counts_by_match_class"] == body["counts_by_match_class"]
+    assert first_event["counts_by_match_class"] == coarse  # read by both ministries' platforms
     assert first_event["program"] == "padat_karya" and first_event["handover_id"] == "ho-1"
     assert sum(first_event["counts_by_region"].values()) == 58
     text = str(emitted(world.runtime, "p3ke.feedback-received.v1")) + response.text + second.text

@@ -48,7 +48,8 @@ def test_figures_timeliness_and_overdue(client: TestClient, world: World) -> Non
     batch = _serve(client, world)
     ctx = world.runtime.context
     ctx.clock = lambda: SIGNED_AT + timedelta(days=130)  # ho-2 signed 110 days ago, no feedback
-    response = client.get("/v1/reports", headers=auth(world.runtime), params={"level": "national", "period": "year"})
+    steward = auth(world.runtime, "kemenkopmk", "data-steward")  # party 1: exact figures, every class
+    response = client.get("/v1/reports", headers=steward, params={"level": "national", "period": "year"})
     assert response.status_code == 200, response.text
     report = response.json()
     padat = next(t for t in report["totals"] if t["program"] == "padat_karya")
@@ -68,19 +69,19 @@ def test_figures_timeliness_and_overdue(client: TestClient, world: World) -> Non
     times = {t["program"]: t for t in report["timeliness"]}
     assert times["tenaga_kerja_mandiri"]["overdue"] == 1
     assert times["padat_karya"]["with_feedback"] == 1 and times["padat_karya"]["median_days_to_feedback"] is not None
-    handovers = {h["handover_id"]: h for h in client.get("/v1/handovers", headers=auth(world.runtime)).json()}
+    handovers = {h["handover_id"]: h for h in client.get("/v1/handovers", headers=steward).json()}
     assert handovers["ho-2"]["overdue"] is True and handovers["ho-1"]["current_batches"] == 1
 
     # regency level, month periods, one province
-    by_regency = client.get("/v1/reports", headers=auth(world.runtime),
+    by_regency = client.get("/v1/reports", headers=steward,
                             params={"level": "regency", "region": "32", "program": "padat_karya"}).json()
     assert all(r["region"].startswith("32") and len(r["region"]) == 4 for r in by_regency["rows"])
     assert all(r["period"] == "2026-03" for r in by_regency["rows"])
     assert sum(r["delivered"] for r in by_regency["rows"]) == sum(
         1 for p in world.delivered if p["kode_kemendagri"].startswith("32"))
-    assert client.get("/v1/reports", headers=auth(world.runtime),
+    assert client.get("/v1/reports", headers=steward,
                       params={"start": "2026-04", "end": "2026-12"}).json()["rows"] == []
-    bad = client.get("/v1/reports", headers=auth(world.runtime), params={"start": "2026-05", "end": "2026-04"})
+    bad = client.get("/v1/reports", headers=steward, params={"start": "2026-05", "end": "2026-04"})
     assert bad.status_code == 422
     assert batch["served"] == 126
 

@@ -24,6 +24,7 @@ OFFICER = Actor(org="kemnaker", subject="officer-1", roles=["program-officer"])
 STEWARD = Actor(org="kemenkopmk", subject="steward-1", roles=["data-steward"])
 AGREEMENT = "pks-p3ke-2023"
 PROGRAM = "padat_karya"
+PURPOSE = "seleksi_calon_peserta"
 FIELDS = ["nik", "nama", "jenis_kelamin", "tanggal_lahir", "kode_kemendagri", "desil_kesejahteraan",
           "status_pekerjaan", "pekerjaan"]
 
@@ -51,7 +52,7 @@ def request(**overrides: Any) -> ExtractRequested:
     fields: dict[str, Any] = {
         "request_id": f"req-{uuid.uuid4().hex[:12]}", "agreement_id": AGREEMENT, "program": PROGRAM,
         "criteria": {"deciles": [1, 2]}, "quota": 200, "fields": FIELDS,
-        "justification": "padat karya desa 2026, tahap 1", "requested_by": OFFICER,
+        "justification": "padat karya desa 2026, tahap 1", "purpose": PURPOSE, "requested_by": OFFICER,
         "requested_at": datetime.now(UTC),
     }
     criteria = overrides.pop("criteria", None)

@@ -20,7 +20,7 @@ from p3ke_schemas import from_kafka
 from tests.unit.targeting.helpers import FIELDS, apply, dataset_event, emitted, make_runtime
 
 BODY = {"program": "padat_karya", "criteria": {"region_codes": ["33"], "deciles": [1, 2]}, "quota": 40,
-        "fields": FIELDS, "justification": "padat karya Jawa Tengah 2026"}
+        "fields": FIELDS, "justification": "padat karya Jawa Tengah 2026", "purpose": "seleksi_calon_peserta"}
 
 
 @pytest.fixture
@@ -113,7 +113,8 @@ def test_plan_counts_suppress_small_cells(client: TestClient, runtime: Runtime) 
     shown = [c for c in plan["cells"] if not c["suppressed"]]
     hidden = [c for c in plan["cells"] if c["suppressed"]]
     assert shown and hidden, "the fixture has both large and small cells at regency level"
-    assert all(c["count"] >= 10 for c in shown) and all(c["count"] is None for c in hidden)
+    assert all(c["count"] >= 10 and c["count"] % 5 == 0 for c in shown) and all(c["count"] is None for c in hidden)
+    assert plan["protection"] == "cell-key" and plan["budget"]["used"] == 1  # party 2: protected, budgeted
     assert plan["total_shown"] == sum(c["count"] for c in shown) and plan["suppressed_cells"] == len(hidden)
     assert all(len(c["region"]) == 4 for c in plan["cells"])
     [access] = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["action"] == "query"]
@@ -123,13 +124,14 @@ def test_plan_counts_suppress_small_cells(client: TestClient, runtime: Runtime) 
 
 def test_plan_counts_exclude_earlier_recipients(client: TestClient, runtime: Runtime) -> None:
     body = {"program": "padat_karya", "criteria": {"region_codes": ["33"], "deciles": [1, 2]}}
-    before = client.post("/v1/plans", json=body, headers=_auth(client)).json()
+    steward = _auth(client, "kemenkopmk", "data-steward")  # party 1's exact counts show the arithmetic
+    before = client.post("/v1/plans", json=body, headers=steward).json()
     client.post("/v1/extract-requests", json={**BODY, "request_id": "req-api-2"}, headers=_auth(client))
     _run_worker_once(runtime)
-    after = client.post("/v1/plans", json=body, headers=_auth(client)).json()
+    after = client.post("/v1/plans", json=body, headers=steward).json()
     unexcluded = client.post("/v1/plans", json={**body, "criteria": {**body["criteria"],
                                                                        "exclude_already_delivered": False}},
-                             headers=_auth(client)).json()
+                             headers=steward).json()
     assert after["excludes_earlier_recipients"] and not unexcluded["excludes_earlier_recipients"]
     assert before["total_shown"] - after["total_shown"] == 40
     assert unexcluded["total_shown"] == before["total_shown"]
@@ -160,7 +162,8 @@ def test_plan_counts_are_computed_on_the_day_of_the_request(client: TestClient, 
     body = {"program": "padat_karya", "criteria": {"deciles": [1], "reference_date": "2050-01-01"}}
     refused = client.post("/v1/plans", json=body, headers=_auth(client))
     assert refused.status_code == 422
-    assert refused.json()["detail"].startswith("criteria.reference_date 2050-01-01 is more than 30 days")
+    assert refused.json()["detail"].startswith("criteria.reference_date 2050-01-01: hitungan perencanaan dihitung "
+                                               "pada hari ini")
 
 
 def test_planning_after_the_agreement_ended_is_refused_like_an_extract(tmp_path: Path, snapshot: Path) -> None:
@@ -173,5 +176,7 @@ def test_planning_after_the_agreement_ended_is_refused_like_an_extract(tmp_path:
         refused = client.post("/v1/plans", json={"program": "padat_karya", "criteria": {"deciles": [1]}},
                               headers=_auth(client))
     assert refused.status_code == 403 and "expired on 2025-02-28" in refused.json()["detail"]
+    assert refused.headers["X-P3KE-Refusal"] == "expired"  # the policy's rule, with the purpose it was asked for
     [record] = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["resource_type"] == "dataset-version"]
     assert record["action"] == "refusal" and record["outcome"] == "denied"
+    assert record["reason"] == refused.json()["detail"]

@@ -3,6 +3,7 @@ half-made; schema-invalid requests never get that far."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,10 +13,12 @@ from pydantic import ValidationError
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.service import Runtime
 from p3ke_schemas import Actor, ExtractRequested
+from p3ke_targeting.domain.selection import years_before
 from tests.unit.targeting.helpers import (
     apply,
     dataset_event,
     emitted,
+    extract_path,
     make_runtime,
     one_prepared,
     request,
@@ -120,11 +123,27 @@ def test_schema_invalid_requests_never_reach_the_handler(overrides: dict[str, ob
     assert field in str(caught.value)
 
 
-def test_a_reference_date_chosen_far_away_is_refused_not_used_for_ages(runtime: Runtime) -> None:
-    """With reference_date 2050-01-01 an 18-60 program would select today's children; the request is
-    refused with the window it may use, computed from the day the service received it."""
-    req = request(criteria={"deciles": [1, 2], "reference_date": "2050-01-01"})
-    reason = _rejected(runtime, req)
+@pytest.mark.parametrize("days_ahead", [None, 1, 30])
+def test_a_reference_date_after_the_request_day_is_refused_not_used_for_ages(runtime: Runtime,
+                                                                             days_ahead: int | None) -> None:
+    """With reference_date 2050-01-01 an 18-60 program would select today's children, and with one a month ahead
+    (allowed before) today's 17-year-olds; the request is refused with the window it may use, computed from the day
+    the service received it."""
     today = agreement_day(runtime.context.clock())
-    assert reason.startswith(f"criteria.reference_date 2050-01-01 is more than 30 days from the day the request "
-                             f"was received ({today})")
+    ref = date(2050, 1, 1) if days_ahead is None else today + timedelta(days=days_ahead)
+    reason = _rejected(runtime, request(criteria={"deciles": [1, 2], "reference_date": ref.isoformat()}))
+    assert reason.startswith(f"criteria.reference_date {ref} sesudah hari permintaan diterima ({today}) / is after "
+                             f"the day the request was received ({today}): usia dihitung pada hari permintaan")
+
+
+def test_a_reference_date_in_the_window_never_selects_minors(runtime: Runtime) -> None:
+    """The earliest reference date allowed (31 days back): everyone selected is at least 18 on the day of the
+    request (checked from the birth dates in the extract), unlike with a reference date after it."""
+    today = agreement_day(runtime.context.clock())
+    req = request(quota=5000, criteria={"deciles": [1, 2, 3, 4],
+                                        "reference_date": (today - timedelta(days=31)).isoformat()})
+    assert apply(runtime, req) == []
+    event = one_prepared(runtime, req.request_id)
+    assert event["status"] == "accepted", event["reason"]
+    births = pq.read_table(extract_path(event), columns=["tanggal_lahir"]).column("tanggal_lahir").to_pylist()
+    assert births and all(years_before(today, 18) >= born for born in births)

@@ -108,7 +108,7 @@ def _submit_and_work(client: TestClient, runtime: Runtime, body: dict) -> dict:
 def test_an_api_request_says_so_and_may_name_a_recipient(client: TestClient, runtime: Runtime) -> None:
     event = _asked(_submit_and_work(client, runtime, {
         "program": "padat_karya", "criteria": {"region_codes": ["33"], "deciles": [1, 2]}, "quota": 30,
-        "fields": FIELDS, "justification": "padat karya Jawa Tengah 2026",
+        "fields": FIELDS, "justification": "padat karya Jawa Tengah 2026", "purpose": "seleksi_calon_peserta",
         "recipient": RECIPIENT.model_dump(mode="json")}))
     assert event.status == "accepted", event.reason
     assert event.request_path == "api"

@@ -71,13 +71,23 @@ def test_age_bounds_are_birth_dates_at_the_reference_date() -> None:
     assert default.age_range == (18, 60)  # the program's defaults
 
 
-@pytest.mark.parametrize("far", ["2050-01-01", "2010-01-01", str(REF + timedelta(days=REFERENCE_WINDOW_DAYS + 1))])
-def test_a_reference_date_far_from_the_request_day_is_refused(far: str) -> None:
-    """Ages are computed on the day of the request: a freely chosen far date (2050) would let minors through."""
-    with pytest.raises(Invalid, match=rf"criteria.reference_date {far} is more than {REFERENCE_WINDOW_DAYS} days "):
+@pytest.mark.parametrize(("far", "where"), [
+    ("2050-01-01", "sesudah hari permintaan diterima (2026-03-01) / is after the day the request was received"),
+    (str(REF + timedelta(days=1)), "sesudah hari permintaan diterima"),  # never after: tomorrow's 18-year-olds
+    ("2010-01-01", f"lebih dari {REFERENCE_WINDOW_DAYS} hari sebelum hari permintaan diterima (2026-03-01) / is "
+                   f"more than {REFERENCE_WINDOW_DAYS} days before"),
+    (str(REF - timedelta(days=REFERENCE_WINDOW_DAYS + 1)), "lebih dari 31 hari sebelum"),
+])
+def test_a_reference_date_outside_the_window_is_refused(far: str, where: str) -> None:
+    """Ages are computed on the day of the request: a later date (2050, or tomorrow) would let today's minors
+    through, a date long ago would let people through who are too old now; up to 31 days before is allowed."""
+    with pytest.raises(Invalid) as caught:
         _resolve(reference_date=far)
-    near = REF + timedelta(days=REFERENCE_WINDOW_DAYS)
-    assert _resolve(reference_date=near.isoformat()).reference_date == near
+    assert caught.value.reason.startswith(f"criteria.reference_date {far} {where}")
+    assert "pilih hari antara 2026-01-29 dan 2026-03-01 / ages are computed on the day of the request" in (
+        caught.value.reason)
+    for near in (REF - timedelta(days=REFERENCE_WINDOW_DAYS), REF):
+        assert _resolve(reference_date=near.isoformat()).reference_date == near
 
 
 def test_criteria_merge_with_the_program_rules() -> None:

@@ -1,14 +1,16 @@
-"""`p3ke agreement show|check`: the effective terms, and the policy's answer, from the command line.
+"""`p3ke agreement show|check|manifest`: the effective terms, the policy's answer, the files' hashes.
 
-Why: operators and compliance staff must be able to see which terms the services apply today and
-ask the very same policy the services ask ("would this request be allowed, and why not?") without
-reading code. `register` plugs the command into the top-level CLI; each sub-action sets
-`func(args) -> exit code` on the parsed namespace.
+Why: operators and compliance staff must be able to see which terms the services apply today (and the
+SHA-256 of every file they come from, as every decision records their digest), ask the very same policy
+the services ask ("would this request be allowed, and why not?") without reading code, and produce the
+manifest production accepts terms files by (`manifest`, `sha256sum` format). `register` plugs the
+command into the top-level CLI; each sub-action sets `func(args) -> exit code` on the parsed namespace.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .loader import AgreementConfigError, load_agreement
+from .loader import AgreementConfigError, load_agreement, read_bytes, record_files
 from .model import ACTIONS, Agreement
 from .policy import WIB, Policy, agreement_day
 
@@ -41,15 +43,18 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
                         help="also load records marked `example: true` (demo/test only, never real terms)")
     parser.add_argument("--file", dest="files", type=Path, action="append", default=[],
                         help="an extra record file to load (repeatable; loaded even if it is an example)")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="accept only files listed with their SHA-256 in this sha256sum-format manifest "
+                             "(default: P3KE_AGREEMENT_MANIFEST when --dir is not given)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the `agreement` command (with `show` and `check`) to a top-level CLI's subparsers."""
     parser = subparsers.add_parser("agreement", help="show the agreement's terms; check a decision",
                                    description=__doc__)
-    actions = parser.add_subparsers(dest="agreement_action", required=True, metavar="{show,check}")
+    actions = parser.add_subparsers(dest="agreement_action", required=True, metavar="{show,check,manifest}")
 
-    show = actions.add_parser("show", help="print the effective terms at a date")
+    show = actions.add_parser("show", help="print the effective terms at a date, the files' SHA-256 and digest")
     _add_source_args(show)
     show.add_argument("--format", choices=("yaml", "json"), default="yaml")
     show.set_defaults(func=run_show)
@@ -67,16 +72,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--signatory", default=None, help="signatory id, for sign-bast")
     check.add_argument("--json", action="store_true", help="print the decision as JSON")
     check.set_defaults(func=run_check)
+
+    manifest = actions.add_parser(
+        "manifest", help="print the sha256sum-format manifest of an agreement directory (P3KE_AGREEMENT_MANIFEST)",
+        description="Check that the directory loads, then print `<sha256>  <file>` for each of its record files, "
+                    "as `sha256sum` does: deploy the output as P3KE_AGREEMENT_MANIFEST.")
+    manifest.add_argument("--dir", type=Path, default=None,
+                          help="agreement directory (default: P3KE_AGREEMENT_DIR, else the bundled PKS)")
+    manifest.add_argument("--include-examples", action="store_true",
+                          help="load records marked `example: true` while checking (demo/test only)")
+    manifest.set_defaults(func=run_manifest)
     return parser
 
 
 def _load(args: argparse.Namespace) -> Agreement:
-    directory = args.dir
+    directory, manifest = args.dir, args.manifest
     if directory is None:
         from p3ke_platform.settings import load_settings
 
-        directory = load_settings().agreement_dir
-    return load_agreement(directory, include_examples=args.include_examples, files=args.files)
+        settings = load_settings()
+        directory = settings.agreement_dir
+        manifest = manifest or settings.agreement_manifest
+    args.manifest_used = manifest
+    return load_agreement(directory, include_examples=args.include_examples, files=args.files, manifest=manifest)
 
 
 def _when(args: argparse.Namespace) -> date | datetime:
@@ -98,6 +116,9 @@ def run_show(args: argparse.Namespace) -> int:
         "version": terms.version,
         "versions": [{"from": "signing" if start == date.min else start.isoformat(), "version": t.version,
                       "last_day": t.validity.last_day.isoformat()} for start, t in agreement.timeline()],
+        "terms_sha256": agreement.digest,
+        "files": [{"file": f.name, "record": f.record_id, "sha256": f.sha256} for f in agreement.sources],
+        "manifest": str(args.manifest_used) if args.manifest_used else None,
         "terms": terms.model_dump(mode="json"),
         "written_approvals": [a.model_dump(mode="json") for a in agreement.approvals if a.valid_on(day)],
         "disclosure_consents": [c.model_dump(mode="json") for c in agreement.consents if c.valid_on(day)],
@@ -126,6 +147,29 @@ def run_check(args: argparse.Namespace) -> int:
         verdict = "ALLOW" if decision.allowed else "DENY"
         print(f"{verdict} ({decision.rule}, terms {decision.terms_version}): {decision.reason}")
     return EXIT_ALLOWED if decision.allowed else EXIT_DENIED
+
+
+def run_manifest(args: argparse.Namespace) -> int:
+    """Print the manifest of a directory that loads; exit 2 (and print nothing on stdout) if it does not."""
+    try:
+        directory = args.dir if args.dir is not None else _settings_dir()
+        agreement = load_agreement(directory, include_examples=args.include_examples)
+        lines = [f"{hashlib.sha256(read_bytes(p)).hexdigest()}  {p.name}" for p in record_files(directory)]
+    except (AgreementConfigError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print("\n".join(lines))
+    print(f"# {len(lines)} file(s), terms {agreement.base.id}, digest of the loaded files {agreement.digest}",
+          file=sys.stderr)
+    return EXIT_ALLOWED
+
+
+def _settings_dir() -> Path:
+    from p3ke_platform.settings import load_settings
+
+    from .loader import BUNDLED_DIR
+
+    return load_settings().agreement_dir or BUNDLED_DIR
 
 
 def main(argv: Sequence[str] | None = None) -> int:

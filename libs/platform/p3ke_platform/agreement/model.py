@@ -6,14 +6,27 @@ These models are pure (no I/O): the loader builds them from files, the policy re
 
 Dates are calendar days in Jakarta. Every `last_day` in this package is INCLUSIVE: the last day
 on which the thing is in force; the day after it, it no longer is.
+
+Each record keeps where it came from: the loader hashes the exact bytes of every file (`SourceFile`), and
+`Agreement.digest` (one SHA-256 over them) is what every decision and audit record names, so a changed file
+is a changed digest even when its version label stays the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
-from typing import Annotated, Literal, NamedTuple, get_args
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Action = Literal[
     "publish-dataset",
@@ -40,11 +53,24 @@ DATA_ACTIONS: frozenset[str] = frozenset(
 computed over every person in it). Art. 8: none of them outside the validity period; Art. 3 / 10(2): each is
 for one program in scope (or approved in writing)."""
 
+PURPOSE_ACTIONS: frozenset[str] = frozenset({"request-extract", "plan-aggregates"})
+"""Actions that must name a purpose code of their program (UU PDP Art. 16(2)(a)); the policy checks any purpose
+given with other actions too."""
+
 DISCLOSURE_ACTIONS: frozenset[str] = frozenset({"publish-report"})
 """Actions that disclose result data beyond the two parties: Art. 10(3) needs the other's consent."""
 
 NOTICE_DAYS = 30
-"""Art. 8(2): early termination needs written notice at least 30 calendar days before."""
+"""Art. 8(2): extending or ending the agreement before its term ends needs written notice to the other party at
+least 30 calendar days before the end."""
+
+Reading = Literal["anniversary", "strict"]
+"""How "N years from the day of signing" (Art. 8(1)) gives the last day in force (inclusive):
+- `anniversary`: up to and including the N-th anniversary of the first day (signed 2023-02-28, 2 years: the
+  last day is 2025-02-28), the reading in DOMAIN.md;
+- `strict`: N years counted with the first day as day one, so the day before the anniversary (2025-02-27)."""
+
+READINGS: tuple[str, ...] = get_args(Reading)
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 RecordId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)]
@@ -76,17 +102,78 @@ class AgreementNumbers(Frozen):
     party_2: Text
 
 
+def _anniversary(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February, in a year that has none
+        return day.replace(year=day.year + years, day=28)
+
+
+def term_last_day(first_day: date, term_years: int, reading: Reading) -> date:
+    """The last day in force (inclusive) of a term of `term_years` years from `first_day`, read as `reading`."""
+    end = _anniversary(first_day, term_years)
+    return end if reading == "anniversary" else end - timedelta(days=1)
+
+
+def _readings(first_day: date, term_years: int) -> str:
+    return " or ".join(f"'{r}' ({term_last_day(first_day, term_years, r)})" for r in READINGS)  # type: ignore[arg-type]
+
+
 class Validity(Frozen):
-    """Art. 8(1) and 15: both days inclusive."""
+    """Art. 8(1) and 15: the first and the last day in force, both inclusive.
+
+    The signed PKS states its term as `term_years` from `first_day` and HOW that is read (`reading`, see
+    `Reading`); the loader derives `last_day` from them (or checks a `last_day` written beside them). An
+    addendum or a termination notice sets an explicit `last_day` (then `term_years` and `reading` no longer
+    apply and are dropped). Callers read `validity.last_day` only.
+    """
 
     first_day: date
     last_day: date
+    term_years: int | None = Field(default=None, ge=1, le=50, description="Art. 8(1): the term, in years")
+    reading: Reading | None = Field(default=None, description="how the term's last day is read (see Reading)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_last_day(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("term_years") is None:
+            return data
+        try:
+            first = TypeAdapter(date).validate_python(data.get("first_day"))
+            years = int(data["term_years"])
+        except (ValidationError, TypeError, ValueError):
+            return data  # the fields' own validation names what is wrong
+        reading = data.get("reading")
+        if reading is None:
+            raise ValueError(
+                f"reading: wajib diisi bersama term_years, pilih {_readings(first, years)} / required with "
+                f"term_years: state how the last day of the term is read, {_readings(first, years)}"
+            )
+        if reading in READINGS and data.get("last_day") is None:
+            return {**data, "last_day": term_last_day(first, years, reading)}
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> Validity:
         if self.last_day < self.first_day:
             raise ValueError(f"validity.last_day {self.last_day} is before first_day {self.first_day}")
+        if self.term_years is not None and self.reading is not None:
+            derived = term_last_day(self.first_day, self.term_years, self.reading)
+            if derived != self.last_day:
+                raise ValueError(
+                    f"last_day {self.last_day} tidak sesuai dengan {self.term_years} tahun sejak {self.first_day} "
+                    f"menurut pembacaan '{self.reading}' ({derived}); hapus last_day atau perbaiki reading / "
+                    f"last_day {self.last_day} does not follow from {self.term_years} years from {self.first_day} "
+                    f"read as '{self.reading}' ({derived}); remove last_day or correct the reading "
+                    f"({_readings(self.first_day, self.term_years)})"
+                )
+        if self.reading is not None and self.term_years is None:
+            raise ValueError("reading: only with term_years (an explicit last_day needs no reading)")
         return self
+
+    def ending(self, last_day: date) -> Validity:
+        """The same validity with an explicit new last day (an addendum or a notice)."""
+        return Validity(first_day=self.first_day, last_day=last_day)
 
 
 class PlatformKey(Frozen):
@@ -122,19 +209,68 @@ class Party(Frozen):
     platform_keys: tuple[PlatformKey, ...] = ()
 
 
+class Purpose(Frozen):
+    """What a program may use the data for (UU PDP Art. 16(2)(a): a specific, lawful purpose). A request names
+    one by `code`; the policy refuses a purpose its program does not have. Codes are stable, the titles are
+    what a person reads (Indonesian first)."""
+
+    code: Code
+    title_id: Text
+    title: Text
+
+
+class AgeRange(Frozen):
+    """Inclusive, in whole years on the request's reference day."""
+
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min > self.max:
+            raise ValueError(f"age min {self.min} is greater than max {self.max}")
+        return self
+
+
+class Eligibility(Frozen):
+    """Who a program added by the parties targets, as filters over Data P3KE (the shape of the targeting
+    service's rules file, whose vocabularies check the values): the four programs of Art. 3 have theirs in
+    that file, a program added by addendum or written approval brings its own here."""
+
+    summary: Text
+    age: AgeRange | None = None
+    include: dict[Code, tuple[Text, ...]] = Field(default_factory=dict)
+    exclude: dict[Code, tuple[Text, ...]] = Field(default_factory=dict)
+
+
+def _unique_purposes(value: tuple[Purpose, ...]) -> tuple[Purpose, ...]:
+    _unique(tuple(p.code for p in value), "purpose code")
+    return value
+
+
 class Program(Frozen):
-    """One program of Art. 3 and the P3KE fields it may receive (data minimisation)."""
+    """One program of Art. 3 (or added by addendum), its purposes and the P3KE fields it may receive."""
 
     code: Code
     article: Text
     title: Text
     title_id: Text
     fields: tuple[Code, ...] = Field(min_length=1)
+    purposes: tuple[Purpose, ...] = Field(min_length=1)
+    eligibility: Eligibility | None = None
 
     @field_validator("fields")
     @classmethod
     def _unique_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _unique(value, "field")
+
+    @field_validator("purposes")
+    @classmethod
+    def _unique_purpose_codes(cls, value: tuple[Purpose, ...]) -> tuple[Purpose, ...]:
+        return _unique_purposes(value)
+
+    def purpose(self, code: str) -> Purpose | None:
+        return next((p for p in self.purposes if p.code == code), None)
 
 
 class LiaisonOfficer(Frozen):
@@ -281,7 +417,14 @@ class AddendumChanges(Frozen):
 
 
 class Addendum(Frozen):
-    """Art. 14: a written change of the terms, a new version from `effective_from`."""
+    """Art. 14: a written change of the terms, a new version from `effective_from`.
+
+    One that changes `last_day` (an extension, or an earlier end) needs written notice to the other party at
+    least NOTICE_DAYS calendar days before the end of the term it changes (Art. 8(2)). The addendum itself is
+    that notice unless an earlier letter was sent: then `notice_date` and `notice_document` record it. No
+    addendum can be signed once the agreement has ended (a lapsed PKS needs a new agreement), and an extension
+    takes effect at the latest on the day after the last day it extends (no lapse in between).
+    """
 
     kind: Literal["addendum"]
     schema_version: Literal[1]
@@ -291,6 +434,8 @@ class Addendum(Frozen):
     title: Text
     signed_on: date
     effective_from: date
+    notice_date: date | None = Field(default=None, description="Art. 8(2): the date of an earlier written notice")
+    notice_document: Text | None = Field(default=None, description="that notice letter's number")
     example: bool = False
     changes: AddendumChanges
 
@@ -299,7 +444,18 @@ class Addendum(Frozen):
         # A retroactive addendum would change decisions already taken and recorded; refuse it.
         if self.effective_from < self.signed_on:
             raise ValueError(f"effective_from {self.effective_from} is before signed_on {self.signed_on}")
+        if (self.notice_date is None) != (self.notice_document is None):
+            raise ValueError("notice_date and notice_document: give both (the written notice's date and number) "
+                             "or neither (the addendum itself is the notice)")
+        if self.notice_date is not None and self.notice_date > self.signed_on:
+            raise ValueError(f"notice_date {self.notice_date} is after signed_on {self.signed_on}: an earlier "
+                             "notice comes before the addendum")
         return self
+
+    @property
+    def noticed_on(self) -> date:
+        """When the other party was told in writing (Art. 8(2)): the earlier notice, else the signing."""
+        return self.notice_date or self.signed_on
 
 
 class _Dated(Frozen):
@@ -332,9 +488,10 @@ class _Dated(Frozen):
 class WrittenApproval(_Dated):
     """Art. 10(2): party 1 approves in writing a use by party 2 outside the agreement's purposes.
 
-    `program` may be a program outside Art. 3 (then `fields` is all it may receive) or one inside it
-    (then `fields` are extra fields on top of the program's own list). If `purpose` is set, only a
-    request naming exactly that purpose is covered.
+    `program` may be a program outside Art. 3 (then `fields` is all it may receive, `purpose` is the one
+    purpose it is approved for and `eligibility` whom it targets; all three are required) or one inside it
+    (then `fields` are extra fields on top of the program's own list). If `purpose` is set, only a request
+    naming exactly that purpose code is covered.
     """
 
     kind: Literal["written-approval"]
@@ -342,7 +499,16 @@ class WrittenApproval(_Dated):
     granted_to: OrgCode
     program: Code
     fields: tuple[Code, ...] = ()
-    purpose: Text | None = None
+    purpose: Code | None = None
+    purpose_title_id: Text | None = Field(default=None, description="the purpose in words, Indonesian")
+    purpose_title: Text | None = Field(default=None, description="the purpose in words, English")
+    eligibility: Eligibility | None = None
+
+    def as_purpose(self) -> Purpose | None:
+        if self.purpose is None:
+            return None
+        return Purpose(code=self.purpose, title_id=self.purpose_title_id or self.purpose,
+                       title=self.purpose_title or self.purpose_title_id or self.purpose)
 
 
 class DisclosureConsent(_Dated):
@@ -376,7 +542,9 @@ class TerminationNotice(Frozen):
         earliest = self.notice_date + timedelta(days=NOTICE_DAYS)
         if self.last_day < earliest:
             raise ValueError(
-                f"last_day {self.last_day}: Art. 8(2) needs {NOTICE_DAYS} days' notice, "
+                f"last_day {self.last_day}: Pasal 8 ayat (2) mewajibkan pemberitahuan {NOTICE_DAYS} hari kalender "
+                f"sebelumnya, jadi pemberitahuan tertanggal {self.notice_date} paling cepat mengakhiri perjanjian "
+                f"pada {earliest} / Art. 8(2) needs {NOTICE_DAYS} days' notice, "
                 f"so a notice dated {self.notice_date} ends the agreement on {earliest} at the earliest"
             )
         return self
@@ -408,7 +576,51 @@ class AmendmentError(ValueError):
         self.problem = Problem(record_id, field, message)
 
 
+def _check_notice(terms: Terms, add: Addendum) -> None:
+    """Art. 8: an addendum is signed while the agreement is in force, and one that changes the end of the term
+    was noticed in writing NOTICE_DAYS days before that end; an extension leaves no lapse."""
+    end = terms.validity.last_day
+    latest_notice = end - timedelta(days=NOTICE_DAYS)
+    if add.signed_on > end:
+        raise AmendmentError(
+            add.id, "signed_on",
+            f"Pasal 8: perjanjian {terms.reference} telah berakhir pada {end} (hari terakhir berlaku), sebelum "
+            f"adendum ini ditandatangani pada {add.signed_on}; perjanjian yang telah berakhir tidak dapat dihidupkan "
+            f"kembali dengan adendum, buatlah perjanjian kerja sama baru (adendum paling lambat ditandatangani "
+            f"{end}, dengan pemberitahuan tertulis paling lambat {latest_notice}) / Art. 8: the agreement ended on "
+            f"{end} (its last day in force), before this addendum was signed on {add.signed_on}; a lapsed agreement "
+            f"cannot be revived by an addendum, make a new cooperation agreement (an addendum must be signed by "
+            f"{end} at the latest, with written notice by {latest_notice})")
+    new_end = add.changes.last_day
+    if new_end is None:
+        return
+    deadline_for = min(end, new_end)
+    latest = deadline_for - timedelta(days=NOTICE_DAYS)
+    if add.noticed_on > latest:
+        what = "perpanjangan" if new_end > end else "pengakhiran"
+        what_en = "an extension" if new_end > end else "an earlier end"
+        field = "notice_date" if add.notice_date is not None else "signed_on"
+        raise AmendmentError(
+            add.id, field,
+            f"Pasal 8 ayat (2): {what} wajib diberitahukan secara tertulis paling lambat {NOTICE_DAYS} hari kalender "
+            f"sebelum berakhirnya jangka waktu pada {deadline_for}, jadi paling lambat {latest}; pemberitahuan "
+            f"tertanggal {add.noticed_on} terlambat (bila surat pemberitahuan dikirim lebih awal, catat tanggal dan "
+            f"nomornya di notice_date dan notice_document) / Art. 8(2): {what_en} needs written notice at least "
+            f"{NOTICE_DAYS} calendar days before the term ends on {deadline_for}, so on {latest} at the latest; "
+            f"notice dated {add.noticed_on} is too late (if an earlier notice letter was sent, record its date and "
+            f"number in notice_date and notice_document)")
+    if new_end > end and add.effective_from > end + timedelta(days=1):
+        raise AmendmentError(
+            add.id, "effective_from",
+            f"Pasal 8: perpanjangan berlaku paling lambat {end + timedelta(days=1)} (sehari setelah hari terakhir "
+            f"{end}); berlaku mulai {add.effective_from} berarti perjanjian sempat berakhir, dan perjanjian yang "
+            f"berakhir memerlukan perjanjian baru / Art. 8: an extension takes effect on "
+            f"{end + timedelta(days=1)} at the latest (the day after the last day {end}); effective from "
+            f"{add.effective_from} the agreement would lapse in between, and a lapsed agreement needs a new one")
+
+
 def _apply_addendum(terms: Terms, add: Addendum) -> dict[str, object]:
+    _check_notice(terms, add)
     changes = add.changes
     programs = list(terms.programs)
     for code in changes.remove_programs:
@@ -427,7 +639,7 @@ def _apply_addendum(terms: Terms, add: Addendum) -> dict[str, object]:
         programs[index] = programs[index].model_copy(update={"fields": fields})  # checked in AddendumChanges
     update: dict[str, object] = {"programs": programs, "applied": (*terms.applied, add.id)}
     if changes.last_day is not None:
-        update["validity"] = Validity(first_day=terms.validity.first_day, last_day=changes.last_day)
+        update["validity"] = terms.validity.ending(changes.last_day)
         update["terminated_by"] = None  # an agreed new end replaces an earlier notice
     if changes.liaison_officers is not None:
         update["liaison_officers"] = changes.liaison_officers
@@ -440,9 +652,15 @@ def _apply(terms: Terms, record: Addendum | TerminationNotice) -> Terms:
     if isinstance(record, Addendum):
         update = _apply_addendum(terms, record)
     else:
+        if record.notice_date > terms.validity.last_day:
+            raise AmendmentError(
+                record.id, "notice_date",
+                f"Pasal 8 ayat (2): perjanjian telah berakhir pada {terms.validity.last_day}, sebelum pemberitahuan "
+                f"tertanggal {record.notice_date}; tidak ada yang dapat diakhiri / Art. 8(2): the agreement already "
+                f"ended on {terms.validity.last_day}, before the notice dated {record.notice_date}; it ends nothing")
         last = min(terms.validity.last_day, record.last_day)
         update = {
-            "validity": Validity(first_day=terms.validity.first_day, last_day=last),
+            "validity": terms.validity.ending(last),
             "terminated_by": record.id,
             "applied": (*terms.applied, record.id),
         }
@@ -456,11 +674,30 @@ def _apply(terms: Terms, record: Addendum | TerminationNotice) -> Terms:
         raise AmendmentError(record.id, loc, err["msg"]) from None
 
 
+class SourceFile(Frozen):
+    """One file the agreement was loaded from: its record, its name and the SHA-256 of its exact bytes."""
+
+    record_id: str
+    name: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+    def line(self) -> str:
+        """As `sha256sum` prints it."""
+        return f"{self.sha256}  {self.name}"
+
+
+def sources_digest(sources: tuple[SourceFile, ...]) -> str:
+    """One SHA-256 over the files' `sha256sum` lines, sorted: `sha256sum *.yaml | LC_ALL=C sort | sha256sum`
+    over the same files gives the same digest."""
+    return hashlib.sha256("".join(f"{line}\n" for line in sorted(s.line() for s in sources)).encode()).hexdigest()
+
+
 class Agreement(Frozen):
     """Everything recorded about one agreement: the signed PKS, addenda, approvals, consents, notices.
 
     Records are only ever added; `terms_at(day)` replays them in date order, so the terms of any past
-    day can be reproduced and every decision can name the version it applied.
+    day can be reproduced and every decision can name the version it applied. `sources` are the files they
+    were read from (set by the loader) and `digest` their one SHA-256, which every decision records.
     """
 
     base: AgreementFile
@@ -468,6 +705,12 @@ class Agreement(Frozen):
     approvals: tuple[WrittenApproval, ...] = ()
     consents: tuple[DisclosureConsent, ...] = ()
     terminations: tuple[TerminationNotice, ...] = ()
+    sources: tuple[SourceFile, ...] = ()
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 over the exact files loaded (see `sources_digest`); None for an agreement built in code."""
+        return sources_digest(self.sources) if self.sources else None
 
     def _events(self) -> list[tuple[date, Addendum | TerminationNotice]]:
         events: list[tuple[date, Addendum | TerminationNotice]] = []
@@ -487,6 +730,13 @@ class Agreement(Frozen):
             else:
                 versions.append((day, terms))
         return tuple(versions)
+
+    def _safe_timeline(self) -> tuple[tuple[date, Terms], ...]:
+        try:
+            return self.timeline()
+        except AmendmentError:
+            return ((date.min, Terms.model_validate({**self.base.model_dump(
+                exclude={"kind", "schema_version", "example"}), "version": self.base.id})),)
 
     def terms_at(self, day: date) -> Terms:
         """The terms in force on `day`: the PKS plus every addendum/notice effective by then."""
@@ -526,6 +776,15 @@ class Agreement(Frozen):
             if appr.granted_to != party2:
                 found.append(Problem(appr.id, "granted_to", f"Art. 10(2) approvals are for party 2 "
                                                             f"('{party2}'), not '{appr.granted_to}'"))
+            if not any(t.program(appr.program) for _, t in self._safe_timeline()):
+                for name in ("purpose", "eligibility"):
+                    if getattr(appr, name) is None:
+                        found.append(Problem(appr.id, name, f"program '{appr.program}' is outside the agreement's "
+                                                            f"programs, so the approval must state its {name}"))
+                if not appr.fields:
+                    found.append(Problem(appr.id, "fields", f"program '{appr.program}' is outside the agreement's "
+                                                            "programs, so the approval must list the fields it "
+                                                            "may receive"))
         for cons in self.consents:
             for name in ("granted_by", "granted_to"):
                 if getattr(cons, name) not in orgs:

@@ -3,13 +3,14 @@
 Why one module: every service (targeting, delivery, feedback, audit) must refuse the same things
 for the same reasons, and an auditor must be able to read why. So the rules of the PKS live here
 once, as a pure function of the recorded agreement and the question (no clock, no I/O, no
-database): the caller passes the time, and the decision names the terms version it applied.
+database): the caller passes the time, and the decision names the terms version it applied and the digest
+of the exact files it was read from (`terms_sha256`).
 
 Checks run in a fixed order and the first failure is the reason:
 action known -> actor's org is a party -> role grants the action -> (sign-bast) signatory ->
 (data actions) agreement in force, Art. 8/15 -> program in scope, Art. 3 or written approval,
-Art. 10(2) -> fields within the program's list, Art. 10(1) -> (publish-report) the other party's
-consent, Art. 10(3).
+Art. 10(2) -> purpose one of the program's (required to request an extract or plan), UU PDP Art. 16(2)(a)
+-> fields within the program's list, Art. 10(1) -> (publish-report) the other party's consent, Art. 10(3).
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ from pydantic import BaseModel, ConfigDict
 
 from p3ke_schemas.events import Actor
 
-from .model import ACTIONS, DATA_ACTIONS, DISCLOSURE_ACTIONS, Agreement, Terms, WrittenApproval
+from .model import (
+    ACTIONS,
+    DATA_ACTIONS,
+    DISCLOSURE_ACTIONS,
+    PURPOSE_ACTIONS,
+    Agreement,
+    Eligibility,
+    Purpose,
+    Terms,
+    WrittenApproval,
+)
 
 WIB = timezone(timedelta(hours=7), "WIB")
 """Jakarta time (no daylight saving): the agreement's days are Jakarta calendar days."""
@@ -44,6 +55,8 @@ class Rule(StrEnum):
     TERMINATED = "terminated"
     PROGRAM_REQUIRED = "program-required"
     PROGRAM_SCOPE = "program-scope"
+    PURPOSE_REQUIRED = "purpose-required"
+    PURPOSE = "purpose"
     FIELD_MINIMISATION = "field-minimisation"
     DISCLOSURE_CONSENT = "disclosure-consent"
     ALLOWED = "allowed"
@@ -60,6 +73,9 @@ class Decision(BaseModel):
     rule: str
     grounds: tuple[str, ...] = ()
     """Ids of the written approvals / disclosure consents the permission relies on."""
+    terms_sha256: str | None = None
+    """The digest of the exact agreement files the decision was taken under (`Agreement.digest`): the version
+    label names the addenda applied, this proves which text they had."""
 
 
 def agreement_day(at: date | datetime) -> date:
@@ -112,6 +128,7 @@ class Policy:
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
+        self.terms_sha256 = agreement.digest
         self._timeline = agreement.timeline()
         self._starts = [start for start, _ in self._timeline]
 
@@ -157,16 +174,16 @@ class Policy:
         ask = _Ask(self.terms_at(day), day, actor_org, roles, action, program,
                    tuple(dict.fromkeys(fields)), purpose, signatory_id)
         checks = (self._action, self._party, self._role, self._signatory, self._in_force,
-                  self._program, self._fields, self._disclosure)
+                  self._program, self._purpose, self._fields, self._disclosure)
         try:
             for check in checks:
                 check(ask)
         except _Denied as denied:
             return Decision(allowed=False, reason=denied.reason, terms_version=ask.terms.version,
-                            rule=denied.rule.value)
+                            rule=denied.rule.value, terms_sha256=self.terms_sha256)
         return Decision(allowed=True, reason="allowed: " + "; ".join(ask.notes),
                         terms_version=ask.terms.version, rule=Rule.ALLOWED.value,
-                        grounds=tuple(dict.fromkeys(ask.grounds)))
+                        grounds=tuple(dict.fromkeys(ask.grounds)), terms_sha256=self.terms_sha256)
 
     # --- the checks, in order -------------------------------------------------------------------
 
@@ -276,6 +293,61 @@ class Policy:
         ask.grounds += [a.id for a in matching]
         ask.notes.append(f"program {ask.program} is outside Art. 3 but covered by written approval "
                          f"{', '.join(f'{a.id} ({a.document})' for a in matching)} (Art. 10(2))")
+
+    def purposes_for(self, program: str, at: date | datetime) -> tuple[Purpose, ...]:
+        """The purposes a request for `program` may name on the day of `at` (the program's own, or those of
+        the written approvals valid that day)."""
+        day = agreement_day(at)
+        own = self.terms_at(day).program(program)
+        found = list(own.purposes) if own is not None else []
+        for appr in self.agreement.approvals:
+            purpose = appr.as_purpose()
+            wanted = appr.program == program and appr.valid_on(day) and purpose is not None
+            if wanted and all(p.code != purpose.code for p in found):  # type: ignore[union-attr]
+                found.append(purpose)  # type: ignore[arg-type]
+        return tuple(found)
+
+    def eligibility_for(self, program: str, at: date | datetime, purpose: str | None = None) -> Eligibility | None:
+        """Whom a program the parties added targets: from its addendum, else from the written approval that
+        covers it on the day (and `purpose`, when given). None for a program whose rules live elsewhere (the four of
+        Art. 3: the targeting service's rules file) or that nothing covers."""
+        day = agreement_day(at)
+        own = self.terms_at(day).program(program)
+        if own is not None:
+            return own.eligibility
+        for appr in self.agreement.approvals:
+            if (appr.program == program and appr.valid_on(day) and appr.eligibility is not None
+                    and (purpose is None or _purpose_ok(appr.purpose, purpose))):
+                return appr.eligibility
+        return None
+
+    def _purpose(self, ask: _Ask) -> None:
+        if ask.program is None or ask.action in DISCLOSURE_ACTIONS:
+            return  # a disclosure's purpose is the publication's, matched against the consent (Art. 10(3))
+        if not ask.purpose:
+            if ask.action in PURPOSE_ACTIONS:
+                options = self.purposes_for(ask.program, ask.day)
+                raise _Denied(Rule.PURPOSE_REQUIRED,
+                              f"{ask.action} needs a purpose code for program {ask.program} (UU PDP Art. 16(2)(a): "
+                              f"a specific purpose); the program's purposes: "
+                              f"{', '.join(p.code for p in options) or 'none'}")
+            return
+        program = ask.terms.program(ask.program)
+        if program is not None and program.purpose(ask.purpose) is not None:
+            ask.notes.append(f"purpose {ask.purpose} is one of program {ask.program}'s purposes")
+            return
+        approvals = [a for a in self.agreement.approvals if a.program == ask.program and a.valid_on(ask.day)
+                     and a.purpose == ask.purpose]
+        if approvals:
+            ask.grounds += [a.id for a in approvals]
+            ask.notes.append(f"purpose {ask.purpose} is approved in writing by "
+                             f"{', '.join(f'{a.id} ({a.document})' for a in approvals)} (Art. 10(2))")
+            return
+        options = self.purposes_for(ask.program, ask.day)
+        raise _Denied(Rule.PURPOSE,
+                      f"purpose '{ask.purpose}' is not a purpose of program {ask.program} in terms "
+                      f"{ask.terms.version} and no written approval of party 1 (Art. 10(2)) covers it on {ask.day}; "
+                      f"the program's purposes: {', '.join(p.code for p in options) or 'none'}")
 
     def _fields(self, ask: _Ask) -> None:
         if not ask.fields:

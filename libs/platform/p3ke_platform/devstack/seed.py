@@ -69,8 +69,8 @@ def p3ke(*args: str) -> list[str]:
 def ensure_dev_ca(services_dir: Path, env: dict[str, str]) -> Path:
     """The development CA in `<services_dir>/dev-ca`, which the local delivery service trusts."""
     ca_dir = services_dir / "dev-ca"
-    if not (ca_dir / "ca.pem").exists():
-        subprocess.run(p3ke("bast", "dev-ca", "--data-dir", str(services_dir)), env=env, check=True,
+    if not (ca_dir / "ca.pem").exists() or not (ca_dir / "ca.crl").exists():  # a CA from before CRLs: remake it
+        subprocess.run(p3ke("bast", "dev-ca", "--data-dir", str(services_dir), "--force"), env=env, check=True,
                        stdout=subprocess.DEVNULL)
     return ca_dir
 

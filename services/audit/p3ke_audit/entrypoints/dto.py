@@ -220,8 +220,16 @@ class VolumeRow(BaseModel):
 class Violations(BaseModel):
     since: datetime
     until: datetime
-    refused: list[Entry]
-    outside_agreement_validity: list[Entry]
-    download_without_signed_bast: list[Entry]
-    purpose_outside_programs: list[Entry]
+    refused: list[Entry] = Field(description="every refused attempt (outcome denied)")
+    outside_agreement_validity: list[Entry] = Field(description=(
+        "an allowed data action of the agreement while it was not in force (Art. 8): an extract selected, a BAST "
+        "signature accepted, a package password released, a package downloaded, a planning query over the register. "
+        "Feedback, reports, reading a BAST and compliance queries outlive the agreement (Art. 8(3)) and are not "
+        "listed"))
+    download_without_signed_bast: list[Entry] = Field(description="a package download before both parties signed "
+                                                                   "its BAST (Art. 6(1))")
+    purpose_outside_programs: list[Entry] = Field(description=(
+        "an allowed access for a program the agreement did not cover at that moment (not among the programs of the "
+        "terms in force that day, Art. 3 and addenda, nor covered by a written approval of party 1 valid that day, "
+        "Art. 10(2)), or party 2's access naming no program"))
     unusual_volume: list[VolumeRow]

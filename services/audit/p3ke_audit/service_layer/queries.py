@@ -17,21 +17,32 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from p3ke_audit.adapters.orm import entries, subject_refs
-from p3ke_platform.agreement import WIB, Policy
+from p3ke_platform.agreement import WIB, Policy, Terms
 from p3ke_schemas import ProgramCode
 
 DATA_ACCESS = "p3ke.data-access.v1"
 HANDOVER_SIGNED = "p3ke.handover-signed.v1"
 RELEASE_ACTIONS = ("read", "export", "download", "select", "match", "release-key")
-AFTER_END_FORBIDDEN = ("select", "download", "release-key")
-"""Art. 8(2)-(3): once the agreement has ended no personal data moves to party 2 — no extract is selected, no
-package downloaded, no package password released — and nobody plans over the register (a planning query,
-`query` on a `dataset-version`). Reading, matching and exporting feedback and reports, and compliance queries,
-are duties that outlive the agreement (Art. 8(3)): not violations."""
-PROGRAMS = tuple(p.value for p in ProgramCode)
 # a package download is recorded against its handover: resource_type handover|package, resource_id handover_id
 PACKAGE_RESOURCES = ("handover", "package")
-
+PLAN_RESOURCES = ("dataset-version", "plan")
+"""What targeting records a planning query against (a `query` of the dataset version it counted; `plan`)."""
+DATA_ACTION_ACCESSES: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
+    "request-extract": (("select", None),),
+    "prepare-extract": (("select", None),),
+    "sign-bast": (("upload", ("bast",)),),
+    "release-package": (("release-key", None),),
+    "download-package": (("download", (*PACKAGE_RESOURCES, "download-link")),),
+    "plan-aggregates": (("query", PLAN_RESOURCES),),
+}
+"""How the services record each of the agreement's data actions (`p3ke_platform.agreement.DATA_ACTIONS`) in the
+log, as (access action, resource types; None: any): targeting's `select` of an extract, delivery's accepted BAST
+signature (`upload` of a `bast`), the package password (`release-key`) and the package download, targeting's
+planning queries. Art. 8(1)-(3): once the agreement has ended none of these may happen. Reading, matching and
+exporting feedback and reports, uploading a data balikan and compliance queries are duties that outlive the
+agreement (Art. 8(3)), so they are never `outside_agreement_validity`."""
+FOUR_PROGRAMS = tuple(p.value for p in ProgramCode)
+"""Only when no agreement is loaded: the programs of Art. 3 as signed."""
 
 class BadQuery(ValueError):
     """The query is unbounded or malformed (message says how to fix it)."""
@@ -157,25 +168,77 @@ def monthly_summary(session: Session, since: datetime, until: datetime) -> list[
 # Violations
 # ---------------------------------------------------------------------------------------------------
 
-def in_force_windows(policy: Policy) -> list[tuple[datetime, datetime]]:
-    """The instants (UTC-aware) when the agreement was in force, from its recorded timeline."""
-    timeline = policy.agreement.timeline()
-    windows: list[tuple[date, date]] = []
-    for i, (start, terms) in enumerate(timeline):
-        end = timeline[i + 1][0] - timedelta(days=1) if i + 1 < len(timeline) else date.max
-        lo, hi = max(start, terms.validity.first_day), min(end, terms.validity.last_day)
-        if lo <= hi:
-            if windows and windows[-1][1] + timedelta(days=1) >= lo:
-                windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
-            else:
-                windows.append((lo, hi))
+_FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _instants(days: list[tuple[date, date]]) -> list[tuple[datetime, datetime]]:
+    """Jakarta day ranges (both days inclusive), merged, as half-open UTC instants."""
+    merged: list[tuple[date, date]] = []
+    for lo, hi in sorted(days):
+        if merged and (merged[-1][1] == date.max or merged[-1][1] + timedelta(days=1) >= lo):
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
 
     def start_of(day: date) -> datetime:
         return datetime.combine(day, time.min, tzinfo=WIB).astimezone(UTC)
 
-    far = datetime(9999, 1, 1, tzinfo=UTC)
-    return [(start_of(lo), start_of(hi + timedelta(days=1)) if hi < date(9999, 1, 1) else far)
-            for lo, hi in windows]
+    return [(_FAR_PAST if lo <= _FAR_PAST.date() else start_of(lo),
+             _FAR_FUTURE if hi >= _FAR_FUTURE.date() else start_of(hi + timedelta(days=1))) for lo, hi in merged]
+
+
+def _segments(policy: Policy) -> list[tuple[date, date, Terms]]:
+    """Each version of the terms with the days (inclusive) it applies."""
+    timeline = policy.agreement.timeline()
+    return [(start, timeline[i + 1][0] - timedelta(days=1) if i + 1 < len(timeline) else date.max, terms)
+            for i, (start, terms) in enumerate(timeline)]
+
+
+def in_force_windows(policy: Policy) -> list[tuple[datetime, datetime]]:
+    """The instants (UTC-aware) when the agreement was in force, from its recorded timeline."""
+    days = [(max(start, terms.validity.first_day), min(end, terms.validity.last_day))
+            for start, end, terms in _segments(policy)]
+    return _instants([(lo, hi) for lo, hi in days if lo <= hi])
+
+
+def program_windows(policy: Policy) -> dict[str, list[tuple[datetime, datetime]]]:
+    """For each program the agreement ever allowed, the instants (UTC-aware) when it was in scope: in the terms
+    of the day (the four of Art. 3, and any an addendum added or removed, Art. 14), or covered by a written
+    approval of party 1 valid that day (Art. 10(2)). Whether the agreement itself was in force is
+    `in_force_windows`' question."""
+    days: dict[str, list[tuple[date, date]]] = {}
+    for start, end, terms in _segments(policy):
+        for program in terms.programs:
+            days.setdefault(program.code, []).append((start, end))
+    for approval in policy.agreement.approvals:
+        days.setdefault(approval.program, []).append((approval.valid_from, approval.last_day or date.max))
+    return {code: _instants(ranges) for code, ranges in days.items()}
+
+
+def _during(column: Any, windows: list[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+    return or_(*(and_(column >= lo, column < hi) for lo, hi in windows))
+
+
+def _data_moves() -> ColumnElement[bool]:
+    """Entries that record one of the agreement's data actions (DATA_ACTION_ACCESSES)."""
+    c = entries.c
+    pairs = dict.fromkeys(pair for accesses in DATA_ACTION_ACCESSES.values() for pair in accesses)
+    return or_(*(and_(c.action == action, c.resource_type.in_(types)) if types else c.action == action
+                 for action, types in pairs))
+
+
+def _outside_programs(policy: Policy | None) -> ColumnElement[bool]:
+    """An access for a program the agreement did not allow at that moment, or party 2's access for no program."""
+    c = entries.c
+    if policy is None:
+        in_scope: ColumnElement[bool] = c.program.in_(FOUR_PROGRAMS)
+        party_2 = "kemnaker"
+    else:
+        in_scope = or_(*(and_(c.program == code, _during(c.occurred_at, windows))
+                         for code, windows in program_windows(policy).items() if windows))
+        party_2 = policy.agreement.base.party(2).org
+    return or_(and_(c.program.is_not(None), not_(in_scope)), and_(c.program.is_(None), c.actor_org == party_2))
 
 
 def _listing(session: Session, where: list[Any], limit: int) -> list[dict[str, Any]]:
@@ -194,10 +257,8 @@ def violations(session: Session, since: datetime, until: datetime, *, policy: Po
 
     if policy is not None:
         windows = in_force_windows(policy)
-        inside = or_(*(and_(c.occurred_at >= lo, c.occurred_at < hi) for lo, hi in windows)) if windows else None
-        data_moves = or_(c.action.in_(AFTER_END_FORBIDDEN),
-                         and_(c.action == "query", c.resource_type == "dataset-version"))
-        where = [*base, c.outcome == "allowed", data_moves] + ([not_(inside)] if inside is not None else [])
+        where = [*base, c.outcome == "allowed", _data_moves()] + ([not_(_during(c.occurred_at, windows))]
+                                                                  if windows else [])
         out["outside_agreement_validity"] = _listing(session, where, limit)
 
     signed = aliased(entries)
@@ -207,9 +268,7 @@ def violations(session: Session, since: datetime, until: datetime, *, policy: Po
         session, [*base, c.outcome == "allowed", c.action == "download", c.resource_type.in_(PACKAGE_RESOURCES),
                   not_(bast)], limit)
 
-    out["purpose_outside_programs"] = _listing(session, [*allowed_release, or_(
-        and_(c.program.is_not(None), c.program.not_in(PROGRAMS)),
-        and_(c.program.is_(None), c.actor_org == "kemnaker"))], limit)
+    out["purpose_outside_programs"] = _listing(session, [*allowed_release, _outside_programs(policy)], limit)
 
     day = _wib(c.occurred_at, "%Y-%m-%d", _dialect(session)).label("day")
     volume: Select[Any] = (select(c.actor_org, c.actor_subject, day, func.count().label("accesses"),

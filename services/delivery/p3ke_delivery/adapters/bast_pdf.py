@@ -7,8 +7,8 @@ fills their own field with a PAdES signature in an incremental update (`p3ke bas
 
 It shows what was asked on the page the signatories sign (a summary kept together with the signature
 boxes): the request id, the verified requester and the path the request came by, the recipient it named,
-the justification, the criteria in words, the reference date, the fields, the record count and the
-extract's SHA-256.
+the purpose (its title as the agreement or the written approval words it, with its code), the justification,
+the criteria in words, the reference date, the fields, the record count and the extract's SHA-256.
 
 No personal data of data subjects appears here: counts, ids, checksums, the officials' account ids,
 and the names of the officials who sign (public officials, as printed in the agreement).
@@ -88,6 +88,8 @@ class BastContent:
     recipient: str | None = None
     request_path: str | None = None
     justification: str | None = None
+    purpose: str | None = None
+    """The request's purpose in words, `<title> (kode <code>)`."""
     criteria: str | None = None
     reference_date: date | None = None
     requested_fields: tuple[str, ...] = ()
@@ -306,6 +308,8 @@ def _request_rows(content: BastContent) -> list[tuple[str, Flowable]]:
     if content.requester:
         to = content.recipient or "pemohon tersebut di atas"
         rows.append(("Penerima kata sandi dan tautan unduhan", _p(_esc(to), "cell")))
+    if content.purpose:
+        rows.append(("Tujuan penggunaan", _p(_esc(content.purpose), "cell")))
     if content.justification:
         rows.append(("Alasan permintaan", _p(_esc(content.justification), "cell")))
     if content.criteria:

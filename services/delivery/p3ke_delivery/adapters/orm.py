@@ -63,6 +63,8 @@ handovers = Table(
     Column("justification", Text),
     Column("criteria", Text, doc="JSON ExtractCriteria, with the reference date used"),
     Column("requested_fields", Text, doc="JSON list of the fields the request asked for"),
+    # since 0004
+    Column("purpose", String(64), doc="the request's purpose code (the policy decides every step with it)"),
 )
 
 signatures = Table(

@@ -15,9 +15,11 @@ Each failure raises `Refused` with a reason that says which of these broke.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from p3ke_delivery.adapters.certificates import CertificateFacts
@@ -76,7 +78,14 @@ def _label(field: str) -> str:
     return f"{PARTY_NAMES[party]}'s signature (field {field})" if party else f"the signature in field {field}"
 
 
-def _trust_reason(status: object, facts: CertificateFacts, cert: asn1_x509.Certificate, now: datetime) -> str:
+def _trust_refusal(status: object, facts: CertificateFacts, cert: asn1_x509.Certificate, now: datetime) -> Refused:
+    """Why the signer's certificate is not trusted, as the refusal to raise."""
+    reason = _trust_reason(status, facts, cert, now)
+    return reason if isinstance(reason, Refused) else Refused(UNPROCESSABLE, reason, rule="certificate")
+
+
+def _trust_reason(status: object, facts: CertificateFacts, cert: asn1_x509.Certificate,
+                  now: datetime) -> str | Refused:
     from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
     indic = status.trust_problem_indic  # type: ignore[attr-defined]
@@ -90,23 +99,51 @@ def _trust_reason(status: object, facts: CertificateFacts, cert: asn1_x509.Certi
     revoked = getattr(status, "revocation_details", None)
     if revoked is not None or indic in (AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE,
                                         AdESFailure.REVOKED):
-        when = f" on {revoked.revocation_date.isoformat(timespec='seconds')}" if revoked else ""
-        return f"{who} was revoked{when}"
+        return Refused(UNPROCESSABLE, revoked_reason(facts, revoked), rule="certificate-revoked")
     if indic is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
         return (f"{who}, issued by '{facts.issuer}', does not chain to a configured trust anchor "
                 f"(P3KE_DELIVERY_TRUST_ANCHORS): it is not trusted")
     if indic in (AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE):
         return f"{who} may not be used for signing documents (key usage must include non-repudiation)"
     if indic is AdESIndeterminate.TRY_LATER:
-        return f"the revocation status of {who} could not be established; try again later"
+        return Refused(UNPROCESSABLE, (
+            f"status pencabutan sertifikat penandatangan (serial {facts.serial}, diterbitkan oleh '{facts.issuer}') "
+            f"tidak dapat dipastikan: tidak ada CRL atau jawaban OCSP yang berlaku dari penerbitnya; coba lagi "
+            f"nanti / the revocation status of the signatory's certificate (serial {facts.serial}, issued by "
+            f"'{facts.issuer}') could not be established: no valid CRL or OCSP response from its issuer; try "
+            f"again later"), rule="revocation-unknown")
     name = getattr(indic, "name", "no path to a trust anchor")
     return f"{who} is not trusted ({name})"
 
 
+def revoked_reason(facts: CertificateFacts, details: object | None) -> str:
+    """Why a signature by a revoked certificate is refused: Indonesian, then English (no personal name)."""
+    when = getattr(details, "revocation_date", None)
+    reason = getattr(getattr(details, "revocation_reason", None), "native", None)
+    on_id = f" pada {when.isoformat(timespec='seconds')}" if when else ""
+    on_en = f" on {when.isoformat(timespec='seconds')}" if when else ""
+    why = f" ({reason})" if reason and reason != "unspecified" else ""
+    if getattr(details, "ca_revoked", False):
+        return (f"sertifikat CA dalam rantai sertifikat penandatangan (serial {facts.serial}) telah dicabut "
+                f"(revoked){on_id}{why}; tanda tangan ini tidak diterima dan BAST tetap belum ditandatangani / a CA "
+                f"certificate in the chain of the signatory's certificate (serial {facts.serial}) was revoked"
+                f"{on_en}{why}; the signature is not accepted and the BAST stays unsigned")
+    return (f"sertifikat penandatangan (serial {facts.serial}, diterbitkan oleh '{facts.issuer}') telah dicabut "
+            f"(revoked){on_id}{why}; tanda tangan dengan sertifikat ini tidak diterima dan BAST tetap belum "
+            f"ditandatangani / the signatory's certificate (serial {facts.serial}, issued by '{facts.issuer}') was "
+            f"revoked{on_en}{why}; a signature with it is not accepted and the BAST stays unsigned")
+
+
 def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fields: set[str],
                   trust_anchors: list[asn1_x509.Certificate], now: datetime,
-                  revocation_mode: str = "soft-fail", allow_fetching: bool = False) -> NewSignature:
-    """Check `uploaded` against the BAST as `issued` and as signed so far (`current`)."""
+                  revocation_mode: str = "require", allow_fetching: bool = False,
+                  crls: Sequence[asn1_crl.CertificateList] = ()) -> NewSignature:
+    """Check `uploaded` against the BAST as `issued` and as signed so far (`current`).
+
+    Revocation: the signer's certificate (and any intermediate) is checked against `crls` and, with
+    `allow_fetching`, the CRLs and OCSP responders its certificate names, under `revocation_mode`
+    (`require`: a status for every certificate; `hard-fail`: for those naming a source). Revocation data
+    embedded in the PDF is not relied on: the signer chose it, and it may predate a revocation."""
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
     from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
@@ -149,8 +186,16 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
         raise Refused(UNPROCESSABLE, f"{_label(sig.field_name)} carries no usable signer certificate "
                                      f"({type(exc).__name__})", rule="no-certificate") from None
     facts = CertificateFacts.of(cert)
-    context = ValidationContext(trust_roots=trust_anchors, moment=now, allow_fetching=allow_fetching,
-                                revocation_mode=revocation_mode)
+    # fetched CRLs and OCSP responses are dated by their issuer's clock: validate them at the real
+    # present, not at `now` (an injected clock in tests), or a response made a moment later is unusable
+    try:
+        context = ValidationContext(trust_roots=trust_anchors, moment=None if allow_fetching else now,
+                                    allow_fetching=allow_fetching, revocation_mode=revocation_mode,
+                                    crls=list(crls) or None)
+    except ValueError as exc:  # e.g. `require` with nothing to learn a revocation status from
+        raise Refused(503, f"tanda tangan tidak dapat diperiksa: pemeriksaan pencabutan sertifikat belum diatur / "
+                           f"signatures cannot be verified: revocation checking is not configured ({exc})",
+                      rule="configuration") from None
     try:
         status = validate_pdf_signature(sig, context)
     except (SignatureValidationError, ValueError) as exc:
@@ -166,7 +211,7 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
         raise Refused(UNPROCESSABLE, f"something was appended to the PDF after {_label(sig.field_name)}; "
                                      "upload the file exactly as the signing tool wrote it", rule="appended")
     if not status.trusted:
-        raise Refused(UNPROCESSABLE, _trust_reason(status, facts, cert, now), rule="certificate")
+        raise _trust_refusal(status, facts, cert, now)
 
     for earlier in old:
         earlier_status = validate_pdf_signature(earlier, context)

@@ -1,6 +1,7 @@
 """What the request behind a handover asked, as extract-prepared reported it: who asked (verified by
-targeting) and by which path, whom the request named to receive the package, why, the criteria and the
-fields. The BAST shows it in Indonesian; the package password and download links are bound to it.
+targeting) and by which path, whom the request named to receive the package, why (the justification and the
+purpose code), the criteria and the fields. The BAST shows it in Indonesian; the package password and download
+links are bound to it.
 
 Pure Python: no I/O. Account ids and the justification only; nothing of a data subject.
 """
@@ -28,6 +29,7 @@ class AskedFor:
     recipient: Actor | None = None
     path: str | None = None
     justification: str | None = None
+    purpose: str | None = None
     criteria: ExtractCriteria | None = None
     fields: tuple[str, ...] = ()
 
@@ -39,6 +41,7 @@ class AskedFor:
 
         return cls(requester=actor(row.get("requester")), recipient=actor(row.get("recipient")),
                    path=row.get("request_path"), justification=row.get("justification"),
+                   purpose=row.get("purpose"),
                    criteria=ExtractCriteria.model_validate_json(row["criteria"]) if row.get("criteria") else None,
                    fields=tuple(json.loads(row["requested_fields"])) if row.get("requested_fields") else ())
 

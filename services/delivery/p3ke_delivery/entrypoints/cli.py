@@ -3,6 +3,8 @@
     p3ke bast sign BAST.pdf --party 2 --key my.key.pem --cert my.cert.pem -o signed.pdf
     p3ke bast sign BAST.pdf --party 1 --pkcs12 my.p12 --passphrase-env MY_P12_PASSPHRASE
     p3ke bast dev-ca [--out DIR]        # development only: a CA + a certificate per signatory
+    p3ke bast revoke CERT [--reason R]  # development only: the dev CA revokes a certificate (its CRL)
+    p3ke bast mapping-entry CERT --signatory ID   # the signatory-certificates.yaml entry of a certificate
 
 Both print a short human summary on stdout, or one JSON document with --json; errors go to stderr
 (and, with --json, as {"error": {...}} on stdout) with exit code 2 (see p3ke_platform.console).
@@ -16,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from p3ke_delivery.adapters.dev_ca import REVOCATION_REASONS
 from p3ke_platform import console
 
 
@@ -59,6 +62,29 @@ def register(subparsers: Any) -> None:
     console.add_output_options(dev, json_help="print the files written (CA, keys, certificates, mapping) as JSON",
                                progress=False)
     dev.set_defaults(func=run_dev_ca)
+
+    revoke = sub.add_parser("revoke", help="DEVELOPMENT ONLY: revoke a certificate of the development CA",
+                            description="Add a certificate issued by the development CA to the CA's revocation "
+                            "list (ca.crl, next to ca.pem). The delivery service reads that list for every "
+                            "signature it checks, so signatures with the certificate are refused from now on. "
+                            "Refused when P3KE_ENV=production (a real CA revokes its own certificates).")
+    revoke.add_argument("cert", type=Path, help="the certificate to revoke (PEM or DER), e.g. <dev-ca>/<id>.cert.pem")
+    revoke.add_argument("--ca-dir", type=Path, help="the development CA's directory (default: <P3KE_DATA_DIR>/dev-ca)")
+    revoke.add_argument("--data-dir", type=Path, help="P3KE_DATA_DIR to use for the default --ca-dir")
+    revoke.add_argument("--reason", default="unspecified", choices=sorted(REVOCATION_REASONS),
+                        help="the CRL reason code (default unspecified)")
+    console.add_output_options(revoke, json_help="print the revoked serial, the time and the CRL as JSON",
+                               progress=False)
+    revoke.set_defaults(func=run_revoke)
+
+    entry = sub.add_parser("mapping-entry", help="print the signatory-certificates.yaml entry of a certificate",
+                           description="Print the entry that maps a certificate to a signatory of the agreement "
+                           "in P3KE_DELIVERY_SIGNATORY_CERTIFICATES: issuer and serial number, the SHA-256 pin, "
+                           "and the subject for the reader (services/delivery/README.md).")
+    entry.add_argument("cert", type=Path, help="the signatory's certificate (PEM or DER)")
+    entry.add_argument("--signatory", required=True, help="the signatory id in the agreement configuration")
+    console.add_output_options(entry, json_help="print the entry as JSON", progress=False)
+    entry.set_defaults(func=run_mapping_entry)
 
 
 def run_sign(args: argparse.Namespace) -> int:
@@ -116,12 +142,13 @@ def run_dev_ca(args: argparse.Namespace) -> int:
     written = write_dev_ca(out, list(seen.values()), days=args.days)
     result: dict[str, Any] = {
         "development_only": True, "notice": DEV_MARK, "dir": str(out), "ca": str(written["ca"]),
-        "mapping": str(written["mapping"]), "passphrase": "p3ke-dev",
+        "mapping": str(written["mapping"]), "crl": str(written["crl"]), "passphrase": "p3ke-dev",
         "signatories": {sid: {"party": info.party, "org": info.org, "key": str(out / (sid + ".key.pem")),
                               "cert": str(written[sid]), "pkcs12": str(out / (sid + ".p12"))}
                         for sid, info in seen.items()},
         "environment": ({"P3KE_DELIVERY_TRUST_ANCHORS": str(written["ca"]),
-                         "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(written["mapping"])} if args.out else {}),
+                         "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(written["mapping"]),
+                         "P3KE_DELIVERY_CRL_FILES": str(written["crl"])} if args.out else {}),
     }
     console.emit(result, as_json, _dev_ca_summary)
     return 0
@@ -133,6 +160,60 @@ def _dev_ca_summary(r: Any) -> list[str]:
         lines.append(f"  {sid} (party {f['party']}): {f['key']} + {f['cert']} (or {f['pkcs12']}, "
                      f"passphrase {r['passphrase']})")
     lines.append(f"mapping: {r['mapping']}")
+    lines.append(f"revocation list: {r['crl']} (`p3ke bast revoke <cert>` adds to it)")
     if r["environment"]:
         lines.append("point the service at it: " + " ".join(f"{k}={v}" for k, v in r["environment"].items()))
     return lines
+
+
+def _dev_settings(args: argparse.Namespace) -> Any:
+    from p3ke_delivery.config import DeliverySettings
+    from p3ke_platform.settings import load_settings
+
+    overrides: dict[str, Any] = {"data_dir": args.data_dir} if args.data_dir else {}
+    return load_settings(DeliverySettings, **overrides)
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    from cryptography import x509
+
+    from p3ke_delivery.adapters.certificates import load_certificate
+    from p3ke_delivery.adapters.dev_ca import DevCaError, revoke
+    from p3ke_platform.settings import ConfigurationError
+
+    as_json = bool(getattr(args, "json", False))
+    try:
+        settings = _dev_settings(args)
+    except ConfigurationError as exc:
+        return console.fail("p3ke bast revoke", str(exc), as_json=as_json, code=2)
+    if settings.env == "production":
+        return console.fail("p3ke bast revoke", "refused: P3KE_ENV is production; the e-signature CA revokes its "
+                            "own certificates", as_json=as_json, code=2)
+    ca_dir = args.ca_dir or settings.dev_ca_dir
+    try:
+        cert = x509.load_der_x509_certificate(load_certificate(args.cert).dump())
+        done = revoke(ca_dir, cert, reason=args.reason)
+    except (DevCaError, OSError, ValueError) as exc:
+        return console.fail("p3ke bast revoke", str(exc), as_json=as_json, code=2)
+    result = {"development_only": True, "serial": done.serial, "revoked_at": done.revoked_at.isoformat(),
+              "reason": done.reason, "crl": str(done.crl), "already_revoked": done.already,
+              "certificate": str(args.cert)}
+    console.emit(result, as_json, lambda r: [
+        ("already revoked" if r["already_revoked"] else "revoked") + f": serial {r['serial']} at {r['revoked_at']} "
+        f"({r['reason']})", f"revocation list: {r['crl']}",
+        "signatures with this certificate are refused from now on"])
+    return 0
+
+
+def run_mapping_entry(args: argparse.Namespace) -> int:
+    import yaml
+
+    from p3ke_delivery.adapters.certificates import facts_of_file, mapping_entry
+
+    as_json = bool(getattr(args, "json", False))
+    try:
+        entry = mapping_entry(args.signatory, facts_of_file(args.cert))
+    except (OSError, ValueError) as exc:
+        return console.fail("p3ke bast mapping-entry", str(exc), as_json=as_json, code=2)
+    console.emit(entry, as_json, lambda e: yaml.safe_dump([e], sort_keys=False, allow_unicode=True).splitlines())
+    return 0

@@ -18,7 +18,8 @@ class Handover(BaseModel):
     agreement_id: str
     program: str
     record_count: int
-    status: str
+    status: str = Field(description="preparing | refused | failed | awaiting-signatures | partially-signed | signed "
+                                    "| revoked")
     bast_number: str | None = None
     created_at: datetime
 
@@ -35,7 +36,10 @@ class SignatureView(BaseModel):
 
 
 class HandoverDetail(Handover):
-    reason: str | None = None
+    reason: str | None = Field(default=None, description=(
+        "why the handover is `refused` (the agreement's reason, Indonesian first: `<Indonesian> / <English>`), "
+        "`failed` or `revoked`"))
+    purpose: str | None = Field(default=None, description="the request's purpose code")
     dataset_version_id: str | None = None
     extract_sha256: str
     terms_version: str | None = None
@@ -106,7 +110,7 @@ def handover(row: Any) -> Handover:
 def detail(row: Any, signatures: list[Any], links: int) -> HandoverDetail:
     base = {k: _aware(row[k]) for k in Handover.model_fields}
     return HandoverDetail(
-        **base, reason=row["reason"], dataset_version_id=row["dataset_version_id"],
+        **base, reason=row["reason"], purpose=row["purpose"], dataset_version_id=row["dataset_version_id"],
         extract_sha256=row["extract_sha256"], terms_version=row["terms_version"],
         bast_issued_at=_aware(row["bast_issued_at"]), bast_sha256=row["bast_sha256"],
         current_bast_sha256=row["current_sha256"],

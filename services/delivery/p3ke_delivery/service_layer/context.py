@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from p3ke_delivery.adapters.certificates import (
     SignatoryCertificates,
     is_development,
+    load_crls,
     load_mapping,
     load_trust_anchors,
 )
@@ -76,4 +77,4 @@ class DeliveryContext(ServiceContext[DeliverySettings]):
         super().check()
         _ = self.keys
         if self.settings.env == "production":
-            _ = (self.trust_anchors, self.signatory_certificates)
+            _ = (self.trust_anchors, self.signatory_certificates, load_crls(self.settings.crl_paths))

@@ -3,16 +3,19 @@
 Runs outside any long transaction: a preparer claims one `preparing` handover with a lease (so that
 several replicas never build the same one), does the slow work on files, then records the result
 in one short transaction. A crash leaves the lease to expire and the next claim starts over.
+The agreement comes first: before the extract is even read, delivery asks again whether it may prepare it
+now (prepare-extract; time has passed since the extract arrived), and once the extract's columns are known,
+whether party 2 may receive them (download-package, Art. 10(1)). A refusal stops the handover as `refused`,
+with the policy's reason (Indonesian first), audited; nothing is built and no BAST number is taken.
 Preparation fails for good (status `failed`, with the reason) when the extract cannot be trusted:
-missing, outside the shared directory, a different checksum or row count than announced, or columns
-the program may not receive.
+missing, outside the shared directory, a different checksum or row count than announced.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 
@@ -20,9 +23,11 @@ from p3ke_delivery.adapters import bast_pdf, extract, package, subjects
 from p3ke_delivery.adapters.keys import generate_password
 from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.adapters.repository import get_handover, next_sequence
-from p3ke_delivery.domain import numbering
+from p3ke_delivery.domain import agreed_program, numbering
 from p3ke_delivery.domain.model import Status
 from p3ke_delivery.domain.request import PATHS, AskedFor, akun, kriteria
+from p3ke_delivery.service_layer import agreement_steps
+from p3ke_delivery.service_layer.agreement_steps import StepRefused
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.agreement import Terms, agreement_day
 from p3ke_platform.logging import get_logger
@@ -62,6 +67,10 @@ def prepare(ctx: DeliveryContext, handover_id: str) -> str:
         return row["status"] if row else "missing"
     try:
         return _prepare(ctx, dict(row))
+    except StepRefused as refused:
+        _refuse(ctx, dict(row), refused)
+        log.warning("handover refused by the agreement", handover_id=handover_id, rule=refused.rule)
+        return Status.REFUSED
     except (PreparationFailed, extract.ExtractError) as exc:
         _finish(ctx, handover_id, status=Status.FAILED, reason=str(exc))
         log.warning("handover preparation failed", handover_id=handover_id, reason=str(exc))
@@ -89,23 +98,50 @@ def _finish(ctx: DeliveryContext, handover_id: str, **values: object) -> None:
                             .values(claimed_until=None, updated_at=ctx.clock(), **values))
 
 
+def _refuse(ctx: DeliveryContext, row: dict[str, object], refused: StepRefused) -> None:
+    """`refused`, with the reason, and the refusal in the audit log: one transaction."""
+    now = ctx.clock()
+    with ctx.unit_of_work() as uow:
+        changed = uow.session.execute(
+            update(handovers).where(handovers.c.handover_id == row["handover_id"],
+                                    handovers.c.status == Status.PREPARING)
+            .values(status=Status.REFUSED, reason=refused.reason, claimed_until=None, updated_at=now)).rowcount
+        if changed == 1:
+            agreement_steps.record_refusal(
+                ctx, uow, refused, handover_id=str(row["handover_id"]), agreement_id=str(row["agreement_id"]),
+                program=str(row["program"]), purpose=_text(row.get("purpose")),
+                record_count=int(row["record_count"]), at=now)  # type: ignore[call-overload]
+
+
+def _may_prepare(ctx: DeliveryContext, row: dict[str, object], columns: list[str], now: datetime) -> None:
+    """The agreement's word, first on the request (before the extract is read: `columns` empty), then on the
+    extract's own columns: delivery may prepare it, and party 2 may receive these columns for this program and
+    purpose (Art. 10(1))."""
+    program, purpose = str(row["program"]), _text(row.get("purpose"))
+    agreement_steps.check(ctx, "prepare-extract", "prepare", program=program, purpose=purpose,
+                          fields=columns or AskedFor.of(row).fields, at=now)
+    if columns:
+        agreement_steps.check(ctx, "download-package", "prepare", program=program, purpose=purpose, fields=columns,
+                              at=now, org=ctx.policy.terms_at(now).party(2).org, roles=["program-officer"])
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
+
+
 def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
     handover_id = str(row["handover_id"])
     now = ctx.clock()
+    _may_prepare(ctx, row, [], now)  # nothing is read when the agreement no longer allows the handover
     path = extract.resolve(str(row["extract_uri"] or ""), ctx.settings.extract_root)
     actual = sha256_file(path)
     if actual != row["extract_sha256"]:
         raise PreparationFailed(f"the extract file's SHA-256 is {actual}, but extract-prepared announced "
                                 f"{row['extract_sha256']}: it is not the extract targeting froze")
     fields = extract.schema(path).names
+    _may_prepare(ctx, row, list(fields), now)
     terms = ctx.policy.terms_at(now)
     program = str(row["program"])
-    decision = ctx.policy.decide(terms.party(2).org, ["program-officer"], "download-package", program,
-                                 fields, at=now)
-    if decision.rule == "field-minimisation":
-        raise PreparationFailed(f"the extract's columns exceed what the program may receive: {decision.reason}")
-    if not decision.allowed:  # e.g. the agreement ended after the extract was made: no package, no BAST
-        raise PreparationFailed(f"the agreement does not allow this handover now: {decision.reason}")
 
     number = str(row["bast_number"] or "") or _allocate_number(ctx, handover_id, program, now)
     password = generate_password()
@@ -115,7 +151,8 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
         "format": "p3ke-package/1",
         "handover_id": handover_id, "bast_number": number, "agreement_id": row["agreement_id"],
         "agreement_numbers": [terms.numbers.party_1, terms.numbers.party_2], "terms_version": terms.version,
-        "program": program, "request_id": row["request_id"], "extract_id": row["extract_id"],
+        "program": program, "purpose": row.get("purpose"), "request_id": row["request_id"],
+        "extract_id": row["extract_id"],
         "dataset_version_id": row["dataset_version_id"], "extract_sha256": actual, "created_at": now,
         "confidentiality": "RAHASIA. Data pribadi; hanya untuk tujuan Perjanjian Kerja Sama (Pasal 10).",
     }
@@ -176,20 +213,21 @@ def _bast_content(ctx: DeliveryContext, terms: Terms, row: dict[str, object], **
             number=number, name=party.name, unit=party.unit, address=party.address,
             agreement_number=agreement_number, signatory_name=sig.name,  # type: ignore[attr-defined]
             signatory_position=sig.position, signatory_acting_for=sig.acting_for))  # type: ignore[attr-defined]
-    program = terms.program(str(row["program"]))
+    now = ctx.clock()
+    program = agreed_program.describe(ctx.policy, str(row["program"]), _text(row.get("purpose")), now)
     asked = AskedFor.of(row)
     criteria = asked.criteria
     return bast_pdf.BastContent(
         requester=akun(asked.requester) if asked.requester else None,
         recipient=akun(asked.recipient) if asked.recipient else None,
         request_path=PATHS.get(asked.path, asked.path) if asked.path else None,
-        justification=asked.justification, criteria=kriteria(criteria, ctx.regions.name) if criteria else None,
+        justification=asked.justification, purpose=program.purpose,
+        criteria=kriteria(criteria, ctx.regions.name) if criteria else None,
         reference_date=criteria.reference_date if criteria else None, requested_fields=asked.fields,
-        number=str(facts["number"]), issued_on=agreement_day(ctx.clock()), place=ctx.settings.delivery_bast_place,
+        number=str(facts["number"]), issued_on=agreement_day(now), place=ctx.settings.delivery_bast_place,
         agreement_title=terms.title, agreement_signed_on=terms.signed_on, terms_version=terms.version,
-        parties=(parties[0], parties[1]), program_code=str(row["program"]),
-        program_title=program.title_id if program else str(row["program"]),
-        program_article=program.article if program else "-", handover_id=str(row["handover_id"]),
+        parties=(parties[0], parties[1]), program_code=program.code, program_title=program.title,
+        program_article=program.article, handover_id=str(row["handover_id"]),
         request_id=str(row["request_id"]), extract_id=str(row["extract_id"]),
         dataset_version_id=row["dataset_version_id"],  # type: ignore[arg-type]
         record_count=int(row["record_count"]),  # type: ignore[arg-type]

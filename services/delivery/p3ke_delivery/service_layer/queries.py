@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from p3ke_delivery.adapters.repository import get_handover, links_of, list_handovers, signatures_of
-from p3ke_delivery.domain.model import Status
+from p3ke_delivery.domain.model import UNPREPARED
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.refusal import Refused
@@ -31,7 +31,7 @@ def bast_document(ctx: DeliveryContext, handover_id: str, principal: Principal,
         row = get_handover(uow.session, handover_id)
         if row is None:
             raise Refused(404, f"no handover {handover_id}", rule="not-found")
-        if row["status"] in (Status.PREPARING, Status.FAILED) or not row["bast_file"]:
+        if row["status"] in UNPREPARED or not row["bast_file"]:
             raise Refused(409, f"the handover is {row['status']}: no BAST has been issued", rule="status")
         name = row["bast_file"] if version == "issued" else row["current_file"]
         uow.record_access(actor=principal.actor(), action="read", resource_type="bast",

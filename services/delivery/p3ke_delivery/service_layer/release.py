@@ -1,9 +1,11 @@
 """Release what a signed handover gives party 2: the package password (once) and the package
 (through expiring, personal download links), and the revocation that stops both.
 
-Every release asks the agreement policy again at that moment (download-package: party 2's program
-officer, the agreement in force, the program in scope, the fields allowed), so an expiry or an
-addendum takes effect on the next request, not on the next handover. Then the release is bound to the
+Every release asks the agreement policy again at that moment, with the handover's program, purpose and
+fields: may party 1 (delivery, for it) release the package (release-package), and may the caller receive it
+(download-package: party 2's program officer, the agreement in force, the program in scope, the fields
+allowed)? So an expiry or an addendum takes effect on the next request, not on the next handover; the refusal
+says why, Indonesian first. Then the release is bound to the
 request: only the requester targeting verified, or the recipient the request named (checked by targeting
 against the agreement's roles), gets the password, a link or the package; anyone else is refused (403)
 with a reason that names no other person, and a second release (409) does not say who got the first.
@@ -28,8 +30,10 @@ from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
 from p3ke_delivery.domain import messages
 from p3ke_delivery.domain.messages import Lang, Released
-from p3ke_delivery.domain.model import Status, aware, status_problem
+from p3ke_delivery.domain.model import ENDED, Status, aware, status_problem
 from p3ke_delivery.domain.request import AskedFor
+from p3ke_delivery.service_layer import agreement_steps
+from p3ke_delivery.service_layer.agreement_steps import StepRefused
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
@@ -48,20 +52,26 @@ def _handover(session: Any, handover_id: str) -> RowMapping:
 
 def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, what: str, released: Released,
                  lang: Lang) -> None:
-    """The policy's answer for party 2 receiving this handover's data now, then the handover's state,
-    then whether the caller is the requester (or the recipient the request named)."""
+    """The policy's answer for party 1 releasing and the caller receiving this handover's data now, then the
+    handover's state, then whether the caller is the requester (or the recipient the request named)."""
     fields = json.loads(row["fields"]) if row["fields"] else []
-    decision = ctx.policy.decide(principal.org, principal.roles, "download-package", row["program"], fields,
-                                 at=ctx.clock())
-    Refused.unless(decision)
+    now = ctx.clock()
+    program, purpose = row["program"], row["purpose"]
+    try:
+        agreement_steps.check(ctx, "release-package", "release", program=program, purpose=purpose, fields=fields,
+                              at=now)
+        agreement_steps.check(ctx, "download-package", "release", program=program, purpose=purpose, fields=fields,
+                              at=now, org=principal.org, roles=principal.roles)
+    except StepRefused as refused:
+        raise Refused(403, refused.reason, rule=refused.rule) from None
     if row["status"] != Status.SIGNED:
         code = 410 if row["status"] == Status.REVOKED else 409
         raise Refused(code, status_problem(row["status"], what), rule="status")
-    asked = AskedFor.of(row)
-    if asked.bound and not asked.may_receive(principal.org, principal.subject):
+    request = AskedFor.of(row)
+    if request.bound and not request.may_receive(principal.org, principal.subject):
         raise Refused(403, messages.not_bound(lang, released, handover_id=row["handover_id"],
                                               request_id=row["request_id"], org=principal.org,
-                                              subject=principal.subject, has_recipient=asked.recipient is not None),
+                                              subject=principal.subject, has_recipient=request.recipient is not None),
                       rule="requester")
 
 
@@ -187,7 +197,7 @@ def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason:
     now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        if row["status"] in (Status.REVOKED, Status.FAILED):
+        if row["status"] in ENDED:
             raise Refused(409, f"the handover is already {row['status']}; nothing to revoke", rule="status")
         uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id)
                             .values(status=Status.REVOKED, revoked_at=now, revoked_by=principal.subject,

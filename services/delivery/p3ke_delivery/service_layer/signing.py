@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, update
 
 from p3ke_delivery.adapters import pdf_signatures
+from p3ke_delivery.adapters.certificates import load_crls
 from p3ke_delivery.adapters.orm import handovers, signatures
 from p3ke_delivery.adapters.repository import get_handover, handover_by_bast_sha256, signatures_of
 from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Status, aware, status_problem
@@ -24,9 +25,24 @@ from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
 from p3ke_platform.settings import ConfigurationError
 from p3ke_schemas import HandoverSigned, Signer
-from p3ke_schemas.events import ProgramCode
+
+if TYPE_CHECKING:
+    from asn1crypto import crl as asn1_crl
 
 log = get_logger(__name__)
+
+
+def revocation_lists(ctx: DeliveryContext) -> list[asn1_crl.CertificateList]:
+    """The CRLs to check signer certificates against, read again for each signature (a list published a
+    moment ago counts); ConfigurationError when revocation cannot be checked as the settings require."""
+    settings = ctx.settings
+    crls = load_crls(settings.crl_paths)
+    if settings.delivery_revocation_mode != "soft-fail" and not crls and not settings.delivery_fetch_revocation:
+        raise ConfigurationError(
+            f"P3KE_DELIVERY_REVOCATION_MODE={settings.delivery_revocation_mode} memerlukan CRL atau OCSP, tetapi "
+            "P3KE_DELIVERY_FETCH_REVOCATION=false dan P3KE_DELIVERY_CRL_FILES kosong / needs CRLs or OCSP, but "
+            "P3KE_DELIVERY_FETCH_REVOCATION is false and P3KE_DELIVERY_CRL_FILES is empty")
+    return crls
 
 
 def check_signing_role(ctx: DeliveryContext, principal: Principal) -> None:
@@ -54,14 +70,15 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     issued = ctx.storage.read(handover_id, row["bast_file"])
     current = ctx.storage.read(handover_id, row["current_file"])
     try:
-        anchors, mapping = ctx.trust_anchors, ctx.signatory_certificates
+        anchors, mapping, crls = ctx.trust_anchors, ctx.signatory_certificates, revocation_lists(ctx)
     except ConfigurationError as exc:
-        raise Refused(503, f"signatures cannot be verified: {exc}", rule="configuration") from None
+        raise Refused(503, f"tanda tangan tidak dapat diperiksa / signatures cannot be verified: {exc}",
+                      rule="configuration") from None
     try:
         new = pdf_signatures.verify_upload(
             pdf, issued=issued, current=current, signed_fields={s["field"] for s in signed.values()},
             trust_anchors=anchors, now=now, revocation_mode=ctx.settings.delivery_revocation_mode,
-            allow_fetching=ctx.settings.delivery_fetch_revocation)
+            allow_fetching=ctx.settings.delivery_fetch_revocation, crls=crls)
     except Refused as refused:
         if refused.rule == "not-this-bast":
             raise _other_bast(ctx, pdf, handover_id) or refused from None
@@ -100,7 +117,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
                            f"issued ({aware(row['bast_issued_at']).isoformat()})", rule="signing-time")
     for moment, label in ((signed_at, "at the signing time"), (now, "now")):
         decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", row["program"],
-                                     at=moment, signatory_id=signatory.id)
+                                     at=moment, signatory_id=signatory.id, purpose=row["purpose"])
         if not decision.allowed:
             raise Refused(403, f"{label} ({moment.isoformat(timespec='seconds')}): {decision.reason}",
                           rule=decision.rule)
@@ -131,7 +148,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
                                        "certificate_sha256": new.facts.sha256, "signed_at": signed_at}]
             uow.emit(HandoverSigned(
                 handover_id=handover_id, bast_number=row["bast_number"], agreement_id=row["agreement_id"],
-                extract_id=row["extract_id"], program=ProgramCode(row["program"]),
+                extract_id=row["extract_id"], program=row["program"],
                 record_count=row["record_count"], package_sha256=row["package_sha256"], bast_sha256=digest,
                 signers=[Signer(party=r["party"], org=r["org"], signatory_id=r["signatory_id"],
                                 certificate_sha256=r["certificate_sha256"], signed_at=aware(r["signed_at"]))

@@ -1,6 +1,7 @@
 """Report charts as PNG or SVG, drawn with matplotlib's Agg backend (no display, no pyplot state).
 
-Labels are Indonesian, like the M&E report that embeds them. Charts show aggregates only.
+Labels are Indonesian, like the M&E report that embeds them. Charts show aggregates only, as the report's
+reader may see them (`Report.shown`: party 2's small cells suppressed, drawn as nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from p3ke_feedback.domain.report import DESIL_KEYS, Figures, Report
-from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, PROGRAM_TITLES_ID, MatchClass
+from p3ke_feedback.domain.vocabulary import PROGRAM_TITLES_ID, MatchView, class_labels_id
 
 ChartFormat = Literal["png", "svg"]
 CHARTS = ("coverage", "desil", "classes", "timeliness")
@@ -27,6 +28,13 @@ _lock = threading.Lock()  # matplotlib's font cache and text layout are not thre
 COLORS = {"delivered": "#c9d6e8", "served": "#1f4e8c", "1": "#8c1f28", "2": "#d0612a", "3": "#e8b44a",
           "4": "#8fb573", "0": "#9a9a9a"}
 DESIL_LABELS = {"1": "Desil 1", "2": "Desil 2", "3": "Desil 3", "4": "Desil 4", "0": "Tidak di P3KE"}
+DESIL_0_HANDOVER = "Di luar data diserahkan / tanpa desil"
+CLASS_COLORS = {"in_extract": "#1f4e8c", "in_p3ke_not_delivered": "#e8b44a", "not_in_p3ke": "#8c1f28",
+                "not_in_handover": "#d0612a", "invalid_nik": "#9a9a9a", "duplicate": "#c9d6e8"}
+
+
+def desil_labels(report: Report) -> dict[str, str]:
+    return DESIL_LABELS if report.view == MatchView.P3KE else {**DESIL_LABELS, "0": DESIL_0_HANDOVER}
 
 
 def _program_label(code: str) -> str:
@@ -47,9 +55,9 @@ def _empty(ax: object, text: str = "Belum ada data untuk periode ini") -> None:
 def _by_region(report: Report, top: int) -> list[tuple[str, Figures]]:
     merged: dict[str, tuple[str, Figures]] = {}
     for row in report.rows:
-        merged.setdefault(row.region, (row.region_name, Figures()))[1].add(row.figures)
+        merged.setdefault(row.region, (row.region_name, row.figures.like()))[1].add(row.figures)
     ranked = sorted(merged.values(), key=lambda nf: -(nf[1].delivered or nf[1].served))
-    return ranked[:top]
+    return [(name, report.shown(f)) for name, f in ranked[:top]]
 
 
 def coverage(report: Report, fmt: ChartFormat, top: int = 15) -> bytes:
@@ -63,12 +71,13 @@ def coverage(report: Report, fmt: ChartFormat, top: int = 15) -> bytes:
         names = [n[:28] for n, _ in regions][::-1]
         delivered = [f.delivered for _, f in regions][::-1]
         served = [f.served_in_extract for _, f in regions][::-1]
+        shares = [f.coverage for _, f in regions][::-1]
         ys = range(len(names))
         ax.barh(ys, delivered, color=COLORS["delivered"], label="Diserahkan (BAST)")
         ax.barh(ys, served, height=0.5, color=COLORS["served"], label="Dilayani, dari data yang diserahkan")
-        for y, (d, s) in enumerate(zip(delivered, served, strict=True)):
-            if d:
-                ax.text(max(d, s), y, f"  {100 * s / d:.1f}%", va="center", fontsize=8)
+        for y, (d, s, share) in enumerate(zip(delivered, served, shares, strict=True)):
+            if share is not None:
+                ax.text(max(d, s), y, f"  {100 * share:.1f}%", va="center", fontsize=8)
         ax.set_yticks(list(ys), names, fontsize=8)
         ax.set_xlabel("Jumlah orang")
         ax.legend(loc="lower right", fontsize=8)
@@ -84,15 +93,16 @@ def desil(report: Report, fmt: ChartFormat) -> bytes:
     if not report.totals or not any(t.figures.served for t in report.totals):
         _empty(ax)
     else:
-        programs = [t for t in report.totals]
-        labels = [_program_label(t.program) for t in programs]
+        programs = [(t.program, report.shown(t.figures)) for t in report.totals]
+        labels = [_program_label(p) for p, _ in programs]
         left = [0] * len(programs)
+        names = desil_labels(report)
         for key in DESIL_KEYS:
-            values = [t.figures.by_desil[key].served for t in programs]
-            ax.barh(labels, values, left=left, color=COLORS[key], label=DESIL_LABELS[key])
+            values = [f.by_desil[key].served for _, f in programs]
+            ax.barh(labels, values, left=left, color=COLORS[key], label=names[key])
             left = [a + b for a, b in zip(left, values, strict=True)]
-        for y, t in enumerate(programs):
-            share = t.figures.share_desil_1
+        for y, (_, f) in enumerate(programs):
+            share = f.share_desil_1
             if share is not None:
                 ax.text(left[y], y, f"  desil 1: {100 * share:.1f}%", va="center", fontsize=8)
         ax.set_xlabel("Penerima yang dilayani (orang)")
@@ -106,16 +116,15 @@ def classes(report: Report, fmt: ChartFormat) -> bytes:
     """Rows of data balikan by match class, per program (stacked)."""
     fig = Figure(figsize=(8, 4))
     ax = fig.add_subplot()
-    palette = {MatchClass.IN_EXTRACT: "#1f4e8c", MatchClass.IN_P3KE_NOT_DELIVERED: "#e8b44a",
-               MatchClass.NOT_IN_P3KE: "#8c1f28", MatchClass.INVALID_NIK: "#9a9a9a", MatchClass.DUPLICATE: "#c9d6e8"}
     if not report.totals or not any(t.figures.rows for t in report.totals):
         _empty(ax)
     else:
         labels = [_program_label(t.program) for t in report.totals]
+        shown = [report.shown(t.figures) for t in report.totals]
         left = [0] * len(labels)
-        for cls in MatchClass:
-            values = [t.figures.by_class[cls.value] for t in report.totals]
-            ax.barh(labels, values, left=left, color=palette[cls], label=CLASS_LABELS_ID[cls])
+        for cls, label in class_labels_id(report.view).items():
+            values = [f.by_class[cls] for f in shown]
+            ax.barh(labels, values, left=left, color=CLASS_COLORS[cls], label=label)
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_xlabel("Baris data balikan")
         ax.legend(fontsize=7.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
@@ -159,5 +168,6 @@ _CHARTS: dict[str, Callable[[Report, ChartFormat], bytes]] = {
 
 
 def render(name: str, report: Report, fmt: ChartFormat) -> bytes:
-    with _lock, matplotlib.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
+    # a fixed salt: the same figures give the same SVG (its element ids are otherwise random)
+    with _lock, matplotlib.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans", "svg.hashsalt": "p3ke"}):
         return _CHARTS[name](report, fmt)

@@ -267,7 +267,9 @@ def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
     """From `v` create `m`: every row with its match class, whether it counts as served, its cell.
 
     `base_class` is what the row is leaving duplicates aside; a duplicate's cell is its base class's, so
-    that counting it later (see `orphans`) only moves figures within that cell.
+    that counting it later (see `orphans`) only moves figures within that cell. A person not handed over
+    is counted in the region the row names, never the snapshot's (party 2 reads the regions); the
+    snapshot's desil of a person in P3KE is kept for party 1's view only (`domain.report`).
     """
     ext = inputs.extract
     params: dict[str, Any] = {}
@@ -307,7 +309,6 @@ def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
             CASE WHEN k = 1 AND dup THEN dup_batch END AS duplicate_of,
             NOT has_error AND NOT dup AND base_class <> 'invalid_nik' AS served,
             CASE base_class WHEN 'in_extract' THEN coalesce(e_region, s_region, row_region)
-                            WHEN 'in_p3ke_not_delivered' THEN coalesce(s_region, row_region)
                             ELSE row_region END AS region,
             CASE base_class WHEN 'in_extract' THEN coalesce(e_desil, s_desil, 0)
                             WHEN 'in_p3ke_not_delivered' THEN coalesce(s_desil, 0)

@@ -3,7 +3,8 @@ of what was handed over, who was served, how the data balikan matched, and how t
 
 reportlab lays out the document; charts are the same PNGs the API serves (adapters.charts). Aggregates
 only: no names, no NIKs; handovers are named by their BAST numbers. Confidential to the two parties
-(Art. 10(3)): every page says so.
+(Art. 10(3)): every page says so. Figures are as the report's reader may see them (`Report.shown`): for
+party 2 the match classes are merged and small cells suppressed, shown as "x".
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from reportlab.platypus.flowables import HRFlowable
 from p3ke_feedback.adapters import charts
 from p3ke_feedback.domain.bahasa import angka, desimal, periode, persen, rupiah, tanggal
 from p3ke_feedback.domain.report import DESIL_KEYS, Figures, Report
-from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, PROGRAM_TITLES_ID, STATUSES, MatchClass, Status
+from p3ke_feedback.domain.vocabulary import (
+    PROGRAM_TITLES_ID,
+    STATUSES,
+    HandoverClass,
+    MatchClass,
+    MatchView,
+    Status,
+    class_labels_id,
+)
 from p3ke_platform.pdf import FooterDrawer, page_total_canvas
 from p3ke_platform.pdf import escape_markup as _esc
 
@@ -70,6 +79,15 @@ def _p(text: str, style: str = "body") -> Paragraph:
 
 def _program(code: str) -> str:
     return PROGRAM_TITLES_ID.get(code, code)
+
+
+SUPPRESSED = "x"
+
+
+def _n(f: Figures, key: str) -> str:
+    """A count as shown: "x" when suppressed (party 2's small cells)."""
+    value = f.shown(key)
+    return SUPPRESSED if value is None else angka(value)
 
 
 def _table(header: list[str], rows: list[list[str]], widths: list[float], numeric_from: int = 1,
@@ -121,41 +139,54 @@ def _summary_rows(report: Report) -> list[list[str]]:
         agg[1] += t.with_feedback
         agg[2] += t.overdue
         agg[3].extend(t.days)
-    rows, grand = [], Figures()
+    rows, grand = [], Figures.empty(report.view)
     for program in sorted(set(figures) | set(times)):
-        f = figures.get(program, Figures())
+        exact = figures.get(program, Figures.empty(report.view))
+        f = report.shown(exact)
         handovers, with_feedback, overdue, days = times.get(program, [0, 0, 0, []])
         median = statistics.median(days) if days else None
-        rows.append([_program(program), angka(f.delivered), angka(f.served), angka(f.served_in_extract),
+        rows.append([_program(program), _n(f, "delivered"), _n(f, "served"), _n(f, "served_in_extract"),
                      persen(f.coverage), persen(f.share_desil_1), angka(handovers), angka(with_feedback),
                      desimal(median), angka(overdue)])
-        grand.add(f)
+        grand.add(exact)
     if len(rows) > 1:
-        rows.append(["Jumlah", angka(grand.delivered), angka(grand.served), angka(grand.served_in_extract),
-                     persen(grand.coverage), persen(grand.share_desil_1), angka(sum(v[0] for v in times.values())),
+        g = report.shown(grand)
+        rows.append(["Jumlah", _n(g, "delivered"), _n(g, "served"), _n(g, "served_in_extract"),
+                     persen(g.coverage), persen(g.share_desil_1), angka(sum(v[0] for v in times.values())),
                      angka(sum(v[1] for v in times.values())), "", angka(sum(v[2] for v in times.values()))])
     return rows
+
+
+def _suppression_note(report: Report) -> str:
+    if report.min_cell is None:
+        return ""
+    return (f" <i>{SUPPRESSED}</i>: disamarkan, kurang dari {report.min_cell} orang atau agar sel kecil tidak dapat "
+            f"dihitung dari jumlahnya.")
 
 
 def _observations(report: Report) -> list[str]:
     notes = []
     for t in report.totals:
-        f = t.figures
+        exact, f = t.figures, report.shown(t.figures)
         parts = []
-        if f.delivered:
-            parts.append(f"dari {angka(f.delivered)} orang yang diserahkan, {angka(f.served_in_extract)} dilaporkan "
+        if exact.delivered:
+            parts.append(f"dari {_n(f, 'delivered')} orang yang diserahkan, {_n(f, 'served_in_extract')} dilaporkan "
                          f"telah dilayani (cakupan {persen(f.coverage)})")
-        outside = f.by_class.get(MatchClass.IN_P3KE_NOT_DELIVERED.value, 0)
-        if outside:
-            parts.append(f"{angka(outside)} penerima terdapat dalam Data P3KE tetapi tidak termasuk data yang "
-                         f"diserahkan (perlu dikonfirmasi apakah penyasaran di luar serah terima disengaja)")
-        absent = f.by_class.get(MatchClass.NOT_IN_P3KE.value, 0)
-        if absent:
-            parts.append(f"{angka(absent)} penerima tidak terdapat dalam Data P3KE (kemungkinan kesalahan inklusi; "
-                         f"perlu verifikasi oleh PIHAK KEDUA)")
-        invalid = f.by_class.get(MatchClass.INVALID_NIK.value, 0)
-        if invalid:
-            parts.append(f"{angka(invalid)} baris tanpa NIK yang sah tidak dapat dicocokkan")
+        outside = MatchClass.IN_P3KE_NOT_DELIVERED.value
+        if exact.by_class.get(outside, 0):
+            parts.append(f"{_n(f, f'class:{outside}')} penerima terdapat dalam Data P3KE tetapi tidak termasuk data "
+                         f"yang diserahkan (perlu dikonfirmasi apakah penyasaran di luar serah terima disengaja)")
+        absent = MatchClass.NOT_IN_P3KE.value
+        if exact.by_class.get(absent, 0):
+            parts.append(f"{_n(f, f'class:{absent}')} penerima tidak terdapat dalam Data P3KE (kemungkinan "
+                         f"kesalahan inklusi; perlu verifikasi oleh PIHAK KEDUA)")
+        beyond = HandoverClass.NOT_IN_HANDOVER.value
+        if exact.by_class.get(beyond, 0):
+            parts.append(f"{_n(f, f'class:{beyond}')} penerima tidak termasuk data yang diserahkan pada BAST terkait "
+                         f"(perlu dikonfirmasi dengan PIHAK KESATU)")
+        invalid = MatchClass.INVALID_NIK.value
+        if exact.by_class.get(invalid, 0):
+            parts.append(f"{_n(f, f'class:{invalid}')} baris tanpa NIK yang sah tidak dapat dicocokkan")
         if parts:
             notes.append(f"<b>{_esc(_program(t.program))}</b>: " + "; ".join(parts) + ".")
     overdue = sum(t.overdue for t in report.timeliness)
@@ -201,45 +232,53 @@ def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
                _summary_rows(report), [32, 18, 16, 18, 15, 14, 11, 16, 15, 19], total=len(report.totals) > 1),
         Spacer(1, 2 * mm),
         _p(f"Dicetak {tanggal(generated_on)}. <i>Terlambat</i>: BAST tanpa data balikan lebih dari "
-           f"{report.overdue_days} hari.", "note"),
+           f"{report.overdue_days} hari.{_suppression_note(report)}", "note"),
     ]
     # III. matching
-    class_rows = [[_program(t.program), *(angka(t.figures.by_class[c.value]) for c in MatchClass),
-                   angka(t.figures.rejected)] for t in report.totals]
+    labels = class_labels_id(report.view)
+    class_rows = [[_program(t.program), *(_n(f, f"class:{c}") for c in labels), _n(f, "rejected")]
+                  for t in report.totals for f in [report.shown(t.figures)]]
+    matched = ("Setiap baris data balikan dicocokkan dengan data yang diserahkan pada BAST terkait dan dengan Data "
+               "P3KE. Penerima di luar data yang diserahkan dapat menunjukkan penyasaran di luar serah terima; "
+               "penerima yang tidak terdapat dalam Data P3KE dapat menunjukkan kesalahan inklusi.")
+    if report.view == MatchView.HANDOVER:
+        matched = ("Setiap baris data balikan dicocokkan dengan data yang diserahkan pada BAST terkait. Penerima di "
+                   "luar data yang diserahkan dapat menunjukkan penyasaran di luar serah terima; keanggotaannya "
+                   "dalam Data P3KE hanya diketahui PIHAK KESATU.")
+    class_width = 112 / len(labels)
     story += [
         _p("III. Hasil pencocokan data balikan", "h1"),
-        _p("Setiap baris data balikan dicocokkan dengan data yang diserahkan pada BAST terkait dan dengan Data "
-           "P3KE. Penerima di luar data yang diserahkan dapat menunjukkan penyasaran di luar serah terima; penerima "
-           "yang tidak terdapat dalam Data P3KE dapat menunjukkan kesalahan inklusi.", "body"),
-        _table(["Program", *(CLASS_LABELS_ID[c] for c in MatchClass), "Baris ditolak"], class_rows,
-               [34, 22, 22, 19, 20, 16, 21]),
+        _p(matched, "body"),
+        _table(["Program", *labels.values(), "Baris ditolak"], class_rows,
+               [34, *([class_width] * len(labels)), 21]),
         Spacer(1, 3 * mm), KeepTogether([_chart("classes", report, 140),
                                          _p("Grafik 1. Baris data balikan menurut hasil pencocokan.", "caption")]),
     ]
     # IV. regions
     regions: dict[str, tuple[str, Any]] = {}
     for row in report.rows:
-        regions.setdefault(row.region, (row.region_name, Figures()))[1].add(row.figures)
-    ranked = sorted(regions.values(), key=lambda nf: -nf[1].delivered)[:20]
+        regions.setdefault(row.region, (row.region_name, row.figures.like()))[1].add(row.figures)
+    ranked = [(name, report.shown(f)) for name, f in sorted(regions.values(), key=lambda nf: -nf[1].delivered)[:20]]
     story += [
         KeepTogether([_p("IV. Sebaran menurut provinsi", "h1"), _chart("coverage", report, 155),
                       _p("Grafik 2. Data diserahkan dan penerima yang dilayani, 15 provinsi dengan data diserahkan "
                          "terbanyak.", "caption")]),
         _table(["Provinsi", "Diserahkan", "Dilayani", "Dari data diserahkan", "Cakupan", "Desil 1", "Nilai manfaat"],
-               [[name, angka(f.delivered), angka(f.served), angka(f.served_in_extract), persen(f.coverage),
-                 persen(f.share_desil_1), rupiah(f.benefit_value)] for name, f in ranked],
+               [[name, _n(f, "delivered"), _n(f, "served"), _n(f, "served_in_extract"), persen(f.coverage),
+                 persen(f.share_desil_1), rupiah(f.shown("benefit_value"))] for name, f in ranked],
                [46, 20, 20, 24, 16, 16, 32]),
     ]
     # V. desil and status
-    desil_rows = [[_program(t.program), *(angka(t.figures.by_desil[k].served) for k in DESIL_KEYS),
-                   persen(t.figures.share_desil_1)] for t in report.totals]
-    status_rows = [[_program(t.program), *(angka(t.figures.by_status[s.value]) for s in Status)]
-                   for t in report.totals]
+    shown_totals = [(t.program, report.shown(t.figures)) for t in report.totals]
+    desil_rows = [[_program(p), *(_n(f, f"desil:{k}:served") for k in DESIL_KEYS), persen(f.share_desil_1)]
+                  for p, f in shown_totals]
+    status_rows = [[_program(p), *(_n(f, f"status:{s.value}") for s in Status)] for p, f in shown_totals]
+    desil_0 = charts.desil_labels(report)["0"]
     story += [
         KeepTogether([_p("V. Penerima menurut desil kesejahteraan dan status", "h1"), _chart("desil", report, 145),
                       _p("Grafik 3. Penerima yang dilayani menurut desil; di dalam setiap program desil 1 "
                          "didahulukan.", "caption")]),
-        _table(["Program", "Desil 1", "Desil 2", "Desil 3", "Desil 4", "Tidak di P3KE", "Bagian desil 1"],
+        _table(["Program", "Desil 1", "Desil 2", "Desil 3", "Desil 4", desil_0, "Bagian desil 1"],
                desil_rows, [44, 19, 19, 19, 19, 26, 28]),
         Spacer(1, 4 * mm),
         _table(["Program", *(STATUSES[s].label_id for s in Status)], status_rows, [44, 22, 22, 22, 22, 22, 20]),

@@ -1,4 +1,5 @@
-"""The words of data balikan: programs, recipient statuses (aligned with DCI), match classes.
+"""The words of data balikan: programs, recipient statuses (aligned with DCI), match classes and who sees
+which of them.
 
 Statuses are what party 2 reports about each recipient. Where they overlap, they follow the
 enrolment statuses of the DCI (Digital Convergence Initiative, spdci.org) Integrated Beneficiary
@@ -11,12 +12,17 @@ beneficiary with a successful payment.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from p3ke_schemas import ProgramCode
 
 PROGRAMS: tuple[str, ...] = tuple(p.value for p in ProgramCode)
+"""The four programs of Art. 3 (their short forms are accepted in a file's program column)."""
+PROGRAM_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
+"""Any program code (as `p3ke_schemas.events.AgreedProgram`): one of the four, or one the parties added lawfully
+(written approval, Art. 10(2); addendum, Art. 14). Feedback accepts it for a handover signed for it."""
 
 PROGRAM_ALIASES: dict[str, str] = {
     **{p: p for p in PROGRAMS},
@@ -90,9 +96,6 @@ class MatchClass(StrEnum):
     DUPLICATE = "duplicate"  # already reported earlier in this batch or in another current batch
 
 
-SERVED_CLASSES: tuple[MatchClass, ...] = (MatchClass.IN_EXTRACT, MatchClass.IN_P3KE_NOT_DELIVERED,
-                                          MatchClass.NOT_IN_P3KE)
-
 CLASS_LABELS_ID: dict[MatchClass, str] = {
     MatchClass.IN_EXTRACT: "Ada dalam data yang diserahkan",
     MatchClass.IN_P3KE_NOT_DELIVERED: "Ada di P3KE, tidak diserahkan",
@@ -100,6 +103,65 @@ CLASS_LABELS_ID: dict[MatchClass, str] = {
     MatchClass.INVALID_NIK: "NIK kosong/tidak valid",
     MatchClass.DUPLICATE: "Duplikat",
 }
+
+
+class HandoverClass(StrEnum):
+    """What party 2, and the events both ministries' platforms read, learn of a row: whether the person was
+    in this handover, never whether someone not handed over is in Data P3KE (Art. 4(2), 10(1))."""
+
+    IN_EXTRACT = "in_extract"  # handed over in this handover
+    NOT_IN_HANDOVER = "not_in_handover"  # a valid NIK not in this handover (in P3KE or not: not said)
+    INVALID_NIK = "invalid_nik"
+    DUPLICATE = "duplicate"  # about party 2's own files
+
+
+SERVED_CLASSES: tuple[str, ...] = (MatchClass.IN_EXTRACT.value, MatchClass.IN_P3KE_NOT_DELIVERED.value,
+                                   MatchClass.NOT_IN_P3KE.value, HandoverClass.NOT_IN_HANDOVER.value)
+"""Classes of a row that counts as served when it has no error (in either view)."""
+
+HANDOVER_CLASS: dict[MatchClass, HandoverClass] = {
+    MatchClass.IN_EXTRACT: HandoverClass.IN_EXTRACT,
+    MatchClass.IN_P3KE_NOT_DELIVERED: HandoverClass.NOT_IN_HANDOVER,
+    MatchClass.NOT_IN_P3KE: HandoverClass.NOT_IN_HANDOVER,
+    MatchClass.INVALID_NIK: HandoverClass.INVALID_NIK,
+    MatchClass.DUPLICATE: HandoverClass.DUPLICATE,
+}
+
+HANDOVER_CLASS_LABELS_ID: dict[HandoverClass, str] = {
+    HandoverClass.IN_EXTRACT: "Ada dalam data yang diserahkan",
+    HandoverClass.NOT_IN_HANDOVER: "Tidak ada dalam data yang diserahkan",
+    HandoverClass.INVALID_NIK: "NIK kosong/tidak valid",
+    HandoverClass.DUPLICATE: "Duplikat",
+}
+
+
+class MatchView(StrEnum):
+    """How finely an answer tells match classes: party 1 sees `p3ke` (also whether a person not handed over is
+    in Data P3KE, and their desil); party 2 and the events see `handover` (`HandoverClass`)."""
+
+    P3KE = "p3ke"
+    HANDOVER = "handover"
+
+
+def class_keys(view: MatchView) -> tuple[str, ...]:
+    return tuple(c.value for c in (MatchClass if view == MatchView.P3KE else HandoverClass))
+
+
+def class_labels_id(view: MatchView) -> dict[str, str]:
+    labels = CLASS_LABELS_ID if view == MatchView.P3KE else HANDOVER_CLASS_LABELS_ID
+    return {c.value: label for c, label in labels.items()}
+
+
+def counts_in_view(by_class: Mapping[str, int], view: MatchView) -> dict[str, int]:
+    """Counts by match class as `view` may see them (classes merged; a class counted nowhere left out)."""
+    if view == MatchView.P3KE:
+        return dict(by_class)
+    out: dict[str, int] = {}
+    for key, n in by_class.items():
+        coarse = HANDOVER_CLASS[MatchClass(key)].value
+        out[coarse] = out.get(coarse, 0) + int(n)
+    return {k: n for k, n in out.items() if n}
+
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 

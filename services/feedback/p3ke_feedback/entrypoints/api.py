@@ -21,22 +21,27 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from p3ke_feedback.adapters import charts, me_pdf
-from p3ke_feedback.domain.report import DESIL_KEYS
+from p3ke_feedback.domain.report import DESIL_KEYS, STATUS_KEYS
+from p3ke_feedback.domain.vocabulary import PROGRAM_PATTERN
 from p3ke_feedback.entrypoints import dto
 from p3ke_feedback.entrypoints.deps import Caller, Ctx, Reader
-from p3ke_feedback.service_layer import batches, publication, queries, reports
+from p3ke_feedback.service_layer import batches, programs, publication, queries, reports
 from p3ke_feedback.service_layer.context import Context
+from p3ke_feedback.service_layer.views import view_of
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
 from p3ke_platform.refusal import Refused
 from p3ke_platform.uploads import receive_file
-from p3ke_schemas import ProgramCode
 
 MonthQ = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="first/last month, YYYY-MM")]
 IdQ = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 OptIdQ = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 RegionQ = Annotated[str | None, Query(pattern=r"^[0-9]{2}([0-9]{2})?$", description="only this province or regency")]
+_PROGRAM_DOC = ("program code: one of the four of Art. 3, or one the parties added (written approval Art. 10(2), "
+                "addendum Art. 14); lower case letters, digits and _")
+ProgramQ = Annotated[str, Query(pattern=PROGRAM_PATTERN, description=_PROGRAM_DOC)]
+OptProgramQ = Annotated[str | None, Query(pattern=PROGRAM_PATTERN, description=_PROGRAM_DOC)]
 LevelQ = Annotated[Literal["national", "province", "regency"], Query()]
 PeriodQ = Annotated[Literal["month", "quarter", "year", "all"], Query()]
 _FILENAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -55,7 +60,8 @@ def _filename(raw: str | None) -> str:
 
 
 def _may_read(ctx: Context, principal: Principal, program: str | None = None) -> None:
-    Refused.unless(ctx.policy.decide(principal.org, principal.roles, "read-reports", program, at=ctx.clock()))
+    Refused.unless(ctx.policy.decide(principal.org, principal.roles, "read-reports",
+                                     programs.policy_scope(ctx, program), at=ctx.clock()))
 
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -64,11 +70,11 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 # -- handovers ------------------------------------------------------------------------------------------
 @router.get("/handovers", response_model=list[dto.SignedHandover],
             summary="Signed handovers, their delivered counts and feedback state")
-def list_handovers(ctx: Ctx, _: Reader, program: ProgramCode | None = None,
+def list_handovers(ctx: Ctx, _: Reader, program: OptProgramQ = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dto.SignedHandover]:
     with ctx.sessions() as session:
-        rows = queries.handovers(ctx, session, str(program) if program else None, limit=limit, offset=offset)
+        rows = queries.handovers(ctx, session, program, limit=limit, offset=offset)
     return [dto.SignedHandover(**{k: row[k] for k in dto.SignedHandover.model_fields}) for row in rows]
 
 
@@ -77,16 +83,16 @@ def list_handovers(ctx: Ctx, _: Reader, program: ProgramCode | None = None,
              summary="Upload data balikan for a handover (CSV, XLSX or Parquet as the raw body, streamed)",
              responses={200: {"model": dto.Batch, "description": "The same file was uploaded before for this "
                                                                  "handover: the earlier batch"}})
-async def upload(ctx: Ctx, request: Request, principal: Caller, handover_id: IdQ, program: ProgramCode,
+async def upload(ctx: Ctx, request: Request, principal: Caller, handover_id: IdQ, program: ProgramQ,
                  filename: Annotated[str | None, Query(max_length=255)] = None,
                  supersedes: OptIdQ = None, batch_id: OptIdQ = None) -> JSONResponse:
     actor = principal.actor()
-    sub = batches.Submission(handover_id=handover_id, program=str(program), supersedes=supersedes,
+    sub = batches.Submission(handover_id=handover_id, program=program, supersedes=supersedes,
                              batch_id=batch_id)
 
     def authorize() -> None:  # the agreement is asked before the upload is streamed to disk (a refusal costs nothing)
         with audited_refusal(ctx, principal, action="upload", resource_type="feedback-batch", resource_id=handover_id):
-            batches.authorize(ctx, actor, str(program))
+            batches.authorize(ctx, actor, program)
 
     def submit(upload_file: batches.Upload) -> batches.Stored:
         with audited_refusal(ctx, principal, action="upload", resource_type="feedback-batch",
@@ -100,7 +106,7 @@ async def upload(ctx: Ctx, request: Request, principal: Caller, handover_id: IdQ
         raise await run_in_threadpool(refusal_answer, ctx, principal, refused, action="upload",
                                       resource_type="feedback-batch", resource_id=handover_id) from None
     stored = await run_in_threadpool(submit, upload_file)
-    body = dto.batch(stored.batch, duplicate=not stored.created)
+    body = dto.batch(stored.batch, view_of(ctx, principal.org), duplicate=not stored.created)
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if stored.created else 200,
                         headers={"Location": body.links.self})
 
@@ -114,7 +120,8 @@ def list_batches(ctx: Ctx, principal: Caller, handover_id: OptIdQ = None,
         _may_read(ctx, principal)
     with ctx.sessions() as session:
         rows = queries.batches(session, handover_id, status, limit)
-    return [dto.batch(r) for r in rows]
+    view = view_of(ctx, principal.org)
+    return [dto.batch(r, view) for r in rows]
 
 
 @router.get("/feedback-batches/{batch_id}", response_model=dto.Batch, summary="One batch and its counts")
@@ -123,7 +130,7 @@ def get_batch(ctx: Ctx, batch_id: str, principal: Caller) -> dto.Batch:
         _may_read(ctx, principal)
         with ctx.sessions() as session:
             row = queries.batch_row(session, batch_id)
-    return dto.batch(row)
+    return dto.batch(row, view_of(ctx, principal.org))
 
 
 @router.get("/feedback-batches/{batch_id}/findings", response_model=dto.FindingsPage,
@@ -166,12 +173,14 @@ def _report(ctx: Context, principal: Principal, q: reports.ReportQuery, action: 
             raise Refused(422, f"start {q.start} is after end {q.end}", rule="period")
         _may_read(ctx, principal, q.program)
         with ctx.sessions() as session:
-            return reports.build(ctx, session, q)
+            if q.program:
+                programs.require_known(ctx, session, q.program)
+            return reports.build(ctx, session, q, view_of(ctx, principal.org))
 
 
-def _query(program: ProgramCode | None, start: str | None, end: str | None, level: str, period: str,
+def _query(program: str | None, start: str | None, end: str | None, level: str, period: str,
            region: str | None) -> reports.ReportQuery:
-    return reports.ReportQuery(program=str(program) if program else None, start=start, end=end,
+    return reports.ReportQuery(program=program, start=start, end=end,
                                level=level, granularity=period, region=region)  # type: ignore[arg-type]
 
 
@@ -184,7 +193,7 @@ def _record_export(ctx: Context, principal: Principal, resource_type: str, progr
 
 @router.get("/reports", response_model=dto.Report,
             summary="Delivered, served, coverage, share of desil 1, time to feedback, overdue handovers")
-def get_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = None, start: MonthQ = None,
+def get_report(ctx: Ctx, principal: Caller, program: OptProgramQ = None, start: MonthQ = None,
                end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
                region: RegionQ = None) -> Response:
     report = dto.report(_report(ctx, principal, _query(program, start, end, level, period, region)))
@@ -195,7 +204,7 @@ def get_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = None, 
 
 @router.get("/reports/export.csv", response_class=StreamingResponse, responses=_CSV,
             summary="The report as CSV: one line per program, period, region and desil")
-def export_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = None, start: MonthQ = None,
+def export_report(ctx: Ctx, principal: Caller, program: OptProgramQ = None, start: MonthQ = None,
                   end: MonthQ = None, level: LevelQ = "province", period: PeriodQ = "month",
                   region: RegionQ = None) -> StreamingResponse:
     r = _report(ctx, principal, _query(program, start, end, level, period, region), "export")
@@ -207,7 +216,7 @@ def export_report(ctx: Ctx, principal: Caller, program: ProgramCode | None = Non
 @router.get("/reports/charts/{chart}", response_class=Response, responses=_CHART,
             summary="A report chart (coverage, desil, classes, timeliness) as PNG or SVG")
 def chart(ctx: Ctx, chart: Literal["coverage", "desil", "classes", "timeliness"], principal: Caller,
-          format: Literal["png", "svg"] = "png", program: ProgramCode | None = None,
+          format: Literal["png", "svg"] = "png", program: OptProgramQ = None,
           start: MonthQ = None, end: MonthQ = None, region: RegionQ = None) -> Response:
     r = _report(ctx, principal, _query(program, start, end, "province", "all", region))
     return Response(charts.render(chart, r, format), media_type=charts.MEDIA_TYPES[format])
@@ -216,7 +225,7 @@ def chart(ctx: Ctx, chart: Literal["coverage", "desil", "classes", "timeliness"]
 @router.get("/reports/monitoring-evaluation.pdf", response_class=Response, responses=_PDF,
             summary="The monitoring and evaluation report (Art. 7) in Indonesian, for a year or any months")
 def me_report(ctx: Ctx, principal: Caller, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-              start: MonthQ = None, end: MonthQ = None, program: ProgramCode | None = None) -> Response:
+              start: MonthQ = None, end: MonthQ = None, program: OptProgramQ = None) -> Response:
     if year is None and not (start or end):
         year = agreement_day(ctx.clock()).year
     if year is not None:
@@ -273,30 +282,36 @@ def _parties(ctx: Context) -> me_pdf.Parties:
 
 
 REPORT_CSV_COLUMNS = ("program", "period", "region", "region_name", "desil", "delivered", "served",
-                      "served_in_extract", "coverage", "share_desil_1", "rows", "rejected", "benefit_value",
-                      "in_extract", "in_p3ke_not_delivered", "not_in_p3ke", "invalid_nik", "duplicate",
-                      "enrolled", "completed", "dropped_out", "benefit_paid", "suspended", "deceased")
+                      "served_in_extract", "coverage", "share_desil_1", "rows", "rejected", "benefit_value")
+"""Then one column per match class of the report's view, then one per status; a suppressed count is empty."""
 
 
 def _report_csv(r: Any) -> bytes:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(REPORT_CSV_COLUMNS)
+    writer.writerow((*REPORT_CSV_COLUMNS, *r.class_keys, *STATUS_KEYS))
+    blank = [""] * (len(r.class_keys) + len(STATUS_KEYS) + 4)
     for row in r.rows:
-        f = row.figures
+        f = r.shown(row.figures)
+        head = [row.program, row.period, row.region, row.region_name]
         for key in DESIL_KEYS:
-            d = f.by_desil[key]
+            d = row.figures.by_desil[key]
             if d.delivered or d.served:
-                writer.writerow([row.program, row.period, row.region, row.region_name, key, d.delivered, d.served,
-                                 d.served_in_extract, _num(d.served_in_extract / d.delivered if d.delivered else None),
-                                 "", *([""] * 14)])
-        writer.writerow([row.program, row.period, row.region, row.region_name, "all", f.delivered, f.served,
-                         f.served_in_extract, _num(f.coverage), _num(f.share_desil_1), f.rows, f.rejected,
-                         f.benefit_value, *f.by_class.values(), *f.by_status.values()])
+                writer.writerow([*head, key, *(_count(f, f"desil:{key}:{m}") for m in
+                                               ("delivered", "served", "served_in_extract")),
+                                 _num(f.desil_coverage(key)), *blank])
+        writer.writerow([*head, "all", _count(f, "delivered"), _count(f, "served"), _count(f, "served_in_extract"),
+                         _num(f.coverage), _num(f.share_desil_1), _count(f, "rows"), _count(f, "rejected"),
+                         _count(f, "benefit_value"), *(_count(f, f"class:{k}") for k in f.by_class),
+                         *(_count(f, f"status:{k}") for k in f.by_status)])
     return buffer.getvalue().encode()
+
+
+def _count(f: Any, key: str) -> str:
+    value = f.shown(key)
+    return "" if value is None else str(value)
 
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
-

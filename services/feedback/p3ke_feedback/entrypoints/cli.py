@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
                        help="the CSV inside the opened delivery package (its manifest.json beside it is read if there)")
     synth.add_argument("--program", required=True, metavar="CODE",
                        help="program code: pelatihan_berbasis_kompetensi, padat_karya, tenaga_kerja_mandiri, "
-                       "pbi_jamsostek_pekerja_rentan (short forms pbk, pk, tkm, pbi accepted)")
+                       "pbi_jamsostek_pekerja_rentan (short forms pbk, pk, tkm, pbi accepted), or the code of a "
+                       "program the parties added")
     synth.add_argument("--out", type=Path, required=True, metavar="CSV", help="the data balikan file to write")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--served-share", type=_share, default=0.8, metavar="SHARE",
@@ -76,7 +77,8 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--api", default=DEFAULT_API, help=f"feedback API base URL (default {DEFAULT_API})")
     upload.add_argument("--token", required=True, help="bearer token of party 2's program officer")
     upload.add_argument("--program", metavar="CODE",
-                        help="the handover's program (default: looked up with GET /v1/handovers)")
+                        help="the handover's program, one of Art. 3 or one the parties added (default: looked up "
+                        "with GET /v1/handovers)")
     upload.add_argument("--supersedes", metavar="BATCH_ID", help="this file corrects (replaces) that batch")
     console.add_output_options(upload, json_help="print the stored batch (counts by class, status, finding) as JSON")
     upload.set_defaults(func=run_upload)
@@ -138,17 +140,20 @@ def run_upload(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
+    import re
+
     import httpx
 
-    from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, PROGRAMS, token
+    from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, PROGRAM_PATTERN, PROGRAMS, token
 
     if not args.file.is_file():
         raise console.CommandError(f"no such file: {args.file}", code=console.EXIT_USAGE)
     program = args.program
     if program is not None:
-        program = PROGRAM_ALIASES.get(token(program))
+        program = PROGRAM_ALIASES.get(token(program)) or (program if re.fullmatch(PROGRAM_PATTERN, program) else None)
         if program is None:
-            raise console.CommandError(f"unknown program {args.program!r}: one of {', '.join(PROGRAMS)}",
+            raise console.CommandError(f"unknown program {args.program!r}: one of {', '.join(PROGRAMS)}, or the code "
+                                       "of a program the parties added (lower case letters, digits and _)",
                                        code=console.EXIT_USAGE)
     headers = {"Authorization": f"Bearer {args.token}"}
     with httpx.Client(base_url=args.api, headers=headers, timeout=httpx.Timeout(60.0, read=None)) as client:
@@ -194,7 +199,7 @@ def _program_of(client: Any, handover_id: str) -> str:
 
 
 def _batch_summary(b: Any) -> list[str]:
-    from p3ke_feedback.domain.vocabulary import CLASS_LABELS_ID, SERVED_CLASSES, MatchClass
+    from p3ke_feedback.domain.vocabulary import SERVED_CLASSES, MatchView, class_labels_id
 
     rows = int(b.get("rows") or 0)
     head = "already uploaded (the same file): the earlier batch" if b.get("duplicate") else "stored"
@@ -203,14 +208,15 @@ def _batch_summary(b: Any) -> list[str]:
              f"{b['dataset_version_id']}",
              f"  {rows:,} rows: {int(b.get('served') or 0):,} served, {int(b.get('rows_rejected') or 0):,} with errors"]
     counts = b.get("counts_by_match_class") or {}
-    served_classes = {c.value for c in SERVED_CLASSES}
+    view = MatchView.P3KE if b.get("match_view") == MatchView.P3KE.value else MatchView.HANDOVER
+    labels = class_labels_id(view)  # party 2 is told only whether a row was in the handover
     table = []
-    for cls in MatchClass:
-        n = int(counts.get(cls.value, 0))
+    for cls, label in labels.items():
+        n = int(counts.get(cls, 0))
         share = f"{n / rows:.1%}" if rows else "-"
-        table.append([cls.value, n, share, CLASS_LABELS_ID[cls], "yes" if cls.value in served_classes else "no"])
+        table.append([cls, n, share, label, "yes" if cls in SERVED_CLASSES else "no"])
     for cls, n in counts.items():  # a class this CLI does not know yet
-        if cls not in {c.value for c in MatchClass}:
+        if cls not in labels:
             table.append([cls, int(n), f"{int(n) / rows:.1%}" if rows else "-", "", ""])
     lines.append(console.table(table, ["match class", "rows", "share", "keterangan", "served (if no error)"],
                                align="lrrll"))

@@ -12,12 +12,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from p3ke_feedback.domain import report as rep
 from p3ke_feedback.domain.model import aware
-from p3ke_schemas import ProgramCode
+from p3ke_feedback.domain.vocabulary import PROGRAM_PATTERN, MatchView, counts_in_view
 
 UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 """SQLite hands back naive datetimes; every time stored here is UTC."""
 Month = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="a month, YYYY-MM")]
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+ProgramCode = Annotated[str, Field(pattern=PROGRAM_PATTERN, description=(
+    "a program code: one of the four of Art. 3, or one the parties added (written approval, addendum)"))]
+View = Annotated[MatchView, Field(description=(
+    "how finely rows are classed: `handover` (party 2: in_extract, not_in_handover, invalid_nik, duplicate) or "
+    "`p3ke` (party 1: in_p3ke_not_delivered and not_in_p3ke apart, and the desil of persons not handed over)"))]
 
 
 class SignedHandover(BaseModel):
@@ -58,6 +63,7 @@ class Batch(BaseModel):
     rows: int
     rows_rejected: int
     served: int = Field(description="persons counted as served: no error, valid NIK, not a duplicate")
+    match_view: View
     counts_by_match_class: dict[str, int]
     counts_by_status: dict[str, int]
     counts_by_province: dict[str, int]
@@ -69,7 +75,8 @@ class Batch(BaseModel):
     links: Links
 
 
-def batch(row: Mapping[str, Any], duplicate: bool = False) -> Batch:
+def batch(row: Mapping[str, Any], view: MatchView, duplicate: bool = False) -> Batch:
+    """A stored batch as `view`'s reader may see it (party 2: the classes merged, `counts_in_view`)."""
     summary = json.loads(row["summary"])
     base = f"/v1/feedback-batches/{row['batch_id']}"
     return Batch(
@@ -77,7 +84,8 @@ def batch(row: Mapping[str, Any], duplicate: bool = False) -> Batch:
         status=row["status"], supersedes=row["supersedes"], superseded_by=row["superseded_by"],
         filename=row["filename"], file_format=row["file_format"], file_bytes=row["file_bytes"],
         file_sha256=row["file_sha256"], dataset_version_id=row["dataset_version_id"], rows=row["rows"],
-        rows_rejected=row["rows_rejected"], served=row["served"], counts_by_match_class=summary["by_class"],
+        rows_rejected=row["rows_rejected"], served=row["served"], match_view=view,
+        counts_by_match_class=counts_in_view(summary["by_class"], view),
         counts_by_status=summary["by_status"], counts_by_province=summary["by_province"],
         counts_by_finding=summary["by_finding"], notes=summary["notes"], submitted_by_org=row["submitted_org"],
         received_at=aware(row["received_at"]), duplicate=duplicate,
@@ -103,10 +111,13 @@ class FindingsPage(BaseModel):
     items: list[Finding]
 
 
+Count = Annotated[int | None, Field(description="null when suppressed (party 2's reports: fewer than min_cell)")]
+
+
 class DesilFigures(BaseModel):
-    delivered: int
-    served: int
-    served_in_extract: int
+    delivered: Count
+    served: Count
+    served_in_extract: Count
 
 
 class ReportRow(BaseModel):
@@ -114,28 +125,32 @@ class ReportRow(BaseModel):
     period: str = Field(description="YYYY-MM, YYYY-Qn, YYYY, or `all`")
     region: str = Field(description="province (2) or regency (4) code; '' national or not known")
     region_name: str
-    delivered: int
-    served: int
-    served_in_extract: int
+    delivered: Count
+    served: Count
+    served_in_extract: Count
     coverage: float | None = Field(description="served_in_extract / delivered")
-    served_desil_1: int
+    served_desil_1: Count
     share_desil_1: float | None = Field(description="served_desil_1 / served")
-    rows: int
-    rejected: int
-    benefit_value: int = Field(description="rupiah, served persons")
-    by_class: dict[str, int]
-    by_status: dict[str, int]
-    by_desil: dict[str, DesilFigures] = Field(description="desil 1-4, and 0 for persons not in P3KE")
+    rows: Count
+    rejected: Count
+    benefit_value: Count = Field(description="rupiah, served persons")
+    by_class: dict[str, int | None] = Field(description="rows by match class, in the report's view")
+    by_status: dict[str, int | None]
+    by_desil: dict[str, DesilFigures] = Field(description="desil 1-4, and 0: not in P3KE (party 1) / no desil "
+                                                          "shown: not handed over or not in P3KE (party 2)")
 
 
-def report_row(row: rep.Row) -> ReportRow:
-    f = row.figures
+def report_row(row: rep.Row, r: rep.Report) -> ReportRow:
+    f = r.shown(row.figures)
     return ReportRow(program=row.program, period=row.period, region=row.region, region_name=row.region_name,
-                     delivered=f.delivered, served=f.served, served_in_extract=f.served_in_extract,
-                     coverage=f.coverage, served_desil_1=f.served_desil_1, share_desil_1=f.share_desil_1,
-                     rows=f.rows, rejected=f.rejected, benefit_value=f.benefit_value, by_class=f.by_class,
-                     by_status=f.by_status,
-                     by_desil={k: DesilFigures(**vars(d)) for k, d in f.by_desil.items()})
+                     delivered=f.shown("delivered"), served=f.shown("served"),
+                     served_in_extract=f.shown("served_in_extract"), coverage=f.coverage,
+                     served_desil_1=f.shown("served_desil_1"), share_desil_1=f.share_desil_1,
+                     rows=f.shown("rows"), rejected=f.shown("rejected"), benefit_value=f.shown("benefit_value"),
+                     by_class={k: f.shown(f"class:{k}") for k in f.by_class},
+                     by_status={k: f.shown(f"status:{k}") for k in f.by_status},
+                     by_desil={k: DesilFigures(**{m: f.shown(f"desil:{k}:{m}") for m in vars(d)})
+                               for k, d in f.by_desil.items()})
 
 
 class Timeliness(BaseModel):
@@ -166,6 +181,9 @@ class Report(BaseModel):
     level: str
     period: str
     overdue_days: int
+    view: View
+    min_cell: int | None = Field(description="party 2's reports: counts below this are suppressed (null), with "
+                                             "secondary suppression as in publications; null: exact (party 1)")
     unsettled_handovers: int = Field(description="signed handovers whose delivered counts are not in the figures "
                                                  "yet (extract or snapshot not available)")
     rows: list[ReportRow]
@@ -177,8 +195,9 @@ class Report(BaseModel):
 def report(r: rep.Report) -> Report:
     return Report(
         generated_at=r.generated_at, program=r.program, start=r.start, end=r.end, level=r.level,
-        period=r.granularity, overdue_days=r.overdue_days, unsettled_handovers=r.unsettled_handovers,
-        rows=[report_row(x) for x in r.rows], totals=[report_row(x) for x in r.totals],
+        period=r.granularity, overdue_days=r.overdue_days, view=r.view, min_cell=r.min_cell,
+        unsettled_handovers=r.unsettled_handovers,
+        rows=[report_row(x, r) for x in r.rows], totals=[report_row(x, r) for x in r.totals],
         timeliness=[Timeliness(program=t.program, period=t.period, handovers=t.handovers,
                                with_feedback=t.with_feedback, awaiting=t.awaiting, overdue=t.overdue,
                                median_days_to_feedback=t.median_days, mean_days_to_feedback=t.mean_days,
@@ -199,7 +218,7 @@ class PublicationIn(BaseModel):
 
 
 class PublishedCell(BaseModel):
-    desil: str = Field(description="1-4, 0 (not in P3KE) or `all`")
+    desil: str = Field(description="1-4, 0 (no desil shown: not handed over, or not in P3KE) or `all`")
     delivered: int | None = Field(description="null when suppressed")
     served: int | None
     served_in_extract: int | None

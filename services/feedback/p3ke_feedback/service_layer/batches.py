@@ -30,12 +30,13 @@ from p3ke_feedback.adapters.orm import batch_cells, extracts, feedback_batches, 
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.layout import LayoutError
 from p3ke_feedback.domain.model import aware
-from p3ke_feedback.domain.vocabulary import MatchClass
-from p3ke_feedback.service_layer import aggregates
+from p3ke_feedback.domain.vocabulary import MatchClass, MatchView, counts_in_view
+from p3ke_feedback.service_layer import aggregates, programs
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handovers import extract_file, settle, snapshot_file, snapshot_row
 from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
+from p3ke_platform.ids import random_id
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
 from p3ke_platform.shared_files import fsync_path as fsync
@@ -81,8 +82,10 @@ class _Laps:
 
 
 def authorize(ctx: Context, actor: Actor, program: str) -> None:
-    """May this actor submit feedback for this program today (the agreement's policy)?"""
-    Refused.unless(ctx.policy.decide_for(actor, "submit-feedback", program, at=ctx.clock()))
+    """May this actor submit feedback for this program today (the agreement's policy)? A program added by
+    written approval is then accepted for a handover signed for it (`_handover`, `programs.policy_scope`)."""
+    Refused.unless(ctx.policy.decide_for(actor, "submit-feedback", programs.policy_scope(ctx, program),
+                                         at=ctx.clock()))
 
 
 def _handover(session: Session, ctx: Context, actor: Actor, sub: Submission) -> Any:
@@ -198,7 +201,7 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
         upload.path.unlink(missing_ok=True)
         return Stored(False, found["same"])
     handover = found["handover"]
-    batch_id = sub.batch_id or f"fb-{uuid.uuid4().hex[:20]}"
+    batch_id = sub.batch_id or random_id("fb", 20)
     work = ctx.storage / "work" / uuid.uuid4().hex
     final = ctx.batch_dir(batch_id)
     s = ctx.settings
@@ -312,7 +315,8 @@ def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload
             uow.emit(FeedbackReceived(
                 batch_id=batch_id, handover_id=sub.handover_id, agreement_id=handover["agreement_id"],
                 program=program, supersedes=sub.supersedes, rows=result.rows, rows_rejected=result.rejected,
-                counts_by_match_class=result.by_class, counts_by_status=result.by_status,
+                counts_by_match_class=counts_in_view(result.by_class, MatchView.HANDOVER),
+                counts_by_status=result.by_status,
                 counts_by_region=result.by_province, submitted_by=actor, received_at=now), subject=batch_id)
             uow.record_access(actor=actor, action="upload", resource_type="feedback-batch", resource_id=batch_id,
                               record_count=result.rows, agreement_id=handover["agreement_id"], program=program,

@@ -1,5 +1,7 @@
 """Publishing a report beyond the two parties (Art. 10(3)): only with the other party's recorded
-disclosure consent (the agreement policy's `publish-report`), only aggregates, small cells suppressed.
+disclosure consent (the agreement policy's `publish-report`), only aggregates, small cells suppressed,
+in party 2's view (served persons not handed over have no desil: a publication says no more about Data
+P3KE membership than party 2 may know).
 
 The publication is stored as published (content and its SHA-256) with the consents it relied on, so
 what was disclosed, by whom and on what grounds can be shown later.
@@ -10,25 +12,29 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import uuid
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from p3ke_feedback.adapters.orm import publications
 from p3ke_feedback.domain.report import publish_row
-from p3ke_feedback.service_layer import reports
+from p3ke_feedback.domain.vocabulary import MatchView
+from p3ke_feedback.service_layer import programs, reports
 from p3ke_feedback.service_layer.context import Context
+from p3ke_platform.ids import random_id
 from p3ke_platform.refusal import Refused
 from p3ke_schemas import Actor
 
 
 def publish(ctx: Context, actor: Actor, q: reports.ReportQuery, purpose: str) -> dict[str, Any]:
     now = ctx.clock()
-    decision = ctx.policy.decide_for(actor, "publish-report", q.program, at=now, purpose=purpose)
+    decision = ctx.policy.decide_for(actor, "publish-report", programs.policy_scope(ctx, q.program), at=now,
+                                     purpose=purpose)
     Refused.unless(decision)
     with ctx.sessions() as session:
-        report = reports.build(ctx, session, q)
+        if q.program:
+            programs.require_known(ctx, session, q.program)
+        report = reports.build(ctx, session, q, MatchView.HANDOVER)  # public: no more than party 2 may see
     min_cell = ctx.settings.feedback_min_cell
     rows = [dataclasses.asdict(publish_row(row, min_cell)) for row in report.rows]
     content: dict[str, Any] = {
@@ -38,7 +44,7 @@ def publish(ctx: Context, actor: Actor, q: reports.ReportQuery, purpose: str) ->
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(text.encode()).hexdigest()
-    publication_id = f"pub-{uuid.uuid4().hex[:16]}"
+    publication_id = random_id("pub")
     with ctx.unit_of_work() as uow:
         uow.session.execute(insert(publications).values(
             publication_id=publication_id, published_org=actor.org, published_subject=actor.subject,

@@ -1,4 +1,6 @@
-"""Reports for both parties, read from the running aggregates (one grouped query) and the handovers."""
+"""Reports for both parties, read from the running aggregates (one grouped query) and the handovers, in the
+reader's view (`service_layer.views`): party 2's with the match classes merged, persons not handed over
+without a desil, and small cells suppressed where shown (`Report.shown`)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from p3ke_feedback.domain.report import (
     group,
     totals,
 )
+from p3ke_feedback.domain.vocabulary import MatchView
 from p3ke_feedback.service_layer.context import Context
 
 
@@ -100,13 +103,14 @@ def _timeliness(handovers: list[dict[str, object]], q: ReportQuery, now: datetim
     return [out[k] for k in sorted(out)], sorted(overdue, key=lambda o: -o.days_without_feedback)
 
 
-def build(ctx: Context, session: Session, q: ReportQuery) -> Report:
+def build(ctx: Context, session: Session, q: ReportQuery, view: MatchView = MatchView.P3KE) -> Report:
     cells = _cells(session, q)
-    rows = group(cells, q.granularity, q.level, ctx.regions.name)
+    rows = group(cells, q.granularity, q.level, ctx.regions.name, view)
     handovers = _handovers(session, q)
     now = ctx.clock()
     timeliness, overdue = _timeliness(handovers, q, now, ctx.settings.feedback_overdue_days)
     unsettled = sum(1 for h in handovers if h["delivered_state"] != "settled")
     return Report(generated_at=now, program=q.program, start=q.start, end=q.end, level=q.level,
                   granularity=q.granularity, overdue_days=ctx.settings.feedback_overdue_days, rows=rows,
-                  totals=totals(rows), timeliness=timeliness, overdue=overdue, unsettled_handovers=unsettled)
+                  totals=totals(rows), timeliness=timeliness, overdue=overdue, unsettled_handovers=unsettled,
+                  view=view, min_cell=None if view == MatchView.P3KE else ctx.settings.feedback_min_cell)

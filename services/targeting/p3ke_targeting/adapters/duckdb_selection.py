@@ -116,9 +116,19 @@ def select_into(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Se
         ORDER BY {order_by(selection)} LIMIT {int(quota)}""", params)
 
 
+def record_key_sql(column: str) -> str:
+    """The person's record key for the cell key method, 0..255: the first byte of HMAC-SHA256(record-key secret,
+    trim(NIK)), the secret's padded keys as `$rk_opad`/`$rk_ipad`. Fixed per person across snapshots, computed
+    when counting and never stored."""
+    mac = f"sha256($rk_opad::BLOB || unhex(sha256($rk_ipad::BLOB || encode(trim({column})))))"
+    return f"('0x' || left({mac}, 2))::INTEGER"
+
+
 def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, digits: int,
-                hash_key: str, ledgers: Sequence[Path]) -> list[tuple[str, int, int]]:
-    """(region code prefix, desil, persons) for everyone the selection matches (no quota)."""
+                hash_key: str, ledgers: Sequence[Path],
+                record_key_secret: str | None = None) -> list[tuple[str, int, int, int]]:
+    """(region code prefix, desil, persons, cell key) for everyone the selection matches (no quota). The cell key
+    is the sum of the members' record keys mod 256 when `record_key_secret` is given, else 0."""
     where = Filter(selection)
     params: dict[str, Any] = {**where.params, "snapshot": str(snapshot)}
     anti = ""
@@ -127,8 +137,13 @@ def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Se
         params.update(ledgers=[str(p) for p in ledgers], opad=opad, ipad=ipad)
         anti = (f"AND NOT EXISTS (SELECT 1 FROM read_parquet($ledgers) l "
                 f"WHERE l.subject_ref = {subject_ref_sql('nik')})")
+    cell_key = "0"
+    if record_key_secret is not None:
+        params["rk_opad"], params["rk_ipad"] = hmac_keys(record_key_secret)
+        cell_key = f"CAST(sum({record_key_sql('nik')}) % 256 AS INTEGER)"
     rows = con.execute(f"""
-        SELECT left(kode_kemendagri, {int(digits)}) AS region, desil_kesejahteraan AS desil, count(*) AS n
+        SELECT left(kode_kemendagri, {int(digits)}) AS region, desil_kesejahteraan AS desil, count(*) AS n,
+               {cell_key} AS ckey
         FROM read_parquet($snapshot) WHERE {where.sql} {anti}
         GROUP BY ALL ORDER BY region, desil""", params).fetchall()
-    return [(str(r), int(d), int(n)) for r, d, n in rows]
+    return [(str(r), int(d), int(n), int(k)) for r, d, n, k in rows]

@@ -1,6 +1,7 @@
-"""Targeting tables: the dataset versions it may select from, extract requests and frozen extracts."""
+"""Targeting tables: the dataset versions it may select from, extract requests, frozen extracts and the planning
+query budget."""
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, String, Table, Text
 
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import messaging_tables
@@ -59,4 +60,13 @@ extracts = Table(
     Column("ledger_uri", Text, nullable=False, doc="keyed NIK hashes of the recipients (Parquet)"),
     Column("ledger_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+plan_budget = Table(
+    "plan_budget", metadata,
+    Column("caller_org", String(50), primary_key=True),
+    Column("caller_subject", String(200), primary_key=True),
+    Column("day", Date, primary_key=True, doc="the Jakarta calendar day"),
+    Column("used", Integer, nullable=False, doc="protected planning queries answered or attempted that day"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -14,10 +14,11 @@ from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.domain.eligibility import EligibilityRules, ProgramRule
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SEX_VALUES
 
-REFERENCE_WINDOW_DAYS = 30
-"""`criteria.reference_date` (the day ages are computed on) may lie at most this many days before or after
-the day the request was received, e.g. the start of a program next month. Eligibility is never computed on a
-day the requester picks freely: a far date would let minors or pensioners through the program's age rule."""
+REFERENCE_WINDOW_DAYS = 31
+"""`criteria.reference_date` (the day ages are computed on) may lie at most this many days *before* the day the
+request was received (e.g. the first day of the month a program's intake opened), never after it. Eligibility is
+never computed on a day the requester picks freely: a later day would let today's minors through an 18-60 rule
+(2050-01-01 selected three-year-olds), an earlier one far back would let people through who are too old now."""
 
 
 class Invalid(Exception):
@@ -81,21 +82,37 @@ def minimal_regions(codes: Iterable[str], known: frozenset[str]) -> tuple[str, .
     return tuple(kept)
 
 
+def check_reference_date(asked: date | None, received: date) -> date:
+    """The day ages are computed on: `received` (the Jakarta day the request was received), or the request's
+    reference date if it lies within `REFERENCE_WINDOW_DAYS` before it; anything else is Invalid."""
+    if asked is None:
+        return received
+    earliest = received - timedelta(days=REFERENCE_WINDOW_DAYS)
+    if earliest <= asked <= received:
+        return asked
+    where = (f"sesudah hari permintaan diterima ({received}) / is after the day the request was received "
+             f"({received})" if asked > received else
+             f"lebih dari {REFERENCE_WINDOW_DAYS} hari sebelum hari permintaan diterima ({received}) / is more than "
+             f"{REFERENCE_WINDOW_DAYS} days before the day the request was received ({received})")
+    raise Invalid(f"criteria.reference_date {asked} {where}: usia dihitung pada hari permintaan; hapus "
+                  f"reference_date atau pilih hari antara {earliest} dan {received} / ages are computed on the day of "
+                  f"the request; leave reference_date out or give a day from {earliest} to {received}")
+
+
 def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, region_codes: frozenset[str],
-            default_reference: date) -> Selection:
-    """The selection for `criteria`; `default_reference` is the (Jakarta) day the request was received."""
-    rule = rules.rule_for(program)
+            default_reference: date, added: ProgramRule | None = None) -> Selection:
+    """The selection for `criteria`; `default_reference` is the (Jakarta) day the request was received. A program
+    without an entry in the rules file is selected by `added` (the eligibility its written approval or addendum
+    states, already checked against the vocabularies)."""
+    rule = rules.rule_for(program) or added
     if rule is None:
-        raise Invalid(f"program '{program}' has no eligibility rules (rules {rules.rules_version})")
+        raise Invalid(f"program {program} tidak punya aturan kelayakan: tidak ada di berkas aturan "
+                      f"{rules.rules_version} dan persetujuan tertulis atau adendum yang mencakupnya tidak menyatakan "
+                      f"sasarannya / program '{program}' has no eligibility rules: not in the rules file "
+                      f"({rules.rules_version}) and no written approval or addendum covering it states its eligibility")
     if not criteria.deciles:
         raise Invalid("criteria select no desil: name at least one of 1, 2, 3, 4")
-    ref = criteria.reference_date or default_reference
-    if abs((ref - default_reference).days) > REFERENCE_WINDOW_DAYS:
-        raise Invalid(f"criteria.reference_date {ref} is more than {REFERENCE_WINDOW_DAYS} days from the day the "
-                      f"request was received ({default_reference}): ages are computed on the day of the request; "
-                      f"leave reference_date out, or give a day between "
-                      f"{default_reference - timedelta(days=REFERENCE_WINDOW_DAYS)} and "
-                      f"{default_reference + timedelta(days=REFERENCE_WINDOW_DAYS)}")
+    ref = check_reference_date(criteria.reference_date, default_reference)
     lowest, highest = _ages(criteria, rule)
     include = {column: tuple(values) for column, values in rule.include.items()}
     exclude = {column: tuple(values) for column, values in rule.exclude.items()}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from p3ke_platform import purpose_text
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import audited_refusal
 from p3ke_platform.auth import Principal
@@ -22,18 +23,23 @@ from p3ke_platform.refusal import Refused
 from p3ke_schemas import ExtractRequested
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError
+from p3ke_targeting.domain import cell_key, plan_dimensions
 from p3ke_targeting.domain.selection import Invalid
 from p3ke_targeting.entrypoints.deps import Ctx, Officer, Planner, Requester
 from p3ke_targeting.entrypoints.dto import (
     DatasetVersion,
     ExtractRequestIn,
+    PlanBudget,
     PlanCell,
     PlanIn,
     PlanOut,
     RequestStatus,
 )
-from p3ke_targeting.service_layer import requests
+from p3ke_targeting.service_layer import plan_budget, requests
+from p3ke_targeting.service_layer.added_programs import added_rule
 from p3ke_targeting.service_layer.context import Context
+from p3ke_targeting.service_layer.extracts import JUSTIFICATION_RULE
+from p3ke_targeting.service_layer.plan_budget import Charged
 from p3ke_targeting.service_layer.planning import plan
 
 router = APIRouter(prefix="/v1", tags=["targeting"])
@@ -54,12 +60,19 @@ def list_datasets(_: Officer, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500
              responses={200: {"model": RequestStatus,
                               "description": "This request_id was submitted before with the same content"}})
 def submit(body: ExtractRequestIn, principal: Requester, ctx: Ctx, response: Response) -> RequestStatus:
+    request_id = body.request_id or f"req-{uuid.uuid4()}"
+    # checked before it is published or stored: a NIK or a name typed here would stay in Kafka and the audit log
+    with audited_refusal(ctx, principal, action="refusal", resource_type="extract-request", resource_id=request_id,
+                         program=str(body.program)):
+        refused = purpose_text.refusal(body.justification)
+        if refused is not None:
+            raise Refused(422, refused, rule=JUSTIFICATION_RULE)
     try:
         request = ExtractRequested(
-            request_id=body.request_id or f"req-{uuid.uuid4()}",
+            request_id=request_id,
             agreement_id=body.agreement_id or ctx.agreement_id, program=body.program,
             criteria=body.criteria, quota=body.quota, fields=body.fields, justification=body.justification,
-            requested_by=principal.actor(), dataset_version_id=body.dataset_version_id,
+            purpose=body.purpose, requested_by=principal.actor(), dataset_version_id=body.dataset_version_id,
             requested_at=ctx.clock(), recipient=body.recipient)
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from None
@@ -87,31 +100,44 @@ def get_request(request_id: str, principal: Officer, ctx: Ctx) -> RequestStatus:
         return _status(session, row)
 
 
-@router.post("/plans", response_model=PlanOut, summary="Aggregate counts for criteria (small cells suppressed)")
+@router.post("/plans", response_model=PlanOut,
+             summary="Aggregate counts for criteria (party 1 exact; party 2 protected by the cell key method)")
 def plan_counts(body: PlanIn, principal: Planner, ctx: Ctx) -> PlanOut:
     now = ctx.clock()
+    today = agreement_day(now)
     program = str(body.program)
-    # planning reads personal data to count it: recorded like any other access, refusals too
+    exact = principal.org == ctx.policy.terms_at(now).party(1).org  # the data provider sees exact counts
+    budget: Charged | None = None
+    # planning reads personal data to count it: a data action of the agreement (refused outside its validity,
+    # like an extract) recorded like any other access, refusals too
     with audited_refusal(ctx, principal, action="refusal", resource_type="dataset-version",
                          resource_id=body.dataset_version_id or "current", program=program):
-        Refused.unless(ctx.policy.decide(principal.org, principal.roles, "plan-aggregates", program, at=now))
-        with ctx.sessions() as session:  # (a refusal is recorded after this read ends: SQLite has one writer)
-            try:
+        Refused.unless(ctx.policy.decide(principal.org, principal.roles, "plan-aggregates", program, at=now,
+                                         purpose=body.purpose))
+        try:
+            if not exact:
+                plan_dimensions.check(body.criteria, body.group_by, today)
+                budget = plan_budget.charge(ctx, principal, today, now)
+            with ctx.sessions() as session:  # (a refusal is recorded after this read ends: SQLite has one writer)
                 result = plan(ctx, session, program=program, criteria=body.criteria,
-                              dataset_version_id=body.dataset_version_id, group_by=body.group_by,
-                              today=agreement_day(now))
-            except Invalid as exc:
-                raise Refused(422, exc.reason, rule="invalid-request") from None
-            except SnapshotError as exc:
-                raise Refused(422, str(exc), rule="snapshot") from None
+                              dataset_version_id=body.dataset_version_id, group_by=body.group_by, today=today,
+                              protected=not exact, added=added_rule(ctx, program, now, body.purpose))
+        except Invalid as exc:
+            raise Refused(422, exc.reason, rule="invalid-request") from None
+        except SnapshotError as exc:
+            raise Refused(422, str(exc), rule="snapshot") from None
+    asked = body.model_dump_json(exclude={"program", "purpose"})
     _record_query(ctx, principal, result.dataset_version_id, count=result.matched, program=program,
-                  purpose=f"planning counts (aggregates only) {body.model_dump_json(exclude={'program'})}")
-    return PlanOut(dataset_version_id=result.dataset_version_id, program=program,
+                  purpose=f"{body.purpose}: planning counts ({result.protection}"
+                          f"{'; ' + budget.describe() if budget else ''}) {asked}")
+    return PlanOut(dataset_version_id=result.dataset_version_id, program=program, purpose=body.purpose,
                    rules_version=result.rules_version, reference_date=result.reference_date,
-                   group_by=result.group_by, min_cell=result.min_cell,
-                   excludes_earlier_recipients=result.excludes_earlier_recipients,
+                   group_by=result.group_by, protection=result.protection,  # type: ignore[arg-type]
+                   method=cell_key.METHOD if not exact else None, min_cell=result.min_cell,
+                   rounding_base=result.rounding_base, excludes_earlier_recipients=result.excludes_earlier_recipients,
                    cells=[PlanCell(**vars(c)) for c in result.cells], total_shown=result.total_shown,
-                   suppressed_cells=result.suppressed_cells)
+                   suppressed_cells=result.suppressed_cells,
+                   budget=PlanBudget(used=budget.used, limit=budget.limit, day=budget.day) if budget else None)
 
 
 @router.get("/eligibility-rules", summary="The eligibility rules per program and their version")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from p3ke_platform import duckdb_engine
+from p3ke_platform import duckdb_engine, purpose_text
 from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
 from p3ke_schemas import Actor, ExtractRequested
@@ -29,6 +29,7 @@ from p3ke_targeting.adapters.orm import datasets, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
 from p3ke_targeting.domain.selection import Invalid, Selection, check_fields, resolve
+from p3ke_targeting.service_layer.added_programs import added_rule
 from p3ke_targeting.service_layer.context import Context
 
 log = get_logger(__name__)
@@ -36,6 +37,11 @@ log = get_logger(__name__)
 SERVICE_ACTOR = Actor(org="kemenkopmk", subject="urn:p3ke:service:targeting", roles=["data-steward"],
                       service_account=True)
 """Targeting prepares extracts for party 1 (Art. 4(1): party 1 decides what leaves)."""
+
+
+JUSTIFICATION_RULE = "justification"
+"""A request refused for its justification text (a NIK-like number, a name, too long): the text is kept out of
+the audit log and extract-prepared."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +97,17 @@ def order_seed(ctx: Context, request_id: str) -> str:
 
 def prepare(ctx: Context, session: Session, request: ExtractRequested, received_at: datetime) -> Accepted | Rejected:
     """Decide a request received at `received_at` (ages are computed on that day, see `resolve`)."""
+    refused_text = purpose_text.refusal(request.justification)
+    if refused_text is not None:
+        return Rejected(refused_text, rule=JUSTIFICATION_RULE)
     try:
         terms_version = _policy(ctx, request)
         fields = check_fields(request.fields)
         dataset = dataset_row(session, request.dataset_version_id)
-        selection = resolve(request.criteria, str(request.program), ctx.rules, ctx.region_codes,
-                            default_reference=agreement_day(received_at))
+        program = str(request.program)
+        selection = resolve(request.criteria, program, ctx.rules, ctx.region_codes,
+                            default_reference=agreement_day(received_at),
+                            added=added_rule(ctx, program, request.requested_at, request.purpose))
         snapshot = usable_snapshot(ctx, dataset, [*fields, *selection.columns])
         return _select(ctx, session, request, selection, fields, dataset, snapshot, terms_version)
     except Refused as refused:
@@ -113,11 +124,12 @@ def _policy(ctx: Context, request: ExtractRequested) -> str:
                                f"'{ctx.agreement_id}'", rule="agreement"))
     program = str(request.program)
     asked = ctx.policy.decide_for(request.requested_by, "request-extract", program, request.fields,
-                                  at=request.requested_at)
+                                  at=request.requested_at, purpose=request.purpose)
     _refuse_unless(asked, request.fields)
     if request.recipient is not None:
         _check_recipient(ctx, request)
-    prepared = ctx.policy.decide_for(SERVICE_ACTOR, "prepare-extract", program, request.fields, at=ctx.clock())
+    prepared = ctx.policy.decide_for(SERVICE_ACTOR, "prepare-extract", program, request.fields, at=ctx.clock(),
+                                     purpose=request.purpose)
     _refuse_unless(prepared, request.fields)
     return prepared.terms_version
 
@@ -137,7 +149,7 @@ def _check_recipient(ctx: Context, request: ExtractRequested) -> None:
         raise Refused(Rejected(f"{who} is a service account: a named recipient must be a person, who signs in to "
                                f"receive the package password", rule="recipient", terms_version=terms.version))
     may = ctx.policy.decide_for(recipient, "download-package", str(request.program), request.fields,
-                                at=request.requested_at)
+                                at=request.requested_at, purpose=request.purpose)
     if not may.allowed:
         raise Refused(Rejected(f"{who} may not receive the package: {may.reason}", rule="recipient",
                                terms_version=may.terms_version))

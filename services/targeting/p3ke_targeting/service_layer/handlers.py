@@ -14,7 +14,14 @@ from p3ke_schemas import CloudEvent, DatasetUpdated, ExtractPrepared, ExtractReq
 from p3ke_targeting.adapters.extract_files import read_refs
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
 from p3ke_targeting.service_layer.context import Context
-from p3ke_targeting.service_layer.extracts import Accepted, Rejected, counts_json, discard, prepare
+from p3ke_targeting.service_layer.extracts import (
+    JUSTIFICATION_RULE,
+    Accepted,
+    Rejected,
+    counts_json,
+    discard,
+    prepare,
+)
 from p3ke_targeting.service_layer.requests import Conflict, path_of, receive
 
 log = get_logger(__name__)
@@ -48,14 +55,28 @@ def extract_requested(ctx: Context, uow: UnitOfWork, event: CloudEvent) -> None:
 
 def what_was_asked(uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> dict[str, Any]:
     """extract-prepared's account of the request (for the BAST, and to bind the release to the requester):
-    who asked and by which path, why, the criteria with the day ages were computed on, the fields.
-    Account ids and the justification only; nothing of a data subject."""
+    who asked and by which path, for which purpose and why, the criteria with the day ages were computed on, the
+    fields. Account ids, the purpose code and a checked justification only; nothing of a data subject (a
+    justification refused by the check is left out)."""
     criteria = request.criteria
     if isinstance(outcome, Accepted) and outcome.reference_date is not None:
         criteria = criteria.model_copy(update={"reference_date": outcome.reference_date})
     return {"requester": request.requested_by, "recipient": request.recipient,
-            "request_path": path_of(uow, request.request_id), "justification": request.justification,
-            "criteria": criteria, "fields": list(request.fields)}
+            "request_path": path_of(uow, request.request_id), "justification": _checked_justification(request, outcome),
+            "purpose": request.purpose, "criteria": criteria, "fields": list(request.fields)}
+
+
+def _checked_justification(request: ExtractRequested, outcome: Accepted | Rejected) -> str | None:
+    if isinstance(outcome, Rejected) and outcome.rule == JUSTIFICATION_RULE:
+        return None
+    return request.justification
+
+
+def audit_purpose(request: ExtractRequested, outcome: Accepted | Rejected) -> str | None:
+    """The audit record's purpose: the purpose code and the checked justification (a refused one is left out)."""
+    text = _checked_justification(request, outcome)
+    parts = [p for p in (request.purpose, text) if p]
+    return ": ".join(parts) or None
 
 
 def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outcome: Accepted | Rejected) -> None:
@@ -75,7 +96,8 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
                                  prepared_at=now, **asked), subject=request.request_id)
         uow.record_access(actor=request.requested_by, action="refusal", resource_type="extract-request",
                           resource_id=request.request_id, outcome="denied", reason=outcome.reason,
-                          agreement_id=request.agreement_id, program=program, purpose=request.justification)
+                          agreement_id=request.agreement_id, program=program,
+                          purpose=audit_purpose(request, outcome))
         log.info("extract request rejected", request_id=request.request_id, program=program, rule=outcome.rule)
         return
     uow.session.execute(insert(extracts).values(
@@ -105,7 +127,7 @@ def _record_selection(uow: UnitOfWork, request: ExtractRequested, outcome: Accep
     streamed from the recipient ledger (the platform splits it over events under Kafka's 1 MB)."""
     uow.record_access(actor=request.requested_by, action="select", resource_type="extract",
                       resource_id=outcome.extract_id, agreement_id=request.agreement_id,
-                      program=str(request.program), purpose=request.justification,
+                      program=str(request.program), purpose=audit_purpose(request, outcome),
                       subject_refs=read_refs(outcome.ledger_path), at=now)
 
 

@@ -9,11 +9,13 @@ the stored one; the same id with other content is a `Conflict`. The row keeps th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
 from sqlalchemy import RowMapping, insert, select
 
+from p3ke_platform import purpose_text
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import ExtractRequested
 from p3ke_schemas.events import RequestPath
@@ -35,11 +37,21 @@ class Conflict(Exception):
 def same_request(stored_json: str, request: ExtractRequested) -> bool:
     """Two requests with one request_id are the same if they ask the same (who and when may differ
     in form, e.g. a re-sent event); anything else reusing the id is a conflict."""
-    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "dataset_version_id",
-            "recipient")
+    keys = ("agreement_id", "program", "criteria", "quota", "fields", "justification", "purpose",
+            "dataset_version_id", "recipient")
     stored = json.loads(stored_json)
-    current = json.loads(request.model_dump_json())
+    current = json.loads(storable(request))
     return all(stored.get(k) == current.get(k) for k in keys)
+
+
+def storable(request: ExtractRequested) -> str:
+    """The request as stored: as received, except a justification the check refuses (it may hold a NIK or a
+    name), which is kept only as its SHA-256, enough to tell the same request from another."""
+    data = json.loads(request.model_dump_json())
+    if purpose_text.refusal(request.justification) is not None:
+        digest = hashlib.sha256(request.justification.encode()).hexdigest()
+        data["justification"] = f"withheld (refused by the justification check), sha256 {digest}"
+    return json.dumps(data)
 
 
 def submit(ctx: Context, uow: UnitOfWork, request: ExtractRequested) -> RowMapping | None:
@@ -90,6 +102,6 @@ def _store(uow: UnitOfWork, request: ExtractRequested, *, status: str, path: Req
     uow.session.execute(insert(extract_requests).values(
         request_id=request.request_id, agreement_id=request.agreement_id, program=str(request.program),
         requester_org=request.requested_by.org, requester_subject=request.requested_by.subject,
-        quota=request.quota, request=request.model_dump_json(), status=status, received_at=received_at,
+        quota=request.quota, request=storable(request), status=status, received_at=received_at,
         path=path))
     return None
