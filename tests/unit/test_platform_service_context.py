@@ -276,22 +276,36 @@ def test_a_service_process_records_its_terms_at_start_and_refuses_tampered_ones(
         return subprocess.run([sys.executable, "-m", "p3ke_targeting", role], env=env, capture_output=True,
                               text=True, timeout=120, check=False)
 
+    def records() -> list[DataAccess]:
+        engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'targeting.db'}")
+        outbox = TARGETING.tables.outbox
+        with engine.connect() as conn:
+            values = conn.execute(select(outbox.c.value).where(outbox.c.event_type == "p3ke.data-access.v1")
+                                  .order_by(outbox.c.seq)).scalars().all()
+        engine.dispose()
+        return [DataAccess.model_validate(json.loads(v)["data"] if "data" in json.loads(v) else json.loads(v))
+                for v in values]
+
     assert run("migrate").returncode == 0
     for _ in range(2):
         started = run("jobs")
         assert started.returncode == 0, started.stderr
-    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'targeting.db'}")
-    outbox = TARGETING.tables.outbox
-    with engine.connect() as conn:
-        values = conn.execute(select(outbox.c.value).where(outbox.c.event_type == "p3ke.data-access.v1")
-                              ).scalars().all()
-    engine.dispose()
-    records = [DataAccess.model_validate(json.loads(v)["data"] if "data" in json.loads(v) else json.loads(v))
-               for v in values]
     digest = load_agreement(directory).digest
-    assert [(r.service, r.resource_type, r.resource_id) for r in records] == [
-        ("targeting", "agreement-terms", digest)] * 2  # one per start
-    assert f"checked against the manifest {manifest.name}" in (records[0].reason or "")
+    first = records()
+    assert [(r.service, r.resource_type, r.resource_id) for r in first] == [
+        ("targeting", "agreement-terms", digest)]  # once per terms: a restart under the same terms adds nothing
+    assert f"checked against the manifest {manifest.name}" in (first[0].reason or "")
+
+    # new terms (an addendum, listed in a new manifest): the next start records them
+    shutil.copy(BUNDLED_DIR / "example-addendum-extension.yaml", directory / "addendum.yaml")
+    manifest.write_text(subprocess.run(["sha256sum", "pks-p3ke-2023.yaml", "addendum.yaml"], cwd=directory,
+                                       capture_output=True, text=True, check=True).stdout)
+    env["P3KE_AGREEMENT_INCLUDE_EXAMPLES"] = "true"
+    started = run("jobs")
+    assert started.returncode == 0, started.stderr
+    extended = load_agreement(directory, include_examples=True).digest
+    assert extended != digest
+    assert [r.resource_id for r in records()] == [digest, extended]
 
     pks = directory / "pks-p3ke-2023.yaml"
     listed = hashlib.sha256(pks.read_bytes()).hexdigest()

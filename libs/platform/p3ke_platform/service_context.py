@@ -91,8 +91,11 @@ class ServiceContext(Generic[S]):
         return self.policy.agreement.digest
 
     def record_terms_loaded(self) -> list[CloudEvent]:
-        """Once per process: record (a `data-access` event, action read, resource `agreement-terms`, id the
-        digest) which agreement files this process applies, by name and SHA-256, and under which manifest.
+        """Record (a `data-access` event, action read, resource `agreement-terms`, id the digest) which agreement
+        files this service applies, by name and SHA-256, and under which manifest — once per service database
+        and terms digest: the first process that starts under new terms records them, later starts and
+        restarts under the same terms find the record in the outbox and add nothing (so a restart or a replay
+        changes no state, and the log shows each change of terms once per service).
 
         Called at start-up by the runner, after `check` (the database is migrated by then); a service that
         publishes no events (the witness) keeps no such record. A database that cannot take the record stops
@@ -115,6 +118,9 @@ class ServiceContext(Generic[S]):
                           roles=["operator"], service_account=True)
             try:
                 with self.unit_of_work() as uow:
+                    if self._terms_on_record(uow, digest):
+                        self._terms_recorded = []
+                        return []
                     events = uow.record_access(
                         actor=actor, action="read", resource_type=TERMS_RESOURCE, resource_id=digest,
                         agreement_id=agreement.base.id, record_count=len(agreement.sources), at=self.clock(),
@@ -128,6 +134,18 @@ class ServiceContext(Generic[S]):
                 ) from None
             self._terms_recorded = events
             return events
+
+    def _terms_on_record(self, uow: UnitOfWork, digest: str) -> bool:
+        """Whether this service's outbox already holds the start-up record of these terms (its key is the digest)."""
+        from sqlalchemy import select
+
+        from p3ke_schemas import EVENTS, DataAccess
+
+        access_type = next(spec.type for spec in EVENTS if spec.model is DataAccess)
+        outbox = uow.tables.outbox
+        found = uow.session.execute(select(outbox.c.seq).where(
+            outbox.c.key == digest, outbox.c.event_type == access_type).limit(1)).first()
+        return found is not None
 
     @cached_property
     def event_keys(self) -> KeyRing:
