@@ -110,6 +110,25 @@ EXPECTED: dict[str, dict[tuple[str, str], Who | None]] = {
         ("GET", "/v1/alarms"): roles("compliance-auditor", "operator"),
     },
 }
+# the audit service's incident register and data-subject requests (UU PDP Art. 46, 32): compliance auditors of
+# either party; the legal holds also for operators and the disposal jobs' service accounts
+EXPECTED["audit"].update({(method, path): roles("compliance-auditor") for method, path in [
+    ("POST", "/v1/incidents"), ("GET", "/v1/incidents"), ("GET", "/v1/incidents/{incident_id}"),
+    ("POST", "/v1/incidents/{incident_id}/facts"), ("POST", "/v1/incidents/{incident_id}/notices"),
+    ("POST", "/v1/incidents/{incident_id}/closure"), ("POST", "/v1/subject-requests"),
+    ("GET", "/v1/subject-requests"), ("GET", "/v1/subject-requests/{request_id}"),
+    ("GET", "/v1/subject-requests/{request_id}/response.pdf"),
+    ("GET", "/v1/subject-requests/{request_id}/response.json"),
+    ("POST", "/v1/subject-requests/{request_id}/answer")]})
+EXPECTED["audit"][("GET", "/v1/legal-holds")] = roles("compliance-auditor", "operator", "service-account")
+# the obligations desk (PKS deadlines): read by compliance auditors and operators of either party; force majeure,
+# liaison officer changes and evidence recorded by compliance auditors
+EXPECTED["audit"].update({(method, path): roles("compliance-auditor", "operator") for method, path in [
+    ("GET", "/v1/obligations"), ("GET", "/v1/obligations/calendar.ics"), ("GET", "/v1/obligations/{obligation_id}"),
+    ("GET", "/v1/liaison-officers")]})
+EXPECTED["audit"].update({(method, path): roles("compliance-auditor") for method, path in [
+    ("POST", "/v1/obligations/{obligation_id}/fulfilment"), ("POST", "/v1/force-majeure"),
+    ("POST", "/v1/liaison-officers")]})
 for _ops in EXPECTED.values():
     _ops.update({("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC})
 
@@ -199,7 +218,7 @@ def _call(service: str, method: str, path: str, objs: Objects) -> dict[str, Any]
     values = {"submission_id": ids.get("submission_id", "x"), "fmt": "csv", "version_id": "dv-missing",
               "batch_id": "fb-missing", "chart": "coverage", "publication_id": "pub-missing",
               "request_id": ids.get("request_id", "x"), "handover_id": handover, "link_id": ids.get("link_id", "x"),
-              "leaf_index": "0"}
+              "leaf_index": "0", "incident_id": "inc-missing", "obligation_id": "obligation-missing"}
     url = path.format(**values)
     kwargs: dict[str, Any] = {"method": method, "url": url}
     if (service, method, path) == ("ingest", "POST", "/v1/uploads"):

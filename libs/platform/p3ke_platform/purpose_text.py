@@ -41,31 +41,32 @@ _NOT_A_NAME = frozenset({"Kota", "Negara", "Pertiwi", "RT", "RW", "Lurah", "Cama
 "Bapak Bupati")."""
 
 
-def problems(text: str) -> list[str]:
-    """What is wrong with a justification (empty: it may be published and recorded). Never quotes the text."""
+def problems(text: str, field: str = "justification") -> list[str]:
+    """What is wrong with a justification, or another short text kept forever (`field` names it in the messages;
+    empty: it may be published and recorded). Never quotes the text."""
     found = []
     if len(text) > MAX_CHARS:
-        found.append(f"justification terlalu panjang: {len(text)} karakter, paling banyak {MAX_CHARS}; tulis catatan "
-                     f"singkat, tujuan permintaan dinyatakan dengan kode purpose / the justification is too long: "
+        found.append(f"{field} terlalu panjang: {len(text)} karakter, paling banyak {MAX_CHARS}; tulis catatan "
+                     f"singkat, tujuan permintaan dinyatakan dengan kode purpose / the {field} is too long: "
                      f"{len(text)} characters, at most {MAX_CHARS}; write a short note, the purpose is stated by the "
                      f"purpose code")
     if len(text.strip()) < MIN_CHARS:
-        found.append(f"justification terlalu pendek: paling sedikit {MIN_CHARS} karakter / the justification is "
+        found.append(f"{field} terlalu pendek: paling sedikit {MIN_CHARS} karakter / the {field} is "
                      f"too short: at least {MIN_CHARS} characters")
     if any(c in text for c in "\r\n\t"):
-        found.append("justification harus satu baris teks / the justification must be one line of text")
+        found.append(f"{field} harus satu baris teks / the {field} must be one line of text")
     if _NIK_LIKE.search(text):
-        found.append(f"justification memuat angka mirip NIK ({NIK_LIKE_DIGITS} digit atau lebih berturut-turut, juga "
+        found.append(f"{field} memuat angka mirip NIK ({NIK_LIKE_DIGITS} digit atau lebih berturut-turut, juga "
                      f"bila dipisah spasi atau titik); data pribadi tidak boleh masuk catatan permintaan (tersimpan "
                      f"permanen di log audit); tulis tanggal sebagai 2026-02-01 dan jumlah tanpa pemisah ribuan / "
-                     f"the justification holds a NIK-like number ({NIK_LIKE_DIGITS} or more digits in a row, also "
+                     f"the {field} holds a NIK-like number ({NIK_LIKE_DIGITS} or more digits in a row, also "
                      f"with spaces or dots between them); personal data must not go into a request's note (it is "
                      f"kept forever in the audit log); write dates as 2026-02-01 and amounts without thousands "
                      f"separators")
     if _names_a_person(text):
-        found.append("justification tampaknya memuat nama orang (sapaan seperti Bapak, Ibu, Sdr., Tn., Ny., a.n. "
+        found.append(f"{field} tampaknya memuat nama orang (sapaan seperti Bapak, Ibu, Sdr., Tn., Ny., a.n. "
                      "atau label Nama: diikuti nama); data pribadi tidak boleh masuk catatan permintaan; sebut "
-                     "program, wilayah atau tahap, bukan orang / the justification seems to name a person (a form of "
+                     f"program, wilayah atau tahap, bukan orang / the {field} seems to name a person (a form of "
                      "address such as Bapak, Ibu, Sdr., Tn., Ny., a.n. or a Nama: label followed by a name); personal "
                      "data must not go into the note of a request; name the program, region or phase, not people")
     return found
@@ -77,7 +78,7 @@ def _names_a_person(text: str) -> bool:
     return any(match.group(1).rstrip(".") not in _NOT_A_NAME for match in _ADDRESSED.finditer(text))
 
 
-def refusal(text: str) -> str | None:
+def refusal(text: str, field: str = "justification") -> str | None:
     """All problems as one reason (None: the text is acceptable)."""
-    found = problems(text)
+    found = problems(text, field)
     return "; ".join(found) if found else None

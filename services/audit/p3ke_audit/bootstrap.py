@@ -27,5 +27,11 @@ SERVICE = ServiceSpec(
         # asks the configured witnesses to cosign the latest checkpoint (and retries) without the append lock
         BackgroundLoop(name="audit-witness", run="p3ke_audit.service_layer.witnessing:witness_loop", role="jobs",
                        enabled=lambda ctx: bool(ctx.settings.audit_witnesses)),
+        # opens incidents from forged-event refusals and new violations in the log; marks overdue notices
+        BackgroundLoop(name="audit-incidents", run="p3ke_audit.service_layer.incident_scan:incident_loop",
+                       role="jobs", enabled=lambda ctx: ctx.settings.audit_incident_scan_in_api),
+        # the agreement's obligations, and each obligation's status changes and reminders as the days pass
+        BackgroundLoop(name="audit-obligations", run="p3ke_audit.service_layer.obligations:obligation_loop",
+                       role="jobs"),
     ],
 )

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from p3ke_audit.domain.incidents import INCIDENT_VIOLATION_KINDS, VIOLATION_KINDS
 from p3ke_platform.settings import Settings, missing_files
 from p3ke_platform.tlog.cosignature import Witness
 from p3ke_platform.tlog.dev_keys import is_development_witness_key
@@ -125,6 +126,16 @@ class AuditSettings(Settings):
     audit_max_days: int = Field(default=366, ge=1, le=3660, description="longest time range of a query")
     audit_volume_threshold: int = Field(
         default=100_000, ge=1, description="records one actor may touch in a day before it is flagged")
+    # incidents (UU PDP Art. 46): the violations that open one automatically, and the scan of the log for them
+    # and for forged-event refusals (the audit-incidents job)
+    audit_incident_violation_kinds: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=INCIDENT_VIOLATION_KINDS, description="comma-separated kinds of /v1/violations that open an incident "
+        f"automatically, of: {', '.join(VIOLATION_KINDS)} (empty: none)")
+    audit_incident_scan_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, description="how often the audit-incidents job scans the log's new entries")
+    audit_incident_scan_in_api: bool = Field(
+        default=True, description="run the audit-incidents job (in the API process, or in the jobs process when "
+        "P3KE_JOBS_IN_API is false)")
     # witnesses (C2SP tlog-witness): who cosigns our checkpoints, and how many of them make one "witnessed"
     audit_witnesses: Annotated[tuple[WitnessEndpoint, ...], NoDecode] = Field(
         default=(), description='JSON list of {"vkey": "<name>+<id>+<key>", "url": "<submission prefix>"}')
@@ -137,6 +148,19 @@ class AuditSettings(Settings):
     audit_witness_retry_s: float = Field(
         default=5.0, gt=0, le=3600, description="how often the audit-witness job asks witnesses that have not "
         "cosigned the latest checkpoint")
+    # obligations with deadlines (service_layer/obligations.py) and the working-day calendar they are counted on
+    calendar_file: Path | None = Field(
+        default=None, description="P3KE_CALENDAR_FILE: the national holidays and cuti bersama file (the bundled "
+        "p3ke_platform/reference/data/hari_libur.yaml when unset): days the holidays package lacks, per SKB")
+    obligation_due_soon_days: int = Field(
+        default=14, ge=0, le=365, description="an open obligation is due soon this many calendar days before its due "
+        "date")
+    obligation_feedback_days: int = Field(
+        default=90, ge=1, le=3650, description="data balikan (Art. 4(2), 5(1)) is due this many calendar days after "
+        "the BAST is signed (the feedback service's P3KE_FEEDBACK_OVERDUE_DAYS, same default)")
+    obligation_sweep_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="how often the audit-obligations job records status changes "
+        "and reminders")
 
     @field_validator("audit_witnesses", mode="before")
     @classmethod
@@ -147,6 +171,30 @@ class AuditSettings(Settings):
                 return json.loads(value) if value.strip() else ()
             except json.JSONDecodeError as exc:
                 raise ValueError(f"bukan JSON yang sah (not valid JSON: {exc.msg})") from None
+        return value
+
+    @field_validator("audit_incident_violation_kinds", mode="before")
+    @classmethod
+    def _violation_kinds(cls, value: Any) -> Any:
+        kinds = tuple(k.strip() for k in value.split(",") if k.strip()) if isinstance(value, str) else value
+        unknown = [k for k in kinds if k not in VIOLATION_KINDS]
+        if unknown:
+            raise ValueError(f"jenis pelanggaran tidak dikenal (unknown violation kinds): {', '.join(unknown)}; "
+                             f"pilih dari {', '.join(VIOLATION_KINDS)}")
+        return kinds
+
+    @field_validator("calendar_file")
+    @classmethod
+    def _calendar_reads(cls, value: Path | None) -> Path | None:
+        """A calendar file that cannot be read or is malformed stops start-up, naming what is wrong."""
+        if value is not None:
+            from p3ke_platform.settings import ConfigurationError
+            from p3ke_platform.workdays import read_calendar_file
+
+            try:
+                read_calendar_file(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="before")

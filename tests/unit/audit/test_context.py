@@ -39,19 +39,22 @@ def test_an_unreadable_signing_key_stops_start_up(tmp_path: Path) -> None:
 
 
 def test_the_checkpointer_is_a_job_of_the_api_process_unless_told_otherwise(tmp_path: Path) -> None:
+    mine = ("audit-checkpointer", "audit-incidents")  # (the incident scan is a job too, with its own switch)
+
     def names(runtime: Runtime, role: Any) -> list[str]:
-        return [loop.name for loop in runtime.loops_for(role)]
+        return [loop.name for loop in runtime.loops_for(role) if loop.name in mine]
 
     default = _runtime(tmp_path)
-    assert names(default, "api") == ["audit-checkpointer"] and names(default, "jobs") == []
+    assert names(default, "api") == list(mine) and names(default, "jobs") == []
     own_process = _runtime(tmp_path, jobs_in_api=False)
-    assert names(own_process, "api") == [] and names(own_process, "jobs") == ["audit-checkpointer"]
-    off = _runtime(tmp_path, audit_checkpointer_in_api=False)
+    assert names(own_process, "api") == [] and names(own_process, "jobs") == list(mine)
+    off = _runtime(tmp_path, audit_checkpointer_in_api=False, audit_incident_scan_in_api=False)
     assert names(off, "api") == names(off, "jobs") == names(off, "worker") == []
 
 
 def test_the_routers_and_no_import_cycle_between_the_api_and_the_page() -> None:
-    assert [r.prefix for r in SERVICE.routers()] == ["/v1", "/ui"]
+    prefixes = [r.prefix for r in SERVICE.routers()]
+    assert prefixes[:2] == ["/v1", "/ui"] and set(prefixes[2:]) == {"/v1"}  # then the desk's API routers
     probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
              "print(sorted(m for m in sys.modules if m.startswith('p3ke_audit.entrypoints.')))")
     for module, other in (("p3ke_audit.entrypoints.api", "web"), ("p3ke_audit.entrypoints.web", "api")):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from p3ke_audit.adapters.orm import LOG_TABLES
+from p3ke_audit.adapters.orm import CASE_APPEND_ONLY_TABLES, CASE_TABLES, LOG_TABLES, OBLIGATION_APPEND_ONLY_TABLES
 
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -30,4 +30,30 @@ def grant_sql(role: str, schema: str = "public") -> str:
         "-- what the log last heard from each witness: contact state, not evidence",
         f"GRANT SELECT, INSERT, UPDATE ON {schema}.audit_witness_state TO {role};",
         f"GRANT SELECT ON {schema}.alembic_version TO {role};",
+        *case_grants(role, schema),
+        *obligation_grants(role, schema),
     ]) + "\n"
+
+
+def case_grants(role: str, schema: str) -> list[str]:
+    """Incidents, legal holds and data-subject requests (migration 0007): their history, notices and evidence
+    append-only, the cases themselves changing as they move on."""
+    return [
+        "-- incidents and data-subject requests: history, notices and evidence append-only",
+        f"GRANT SELECT, INSERT ON {', '.join(f'{schema}.{t}' for t in CASE_APPEND_ONLY_TABLES)} TO {role};",
+        f"GRANT SELECT, INSERT, UPDATE ON {', '.join(f'{schema}.{t}' for t in CASE_TABLES)} TO {role};",
+        f"GRANT USAGE ON SEQUENCE {schema}.audit_case_history_id_seq, {schema}.audit_incident_notices_id_seq, "
+        f"{schema}.audit_legal_holds_id_seq TO {role};",
+    ]
+
+
+def obligation_grants(role: str, schema: str) -> list[str]:
+    """Obligations (migration 0006): their history, the liaison officers and force majeure records append-only,
+    the obligations themselves changing (their recorded status and fulfilment)."""
+    return [
+        "-- obligations: history, liaison officers and force majeure append-only",
+        f"GRANT SELECT, INSERT ON {', '.join(f'{schema}.{t}' for t in OBLIGATION_APPEND_ONLY_TABLES)} TO {role};",
+        f"GRANT SELECT, INSERT, UPDATE ON {schema}.audit_obligations TO {role};",
+        f"GRANT USAGE ON SEQUENCE {schema}.audit_obligation_history_id_seq, {schema}.audit_liaison_officers_id_seq "
+        f"TO {role};",
+    ]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -133,3 +134,213 @@ witness_state = Table(
 
 LOG_TABLES = ("audit_entries", "audit_tree_nodes", "audit_checkpoints", "audit_subject_refs",
               "audit_verifications", "audit_cosignatures")
+
+# ---------------------------------------------------------------------------------------------------
+# Incidents (UU PDP Art. 46), legal holds and data-subject requests (UU PDP Art. 32): migration 0007.
+# `audit_case_history` and `audit_incident_notices` are append-only (triggers); the others change as a
+# case moves on, each change written to the history in the same transaction.
+# ---------------------------------------------------------------------------------------------------
+
+incidents = Table(
+    "audit_incidents", metadata,
+    Column("incident_id", String(40), primary_key=True),
+    Column("source", String(20), nullable=False, doc="manual | violation | forged-event"),
+    Column("source_key", String(300), nullable=True, doc="what an automatic incident is about (evidence grouped)"),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(20), nullable=False, doc="open | notices-overdue | closed"),
+    Column("discovered_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, doc="discovered_at + 72 calendar hours"),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by_org", String(50), nullable=True, doc="null: opened by the service itself"),
+    Column("opened_by", String(200), nullable=True),
+    Column("data_kinds", Text, nullable=False, doc="JSON list of the kinds of personal data concerned"),
+    Column("subject_count", BigInteger, nullable=True, doc="data subjects concerned (null: not known yet)"),
+    Column("subject_refs", Text, nullable=False, doc="JSON list of keyed subject references (never a NIK)"),
+    Column("resources", Text, nullable=False, doc="JSON list of {resource_type, resource_id}"),
+    Column("breach_confirmed", Boolean, nullable=True, doc="the closure's finding"),
+    Column("closure_summary", Text, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_by_org", String(50), nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_incidents_status", incidents.c.status, incidents.c.due_at)
+Index("ix_audit_incidents_source_key", incidents.c.source_key)
+
+incident_evidence = Table(
+    "audit_incident_evidence", metadata,
+    Column("kind", String(60), primary_key=True, doc="a violation kind of /v1/violations, or forged-event"),
+    Column("entry_key", String(200), primary_key=True, doc="the entry's event id (unusual volume: actor and day)"),
+    Column("incident_id", String(40), nullable=False),
+    Column("leaf_index", BigInteger, nullable=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_incident_evidence_incident", incident_evidence.c.incident_id)
+
+incident_notices = Table(
+    "audit_incident_notices", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("incident_id", String(40), nullable=False),
+    Column("recipient", String(20), nullable=False, doc="subjects | authority | liaison"),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(50), nullable=False),
+    Column("reference", String(300), nullable=False, doc="the letter's number, the message's id"),
+    Column("addressee", String(300), nullable=True, doc="who it was addressed to (an office, an officer)"),
+    Column("summary", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by_org", String(50), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+)
+Index("ix_audit_incident_notices_incident", incident_notices.c.incident_id)
+
+legal_holds = Table(
+    "audit_legal_holds", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("incident_id", String(40), nullable=False),
+    Column("resource_type", String(100), nullable=True, doc="a resource held (with resource_id), or null"),
+    Column("resource_id", String(200), nullable=True),
+    Column("subject_ref", String(64), nullable=True, doc="a data subject held, by keyed reference, or null"),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=True, doc="null while the hold applies"),
+)
+Index("ix_audit_legal_holds_resource", legal_holds.c.resource_type, legal_holds.c.resource_id)
+Index("ix_audit_legal_holds_subject", legal_holds.c.subject_ref)
+Index("ix_audit_legal_holds_incident", legal_holds.c.incident_id)
+
+subject_requests = Table(
+    "audit_subject_requests", metadata,
+    Column("request_id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False, doc="access | correct | restrict | erase"),
+    Column("subject_ref", String(64), nullable=False, doc="HMAC-SHA256(P3KE_SUBJECT_HASH_KEY, NIK); never the NIK"),
+    Column("status", String(20), nullable=False, doc="open | answered"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, doc="received_at + 72 calendar hours"),
+    Column("office", String(200), nullable=False, doc="where the person came"),
+    Column("intake_org", String(50), nullable=False),
+    Column("intake_by", String(200), nullable=False),
+    Column("identity_document", String(40), nullable=False, doc="the document's type; never its number"),
+    Column("identity_checked_by", String(200), nullable=False),
+    Column("identity_checked_at", DateTime(timezone=True), nullable=False),
+    Column("details", Text, nullable=True, doc="what the person asks (refused if it holds a NIK)"),
+    Column("routed_to_org", String(50), nullable=True, doc="party 1 for correct, restrict and erase"),
+    Column("response_pdf_sha256", String(64), nullable=True),
+    Column("response_json_sha256", String(64), nullable=True),
+    Column("response_at", DateTime(timezone=True), nullable=True, doc="when the response bundle was last made"),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("answered_by_org", String(50), nullable=True),
+    Column("answered_by", String(200), nullable=True),
+    Column("answer_outcome", String(30), nullable=True, doc="fulfilled | partially-fulfilled | refused"),
+    Column("answer_channel", String(30), nullable=True),
+    Column("answer_sent", Text, nullable=True, doc="what was sent to the person"),
+    Column("answer_reason", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_subject_requests_status", subject_requests.c.status, subject_requests.c.due_at)
+Index("ix_audit_subject_requests_subject", subject_requests.c.subject_ref)
+
+case_history = Table(
+    "audit_case_history", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("case_type", String(20), nullable=False, doc="incident | subject-request"),
+    Column("case_id", String(40), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("change", String(40), nullable=False, doc="opened, facts, notice, notices-overdue, closed, answered, ..."),
+    Column("actor_org", String(50), nullable=True, doc="null: the service itself"),
+    Column("actor", String(200), nullable=True),
+    Column("detail", Text, nullable=False, doc="JSON of what changed (no NIK)"),
+)
+Index("ix_audit_case_history_case", case_history.c.case_type, case_history.c.case_id)
+
+incident_scan = Table(
+    "audit_incident_scan", metadata,
+    Column("name", String(40), primary_key=True, doc="the scan (one row: log)"),
+    Column("last_seq", BigInteger, nullable=False, doc="entries up to this seq were examined"),
+    Column("scanned_at", DateTime(timezone=True), nullable=False),
+)
+
+CASE_APPEND_ONLY_TABLES = ("audit_case_history", "audit_incident_notices", "audit_incident_evidence")
+CASE_TABLES = ("audit_incidents", "audit_legal_holds", "audit_subject_requests", "audit_incident_scan")
+
+# ---------------------------------------------------------------------------------------------------
+# Obligations with deadlines (PKS Art. 4(2)/5(1), 7, 8(2), 12(3), 13(2)): migration 0006.
+# `audit_obligations` changes (its recorded status, its fulfilment); every change is also written to the
+# append-only `audit_obligation_history`. Liaison officers and force majeure records are append-only too.
+# ---------------------------------------------------------------------------------------------------
+
+obligations = Table(
+    "audit_obligations", metadata,
+    Column("id", String(120), primary_key=True, doc="stable: derived from what started it"),
+    Column("kind", String(40), nullable=False, doc="monitoring-evaluation | expiry-notice | data-balikan | "
+           "force-majeure-notice | liaison-change-notice"),
+    Column("article", String(60), nullable=False, doc="the article that sets it, e.g. 'Pasal 12 ayat (3)'"),
+    Column("party", String(50), nullable=False, doc="the responsible org, or 'both' (PARA PIHAK)"),
+    Column("agreement_id", String(100), nullable=True),
+    Column("source_type", String(40), nullable=False, doc="agreement | handover | force-majeure | liaison-change"),
+    Column("source_id", String(200), nullable=False),
+    Column("title", Text, nullable=False, doc="what is due, in Indonesian"),
+    Column("start_date", Date, nullable=False, doc="the Jakarta day that started it"),
+    Column("due_date", Date, nullable=False, doc="the last day to fulfil it (inclusive)"),
+    Column("due_rule", Text, nullable=False, doc="how the due date was computed (days off skipped named)"),
+    Column("reminders", Text, nullable=True, doc='JSON [{"code", "on", "days_before_end"}]'),
+    Column("reminded_days", SmallInteger, nullable=True, doc="the last reminder recorded (days before the end)"),
+    Column("status", String(20), nullable=False, doc="the status the sweep last recorded"),
+    Column("fulfilled_on", Date, nullable=True, doc="the day of the evidence (a letter's date)"),
+    Column("fulfilled_at", DateTime(timezone=True), nullable=True, doc="when the fulfilment was recorded"),
+    Column("evidence_kind", String(30), nullable=True, doc="letter | me-report | feedback-batch | addendum | "
+           "termination-notice"),
+    Column("evidence_ref", String(200), nullable=True),
+    Column("evidence_sha256", String(64), nullable=True, doc="of the signed letter's PDF, if given"),
+    Column("fulfilled_by", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_obligations_due", obligations.c.due_date)
+Index("ix_audit_obligations_source", obligations.c.source_type, obligations.c.source_id)
+
+obligation_history = Table(
+    "audit_obligation_history", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("obligation_id", String(120), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("change", String(40), nullable=False, doc="created | status | reminder-<n>d | due-changed | fulfilled"),
+    Column("status", String(20), nullable=False, doc="the status after the change"),
+    Column("note", Text, nullable=False),
+    Column("actor", String(200), nullable=True, doc="null: the service itself"),
+)
+Index("ix_audit_obligation_history_obligation", obligation_history.c.obligation_id, obligation_history.c.id)
+
+liaison_officers = Table(
+    "audit_liaison_officers", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("officer_id", String(100), nullable=False, doc="the terms' id, or one given to a notified change"),
+    Column("party", SmallInteger, nullable=False),
+    Column("org", String(50), nullable=False),
+    Column("position", String(500), nullable=False, doc="an office's head by job title (Art. 13(1)), not a name"),
+    Column("office", String(500), nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("email", String(200), nullable=False, doc="the office's address"),
+    Column("phone", String(100), nullable=True),
+    Column("effective_from", Date, nullable=False),
+    Column("source", String(20), nullable=False, doc="terms | notice"),
+    Column("notice_ref", String(200), nullable=True, doc="the notice letter's number (Art. 13(2))"),
+    Column("obligation_id", String(120), nullable=True, doc="the notice obligation the change started"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by_org", String(50), nullable=True),
+    Column("recorded_by", String(200), nullable=True),
+)
+Index("ix_audit_liaison_officers_org", liaison_officers.c.org, liaison_officers.c.effective_from)
+
+force_majeure = Table(
+    "audit_force_majeure", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org", String(50), nullable=False, doc="the party affected, who must notify the other (Art. 12(3))"),
+    Column("occurred_on", Date, nullable=False),
+    Column("summary", Text, nullable=False, doc="what happened (no personal data)"),
+    Column("authority_statement", String(300), nullable=True, doc="the competent authority's statement (Art. 12(2))"),
+    Column("obligation_id", String(120), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by_org", String(50), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+)
+
+OBLIGATION_APPEND_ONLY_TABLES = ("audit_obligation_history", "audit_liaison_officers", "audit_force_majeure")

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from p3ke_audit.entrypoints import incidents_cli, obligations_cli
 from p3ke_platform import console
 from p3ke_platform.settings import ConfigurationError
 
@@ -102,6 +103,8 @@ def register(subparsers: Any) -> None:
     grants.add_argument("--role", required=True, help="the role the audit processes connect as")
     grants.add_argument("--schema", default="public")
     grants.set_defaults(func=run_grant_sql)
+    incidents_cli.register(sub, _context)
+    obligations_cli.register(sub, _context)
 
 
 def _context() -> AuditContext:

@@ -12,6 +12,7 @@ with the reason and counted in `p3ke_audit_rejected_total`, never dropped silent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,13 @@ from prometheus_client import Counter
 
 from p3ke_audit.domain.entry import FORMAT_COLUMN, FORMAT_VERSION, EntryFormatError
 from p3ke_audit.domain.origin import OriginError, event_columns, evidence
+from p3ke_audit.service_layer import obligations
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_audit.service_layer.context import AuditContext
-from p3ke_platform.messaging.inbox import RejectEvent
+from p3ke_platform.messaging.inbox import Handler, RejectEvent
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import EVENTS, CloudEvent, DataAccess
-from p3ke_schemas.topics import ALL_SERVICES
+from p3ke_schemas.topics import ALL_SERVICES, spec_for_type
 
 REJECTED = Counter("p3ke_audit_rejected_total", "events refused by the audit log (sent to the DLQ)", ["reason"])
 SOURCE_PREFIX = "urn:p3ke:service:"
@@ -70,4 +72,19 @@ def append_entry(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
         raise RejectEvent(f"the entry has no canonical form: {exc}") from None
 
 
-HANDLERS = {spec.type: append_entry for spec in EVENTS}
+def append_and_track(track: Callable[[AuditContext, UnitOfWork, CloudEvent], None]) -> Handler:
+    """A handler that appends the event's entry, then tracks the obligation the event starts or fulfils (in a
+    savepoint of its own: a tracking failure is logged, never a refusal of the entry; service_layer/obligations.py)."""
+
+    def handler(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
+        append_entry(ctx, uow, event)
+        track(ctx, uow, event)
+
+    handler.__name__ = f"append_entry_and_{track.__name__}"
+    return handler
+
+
+HANDLERS: dict[str, Handler] = {spec.type: append_entry for spec in EVENTS}
+# obligations (PKS Art. 4(2)/5(1)): a signed BAST starts the data balikan, the first feedback batch fulfils it
+HANDLERS[spec_for_type("handover-signed").type] = append_and_track(obligations.on_handover_signed)
+HANDLERS[spec_for_type("feedback-received").type] = append_and_track(obligations.on_feedback_received)
