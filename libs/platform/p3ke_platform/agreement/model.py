@@ -731,13 +731,6 @@ class Agreement(Frozen):
                 versions.append((day, terms))
         return tuple(versions)
 
-    def _safe_timeline(self) -> tuple[tuple[date, Terms], ...]:
-        try:
-            return self.timeline()
-        except AmendmentError:
-            return ((date.min, Terms.model_validate({**self.base.model_dump(
-                exclude={"kind", "schema_version", "example"}), "version": self.base.id})),)
-
     def terms_at(self, day: date) -> Terms:
         """The terms in force on `day`: the PKS plus every addendum/notice effective by then."""
         versions = self.timeline()
@@ -769,6 +762,10 @@ class Agreement(Frozen):
             if add.signed_on < base.signed_on:
                 found.append(Problem(add.id, "signed_on",
                                      f"{add.signed_on} is before the PKS ({base.signed_on})"))
+        try:  # every program some version of the terms has (an amendment error is reported below)
+            known_programs = {p.code for _, terms in self.timeline() for p in terms.programs}
+        except AmendmentError:
+            known_programs = {p.code for p in base.programs}
         for appr in self.approvals:
             if appr.granted_by != party1:
                 found.append(Problem(appr.id, "granted_by", f"Art. 10(2) approvals are given by party 1 "
@@ -776,7 +773,7 @@ class Agreement(Frozen):
             if appr.granted_to != party2:
                 found.append(Problem(appr.id, "granted_to", f"Art. 10(2) approvals are for party 2 "
                                                             f"('{party2}'), not '{appr.granted_to}'"))
-            if not any(t.program(appr.program) for _, t in self._safe_timeline()):
+            if appr.program not in known_programs:
                 for name in ("purpose", "eligibility"):
                     if getattr(appr, name) is None:
                         found.append(Problem(appr.id, name, f"program '{appr.program}' is outside the agreement's "

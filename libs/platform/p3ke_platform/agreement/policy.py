@@ -302,9 +302,9 @@ class Policy:
         found = list(own.purposes) if own is not None else []
         for appr in self.agreement.approvals:
             purpose = appr.as_purpose()
-            wanted = appr.program == program and appr.valid_on(day) and purpose is not None
-            if wanted and all(p.code != purpose.code for p in found):  # type: ignore[union-attr]
-                found.append(purpose)  # type: ignore[arg-type]
+            if (purpose is not None and appr.program == program and appr.valid_on(day)
+                    and all(p.code != purpose.code for p in found)):
+                found.append(purpose)
         return tuple(found)
 
     def eligibility_for(self, program: str, at: date | datetime, purpose: str | None = None) -> Eligibility | None:
