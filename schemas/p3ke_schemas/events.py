@@ -237,6 +237,44 @@ class DataAccess(Contract):
     occurred_at: datetime
 
 
+ObligationStatus = Literal["open", "due-soon", "overdue", "fulfilled"]
+
+
+class ObligationStatusChanged(Contract):
+    """An obligation of the agreement or of UU PDP became due soon or overdue, or reached one of its reminders
+    (the audit service's obligations desk): ids, the article and dates only."""
+
+    obligation_id: str = Field(min_length=1, max_length=200)
+    agreement_id: str
+    kind: str = Field(min_length=1, max_length=60, description="e.g. monitoring-evaluation, expiry-notice, "
+                      "force-majeure-notice, liaison-change-notice, data-balikan")
+    article: str = Field(max_length=100, description="the article that sets the deadline, e.g. Pasal 12 ayat (3)")
+    responsible_org: Org | Literal["both"] = Field(description="the party that must act (`both`: either party)")
+    due_date: date = Field(description="the deadline (a calendar day in Jakarta)")
+    status: ObligationStatus
+    change: Literal["status", "reminder"] = Field(
+        description="status: the status changed to `status`; reminder: a reminder before the agreement's end")
+    reminder_days_before_end: int | None = Field(
+        default=None, ge=0, description="for a reminder: how many days before the agreement ends (90, 60, 30)")
+    occurred_at: datetime
+
+
+class IncidentOpened(Contract):
+    """A personal-data incident was opened in the register (UU PDP Art. 46): the 72-hour clock and counts only,
+    never the data subjects."""
+
+    incident_id: str = Field(min_length=1, max_length=100)
+    source: str = Field(max_length=40, description="manual, forged-event, or the violation kind that opened it")
+    discovered_at: datetime
+    due_at: datetime = Field(description="the notices to the data subjects and the authority are due by then "
+                             "(3 x 24 hours after discovery)")
+    data_kinds: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, description="kinds of personal data concerned (e.g. nik, alamat): names, not values")
+    subject_count: int | None = Field(default=None, ge=0, description="how many data subjects, when known")
+    resource_count: int = Field(ge=0, default=0, description="resources put under a legal hold")
+    occurred_at: datetime
+
+
 PRINCIPAL_FIELDS = ("actor", "published_by", "requested_by", "submitted_by")
 
 

@@ -36,6 +36,8 @@ from p3ke_schemas.events import (
     ExtractRequested,
     FeedbackReceived,
     HandoverSigned,
+    IncidentOpened,
+    ObligationStatusChanged,
     ProgramCode,
     Signer,
 )
@@ -73,9 +75,11 @@ ORIGIN_REFUSALS = {
 
 PLATFORM_ACCESS = {
     "party-1 platform": {"user": "kemenkopmk-platform", "produces": (),
-                         "consumes": ("dataset-updated", "feedback-received")},
+                         "consumes": ("dataset-updated", "feedback-received", "obligation-status-changed",
+                                      "incident-opened")},
     "party-2 platform": {"user": "kemnaker-platform", "produces": ("extract-requested",),
-                         "consumes": ("extract-prepared", "handover-signed")},
+                         "consumes": ("extract-prepared", "handover-signed", "obligation-status-changed",
+                                      "incident-opened")},
 }
 """The ministry platforms' KafkaUsers (deploy/k8s, tools/k8s/manifests.py PLATFORMS; a contract test keeps them
 equal). No platform may read a dead-letter topic."""
@@ -92,6 +96,8 @@ SUBJECTS = {
     "handover-signed": "the `handover_id`",
     "feedback-received": "the `batch_id`",
     "data-access": "the `resource_id` (as written in the payload)",
+    "obligation-status-changed": "the `obligation_id`",
+    "incident-opened": "the `incident_id`",
 }
 """What each producer puts in `ce_subject` (the services' `uow.emit(..., subject=...)` calls)."""
 
@@ -105,6 +111,10 @@ CORRELATIONS = {
     "feedback-received": "the correlation id of the API call that uploaded the batch",
     "data-access": "the correlation id of the API call that made the access; not set for accesses made by a "
                    "worker or a background job",
+    "obligation-status-changed": "not set (published by the audit service's notification job after the sweep "
+                                 "that recorded the change)",
+    "incident-opened": "not set (published by the audit service's notification job after the incident was "
+                       "recorded)",
 }
 """Where `ce_correlationid` comes from: the X-Correlation-Id of the HTTP request being served (the caller's, else a
 new one), bound while the service handles it; workers and jobs bind none."""
@@ -291,6 +301,21 @@ def message_examples(facts: AgreementFacts) -> dict[str, list[dict[str, Any]]]:
                        record_count=150, occurred_at=_at(3, 5)),
             "delivery", ce_id="5a6b7c8d-9e0f-4a1b-c2d3-e4f5a6b7c8d9", time=_at(3, 5), subject=handover_id,
             correlationid="0a1b2c3d4e5f4a6b7c8d9e0f1a2b3c4d")],
+        "obligation-status-changed": [_example(
+            "overdue", "A liaison officer change was not notified within 6 working days (Art. 13(2))",
+            ObligationStatusChanged(obligation_id="liaison-kemnaker-20260302-1a2b3c", agreement_id=agreement,
+                                    kind="liaison-change-notice", article="Pasal 13 ayat (2)", responsible_org=p2,
+                                    due_date=date(2026, 3, 10), status="overdue", change="status",
+                                    occurred_at=_at(11, 3)),
+            "audit", ce_id="6b7c8d9e-0f1a-4b2c-83d4-e5f6a7b8c9d0", time=_at(11, 3),
+            subject="liaison-kemnaker-20260302-1a2b3c")],
+        "incident-opened": [_example(
+            "forged-event", "An incident opened automatically from a forged-event refusal: counts only",
+            IncidentOpened(incident_id="inc-5d6e7f8a9b0c1d2e", source="forged-event", discovered_at=_at(2, 4),
+                           due_at=_at(5, 4), data_kinds=[], subject_count=None, resource_count=1,
+                           occurred_at=_at(2, 4, 1)),
+            "audit", ce_id="7c8d9e0f-1a2b-4c3d-94e5-f6a7b8c9d0e1", time=_at(2, 4, 1),
+            subject="inc-5d6e7f8a9b0c1d2e")],
     }
     forged = _example("forged-request",
                       "Refused for its origin: party 1's platform key vouching for an account of party 2",

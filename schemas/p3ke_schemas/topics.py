@@ -13,6 +13,8 @@ from p3ke_schemas.events import (
     ExtractRequested,
     FeedbackReceived,
     HandoverSigned,
+    IncidentOpened,
+    ObligationStatusChanged,
 )
 
 DLQ_SUFFIX = ".dlq"
@@ -65,6 +67,12 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("data-access", 1, DataAccess, "resource_id",
               "One access to personal data, or a refused attempt.",
               ALL_SERVICES, ("audit",), partitions=6, retention_days=90),
+    EventSpec("obligation-status-changed", 1, ObligationStatusChanged, "obligation_id",
+              "An obligation of the agreement or of UU PDP became due soon or overdue, or reached a reminder.",
+              ("audit",), ("audit",), partitions=1, retention_days=365),
+    EventSpec("incident-opened", 1, IncidentOpened, "incident_id",
+              "A personal-data incident was opened (UU PDP Art. 46): its 72-hour clock, counts only.",
+              ("audit",), ("audit",), partitions=1, retention_days=365),
 )
 
 _BY_TYPE = {spec.type: spec for spec in EVENTS}

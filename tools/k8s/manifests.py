@@ -62,9 +62,12 @@ KAFKA_CLUSTER = "p3ke"
 PLATFORMS: dict[str, dict[str, tuple[str, ...]]] = {
     "kemnaker-platform": {
         "produces": ("extract-requested",),
-        "consumes": ("extract-prepared", "handover-signed"),
+        "consumes": ("extract-prepared", "handover-signed", "obligation-status-changed", "incident-opened"),
     },
-    "kemenkopmk-platform": {"produces": (), "consumes": ("dataset-updated", "feedback-received")},
+    "kemenkopmk-platform": {
+        "produces": (),
+        "consumes": ("dataset-updated", "feedback-received", "obligation-status-changed", "incident-opened"),
+    },
 }
 CONTRACT_PLATFORM_NAMES = {"party-2 platform": "kemnaker-platform"}
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from p3ke_audit.domain.incidents import INCIDENT_VIOLATION_KINDS, VIOLATION_KINDS
+from p3ke_platform.mail import SmtpConfig, parse_addresses
 from p3ke_platform.settings import Settings, missing_files
 from p3ke_platform.tlog.cosignature import Witness
 from p3ke_platform.tlog.dev_keys import is_development_witness_key
@@ -161,6 +162,18 @@ class AuditSettings(Settings):
     obligation_sweep_seconds: float = Field(
         default=300.0, gt=0, le=86_400, description="how often the audit-obligations job records status changes "
         "and reminders")
+    # telling people (service_layer/notifications.py): email per party over SMTP (no host: no email)
+    smtp_host: str | None = Field(default=None, description="P3KE_SMTP_HOST: the SMTP relay; unset: no email")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="P3KE_SMTP_PORT")
+    smtp_from: str = Field(default="p3ke-audit@localhost", description="P3KE_SMTP_FROM: the sender address")
+    smtp_starttls: bool = Field(default=False, description="P3KE_SMTP_STARTTLS: upgrade the connection with STARTTLS")
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=300, description="one SMTP conversation")
+    notify_kemenkopmk: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="P3KE_NOTIFY_KEMENKOPMK: comma-separated addresses of party 1's compliance staff")
+    notify_kemnaker: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="P3KE_NOTIFY_KEMNAKER: comma-separated addresses of party 2's compliance staff")
+    notify_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="tries to email one notification before it stays failed")
 
     @field_validator("audit_witnesses", mode="before")
     @classmethod
@@ -182,6 +195,25 @@ class AuditSettings(Settings):
             raise ValueError(f"jenis pelanggaran tidak dikenal (unknown violation kinds): {', '.join(unknown)}; "
                              f"pilih dari {', '.join(VIOLATION_KINDS)}")
         return kinds
+
+    @field_validator("notify_kemenkopmk", "notify_kemnaker", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any, info: ValidationInfo) -> Any:
+        return parse_addresses(value or (), f"P3KE_{(info.field_name or '').upper()}")
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        """The SMTP relay, if one is configured."""
+        if not self.smtp_host:
+            return None
+        return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_from,
+                          starttls=self.smtp_starttls, timeout_s=self.smtp_timeout_s)
+
+    def recipients(self, party: str) -> tuple[str, ...]:
+        """The addresses to email about what `party` (an org, or `both`) must do."""
+        by_org = {"kemenkopmk": self.notify_kemenkopmk, "kemnaker": self.notify_kemnaker}
+        chosen = by_org.values() if party not in by_org else [by_org[party]]
+        return tuple(dict.fromkeys(a for addresses in chosen for a in addresses))
 
     @field_validator("calendar_file")
     @classmethod

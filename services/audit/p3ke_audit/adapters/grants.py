@@ -32,6 +32,9 @@ def grant_sql(role: str, schema: str = "public") -> str:
         f"GRANT SELECT ON {schema}.alembic_version TO {role};",
         *case_grants(role, schema),
         *obligation_grants(role, schema),
+        "-- notifications (migration 0008): each announcement and whether it went out",
+        f"GRANT SELECT, INSERT, UPDATE ON {schema}.audit_notifications TO {role};",
+        f"GRANT USAGE ON SEQUENCE {schema}.audit_notifications_id_seq TO {role};",
     ]) + "\n"
 
 

@@ -344,3 +344,19 @@ force_majeure = Table(
 )
 
 OBLIGATION_APPEND_ONLY_TABLES = ("audit_obligation_history", "audit_liaison_officers", "audit_force_majeure")
+
+notifications = Table(
+    "audit_notifications", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True, doc="what it announces, once: <kind>:<id>:<change>"),
+    Column("event_type", String(80), nullable=False, doc="the Kafka event it is published as"),
+    Column("payload", Text, nullable=False, doc="the event's data (JSON; ids, dates and counts only)"),
+    Column("party", String(20), nullable=False, doc="whose addresses are emailed: an org, or both"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("event_emitted_at", DateTime(timezone=True), nullable=True, doc="queued in the outbox"),
+    Column("mail_status", String(20), nullable=False, doc="pending | sent | failed | skipped"),
+    Column("mail_attempts", SmallInteger, nullable=False),
+    Column("mail_at", DateTime(timezone=True), nullable=True, doc="the last attempt"),
+    Column("mail_error", String(500), nullable=True),
+)
+Index("ix_audit_notifications_pending", notifications.c.mail_status, notifications.c.id)

@@ -21,6 +21,7 @@ from p3ke_audit.domain import incidents as rules
 from p3ke_audit.entrypoints.deps import Auditor, Ctx, record_query
 from p3ke_audit.entrypoints.subject_requests_api import router as subject_requests_router
 from p3ke_audit.service_layer import incidents as register
+from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.api import refusal_answer
 from p3ke_platform.auth import Principal, PrincipalDep
@@ -215,6 +216,7 @@ def open_incident(principal: Auditor, ctx: Ctx, body: IncidentIn) -> IncidentDet
                                                   source="manual", title=body.title,
                                                   discovered_at=body.discovered_at or now, known=known)
     incident_id = work.incident_id
+    notifications.dispatch(ctx)  # committed: announce it now (Kafka, email)
     return detail(ctx, incident_id)
 
 

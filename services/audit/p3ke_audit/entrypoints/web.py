@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from p3ke_audit.domain.entry import entry_leaf_hash
+from p3ke_audit.entrypoints import desk_panels
 from p3ke_audit.entrypoints.deps import ROLE, Ctx, integrity_status, record_query, refuse, witnesses_status
 from p3ke_audit.entrypoints.dto import WitnessesOut
 from p3ke_audit.service_layer import proofs, queries
@@ -101,6 +102,7 @@ TEXT: dict[str, dict[str, str]] = {
     "w_never": {"id": "belum pernah berhasil", "en": "never succeeded"},
     "w_tried": {"id": "percobaan terakhir {when}", "en": "last attempt {when}"},
 }
+TEXT |= desk_panels.TEXT  # the obligations desk's panels (desk_panels.py), written with `_t`
 
 STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#111;background:#fff}
@@ -319,7 +321,8 @@ def home(request: Request, ctx: Ctx) -> HTMLResponse:
                 rows = queries.page(session, f, limit=200)
             record_query(ctx, principal, resource_id="ui:entries", count=len(rows), what=f.describe())
             results = _table(lang, rows, TEXT["results"][lang])
-    body = search_form(lang, values) + f'<section aria-live="polite">{results}</section>' + integrity_panel(ctx, lang)
+    body = (search_form(lang, values) + f'<section aria-live="polite">{results}</section>'
+            + desk_panels.render(ctx, principal, lang, _t) + integrity_panel(ctx, lang))
     return _page(lang, TEXT["search"][lang], body, signed_in=True, here=_here(request))
 
 

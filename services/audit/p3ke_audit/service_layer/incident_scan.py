@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters.orm import entries, incident_evidence, incident_scan, incidents, subject_refs
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.service_layer import incidents as register
-from p3ke_audit.service_layer import queries
+from p3ke_audit.service_layer import notifications, queries
 from p3ke_audit.service_layer.case_history import SERVICE, as_utc, record
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.agreement import Policy
@@ -189,6 +189,8 @@ def scan_now(ctx: AuditContext) -> list[str]:
         return []
     for incident_id in opened:
         log.warning("incident opened automatically", incident_id=incident_id)
+    if opened:
+        notifications.dispatch(ctx)  # committed: announce them now
     return opened
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import incident_evidence, incident_notices, incidents, legal_holds
 from p3ke_audit.domain import incidents as rules
+from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.case_history import SERVICE, Who, as_utc, history_of, record, to_json
 from p3ke_platform.ids import random_id
 
@@ -51,7 +52,8 @@ def _hold(session: Session, incident_id: str, now: datetime, *, refs: Iterable[s
 
 def open_incident(session: Session, *, now: datetime, who: Who, source: rules.Source, title: str,
                   discovered_at: datetime, known: Known, source_key: str | None = None) -> str:
-    """A new incident, its history row and the legal holds on what it names; its id."""
+    """A new incident, its history row, the legal holds on what it names and its announcement (published and
+    emailed by notifications.dispatch once committed); its id."""
     rules.check_not_future(discovered_at, now, "waktu diketahuinya insiden (discovered_at)")
     incident_id = random_id("inc")
     refs = sorted(set(known.subject_refs))
@@ -68,6 +70,10 @@ def open_incident(session: Session, *, now: datetime, who: Who, source: rules.So
                    "due_at": rules.due_at(discovered_at).isoformat(), "data_kinds": sorted(set(known.data_kinds)),
                    "subject_count": known.subject_count, "subject_refs": len(refs),
                    "resources": [list(r) for r in resources], "holds": held})
+    notifications.incident_opened(session, incident_id=incident_id, source=source,
+                                  discovered_at=discovered_at, due_at=rules.due_at(discovered_at),
+                                  data_kinds=sorted(set(known.data_kinds)), subject_count=known.subject_count,
+                                  resource_count=len(resources), now=now)
     return incident_id
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters import obligation_store as store
 from p3ke_audit.adapters.orm import entries
 from p3ke_audit.domain import obligations as rules
+from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_platform.agreement.model import Addendum, TerminationNotice
 from p3ke_platform.agreement.policy import agreement_day
@@ -159,7 +160,8 @@ class SweepResult:
 
 def sweep(ctx: AuditContext) -> SweepResult:
     """In one transaction: the agreement's obligations, then each unfulfilled obligation's status change and
-    reminders reached, recorded in the history once."""
+    reminders reached, recorded in the history once (a change to due soon or overdue, and each reminder, with its
+    announcement); then, committed, the announcements are published and emailed (notifications.dispatch)."""
     now = ctx.clock()
     day = agreement_day(now)
     changes = reminders = 0
@@ -169,12 +171,17 @@ def sweep(ctx: AuditContext) -> SweepResult:
         for row in store.listing(session, today=day, due_soon_days=ctx.settings.obligation_due_soon_days,
                                  status="unfulfilled", limit=1_000_000):
             status = status_of(ctx, row, day)
-            if status != row["status"]:
-                changes += store.set_status(session, row, status, now=now, note=_status_note(row, status, day))
+            if status != row["status"] and store.set_status(session, row, status, now=now,
+                                                            note=_status_note(row, status, day)):
+                changes += 1
+                notifications.obligation_changed(session, row, status=status, now=now)
             for reminder in rules.reminders_due(store.reminders_of(row), day, row["reminded_days"]):
                 current = store.get(session, row["id"])
-                if current is not None:
-                    reminders += store.set_reminded(session, current, reminder, now=now, status=status)
+                if current is not None and store.set_reminded(session, current, reminder, now=now, status=status):
+                    reminders += 1
+                    notifications.obligation_changed(session, current, status=status, now=now,
+                                                      reminder_days=reminder.days_before_end)
+    notifications.dispatch(ctx)  # after the commit: the events and emails of what changed (and of earlier runs)
     return SweepResult(created, changes, reminders)
 
 
