@@ -234,6 +234,10 @@ class DataAccess(Contract):
         description="keyed HMAC-SHA256 of the data subjects' NIKs, so a subject's trail can be found "
         "(UU PDP Art. 32) without the NIK itself in the log",
     )
+    subject_key_id: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,15}$",
+        description="the id of the subject hash key `subject_refs` were computed with (P3KE_SUBJECT_HASH_KEYS); "
+        "absent: `k1`, the single key of events recorded before keys rotated")
     occurred_at: datetime
 
 
@@ -274,6 +278,46 @@ class IncidentOpened(Contract):
     resource_count: int = Field(ge=0, default=0, description="resources put under a legal hold")
     occurred_at: datetime
 
+
+class ArtefactDisposed(Contract):
+    """An artefact holding personal data (or keyed references to it) was destroyed under the retention schedule
+    (UU PDP Art. 16(2), 43-44), so other services drop their references to it: kind, id, digest and rule only,
+    never a data subject (the `erase` record in the audit log names them by keyed reference)."""
+
+    artefact_id: str = Field(min_length=1, max_length=400, description="`<resource_type>:<resource_id>`, the key")
+    kind: str = Field(min_length=1, max_length=40, description="the schedule's kind, e.g. raw-upload, extract")
+    resource_type: str = Field(min_length=1, max_length=100)
+    resource_id: str = Field(min_length=1, max_length=200)
+    sha256: Sha256 | None = Field(default=None, description="SHA-256 of what was destroyed (null: not a file)")
+    rule_kind: str = Field(min_length=1, max_length=40, description="the schedule rule that applied (its kind)")
+    trigger: str = Field(min_length=1, max_length=40, description="the event that started its retention period")
+    due_at: datetime
+    service: str = Field(min_length=1, max_length=40, description="the service that owned and destroyed it")
+    disposed_at: datetime
+
+
+
+class DisposalStatusChanged(Contract):
+    """Party 2's disposal certificate (berita acara pemusnahan) of a handover became due (its purpose ended, or the
+    agreement ended) or was certified (party 2's signatory's PAdES signature over the issued certificate was
+    accepted): UU PDP Art. 43-44, PKS Art. 8(3). Ids, dates and digests only."""
+
+    handover_id: str = Field(min_length=1, max_length=100)
+    bast_number: str = Field(min_length=1, max_length=100)
+    agreement_id: str
+    program: str
+    status: Literal["due", "certified"]
+    due_reason: Literal["purpose-ended", "agreement-ended"] | None = Field(
+        default=None, description="what made the certificate due (null: certified before either happened)")
+    due_since: datetime | None = None
+    due_by: datetime | None = Field(default=None, description="the deadline (P3KE_DELIVERY_DISPOSAL_CERTIFICATE_DAYS "
+                                    "after due_since)")
+    certificate_number: str | None = Field(default=None, max_length=100)
+    certificate_sha256: Sha256 | None = Field(default=None, description="the signed certificate PDF")
+    issued_sha256: Sha256 | None = Field(default=None, description="the certificate as issued, before signing")
+    signer: Signer | None = Field(default=None, description="party 2's signatory who signed it")
+    destroyed_at: datetime | None = None
+    occurred_at: datetime
 
 PRINCIPAL_FIELDS = ("actor", "published_by", "requested_by", "submitted_by")
 

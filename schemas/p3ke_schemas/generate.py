@@ -20,7 +20,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from pydantic import BaseModel
 from p3ke_schemas.envelope import CONTENT_TYPE, SPECVERSION, CloudEvent, sign_event
 from p3ke_schemas.events import (
     Actor,
+    ArtefactDisposed,
     DataAccess,
     DatasetUpdated,
+    DisposalStatusChanged,
     ExtractCriteria,
     ExtractPrepared,
     ExtractRequested,
@@ -98,6 +100,8 @@ SUBJECTS = {
     "data-access": "the `resource_id` (as written in the payload)",
     "obligation-status-changed": "the `obligation_id`",
     "incident-opened": "the `incident_id`",
+    "artefact-disposed": "the `artefact_id`",
+    "disposal-status-changed": "the `handover_id`",
 }
 """What each producer puts in `ce_subject` (the services' `uow.emit(..., subject=...)` calls)."""
 
@@ -115,6 +119,10 @@ CORRELATIONS = {
                                  "that recorded the change)",
     "incident-opened": "not set (published by the audit service's notification job after the incident was "
                        "recorded)",
+    "artefact-disposed": "not set (published by the owning service's disposal job, `retention-disposal`)",
+    "disposal-status-changed": "`due`: the correlation id of the API call that declared the purpose ended, not set "
+                               "when the agreement's end made it due (delivery's `delivery-disposal-due` job); "
+                               "`certified`: that of the API call that uploaded the signed certificate",
 }
 """Where `ce_correlationid` comes from: the X-Correlation-Id of the HTTP request being served (the caller's, else a
 new one), bound while the service handles it; workers and jobs bind none."""
@@ -316,6 +324,35 @@ def message_examples(facts: AgreementFacts) -> dict[str, list[dict[str, Any]]]:
                            occurred_at=_at(2, 4, 1)),
             "audit", ce_id="7c8d9e0f-1a2b-4c3d-94e5-f6a7b8c9d0e1", time=_at(2, 4, 1),
             subject="inc-5d6e7f8a9b0c1d2e")],
+        "artefact-disposed": [_example(
+            "raw-upload", "Ingest destroyed a raw upload 30 days after the version made from it was published",
+            ArtefactDisposed(artefact_id="dataset-upload:up-3c4d5e6f7a8b", kind="raw-upload",
+                             resource_type="dataset-upload", resource_id="up-3c4d5e6f7a8b", sha256=_sha("upload"),
+                             rule_kind="raw-upload", trigger="published", due_at=_at(31, 0),
+                             service="ingest", disposed_at=_at(31, 1)),
+            "ingest", ce_id="8d9e0f1a-2b3c-4d4e-a5f6-a7b8c9d0e1f2", time=_at(31, 1),
+            subject="dataset-upload:up-3c4d5e6f7a8b")],
+        "disposal-status-changed": [
+            _example("due", "Party 2's program officer declared the handover's purpose ended: the disposal "
+                     "certificate is due within 30 days",
+                     DisposalStatusChanged(handover_id=handover_id, bast_number="001/BAST-P3KE/PK/III/2026",
+                                           agreement_id=agreement, program=program, status="due",
+                                           due_reason="purpose-ended", due_since=_at(20, 2), due_by=_at(20, 2)
+                                           + timedelta(days=30), occurred_at=_at(20, 2)),
+                     "delivery", ce_id="9e0f1a2b-3c4d-4e5f-86a7-b8c9d0e1f2a3", time=_at(20, 2), subject=handover_id,
+                     correlationid="2b3c4d5e6f7a4b8c9d0e1f2a3b4c5d6e"),
+            _example("certified", "Party 2's signatory signed the disposal certificate and delivery verified it",
+                     DisposalStatusChanged(handover_id=handover_id, bast_number="001/BAST-P3KE/PK/III/2026",
+                                           agreement_id=agreement, program=program, status="certified",
+                                           due_reason="purpose-ended", due_since=_at(20, 2), due_by=_at(20, 2)
+                                           + timedelta(days=30), certificate_number="001/BAP-P3KE/PK/III/2026",
+                                           certificate_sha256=_sha("disposal-signed"),
+                                           issued_sha256=_sha("disposal-issued"),
+                                           signer=Signer(party=2, org=p2, signatory_id="sig-kemnaker-kabarenbang",
+                                                         certificate_sha256=_sha("cert-2"), signed_at=_at(27, 3)),
+                                           destroyed_at=_at(26, 7), occurred_at=_at(27, 3)),
+                     "delivery", ce_id="0f1a2b3c-4d5e-4f6a-97b8-c9d0e1f2a3b4", time=_at(27, 3), subject=handover_id,
+                     correlationid="3c4d5e6f7a8b4c9d0e1f2a3b4c5d6e7f")],
     }
     forged = _example("forged-request",
                       "Refused for its origin: party 1's platform key vouching for an account of party 2",

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from p3ke_schemas.events import (
+    ArtefactDisposed,
     DataAccess,
     DatasetUpdated,
+    DisposalStatusChanged,
     ExtractPrepared,
     ExtractRequested,
     FeedbackReceived,
@@ -73,6 +75,13 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("incident-opened", 1, IncidentOpened, "incident_id",
               "A personal-data incident was opened (UU PDP Art. 46): its 72-hour clock, counts only.",
               ("audit",), ("audit",), partitions=1, retention_days=365),
+    EventSpec("artefact-disposed", 1, ArtefactDisposed, "artefact_id",
+              "An artefact was destroyed under the retention schedule; other services drop their references.",
+              ("ingest", "targeting", "delivery", "feedback"), ("audit",), partitions=1, retention_days=365),
+    EventSpec("disposal-status-changed", 1, DisposalStatusChanged, "handover_id",
+              "Party 2's disposal certificate of a handover became due (purpose or agreement ended) or was certified "
+              "(signed by party 2's signatory and verified).",
+              ("delivery",), ("audit",), partitions=1, retention_days=3650),
 )
 
 _BY_TYPE = {spec.type: spec for spec in EVENTS}

@@ -131,6 +131,8 @@ class Placeholders:
             ("Secret", "p3ke-audit-checkpoint-key", "checkpoint-key.pem"):
                 lambda: _private_pem(ed25519.Ed25519PrivateKey.generate()),
             ("Secret", "p3ke-delivery-server-key", "server.key"): lambda: secrets.token_hex(32).encode() + b"\n",
+            ("Secret", "p3ke-delivery-kek", "kek-ring"):
+                lambda: b"k1:" + base64.b64encode(secrets.token_bytes(32)) + b"\n",
             ("ConfigMap", "p3ke-delivery-trust", "trust-anchors.pem"): lambda: ca_pem,
             # generated from the repository: the real manifest (its hashes are public)
             ("ConfigMap", "p3ke-agreement-manifest", "agreement.sha256"): lambda: (K8S / "base" / "agreement.sha256")
@@ -247,7 +249,7 @@ def test_delivery_and_audit_name_their_own_keys(tmp_path: Path, placeholders: Pl
         sources = {files.get(env.get(var, "")) for var in env}
         assert ("Secret", f"p3ke-{svc}-event-key", "private-key.pem") in sources, named(doc)
         assert ("ConfigMap", "p3ke-event-trust", "event-trust.yaml") in sources, named(doc)
-        delivery = {("Secret", "p3ke-delivery-server-key", "server.key"),
+        delivery = {("Secret", "p3ke-delivery-server-key", "server.key"), ("Secret", "p3ke-delivery-kek", "kek-ring"),
                     ("ConfigMap", "p3ke-delivery-trust", "trust-anchors.pem"),
                     ("ConfigMap", "p3ke-delivery-trust", "signatory-certificates.yaml")}
         audit = {("Secret", "p3ke-audit-checkpoint-key", "checkpoint-key.pem")}

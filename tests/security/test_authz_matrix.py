@@ -80,6 +80,16 @@ EXPECTED: dict[str, dict[tuple[str, str], Who | None]] = {
         ("DELETE", "/v1/handovers/{handover_id}/package/links/{link_id}"): frozenset(
             {(P2, "program-officer"), (P1, "data-steward")}),
         ("POST", "/v1/handovers/{handover_id}/revoke"): frozenset({(P1, "data-steward")}),
+        # party 2's disposal certificate: the purpose ended (party 2's officer or party 1's steward), issued by party
+        # 2's officer, signed by party 2's signatory, read by the handover roles
+        ("POST", "/v1/handovers/{handover_id}/purpose-ended"): frozenset({(P2, "program-officer"),
+                                                                         (P1, "data-steward")}),
+        ("GET", "/v1/handovers/{handover_id}/disposal-certificate"): roles("program-officer", "signatory",
+                                                                           "data-steward", "operator"),
+        ("POST", "/v1/handovers/{handover_id}/disposal-certificate"): frozenset({(P2, "program-officer")}),
+        ("GET", "/v1/handovers/{handover_id}/disposal-certificate.pdf"): roles("program-officer", "signatory",
+                                                                               "data-steward", "operator"),
+        ("POST", "/v1/handovers/{handover_id}/disposal-certificate/signature"): frozenset({(P2, "signatory")}),
     },
     "feedback": {
         ("GET", "/v1/handovers"): roles("program-officer", "data-steward", "compliance-auditor", "operator"),
@@ -129,6 +139,24 @@ EXPECTED["audit"].update({(method, path): roles("compliance-auditor", "operator"
 EXPECTED["audit"].update({(method, path): roles("compliance-auditor") for method, path in [
     ("POST", "/v1/obligations/{obligation_id}/fulfilment"), ("POST", "/v1/force-majeure"),
     ("POST", "/v1/liaison-officers")]})
+# the ROPA (UU PDP Art. 31) and the DPIA (Art. 34): read by compliance auditors and operators of either party; a new
+# version issued by compliance auditors
+EXPECTED["audit"].update({(method, path): roles("compliance-auditor", "operator") for method, path in [
+    ("GET", "/v1/records-of-processing"), ("GET", "/v1/records-of-processing.pdf"), ("GET", "/v1/dpia"),
+    ("GET", "/v1/dpia.pdf"), ("GET", "/v1/records-of-processing/versions")]})
+EXPECTED["audit"][("POST", "/v1/records-of-processing/versions")] = roles("compliance-auditor")
+# calendar feeds of the obligations desk: made, listed and revoked by compliance auditors (revoked by the maker's
+# party only: service test); the feed itself by its secret URL, for calendar apps that send no token
+EXPECTED["audit"].update({(method, path): roles("compliance-auditor") for method, path in [
+    ("POST", "/v1/obligations/calendar-feeds"), ("GET", "/v1/obligations/calendar-feeds"),
+    ("DELETE", "/v1/obligations/calendar-feeds/{feed_id}")]})
+EXPECTED["audit"][("GET", "/v1/calendar-feeds/{token}.ics")] = PUBLIC
+# what delivery and feedback hold about one person, for a data-subject access request (UU PDP Art. 32)
+for _service in ("delivery", "feedback"):
+    EXPECTED[_service][("POST", "/v1/subject-records")] = roles("compliance-auditor")
+# ingest's snapshots hold the person too; the audit service's full answer asks the services above
+EXPECTED["ingest"][("POST", "/v1/subject-records")] = roles("compliance-auditor")
+EXPECTED["audit"][("POST", "/v1/subject-requests/{request_id}/response")] = roles("compliance-auditor")
 for _ops in EXPECTED.values():
     _ops.update({("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC})
 
@@ -218,7 +246,8 @@ def _call(service: str, method: str, path: str, objs: Objects) -> dict[str, Any]
     values = {"submission_id": ids.get("submission_id", "x"), "fmt": "csv", "version_id": "dv-missing",
               "batch_id": "fb-missing", "chart": "coverage", "publication_id": "pub-missing",
               "request_id": ids.get("request_id", "x"), "handover_id": handover, "link_id": ids.get("link_id", "x"),
-              "leaf_index": "0", "incident_id": "inc-missing", "obligation_id": "obligation-missing"}
+              "leaf_index": "0", "incident_id": "inc-missing", "obligation_id": "obligation-missing",
+              "feed_id": "cal-missing", "token": "no-such-feed-token"}
     url = path.format(**values)
     kwargs: dict[str, Any] = {"method": method, "url": url}
     if (service, method, path) == ("ingest", "POST", "/v1/uploads"):

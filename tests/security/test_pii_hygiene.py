@@ -27,9 +27,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec
 
+from p3ke_audit.service_layer import obligations
 from p3ke_platform.logging import configure_logging
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.messaging.worker import received_at
+from p3ke_platform.retention.disposal import DisposalJob
+from p3ke_platform.retention.holds import Holds
 from p3ke_schemas import EVENTS, from_kafka
 from tests.integration.delivery.conftest import Harness
 from tests.security.support import App, make_app, record_figures
@@ -277,6 +280,19 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
         link = rec.call(delivery, "POST", f"/v1/handovers/{handover_id}/package/links", headers=officer).json()
         package = rec.call(delivery, "GET", link["url"], headers=officer)
         assert package.status_code == 200, package.text[:300]
+        # its purpose ends; party 2 destroys the data and signs its disposal certificate (a NIK in the notes is
+        # refused without being repeated)
+        disposal = f"/v1/handovers/{handover_id}/disposal-certificate"
+        assert rec.call(delivery, "POST", f"/v1/handovers/{handover_id}/purpose-ended", json={},
+                        headers=officer).status_code == 200
+        facts = {"method": "crypto-shredding", "destroyed_at": datetime.now(UTC).isoformat()}
+        assert rec.call(delivery, "POST", disposal, json={**facts, "notes": f"NIK {canaries.niks[0]}"},
+                        headers=officer).status_code == 422
+        assert rec.call(delivery, "POST", disposal, json=facts, headers=officer).status_code == 201
+        certificate = rec.call(delivery, "GET", f"{disposal}.pdf", headers=officer).content
+        certified = h.client.post(f"{disposal}/signature", content=h.signed(certificate, SIG_2, 2),
+                                  headers={**h.headers("signatory-2"), "Content-Type": "application/pdf"})
+        assert certified.status_code == 201, certified.text
         bus.relay(delivery)
 
         # 4. party 2 sends data balikan for the persons it served (and one it found itself)
@@ -310,7 +326,31 @@ def test_canaries_appear_nowhere_but_in_the_data_files(tmp_path: Path, kafka_boo
         rec.call(audit, "GET", "/v1/entries/export.csv", params=window, headers=auditor)
         bus.relay(audit)
 
-        # 6. error answers: canaries sent where they do not belong must not come back
+        # 6. the obligations desk: an incident opened by hand naming canary subjects (keyed at once) and a force
+        #    majeure whose notice becomes due soon ten days later; both announced on Kafka
+        opened = rec.call(audit, "POST", "/v1/incidents", headers=auditor, json={
+            "title": "Paket terkirim ke alamat yang salah", "niks": canaries.niks[:2], "data_kinds": ["nik", "nama"]})
+        assert opened.status_code == 201, opened.text
+        today = datetime.now(UTC)
+        declared = rec.call(audit, "POST", "/v1/force-majeure", headers=auditor, json={
+            "occurred_on": today.date().isoformat(), "summary": "Banjir besar merusak pusat data kantor wilayah"})
+        assert declared.status_code == 201, declared.text
+        ctx = audit.runtime.context
+        for day in (today, today + timedelta(days=10)):
+            ctx.clock = lambda day=day: day
+            obligations.sweep(ctx)  # records the change to due soon and queues its announcement
+        bus.relay(audit)
+
+        # 7. retention: 40 days on, ingest disposes of the raw upload and the findings (the legal holds as the audit
+        #    API lists them), recording an `erase` and announcing each artefact
+        holds = rec.call(audit, "GET", "/v1/legal-holds", params={"active": "true"}, headers=auditor)
+        assert holds.status_code == 200, holds.text
+        ingest.runtime.context.clock = lambda: today + timedelta(days=40)
+        report = DisposalJob(ingest.runtime.context, holds=lambda: Holds.of(holds.json())).run_once()
+        assert report.count("disposed") >= 1, report.as_dict()
+        bus.relay(ingest)
+
+        # 8. error answers: canaries sent where they do not belong must not come back
         probes = [
             (audit, "POST", "/v1/subjects/trail", {"json": {"nik": canaries.niks[0] + "0"}}),
             (audit, "POST", "/v1/subjects/trail", {"json": {"nik": NAMES[0]}}),

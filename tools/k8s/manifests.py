@@ -78,6 +78,7 @@ OPERATOR_PROVIDED = {
     ("Secret", "p3ke-subject-hash-key"),
     ("Secret", "p3ke-audit-checkpoint-key"),
     ("Secret", "p3ke-delivery-server-key"),
+    ("Secret", "p3ke-delivery-kek"),
     ("Secret", "p3ke-backup-s3"),
     ("ConfigMap", "p3ke-agreement"),
     ("ConfigMap", "p3ke-event-trust"),
@@ -87,7 +88,12 @@ STRIMZI_CREATED = {("Secret", f"p3ke-{s}") for s in ALL_SERVICES} | {("Secret", 
 CNPG_CREATED = {("Secret", f"p3ke-{s}-db-app") for s in ALL_SERVICES} | {
     ("Secret", f"p3ke-{s}-db-ca") for s in ALL_SERVICES
 }
-SHARED_STORAGE = {("PersistentVolumeClaim", "p3ke-data")}
+# components/shared-storage: a claim per kind of data (tools/k8s/storage.py KINDS, which checks who mounts what)
+SHARED_STORAGE = {
+    ("PersistentVolumeClaim", claim)
+    for claim in ("p3ke-ingest-files", "p3ke-snapshots", "p3ke-extracts", "p3ke-selection-ledgers",
+                  "p3ke-handover-files", "p3ke-feedback-files")
+}
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 LIBPQ_VARIABLES = {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE", "PGCONNECT_TIMEOUT"}
@@ -656,7 +662,8 @@ def check_references(docs: list[dict], components: Iterable[str]) -> list[str]:
         for ref in sorted(_references(doc) - allowed):
             problems.append(f"{named(doc)}: references {ref[0]}/{ref[1]}, which nothing provides")
     if "shared-storage" in components and not rendered >= SHARED_STORAGE:
-        problems.append("shared-storage is included but renders no PVC p3ke-data")
+        missing = ", ".join(sorted(name for _, name in SHARED_STORAGE - rendered))
+        problems.append(f"shared-storage is included but renders no PVC {missing}")
     for ref in sorted(STRIMZI_CREATED):
         user = ref[1]
         if (

@@ -72,10 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _registrations() -> list[Callable[[Any], None]]:
     from p3ke_platform.agreement.cli import register as agreement
     from p3ke_platform.auth.cli import register as dev_token
+    from p3ke_platform.envelope_cli import register as kek_keys
     from p3ke_platform.platform_cli import register as platform
+    from p3ke_platform.retention.cli import register as retention
     from p3ke_platform.service import installed_services
+    from p3ke_platform.subject_keys_cli import register as subject_keys
 
-    found: list[Callable[[Any], None]] = [dev_token, agreement, platform]
+    found: list[Callable[[Any], None]] = [dev_token, agreement, platform, retention, subject_keys, kek_keys]
     found += [spec.register_cli for spec in installed_services().values() if spec.register_cli is not None]
     return found
 

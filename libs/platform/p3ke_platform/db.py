@@ -33,6 +33,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's exception text would hold its bound values ("[parameters: ('3201...',
+    # 'Siti Aminah')]"), and exceptions end up in logs and dead-letter reasons: never put them there.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

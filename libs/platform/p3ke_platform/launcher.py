@@ -121,6 +121,8 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
         ports = {name: free_port(DEFAULT_PORTS[name]) for name in specs}
         if {"audit", "witness"} <= specs.keys():
             stack.service_env.update(witness_env(stack, ports))
+        for service, values in subject_sources_env(stack, ports).items():
+            stack.service_env.setdefault(service, {}).update(values)
         for name, spec in specs.items():
             _migrate(stack, name, spec.package)
         for name, spec in sorted(specs.items(), key=lambda item: item[0] != "witness"):  # the witness first
@@ -164,6 +166,18 @@ def witness_env(stack: Stack, ports: dict[str, int]) -> dict[str, dict[str, str]
                   "P3KE_AUDIT_WITNESS_QUORUM": "1"},
     }
     return {service: {k: v for k, v in values.items() if k not in given} for service, values in wanted.items()}
+
+
+SUBJECT_SOURCES = ("ingest", "delivery", "feedback")  # the services holding a person's records (UU PDP Art. 32)
+
+
+def subject_sources_env(stack: Stack, ports: dict[str, int]) -> dict[str, dict[str, str]]:
+    """P3KE_AUDIT_SUBJECT_SOURCES: the audit service asks the services that hold a person's records (the ones
+    running here) for a data-subject access answer. A value given in the environment or `extra_env` wins."""
+    if "audit" not in ports or "P3KE_AUDIT_SUBJECT_SOURCES" in {**os.environ, **stack.extra_env}:
+        return {}
+    sources = ",".join(f"{name}=http://127.0.0.1:{ports[name]}" for name in SUBJECT_SOURCES if name in ports)
+    return {"audit": {"P3KE_AUDIT_SUBJECT_SOURCES": sources}} if sources else {}
 
 
 def _migrate(stack: Stack, name: str, package: str) -> None:

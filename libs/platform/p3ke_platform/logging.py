@@ -10,10 +10,22 @@ before rendering, on every record, and works in two ways:
 
 * by key: a value whose key names personal data (`nik`, `nama`, `alamat`, `tanggal_lahir`, ...) is
   replaced by ``[REDACTED]``, in nested dicts and lists too, and ``'nama': '...'`` / ``nama='...'``
-  pairs inside text (dict, dataclass and pydantic reprs in exception messages) lose their value;
-* by shape: a number of 16 or more digits (NIK, No. KK), also written with spaces, dots or dashes
-  between groups, in spreadsheet notation (``3.20101E+15``) or behind an apostrophe, is masked
-  down to its first 4 digits (the regency code): ``3201************``.
+  pairs inside text (dict, dataclass and pydantic reprs in exception messages) lose their value, as do
+  unquoted ``nama=Siti Aminah`` pairs (log lines, query strings);
+* by place: SQLAlchemy's ``[parameters: ...]`` section and PostgreSQL's ``Key (...)=(...)`` and
+  ``Failing row contains (...)`` values are row data and go whole (engines are also built with
+  ``hide_parameters=True``, `p3ke_platform.db.make_engine`);
+* by shape: a number of 16 or more digits (NIK, No. KK), also written with spaces (any Unicode space,
+  tabs, doubled), dots, dashes, slashes, underscores or colons between groups, as UTF-16 (NULs between
+  digits, or their repr escapes), glued to letters or hex, in spreadsheet notation (``3.20101E+15``)
+  or behind an apostrophe, is masked down to its first 4 digits (the regency code):
+  ``3201************``. Kept readable although they hold digit runs: UUIDs, hex digests of a digest's
+  exact length (32/40/56/64/96/128 characters: checksums, subject refs) and dates/date-times. A NIK
+  glued to hex into exactly a digest's length cannot be told from a digest and is kept: never build
+  ids by concatenating personal data.
+
+Exceptions are logged as `describe_error(exc)` (type and masked message), never ``repr(exc)``;
+tracebacks are rendered as plain text (no frame locals) and masked like any other value.
 
 A name or an address in free text has no shape to detect. They are protected by the key rule and
 by the rule that code never logs row values: log ids, counts and checksums, never a record.
@@ -48,6 +60,7 @@ __all__ = [
     "clear_correlation_id",
     "configure_logging",
     "correlation",
+    "describe_error",
     "get_correlation_id",
     "get_logger",
     "is_personal_key",
@@ -68,7 +81,7 @@ PERSONAL_KEYS: frozenset[str] = frozenset({
     "nik", "no_nik", "nomor_nik", "nik_kepala_keluarga",
     "no_kk", "nkk", "nomor_kk", "kk", "nomor_kartu_keluarga",
     "nama", "name", "full_name", "fullname", "nama_lengkap", "first_name", "last_name",
-    "kepala_keluarga", "nama_kepala_keluarga", "nama_ibu", "nama_ibu_kandung",
+    "kepala_keluarga", "nama_kepala_keluarga", "nama_ibu", "nama_ibu_kandung", "ibu_kandung", "mother_name",
     "alamat", "address", "alamat_lengkap", "street_address", "alamat_domisili",
     "tanggal_lahir", "tgl_lahir", "birth_date", "date_of_birth", "dob", "birthdate",
     "tempat_lahir", "place_of_birth", "birth_place",
@@ -82,25 +95,48 @@ PERSONAL_KEYS: frozenset[str] = frozenset({
 _PERSONAL_SUFFIXES: tuple[str, ...] = (
     "nik", "nkk", "no_kk", "nomor_kk", "nama", "full_name", "nama_lengkap", "kepala_keluarga",
     "alamat", "address", "tanggal_lahir", "birth_date", "date_of_birth", "email", "phone",
-    "telepon", "no_hp",
+    "telepon", "no_hp", "ibu_kandung",
 )
 
 _MAX_DEPTH = 12
 _KEEP_DIGITS = 4
 _MIN_DIGITS = 16  # NIK and No. KK are 16 digits; longer runs are masked as well
 
-# Digits with at most one separator between any two of them: 3201012345670001, 3201 0123 4567 0001,
-# 32.01.01.010190.0001, 3201-01-010190-0001, 3.201.012.345.670.001.
-_SEP = r"[ .,\-\u00a0\u202f]"
+# What may stand between two digits of one number. Whitespace is any Unicode space (`\s` covers tabs,
+# NBSP, U+2003 EM SPACE, U+3000 ...), control characters (UTF-16 text read as 8-bit has a NUL between
+# digits) and the invisible format characters (zero-width space, soft hyphen, BOM), one to three of
+# them; or the escape a repr() writes for such a character (`\t`, `\x00`, `\u2003`); or one
+# punctuation mark (dot, dash, slash, underscore, colon, apostrophe, Unicode dashes) with at most one
+# space or escape either side; or a bare comma (`3,201,014,...`). A comma followed by a space is a
+# list separator (`[1001, 1002, ...]`) and joins nothing.
+_WS = r"[\s\x00-\x1f\x7f\u00ad\u200b-\u200f\u2060\ufeff]"
+_ESC = r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[tnrfv0])"
+_GAP = rf"(?:{_WS}|{_ESC})"
+_PUNCT = r"[.\-/_:'\u2010-\u2015\u2212\u00b7]"
+_SEP = rf"(?:{_GAP}{{1,3}}|{_GAP}?{_PUNCT}{_GAP}?|,)"
 _DIGIT_RUN = re.compile(rf"(?<!\d)\d(?:{_SEP}?\d)+(?!\d)")
+_ESCAPE = re.compile(_ESC)
 _PLAIN_DECIMAL = re.compile(r"(\d+)[.,]\d+")
 # Spreadsheet forms of a 16-digit number: 3.2E+15, 3,201E+15, 3.20101234567e15.
 # Standing alone: inside an id such as ho-5de28af3c5e24f10, "5e24" is not a number.
 _SCIENTIFIC = re.compile(r"(?<![\w.,])([1-9])(?:[.,](\d{1,20}))?\s?[eE]\s?\+?\s?(1[5-9]|[2-9]\d)(?![\w])")
-# Ids and checksums that may hold a long digit run by chance: UUIDs and hex digests (with a letter).
+# Values kept as they are although they hold long digit runs (see `redact_text`):
+# * a UUID (8-4-4-4-12 hex);
+# * a hex digest: a token of exactly 32, 40, 56, 64, 96 or 128 hex characters, at least one a letter
+#   (MD5, SHA-1, SHA-224, SHA-256 such as subject refs and checksums, SHA-384, SHA-512). About one
+#   SHA-256 digest in 40 holds a run of 16 decimal digits by chance; masking it would break the id.
+#   A hex run of any other length is not a digest, so a NIK glued to hex (`deadbeef3201...cafe`) is
+#   masked;
+# * a date or date-time: 2024-06-01, 2024-06-01T12:30:45.123456+07:00, 2024-06-01 12:30:45,123,
+#   01/06/2024 12:30 (str(datetime) and the stdlib's asctime would otherwise read as 20+ digits).
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?"
+_DATE = (r"(?:(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+         r"|(?:0[1-9]|[12]\d|3[01])/(?:0[1-9]|1[0-2])/(?:19|20)\d{2})")
 _PROTECTED = re.compile(
     r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{32,})(?![0-9A-Za-z])"
+    r"|(?=[0-9a-fA-F]*[a-fA-F])(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{96}|[0-9a-fA-F]{64}|[0-9a-fA-F]{56}"
+    r"|[0-9a-fA-F]{40}|[0-9a-fA-F]{32}))(?![0-9A-Za-z])"
+    rf"|(?<![\d])(?<!\d[-./_:])(?:{_DATE}(?:[T ]{_TIME})?)(?![\d])(?![-./_:]\d)"
 )
 _KEY_ALTERNATION = "|".join([
     *sorted((re.escape(k) for k in PERSONAL_KEYS), key=len, reverse=True),
@@ -112,6 +148,21 @@ _KEYED_TEXT = re.compile(
     r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)""",
     re.IGNORECASE | re.DOTALL,
 )
+# nama=Siti Aminah, nik = 3201..., name:Siti, input_value={...}: an unquoted value after `=` (or after a
+# colon with no space: `nama: ...` is prose and left to the other rules). The value runs to the next
+# `, ; & | ) ] }`, line break, next `key=`, a quote closing the text around it, or the end; a value
+# opening with a bracket runs to its matching bracket.
+_KEYED_BARE = re.compile(rf"(?<![\w])(?:{_KEY_ALTERNATION})(?:\s*=\s*|:(?=\S))(?=[^\s\"'])", re.IGNORECASE)
+_BARE_END = re.compile(r"[,;&|)\]}\r\n]|\\[nr]|\s+[\w.\-]+\s*=|\s*$|[\"'](?=[\s,;&|)\]}]|\\[nr]|$)")
+_CLOSING = {"{": "}", "[": "]", "(": ")"}
+# SQLAlchemy writes the bound values of a failed statement into the exception text:
+# "[parameters: ('3201...', 'Siti Aminah')]". The section ends with `]` at a line end (or a `\n` in a
+# repr), before "(Background on this error ...)", or at the end of the text.
+_SQL_PARAMETERS = re.compile(r"\[parameters: ")
+_SQL_PARAMETERS_END = re.compile(r"\](?=[ \t]*(?:\n|\\n|\(Background on this error|\Z))")
+# PostgreSQL's DETAIL lines quote row values: "Key (nik, nama)=(3201..., Siti) already exists.",
+# "Failing row contains (1, 3201..., Siti, ...)." The values go up to the last `)` of the line.
+_PG_ROW_VALUES = re.compile(r"(?P<head>(?:Key \((?:[^()\n]|\([^()\n]*\))*\)=|Failing row contains )\()[^\n]*\)")
 
 
 def _normalise_key(key: object) -> str:
@@ -131,7 +182,7 @@ def _mask(digits: str, length: int) -> str:
 
 def _mask_run(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = re.sub(r"\D", "", text)
+    digits = re.sub(r"\D", "", _ESCAPE.sub("", text))
     if len(digits) < _MIN_DIGITS:
         return text
     decimal = _PLAIN_DECIMAL.fullmatch(text)
@@ -145,8 +196,53 @@ def _mask_scientific(match: re.Match[str]) -> str:
     return _mask(digits, int(match.group(3)) + 1)
 
 
-def _redact_segment(text: str) -> str:
-    text = _KEYED_TEXT.sub(lambda m: f"{m.group('key')}{m.group('q')}{REDACTED}{m.group('q')}", text)
+def _value_end(text: str, start: int) -> int:
+    """Where an unquoted value starting at `start` ends (see `_KEYED_BARE`)."""
+    opening = text[start]
+    if opening in _CLOSING:
+        depth = 0
+        for i in range(start, len(text)):
+            if text[i] == opening:
+                depth += 1
+            elif text[i] == _CLOSING[opening]:
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+        return len(text)  # unbalanced: everything after the key goes
+    end = _BARE_END.search(text, start + 1)
+    return end.start() if end else len(text)
+
+
+def _redact_bare_values(text: str) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _KEYED_BARE.finditer(text):
+        if m.start() < last:
+            continue  # inside a value already redacted
+        start = m.end()
+        if text.startswith(REDACTED, start):
+            continue
+        end = _value_end(text, start)
+        out += [text[last:start], REDACTED]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _redact_sql_parameters(text: str) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _SQL_PARAMETERS.finditer(text):
+        if m.start() < last:
+            continue
+        end = _SQL_PARAMETERS_END.search(text, m.end())
+        out += [text[last:m.end()], REDACTED]
+        last = end.start() if end else len(text)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _redact_numbers(text: str) -> str:
     text = _SCIENTIFIC.sub(_mask_scientific, text)
     return _DIGIT_RUN.sub(_mask_run, text)
 
@@ -154,18 +250,53 @@ def _redact_segment(text: str) -> str:
 def redact_text(text: str) -> str:
     """Mask NIK-like numbers and keyed personal values inside free text.
 
-    UUIDs and hex digests are left alone so that ids and checksums stay useful in logs.
+    In this order: NUL characters go (UTF-16 text read as bytes); SQLAlchemy's `[parameters: ...]`
+    section and PostgreSQL's quoted row values become ``[REDACTED]``; values after a personal key,
+    quoted or not, become ``[REDACTED]``; then every run of 16 or more digits (separators as in `_SEP`)
+    outside a UUID, a hex digest or a date-time (`_PROTECTED`) is masked to its first 4 digits.
     """
     if not text:
         return text
+    text = text.replace("\x00", "")
+    if "[parameters: " in text:
+        text = _redact_sql_parameters(text)
+    text = _PG_ROW_VALUES.sub(lambda m: f"{m.group('head')}{REDACTED})", text)
+    text = _KEYED_TEXT.sub(lambda m: f"{m.group('key')}{m.group('q')}{REDACTED}{m.group('q')}", text)
+    text = _redact_bare_values(text)
     out: list[str] = []
     last = 0
     for m in _PROTECTED.finditer(text):
-        out.append(_redact_segment(text[last:m.start()]))
+        out.append(_redact_numbers(text[last:m.start()]))
         out.append(m.group(0))
         last = m.end()
-    out.append(_redact_segment(text[last:]))
+    out.append(_redact_numbers(text[last:]))
     return "".join(out)
+
+
+def _decode(data: bytes) -> str:
+    """Bytes as text for redaction: UTF-16 when it has a BOM or a NUL in every other byte, else UTF-8."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    if len(data) >= 4 and data.count(0) * 3 >= len(data):
+        odd_nuls = data[1::2].count(0)
+        return data.decode("utf-16-le" if odd_nuls >= data[0::2].count(0) else "utf-16-be", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def describe_error(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message` of an exception with personal data masked, cut to `limit` characters after
+    masking (cutting first could leave 10 digits of a NIK unmasked). Use it instead of `repr(exc)`
+    wherever an exception's text is logged or stored (dead-letter reasons, outbox errors)."""
+    name = type(exc).__qualname__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        name = f"{module}.{name}"
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not hide the type
+        message = "<pesan tidak terbaca / unreadable message>"
+    text = redact_text(f"{name}: {message}" if message else name)
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
 def _redact_number(value: int | float) -> int | float | str:
@@ -193,7 +324,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, bytes | bytearray):
-        return redact_text(bytes(value).decode("utf-8", "replace"))
+        return redact_text(_decode(bytes(value)))
     if isinstance(value, Mapping):
         return {
             _redact_key(k): REDACTED if is_personal_key(k) else redact(v, _depth + 1)
@@ -202,7 +333,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [redact(v, _depth + 1) for v in value]
     if isinstance(value, BaseException):
-        return redact_text(f"{type(value).__name__}: {value}")
+        return describe_error(value, limit=2000)
     dumped = _as_mapping(value)
     if dumped is not None:
         return redact(dumped, _depth + 1)
@@ -376,7 +507,8 @@ def configure_logging(
         renderer: Processor = (
             structlog.processors.JSONRenderer(serializer=jsonlib.dumps, ensure_ascii=False, default=str)
             if json
-            else structlog.dev.ConsoleRenderer(colors=False)
+            # plain text: the default rich formatter would print every frame's local variables
+            else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
         )
         formatter = structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

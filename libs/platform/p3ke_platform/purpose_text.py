@@ -41,18 +41,20 @@ _NOT_A_NAME = frozenset({"Kota", "Negara", "Pertiwi", "RT", "RW", "Lurah", "Cama
 "Bapak Bupati")."""
 
 
-def problems(text: str, field: str = "justification") -> list[str]:
+def problems(text: str, field: str = "justification", *, min_chars: int = MIN_CHARS,
+             max_chars: int = MAX_CHARS) -> list[str]:
     """What is wrong with a justification, or another short text kept forever (`field` names it in the messages;
-    empty: it may be published and recorded). Never quotes the text."""
+    `min_chars`/`max_chars` its bounds, a justification's by default; empty: it may be published and recorded).
+    Never quotes the text."""
     found = []
-    if len(text) > MAX_CHARS:
-        found.append(f"{field} terlalu panjang: {len(text)} karakter, paling banyak {MAX_CHARS}; tulis catatan "
+    if len(text) > max_chars:
+        found.append(f"{field} terlalu panjang: {len(text)} karakter, paling banyak {max_chars}; tulis catatan "
                      f"singkat, tujuan permintaan dinyatakan dengan kode purpose / the {field} is too long: "
-                     f"{len(text)} characters, at most {MAX_CHARS}; write a short note, the purpose is stated by the "
+                     f"{len(text)} characters, at most {max_chars}; write a short note, the purpose is stated by the "
                      f"purpose code")
-    if len(text.strip()) < MIN_CHARS:
-        found.append(f"{field} terlalu pendek: paling sedikit {MIN_CHARS} karakter / the {field} is "
-                     f"too short: at least {MIN_CHARS} characters")
+    if len(text.strip()) < min_chars:
+        found.append(f"{field} terlalu pendek: paling sedikit {min_chars} karakter / the {field} is "
+                     f"too short: at least {min_chars} characters")
     if any(c in text for c in "\r\n\t"):
         found.append(f"{field} harus satu baris teks / the {field} must be one line of text")
     if _NIK_LIKE.search(text):

@@ -160,7 +160,8 @@ class Runtime:
 
     def uow(self, session: Session) -> UnitOfWork:
         return UnitOfWork(session, self.spec.tables, self.spec.name, self.settings.subject_hash_key,
-                          self.context.event_signer, terms=self.context)
+                          self.context.event_signer, terms=self.context,
+                          subject_key_id=self.settings.subject_key_ring.current.id)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from p3ke_platform.agreement import Policy, load_agreement
 from p3ke_platform.event_keys import KeyRing, service_signer
 from p3ke_platform.messaging.origin import OriginCheck
+from p3ke_platform.retention import Schedule, schedule_for
 from p3ke_platform.settings import ConfigurationError, Settings, agreement_manifest_problems
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor
@@ -163,7 +164,13 @@ class ServiceContext(Generic[S]):
         return OriginCheck(self.event_keys, {p.party: p.org for p in parties},
                            timedelta(seconds=self.settings.event_clock_skew_s))
 
+    @cached_property
+    def retention_schedule(self) -> Schedule:
+        """The retention schedule (P3KE_RETENTION_SCHEDULE; production refuses to start without one)."""
+        return schedule_for(self.settings)
+
     def check(self) -> None:
         """Load everything now, so bad configuration stops start-up instead of the first request."""
         _ = self.policy
+        _ = self.retention_schedule
         _ = self.event_signer

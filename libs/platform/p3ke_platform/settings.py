@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from p3ke_platform.subject_keys import KeyRing
 
 S = TypeVar("S", bound="Settings")
 
@@ -27,7 +30,8 @@ DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback"
 
 # secret settings that may come from a file instead: value field -> file field (P3KE_<FIELD>_FILE)
 SECRET_FILES = {"database_password": "database_password_file", "kafka_password": "kafka_password_file",
-                "subject_hash_key": "subject_hash_key_file"}
+                "subject_hash_key": "subject_hash_key_file", "subject_hash_keys": "subject_hash_keys_file",
+                "perturbation_key": "perturbation_key_file"}
 # Kafka security protocols that encrypt; PLAINTEXT and SASL_PLAINTEXT send events and passwords in clear text
 KAFKA_TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 
@@ -90,9 +94,32 @@ class Settings(BaseSettings):
     # OWASP API4: each caller (token principal, else client address) gets a token bucket per process
     rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000,
                                        description="HTTP requests a minute per caller, bursts up to the same; 0 = off")
+    # hostile uploads (p3ke_platform.tabular.archive_guard): what an uploaded ZIP/XLSX may hold, checked before
+    # anything opens it (413 over a limit, 422 malformed)
+    upload_zip_max_entries: int = Field(default=10_000, ge=1, description="entries in an uploaded ZIP/XLSX")
+    upload_zip_max_entry_bytes: int = Field(default=4 * 2**30, ge=1,
+                                            description="uncompressed size of one entry of an uploaded ZIP/XLSX")
+    upload_zip_max_total_bytes: int = Field(default=16 * 2**30, ge=1,
+                                            description="uncompressed size of all entries of an uploaded ZIP/XLSX")
+    upload_zip_max_ratio: int = Field(default=200, ge=1, description="compression ratio of one entry (1 MiB or more)")
+    upload_xlsx_max_shared_strings: int = Field(
+        default=5_000_000, ge=1, description="distinct shared strings of an XLSX (8 bytes of memory each while read)")
+    upload_xlsx_max_shared_strings_bytes: int = Field(default=2**30, ge=1,
+                                                      description="uncompressed size of an XLSX's sharedStrings.xml")
     # data subject lookup (UU PDP Art. 32): HMAC key for NIK references in audit events
     subject_hash_key: str = Field(default="local-development-subject-key", min_length=16, repr=False)
     subject_hash_key_file: Path | None = Field(default=None, description="file holding P3KE_SUBJECT_HASH_KEY")
+    # key rotation (p3ke_platform.subject_keys): the ring, current key first; without it the key above is `k1`
+    subject_hash_keys: str | None = Field(
+        default=None, repr=False, description="subject hash key ring: `<id>:<secret>` entries (commas or line "
+        "breaks), the current key first, older keys after it while references made with them must still be found; "
+        "replaces P3KE_SUBJECT_HASH_KEY (which may stay set only as the ring's `k1`)")
+    subject_hash_keys_file: Path | None = Field(default=None, description="file holding P3KE_SUBJECT_HASH_KEYS")
+    perturbation_key: str | None = Field(
+        default=None, min_length=16, repr=False, description="secret targeting derives its cell-key perturbation and "
+        "selection order from, so rotating the subject hash key changes no published answer; default the secret of "
+        "key `k1` (the legacy P3KE_SUBJECT_HASH_KEY). Set it to that secret before `k1` leaves the ring")
+    perturbation_key_file: Path | None = Field(default=None, description="file holding P3KE_PERTURBATION_KEY")
     # signed events (p3ke_schemas.signing): this service's private key, and the pinned public keys of all services
     event_signing_key_file: Path | None = Field(
         default=None, description="PKCS#8 PEM private key (Ed25519 or P-256) this service signs its events with")
@@ -105,6 +132,24 @@ class Settings(BaseSettings):
         "platforms (local and test only)")
     event_clock_skew_s: int = Field(
         default=300, ge=0, le=3600, description="how far a platform's claimed time may be from the broker's receipt")
+    # retention (UU PDP Art. 16(2), 43-44; p3ke_platform.retention): required in production (checked at start-up)
+    retention_schedule: Path | None = Field(
+        default=None, description="the retention schedule (YAML, one rule per kind of artefact); default the "
+        "packaged one outside production")
+    retention_disposal_seconds: int = Field(
+        default=3600, ge=0, le=7 * 86_400, description="how often the owning services' disposal job runs; it runs "
+        "only where P3KE_RETENTION_SCHEDULE is set explicitly (so never by default in `make run`); 0 = never")
+    legal_holds_url: str | None = Field(
+        default=None, description="the audit service's base URL, asked for legal holds before anything is disposed "
+        "of (unset: nothing is disposed)")
+    legal_holds_token_file: Path | None = Field(
+        default=None, description="a bearer token (service-account role) for the legal holds; outside production "
+        "the development issuer mints one when unset")
+    # envelope encryption (p3ke_platform.envelope): the key-encryption keys that wrap every artefact's data key
+    kek_file: Path | None = Field(
+        default=None, description="the KEK ring (a mounted Secret): `<id>:<base64 of 32 bytes>` entries, current "
+        "first; required in production by services keeping data keys; default a development ring in "
+        "<data_dir>/keys/kek-ring")
 
     @field_validator("service")
     @classmethod
@@ -138,7 +183,7 @@ class Settings(BaseSettings):
             if given not in (None, "") and given != value:
                 raise ValueError(f"P3KE_{field.upper()} and {setting}: set one of them, not both")
             data[field] = value
-        return data
+        return apply_key_ring(data)
 
     @model_validator(mode="after")
     def _database_password_fits(self) -> Settings:
@@ -195,6 +240,19 @@ class Settings(BaseSettings):
             return with_password(self.database_url, self.database_password)
         name = self.service or "p3ke"
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+    @property
+    def subject_key_ring(self) -> KeyRing:
+        """The subject hash keys, current first (P3KE_SUBJECT_HASH_KEYS, else P3KE_SUBJECT_HASH_KEY as `k1`)."""
+        from p3ke_platform.subject_keys import legacy_ring, parse_key_ring
+
+        return parse_key_ring(self.subject_hash_keys) if self.subject_hash_keys else legacy_ring(self.subject_hash_key)
+
+    @property
+    def perturbation_secret(self) -> str:
+        """What targeting derives its perturbation record key and selection order from: stable across rotations of
+        the subject hash key (P3KE_PERTURBATION_KEY, by default key k1's secret)."""
+        return self.perturbation_key or self.subject_hash_key
 
     @property
     def effective_api_port(self) -> int:
@@ -282,3 +340,32 @@ def load_settings(cls: type[S] | None = None, **overrides: object) -> S:
             name = f"P3KE_{loc.upper()}" if loc else "configuration"
             lines.append(f"{name}: {err['msg']}")
         raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def apply_key_ring(data: dict[str, Any]) -> dict[str, Any]:
+    """With P3KE_SUBJECT_HASH_KEYS, `subject_hash_key` becomes the ring's current secret (what every new reference is
+    computed with); `perturbation_key` defaults to the secret of key `k1`, the key targeting's perturbation was
+    first derived from. Raises ValueError (Indonesian, then English) on a malformed ring or a contradiction."""
+    from p3ke_platform.subject_keys import LEGACY_KEY_ID, parse_key_ring
+
+    legacy = data.get("subject_hash_key") or None
+    if data.get("subject_hash_keys") in (None, ""):
+        data["subject_hash_keys"] = None
+        if data.get("perturbation_key") in (None, "") and legacy:
+            data["perturbation_key"] = legacy
+        return data
+    ring = parse_key_ring(str(data["subject_hash_keys"]))
+    k1 = ring.get(LEGACY_KEY_ID)
+    if legacy and (k1 is None or k1.secret != legacy):
+        raise ValueError("P3KE_SUBJECT_HASH_KEY dan P3KE_SUBJECT_HASH_KEYS: atur salah satu saja, atau samakan "
+                         "P3KE_SUBJECT_HASH_KEY dengan kunci k1 di cincin / set one of them, or make "
+                         "P3KE_SUBJECT_HASH_KEY the ring's key k1")
+    data["subject_hash_key"] = ring.current.secret
+    if data.get("perturbation_key") in (None, ""):
+        if k1 is None and data.get("service") == "targeting":
+            raise ValueError("P3KE_PERTURBATION_KEY: kunci k1 sudah keluar dari P3KE_SUBJECT_HASH_KEYS; isi "
+                             "P3KE_PERTURBATION_KEY dengan rahasia k1 agar jawaban perencanaan tidak berubah / key k1 "
+                             "has left P3KE_SUBJECT_HASH_KEYS; set P3KE_PERTURBATION_KEY to k1's secret so that "
+                             "planning answers do not change")
+        data["perturbation_key"] = k1.secret if k1 else None
+    return data

@@ -18,6 +18,12 @@ from urllib.parse import unquote, urlparse
 DEFAULT_CHUNK = 1 << 20
 
 
+def extracts_dir(data_dir: Path) -> Path:
+    """Where targeting writes its extracts and delivery and feedback read them: `<data dir>/extracts` (in
+    Kubernetes a volume of its own, read-only for the readers: deploy/k8s/README.md, "Storage")."""
+    return Path(data_dir) / "extracts"
+
+
 def resolve_under(uri: str, root: Path, what: str, *, error: Callable[[str], Exception],
                   uri_subject: str | None = None) -> Path:
     """The local path of the existing file `uri`, which must lie under `root`.

@@ -15,6 +15,7 @@ from p3ke_platform.audit_client import access_event, subject_ref
 from p3ke_platform.logging import get_correlation_id
 from p3ke_platform.messaging.outbox import enqueue
 from p3ke_platform.messaging.tables import MessagingTables
+from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_schemas import Actor, CloudEvent, EventSigner, authcontext
 
 MAX_SUBJECTS_PER_EVENT = 5_000
@@ -46,6 +47,8 @@ class UnitOfWork:
     terms: TermsInForce | None = None
     """The service's loaded agreement: every data-access record names its digest (read when recorded, so a
     context whose policy is replaced records the new one)."""
+    subject_key_id: str = LEGACY_KEY_ID
+    """The id of `subject_hash_key` in the key ring (P3KE_SUBJECT_HASH_KEYS): every data-access event names it."""
 
     @property
     def source(self) -> str:
@@ -65,7 +68,7 @@ class UnitOfWork:
                       agreement_id: str | None = None, program: str | None = None,
                       purpose: str | None = None, subject_niks: Iterable[str] = (),
                       subject_refs: Iterable[str] = (), at: datetime | None = None,
-                      terms_sha256: str | None = None) -> list[CloudEvent]:
+                      terms_sha256: str | None = None, subject_key_id: str | None = None) -> list[CloudEvent]:
         """Emit `data-access` for one access to personal data (or a refusal), in this transaction.
 
         `terms_sha256` is the digest of the agreement files the access was decided under: a caller holding a
@@ -73,8 +76,10 @@ class UnitOfWork:
         service has loaded (`terms`), so every record names the exact terms in force.
 
         The data subjects are named by NIK (`subject_niks`, hashed here) or by references already keyed
-        (`subject_refs`, e.g. streamed from a ledger file). An access to more than MAX_SUBJECTS_PER_EVENT
-        subjects is split over several events sharing everything but `access_id` and `subject_refs`:
+        (`subject_refs`, e.g. streamed from a ledger file, computed with key `subject_key_id`: default the current
+        key; a ledger keyed with an older key names its id, and cannot be mixed with NIKs). An access to more than
+        MAX_SUBJECTS_PER_EVENT subjects is split over several events sharing everything but `access_id` and
+        `subject_refs`:
         - one event: `record_count` is the given count (records touched, which may exceed the distinct
           subjects), or the number of subjects when none is given;
         - several events: each event's `record_count` is the number of subjects it names, so the events'
@@ -83,6 +88,9 @@ class UnitOfWork:
         """
         refs: Iterable[str] = subject_refs
         niks = sorted(set(subject_niks))
+        key_id = subject_key_id or self.subject_key_id
+        if niks and key_id != self.subject_key_id:
+            raise ValueError(f"subject_niks are keyed with {self.subject_key_id}, subject_refs with {key_id}")
         if niks:
             refs = itertools.chain(refs, sorted({subject_ref(self.subject_hash_key, n) for n in niks}))
         at = at or datetime.now(UTC)
@@ -94,17 +102,18 @@ class UnitOfWork:
         split = following is not None
         events = [self._access(actor, action, resource_type, resource_id, outcome, reason,
                                len(first) if split or record_count is None else record_count,
-                               agreement_id, program, purpose, first, at, terms_sha256)]
+                               agreement_id, program, purpose, first, at, terms_sha256, key_id)]
         for chunk in itertools.chain([following] if following else [], chunks):
             events.append(self._access(actor, action, resource_type, resource_id, outcome, reason, len(chunk),
-                                       agreement_id, program, purpose, chunk, at, terms_sha256))
+                                       agreement_id, program, purpose, chunk, at, terms_sha256, key_id))
         return events
 
     def _access(self, actor: Actor, action: str, resource_type: str, resource_id: str, outcome: str,
                 reason: str | None, record_count: int, agreement_id: str | None, program: str | None,
-                purpose: str | None, refs: Sequence[str], at: datetime, terms_sha256: str | None) -> CloudEvent:
+                purpose: str | None, refs: Sequence[str], at: datetime, terms_sha256: str | None,
+                key_id: str) -> CloudEvent:
         payload = access_event(
             service=self.service, actor=actor, action=action, resource_type=resource_type, resource_id=resource_id,
             outcome=outcome, reason=reason, record_count=record_count, agreement_id=agreement_id, program=program,
-            purpose=purpose, subject_refs=refs, at=at, terms_sha256=terms_sha256)
+            purpose=purpose, subject_refs=refs, at=at, terms_sha256=terms_sha256, subject_key_id=key_id)
         return self.emit(payload, subject=payload.resource_id)  # as masked by access_event

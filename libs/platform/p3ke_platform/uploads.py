@@ -3,8 +3,10 @@
 Every service that takes files (ingest's snapshots, feedback's data balikan) receives them the same way
 and refuses the same mistakes with the same reasons (`Refused`, for the service to audit or answer):
 a multipart form (415), a body over the limit, declared or counted while it arrives (413), an empty body
-(422), a body shorter than its Content-Length or cut off by the client (400), and a body whose SHA-256
-differs from `X-Content-SHA256` (400). A refused upload leaves no file behind.
+(422), a body shorter than its Content-Length or cut off by the client (400), a body whose SHA-256
+differs from `X-Content-SHA256` (400), and a ZIP/XLSX over the archive limits (413) or malformed (422),
+checked on its central directory before anything decompresses it (`p3ke_platform.tabular.archive_guard`).
+A refused upload leaves no file behind.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from p3ke_platform.refusal import Refused
+from p3ke_platform.tabular.archive_guard import ArchiveLimits, HostileArchive, check_archive, is_zip
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,19 @@ class Received:
     sha256: str
 
 
-async def receive_file(request: Request, path: Path, *, limit: int) -> Received:
-    """Stream the request body to `path`, hashing it on the way; raises Refused (and removes `path`)."""
+def _check_archive(path: Path, limits: ArchiveLimits) -> None:
+    if is_zip(path):
+        try:
+            check_archive(path, limits, xlsx=True)
+        except HostileArchive as exc:
+            raise Refused(exc.status, str(exc), rule=exc.rule) from None
+
+
+async def receive_file(request: Request, path: Path, *, limit: int,
+                       archive: ArchiveLimits | None = None) -> Received:
+    """Stream the request body to `path`, hashing it on the way, then check a ZIP/XLSX against `archive`
+    (default `ArchiveLimits()`; a service passes `ArchiveLimits.from_settings`); raises Refused (and
+    removes `path`)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise Refused(415, "send the file as the raw request body (curl --data-binary @file), not as a form",
                       rule="upload")
@@ -49,6 +64,7 @@ async def receive_file(request: Request, path: Path, *, limit: int) -> Received:
         expected = request.headers.get("x-content-sha256")
         if expected and expected.lower() != digest.hexdigest():
             raise Refused(400, "the upload's SHA-256 does not match X-Content-SHA256", rule="upload")
+        await run_in_threadpool(_check_archive, path, archive or ArchiveLimits())
     except ClientDisconnect:
         path.unlink(missing_ok=True)
         raise Refused(400, "truncated upload: the client disconnected", rule="upload") from None

@@ -33,5 +33,8 @@ SERVICE = ServiceSpec(
         # the agreement's obligations, and each obligation's status changes and reminders as the days pass
         BackgroundLoop(name="audit-obligations", run="p3ke_audit.service_layer.obligations:obligation_loop",
                        role="jobs"),
+        # keeps the ROPA (UU PDP Art. 31) and the DPIA (Art. 34) current: a new version when the terms change
+        BackgroundLoop(name="audit-processing-records",
+                       run="p3ke_audit.service_layer.processing_records:processing_records_loop", role="jobs"),
     ],
 )

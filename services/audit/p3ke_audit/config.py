@@ -174,6 +174,45 @@ class AuditSettings(Settings):
         default=(), description="P3KE_NOTIFY_KEMNAKER: comma-separated addresses of party 2's compliance staff")
     notify_max_attempts: int = Field(
         default=5, ge=1, le=100, description="tries to email one notification before it stays failed")
+    # data-subject access (service_layer/subject_records.py): the services asked for the person's records
+    audit_subject_sources: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(), description="P3KE_AUDIT_SUBJECT_SOURCES: comma-separated `<service>=<API base URL>` asked for a "
+        "person's records (POST <url>/v1/subject-records), e.g. ingest=http://ingest,delivery=http://delivery,"
+        "feedback=http://feedback; none: an access bundle holds the trail only and says so")
+    audit_subject_source_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="one request to a source for a person's records")
+    # calendar feeds (service_layer/calendar_feeds.py): the address their secret URLs are built on
+    audit_public_base_url: str | None = Field(
+        default=None, description="P3KE_AUDIT_PUBLIC_BASE_URL: the audit API's address as calendar apps reach it, "
+        "e.g. https://p3ke.kemenkopmk.go.id/audit; unset: the address the request came to")
+
+    @field_validator("audit_public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"alamat {value[:100]!r} tidak sah: harus http(s)://host[:port][/prefix] tanpa query "
+                             f"/ the public base URL must be http(s)://host[:port][/prefix] without a query")
+        return value.strip().rstrip("/")
+
+    @field_validator("audit_subject_sources", mode="before")
+    @classmethod
+    def _subject_sources(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        sources = []
+        for item in (i.strip() for i in value.split(",") if i.strip()):
+            name, _, url = item.partition("=")
+            problem = _bad_url(url.strip()) if name.strip() else "nama layanan kosong / empty service name"
+            if problem or not name.strip().isidentifier():
+                raise ValueError(f"{item[:100]!r} harus berbentuk <layanan>=http(s)://host[:port] (expected "
+                                 f"<service>=<API base URL>)")
+            sources.append((name.strip(), url.strip().rstrip("/")))
+        if len({n for n, _ in sources}) != len(sources):
+            raise ValueError("satu layanan tercantum dua kali (a service is listed twice)")
+        return tuple(sources)
 
     @field_validator("audit_witnesses", mode="before")
     @classmethod

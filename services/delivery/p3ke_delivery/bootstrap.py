@@ -22,5 +22,8 @@ SERVICE = ServiceSpec(
     context=DeliveryContext,
     # the preparer, imported only in the process that runs it (pyarrow, reportlab)
     loops=[BackgroundLoop(name="delivery-preparer", run="p3ke_delivery.service_layer.preparation:run", role="jobs",
-                          enabled=lambda ctx: ctx.settings.delivery_prepare_in_api)],
+                          enabled=lambda ctx: ctx.settings.delivery_prepare_in_api),
+           # once the agreement has ended, every signed handover's disposal certificate is announced as due
+           BackgroundLoop(name="delivery-disposal-due",
+                          run="p3ke_delivery.service_layer.disposal_certificates:due_loop", role="jobs")],
 )

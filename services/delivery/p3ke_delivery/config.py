@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from p3ke_platform.settings import Settings, missing_files
+from p3ke_platform.shared_files import extracts_dir
 
 DEFAULT_NUMBER_PATTERN = "{seq:03d}/BAST-P3KE/{program_short}/{month_roman}/{year}"
 
@@ -16,7 +17,8 @@ class DeliverySettings(Settings):
     delivery_storage_dir: Path | None = Field(
         default=None, description="BAST versions and packages; default <data_dir>/delivery")
     delivery_extract_root: Path | None = Field(
-        default=None, description="extract files must lie under this directory; default <data_dir>")
+        default=None, description="extract files must lie under this directory; default <data_dir>/extracts, "
+        "where targeting writes them")
     delivery_trust_anchors: Path | None = Field(
         default=None, description="PEM bundle of the CA(s) signatory certificates must chain to; "
         "default the development CA at <data_dir>/dev-ca/ca.pem (never in production)")
@@ -56,8 +58,18 @@ class DeliverySettings(Settings):
     delivery_prepare_attempts: int = Field(default=3, ge=1, le=100)
     delivery_batch_rows: int = Field(default=16_384, ge=1024, le=1_048_576,
                                      description="rows per batch while packaging (bounds memory)")
+    # party 2's disposal certificate (berita acara pemusnahan): service_layer/disposal_certificates.py
+    delivery_disposal_certificate_days: int = Field(
+        default=30, ge=1, le=365, description="calendar days party 2 has to deliver its signed disposal certificate "
+        "after a handover's purpose ended or the agreement ended (then the handover shows `disposal-overdue`)")
+    delivery_disposal_number_pattern: str = Field(
+        default="{seq:03d}/BAP-P3KE/{program_short}/{month_roman}/{year}",
+        description="disposal certificate number; the placeholders of P3KE_DELIVERY_BAST_NUMBER_PATTERN")
+    delivery_disposal_due_poll_seconds: int = Field(
+        default=3600, ge=1, le=86_400, description="how often the `delivery-disposal-due` job looks for handovers "
+        "whose agreement ended, to announce their disposal certificate as due (disposal-status-changed)")
 
-    @field_validator("delivery_bast_number_pattern")
+    @field_validator("delivery_bast_number_pattern", "delivery_disposal_number_pattern")
     @classmethod
     def _pattern_formats(cls, value: str) -> str:
         from p3ke_delivery.domain.numbering import check_pattern
@@ -77,10 +89,13 @@ class DeliverySettings(Settings):
                             "certificate mapping")
         if self.delivery_server_key_file is None:
             problems.append("P3KE_DELIVERY_SERVER_KEY_FILE: production needs its own secret key file")
+        if self.kek_file is None:
+            problems.append("P3KE_KEK_FILE: production needs the key-encryption keys of the handovers' data keys")
         problems += revocation_problems(self)
         problems += missing_files(("P3KE_DELIVERY_TRUST_ANCHORS", self.delivery_trust_anchors),
                                   ("P3KE_DELIVERY_SIGNATORY_CERTIFICATES", self.delivery_signatory_certificates),
                                   ("P3KE_DELIVERY_SERVER_KEY_FILE", self.delivery_server_key_file),
+                                  ("P3KE_KEK_FILE", self.kek_file),
                                   *(("P3KE_DELIVERY_CRL_FILES", path) for path in self.crl_paths))
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
@@ -92,7 +107,7 @@ class DeliverySettings(Settings):
 
     @property
     def extract_root(self) -> Path:
-        return self.delivery_extract_root or Path(self.data_dir)
+        return self.delivery_extract_root or extracts_dir(self.data_dir)
 
     @property
     def dev_ca_dir(self) -> Path:

@@ -6,6 +6,7 @@ from p3ke_feedback.config import FeedbackSettings
 from p3ke_feedback.entrypoints.cli import register
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handlers import HANDLERS
+from p3ke_platform.retention import disposal
 from p3ke_platform.service import ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
@@ -20,4 +21,5 @@ SERVICE = ServiceSpec(
     register_cli=register,
     settings_class=FeedbackSettings,
     context=Context,
+    loops=[disposal.loop()],  # destroys what the retention schedule says is due (feedback raw files)
 )

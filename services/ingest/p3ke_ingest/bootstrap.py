@@ -5,6 +5,7 @@ from p3ke_ingest.adapters.orm import metadata, tables
 from p3ke_ingest.config import IngestSettings
 from p3ke_ingest.entrypoints.cli import register
 from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_platform.retention import disposal
 from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
@@ -21,5 +22,6 @@ SERVICE = ServiceSpec(
     context=IngestContext,
     # validation jobs: in the API process (P3KE_JOBS_IN_API=true, the default) or `python -m p3ke_ingest jobs`
     # (imported only by the process that runs them: DuckDB, pyarrow)
-    loops=[BackgroundLoop(name="ingest-jobs", run="p3ke_ingest.service_layer.jobs:run", role="jobs")],
+    loops=[BackgroundLoop(name="ingest-jobs", run="p3ke_ingest.service_layer.jobs:run", role="jobs"),
+           disposal.loop()],  # destroys what the retention schedule says is due (uploads, snapshots, findings)
 )

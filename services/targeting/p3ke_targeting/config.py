@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from p3ke_platform.reference.wilayah import BUNDLED_WILAYAH
 from p3ke_platform.settings import ConfigurationError, Settings
+from p3ke_platform.shared_files import extracts_dir
 
 BUNDLED_RULES = Path(__file__).parent / "rules" / "eligibility.yaml"
 
@@ -51,7 +52,7 @@ class TargetingSettings(Settings):
 
     @property
     def extracts_dir(self) -> Path:
-        return Path(self.data_dir) / "extracts"
+        return extracts_dir(self.data_dir)
 
     @property
     def wilayah_path(self) -> Path:

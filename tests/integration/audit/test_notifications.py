@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,39 +26,12 @@ from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_schemas.generate import CONTRACT_DIR
 from tests.integration.audit.helpers import audit_runtime
+from tests.integration.helpers.smtp import Inbox, free_port
 
 KEMNAKER = "kepatuhan@kemnaker.go.id"
 KEMENKOPMK = "dpo@kemenkopmk.go.id"
 NIK_LIKE = re.compile(r"\d{16}")
 NIKS = ["3201234567890001", "3201234567890002"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    """aiosmtpd's handler: every message the server accepts, with its envelope recipients."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # the name aiosmtpd calls
-        mail = message_from_bytes(envelope.original_content, policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        self.mails.append((list(envelope.rcpt_tos), mail))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SimpleNamespace]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield SimpleNamespace(inbox=inbox, port=controller.port)
-    controller.stop()
 
 
 def _desk(database_url: str, tmp_path: Path, port: int) -> SimpleNamespace:

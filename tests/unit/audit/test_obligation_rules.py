@@ -92,3 +92,17 @@ def test_a_bad_calendar_file_stops_start_up(tmp_path: Path) -> None:
     good = tmp_path / "ok.yaml"
     good.write_text("schema_version: 1\n", encoding="utf-8")
     assert load_settings(AuditSettings, service="audit", calendar_file=good, data_dir=tmp_path).calendar_file == good
+
+
+def test_a_disposal_certificate_is_owed_by_party_2_by_delivery_s_deadline() -> None:
+    ob = rules.disposal_certificate("ho-1", "001/BAST-P3KE/PK/III/2026", "PKS-003", "kemnaker",
+                                             date(2026, 3, 2), date(2026, 4, 1), "purpose-ended")
+    assert (ob.id, ob.kind, ob.party, ob.source_type, ob.source_id) == (
+        "disposal-ho-1", "disposal-certificate", "kemnaker", "handover", "ho-1")
+    assert ob.article == "UU PDP Pasal 43-44; PKS Pasal 8 ayat (3)" and ob.due == date(2026, 4, 1)
+    assert "tujuan serah terima berakhir" in ob.due_rule and "2026-04-01" in ob.due_rule
+    assert rules.evidence_problem("disposal-certificate", "disposal-certificate") is None
+    assert rules.evidence_problem("disposal-certificate", "letter") is None
+    assert rules.evidence_problem("disposal-certificate", "feedback-batch") is not None
+    assert rules.evidence_problem("data-balikan", "disposal-certificate") is not None
+    assert rules.status_on(date(2026, 4, 2), ob.due, None, 7) == "overdue"

@@ -37,7 +37,7 @@ def test_dev_ca_is_refused_in_production(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     files = tmp_path / "files"
     files.mkdir()
-    for name in ("ca.pem", "m.yaml", "k", "event.pem", "trust.yaml"):
+    for name in ("ca.pem", "m.yaml", "k", "kek", "event.pem", "trust.yaml"):
         (files / name).write_text("placeholder\n")  # production start-up checks that the files exist
     for name, value in {"P3KE_ENV": "production",
                         "P3KE_DATABASE_URL": "postgresql+psycopg://x/y?sslmode=verify-full&sslrootcert=system",
@@ -47,7 +47,7 @@ def test_dev_ca_is_refused_in_production(tmp_path: Path, monkeypatch: pytest.Mon
                         "P3KE_EVENT_TRUST_FILE": str(files / "trust.yaml"),
                         "P3KE_DELIVERY_TRUST_ANCHORS": str(files / "ca.pem"),
                         "P3KE_DELIVERY_SIGNATORY_CERTIFICATES": str(files / "m.yaml"),
-                        "P3KE_DELIVERY_SERVER_KEY_FILE": str(files / "k"),
+                        "P3KE_DELIVERY_SERVER_KEY_FILE": str(files / "k"), "P3KE_KEK_FILE": str(files / "kek"),
                         "P3KE_DELIVERY_FETCH_REVOCATION": "true"}.items():
         monkeypatch.setenv(name, value)
     assert main(["bast", "dev-ca", "--out", str(tmp_path / "ca")]) == 2

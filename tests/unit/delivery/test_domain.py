@@ -64,23 +64,25 @@ def test_date_in_words() -> None:
 
 
 def test_production_needs_real_trust_configuration(tmp_path: Path) -> None:
-    for name in ("event.pem", "trust.yaml", "ca.pem", "sig.yaml", "key"):
+    for name in ("event.pem", "trust.yaml", "ca.pem", "sig.yaml", "key", "kek"):
         (tmp_path / name).write_text("placeholder\n")  # production start-up checks that the files exist
     base = {"env": "production", "database_url": "postgresql+psycopg://x/y?sslmode=verify-full&sslrootcert=system",
             "auth_dev_issuer": False, "auth_jwks_url": "https://idp.example/jwks", "kafka_security_protocol": "SSL",
             "subject_hash_key": "a-real-secret-of-enough-length", "event_dev_keys": False,
             "event_signing_key_file": tmp_path / "event.pem", "event_trust_file": tmp_path / "trust.yaml"}
-    names = ("P3KE_DELIVERY_TRUST_ANCHORS", "P3KE_DELIVERY_SIGNATORY_CERTIFICATES", "P3KE_DELIVERY_SERVER_KEY_FILE")
+    names = ("P3KE_DELIVERY_TRUST_ANCHORS", "P3KE_DELIVERY_SIGNATORY_CERTIFICATES", "P3KE_DELIVERY_SERVER_KEY_FILE",
+             "P3KE_KEK_FILE")
     with pytest.raises(ConfigurationError) as info:
         load_settings(DeliverySettings, **base)
     assert all(name in str(info.value) for name in names)
     with pytest.raises(ConfigurationError) as info:  # named, but not there (a Secret not mounted)
         load_settings(DeliverySettings, **base, delivery_trust_anchors="/nonexistent/ca.pem",
-                      delivery_signatory_certificates="/nonexistent/sig.yaml", delivery_server_key_file="/nonexistent")
+                      delivery_signatory_certificates="/nonexistent/sig.yaml", delivery_server_key_file="/nonexistent",
+                      kek_file="/nonexistent")
     assert all(f"{name}: /nonexistent" in str(info.value) for name in names)
     ok = load_settings(DeliverySettings, **base, delivery_trust_anchors=tmp_path / "ca.pem",
                        delivery_signatory_certificates=tmp_path / "sig.yaml", delivery_server_key_file=tmp_path / "key",
-                       delivery_fetch_revocation=True)
+                       kek_file=tmp_path / "kek", delivery_fetch_revocation=True)
     assert ok.trust_anchors_path.name == "ca.pem"
 
 

@@ -185,14 +185,14 @@ def test_mapping_entries_are_read_as_operators_write_them(ca: Path, tmp_path: Pa
 
 @pytest.fixture
 def production(tmp_path: Path) -> dict[str, Any]:
-    for name in ("event.pem", "trust.yaml", "ca.pem", "sig.yaml", "key", "ca.crl"):
+    for name in ("event.pem", "trust.yaml", "ca.pem", "sig.yaml", "key", "kek", "ca.crl"):
         (tmp_path / name).write_text("placeholder\n")  # production start-up checks that the files exist
     return {"env": "production", "database_url": "postgresql+psycopg://x/y?sslmode=verify-full&sslrootcert=system",
             "auth_dev_issuer": False, "auth_jwks_url": "https://idp.example/jwks", "kafka_security_protocol": "SSL",
             "subject_hash_key": "a-real-secret-of-enough-length", "event_dev_keys": False,
             "event_signing_key_file": tmp_path / "event.pem", "event_trust_file": tmp_path / "trust.yaml",
             "delivery_trust_anchors": tmp_path / "ca.pem", "delivery_signatory_certificates": tmp_path / "sig.yaml",
-            "delivery_server_key_file": tmp_path / "key"}
+            "delivery_server_key_file": tmp_path / "key", "kek_file": tmp_path / "kek"}
 
 
 def refusal(base: dict[str, Any], **given: Any) -> str:

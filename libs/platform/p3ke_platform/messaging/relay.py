@@ -19,7 +19,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Engine
 
 from p3ke_platform.db import is_sqlite, session_factory
-from p3ke_platform.logging import get_logger
+from p3ke_platform.logging import describe_error, get_logger
 
 PUBLISHED = Counter("p3ke_outbox_published_total", "events published from the outbox", ["service"])
 FAILED = Counter("p3ke_outbox_publish_failures_total", "failed publish attempts", ["service"])
@@ -95,7 +95,7 @@ class OutboxRelay:
                 future.get(timeout=30)
                 sent.append(seq)
             except Exception as exc:
-                errors.append((seq, repr(exc)[:500]))
+                errors.append((seq, describe_error(exc, 500)))
         return sent, errors
 
     def pending(self) -> int:
@@ -112,7 +112,7 @@ class OutboxRelay:
                 if self.run_once() == 0:
                     stop.wait(self.idle)
             except Exception as exc:
-                log.error("outbox relay error; retrying", error=repr(exc)[:500])
+                log.error("outbox relay error; retrying", error=describe_error(exc, 500))
                 stop.wait(1.0)
         if self._producer is not None:
             self._producer.flush(timeout=10)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from p3ke_platform.logging import get_logger
+from p3ke_platform.logging import describe_error, get_logger
 from p3ke_platform.messaging.dlq import dlq_for, dlq_headers
 from p3ke_platform.messaging.inbox import Delivered, Inbox
 from p3ke_platform.messaging.origin import REFUSED, OriginCheck, OriginRefused
@@ -118,7 +118,7 @@ class BatchProcessor:
                 outage = database_unavailable(exc)
                 attempt += 0 if outage else 1
                 log.warning("database unavailable; waiting to apply the batch" if outage
-                            else "batch apply failed; retrying", attempt=attempt, error=repr(exc)[:300])
+                            else "batch apply failed; retrying", attempt=attempt, error=describe_error(exc))
                 if attempt >= MAX_ATTEMPTS:
                     break
                 await asyncio.sleep(delay)
@@ -136,8 +136,8 @@ class BatchProcessor:
                 return await asyncio.to_thread(self.inbox.apply_batch, [item])
             except Exception as exc:
                 if not database_unavailable(exc):
-                    return [(item, f"handler failed {MAX_ATTEMPTS} times: {exc!r}"[:1000])]
-                log.warning("database unavailable; waiting to apply the event", error=repr(exc)[:300])
+                    return [(item, f"handler failed {MAX_ATTEMPTS} times: {describe_error(exc, 960)}")]
+                log.warning("database unavailable; waiting to apply the event", error=describe_error(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -150,7 +150,7 @@ class BatchProcessor:
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
-                log.warning("database unavailable; waiting to record refusals", error=repr(exc)[:300])
+                log.warning("database unavailable; waiting to record refusals", error=describe_error(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -164,7 +164,7 @@ class BatchProcessor:
             try:
                 await asyncio.to_thread(self.inbox.answer, msg.topic, msg.partition, msg.offset, msg.value, reason)
             except Exception as exc:  # the dead letter is kept; a failed answer is logged, not retried forever
-                log.error("could not answer a dead-lettered message", topic=msg.topic, error=repr(exc)[:300])
+                log.error("could not answer a dead-lettered message", topic=msg.topic, error=describe_error(exc))
 
 
 def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,

@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from p3ke_platform.tabular.errors import NotATable
 from p3ke_platform.tabular.layout import LayoutError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from p3ke_platform.tabular.archive_guard import ArchiveLimits
 
 Format = Literal["csv", "xlsx", "parquet"]
 HEAD_BYTES = 1 << 20  # how much of a CSV file is looked at to sniff it
@@ -38,13 +41,10 @@ Score = Callable[[Sequence[str]], int]
 L = TypeVar("L")
 
 
-class NotATable(ValueError):
-    """The file cannot be read as a table; the message says why (never a value from the file)."""
-
-
-def detect_format(path: Path) -> Format:
+def detect_format(path: Path, limits: ArchiveLimits | None = None) -> Format:
     """The format by content (magic bytes), not by name; raises ``NotATable`` for an empty, truncated
-    or unsupported file. Anything not Parquet or XLSX is taken to be CSV (``sniff_csv_head`` decides)."""
+    or unsupported file, ``HostileArchive`` (a ``NotATable``) for a ZIP over ``limits`` (default
+    ``ArchiveLimits()``) or malformed. Anything not Parquet or XLSX is taken to be CSV."""
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(8)
@@ -60,6 +60,9 @@ def detect_format(path: Path) -> Format:
             raise NotATable("the Parquet file is truncated (no footer)")
         return "parquet"
     if head.startswith(b"PK\x03\x04"):
+        from p3ke_platform.tabular.archive_guard import ArchiveLimits, check_archive
+
+        check_archive(path, limits or ArchiveLimits(), xlsx=True)  # before anything decompresses it
         try:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
@@ -197,23 +200,49 @@ def cell_text(value: Any, identity: bool, bool_text: tuple[str, str] = ("True", 
 
 
 @contextmanager
-def open_workbook(path: Path) -> Iterator[Any]:
+def open_workbook(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Any]:
     """An XLSX workbook opened read-only (values, not formulas), closed on exit.
 
-    Opened through a file object, so that the file's name (an upload's may have no extension) does not
-    matter. Raises ``NotATable`` when openpyxl cannot open it.
+    The archive is checked against ``limits`` first (``archive_guard.check_archive``); worksheets are
+    streamed by openpyxl, and the shared strings, which openpyxl would load into memory whole, are kept
+    on disk (``archive_guard.SharedStrings``). Opened through a file object, so that the file's name (an
+    upload's may have no extension) does not matter. Raises ``NotATable`` (``HostileArchive`` for a
+    file over a limit) when the workbook cannot be opened.
     """
-    import openpyxl
+    from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
+
+    from p3ke_platform.tabular.archive_guard import ArchiveLimits, HostileArchive, SharedStrings, check_archive
+
+    bounds = limits or ArchiveLimits()
+    check_archive(path, bounds, xlsx=True)
+    strings: list[SharedStrings] = []
+
+    class BoundedReader(ExcelReader):  # type: ignore[misc]
+        def read_strings(self) -> None:
+            ct = self.package.find(SHARED_STRINGS)
+            if ct is not None:
+                with self.archive.open(ct.PartName[1:]) as src:
+                    strings.append(SharedStrings.read(src, bounds.max_shared_strings))
+                self.shared_strings = strings[-1]
 
     with path.open("rb") as fh:
         try:
-            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            reader = BoundedReader(fh, read_only=True, data_only=True)
+            reader.read()
+            wb = reader.wb
         except Exception as exc:  # openpyxl raises many kinds for damaged files
+            for table in strings:
+                table.close()
+            hostile = exc if isinstance(exc, HostileArchive) else exc.__cause__  # openpyxl wraps a ValueError
+            if isinstance(hostile, HostileArchive):
+                raise hostile from None
             raise NotATable(f"the XLSX workbook cannot be opened: {type(exc).__name__}") from None
         try:
             yield wb
         finally:
             wb.close()
+            for table in strings:
+                table.close()
 
 
 @dataclass

@@ -35,6 +35,13 @@ def grant_sql(role: str, schema: str = "public") -> str:
         "-- notifications (migration 0008): each announcement and whether it went out",
         f"GRANT SELECT, INSERT, UPDATE ON {schema}.audit_notifications TO {role};",
         f"GRANT USAGE ON SEQUENCE {schema}.audit_notifications_id_seq TO {role};",
+        "-- ROPA and DPIA versions (migration 0009): append-only",
+        f"GRANT SELECT, INSERT ON {schema}.audit_processing_records TO {role};",
+        f"GRANT USAGE ON SEQUENCE {schema}.audit_processing_records_id_seq TO {role};",
+        "-- calendar feeds (migration 0010): created, and revoked by setting its two columns; never deleted",
+        f"GRANT SELECT, INSERT, UPDATE (revoked_at, revoked_by) ON {schema}.audit_calendar_feeds TO {role};",
+        "-- the subject reference map (migration 0011, subject hash key rotation): append-only",
+        f"GRANT SELECT, INSERT ON {schema}.audit_subject_ref_map TO {role};",
     ]) + "\n"
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from p3ke_platform.db import new_metadata
@@ -95,7 +96,23 @@ subject_refs = Table(
     "audit_subject_refs", metadata,
     Column("subject_ref", String(64), primary_key=True),
     Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("key_id", String(16), nullable=False, server_default="k1",
+           doc="the subject hash key the reference was computed with (migration 0011; before it: k1)"),
 )
+
+# subject hash key rotation (migration 0011; service_layer/subject_index.py): old reference -> the same person's
+# reference under a newer key, computed from NIKs by a party that holds them (only references reach the log). A
+# lookup under the new key also finds the entries indexed under the old one, after the old key left the ring.
+# Append-only (INSERT and SELECT granted); the entries and their index are never rewritten.
+subject_ref_map = Table(
+    "audit_subject_ref_map", metadata,
+    Column("old_ref", String(64), primary_key=True),
+    Column("new_ref", String(64), primary_key=True),
+    Column("old_key_id", String(16), nullable=False),
+    Column("new_key_id", String(16), nullable=False),
+    Column("mapped_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_subject_ref_map_new", subject_ref_map.c.new_ref)
 
 verifications = Table(
     "audit_verifications", metadata,
@@ -242,7 +259,7 @@ Index("ix_audit_subject_requests_subject", subject_requests.c.subject_ref)
 case_history = Table(
     "audit_case_history", metadata,
     Column("id", SeqType, primary_key=True, autoincrement=True),
-    Column("case_type", String(20), nullable=False, doc="incident | subject-request"),
+    Column("case_type", String(20), nullable=False, doc="incident | subject-request | calendar-feed"),
     Column("case_id", String(40), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("change", String(40), nullable=False, doc="opened, facts, notice, notices-overdue, closed, answered, ..."),
@@ -360,3 +377,35 @@ notifications = Table(
     Column("mail_error", String(500), nullable=True),
 )
 Index("ix_audit_notifications_pending", notifications.c.mail_status, notifications.c.id)
+
+processing_records = Table(
+    "audit_processing_records", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("document", String(10), nullable=False, doc="ropa (UU PDP Art. 31) | dpia (Art. 34)"),
+    Column("version", Integer, nullable=False, doc="1, 2, ... per document"),
+    Column("terms_sha256", String(64), nullable=True, doc="the digest of the agreement files it was built from"),
+    Column("agreement_id", String(100), nullable=False),
+    Column("terms_version", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issued_by", String(200), nullable=False, doc="the account, or urn:p3ke:service:audit when automatic"),
+    Column("reason", String(20), nullable=False, doc="first | terms-changed | requested"),
+    Column("sha256", String(64), nullable=False, doc="SHA-256 of `body`"),
+    Column("body", Text, nullable=False, doc="the document, canonical JSON (no personal data: counts only)"),
+    UniqueConstraint("document", "version", name="uq_audit_processing_records_document_version"),
+)
+PROCESSING_RECORDS_APPEND_ONLY_TABLES = ("audit_processing_records",)
+
+# calendar feeds (migration 0010): secret feed URLs a calendar app subscribes to without a bearer token; only the
+# SHA-256 of each URL's token is kept; a feed is revoked, never deleted (its history: audit_case_history)
+calendar_feeds = Table(
+    "audit_calendar_feeds", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True, doc="SHA-256 (hex) of the URL's token"),
+    Column("party", String(20), nullable=False, doc="whose deadlines it serves: kemenkopmk | kemnaker"),
+    Column("label", String(100), nullable=False, doc="what it is for (no personal data)"),
+    Column("created_by_org", String(50), nullable=False, doc="whose compliance auditors may revoke it"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+)

@@ -2,9 +2,11 @@
 identity was checked, and the person's processing trail from the audit log (who accessed their data, when, for
 which program and with what outcome), each entry named by its leaf in the log so it can be proven.
 
-Laid out with reportlab through p3ke_platform.pdf, as the services' other documents. The document says plainly
-what it does not hold yet: the person's record as kept in the snapshot, the extracts and the data balikan lives
-in other services and is not included. No NIK: the person is named by the request number and keyed reference.
+Laid out with reportlab through p3ke_platform.pdf, as the services' other documents. A full bundle (scope `full`)
+also holds the person's record as each source service keeps it (the snapshot, the extracts, the data balikan): a
+section per artefact with its fields as a table. The document says plainly what it does not hold: a trail-only
+bundle (the GET endpoints) lacks the records, and a source that could not be asked is named, the bundle marked
+incomplete. No full NIK: the person is named by the request number and keyed reference.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from p3ke_platform.agreement import WIB
 from p3ke_platform.pdf import FooterDrawer, page_total_canvas
 from p3ke_platform.pdf import escape_markup as _esc
 
-NOT_INCLUDED_ID = ("data pribadi dari layanan lain belum disertakan: data Anda sebagaimana tercatat dalam snapshot "
-                   "Data P3KE, dalam ekstrak yang diserahkan, dan dalam data balikan disimpan oleh layanan lain dan "
-                   "belum termasuk dalam jawaban ini; jawaban ini memuat jejak pemrosesan data Anda dari log audit")
-NOT_INCLUDED_EN = ("personal data held by other services is not included yet: your record as held in the P3KE "
-                   "snapshot, in the extracts handed over and in the feedback (data balikan) batches lives in other "
-                   "services and is not part of this answer; it holds the processing trail of your data from the "
-                   "audit log")
+NOT_INCLUDED_ID = ("data pribadi dari layanan lain belum disertakan: berkas ini hanya memuat jejak pemrosesan data "
+                   "Anda dari log audit; data Anda sebagaimana tercatat dalam snapshot Data P3KE, dalam ekstrak yang "
+                   "diserahkan, dan dalam data balikan disertakan dalam berkas lengkap (POST "
+                   "/v1/subject-requests/{id}/response dengan NIK di badan permintaan)")
+NOT_INCLUDED_EN = ("personal data held by other services is not included: this file holds only the processing trail "
+                   "of your data from the audit log; your record as held in the P3KE snapshot, in the extracts handed "
+                   "over and in the feedback (data balikan) batches is in the full bundle (POST "
+                   "/v1/subject-requests/{id}/response with the NIK in the body)")
+SOURCE_LABELS = {"ingest": "Data P3KE (snapshot) – layanan ingest",
+                 "delivery": "Ekstrak yang diserahkan – layanan delivery",
+                 "feedback": "Data balikan – layanan feedback"}
+RECORDS_TITLE = "Data pribadi Anda yang disimpan"
 ACTIONS = {"read": "membaca", "query": "menelusuri", "export": "mengekspor", "download": "mengunduh",
            "match": "mencocokkan", "upload": "mengunggah", "select": "memilih untuk ekstrak",
            "release-key": "membuka kata sandi paket", "refusal": "percobaan ditolak", "erase": "menghapus"}
@@ -45,6 +52,10 @@ _S = {
     "subtitle": ParagraphStyle("subtitle", parent=_BASE, alignment=TA_CENTER),
     "h1": ParagraphStyle("h1", parent=_BASE, fontName="Helvetica-Bold", fontSize=11, leading=15, spaceBefore=8,
                          spaceAfter=3, textColor=colors.HexColor("#1f3b63")),
+    "h2": ParagraphStyle("h2", parent=_BASE, fontName="Helvetica-Bold", fontSize=10, leading=13, spaceBefore=6,
+                         spaceAfter=2),
+    "h3": ParagraphStyle("h3", parent=_BASE, fontName="Helvetica-Bold", fontSize=9, leading=12, spaceBefore=4,
+                         spaceAfter=2),
     "body": ParagraphStyle("body", parent=_BASE, spaceAfter=4),
     "notice": ParagraphStyle("notice", parent=_BASE, backColor=colors.HexColor("#fff4d6"), borderPadding=4,
                              spaceBefore=4, spaceAfter=8),
@@ -101,6 +112,46 @@ def _row(i: int, e: dict[str, Any], orgs: dict[str, str]) -> list[str]:
             str(e.get("record_count") or 0), str(e.get("leaf_index"))]
 
 
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "Ya" if value else "Tidak"
+    return str(value)
+
+
+def _fields_table(fields: dict[str, Any]) -> Table:
+    """A record's fields two per row: column, value, column, value."""
+    items = [(k.replace("_", " "), _value(v)) for k, v in fields.items()]
+    if len(items) % 2:
+        items.append(("", ""))
+    head = [_p(h, "head") for h in ("Kolom", "Nilai", "Kolom", "Nilai")]
+    rows = [[_p(_esc(c), "cell") for c in (*items[i], *items[i + 1])] for i in range(0, len(items), 2)]
+    table = Table([head, *rows], colWidths=[w * mm for w in (50, 83, 50, 84)], repeatRows=1)
+    table.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b8c2d0"))]))
+    return table
+
+
+def _records(document: dict[str, Any]) -> list[Any]:
+    """The person's records, a section per source and a sub-section per artefact (full bundles only)."""
+    story: list[Any] = [_p(RECORDS_TITLE, "h1")]
+    for source in document["records"]:
+        story.append(_p(_esc(SOURCE_LABELS.get(source["source"], f"Layanan {source['source']}")), "h2"))
+        if source["status"] != "answered":
+            story.append(_p(f"<b>Tidak dapat ditanyai:</b> {_esc(source['problem'] or '-')}", "notice"))
+            continue
+        if not source["records"]:
+            story.append(_p("Layanan ini tidak menyimpan data Anda. / This service holds no data about you."))
+        for record in source["records"]:
+            state = "terkini" if record["current"] else "lama, masih disimpan"
+            story += [_p(f"{_esc(record['title'])}", "h3"),
+                      _p(f"{_esc(record['resource_type'])} {_esc(record['resource_id'])} · disimpan sejak "
+                         f"{wib(record['held_since'])} · {state}"),
+                      _fields_table(record["fields"])]
+    return story
+
+
 def render(document: dict[str, Any]) -> bytes:
     """The PDF of a response document (service_layer.subject_response.document)."""
     request, parties = document["request"], document["parties"]
@@ -125,7 +176,16 @@ def render(document: dict[str, Any]) -> bytes:
            f"{wib(request['identity_checked_at'])}. Nomor dokumen tidak dicatat."),
         _p(f"<b>Rujukan subjek data (kunci HMAC, bukan NIK):</b> {_esc(request['subject_ref'])}"),
         _p(f"<b>Dibuat:</b> {wib(document['generated_at'])}"),
-        _p(f"<b>Catatan:</b> {_esc(NOT_INCLUDED_ID)}.", "notice"),
+        _p("<b>Status berkas:</b> " + ("LENGKAP / complete" if document["complete"] else
+                                       "TIDAK LENGKAP / incomplete")
+           + (" – hanya jejak pemrosesan / trail only" if document["scope"] == "trail-only" else "")),
+    ]
+    missing = document["not_included"]
+    if missing:
+        story.append(_p(f"<b>Catatan:</b> {_esc(missing['id'])}. / {_esc(missing['en'])}.", "notice"))
+    if document["scope"] == "full":
+        story += _records(document)
+    story += [
         _p("Jejak pemrosesan data pribadi Anda", "h1"),
         _p(f"Setiap akses atas data pribadi Anda yang dicatat dalam log audit yang tidak dapat diubah (append-only, "
            f"pohon Merkle RFC 9162), termasuk percobaan yang ditolak dan penelusuran oleh petugas kepatuhan: "

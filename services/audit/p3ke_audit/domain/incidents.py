@@ -31,7 +31,9 @@ RECIPIENT_LABELS: dict[str, tuple[str, str]] = {
 }
 Status = Literal["open", "notices-overdue", "closed"]
 STATUSES: tuple[Status, ...] = ("open", "notices-overdue", "closed")
-Source = Literal["manual", "violation", "forged-event"]
+Source = Literal["manual", "violation", "forged-event", "log-tamper", "witness-fork"]
+"""Who opened it: staff by hand, or the audit-incidents job from a violation, a forged-event refusal, a tamper alarm
+of the log's own integrity checks, or a fork or rollback alarm seen when asking the witnesses to cosign."""
 MIN_NO_BREACH_SUMMARY = 40
 """A closure that finds no breach must explain it in at least this many characters."""
 

@@ -11,7 +11,11 @@ Pure rules (no I/O): the service layer stores what these functions return and as
 * force-majeure-notice (Pasal 12 ayat (3)): started by a force majeure, due 14 working days later, fulfilled by
   a notice letter with the competent authority's statement;
 * liaison-change-notice (Pasal 13 ayat (2)): started by a liaison officer replaced, due 6 working days later,
-  fulfilled by a notice letter.
+  fulfilled by a notice letter;
+* disposal-certificate (UU PDP Pasal 43-44, PKS Pasal 8 ayat (3)): started when a handover's purpose or the agreement
+  ended (delivery's `disposal-status-changed` due), due by the deadline delivery sets
+  (P3KE_DELIVERY_DISPOSAL_CERTIFICATE_DAYS), fulfilled by party 2's signed disposal certificate (the same event,
+  certified) or a letter.
 
 Working days are those of p3ke_platform.workdays (day 0: the day it happened).
 """
@@ -25,11 +29,12 @@ from typing import Literal, get_args
 from p3ke_platform.workdays import WorkdayCalendar
 
 Kind = Literal["monitoring-evaluation", "expiry-notice", "data-balikan", "force-majeure-notice",
-               "liaison-change-notice"]
+               "liaison-change-notice", "disposal-certificate"]
 KINDS: tuple[str, ...] = get_args(Kind)
 Status = Literal["open", "due-soon", "overdue", "fulfilled"]
 STATUSES: tuple[str, ...] = get_args(Status)
-EvidenceKind = Literal["letter", "me-report", "feedback-batch", "addendum", "termination-notice"]
+EvidenceKind = Literal["letter", "me-report", "feedback-batch", "addendum", "termination-notice",
+                       "disposal-certificate"]
 EVIDENCE_KINDS: tuple[str, ...] = get_args(EvidenceKind)
 BOTH = "both"
 """The responsible party of an obligation of PARA PIHAK (both parties)."""
@@ -45,6 +50,7 @@ ARTICLES: dict[str, str] = {
     "data-balikan": "Pasal 4 ayat (2), Pasal 5 ayat (1)",
     "force-majeure-notice": "Pasal 12 ayat (3)",
     "liaison-change-notice": "Pasal 13 ayat (2)",
+    "disposal-certificate": "UU PDP Pasal 43-44; PKS Pasal 8 ayat (3)",
 }
 
 EVIDENCE_FOR: dict[str, tuple[str, ...]] = {
@@ -53,6 +59,7 @@ EVIDENCE_FOR: dict[str, tuple[str, ...]] = {
     "data-balikan": ("feedback-batch", "letter"),
     "force-majeure-notice": ("letter",),
     "liaison-change-notice": ("letter",),
+    "disposal-certificate": ("disposal-certificate", "letter"),
 }
 """The evidence that fulfils each kind (`letter`: a signed letter, by its number, with its PDF's SHA-256)."""
 
@@ -62,6 +69,7 @@ KIND_NAMES: dict[str, str] = {
     "data-balikan": "Laporan dan data balikan",
     "force-majeure-notice": "Pemberitahuan keadaan kahar",
     "liaison-change-notice": "Pemberitahuan penggantian pejabat penghubung",
+    "disposal-certificate": "Berita acara pemusnahan data",
 }
 """Short Indonesian names (calendar entries, the command line)."""
 
@@ -208,6 +216,22 @@ def liaison_change_notice(change_id: str, org: str, agreement_id: str | None, ef
         title=f"Pemberitahuan tertulis penggantian pejabat penghubung {org} yang berlaku {effective_from.isoformat()}"
               f" / written notice of the change of liaison officer",
         start=effective_from, due=due, due_rule=calendar.explain(effective_from, LIAISON_WORKING_DAYS))
+
+
+def disposal_certificate(handover_id: str, bast_number: str, agreement_id: str, party_2: str, since: date, due: date,
+                         reason: str | None) -> NewObligation:
+    """UU PDP Art. 43-44, PKS Art. 8(3): once a handover's purpose or the agreement ended, party 2 destroys the data
+    it received and delivers a disposal certificate signed by its signatory, by the deadline delivery set."""
+    why = {"purpose-ended": "tujuan serah terima berakhir", "agreement-ended": "Perjanjian Kerja Sama berakhir"}.get(
+        reason or "", "pemusnahan dilaporkan")
+    return NewObligation(
+        id=f"disposal-{handover_id}", kind="disposal-certificate", party=party_2, agreement_id=agreement_id,
+        source_type="handover", source_id=handover_id,
+        title=f"Berita acara pemusnahan data serah terima {bast_number}, ditandatangani penanda tangan PIHAK KEDUA / "
+              f"disposal certificate for handover {bast_number}, signed by party 2's signatory",
+        start=since, due=due,
+        due_rule=f"{since.isoformat()} ({why}) + tenggat P3KE_DELIVERY_DISPOSAL_CERTIFICATE_DAYS = {due.isoformat()} "
+                 f"/ the deadline delivery set after {reason or 'the disposal'}")
 
 
 def evidence_problem(kind: str, evidence_kind: str) -> str | None:

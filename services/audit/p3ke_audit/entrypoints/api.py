@@ -129,7 +129,7 @@ def get_entry(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Path(ge=0
              summary="Who accessed a data subject's data (NIK in the body; UU PDP Art. 32)")
 def subject_trail(principal: Auditor, ctx: Ctx, body: SubjectQuery) -> list[Entry]:
     limit = min(body.limit, ctx.settings.audit_max_page)
-    f = Filters(subject_ref=ctx.subject_ref(body.nik), since=body.since, until=body.until)
+    f = Filters(subject_refs=ctx.subject_lookup_refs(body.nik), since=body.since, until=body.until)
     with ctx.sessions() as session:
         rows = queries.with_bast(session, queries.page(session, f, after=body.after, limit=limit))
     record_query(ctx, principal, resource_id="subject-trail", count=len(rows), niks=[body.nik],
@@ -233,7 +233,7 @@ def export_bundle(principal: Auditor, ctx: Ctx, body: BundleQuery) -> dict[str, 
     f = Filters(actor_subject=body.actor_subject, actor_org=body.actor_org, role=body.role, action=body.action,
                 outcome=body.outcome, resource_type=body.resource_type, resource_id=body.resource_id,
                 program=body.program, since=body.since, until=body.until,
-                subject_ref=ctx.subject_ref(body.nik) if body.nik else None)
+                subject_refs=ctx.subject_lookup_refs(body.nik) if body.nik else ())
     with ctx.sessions() as session:
         try:
             bundle = export.build_bundle(session, f, limit=min(body.limit, ctx.settings.audit_max_export),

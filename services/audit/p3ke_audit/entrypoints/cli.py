@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from p3ke_audit.entrypoints import incidents_cli, obligations_cli
+from p3ke_audit.entrypoints import incidents_cli, obligations_cli, processing_records_cli, subject_keys_cli
 from p3ke_platform import console
 from p3ke_platform.settings import ConfigurationError
 
@@ -105,6 +105,8 @@ def register(subparsers: Any) -> None:
     grants.set_defaults(func=run_grant_sql)
     incidents_cli.register(sub, _context)
     obligations_cli.register(sub, _context)
+    processing_records_cli.register(sub, _context)  # ropa, dpia (UU PDP Art. 31, 34)
+    subject_keys_cli.register(sub, _context)  # map-subject-refs, subject-keys (subject hash key rotation)
 
 
 def _context() -> AuditContext:

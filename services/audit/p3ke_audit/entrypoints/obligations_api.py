@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 
-from p3ke_audit.adapters import ical_feed
 from p3ke_audit.adapters import obligation_store as store
 from p3ke_audit.domain import obligations as rules
 from p3ke_audit.entrypoints.deps import Ctx
@@ -30,7 +29,7 @@ from p3ke_audit.entrypoints.obligations_dto import (
     ObligationOut,
     Party,
 )
-from p3ke_audit.service_layer import obligations
+from p3ke_audit.service_layer import calendar_feeds, obligations
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.auth import Principal, require
 
@@ -77,11 +76,7 @@ def list_obligations(principal: Reader, ctx: Ctx, status: rules.Status | None = 
 @router.get("/obligations/calendar.ics", response_class=Response, responses=_ICS,
             summary="iCalendar feed of a party's open deadlines (its own and both parties')")
 def calendar_feed(principal: Reader, ctx: Ctx, party: Party) -> Response:
-    today = obligations.today(ctx)
-    with ctx.sessions() as session:
-        rows = store.listing(session, today=today, due_soon_days=ctx.settings.obligation_due_soon_days,
-                             status="unfulfilled", party=party, limit=100_000)
-    body = ical_feed.feed([(r, obligations.status_of(ctx, r, today)) for r in rows], party=party, today=today)
+    body = calendar_feeds.party_calendar(ctx, party)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Content-Disposition": f'inline; filename="tenggat-pks-{party}.ics"'})
 

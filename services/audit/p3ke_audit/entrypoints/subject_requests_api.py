@@ -5,6 +5,11 @@ checked (the document's type and who checked it; never its number). The NIK is k
 (`HMAC-SHA256(P3KE_SUBJECT_HASH_KEY, nik)`) and never stored, logged or answered. Every intake, read and export
 is recorded in the log under the person's keyed reference, so it appears in their own trail. Requests to
 correct, restrict or erase are routed to party 1, the register's steward, who alone answers them.
+
+The answer to an access request is made by `POST /v1/subject-requests/{id}/response` with the person's NIK in the
+body again (checked against the request's keyed reference): the person's records as each source service holds them
+(P3KE_AUDIT_SUBJECT_SOURCES, asked with the caller's token) and their trail. The GET response.pdf/.json, which have
+no NIK to ask the sources with, give the trail only and say so.
 """
 
 from __future__ import annotations
@@ -12,15 +17,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from p3ke_audit.adapters import subject_response_pdf
 from p3ke_audit.domain import subject_requests as rules
 from p3ke_audit.entrypoints.deps import Auditor, Ctx
+from p3ke_audit.service_layer import subject_records, subject_response
 from p3ke_audit.service_layer import subject_requests as desk
-from p3ke_audit.service_layer import subject_response
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.api import refusal_answer
 from p3ke_platform.auth import Principal
@@ -56,6 +61,13 @@ class SubjectRequestIn(Strict):
                         examples=["Dinas Sosial Kabupaten Bogor"])
     details: str | None = Field(default=None, max_length=2000, description="what the person asks (no NIK)")
     received_at: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+class ResponseIn(Strict):
+    nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$",
+                     description="the person's NIK, to ask the source services with: keyed and checked against the "
+                     "request, never stored")
+    format: Literal["pdf", "json"] = "pdf"
 
 
 class AnswerIn(Strict):
@@ -182,42 +194,77 @@ def get_request(principal: Auditor, ctx: Ctx, request_id: RequestId) -> SubjectR
     return SubjectRequestDetail(**out)
 
 
-def _response(ctx: AuditContext, principal: Principal, request_id: str, fmt: Literal["pdf", "json"]) -> Response:
-    """The response bundle of an access request in `fmt`, recorded as an `export` of the person's data."""
-    now = ctx.clock()
-    limit = ctx.settings.audit_max_export
-    with ctx.unit_of_work() as uow:
+def _access_row(ctx: AuditContext, request_id: str) -> dict[str, Any]:
+    """The request, if it is an access request (404 / 409 otherwise)."""
+    with ctx.sessions() as session:
         try:
-            row = desk.row_of(uow.session, request_id)
+            row = desk.row_of(session, request_id)
         except desk.NotFound:
             raise _missing(request_id) from None
-        if row["kind"] != "access":
-            raise HTTPException(409, f"berkas jawaban hanya dibuat untuk permintaan akses; permintaan ini: "
-                                     f"{rules.KIND_LABELS[row['kind']]} / a response bundle is made for access "
-                                     f"requests only; this one asks to {row['kind']}")
+    if row["kind"] != "access":
+        raise HTTPException(409, f"berkas jawaban hanya dibuat untuk permintaan akses; permintaan ini: "
+                                 f"{rules.KIND_LABELS[row['kind']]} / a response bundle is made for access "
+                                 f"requests only; this one asks to {row['kind']}")
+    return row
+
+
+def _bundle(ctx: AuditContext, principal: Principal, row: dict[str, Any], fmt: Literal["pdf", "json"],
+            sources: list[subject_records.SourceAnswer] | None) -> Response:
+    """The response bundle of an access request in `fmt`, recorded as an `export` of the person's data; only its
+    SHA-256 is kept. `sources`: the source services' answers (None: trail only)."""
+    now = ctx.clock()
+    limit = ctx.settings.audit_max_export
+    request_id = row["request_id"]
+    held = sum(len(s.records) for s in sources or [])
+    with ctx.unit_of_work() as uow:
         entries = desk.trail(uow.session, row["subject_ref"], limit)
         doc = subject_response.document(desk.shown(row, now), entries, complete=len(entries) < limit,
-                                        policy=ctx.policy, generated_at=now)
+                                        policy=ctx.policy, generated_at=now, sources=sources)
         content = subject_response_pdf.render(doc) if fmt == "pdf" else subject_response.json_bytes(doc)
         desk.response_made(uow.session, request_id, now=now, who=(principal.org, principal.subject), fmt=fmt,
-                           content=content, entries=len(entries))
+                           content=content, entries=len(entries), scope=doc["scope"], complete=doc["complete"],
+                           sources={s.source: len(s.records) if s.answered else None for s in sources or []})
         _record(ctx, principal, request_id, action="export", subject_ref=row["subject_ref"], uow=uow,
-                count=len(entries))
+                count=len(entries) + held)
     media = "application/pdf" if fmt == "pdf" else "application/json"
     return Response(content, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="jawaban-{request_id}.{fmt}"', "Cache-Control": "no-store"})
 
 
+def _response(ctx: AuditContext, principal: Principal, request_id: str, fmt: Literal["pdf", "json"]) -> Response:
+    return _bundle(ctx, principal, _access_row(ctx, request_id), fmt, None)
+
+
+@router.post("/subject-requests/{request_id}/response", response_class=Response,
+             responses={200: {"content": {"application/pdf": {}, "application/json": {}}}},
+             summary="The answer to an access request: the person's records held by each service and their trail, "
+                     "as an Indonesian PDF or JSON (NIK in the body; audited)")
+def response_full(principal: Auditor, ctx: Ctx, request_id: RequestId, body: ResponseIn,
+                  request: Request) -> Response:
+    row = _access_row(ctx, request_id)
+    if ctx.subject_ref(body.nik) != row["subject_ref"]:
+        raise HTTPException(422, "NIK tidak cocok dengan orang yang mengajukan permintaan ini; periksa kembali NIK "
+                                 "pada KTP-el pemohon / the NIK is not that of the person who made this request; "
+                                 "check it against the requester's identity card",
+                            headers={"X-P3KE-Rule": "nik-mismatch"})
+    sources = subject_records.collect(ctx.settings.audit_subject_sources, nik=body.nik, request_id=request_id,
+                                      subject_ref=row["subject_ref"],
+                                      authorization=request.headers.get("authorization", ""),
+                                      timeout_s=ctx.settings.audit_subject_source_timeout_s)
+    return _bundle(ctx, principal, row, body.format, sources)
+
+
 @router.get("/subject-requests/{request_id}/response.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}},
-            summary="The answer to an access request as an Indonesian PDF: the person's processing trail (audited)")
+            summary="The person's processing trail only, as an Indonesian PDF (audited); the full answer with "
+                    "their records: POST /v1/subject-requests/{id}/response")
 def response_pdf(principal: Auditor, ctx: Ctx, request_id: RequestId) -> Response:
     return _response(ctx, principal, request_id, "pdf")
 
 
 @router.get("/subject-requests/{request_id}/response.json", response_class=Response,
             responses={200: {"content": {"application/json": {}}}},
-            summary="The same answer as machine-readable JSON (audited)")
+            summary="The trail-only answer as machine-readable JSON (audited); full answer: POST .../response")
 def response_json(principal: Auditor, ctx: Ctx, request_id: RequestId) -> Response:
     return _response(ctx, principal, request_id, "json")
 

@@ -359,7 +359,7 @@ def subject(request: Request, ctx: Ctx, form: Form) -> HTMLResponse:
         results = f'<p role="alert" class="bad">{_t(lang, "nik")}</p>'
     else:
         with ctx.sessions() as session:
-            rows = queries.page(session, Filters(subject_ref=ctx.subject_ref(nik)), limit=500)
+            rows = queries.page(session, Filters(subject_refs=ctx.subject_lookup_refs(nik)), limit=500)
         record_query(ctx, principal, resource_id="ui:subject-trail", count=len(rows), niks=[nik])
         results = _table(lang, rows, TEXT["subject"][lang])
     body = search_form(lang, {}) + f'<section aria-live="polite">{results}</section>'

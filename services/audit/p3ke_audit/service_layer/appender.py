@@ -34,13 +34,14 @@ from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.domain.entry import FORMAT_COLUMN, FORMAT_VERSION, ORDER, canonical_leaf_input
 from p3ke_audit.service_layer.checkpoints import maybe_sign
+from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_platform.tlog.merkle import Frontier, stored_index
 
 _KEY = "p3ke_audit.appender"
 _HOOKED = "p3ke_audit.appender_hooked"
 ENTRY_COLUMNS = (*ORDER, "leaf_hash")  # every column but the key `seq`
 NODE_COLUMNS = ("id", "level", "idx", "hash")
-REF_COLUMNS = ("subject_ref", "leaf_index")
+REF_COLUMNS = ("subject_ref", "leaf_index", "key_id")
 _SETTABLE = frozenset(ORDER) - {"leaf_index"}
 _LEAF_INDEX = ORDER.index("leaf_index")
 _FORMAT = ORDER.index(FORMAT_COLUMN)
@@ -58,14 +59,15 @@ class Appender:
         self.frontier = Frontier.load(size, self.store.lookup)
         self.rows: list[tuple[Any, ...]] = []
         self.nodes: list[tuple[int, int, int, bytes]] = []
-        self.refs: list[tuple[str, int]] = []
+        self.refs: list[tuple[str, int, str]] = []
 
-    def add(self, row: dict[str, Any], refs: Iterable[str] = ()) -> int:
+    def add(self, row: dict[str, Any], refs: Iterable[str] = (), key_id: str | None = None) -> int:
         """Give the entry its leaf; it is written at the next flush. Returns its leaf index.
 
         The entry is written in leaf format `FORMAT_VERSION` (3) unless the row names its `leaf_format`
         (None: derived as before migration 0005, for tests that replay an older log); one with no canonical
-        form in its format (format 3 without origin evidence, a lone surrogate) raises EntryFormatError."""
+        form in its format (format 3 without origin evidence, a lone surrogate) raises EntryFormatError.
+        `refs` are indexed under `key_id`, the subject hash key they were computed with (None: k1)."""
         if not row.keys() <= _SETTABLE:
             raise ValueError(f"not settable columns of an entry: {sorted(row.keys() - _SETTABLE)}")
         index = self.frontier.size
@@ -79,7 +81,7 @@ class Appender:
         for level, idx, h in self.frontier.append(leaf):
             nodes.append((stored_index(level, idx), level, idx, h))
         self.rows.append(tuple(values))
-        self.refs.extend((ref, index) for ref in sorted(set(refs)))
+        self.refs.extend((ref, index, key_id or LEGACY_KEY_ID) for ref in sorted(set(refs)))
         return index
 
     def flush(self) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import case_history
 
-CaseType = Literal["incident", "subject-request"]
+CaseType = Literal["incident", "subject-request", "calendar-feed"]
 Who = tuple[str | None, str | None]
 """(org, subject) of the person who made a change; (None, None): the service itself (a scan, the clock)."""
 SERVICE: Who = (None, None)

@@ -28,7 +28,7 @@ from p3ke_audit.adapters.orm import checkpoints
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
 from p3ke_audit.config import AuditSettings
 from p3ke_audit.service_layer.witnessed import largest_trusted
-from p3ke_platform.logging import get_logger
+from p3ke_platform.logging import describe_error, get_logger
 from p3ke_platform.tlog.cosignature import Witness
 from p3ke_platform.tlog.merkle import Frontier, ProofError, consistency_proof, verify_consistency
 from p3ke_platform.tlog.note import Checkpoint, CheckpointError, open_note, sign
@@ -157,4 +157,4 @@ def checkpointer(ctx: AuditContext, stop: threading.Event) -> None:
         try:
             ctx.issue_checkpoint(force=False)
         except Exception as exc:  # keep trying; the next round may succeed
-            log.warning("checkpoint round failed", error=repr(exc)[:300])
+            log.warning("checkpoint round failed", error=describe_error(exc))

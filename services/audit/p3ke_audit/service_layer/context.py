@@ -32,8 +32,15 @@ class AuditContext(ServiceContext[AuditSettings]):
         return self.runtime.engine
 
     def subject_ref(self, nik: str) -> str:
-        """A data subject's keyed hash, as the log's subject index holds it."""
+        """A data subject's keyed hash under the current key, as new entries name the person."""
         return subject_ref(self.settings.subject_hash_key, nik)
+
+    def subject_lookup_refs(self, nik: str) -> tuple[str, ...]:
+        """The person's keyed hash under every key of the ring: a trail lookup searches for all of them (and the
+        older references mapped to them), so it spans rotations of the subject hash key."""
+        from p3ke_audit.service_layer.subject_index import lookup_refs
+
+        return lookup_refs(self.settings.subject_key_ring, nik)
 
     def issue_checkpoint(self, *, force: bool = True) -> StoredCheckpoint | None:
         """In its own transaction: sign the current head if due (or whenever it grew, with `force`); the

@@ -24,6 +24,7 @@ from p3ke_audit.domain.bundle import FORMAT
 from p3ke_audit.domain.entry import canonical_fields
 from p3ke_audit.service_layer.proofs import NotFound
 from p3ke_audit.service_layer.queries import Filters
+from p3ke_platform.tabular.csv_safe import formula_safe
 from p3ke_platform.tlog.merkle import consistency_proof, inclusion_ranges, range_hash, subtrees_of
 
 CHUNK = 500
@@ -106,9 +107,8 @@ CSV_COLUMNS = ("leaf_index", "occurred_at", "service", "actor_org", "actor_subje
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value).strip()
-    # a spreadsheet would run a cell starting like a formula: keep it text
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    # a spreadsheet would run a cell starting like a formula: keep it text (the shared OWASP rule)
+    return formula_safe("" if value is None else str(value).strip())
 
 
 def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -66,7 +66,8 @@ def entry_row(event: CloudEvent) -> tuple[dict[str, Any], list[str]]:
 def append_entry(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
     row, refs = entry_row(event)  # validation first: a refused event leaves the batch untouched
     try:
-        appender_for(uow.session, ctx.settings, lambda: ctx.signer).add(row, refs)
+        key_id = event.data.subject_key_id if isinstance(event.data, DataAccess) else None
+        appender_for(uow.session, ctx.settings, lambda: ctx.signer).add(row, refs, key_id)
     except EntryFormatError as exc:  # e.g. a lone surrogate: no RFC 8785 form, so no leaf (nothing was added)
         REJECTED.labels("no-canonical-form").inc()
         raise RejectEvent(f"the entry has no canonical form: {exc}") from None
@@ -88,3 +89,5 @@ HANDLERS: dict[str, Handler] = {spec.type: append_entry for spec in EVENTS}
 # obligations (PKS Art. 4(2)/5(1)): a signed BAST starts the data balikan, the first feedback batch fulfils it
 HANDLERS[spec_for_type("handover-signed").type] = append_and_track(obligations.on_handover_signed)
 HANDLERS[spec_for_type("feedback-received").type] = append_and_track(obligations.on_feedback_received)
+# UU PDP Art. 43-44, PKS Art. 8(3): a disposal certificate due starts party 2's obligation, certified fulfils it
+HANDLERS[spec_for_type("disposal-status-changed").type] = append_and_track(obligations.on_disposal_status_changed)

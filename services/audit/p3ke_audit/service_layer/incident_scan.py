@@ -8,6 +8,12 @@ entries appended since its last run, and opens an incident
   service_layer/queries.py, over the time span of the new entries): one incident per kind and entry (unusual
   volume: per actor and day).
 
+* for each tamper alarm of the log's bounded integrity checks (alarm_incidents.tamper_alarms: failed full
+  verifications, the latest checkpoint against the stored tree and the previous checkpoint, a rolling window
+  of leaves): one incident `log-tamper` gathering them while it is open. Fork and rollback alarms of the
+  witnesses are opened by witnessing.py as it records the answer (alarm_incidents.witness_alarm), and
+  announced by the next scan.
+
 Idempotent: the evidence table's key (kind, entry) is written with the incident, so an entry opens at most one
 incident however often the scan runs (two scans at once: one transaction fails on that key and the next run
 carries on). The discovery time is when the log recorded the evidence; the 72 hours run from there.
@@ -21,18 +27,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from p3ke_audit.adapters.orm import entries, incident_evidence, incident_scan, incidents, subject_refs
+from p3ke_audit.adapters.orm import entries, incident_scan, subject_refs
+from p3ke_audit.adapters.orm import notifications as notification_rows
 from p3ke_audit.config import AuditSettings
+from p3ke_audit.service_layer import alarm_incidents, notifications, queries
 from p3ke_audit.service_layer import incidents as register
-from p3ke_audit.service_layer import notifications, queries
-from p3ke_audit.service_layer.case_history import SERVICE, as_utc, record
+from p3ke_audit.service_layer.case_history import as_utc
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.agreement import Policy
-from p3ke_platform.logging import get_logger
+from p3ke_platform.logging import describe_error, get_logger
 
 log = get_logger(__name__)
 
@@ -58,34 +66,6 @@ def _refs(session: Session, leaf_index: int | None) -> list[str]:
                                 .where(subject_refs.c.leaf_index == leaf_index)).scalars())
 
 
-def _seen(session: Session, kind: str, entry_key: str) -> bool:
-    return bool(session.scalar(select(exists().where(incident_evidence.c.kind == kind,
-                                                     incident_evidence.c.entry_key == entry_key))))
-
-
-def _evidence(session: Session, now: datetime, *, kind: str, entry_key: str, leaf_index: int | None,
-              source: Any, source_key: str, title: str, discovered_at: datetime, known: register.Known) -> str | None:
-    """Attach one piece of evidence: to the open incident of its `source_key`, else to a new incident (returned)."""
-    if _seen(session, kind, entry_key):
-        return None
-    current = session.scalar(select(incidents.c.incident_id).where(incidents.c.source_key == source_key,
-                                                                   incidents.c.status != "closed"))
-    opened = None
-    if current is None:
-        current = opened = register.open_incident(session, now=now, who=SERVICE, source=source, title=title,
-                                                  discovered_at=min(discovered_at, now), known=known,
-                                                  source_key=source_key)
-    else:
-        register.learn(session, current, now=now, who=SERVICE,
-                       known=register.Known(subject_refs=known.subject_refs, resources=known.resources))
-    session.execute(insert(incident_evidence).values(kind=kind, entry_key=entry_key[:200], incident_id=current,
-                                                     leaf_index=leaf_index, added_at=now))
-    if opened is None:
-        record(session, "incident", current, at=now, change="evidence", who=SERVICE,
-               detail={"kind": kind, "entry_key": entry_key[:200], "leaf_index": leaf_index})
-    return opened
-
-
 def _forged(session: Session, now: datetime, last: int, top: int) -> list[str]:
     c = entries.c
     rows = session.execute(select(entries).where(
@@ -102,11 +82,12 @@ def _forged(session: Session, now: datetime, last: int, top: int) -> list[str]:
             description=(f"{row['service']} menolak peristiwa {resource[0]} {resource[1]}: {reason[:500]} / "
                          f"{row['service']} refused an event whose origin is not proven"),
             subject_count=len(refs) or None, subject_refs=refs, resources=[resource])
-        new = _evidence(session, now, kind="forged-event", entry_key=row["event_id"], leaf_index=row["leaf_index"],
-                        source="forged-event", source_key=f"forged-event:{resource[0]}:{resource[1]}"[:300],
-                        title=f"Peristiwa palsu ditolak: asal tidak terbukti ({resource[0]} {resource[1]}) / A "
-                              f"forged event was refused: its origin is not proven",
-                        discovered_at=as_utc(row["recorded_at"]), known=known)
+        new = register.attach_evidence(
+            session, now, kind="forged-event", entry_key=row["event_id"], leaf_index=row["leaf_index"],
+            source="forged-event", source_key=f"forged-event:{resource[0]}:{resource[1]}"[:300],
+            title=f"Peristiwa palsu ditolak: asal tidak terbukti ({resource[0]} {resource[1]}) / A forged event was "
+                  f"refused: its origin is not proven",
+            discovered_at=as_utc(row["recorded_at"]), known=known)
         opened += [new] if new else []
     return opened
 
@@ -146,7 +127,7 @@ def _one_violation(session: Session, now: datetime, kind: str, item: dict[str, A
         known = register.Known(description=f"{item['actor_org']} {item['actor_subject']}: {item['records']} record "
                                            f"dalam {item['accesses']} akses pada {item['day']} (WIB) / records "
                                            f"touched in a day", subject_count=None)
-        return _evidence(session, now, kind=kind, entry_key=key, leaf_index=None, source="violation",
+        return register.attach_evidence(session, now, kind=kind, entry_key=key, leaf_index=None, source="violation",
                          source_key=f"violation:{kind}:{key}"[:300], title=title, discovered_at=now, known=known)
     refs = _refs(session, item["leaf_index"])
     resource = (item["resource_type"] or "-", item["resource_id"] or "-")
@@ -155,13 +136,15 @@ def _one_violation(session: Session, now: datetime, kind: str, item: dict[str, A
                      f"{resource[0]} {resource[1]} (program {item['program'] or '-'}, {item['record_count']} record, "
                      f"entri log {item['leaf_index']})"),
         subject_count=item["record_count"] or len(refs) or None, subject_refs=refs, resources=[resource])
-    return _evidence(session, now, kind=kind, entry_key=item["event_id"], leaf_index=item["leaf_index"],
+    return register.attach_evidence(session, now, kind=kind, entry_key=item["event_id"], leaf_index=item["leaf_index"],
                      source="violation", source_key=f"violation:{kind}:{item['event_id']}"[:300], title=title,
                      discovered_at=as_utc(item["recorded_at"]), known=known)
 
 
-def scan(session: Session, settings: AuditSettings, policy: Policy | None, now: datetime) -> list[str]:
-    """Examine the entries appended since the last scan (in the caller's transaction); the incidents opened."""
+def scan(session: Session, settings: AuditSettings, policy: Policy | None, now: datetime, *,
+         public_key: Ed25519PublicKey | None = None, origin: str | None = None) -> list[str]:
+    """Examine the entries appended since the last scan and run the bounded integrity checks (with the log's
+    `public_key`, the latest checkpoint's signature too), in the caller's transaction; the incidents opened."""
     state = session.execute(select(incident_scan.c.last_seq).where(incident_scan.c.name == SCAN)
                             .with_for_update()).scalar()
     last = int(state or 0)
@@ -169,6 +152,8 @@ def scan(session: Session, settings: AuditSettings, policy: Policy | None, now: 
     opened: list[str] = []
     if top > last:
         opened = _forged(session, now, last, top) + _violations(session, now, last, top, settings, policy)
+    opened += alarm_incidents.tamper_alarms(session, now, origin=origin or settings.audit_origin,
+                                            public_key=public_key)
     if state is None:
         session.execute(insert(incident_scan).values(name=SCAN, last_seq=top, scanned_at=now))
     else:
@@ -183,15 +168,23 @@ def scan_now(ctx: AuditContext) -> list[str]:
     the race for the same entries: the next run carries on)."""
     try:
         with ctx.sessions() as session, session.begin():
-            opened = scan(session, ctx.settings, ctx.policy, ctx.clock().astimezone(UTC))
+            opened = scan(session, ctx.settings, ctx.policy, ctx.clock().astimezone(UTC),
+                          public_key=ctx.signer.public_key, origin=ctx.signer.name)
     except IntegrityError:
         log.info("incident scan raced another; retrying at the next run")
         return []
     for incident_id in opened:
         log.warning("incident opened automatically", incident_id=incident_id)
-    if opened:
-        notifications.dispatch(ctx)  # committed: announce them now
+    if opened or _unannounced(ctx):  # committed (or opened by a witnessing round): announce them now
+        notifications.dispatch(ctx)
     return opened
+
+
+def _unannounced(ctx: AuditContext) -> bool:
+    """An incident's announcement not yet queued (one witnessing.py recorded: its round has no context)."""
+    with ctx.sessions() as session:
+        return bool(session.scalar(select(exists().where(notification_rows.c.event_emitted_at.is_(None),
+                                                         notification_rows.c.key.like("incident:%")))))
 
 
 def incident_loop(ctx: AuditContext, stop: threading.Event) -> None:
@@ -200,5 +193,5 @@ def incident_loop(ctx: AuditContext, stop: threading.Event) -> None:
         try:
             scan_now(ctx)
         except Exception as exc:  # keep the job alive; the next run retries (the database may be restarting)
-            log.error("incident scan failed", error=repr(exc)[:300])
+            log.error("incident scan failed", error=describe_error(exc))
         stop.wait(ctx.settings.audit_incident_scan_seconds)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import incident_evidence, incident_notices, incidents, legal_holds
@@ -107,6 +107,33 @@ def learn(session: Session, incident_id: str, *, now: datetime, who: Who, known:
            detail={"data_kinds_added": sorted(set(known.data_kinds) - kinds), "subject_count": known.subject_count,
                    "subject_refs_added": len(new_refs), "resources_added": [list(r) for r in sorted(new_resources)],
                    "description_changed": known.description is not None, "holds": held})
+
+
+def attach_evidence(session: Session, now: datetime, *, kind: str, entry_key: str, leaf_index: int | None,
+                    source: rules.Source, source_key: str, title: str, discovered_at: datetime,
+                    known: Known) -> str | None:
+    """Attach one piece of evidence of an automatic incident (`kind`, `entry_key`: once ever, the key of
+    audit_incident_evidence) to the open incident of its `source_key`, else to a new incident (its id returned).
+    A piece seen before is ignored: however often a scan runs, an alarm opens at most one incident."""
+    entry_key = entry_key[:200]
+    if session.scalar(select(exists().where(incident_evidence.c.kind == kind,
+                                            incident_evidence.c.entry_key == entry_key))):
+        return None
+    current = session.scalar(select(incidents.c.incident_id).where(incidents.c.source_key == source_key,
+                                                                   incidents.c.status != "closed"))
+    opened = None
+    if current is None:
+        current = opened = open_incident(session, now=now, who=SERVICE, source=source, title=title,
+                                         discovered_at=min(discovered_at, now), known=known, source_key=source_key)
+    else:
+        learn(session, current, now=now, who=SERVICE,
+              known=Known(subject_refs=known.subject_refs, resources=known.resources))
+    session.execute(insert(incident_evidence).values(kind=kind, entry_key=entry_key, incident_id=current,
+                                                     leaf_index=leaf_index, added_at=now))
+    if opened is None:
+        record(session, "incident", current, at=now, change="evidence", who=SERVICE,
+               detail={"kind": kind, "entry_key": entry_key, "leaf_index": leaf_index})
+    return opened
 
 
 def _sent(session: Session, incident_id: str) -> dict[str, datetime]:

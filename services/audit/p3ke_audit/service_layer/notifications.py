@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import notifications
+from p3ke_platform.logging import describe_error
 from p3ke_platform.mail import MailError, send
 from p3ke_schemas import IncidentOpened, ObligationStatusChanged, spec_for_type
 
@@ -271,6 +272,6 @@ def dispatch(ctx: AuditContext) -> DispatchResult:
         events = emit_events(ctx)
         sent, failed, skipped = send_mails(ctx)
     except Exception as exc:  # a database or relay hiccup: the rows stay, the next run carries on
-        log.warning("notification dispatch failed", error=repr(exc)[:300])
+        log.warning("notification dispatch failed", error=describe_error(exc))
     return DispatchResult(events, sent, failed, skipped)
 

@@ -33,6 +33,7 @@ from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_platform.agreement.model import Addendum, TerminationNotice
 from p3ke_platform.agreement.policy import agreement_day
+from p3ke_platform.logging import describe_error
 from p3ke_platform.workdays import WorkdayCalendar, workday_calendar
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def obligation_loop(ctx: AuditContext, stop: threading.Event) -> None:
         try:
             sweep(ctx)
         except Exception as exc:  # keep going; the next round may succeed
-            log.warning("obligation sweep failed", error=repr(exc)[:300])
+            log.warning("obligation sweep failed", error=describe_error(exc))
         if stop.wait(ctx.settings.obligation_sweep_seconds):
             return
 
@@ -218,7 +219,7 @@ def _tracked(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent, track: Any) 
             track(ctx, uow.session, event)
     except Exception as exc:
         TRACKING_FAILED.labels(event.type).inc()
-        log.warning("obligation tracking failed", event_type=event.type, event_id=event.id, error=repr(exc)[:300])
+        log.warning("obligation tracking failed", event_type=event.type, event_id=event.id, error=describe_error(exc))
 
 
 def _handover_signed(ctx: AuditContext, session: Session, event: CloudEvent) -> None:
@@ -245,6 +246,38 @@ def _feedback_received(ctx: AuditContext, session: Session, event: CloudEvent) -
     store.fulfil(session, obligation_id, on=received, evidence_kind="feedback-batch", reference=data.batch_id,
                  sha256=None, actor=data.submitted_by.subject[:200], now=now,
                  note=f"data balikan diterima: batch {data.batch_id}, {data.rows} baris / feedback batch received")
+
+
+def _disposal_status_changed(ctx: AuditContext, session: Session, event: CloudEvent) -> None:
+    """Delivery's `disposal-status-changed`: `due` starts party 2's disposal certificate obligation, `certified`
+    fulfils it (starting it first when the certificate came before it was due)."""
+    data = event.data
+    now = ctx.clock()
+    party_2 = ctx.policy.terms_at(data.occurred_at).party(2).org
+    since = agreement_day(data.due_since or data.occurred_at)
+    due = agreement_day(data.due_by or data.occurred_at)
+    ob = rules.disposal_certificate(data.handover_id, data.bast_number, data.agreement_id, party_2, since, due,
+                                    data.due_reason)
+    if not _create(ctx, session, ob, now):
+        row = store.get(session, ob.id)
+        if row is not None and row["fulfilled_on"] is None and data.due_by is not None:
+            store.set_due(session, row, ob, now=now, status=row["status"])
+    if data.status != "certified":
+        return
+    row = store.get(session, ob.id)
+    if row is None or row["fulfilled_on"] is not None:
+        return
+    on = agreement_day(data.occurred_at)
+    late = " (terlambat / late)" if rules.is_late(ob.due, on) else ""
+    store.fulfil(session, ob.id, on=on, evidence_kind="disposal-certificate",
+                 reference=(data.certificate_number or data.handover_id)[:200], sha256=data.certificate_sha256,
+                 actor=data.signer.signatory_id[:200] if data.signer else None, now=now,
+                 note=f"berita acara pemusnahan {data.certificate_number} ditandatangani dan diverifikasi{late} / "
+                      f"disposal certificate signed by party 2's signatory and verified")
+
+
+def on_disposal_status_changed(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:
+    _tracked(ctx, uow, event, _disposal_status_changed)
 
 
 def on_handover_signed(ctx: AuditContext, uow: UnitOfWork, event: CloudEvent) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, se
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from p3ke_audit.adapters.orm import entries, subject_refs
+from p3ke_audit.adapters.orm import entries, subject_ref_map, subject_refs
 from p3ke_platform.agreement import WIB, Policy, Terms
 from p3ke_schemas import ProgramCode
 
@@ -63,6 +63,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     subject_ref: str | None = None  # computed from a NIK by the caller; never the NIK itself
+    subject_refs: tuple[str, ...] = ()  # the same person under several keys (subject_index.lookup_refs)
 
     def where(self) -> list[ColumnElement[bool]]:
         c = entries.c
@@ -78,15 +79,17 @@ class Filters:
             out.append(c.occurred_at >= utc(self.since))
         if self.until:
             out.append(c.occurred_at < utc(self.until))
-        if self.subject_ref:
-            out.append(c.leaf_index.in_(select(subject_refs.c.leaf_index)
-                                        .where(subject_refs.c.subject_ref == self.subject_ref)))
+        refs = (*self.subject_refs, *((self.subject_ref,) if self.subject_ref else ()))
+        if refs:  # the references as given, and older ones mapped to them (key rotation: subject_index.py)
+            older = select(subject_ref_map.c.old_ref).where(subject_ref_map.c.new_ref.in_(refs))
+            out.append(c.leaf_index.in_(select(subject_refs.c.leaf_index).where(
+                or_(subject_refs.c.subject_ref.in_(refs), subject_refs.c.subject_ref.in_(older)))))
         return out
 
     def describe(self) -> dict[str, str]:
         """The filters for the record of this query (no subject reference: that is in subject_refs)."""
         return {f.name: str(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) is not None and f.name != "subject_ref"}
+                if getattr(self, f.name) is not None and f.name not in ("subject_ref", "subject_refs")}
 
 
 def utc(value: datetime) -> datetime:

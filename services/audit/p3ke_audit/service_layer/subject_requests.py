@@ -1,5 +1,6 @@
 """Data-subject requests (UU PDP Art. 32): intake at an office, the 3×24-hour clock, routing to party 1, the
-response bundle of an access request (the person's processing trail from the log) and the answer.
+response bundle of an access request (the person's records from the source services and their processing trail
+from the log; only the bundle's SHA-256 is kept) and the answer.
 
 The NIK reaches this module only to be keyed (`AuditContext.subject_ref`) by the caller: rows, history and the
 response carry the keyed subject reference, never the NIK.
@@ -109,13 +110,17 @@ def trail(session: Session, subject_ref: str, limit: int) -> list[dict[str, Any]
 
 
 def response_made(session: Session, request_id: str, *, now: datetime, who: Who, fmt: str, content: bytes,
-                  entries: int) -> str:
-    """Record that the response bundle was produced in `fmt` (pdf or json): its SHA-256 (returned) and history."""
+                  entries: int, scope: str = "trail-only", complete: bool = False,
+                  sources: dict[str, int | None] | None = None) -> str:
+    """Record that the response bundle was produced in `fmt` (pdf or json): its SHA-256 (returned) and history,
+    with its scope, whether it is complete and the records each source gave (None: not reached); never the
+    records themselves."""
     digest = hashlib.sha256(content).hexdigest()
     session.execute(update(subject_requests).where(subject_requests.c.request_id == request_id).values(
         **{f"response_{fmt}_sha256": digest}, response_at=now, updated_at=now))
     record(session, "subject-request", request_id, at=now, change=f"response-{fmt}", who=who,
-           detail={"sha256": digest, "entries": entries})
+           detail={"sha256": digest, "entries": entries, "scope": scope, "complete": complete,
+                   "sources": sources or {}})
     return digest
 
 

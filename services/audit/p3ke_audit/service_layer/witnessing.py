@@ -14,6 +14,9 @@ key over the checkpoint body before it is stored. A 409 says which size the witn
   that the witness sees it and raises its own alarm;
 * in between (a concurrent submission, a lost answer): sent again once, with a proof from its size.
 
+An answer that says the log forked or rolled back (log-rollback, inconsistent, conflict) also opens an
+incident, in the transaction that records it (alarm_incidents.witness_alarm: once per alarm).
+
 Every attempt is recorded in audit_witness_state (status ok | unreachable | refused | behind, a short
 error without personal data: checkpoints hold none). Nothing here holds the append lock or an open
 transaction during a request; several processes may run rounds at once: a cosignature stored twice is
@@ -39,8 +42,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from p3ke_audit.adapters.orm import cosignatures, witness_state
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
 from p3ke_audit.config import AuditSettings, WitnessEndpoint
+from p3ke_audit.service_layer import alarm_incidents
 from p3ke_audit.service_layer.witnessed import largest_cosigned, witnessing_status
-from p3ke_platform.logging import get_logger
+from p3ke_platform.logging import describe_error, get_logger
 from p3ke_platform.tlog.cosignature import Cosignature, verify_line
 from p3ke_platform.tlog.merkle import consistency_proof
 from p3ke_platform.tlog.note import CheckpointError, signature_lines
@@ -89,6 +93,8 @@ class WitnessResult:
     error: str | None = None
     stored: int = 0  # new cosignature rows
     contacted: bool = True
+    reason: str | None = None  # why it did not cosign (the label of p3ke_audit_witness_refusals_total)
+    incident_id: str | None = None  # an incident this answer opened (a fork or rollback: alarm_incidents)
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ class _Submission:
             REFUSALS.labels(self.witness.name, reason).inc()
         return WitnessResult(self.witness.name, self.endpoint.vkey, status, self.checkpoint.tree_size,
                              max([self.cosigned, *([self.checkpoint.tree_size] if self.found else [])]),
-                             self.witness_size, error)
+                             self.witness_size, error, reason=reason)
 
     def proof(self, old: int) -> list[bytes]:
         if not 0 < old < self.checkpoint.tree_size:
@@ -286,12 +292,19 @@ def submit(endpoint: WitnessEndpoint, checkpoint: StoredCheckpoint, sessions: se
     submission = _Submission(endpoint, checkpoint, cosigned, sessions, client)
     result = submission.run()
     with sessions() as session, session.begin():
-        stored = _record(session, endpoint, result, submission.found, datetime.now(UTC))
+        now = datetime.now(UTC)
+        stored = _record(session, endpoint, result, submission.found, now)
+        incident_id = alarm_incidents.witness_alarm(
+            session, now, witness=endpoint.name, reason=result.reason or "", tree_size=result.tree_size,
+            witness_size=result.witness_size, cosigned_size=result.cosigned_size, error=result.error)
+    if incident_id:
+        log.critical("incident opened from a witness's fork or rollback alarm", witness=endpoint.name,
+                     incident_id=incident_id)
     UP.labels(endpoint.name).set(1 if result.status == "ok" else 0)
     if result.status != "ok":
         log.warning("witness did not cosign", witness=endpoint.name, status=result.status, size=result.tree_size,
                     error=(result.error or "")[:300])
-    return replace(result, stored=stored)
+    return replace(result, stored=stored, incident_id=incident_id)
 
 
 def witness_round(sessions: sessionmaker[Session], settings: AuditSettings,
@@ -323,7 +336,7 @@ def witness_loop(ctx: AuditContext, stop: threading.Event) -> None:
             try:
                 ctx.witness_now(client)
             except Exception as exc:  # keep trying; the next round may succeed
-                log.warning("witness round failed", error=repr(exc)[:300])
+                log.warning("witness round failed", error=describe_error(exc))
             deadline = time.monotonic() + ctx.settings.audit_witness_retry_s
             while not stop.wait(0.1) and not ctx.witness_wanted.is_set() and time.monotonic() < deadline:
                 pass

@@ -95,6 +95,19 @@ class BastContent:
     requested_fields: tuple[str, ...] = ()
 
 
+
+def parties_on_paper(terms: Any, signatories: tuple[Any, Any]) -> tuple[PartyOnBast, PartyOnBast]:
+    """Both parties as the agreement's `terms` name them, each with its signatory (`Signatory` of the terms),
+    as a BAST or a disposal certificate prints them."""
+    found = []
+    for number, sig, agreement_number in ((1, signatories[0], terms.numbers.party_1),
+                                          (2, signatories[1], terms.numbers.party_2)):
+        party = terms.party(number)
+        found.append(PartyOnBast(number=number, name=party.name, unit=party.unit, address=party.address,
+                                 agreement_number=agreement_number, signatory_name=sig.name,
+                                 signatory_position=sig.position, signatory_acting_for=sig.acting_for))
+    return found[0], found[1]
+
 # --- styles ------------------------------------------------------------------------------------
 
 _BASE = ParagraphStyle("base", fontName="Times-Roman", fontSize=11, leading=14.5, alignment=TA_JUSTIFY)
@@ -150,8 +163,9 @@ class SignatureBox(Flowable):
         self._placed[self.party] = (c.getPageNumber() - 1, (x, y, x + self.width, y + self.height))
 
 
-def _footer(bast_number: str) -> FooterDrawer:
-    """Writes `Halaman x dari y` and the BAST number in a page's footer."""
+def _footer(label: str) -> FooterDrawer:
+    """Writes `Halaman x dari y` and the document's label (`BAST Nomor ...`) in a page's footer (the disposal
+    certificate, adapters/disposal_pdf.py, shares it)."""
 
     def draw(c: Canvas, page: int, total: int) -> None:
         width, _ = A4
@@ -161,7 +175,7 @@ def _footer(bast_number: str) -> FooterDrawer:
         c.line(20 * mm, 16 * mm, width - 20 * mm, 16 * mm)
         c.setFont("Times-Roman", 8.5)
         c.setFillColor(colors.HexColor("#444444"))
-        c.drawString(20 * mm, 12 * mm, f"BAST Nomor {bast_number}")
+        c.drawString(20 * mm, 12 * mm, label)
         c.drawRightString(width - 20 * mm, 12 * mm, f"Halaman {page} dari {total}")
         c.drawCentredString(width / 2, 8 * mm, "Dokumen elektronik. RAHASIA: memuat rujukan data pribadi "
                                                "(Pasal 10 Perjanjian Kerja Sama).")
@@ -172,8 +186,8 @@ def _footer(bast_number: str) -> FooterDrawer:
 
 # --- the document ------------------------------------------------------------------------------
 
-def _letterhead(content: BastContent) -> list[Flowable]:
-    p1, p2 = content.parties
+def _letterhead(parties: tuple[PartyOnBast, PartyOnBast]) -> list[Flowable]:
+    p1, p2 = parties
     head = Table([[
         [_p(p1.name.upper(), "kop"), _p("REPUBLIK INDONESIA", "kop"), _p(_esc(p1.address), "kop_small")],
         [_p(p2.name.upper(), "kop"), _p("REPUBLIK INDONESIA", "kop"), _p(_esc(p2.address), "kop_small")],
@@ -410,9 +424,9 @@ def render(content: BastContent) -> bytes:
         subject=f"Berita Acara Serah Terima Data P3KE, serah terima {content.handover_id}",
         keywords=f"P3KE, BAST, {content.handover_id}, {content.program_code}", creator="p3ke-delivery",
         lang="id-ID")
-    story = [*_letterhead(content), *_title(content), *_parties(content), *_articles(content),
+    story = [*_letterhead(content.parties), *_title(content), *_parties(content), *_articles(content),
              _signatures(content, placed)]
-    doc.build(story, canvasmaker=page_total_canvas(_footer(content.number), "BastCanvas"))
+    doc.build(story, canvasmaker=page_total_canvas(_footer(f"BAST Nomor {content.number}"), "BastCanvas"))
     if set(placed) != {1, 2}:
         raise RuntimeError("the layout did not place both signature boxes")
     return _with_signature_fields(buffer.getvalue(), placed)

@@ -1,19 +1,18 @@
-"""The service's secret: it seals package passwords at rest and signs download links.
+"""The service's secret: it signs download links (and opened the package passwords sealed before data keys).
 
 One 32-byte key (a mounted secret in production, a development key in the data directory locally);
 HKDF derives an independent key for each use, so a link-signing key never decrypts a password.
+A package password is sealed under its handover's data key (p3ke_platform.envelope), so it dies with that
+key (crypto-shredding); a handover prepared before data keys existed keeps its password sealed under this key.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from p3ke_platform.envelope import DataKey, write_new_secret
 from p3ke_platform.settings import ConfigurationError
 
 KEY_BYTES = 32
+PASSWORD_PURPOSE = "package-password"  # noqa: S105 (the HKDF purpose, not a password)
 _PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # noqa: S105 (no 0/O, 1/l/I)
 
 
@@ -38,15 +39,7 @@ def load_or_create_key(path: Path, *, create: bool) -> bytes:
     if not path.exists():
         if not create:
             raise ConfigurationError(f"P3KE_DELIVERY_SERVER_KEY_FILE: {path} does not exist")
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".delivery-key-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(KEY_BYTES) + "\n")
-            with contextlib.suppress(FileExistsError):  # another process created it first: use that one
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
+        write_new_secret(path, secrets.token_hex(KEY_BYTES) + "\n")
     raw = path.read_bytes()
     try:
         key = bytes.fromhex(raw.decode().strip())
@@ -89,11 +82,16 @@ class ServerKeys:
         self._links = _derive(master, "download-link")
 
     # --- package passwords at rest ---------------------------------------------------------------
-    def seal(self, handover_id: str, password: str) -> bytes:
+    def seal(self, handover_id: str, password: str, data_key: DataKey | None = None) -> bytes:
+        """Sealed under the handover's data key (it dies with it); under the server key only without one."""
+        if data_key is not None:
+            return data_key.seal(PASSWORD_PURPOSE, password.encode(), handover_id.encode())
         nonce = secrets.token_bytes(12)
         return nonce + self._seal.encrypt(nonce, password.encode(), handover_id.encode())
 
-    def open(self, handover_id: str, sealed: bytes) -> str:
+    def open(self, handover_id: str, sealed: bytes, data_key: DataKey | None = None) -> str:
+        if data_key is not None:
+            return data_key.open(PASSWORD_PURPOSE, sealed, handover_id.encode()).decode()
         return self._seal.decrypt(sealed[:12], sealed[12:], handover_id.encode()).decode()
 
     # --- download links --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 
 from p3ke_platform.db import new_metadata
+from p3ke_platform.envelope import data_keys_table
 from p3ke_platform.messaging.tables import messaging_tables
 
 metadata = new_metadata()
@@ -100,3 +101,37 @@ bast_counters = Table(
     Column("scope", String(200), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# since 0006: party 2's disposal certificate (berita acara pemusnahan) of a signed handover
+disposal_certificates = Table(
+    "disposal_certificates", metadata,
+    Column("handover_id", String(100), ForeignKey("handovers.handover_id"), primary_key=True),
+    Column("purpose_ended_at", DateTime(timezone=True), doc="when the handover's purpose was declared ended"),
+    Column("purpose_ended_by", String(200)),
+    Column("purpose_ended_note", Text, doc="why (no personal data)"),
+    Column("due_reason", String(30), doc="the trigger announced: purpose-ended | agreement-ended"),
+    Column("due_since", DateTime(timezone=True)),
+    Column("due_by", DateTime(timezone=True)),
+    Column("due_announced_at", DateTime(timezone=True), doc="when disposal-status-changed (due) was emitted"),
+    Column("number", String(100), unique=True),
+    Column("method", String(300)),
+    Column("items", Text, doc="JSON list of what was destroyed (package, extracted-files, copies, password)"),
+    Column("destroyed_at", DateTime(timezone=True)),
+    Column("notes", Text),
+    Column("issued_at", DateTime(timezone=True)),
+    Column("issued_by", String(200)),
+    Column("signatory_id", String(100), doc="party 2's signatory named on the certificate"),
+    Column("file", String(200), doc="the certificate as issued (unsigned)"),
+    Column("sha256", String(64), index=True),
+    Column("certified_at", DateTime(timezone=True)),
+    Column("certified_by", String(200), doc="who uploaded the signed certificate"),
+    Column("signed_file", String(200)),
+    Column("signed_sha256", String(64)),
+    Column("signed_at", DateTime(timezone=True), doc="as the signer's machine claims"),
+    Column("certificate_sha256", String(64), doc="the signer's X.509 certificate"),
+    Column("certificate_subject", String(1000)),
+    Column("certificate_serial", String(100)),
+)
+
+# since 0005: each handover's data key (p3ke_platform.envelope), wrapped under the KEK ring; NULL once destroyed
+data_keys = data_keys_table(metadata)

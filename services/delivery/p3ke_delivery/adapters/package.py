@@ -5,6 +5,11 @@ staff need nothing special. Everything streams: the extract is read batch by bat
 format) and written straight into the encrypted entries, so memory stays flat whatever the size and
 no unencrypted copy of the data is written to disk. File names inside the ZIP are not encrypted
 (a ZIP limitation), so they carry ids, never personal data.
+
+At rest the package is encrypted once more, under its handover's data key (p3ke_platform.envelope, segments
+of AES-256-GCM; the ZIP is written under a temporary name, encrypted to the final name, and removed): destroying
+the data key destroys every copy of the stored package. What party 2 downloads is the ZIP itself, decrypted
+while it streams (`open_stored`), byte for byte the package whose SHA-256 the BAST names.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +32,10 @@ import pyzipper
 
 from p3ke_delivery.adapters import extract as extract_file
 from p3ke_delivery.adapters.xlsx_stream import XlsxStreamWriter
+from p3ke_platform import envelope
+from p3ke_platform.envelope import DataKey
 from p3ke_platform.shared_files import sha256_file
+from p3ke_platform.tabular.csv_safe import formula_safe_batch
 
 MANIFEST = "manifest.json"
 _DATE = (2026, 1, 1, 0, 0, 0)
@@ -99,11 +107,13 @@ def _field_type(kind: pa.DataType) -> str:
 
 
 def build(extract_path: Path, out: Path, password: str, *, base: str, manifest: dict[str, Any],
-          batch_rows: int = 16_384, progress: Callable[[int], None] | None = None) -> Package:
+          batch_rows: int = 16_384, progress: Callable[[int], None] | None = None,
+          data_key: DataKey | None = None) -> Package:
     """Write the package to `out` (atomically: a temporary name, then renamed) and describe it.
 
     `manifest` holds the handover's facts (BAST number, ids, program, extract checksum); the file
-    list, field list and counts are added here. Returns the package's SHA-256 and size.
+    list, field list and counts are added here. Returns the package's SHA-256 and size (of the ZIP: what
+    party 2 receives). With `data_key`, the file at `out` is the ZIP encrypted under it (`open_stored`).
     """
     schema = extract_file.schema(extract_path)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -123,7 +133,7 @@ def build(extract_path: Path, out: Path, password: str, *, base: str, manifest: 
                 with pcsv.CSVWriter(sink, schema, write_options=pcsv.WriteOptions(
                         include_header=True, quoting_style="needed")) as writer:
                     for batch in extract_file.batches(extract_path, batch_rows):
-                        writer.write_batch(batch)
+                        writer.write_batch(formula_safe_batch(batch))  # text cells never run as formulas
                         rows += batch.num_rows
                         _count_desil(batch, desil)
                         if progress:
@@ -151,10 +161,31 @@ def build(extract_path: Path, out: Path, password: str, *, base: str, manifest: 
             zf.writestr(_info(zf, MANIFEST, zipfile.ZIP_DEFLATED),
                         json.dumps(full, indent=2, ensure_ascii=False, default=_json_default).encode())
         digest, size = sha256_file(tmp), tmp.stat().st_size
-        os.replace(tmp, out)
+        if data_key is None:
+            os.replace(tmp, out)
+        else:
+            envelope.encrypt_file(tmp, out, data_key, _aad(data_key, out.name))
     finally:
         tmp.unlink(missing_ok=True)
     return Package(out, digest, size, rows, [f.name for f in schema], files, full)
+
+
+def _aad(data_key: DataKey, name: str) -> bytes:
+    """Binds the stored file to its handover and name: another handover's package does not open as this one."""
+    return f"p3ke-delivery/package/{data_key.artefact_id}/{name}".encode()
+
+
+def stored_size(size: int, data_key: DataKey | None) -> int:
+    """The size of the stored file of a package of `size` bytes (encrypted or, before data keys, not)."""
+    return size if data_key is None else envelope.encrypted_size(size)
+
+
+def open_stored(path: Path, data_key: DataKey | None) -> BinaryIO:
+    """The package's bytes as party 2 receives them: decrypted while read (raises EnvelopeError at once for a
+    wrong key or a damaged start), or the file itself for a package stored before data keys."""
+    if data_key is None:
+        return path.open("rb")
+    return envelope.open_decrypted(path, data_key, _aad(data_key, path.name))
 
 
 def _info(zf: pyzipper.AESZipFile, name: str, compress_type: int) -> Any:

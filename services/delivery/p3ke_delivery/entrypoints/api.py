@@ -18,21 +18,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from p3ke_delivery.entrypoints import dtos
+from p3ke_delivery.entrypoints.deps import PDF_BODY as _PDF_BODY
+from p3ke_delivery.entrypoints.deps import SIGNATURES_UNAVAILABLE as _UNAVAILABLE
 from p3ke_delivery.entrypoints.deps import Caller, Ctx, Language, Party, Party1Steward
-from p3ke_delivery.service_layer import queries, release, signing
+from p3ke_delivery.entrypoints.deps import pdf_body as _body
+from p3ke_delivery.entrypoints.disposal_api import router as disposal_router
+from p3ke_delivery.service_layer import disposal_certificates, queries, release, signing, subject_records
 from p3ke_platform.api import Problem, audited_refusal, refusal_answer
+from p3ke_platform.envelope import chunks
 from p3ke_platform.refusal import Refused
+from p3ke_platform.subject_records import subject_records_router
 
 _GONE = {410: {"model": Problem, "description": "Revoked, or the link expired: nothing is released"}}
-_UNAVAILABLE = {503: {"model": Problem, "description": "Signatures cannot be verified (trust configuration)"}}
-_PDF_BODY = {"requestBody": {"required": True, "content": {"application/pdf": {
-    "schema": {"type": "string", "format": "binary"}}}}}
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
-routers = [router]
+routers = [router, subject_records_router(subject_records.lookup), disposal_router]
 
 
 @router.get("/handovers", response_model=list[dtos.Handover],
@@ -40,7 +43,9 @@ routers = [router]
 def list_handovers(_: Party, ctx: Ctx, status: Annotated[str | None, Query(max_length=40)] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dtos.Handover]:
-    return [dtos.handover(row) for row in queries.all_handovers(ctx, status, limit=limit, offset=offset)]
+    rows = queries.all_handovers(ctx, status, limit=limit, offset=offset)
+    disposal = disposal_certificates.statuses(ctx, rows)
+    return [dtos.handover(row, disposal[row["handover_id"]]) for row in rows]
 
 
 @router.get("/handovers/{handover_id}", response_model=dtos.HandoverDetail, summary="One handover")
@@ -49,7 +54,7 @@ def get_handover(handover_id: str, _: Party, ctx: Ctx) -> dtos.HandoverDetail:
         row, sigs, links = queries.one_handover(ctx, handover_id)
     except Refused as refused:
         raise HTTPException(refused.status, refused.reason) from None
-    return dtos.detail(row, sigs, links)
+    return dtos.detail(row, sigs, links, disposal_certificates.statuses(ctx, [row])[handover_id])
 
 
 @router.get("/handovers/{handover_id}/bast", summary="The BAST PDF, as issued or as signed so far",
@@ -107,15 +112,17 @@ def delete_link(handover_id: str, link_id: str, principal: Caller, ctx: Ctx) -> 
         return dtos.LinkRevoked(**release.revoke_link(ctx, handover_id, link_id, principal))
 
 
-@router.get("/handovers/{handover_id}/package", response_class=FileResponse,
+@router.get("/handovers/{handover_id}/package", response_class=StreamingResponse,
             summary="Download the encrypted package (with a link from POST .../package/links)",
             responses={200: {"content": {"application/zip": {}}}, **_GONE})
 def get_package(handover_id: str, principal: Caller, ctx: Ctx, lang: Language,
-                link: Annotated[str, Query(max_length=2048)]) -> FileResponse:
+                link: Annotated[str, Query(max_length=2048)]) -> StreamingResponse:
     with audited_refusal(ctx, principal, action="download", resource_type="package", resource_id=handover_id):
         got = release.download(ctx, handover_id, principal, link, lang)
-    return FileResponse(got.path, media_type="application/zip", filename=got.name,
-                        headers={"X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
+    # the ZIP itself, decrypted from its stored form while it streams (p3ke_platform.envelope)
+    return StreamingResponse(chunks(got.stream), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{got.name}"', "Content-Length": str(got.size),
+        "X-Package-SHA256": got.sha256, "Cache-Control": "no-store"})
 
 
 @router.post("/handovers/{handover_id}/revoke", response_model=dtos.Revoked,
@@ -125,17 +132,3 @@ def revoke(handover_id: str, body: dtos.Revocation, principal: Party1Steward, ct
         return dtos.Revoked(**release.revoke(ctx, handover_id, principal, body.reason))
     except Refused as refused:
         raise HTTPException(refused.status, refused.reason) from None
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"the upload exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from p3ke_delivery.domain.messages import Lang, language
 from p3ke_delivery.service_layer.context import DeliveryContext
-from p3ke_platform.api import service_context
+from p3ke_platform.api import Problem, service_context
 from p3ke_platform.auth import Principal, PrincipalDep, require
 
 Ctx = Annotated[DeliveryContext, Depends(service_context)]
@@ -29,3 +29,23 @@ def _language(request: Request) -> Lang:
 
 
 Language = Annotated[Lang, Depends(_language)]
+
+SIGNATURES_UNAVAILABLE = {503: {"model": Problem, "description": "Signatures cannot be verified (trust configuration)"}}
+PDF_BODY = {"requestBody": {"required": True, "content": {"application/pdf": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+"""OpenAPI of an endpoint that takes a signed PDF (a BAST, a disposal certificate) as its body."""
+
+
+async def pdf_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 once it exceeds `limit` bytes (read as a stream, never all at once)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the upload exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

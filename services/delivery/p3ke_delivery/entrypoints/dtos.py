@@ -22,6 +22,9 @@ class Handover(BaseModel):
                                     "| revoked")
     bast_number: str | None = None
     created_at: datetime
+    disposal: str | None = Field(default=None, description="party 2's disposal certificate: disposal-due | "
+                                 "disposal-overdue | disposal-certified; null while nothing is owed "
+                                 "(GET .../disposal-certificate)")
 
 
 class SignatureView(BaseModel):
@@ -103,12 +106,15 @@ def _aware(value: Any) -> Any:
     return aware(value) if isinstance(value, datetime) else value
 
 
-def handover(row: Any) -> Handover:
-    return Handover(**{k: _aware(row[k]) for k in Handover.model_fields})
+_ROW_FIELDS = [k for k in Handover.model_fields if k != "disposal"]
 
 
-def detail(row: Any, signatures: list[Any], links: int) -> HandoverDetail:
-    base = {k: _aware(row[k]) for k in Handover.model_fields}
+def handover(row: Any, disposal: str | None = None) -> Handover:
+    return Handover(**{k: _aware(row[k]) for k in _ROW_FIELDS}, disposal=disposal)
+
+
+def detail(row: Any, signatures: list[Any], links: int, disposal: str | None = None) -> HandoverDetail:
+    base = {k: _aware(row[k]) for k in _ROW_FIELDS}
     return HandoverDetail(
         **base, reason=row["reason"], purpose=row["purpose"], dataset_version_id=row["dataset_version_id"],
         extract_sha256=row["extract_sha256"], terms_version=row["terms_version"],
@@ -120,4 +126,4 @@ def detail(row: Any, signatures: list[Any], links: int) -> HandoverDetail:
         password_released_at=_aware(row["password_released_at"]), signed_at=_aware(row["signed_at"]),
         revoked_at=_aware(row["revoked_at"]),
         signatures=[SignatureView(**{k: _aware(s[k]) for k in SignatureView.model_fields}) for s in signatures],
-        download_links=links)
+        download_links=links, disposal=disposal)

@@ -24,8 +24,10 @@ from p3ke_delivery.adapters.certificates import (
     load_trust_anchors,
 )
 from p3ke_delivery.adapters.keys import ServerKeys, load_or_create_key
+from p3ke_delivery.adapters.orm import data_keys as data_keys_table
 from p3ke_delivery.adapters.storage import Storage
 from p3ke_delivery.config import DeliverySettings
+from p3ke_platform.envelope import DataKeyStore, load_kek_ring
 from p3ke_platform.reference.wilayah import Regions, load_regions
 from p3ke_platform.service_context import ServiceContext, utc_now
 from p3ke_platform.settings import ConfigurationError
@@ -52,6 +54,12 @@ class DeliveryContext(ServiceContext[DeliverySettings]):
             return ServerKeys(load_or_create_key(self.settings.server_key_path, create=create))
 
     @cached_property
+    def data_keys(self) -> DataKeyStore:
+        """Each handover's data key, wrapped under the KEK ring (P3KE_KEK_FILE; required in production)."""
+        with self._lock:
+            return DataKeyStore(data_keys_table, load_kek_ring(self.settings))
+
+    @cached_property
     def regions(self) -> Regions:
         return load_regions()
 
@@ -72,9 +80,9 @@ class DeliveryContext(ServiceContext[DeliverySettings]):
 
     def check(self) -> None:
         """Load everything now, so that bad configuration stops start-up instead of a later request: the
-        policy and the server key always; the trust configuration in production only (in development it
+        policy, the server key and the KEK ring always; the trust configuration in production only (in development it
         may be written later, by `p3ke bast dev-ca`, and is loaded on the first signature)."""
         super().check()
-        _ = self.keys
+        _ = (self.keys, self.data_keys)
         if self.settings.env == "production":
             _ = (self.trust_anchors, self.signatory_certificates, load_crls(self.settings.crl_paths))

@@ -26,10 +26,11 @@ from p3ke_delivery.adapters.repository import get_handover, next_sequence
 from p3ke_delivery.domain import agreed_program, numbering
 from p3ke_delivery.domain.model import Status
 from p3ke_delivery.domain.request import PATHS, AskedFor, akun, kriteria
-from p3ke_delivery.service_layer import agreement_steps
+from p3ke_delivery.service_layer import agreement_steps, data_keys
 from p3ke_delivery.service_layer.agreement_steps import StepRefused
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.agreement import Terms, agreement_day
+from p3ke_platform.envelope import KeyDestroyed
 from p3ke_platform.logging import get_logger
 from p3ke_platform.shared_files import sha256_file
 
@@ -144,6 +145,12 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
     program = str(row["program"])
 
     number = str(row["bast_number"] or "") or _allocate_number(ctx, handover_id, program, now)
+    try:
+        data_key = data_keys.create_handover_key(ctx, handover_id)  # the package and its password at rest
+    except KeyDestroyed:
+        raise PreparationFailed("kunci data serah terima ini sudah dimusnahkan; serah terima tidak disiapkan lagi / "
+                                "the handover's data key was destroyed (disposed of); it is never prepared again") \
+            from None
     password = generate_password()
     base = package.base_name(program, str(row["extract_id"]))
     package_name = f"{base}.zip"
@@ -157,7 +164,7 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
         "confidentiality": "RAHASIA. Data pribadi; hanya untuk tujuan Perjanjian Kerja Sama (Pasal 10).",
     }
     built = package.build(path, ctx.storage.path(handover_id, package_name), password, base=base,
-                          manifest=manifest, batch_rows=ctx.settings.delivery_batch_rows)
+                          manifest=manifest, batch_rows=ctx.settings.delivery_batch_rows, data_key=data_key)
     if built.rows != row["record_count"]:
         ctx.storage.remove(handover_id, package_name)
         raise PreparationFailed(f"the extract holds {built.rows} rows, but extract-prepared announced "
@@ -177,7 +184,7 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
             signatory_2=signatories[2].id, bast_file=BAST_FILE, bast_sha256=digest, current_file=BAST_FILE,
             current_sha256=digest, fields=json.dumps(built.fields), package_file=package_name,
             package_sha256=built.sha256, package_size=built.size,
-            password_ciphertext=ctx.keys.seal(handover_id, password))
+            password_ciphertext=ctx.keys.seal(handover_id, password, data_key))
     log.info("handover prepared", handover_id=handover_id, bast_number=number, rows=built.rows,
              package_sha256=built.sha256)
     return Status.AWAITING_SIGNATURES

@@ -19,12 +19,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import RowMapping
 
-from p3ke_delivery.adapters import subjects
+from p3ke_delivery.adapters import package, subjects
 from p3ke_delivery.adapters.keys import LinkClaims, LinkError
 from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
@@ -32,10 +32,11 @@ from p3ke_delivery.domain import messages
 from p3ke_delivery.domain.messages import Lang, Released
 from p3ke_delivery.domain.model import ENDED, Status, aware, status_problem
 from p3ke_delivery.domain.request import AskedFor
-from p3ke_delivery.service_layer import agreement_steps
+from p3ke_delivery.service_layer import agreement_steps, data_keys
 from p3ke_delivery.service_layer.agreement_steps import StepRefused
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
+from p3ke_platform.envelope import DataKey, EnvelopeError, KeyDestroyed
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
 from p3ke_platform.unit_of_work import UnitOfWork
@@ -80,6 +81,10 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
         _may_receive(ctx, principal, row, "releasing the package password", "password", lang)
+        try:  # a disposed handover answers 410 to every release, whatever was released before
+            data_key = data_keys.handover_key(ctx, uow.session, handover_id)
+        except KeyDestroyed as gone:
+            raise data_keys.disposed(handover_id, gone) from None
         if row["password_released_at"] is not None:
             # when, not to whom: the answer names no other person
             at = aware(row["password_released_at"]).isoformat(timespec="seconds")
@@ -87,7 +92,7 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
         sealed = row["password_ciphertext"]
         if not sealed:
             raise Refused(409, messages.text(lang, "no-password"), rule="released-once")
-        password = ctx.keys.open(handover_id, sealed)
+        password = ctx.keys.open(handover_id, sealed, data_key)
         taken = uow.session.execute(
             update(handovers).where(handovers.c.handover_id == handover_id,
                                     handovers.c.password_released_at.is_(None),
@@ -124,7 +129,10 @@ def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal, lan
 
 @dataclass(frozen=True)
 class Download:
-    path: Path
+    """The package as party 2 receives it: `stream` yields the ZIP's bytes (decrypted from the stored file as it
+    is read); the caller closes it."""
+
+    stream: BinaryIO
     name: str
     sha256: str
     size: int
@@ -153,14 +161,30 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
         if link["revoked_at"] is not None:
             raise Refused(410, f"the download link was revoked at "
                                f"{aware(link['revoked_at']).isoformat(timespec='seconds')}", rule="link")
+        try:
+            data_key = data_keys.handover_key(ctx, uow.session, handover_id)
+        except KeyDestroyed as gone:
+            raise data_keys.disposed(handover_id, gone) from None
         path = ctx.storage.path(handover_id, row["package_file"])
-        if not path.is_file() or path.stat().st_size != row["package_size"]:
-            raise Refused(410, "the package is no longer held (or damaged); nothing is released", rule="package")
+        stream = _open_package(path, row["package_size"], data_key)
         uow.session.execute(update(download_links).where(download_links.c.link_id == link["link_id"])
                             .values(downloads=download_links.c.downloads + 1, last_download_at=now))
         _record_download(ctx, uow, principal, row, link["link_id"], now)
     log.info("package downloaded", handover_id=handover_id, link_id=link["link_id"])
-    return Download(path, row["package_file"], row["package_sha256"], row["package_size"])
+    return Download(stream, row["package_file"], row["package_sha256"], row["package_size"])
+
+
+def _open_package(path: Path, size: int, data_key: DataKey | None) -> BinaryIO:
+    """The stored package, opened (so a disposal removing the file now does not cut the download short) and
+    checked: present, of the size its package implies, its start authentic under the handover's data key."""
+    gone = Refused(410, "paket tidak lagi disimpan (atau rusak); tidak ada yang diberikan / the package is no longer "
+                        "held (or damaged); nothing is released", rule="package")
+    if not path.is_file() or path.stat().st_size != package.stored_size(size, data_key):
+        raise gone
+    try:
+        return package.open_stored(path, data_key)
+    except (EnvelopeError, OSError):
+        raise gone from None
 
 
 def _record_download(ctx: DeliveryContext, uow: UnitOfWork, principal: Principal, row: RowMapping, link_id: str,
@@ -193,7 +217,8 @@ def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal:
 
 
 def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason: str) -> dict[str, Any]:
-    """Stop a handover: no more signatures, password or downloads; links die; the package is deleted."""
+    """Stop a handover: no more signatures, password or downloads; links die; the package is deleted and its
+    data key destroyed (so no copy of it, nor of the password, opens again)."""
     now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
@@ -205,6 +230,7 @@ def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason:
         uow.session.execute(update(download_links).where(download_links.c.handover_id == handover_id,
                                                          download_links.c.revoked_at.is_(None))
                             .values(revoked_at=now))
+        data_keys.destroy_in(ctx, uow.session, handover_id, f"revoked: {reason}", now)
     if row["package_file"]:
         ctx.storage.remove(handover_id, row["package_file"])
     log.info("handover revoked", handover_id=handover_id, by=principal.subject)

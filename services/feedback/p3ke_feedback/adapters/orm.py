@@ -21,9 +21,11 @@ from sqlalchemy import (
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import messaging_tables
+from p3ke_platform.retention.tables import disposal_tables
 
 metadata = new_metadata()
 tables = messaging_tables(metadata)
+disposal = disposal_tables(metadata)  # the retention disposal job's intents and lease
 
 
 def _measures() -> list[Column]:  # type: ignore[type-arg]

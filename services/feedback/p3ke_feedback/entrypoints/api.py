@@ -10,7 +10,6 @@ outcome `denied`) rather than a bare 403. Upload: send the file as the raw body,
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import uuid
@@ -25,13 +24,16 @@ from p3ke_feedback.domain.report import DESIL_KEYS, STATUS_KEYS
 from p3ke_feedback.domain.vocabulary import PROGRAM_PATTERN
 from p3ke_feedback.entrypoints import dto
 from p3ke_feedback.entrypoints.deps import Caller, Ctx, Reader
-from p3ke_feedback.service_layer import batches, programs, publication, queries, reports
+from p3ke_feedback.service_layer import batches, programs, publication, queries, reports, subject_records
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.views import view_of
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
 from p3ke_platform.refusal import Refused
+from p3ke_platform.subject_records import subject_records_router
+from p3ke_platform.tabular.archive_guard import ArchiveLimits
+from p3ke_platform.tabular.csv_safe import SafeWriter
 from p3ke_platform.uploads import receive_file
 
 MonthQ = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="first/last month, YYYY-MM")]
@@ -262,7 +264,7 @@ def get_publication(ctx: Ctx, publication_id: str, principal: Caller) -> dto.Pub
     return dto.Publication(**content)
 
 
-routers = [router]
+routers = [router, subject_records_router(subject_records.lookup)]
 
 
 async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upload:
@@ -270,7 +272,8 @@ async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upl
     incoming = ctx.storage / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     received = await receive_file(request, incoming / f"{uuid.uuid4().hex}.part",
-                                  limit=ctx.settings.feedback_max_upload_bytes)
+                                  limit=ctx.settings.feedback_max_upload_bytes,
+                                  archive=ArchiveLimits.from_settings(ctx.settings))
     return batches.Upload(path=received.path, filename=filename, size=received.size, sha256=received.sha256)
 
 
@@ -289,7 +292,7 @@ REPORT_CSV_COLUMNS = ("program", "period", "region", "region_name", "desil", "de
 def _report_csv(r: Any) -> bytes:
     buffer = io.StringIO()
     buffer.write("\ufeff")
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # a cell starting like a formula is kept text
     writer.writerow((*REPORT_CSV_COLUMNS, *r.class_keys, *STATUS_KEYS))
     blank = [""] * (len(r.class_keys) + len(STATUS_KEYS) + 4)
     for row in r.rows:

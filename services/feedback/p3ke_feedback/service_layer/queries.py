@@ -18,6 +18,7 @@ from p3ke_feedback.domain.model import aware
 from p3ke_feedback.service_layer.context import Context
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.refusal import Refused
+from p3ke_platform.tabular.csv_safe import formula_safe_row
 
 FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "value", "detail")
 
@@ -122,7 +123,7 @@ def findings_csv(ctx: Context, row: Any, batch: int = 10_000) -> Iterator[bytes]
                                                    columns=["row", "line", "sheet", "code", "value", "detail"]):
         for values in zip(*(chunk.column(i).to_pylist() for i in range(6)), strict=True):
             f = _finding(values)
-            writer.writerow([f[c] if f[c] is not None else "" for c in FINDING_COLUMNS])
+            writer.writerow(formula_safe_row(f[c] for c in FINDING_COLUMNS))  # None -> ""; formulas kept text
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

@@ -9,9 +9,11 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, Index, Integer
 
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import messaging_tables
+from p3ke_platform.retention.tables import disposal_tables
 
 metadata = new_metadata()
 tables = messaging_tables(metadata)
+disposal = disposal_tables(metadata)  # the retention disposal job's intents and lease
 
 dataset_versions = Table(
     "dataset_versions", metadata,

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from p3ke_platform.tabular.csv_safe import formula_safe_row
+
 FINDINGS_SCHEMA = pa.schema([("file", pa.string()), ("data_row", pa.int64()), ("line", pa.int64()),
                              ("field", pa.string()), ("code", pa.string()), ("severity", pa.string()),
                              ("message", pa.string()), ("value", pa.string())])
@@ -62,7 +64,7 @@ def export(path: Path, fmt: str) -> Iterator[bytes]:
         if fmt == "csv":
             writer = csv.writer(buf, lineterminator="\n")
             for row in batch.to_pylist():
-                writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+                writer.writerow(formula_safe_row(row[c] for c in COLUMNS))  # None -> ""; formulas kept text
         else:
             for row in batch.to_pylist():
                 buf.write(json.dumps(row, ensure_ascii=False) + "\n")

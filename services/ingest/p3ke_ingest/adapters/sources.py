@@ -15,6 +15,7 @@ from p3ke_ingest import p3ke_columns as cols
 from p3ke_ingest.domain.findings import FILE_CODES
 from p3ke_ingest.domain.layout import Layout, LayoutError, canonical, map_headers, score
 from p3ke_platform.tabular import sources as tabular
+from p3ke_platform.tabular.archive_guard import ArchiveLimits
 from p3ke_platform.tabular.layout import MIN_HEADER_SCORE, shown_names
 from p3ke_platform.tabular.sources import FALLBACK_ENCODING, Format, NotATable
 
@@ -115,9 +116,10 @@ def open_source(path: Path, label: cols.Level, work: Path, name: str | None = No
     return source
 
 
-def precheck(path: Path, label: cols.Level) -> None:
-    """The cheap part of ``open_source`` (no XLSX streaming), to refuse obvious mistakes at once."""
-    fmt = tabular.detect_format(path)
+def precheck(path: Path, label: cols.Level, limits: ArchiveLimits | None = None) -> None:
+    """The cheap part of ``open_source`` (no XLSX streaming), to refuse obvious mistakes at once; a ZIP/XLSX
+    is checked against ``limits`` (``HostileArchive``, a ``NotATable`` with a ``status``)."""
+    fmt = tabular.detect_format(path, limits)
     if fmt == "csv":
         sniff_csv(path, label)
     elif fmt == "parquet":

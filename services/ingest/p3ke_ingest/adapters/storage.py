@@ -7,7 +7,9 @@
     reports/<submission_id>/findings.parquet   the masked findings of a submission
 
 A snapshot is written under a temporary name, fsynced, hashed, then renamed to its hash: the rename is
-atomic, so a reader never sees a partial snapshot, and an identical snapshot is stored once.
+atomic, so a reader never sees a partial snapshot, and an identical snapshot is stored once. In Kubernetes
+`snapshots/` is a volume of its own (read-only for its readers, deploy/k8s/README.md "Storage"): the finished
+file is first moved beside its final name (a copy across volumes), then renamed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+
+from p3ke_platform.shared_files import publish_file, temp_for
 
 CHUNK = 1 << 20
 
@@ -77,7 +81,12 @@ class Storage:
         if target.exists():
             written.unlink()
         else:
-            os.replace(written, target)
+            staged = temp_for(target)
+            try:
+                shutil.move(written, staged)  # a rename on one volume, a copy from the work volume to the snapshots'
+                publish_file(staged, target)
+            finally:
+                staged.unlink(missing_ok=True)
             target.chmod(0o444)
         return target, digest
 

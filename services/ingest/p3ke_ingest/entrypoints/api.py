@@ -32,11 +32,13 @@ from p3ke_ingest.entrypoints.dto import (
     SubmissionRequest,
     Upload,
 )
-from p3ke_ingest.service_layer import publication, submissions
+from p3ke_ingest.service_layer import publication, subject_records, submissions
 from p3ke_ingest.service_layer.context import IngestContext
-from p3ke_platform.api import audited_refusal
+from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
 from p3ke_platform.refusal import Refused
+from p3ke_platform.subject_records import subject_records_router
+from p3ke_platform.tabular.archive_guard import ArchiveLimits
 from p3ke_platform.uploads import receive_file
 from p3ke_schemas import Actor
 
@@ -95,9 +97,12 @@ async def upload(request: Request, principal: Caller, ctx: Ctx,
     actor = await run_in_threadpool(_steward, ctx, principal, "upload", "dataset-upload", "new")
     upload_id, part = ctx.storage.new_upload()
     try:
-        received = await receive_file(request, part, limit=ctx.settings.ingest_max_upload_bytes)
-    except Refused as refused:  # a malformed upload is the sender's mistake: answered, not audited
-        raise HTTPException(refused.status, refused.reason) from None
+        received = await receive_file(request, part, limit=ctx.settings.ingest_max_upload_bytes,
+                                      archive=ArchiveLimits.from_settings(ctx.settings))
+    except Refused as refused:  # nothing stored; the refusal is audited and answered with its reason
+        raise await run_in_threadpool(refusal_answer, ctx, principal, refused, action="upload",
+                                      resource_type="dataset-upload", resource_id=upload_id,
+                                      agreement_id=ctx.agreement_id) from None
     final = ctx.storage.finish_upload(part)
     name = _filename(filename)
     await run_in_threadpool(lambda: submissions.record_upload(
@@ -126,9 +131,10 @@ def _source(ctx: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
         src = {"label": label, "kind": "path", "path": str(path), "name": path.name, "bytes": st.st_size,
                "mtime": st.st_mtime_ns}
     try:
-        precheck(path, label)  # type: ignore[arg-type]
-    except (NotATable, LayoutError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file {src['name']}: {exc}") from None
+        precheck(path, label, ArchiveLimits.from_settings(ctx.settings))  # type: ignore[arg-type]
+    except (NotATable, LayoutError) as exc:  # a hostile archive carries its own status (413 over a limit)
+        raise HTTPException(getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT),
+                            f"{label} file {src['name']}: {exc}") from None
     return src
 
 
@@ -252,4 +258,4 @@ def get_version(version_id: str, _: Reader, ctx: Ctx) -> DatasetVersionDetail:
     return _detail(ctx, row, current_id)
 
 
-routers = [router]
+routers = [router, subject_records_router(subject_records.lookup)]

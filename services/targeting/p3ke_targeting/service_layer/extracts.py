@@ -91,7 +91,7 @@ def order_seed(ctx: Context, request_id: str) -> str:
     """The tie-break key's prefix: secret (derived from the subject hash key), so a requester cannot
     choose a request id that favours people they know, and fixed per request, so the same request
     on the same dataset version always selects the same people."""
-    secret = hashlib.sha256(b"p3ke-targeting-order:" + ctx.settings.subject_hash_key.encode()).hexdigest()
+    secret = hashlib.sha256(b"p3ke-targeting-order:" + ctx.settings.perturbation_secret.encode()).hexdigest()
     return f"{secret[:32]}:{request_id}:"
 
 

@@ -53,10 +53,11 @@ class Plan:
 
 
 def record_key_secret(ctx: Context) -> str:
-    """The secret behind the record keys: derived from the subject hash key (so it is as protected as the audit
-    log's subject references, and the same across snapshots and processes), but not equal to it, so a record
-    key cannot be computed from a subject reference."""
-    return hashlib.sha256(b"p3ke-targeting-record-key:" + ctx.settings.subject_hash_key.encode()).hexdigest()
+    """The secret behind the record keys: derived from the subject hash key the perturbation was first built with
+    (`Settings.perturbation_secret`: key k1, or P3KE_PERTURBATION_KEY), so it is as protected as the audit log's
+    subject references, the same across snapshots, processes and rotations of the subject hash key, but not equal
+    to it, so a record key cannot be computed from a subject reference."""
+    return hashlib.sha256(b"p3ke-targeting-record-key:" + ctx.settings.perturbation_secret.encode()).hexdigest()
 
 
 def protect(rows: list[tuple[str, int, int, int]], min_cell: int) -> list[Cell]:
