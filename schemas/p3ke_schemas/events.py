@@ -319,6 +319,23 @@ class DisposalStatusChanged(Contract):
     destroyed_at: datetime | None = None
     occurred_at: datetime
 
+
+class HandoverMilestone(Contract):
+    """A handover reached a milestone that starts the retention period of what was built for it (UU PDP Art. 16(2),
+    43-44): the recipient's first download of the package, the revocation of the handover, or the end of its
+    purpose. Targeting times the disposal of the extract the package was built from by it. Ids and times only;
+    published once per milestone per handover."""
+
+    handover_id: str = Field(min_length=1, max_length=100)
+    extract_id: str = Field(min_length=1, max_length=200, description="the targeting extract the package was built "
+                            "from")
+    agreement_id: str
+    milestone: Literal["package-downloaded", "handover-revoked", "purpose-ended"] = Field(
+        description="`package-downloaded`: the first download only; `handover-revoked`: party 1 revoked the "
+                    "handover; `purpose-ended`: the handover's purpose was declared ended")
+    occurred_at: datetime
+
+
 PRINCIPAL_FIELDS = ("actor", "published_by", "requested_by", "submitted_by")
 
 

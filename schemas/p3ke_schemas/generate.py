@@ -37,6 +37,7 @@ from p3ke_schemas.events import (
     ExtractPrepared,
     ExtractRequested,
     FeedbackReceived,
+    HandoverMilestone,
     HandoverSigned,
     IncidentOpened,
     ObligationStatusChanged,
@@ -102,6 +103,7 @@ SUBJECTS = {
     "incident-opened": "the `incident_id`",
     "artefact-disposed": "the `artefact_id`",
     "disposal-status-changed": "the `handover_id`",
+    "handover-milestone": "the `handover_id`",
 }
 """What each producer puts in `ce_subject` (the services' `uow.emit(..., subject=...)` calls)."""
 
@@ -123,6 +125,8 @@ CORRELATIONS = {
     "disposal-status-changed": "`due`: the correlation id of the API call that declared the purpose ended, not set "
                                "when the agreement's end made it due (delivery's `delivery-disposal-due` job); "
                                "`certified`: that of the API call that uploaded the signed certificate",
+    "handover-milestone": "the correlation id of the API call that recorded the milestone (the download, the "
+                          "revocation, the declaration that the purpose ended)",
 }
 """Where `ce_correlationid` comes from: the X-Correlation-Id of the HTTP request being served (the caller's, else a
 new one), bound while the service handles it; workers and jobs bind none."""
@@ -353,6 +357,13 @@ def message_examples(facts: AgreementFacts) -> dict[str, list[dict[str, Any]]]:
                                            destroyed_at=_at(26, 7), occurred_at=_at(27, 3)),
                      "delivery", ce_id="0f1a2b3c-4d5e-4f6a-97b8-c9d0e1f2a3b4", time=_at(27, 3), subject=handover_id,
                      correlationid="3c4d5e6f7a8b4c9d0e1f2a3b4c5d6e7f")],
+        "handover-milestone": [_example(
+            "package-downloaded", "The recipient downloaded the package for the first time: the extract's retention "
+            "period starts",
+            HandoverMilestone(handover_id=handover_id, extract_id=extract_id, agreement_id=agreement,
+                              milestone="package-downloaded", occurred_at=_at(3, 5)),
+            "delivery", ce_id="1a2b3c4d-5e6f-4a7b-88c9-d0e1f2a3b4c5", time=_at(3, 5), subject=handover_id,
+            correlationid="0a1b2c3d4e5f4a6b7c8d9e0f1a2b3c4d")],
     }
     forged = _example("forged-request",
                       "Refused for its origin: party 1's platform key vouching for an account of party 2",

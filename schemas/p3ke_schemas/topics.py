@@ -14,6 +14,7 @@ from p3ke_schemas.events import (
     ExtractPrepared,
     ExtractRequested,
     FeedbackReceived,
+    HandoverMilestone,
     HandoverSigned,
     IncidentOpened,
     ObligationStatusChanged,
@@ -82,6 +83,10 @@ EVENTS: tuple[EventSpec, ...] = (
               "Party 2's disposal certificate of a handover became due (purpose or agreement ended) or was certified "
               "(signed by party 2's signatory and verified).",
               ("delivery",), ("audit",), partitions=1, retention_days=3650),
+    EventSpec("handover-milestone", 1, HandoverMilestone, "handover_id",
+              "A handover's package was first downloaded, the handover was revoked, or its purpose ended: the "
+              "retention periods that start there (targeting's extract) begin.",
+              ("delivery",), ("targeting", "audit"), partitions=1, retention_days=3650),
 )
 
 _BY_TYPE = {spec.type: spec for spec in EVENTS}

@@ -34,7 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +53,18 @@ from p3ke_platform.settings import load_settings
 from p3ke_schemas import (
     EVENTS,
     Actor,
+    ArtefactDisposed,
     CloudEvent,
     DatasetUpdated,
+    DisposalStatusChanged,
     ExtractCriteria,
     ExtractPrepared,
     ExtractRequested,
     FeedbackReceived,
+    HandoverMilestone,
     HandoverSigned,
+    IncidentOpened,
+    ObligationStatusChanged,
     Signer,
     sign_event,
 )
@@ -215,7 +220,21 @@ EFFECTS_OF = {
     "prepared": {"audit", "delivery-handover"},
     "signed": {"audit", "feedback-handover"},
     "feedback": {"audit"},
+    # the events of the obligations desk and the data lifecycle: the audit log records them (a consumer that
+    # cannot place a synthetic one, e.g. targeting a milestone of an extract it never made, dead-letters it)
+    "obligation": {"audit"},
+    "incident": {"audit"},
+    "disposed": {"audit"},
+    "disposal-status": {"audit"},
+    "milestone": {"audit"},
 }
+KIND_OF_TYPE = {"p3ke.data-access.v1": "access", "p3ke.dataset-updated.v1": "dataset",
+                "p3ke.extract-requested.v1": "request", "p3ke.extract-prepared.v1": "prepared",
+                "p3ke.handover-signed.v1": "signed", "p3ke.feedback-received.v1": "feedback",
+                "p3ke.obligation-status-changed.v1": "obligation", "p3ke.incident-opened.v1": "incident",
+                "p3ke.artefact-disposed.v1": "disposed", "p3ke.disposal-status-changed.v1": "disposal-status",
+                "p3ke.handover-milestone.v1": "milestone"}
+"""The Feed's kind of every event type of the contract (a new event type must be added here and in `Feed.event`)."""
 
 
 class Feed:
@@ -269,6 +288,37 @@ class Feed:
                 batch_id=f"{tag}-fb{i}", handover_id=f"{tag}-ho{i}", agreement_id=AGREEMENT_ID, program=program,
                 rows=5, counts_by_match_class={"exact": 5}, submitted_by=OFFICER, received_at=now)
             return CloudEvent.of(data, source="urn:p3ke:service:feedback")
+        return self._lifecycle_event(kind, tag, i, now, program)
+
+    @staticmethod
+    def _lifecycle_event(kind: str, tag: str, i: int, now: datetime, program: str) -> CloudEvent:
+        """The events of the obligations desk (audit) and of the data lifecycle (the owning services)."""
+        if kind == "obligation":
+            data: Any = ObligationStatusChanged(
+                obligation_id=f"{tag}-ob{i}", agreement_id=AGREEMENT_ID, kind="monitoring-evaluation",
+                article="Pasal 7", responsible_org="both", due_date=now.date(), status="overdue", change="status",
+                occurred_at=now)
+            return CloudEvent.of(data, source="urn:p3ke:service:audit")
+        if kind == "incident":
+            data = IncidentOpened(incident_id=f"{tag}-in{i}", source="manual", discovered_at=now,
+                                  due_at=now + timedelta(hours=72), occurred_at=now)
+            return CloudEvent.of(data, source="urn:p3ke:service:audit")
+        if kind == "disposed":
+            data = ArtefactDisposed(
+                artefact_id=f"dataset-upload:{tag}-up{i}", kind="raw-upload", resource_type="dataset-upload",
+                resource_id=f"{tag}-up{i}", sha256=sha(f"{tag}-up{i}"), rule_kind="raw-upload", trigger="published",
+                due_at=now, service="ingest", disposed_at=now)
+            return CloudEvent.of(data, source="urn:p3ke:service:ingest")
+        if kind == "disposal-status":
+            data = DisposalStatusChanged(
+                handover_id=f"{tag}-ho{i}", bast_number=f"{i:03d}/BAST-P3KE/CH/I/2026", agreement_id=AGREEMENT_ID,
+                program=program, status="due", due_reason="purpose-ended", due_since=now,
+                due_by=now + timedelta(days=30), occurred_at=now)
+            return CloudEvent.of(data, source="urn:p3ke:service:delivery")
+        if kind == "milestone":
+            data = HandoverMilestone(handover_id=f"{tag}-ho{i}", extract_id=f"{tag}-hx{i}", agreement_id=AGREEMENT_ID,
+                                     milestone="package-downloaded", occurred_at=now)
+            return CloudEvent.of(data, source="urn:p3ke:service:delivery")
         raise ValueError(kind)
 
     @staticmethod

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from p3ke_schemas import EVENTS, CloudEvent, DataAccess
-from tests.chaos.harness import SUBJECT_KEY, WORKERS, ChaosStack, Feed, service_spec, wait_for
+from tests.chaos.harness import KIND_OF_TYPE, SUBJECT_KEY, WORKERS, ChaosStack, Feed, service_spec, wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
 
@@ -119,9 +119,6 @@ def _poison(stack: ChaosStack, tag: str) -> tuple[dict[str, list[str]], dict[str
     assert feed is not None
     inputs: dict[str, list[str]] = {}
     ids: dict[str, set[str]] = {}
-    kind_of = {"p3ke.data-access.v1": "access", "p3ke.dataset-updated.v1": "dataset",
-               "p3ke.extract-requested.v1": "request", "p3ke.extract-prepared.v1": "prepared",
-               "p3ke.handover-signed.v1": "signed", "p3ke.feedback-received.v1": "feedback"}
     for n, spec in enumerate(EVENTS):
         good = [("ce_specversion", b"1.0"), ("ce_source", b"urn:p3ke:chaos"), ("ce_type", spec.type.encode()),
                 ("content-type", b"application/json")]
@@ -140,7 +137,7 @@ def _poison(stack: ChaosStack, tag: str) -> tuple[dict[str, list[str]], dict[str
             stack.poison_keys.add(key)
             stack.poison_ids.add(f"{key}-id")
             keys.append(key)
-        kind = kind_of[spec.type]
+        kind = KIND_OF_TYPE[spec.type]
         event = feed.event(kind, f"{tag}-{n}", 0)
         feed.send(event, kind)
         ids[spec.topic] = {event.id}

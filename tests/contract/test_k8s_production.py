@@ -115,6 +115,8 @@ class Placeholders:
                 return secrets.token_urlsafe(24).encode()
             if (kind, name, key) == ("Secret", f"p3ke-{svc}-db-ca", "ca.crt"):
                 return ca_pem
+            if (kind, name, key) == ("Secret", f"p3ke-{svc}-legal-holds-token", "token"):  # not a real token
+                return f"placeholder-{secrets.token_urlsafe(24)}\n".encode()
         if (kind, name, key) == ("ConfigMap", "p3ke-event-trust", "event-trust.yaml"):
             keys = [{"kid": self.event_kid(s), "owner": s, "jwk": self.event_jwk(s)} for s in ALL_SERVICES]
             return yaml.safe_dump({"keys": keys}).encode()

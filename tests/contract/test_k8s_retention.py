@@ -12,16 +12,26 @@ read-only mount of `p3ke-retention-schedule`. On the committed overlays, each su
 settings (loaded as in test_k8s_production.py) load the schedule the ConfigMap holds through the service's own
 context. The tests at the end break rendered manifests on purpose to show the checks catch it.
 Missing tools fail the tests with instructions; nothing is skipped.
+
+The disposal job (`retention-disposal`, p3ke_platform.retention.disposal) of each service that owns artefacts runs
+in its API process (P3KE_JOBS_IN_API) and asks the audit service for legal holds before it destroys anything; it
+destroys nothing when it cannot. So every container that runs it gets P3KE_LEGAL_HOLDS_URL, the audit Service's
+in-cluster URL, and P3KE_LEGAL_HOLDS_TOKEN_FILE, a file of its own Secret `p3ke-<service>-legal-holds-token`, and
+the NetworkPolicies let it reach the audit API's port (egress from it, ingress to audit); no other container gets
+the token. Its production start-up (`Runtime.check_loops`, run by the runner for its role) accepts that; without
+the URL it stops. Which claims it mounts read-write: test_k8s_storage.py.
 """
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
 
-from p3ke_platform.retention import DEFAULT_SCHEDULE, RETENTION_SCHEDULE_REQUIRED, Kind, parse_schedule
+from p3ke_platform.retention import DEFAULT_SCHEDULE, OWNERS, RETENTION_SCHEDULE_REQUIRED, Kind, parse_schedule
+from p3ke_platform.retention.holds import LEGAL_HOLDS_URL_REQUIRED
 from p3ke_platform.runner import ROLES
 from p3ke_platform.service import Runtime, installed_service
 from p3ke_platform.settings import ConfigurationError, Settings
@@ -33,13 +43,17 @@ from tools.k8s.manifests import (
     Variant,
     check_settings_accept_environment,
     container_environment,
+    container_files,
     generated_name,
     kind_of,
     named,
+    pod_labels,
     pod_spec,
+    selector_matches,
     service_workloads,
     variant_id,
 )
+from tools.k8s.storage import disposal_containers, service_of
 
 SETTING = "P3KE_RETENTION_SCHEDULE"
 CONFIG_MAP = "p3ke-retention-schedule"
@@ -134,6 +148,101 @@ def _schedule_loads(docs: list[dict], root: Path) -> object:
     return then
 
 
+HOLDS_URL = "P3KE_LEGAL_HOLDS_URL"
+HOLDS_TOKEN = "P3KE_LEGAL_HOLDS_TOKEN_FILE"
+
+
+def _allows(rule: dict, peers_key: str, peer: dict, port: int) -> bool:
+    ports = rule.get("ports")
+    if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports):
+        return False
+    peers = rule.get(peers_key)
+    return not peers or any(set(p) == {"podSelector"} and selector_matches(p["podSelector"], peer) for p in peers)
+
+
+def reaches(docs: list[dict], source: dict, target: dict, port: int) -> bool:
+    """Whether the NetworkPolicies let a pod labelled `source` open TCP `port` on a pod labelled `target` in the same
+    namespace: an Egress rule of a policy selecting the source names the target (podSelector) and the port, and an
+    Ingress rule of a policy selecting the target names the source and the port (a default deny selects them all)."""
+
+    def allowed(direction: str, selected: dict, peer: dict) -> bool:
+        key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+        policies = [np["spec"] for np in kind_of(docs, "NetworkPolicy")
+                    if direction in np["spec"].get("policyTypes", []) and selector_matches(np["spec"]["podSelector"],
+                                                                                            selected)]
+        return not policies or any(_allows(rule, peers_key, peer, port) for spec in policies
+                                   for rule in spec.get(key, []))
+
+    return allowed("Egress", source, target) and allowed("Ingress", target, source)
+
+
+def _in_cluster(docs: list[dict], url: str) -> tuple[dict, int] | None:
+    """The pod labels and container port an in-cluster `http://<service>[:port]` reaches: the Service's selector and
+    the targetPort of its port, resolved (by name) on the API container of the workload it selects."""
+    parsed = urlsplit(url)
+    service = next((d for d in kind_of(docs, "Service") if d["metadata"]["name"] == parsed.hostname), None)
+    if parsed.scheme != "http" or service is None or parsed.path not in ("", "/"):
+        return None
+    port = next((p for p in service["spec"]["ports"] if p["port"] == (parsed.port or 80)), None)
+    selected = [d for d in service_workloads(docs) if selector_matches({"matchLabels": service["spec"]["selector"]},
+                                                                          pod_labels(d))]
+    if port is None or len(selected) != 1:
+        return None
+    target = port.get("targetPort", port["port"])
+    ports = [p for c in pod_spec(selected[0])["containers"] for p in c.get("ports", [])
+             if target in (p.get("name"), p["containerPort"])]
+    return (pod_labels(selected[0]), ports[0]["containerPort"]) if ports else None
+
+
+def legal_holds_problems(docs: list[dict]) -> list[str]:
+    """Every container that runs an owning service's disposal job can ask the audit service for legal holds: the
+    audit API's in-cluster URL, a token file from its own Secret (read-only), a network path to the audit API;
+    no other container has the token."""
+    problems = []
+    audit = next((d for d in service_workloads(docs) if named(d) == "Deployment/audit-api"), None)
+    running = {(named(d), c["name"]) for d, c in disposal_containers(docs) if service_of(d) in OWNERS}
+    for doc in service_workloads(docs):
+        svc = service_of(doc)
+        spec = pod_spec(doc)
+        for c in spec["containers"]:
+            where = f"{named(doc)} container {c['name']}"
+            env = container_environment(docs, c)
+            files = container_files(spec, c)
+            secret = ("Secret", f"p3ke-{svc}-legal-holds-token", "token")
+            if (named(doc), c["name"]) not in running:
+                if HOLDS_TOKEN in env or any(name.endswith("-legal-holds-token") for _, name, _ in files.values()):
+                    problems.append(f"{where}: runs no disposal job, but gets the legal holds token")
+                continue
+            url = env.get(HOLDS_URL)
+            reached = _in_cluster(docs, url or "")
+            if audit is None or reached is None or reached[0] != pod_labels(audit):
+                problems.append(f"{where}: {HOLDS_URL} {url!r} is not the audit API's in-cluster URL (http://audit)")
+            elif not reaches(docs, pod_labels(doc), reached[0], reached[1]):
+                problems.append(f"{where}: the NetworkPolicies do not let it reach the audit API on port {reached[1]}")
+            if files.get(env.get(HOLDS_TOKEN, "")) != secret:
+                problems.append(f"{where}: {HOLDS_TOKEN} {env.get(HOLDS_TOKEN)!r} is not the key `token` of its "
+                                f"Secret {secret[1]}")
+            else:
+                directory = str(PurePosixPath(env[HOLDS_TOKEN]).parent)
+                mount = next(m for m in c["volumeMounts"] if m["mountPath"].rstrip("/") == directory)
+                if not mount.get("readOnly"):
+                    problems.append(f"{where}: {directory} is not mounted readOnly")
+    return problems
+
+
+def _loops_start(doc: dict, settings: Settings) -> list[str]:
+    """A `then` for check_settings_accept_environment: the role's loops accept the container's own production
+    settings (`Runtime.check_loops`, as the runner runs it at start-up)."""
+    problems = []
+    runtime = Runtime(installed_service(settings.service), settings)
+    for container in _loads_context(doc):
+        try:
+            runtime.check_loops(_role(container))  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            problems.append(f"{named(doc)} container {container['name']}: {exc}")
+    return problems
+
+
 # --------------------------------------------------------------------------------------------
 # the deployed schedule
 
@@ -195,6 +304,23 @@ def test_each_containers_production_settings_load_the_mounted_schedule(committed
     assert check_settings_accept_environment(docs, tmp_path, placeholders, then=then) == []
 
 
+def test_every_disposal_job_can_ask_the_audit_service_for_legal_holds(variant: Variant) -> None:
+    docs = render(variant)
+    assert legal_holds_problems(docs) == []
+    running = sorted(named(d) for d, _ in disposal_containers(docs) if service_of(d) in OWNERS)
+    assert running == sorted(f"Deployment/{svc}-api" for svc in OWNERS)
+
+
+@pytest.mark.parametrize("committed", COMMITTED, ids=lambda v: v[0])
+def test_each_disposal_jobs_production_start_up_passes(committed: Variant, tmp_path: Path) -> None:
+    docs = render(committed)
+    placeholders = Placeholders()
+    assert check_settings_accept_environment(docs, tmp_path, placeholders, then=_loops_start) == []
+    for doc, c in disposal_containers(docs):
+        if service_of(doc) in OWNERS:
+            assert container_environment(docs, c)[HOLDS_URL] == "http://audit", named(doc)
+
+
 # --------------------------------------------------------------------------------------------
 # the checks catch what they claim to
 
@@ -249,3 +375,40 @@ def test_production_start_up_stops_without_the_schedule(tmp_path: Path) -> None:
     assert {p.split(":")[0].split(" ")[0] for p in problems} == loading, problems
     assert all(RETENTION_SCHEDULE_REQUIRED in p for p in problems if "does not come from" not in p), problems
     assert sum(RETENTION_SCHEDULE_REQUIRED in p for p in problems) == len(loading)
+
+
+def test_the_checks_catch_a_disposal_job_that_cannot_ask_for_legal_holds(tmp_path: Path) -> None:
+    docs = copy.deepcopy(render(("prod", None)))
+    targeting = pod_spec(_deployment(docs, "targeting-api"))["containers"][0]
+    targeting["env"] = [v for v in targeting["env"] if v["name"] != HOLDS_URL]
+    feedback = pod_spec(_deployment(docs, "feedback-api"))["containers"][0]
+    next(v for v in feedback["env"] if v["name"] == HOLDS_URL)["value"] = "http://feedback"
+    delivery = pod_spec(_deployment(docs, "delivery-api"))
+    secrets = next(v for v in delivery["volumes"] if v["name"] == "secrets")["projected"]["sources"]
+    next(s for s in secrets if s.get("secret", {}).get("name") == "p3ke-delivery-legal-holds-token")["secret"][
+        "name"] = "p3ke-ingest-legal-holds-token"
+    worker = pod_spec(_deployment(docs, "ingest-worker"))["containers"][0]
+    worker["env"].append({"name": HOLDS_TOKEN, "value": "/etc/p3ke/secrets/legal-holds-token"})
+    problems = legal_holds_problems(docs)
+    for needle in (f"targeting-api container api: {HOLDS_URL} None is not the audit API's in-cluster URL",
+                   f"feedback-api container api: {HOLDS_URL} 'http://feedback' is not the audit API's",
+                   "delivery-api container api: P3KE_LEGAL_HOLDS_TOKEN_FILE '/etc/p3ke/secrets/legal-holds-token' is "
+                   "not the key `token` of its Secret p3ke-delivery-legal-holds-token",
+                   "ingest-worker container worker: runs no disposal job, but gets the legal holds token"):
+        assert any(needle in p for p in problems), (needle, problems)
+    assert len(problems) == 4, problems
+    problems = check_settings_accept_environment(docs, tmp_path, Placeholders(), then=_loops_start)
+    assert any("targeting-api container api" in p and LEGAL_HOLDS_URL_REQUIRED in p for p in problems), problems
+
+
+def test_the_checks_catch_a_network_path_to_audit_that_is_closed() -> None:
+    for policy in ("disposal-to-audit", "audit-from-disposal"):
+        docs = [d for d in render(("prod", None)) if not (d["kind"] == "NetworkPolicy"
+                                                          and d["metadata"]["name"] == policy)]
+        problems = legal_holds_problems(docs)
+        assert len(problems) == len(OWNERS), (policy, problems)
+        assert all("do not let it reach the audit API on port 8080" in p for p in problems), (policy, problems)
+    docs = copy.deepcopy(render(("prod", None)))
+    egress = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "disposal-to-audit")
+    egress["spec"]["egress"][0]["ports"] = [{"protocol": "TCP", "port": 80}]  # the Service's port, not the pod's
+    assert len(legal_holds_problems(docs)) == len(OWNERS)

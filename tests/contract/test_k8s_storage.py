@@ -3,10 +3,12 @@
 Every overlay, as committed and with every combination of the components: one claim per kind of data
 (tools/k8s/storage.py KINDS, the table of deploy/k8s/README.md "Storage"), mounted read-write by the one
 service that writes it and read-only by those that only read it (targeting and feedback the snapshots,
-delivery and feedback the extracts); no claim at all in audit or in a migration. On the committed overlays,
-each container's own production settings (loaded as in test_k8s_production.py) put each kind exactly where
-it is mounted, delivery's extract root is the extracts mount, and the data directory is scratch space.
-The tests at the end break rendered manifests on purpose to show the checks catch it.
+delivery and feedback the extracts); no claim at all in audit or in a migration. The container that runs a
+service's disposal job (the API, P3KE_JOBS_IN_API) mounts read-write exactly the claims holding the kinds of
+artefact that service disposes of (targeting's the extracts and the ledgers; delivery only reads extracts).
+On the committed overlays, each container's own production settings (loaded as in test_k8s_production.py) put
+each kind exactly where it is mounted, delivery's extract root is the extracts mount, and the data directory is
+scratch space. The tests at the end break rendered manifests on purpose to show the checks catch it.
 Missing tools fail the tests with instructions; nothing is skipped.
 """
 
@@ -36,7 +38,10 @@ from tools.k8s.storage import (
     CLAIMS,
     KINDS,
     check_claims,
+    check_disposal_kinds,
+    check_disposal_mounts,
     check_storage,
+    disposal_containers,
     extract_roots,
     mounts,
     service_of,
@@ -110,6 +115,31 @@ def test_settings_put_each_kind_where_it_is_mounted(committed: Variant, tmp_path
         return start_up(doc, settings) + settings_match_mounts(doc, settings)  # type: ignore[arg-type]
 
     assert check_settings_accept_environment(render(committed), tmp_path, placeholders, then=both) == []
+
+
+def test_the_disposal_job_mounts_read_write_exactly_what_it_disposes_of(variant: Variant) -> None:
+    assert check_disposal_mounts(render(variant)) == []
+
+
+@pytest.mark.parametrize("committed", COMMITTED, ids=lambda v: v[0])
+def test_the_api_runs_each_owners_disposal_job_with_its_own_claims_writable(committed: Variant) -> None:
+    docs = render(committed)
+    running = {(named(d), c["name"]) for d, c in disposal_containers(docs)}
+    assert running == {(f"Deployment/{svc}-api", "api") for svc in ("ingest", "targeting", "delivery", "feedback",
+                                                                       "audit")}
+    writable = {"ingest": {"p3ke-ingest-files", "p3ke-snapshots"},
+                "targeting": {"p3ke-extracts", "p3ke-selection-ledgers"},  # targeting owns and disposes of extracts
+                "delivery": {"p3ke-handover-files"}, "feedback": {"p3ke-feedback-files"}}
+    for svc, claims in writable.items():
+        have = mounts(_workload(docs, "Deployment", f"{svc}-api"))
+        assert {m.claim for _, m in have if m.claim and not m.read_only} == claims, svc
+        assert {m.claim for _, m in have if m.claim and m.read_only} == {
+            k.claim for k in KINDS if svc in k.readers}, svc
+
+
+def test_every_kind_of_artefact_lies_on_the_claim_of_the_service_that_disposes_of_it() -> None:
+    assert check_disposal_kinds() == []
+    assert all(k.disposes for k in KINDS)  # each claim holds something the retention schedule covers
 
 
 def test_the_kinds_and_the_runbook_table_agree() -> None:
@@ -191,3 +221,37 @@ def test_settings_that_miss_the_mounts_fail(prod: list[dict], tmp_path: Path) ->
     assert any("delivery-api" in p and "extract files" in p and "/var/lib/p3ke/data," in p for p in problems), problems
     assert any("feedback-worker" in p and "feedback-elsewhere" in p for p in problems), problems
     assert len(problems) == 2, problems
+
+
+def test_a_disposal_job_that_cannot_delete_or_writes_too_much_fails(prod: list[dict]) -> None:
+    docs = copy.deepcopy(prod)
+    _mount(_workload(docs, "Deployment", "targeting-api"), "p3ke-extracts")["readOnly"] = True
+    _mount(_workload(docs, "Deployment", "feedback-api"), "p3ke-snapshots").pop("readOnly")
+    problems = check_disposal_mounts(docs)
+    assert any("targeting-api container api: runs the disposal job but does not mount p3ke-extracts read-write" in p
+               for p in problems), problems
+    assert any("feedback-api container api: mounts p3ke-snapshots read-write, but feedback disposes of nothing" in p
+               for p in problems), problems
+    assert len(problems) == 2, problems
+
+
+def test_no_process_running_the_disposal_job_fails(prod: list[dict]) -> None:
+    """P3KE_JOBS_IN_API=false without a `jobs` Deployment: nothing would ever be disposed of."""
+    docs = copy.deepcopy(prod)
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("p3ke-config-"))
+    config["data"]["P3KE_JOBS_IN_API"] = "false"
+    assert disposal_containers(docs) == []
+    problems = check_disposal_mounts(docs)
+    assert [p.split(":")[0] for p in problems] == ["ingest", "targeting", "delivery", "feedback"], problems
+
+
+def test_a_jobs_deployment_is_checked_like_the_api(prod: list[dict]) -> None:
+    """A `python -m p3ke_<service> jobs` Deployment of its own runs the disposal job: the same rule applies."""
+    docs = copy.deepcopy(prod)
+    jobs = copy.deepcopy(_workload(docs, "Deployment", "delivery-worker"))
+    jobs["metadata"]["name"] = "delivery-jobs"
+    pod_spec(jobs)["containers"][0]["args"] = ["jobs"]
+    _mount(jobs, "p3ke-handover-files")["readOnly"] = True
+    docs.append(jobs)
+    assert ("Deployment/delivery-jobs", "worker") in {(named(d), c["name"]) for d, c in disposal_containers(docs)}
+    assert any("delivery-jobs" in p and "p3ke-handover-files read-write" in p for p in check_disposal_mounts(docs))

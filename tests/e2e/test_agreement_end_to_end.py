@@ -758,7 +758,8 @@ def test_7_refusals_are_precise(world: World) -> None:
     assert officer_link.status_code == 201, officer_link.text
     taken = world.get("delivery", officer_link.json()["url"], "steward-1")
     assert taken.status_code == 403 and taken.headers["x-p3ke-refusal"] == "link", taken.text
-    assert taken.json()["detail"] == "the download link was issued to another account; links are personal"
+    assert taken.json()["code"] == "link.other_account"  # Indonesian by default; the code stays English
+    assert taken.json()["detail"].startswith("Tautan unduhan ini diterbitkan untuk akun lain")
 
     # (e) party 2 publishes no snapshot
     snapshot = world.work / "snapshot" / "individu.csv"

@@ -2,7 +2,7 @@
 on a loopback port, SQLite, relay off) over a log appended through the audit inbox and handler, with a
 signed checkpoint and a recorded full verification; Playwright drives Debian's `chromium`.
 
-Covered: sign-in with a bearer token, search and filters, an entry whose inclusion proof the page
+Covered: sign-in with a bearer token (and its CSRF token), search and filters, an entry whose inclusion proof the page
 checks against the signed checkpoint, the integrity status, Indonesian/English, a subject lookup by
 NIK that never puts the NIK in a URL, refusal of a wrong role and of a bad token.
 The page needs no JavaScript, so the browser runs with JavaScript off.
@@ -119,7 +119,7 @@ def sign_in(page: Any, token: str) -> Any:
 
 
 def result_rows(page: Any) -> Any:
-    return page.locator("main section[aria-live] table tbody tr")
+    return page.locator("main [aria-live] table tbody tr")
 
 
 def test_search_open_an_entry_with_its_proof_integrity_and_language(visit: Any, site: dict[str, Any],
@@ -138,13 +138,13 @@ def test_search_open_an_entry_with_its_proof_integrity_and_language(visit: Any, 
     assert integrity.locator(".ok").inner_text() == "Utuh"
 
     # filter: refused attempts only
-    page.get_by_label("Hasil", exact=True).fill("denied")
+    page.get_by_label("Hasil", exact=True).select_option("denied")
     page.locator("form.grid").get_by_role("button").click()
-    assert result_rows(page).count() == 1 and "denied" in result_rows(page).inner_text()
+    assert result_rows(page).count() == 1 and "Ditolak" in result_rows(page).inner_text()
     assert "outcome=denied" in page.url
 
     # filter: an actor within a time range (Jakarta time in the datetime-local fields; T0 = 10:00 WIB)
-    page.get_by_label("Hasil", exact=True).fill("")
+    page.get_by_label("Hasil", exact=True).select_option("")
     page.get_by_label("Akun pelaku").fill("officer-1")
     page.get_by_label("Sejak").fill("2026-03-02T10:05")
     page.get_by_label("Sampai").fill("2026-03-02T10:10")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                "late_incident": late_incident, "erase": erase, "access": access}
 
 
-def _wib(value: str) -> str:
-    return f"{datetime.fromisoformat(value).astimezone(WIB):%Y-%m-%d %H:%M} WIB"
+MONTHS = {"id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
+          "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]}
+
+
+def _day(value: str | date, lang: str = "id") -> str:
+    """A day as the page writes it: "28 Feb 2026" (Indonesian month abbreviations by default)."""
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{d.day} {MONTHS[lang][d.month - 1]} {d.year}"
+
+
+def _wib(value: str, lang: str = "id") -> str:
+    """An instant as the page writes it: "15 Apr 2026 00:00 WIB" (Jakarta time)."""
+    local = datetime.fromisoformat(value).astimezone(WIB)
+    return f"{_day(local.date(), lang)} {local:%H:%M} WIB"
+
+
+def _utc_hover(page: Any, row_id: str) -> list[tuple[str | None, str | None]]:
+    """The `datetime` and `title` of each `<time>` of a row: the UTC instant."""
+    return [(t.get_attribute("datetime"), t.get_attribute("title")) for t in page.locator(f"tr#{row_id} time").all()]
 
 
 def _cells(page: Any, row_id: str) -> list[str]:
@@ -117,10 +134,10 @@ def test_the_desk_shows_deadlines_incidents_and_requests_in_both_languages(visit
     cells = _cells(overdue, f"obligation-{fm['id']}")
     assert cells[0].startswith("Pemberitahuan keadaan kahar\n" + fm["id"])
     assert cells[1:3] == ["Pasal 12 ayat (3)", "kemnaker"]
-    assert cells[3] == f"{fm['due_date']}\nlewat {-fm['days_left']} hari" and cells[4] == "Lewat tenggat"
+    assert cells[3] == f"{_day(fm['due_date'])}\nlewat {-fm['days_left']} hari" and cells[4] == "Lewat tenggat"
     assert overdue.locator(f"tr#obligation-{fm['id']} .bad").count() == 1
     soon = _cells(desk.get_by_role("region", name="Segera jatuh tempo"), f"obligation-{lo['id']}")
-    assert soon[1:] == ["Pasal 13 ayat (2)", "kemnaker", f"{lo['due_date']}\n{lo['days_left']} hari lagi",
+    assert soon[1:] == ["Pasal 13 ayat (2)", "kemnaker", f"{_day(lo['due_date'])}\n{lo['days_left']} hari lagi",
                         "Segera jatuh tempo"]
     open_me = _cells(desk.get_by_role("region", name=re.compile(r"^Terbuka \(")), "obligation-me-pks-p3ke-2023-y4")
     assert open_me[0].startswith("Pemantauan dan evaluasi") and open_me[2] == "Para Pihak (keduanya)"
@@ -138,6 +155,8 @@ def test_the_desk_shows_deadlines_incidents_and_requests_in_both_languages(visit
     assert late_cells[3:] == ["lewat 8 jam 0 menit", "subjek data, Lembaga Pelindungan Data Pribadi, narahubung "
                               "pihak lain (Pasal 13 PKS)", "Pemberitahuan terlambat"]
     assert incidents.locator(f"tr#incident-{late['incident_id']} .bad").count() == 2
+    due_utc = datetime.fromisoformat(inc["due_at"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _utc_hover(incidents, f"incident-{inc['incident_id']}")[1] == (due_utc, f"{due_utc} (UTC)")
 
     # open data-subject requests: their due time; erasure routed to party 1, the register's steward
     requests = page.locator("section[aria-labelledby='desk-requests']")
@@ -159,7 +178,7 @@ def test_the_desk_shows_deadlines_incidents_and_requests_in_both_languages(visit
     overdue = page.get_by_role("region", name="Overdue")
     cells = _cells(overdue, f"obligation-{fm['id']}")
     assert cells[0].startswith("Notice of force majeure\n") and cells[1:3] == ["Art. 12(3)", "kemnaker"]
-    assert cells[3:] == [f"{fm['due_date']}\n{-fm['days_left']} days overdue", "Overdue"]
+    assert cells[3:] == [f"{_day(fm['due_date'], 'en')}\n{-fm['days_left']} days overdue", "Overdue"]
     assert _cells(page, "obligation-me-pks-p3ke-2023-y4")[2] == "Both parties"
     assert page.get_by_role("heading", name="Open incidents (UU PDP Art. 46)").is_visible()
     assert _cells(page, f"incident-{late['incident_id']}")[3:] == [

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
 from sqlalchemy import select
@@ -25,7 +24,6 @@ from p3ke_ingest.bootstrap import SERVICE
 from p3ke_ingest.config import IngestSettings
 from p3ke_ingest.service_layer import retention_inventory
 from p3ke_ingest.synth import generate
-from p3ke_platform.auth import DevIssuer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.retention import Kind
 from p3ke_platform.retention.disposal import DisposalJob, disposal_enabled
@@ -35,6 +33,7 @@ from p3ke_platform.settings import load_settings
 from p3ke_schemas import from_kafka
 from p3ke_schemas.generate import CONTRACT_DIR
 from tests.conftest import new_postgres_database
+from tests.integration.helpers.audit_api import audit_api, legal_hold
 from tests.integration.helpers.processes import ApiProcess
 from tests.integration.ingest.test_retention_inventory import FIRST, _publish
 
@@ -44,16 +43,7 @@ LATER = datetime(2024, 7, 10, 3, 0, tzinfo=UTC)  # 37 days after the publication
 @pytest.fixture(scope="module")
 def audit(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """The audit service's API, a real process on its own PostgreSQL database, sharing the dev issuer's key."""
-    from p3ke_audit.bootstrap import SERVICE as AUDIT
-
-    shared = tmp_path_factory.mktemp("disposal-shared")
-    DevIssuer(load_settings(data_dir=shared, env="test"))  # its key, which the services' data dirs get a copy of
-    url = new_postgres_database(postgres)
-    upgrade(AUDIT, load_settings(service="audit", database_url=url, data_dir=shared, env="test"))
-    api = ApiProcess("p3ke_audit", "audit", shared / "audit-api.log", {
-        "P3KE_DATA_DIR": str(shared), "P3KE_DATABASE_URL": url, "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true"})
-    with api:
-        api.shared = shared  # type: ignore[attr-defined]
+    with audit_api(postgres, tmp_path_factory.mktemp("disposal-shared")) as api:
         yield api
 
 
@@ -88,12 +78,7 @@ def _variant(runtime: Runtime, **settings: Any) -> Runtime:
 
 
 def _hold(audit: ApiProcess, resource_type: str, resource_id: str) -> str:
-    token = DevIssuer(load_settings(data_dir=audit.shared, env="test")).mint(  # type: ignore[attr-defined]
-        "auditor-1", "kemnaker", ["compliance-auditor"])
-    r = httpx.post(f"{audit.url}/v1/incidents", headers={"Authorization": f"Bearer {token}"}, json={
-        "title": "Sengketa isi unggahan", "resources": [{"resource_type": resource_type, "resource_id": resource_id}]})
-    assert r.status_code == 201, r.text
-    return str(r.json()["incident_id"])
+    return legal_hold(audit, resource_type, resource_id)
 
 
 def _events(runtime: Runtime, kind: str) -> list[dict[str, Any]]:

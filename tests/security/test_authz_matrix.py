@@ -14,6 +14,7 @@ is compared with what the agreement allows (`OBJECTS`).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -157,12 +158,15 @@ for _service in ("delivery", "feedback"):
 # ingest's snapshots hold the person too; the audit service's full answer asks the services above
 EXPECTED["ingest"][("POST", "/v1/subject-records")] = roles("compliance-auditor")
 EXPECTED["audit"][("POST", "/v1/subject-requests/{request_id}/response")] = roles("compliance-auditor")
+# what each owning service keeps and when it is due under the retention schedule (the compliance page's panel)
+for _service in ("ingest", "targeting", "delivery", "feedback"):
+    EXPECTED[_service][("GET", "/v1/retention/due")] = roles("compliance-auditor", "operator")
 for _ops in EXPECTED.values():
     _ops.update({("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC})
 
 # routes outside the OpenAPI document: public documentation and metrics, and the audit web page
-OUTSIDE_SCHEMA = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/metrics"}
-AUDIT_UI = {"/ui", "/ui/login", "/ui/logout", "/ui/subject", "/ui/entries/{leaf_index}"}
+OUTSIDE_SCHEMA = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/docs/assets", "/redoc", "/metrics"}
+AUDIT_UI = {"/ui", "/ui/login", "/ui/logout", "/ui/subject", "/ui/entries/{leaf_index}", "/ui/entries.csv"}
 
 
 @dataclass
@@ -392,7 +396,10 @@ def test_the_audit_web_page_serves_compliance_auditors_only(objects: Objects) ->
     for who in [None, *principals()]:
         client.cookies.clear()
         if who is not None:
-            login = client.post("/ui/login", data={"token": app.token(*who)}, follow_redirects=False)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui").text)  # the form's CSRF token
+            assert csrf is not None
+            login = client.post("/ui/login", data={"token": app.token(*who), "csrf": csrf.group(1)},
+                                follow_redirects=False)
             assert login.status_code == 303
         page = client.get("/ui")
         assert page.status_code < 500

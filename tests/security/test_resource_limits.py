@@ -47,7 +47,8 @@ def test_requests_beyond_the_rate_get_429_with_retry_after_per_caller(tmp_path: 
     refused = app.client.get("/v1/public-key", headers=alice)
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
-    assert "too many requests" in refused.json()["detail"]
+    assert refused.json()["code"] == "too_many_requests"  # in Indonesian by default, English on request
+    assert refused.json()["detail"].startswith("Terlalu banyak permintaan: paling banyak 5 per menit")
     # another token of the same principal shares the bucket; another principal has its own
     assert app.client.get("/v1/public-key", headers=app.auth("kemnaker", "compliance-auditor", "alice")
                           ).status_code == 429
@@ -158,7 +159,11 @@ def test_json_bodies_are_bounded(apps: dict[str, Any]) -> None:
     headers = {**app.auth("kemnaker", "program-officer"), "Content-Type": "application/json"}
     codes = b'"32",' * (MAX_JSON_BODY_BYTES // 5)
     big = b'{"program": "padat_karya", "criteria": {"region_codes": [' + codes + b'"32"]}}'
-    assert app.client.post("/v1/plans", content=big, headers=headers).status_code == 413
+    too_big = app.client.post("/v1/plans", content=big, headers=headers)
+    assert too_big.status_code == 413 and too_big.json()["code"] == "too_large"
+    assert too_big.json()["detail"].startswith("Isi JSON permintaan lebih besar dari 8.388.608 byte")
+    english = app.client.post("/v1/plans", content=big, headers={**headers, "Accept-Language": "en"})
+    assert english.json()["detail"].startswith("The JSON body is larger than 8,388,608 bytes")
 
     def chunks() -> Iterator[bytes]:
         yield big[: len(big) // 2]

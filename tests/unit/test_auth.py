@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from p3ke_platform.api_errors import install_error_handlers
 from p3ke_platform.auth import (
     DEV_ISSUER,
     DevIssuer,
@@ -82,6 +83,7 @@ Auditor = Annotated[Principal, Depends(require("compliance-auditor"))]
 
 def make_app(settings: Settings) -> FastAPI:
     app = FastAPI()
+    install_error_handlers(app)  # the platform's error answers: Indonesian unless English is asked for
     app.state.token_verifier = TokenVerifier(settings)
 
     @app.get("/me")
@@ -128,8 +130,10 @@ def sign(key: Any, alg: str = "EdDSA", kid: str | None = None, **overrides: Any)
 def assert_401(response: Any, token: str | None = None, detail: str | None = None) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"].startswith("Bearer")
-    if detail is not None:
-        assert response.json()["detail"] == detail
+    if detail is not None:  # the reason in Indonesian, the token's own problem quoted, a stable code
+        body = response.json()
+        assert body["detail"].startswith("Token bearer ditolak") or body["detail"].startswith("Perlu token bearer")
+        assert detail in body["detail"] and body["code"].startswith("auth.token_")
     if token:  # the token is never echoed back, not even its signature
         signature = token.rsplit(".", 1)[-1]
         assert token not in response.text and (not signature or signature not in response.text)
@@ -138,7 +142,10 @@ def assert_401(response: Any, token: str | None = None, detail: str | None = Non
 # --- authentication: 401 -------------------------------------------------------------------------------
 
 def test_no_token(client: TestClient) -> None:
-    assert_401(client.get("/me"), detail="a bearer token is required")
+    assert_401(client.get("/me"), detail="Perlu token bearer")
+    english = client.get("/me", headers={"Accept-Language": "en"})
+    assert english.json() == {"detail": "A bearer token is required: sign in and send it in the Authorization header.",
+                              "code": "auth.token_required"}
     assert_401(client.get("/officer"))
     assert_401(client.get("/me", headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"}))
     assert_401(client.get("/me", headers={"Authorization": "Bearer "}))
@@ -243,7 +250,9 @@ def test_wrong_role_is_403(client: TestClient, pem_key: ed25519.Ed25519PrivateKe
     token = sign(pem_key, roles=["signatory"])
     response = client.get("/officer", headers=bearer(token))
     assert response.status_code == 403
-    assert response.json()["detail"] == "requires one of the roles: program-officer"
+    assert response.json()["detail"] == ("Perlu salah satu peran berikut: program-officer; minta administrator "
+                                         "menambahkan peran itu ke akun Anda.")
+    assert response.json()["code"] == "auth.wrong_role"
     no_roles = sign(pem_key, roles=[])
     assert client.get("/officer", headers=bearer(no_roles)).status_code == 403
     assert client.get("/me", headers=bearer(no_roles)).status_code == 200  # authenticated, no rights
@@ -252,7 +261,10 @@ def test_wrong_role_is_403(client: TestClient, pem_key: ed25519.Ed25519PrivateKe
 def test_wrong_org_is_403(client: TestClient, pem_key: ed25519.Ed25519PrivateKey) -> None:
     other_party = sign(pem_key, org="kemenkopmk", roles=["program-officer", "data-steward"])
     response = client.get("/officer", headers=bearer(other_party))
-    assert response.status_code == 403 and response.json()["detail"] == "this endpoint serves kemnaker only"
+    assert response.status_code == 403 and response.json()["code"] == "auth.wrong_org"
+    assert response.json()["detail"] == "Layanan ini hanya untuk kemnaker; akun Anda dari instansi lain."
+    english = client.get("/officer", headers={**bearer(other_party), "Accept-Language": "en-GB,en;q=0.9"})
+    assert english.json()["detail"].startswith("This endpoint serves kemnaker only")
     steward_at_kemnaker = sign(pem_key, org="kemnaker", roles=["data-steward"])
     assert client.get("/steward", headers=bearer(steward_at_kemnaker)).status_code == 403
     assert client.get("/steward", headers=bearer(other_party)).status_code == 200

@@ -51,11 +51,13 @@ def test_the_ingest_findings_csv(tmp_path: Path) -> None:
     values = [*HOSTILE[:4], *ORDINARY[:2]]
     table = pa.table({"file": ["individual"] * 6, "data_row": list(range(1, 7)), "line": list(range(2, 8)),
                       "field": ["nama"] * 6, "code": ["x"] * 6, "severity": ["error"] * 6, "message": values,
-                      "value": values}, schema=reports.FINDINGS_SCHEMA)
+                      "fix": values, "message_en": values, "fix_en": values, "value": values},
+                     schema=reports.FINDINGS_SCHEMA)
     pq.write_table(table, tmp_path / "f.parquet")
     rows = _rows(b"".join(reports.export(tmp_path / "f.parquet", "csv")).decode())
     expected = [*("'" + v for v in HOSTILE[:4]), *ORDINARY[:2]]
     assert [r["value"] for r in rows] == expected and [r["message"] for r in rows] == expected
+    assert [r["fix"] for r in rows] == expected
     assert [r["data_row"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
 
 

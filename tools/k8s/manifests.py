@@ -83,7 +83,10 @@ OPERATOR_PROVIDED = {
     ("ConfigMap", "p3ke-agreement"),
     ("ConfigMap", "p3ke-event-trust"),
     ("ConfigMap", "p3ke-delivery-trust"),
-} | {("Secret", f"p3ke-{s}-event-key") for s in ALL_SERVICES}
+} | {("Secret", f"p3ke-{s}-event-key") for s in ALL_SERVICES} | {
+    # the disposal job's service-account token for the legal holds (the services that own artefacts)
+    ("Secret", f"p3ke-{s}-legal-holds-token") for s in ("ingest", "targeting", "delivery", "feedback")
+}
 STRIMZI_CREATED = {("Secret", f"p3ke-{s}") for s in ALL_SERVICES} | {("Secret", "p3ke-cluster-ca-cert")}
 CNPG_CREATED = {("Secret", f"p3ke-{s}-db-app") for s in ALL_SERVICES} | {
     ("Secret", f"p3ke-{s}-db-ca") for s in ALL_SERVICES

@@ -1,7 +1,11 @@
 """Least-privilege storage in deploy/k8s (issue 18): one claim per kind of data, written by the one service that
 owns it, mounted read-only by the services that only read it, and nothing at all in audit.
 
-KINDS is the map deploy/k8s/README.md ("Storage") shows as a table. Every pod that mounts a kind mounts it at
+KINDS is the map deploy/k8s/README.md ("Storage") shows as a table. Each kind also names the artefacts of the
+retention schedule (p3ke_platform.retention.Kind) whose files lie on its claim: the owner's disposal job
+(`retention-disposal`, a "jobs" loop: in the API process while P3KE_JOBS_IN_API is true, else in
+`python -m p3ke_<service> jobs`) destroys them, so the container that runs it mounts exactly those claims read-write
+and every other claim it mounts read-only (check_disposal_mounts). Every pod that mounts a kind mounts it at
 the same path, because events name these files by absolute path (a snapshot's URI, an extract's URI). The
 data directory itself (P3KE_DATA_DIR) is each pod's own scratch space (an emptyDir: DuckDB spill, the
 worker's local state), never a claim.
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from p3ke_platform.retention import DEFAULT_SCHEDULE, OWNERS, Kind, load_schedule
 from p3ke_platform.settings import Settings
 from tools.k8s.manifests import container_environment, kind_of, named, pod_labels, pod_spec, service_workloads
 
@@ -35,26 +40,33 @@ class DataKind:
     at: Mapping[str, PathOf] = field(default_factory=dict)
     # service -> a root setting under which it accepts these files, which must contain mount_path
     within: Mapping[str, PathOf] = field(default_factory=dict)
+    # the retention schedule's kinds of artefact whose files lie here: the owner's disposal job destroys them
+    disposes: tuple[Kind, ...] = ()
 
 
 KINDS: tuple[DataKind, ...] = (
     DataKind("p3ke-ingest-files", "uploads as received, validation work files, validation findings", "ingest", (),
-             f"{DATA_DIR}/ingest", at={"ingest": lambda s: s.ingest_dir}),
+             f"{DATA_DIR}/ingest", at={"ingest": lambda s: s.ingest_dir},
+             disposes=(Kind.RAW_UPLOAD, Kind.REJECTED_UPLOAD, Kind.FINDINGS)),
     DataKind("p3ke-snapshots", "published Parquet snapshots (individuals, families)", "ingest",
              ("targeting", "feedback"), f"{DATA_DIR}/ingest/snapshots",
              at={"ingest": lambda s: s.ingest_dir / "snapshots"},  # p3ke_ingest.adapters.storage's layout
-             within={"feedback": lambda s: s.shared_root}),
+             within={"feedback": lambda s: s.shared_root},
+             disposes=(Kind.SUPERSEDED_SNAPSHOT, Kind.CURRENT_SNAPSHOT)),
     DataKind("p3ke-extracts", "extract files (Parquet), one per accepted request", "targeting",
              ("delivery", "feedback"), f"{DATA_DIR}/extracts",
              at={"targeting": lambda s: s.extracts_dir, "delivery": lambda s: s.extract_root},
-             within={"feedback": lambda s: s.shared_root}),
+             within={"feedback": lambda s: s.shared_root}, disposes=(Kind.EXTRACT,)),
     DataKind("p3ke-selection-ledgers", "subject references of each extract's recipients", "targeting", (),
              f"{DATA_DIR}/targeting",
-             at={"targeting": lambda s: Path(s.data_dir) / "targeting"}),  # p3ke_targeting ...extracts.paths_for
+             at={"targeting": lambda s: Path(s.data_dir) / "targeting"},  # p3ke_targeting ...extracts.paths_for
+             disposes=(Kind.SELECTION_LEDGER,)),
     DataKind("p3ke-handover-files", "BAST versions, encrypted packages, subject-reference files", "delivery", (),
-             f"{DATA_DIR}/delivery", at={"delivery": lambda s: s.storage_dir}),
+             f"{DATA_DIR}/delivery", at={"delivery": lambda s: s.storage_dir},
+             disposes=(Kind.PACKAGE, Kind.SUBJECT_REFERENCES)),
     DataKind("p3ke-feedback-files", "feedback batches as uploaded, matched rows, findings", "feedback", (),
-             f"{DATA_DIR}/feedback", at={"feedback": lambda s: s.storage_dir}),
+             f"{DATA_DIR}/feedback", at={"feedback": lambda s: s.storage_dir},
+             disposes=(Kind.FEEDBACK_RAW,)),
 )
 CLAIMS = {k.claim: k for k in KINDS}
 
@@ -156,6 +168,63 @@ def check_claims(docs: list[dict], components: tuple[str, ...]) -> list[str]:
                 problems.append(f"shared-storage is included but renders no PersistentVolumeClaim {claim}")
             elif doc["spec"].get("accessModes") != ["ReadWriteMany"]:
                 problems.append(f"{named(doc)}: accessModes {doc['spec'].get('accessModes')}, not [ReadWriteMany]")
+    return problems
+
+
+def check_disposal_kinds() -> list[str]:
+    """Every kind of artefact of the retention schedule lies on exactly one claim, whose owner is the service the
+    (packaged) schedule says disposes of it."""
+    problems = []
+    schedule = load_schedule(DEFAULT_SCHEDULE)
+    for kind in Kind:
+        claims = [k for k in KINDS if kind in k.disposes]
+        if len(claims) != 1:
+            problems.append(f"{kind.value}: on {len(claims)} claims (tools/k8s/storage.py KINDS), not one")
+            continue
+        owner = schedule.rule(kind).owner
+        if claims[0].owner != owner:
+            problems.append(f"{kind.value}: the schedule's owner {owner} disposes of it, but {claims[0].claim} is "
+                            f"written by {claims[0].owner}")
+    return problems
+
+
+def _false(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("0", "false", "no", "off", "f", "n")
+
+
+def disposal_containers(docs: list[dict]) -> list[tuple[dict, dict]]:
+    """(workload, container) of each container that runs its service's "jobs" loops, among them the disposal job:
+    `jobs`, or `api` while P3KE_JOBS_IN_API (default true) is not false in its rendered environment."""
+    out = []
+    for doc in service_workloads(docs):
+        for c in (pod_spec(doc) or {}).get("containers", []):
+            role = (c.get("args") or [""])[0]
+            jobs_in_api = not _false(container_environment(docs, c).get("P3KE_JOBS_IN_API"))
+            if role == "jobs" or (role == "api" and jobs_in_api):
+                out.append((doc, c))
+    return out
+
+
+def check_disposal_mounts(docs: list[dict]) -> list[str]:
+    """Each service that owns artefacts has a container that runs its disposal job, and that container mounts
+    read-write exactly the claims of the kinds its service disposes of (KINDS' `disposes`), no other claim."""
+    problems = []
+    running = disposal_containers(docs)
+    for svc in OWNERS:
+        if not any(service_of(doc) == svc for doc, _ in running):
+            problems.append(f"{svc}: no container runs its disposal job (`api` with P3KE_JOBS_IN_API, or `jobs`)")
+    for doc, c in running:
+        svc = service_of(doc)
+        if svc not in OWNERS:
+            continue
+        disposes = {k.claim for k in KINDS if k.owner == svc and k.disposes}
+        writable = {m.claim for name, m in mounts(doc) if name == c["name"] and m.claim and not m.read_only}
+        for claim in sorted(disposes - writable):
+            problems.append(f"{named(doc)} container {c['name']}: runs the disposal job but does not mount {claim} "
+                            f"read-write ({CLAIMS[claim].what}: it could not delete them)")
+        for claim in sorted(writable - disposes):
+            problems.append(f"{named(doc)} container {c['name']}: mounts {claim} read-write, but {svc} disposes of "
+                            "nothing there (readOnly: true)")
     return problems
 
 

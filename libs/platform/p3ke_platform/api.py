@@ -1,4 +1,5 @@
-"""The FastAPI app every service serves: its routers plus health, readiness and Prometheus metrics.
+"""The FastAPI app every service serves: its routers plus health, readiness, Prometheus metrics and the API
+description (the last two public, authenticated or off: p3ke_platform.ops_endpoints).
 
 The outbox relay runs in the API process by default (a thread), so an embedded setup needs no
 third process; set P3KE_RELAY_IN_API=false to run relays as their own deployment.
@@ -20,15 +21,19 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel
+from prometheus_client import Counter, Histogram
 
+from p3ke_platform import ops_endpoints
+from p3ke_platform.api_errors import (
+    Problem,
+    install_error_handlers,
+    refusal_exception,
+    too_large_response,
+    too_many_requests_response,
+)
 from p3ke_platform.auth import AuthError, Principal, TokenVerifier
-from p3ke_platform.logging import correlation, get_logger, redact_text
+from p3ke_platform.logging import correlation, get_logger
 from p3ke_platform.refusal import Refused
 from p3ke_platform.service import Runtime
 from p3ke_platform.service_context import ServiceContext
@@ -37,12 +42,6 @@ REQUESTS = Counter("p3ke_http_requests_total", "HTTP requests", ["service", "met
 THROTTLED = Counter("p3ke_http_throttled_total", "requests refused with 429 (rate limit)", ["service"])
 LATENCY = Histogram("p3ke_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 log = get_logger(__name__)
-
-
-class Problem(BaseModel):
-    """Every error answer: a human-readable reason, never personal data."""
-
-    detail: str | list[Any]
 
 
 # documented on every service route, so clients (and schemathesis) know what a refusal looks like
@@ -103,7 +102,7 @@ class JsonBodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
-        response = JSONResponse({"detail": f"the JSON body is larger than {self.limit:,} bytes"}, status_code=413)
+        response = too_large_response(scope, self.limit)
         await response(scope, receive, send)
 
 
@@ -157,24 +156,6 @@ async def _caller(verifier: TokenVerifier, request: Request) -> str:
     return f"address:{request.client.host if request.client else 'unknown'}"
 
 
-def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
-    """A validation error without the offending value: type, location and message only."""
-    loc = [redact_text(part) if isinstance(part, str) else part for part in error.get("loc", ())]
-    return {"type": error.get("type"), "loc": loc, "msg": redact_text(str(error.get("msg", "")))}
-
-
-async def validation_problem(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": jsonable_encoder([_safe_error(e) for e in exc.errors()])}, status_code=422)
-
-
-async def masked_http_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if isinstance(exc.detail, str):
-        exc = HTTPException(exc.status_code, redact_text(exc.detail), headers=exc.headers)
-    return await http_exception_handler(request, exc)
-
-
 def service_context(request: Request) -> Any:
     """The route dependency behind each service's `Ctx` (entrypoints/deps.py): the process's one context."""
     return request.app.state.runtime.context
@@ -189,7 +170,7 @@ def refusal_answer(ctx: ServiceContext[Any], principal: Principal, refused: Refu
         uow.record_access(actor=principal.actor(), action=action, resource_type=resource_type,
                           resource_id=resource_id, outcome="denied", reason=refused.reason, program=program,
                           agreement_id=agreement_id)
-    return HTTPException(refused.status, refused.reason, headers={"X-P3KE-Refusal": refused.rule})
+    return refusal_exception(refused)  # its reason in the caller's language (p3ke_platform.api_errors)
 
 
 @contextmanager
@@ -232,15 +213,15 @@ def create_app(runtime: Runtime) -> FastAPI:
                 await asyncio.to_thread(relay[0].join, 15)
             runtime.engine.dispose()
 
+    # /docs, /redoc, /openapi.json and /metrics: public, authenticated or off (p3ke_platform.ops_endpoints)
     app = FastAPI(title=f"P3KE {spec.title}", description=spec.description, version="0.1.0",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
     app.state.on_refusal = lambda principal, request, reason: record_refusal(runtime, principal, request, reason)
     per_minute = runtime.settings.rate_limit_per_minute
     app.state.rate_limiter = RateLimiter(per_minute) if per_minute > 0 else None
-    app.add_exception_handler(RequestValidationError, validation_problem)
-    app.add_exception_handler(HTTPException, masked_http_problem)
+    install_error_handlers(app)  # every error answer in the caller's language (p3ke_platform.api_errors)
 
     @app.middleware("http")
     async def limit_rate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -251,9 +232,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         if wait > 0:
             THROTTLED.labels(spec.name).inc()
             seconds = max(1, math.ceil(wait))
-            return JSONResponse({"detail": f"too many requests: at most {limiter.per_minute} a minute per caller; "
-                                           f"retry after {seconds} s"},
-                                status_code=429, headers={"Retry-After": str(seconds)})
+            return too_many_requests_response(request, limiter.per_minute, seconds)
         return await call_next(request)
 
     @app.middleware("http")  # added last, so it runs first: throttled answers are counted too
@@ -278,9 +257,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         body = {"status": "not ready" if problems else "ready", "service": spec.name, "problems": problems}
         return JSONResponse(body, status_code=503 if problems else 200)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    ops_endpoints.install(app, runtime.settings)
 
     for router in spec.routers():
         app.include_router(router, responses=ERROR_RESPONSES)

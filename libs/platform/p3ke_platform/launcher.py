@@ -121,8 +121,9 @@ def start_stack(data_dir: Path, *, ready_timeout: float = 180.0, kafka_bootstrap
         ports = {name: free_port(DEFAULT_PORTS[name]) for name in specs}
         if {"audit", "witness"} <= specs.keys():
             stack.service_env.update(witness_env(stack, ports))
-        for service, values in subject_sources_env(stack, ports).items():
-            stack.service_env.setdefault(service, {}).update(values)
+        for wiring in (subject_sources_env, retention_sources_env):
+            for service, values in wiring(stack, ports).items():
+                stack.service_env.setdefault(service, {}).update(values)
         for name, spec in specs.items():
             _migrate(stack, name, spec.package)
         for name, spec in sorted(specs.items(), key=lambda item: item[0] != "witness"):  # the witness first
@@ -178,6 +179,18 @@ def subject_sources_env(stack: Stack, ports: dict[str, int]) -> dict[str, dict[s
         return {}
     sources = ",".join(f"{name}=http://127.0.0.1:{ports[name]}" for name in SUBJECT_SOURCES if name in ports)
     return {"audit": {"P3KE_AUDIT_SUBJECT_SOURCES": sources}} if sources else {}
+
+
+RETENTION_SOURCES = ("ingest", "targeting", "delivery", "feedback")  # the services that keep artefacts (retention)
+
+
+def retention_sources_env(stack: Stack, ports: dict[str, int]) -> dict[str, dict[str, str]]:
+    """P3KE_AUDIT_RETENTION_SOURCES: the compliance page asks the services that keep artefacts (the ones running
+    here) what is due under the retention schedule. A value given in the environment or `extra_env` wins."""
+    if "audit" not in ports or "P3KE_AUDIT_RETENTION_SOURCES" in {**os.environ, **stack.extra_env}:
+        return {}
+    sources = ",".join(f"{name}=http://127.0.0.1:{ports[name]}" for name in RETENTION_SOURCES if name in ports)
+    return {"audit": {"P3KE_AUDIT_RETENTION_SOURCES": sources}} if sources else {}
 
 
 def _migrate(stack: Stack, name: str, package: str) -> None:

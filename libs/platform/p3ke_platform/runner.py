@@ -1,7 +1,7 @@
 """`python -m p3ke_<service> api|worker|jobs|relay|migrate`: one entry point, five roles, same settings.
 
 api     the HTTP API (with the outbox relay and the "jobs" loops unless P3KE_RELAY_IN_API / P3KE_JOBS_IN_API
-        are false), plus the service's "api" loops
+        are false), plus the service's "api" loops; behind the proxies P3KE_FORWARDED_ALLOW_IPS names
 worker  the faust consumer applying events through the inbox, plus the service's "worker" loops
 jobs    the service's "jobs" loops alone (when P3KE_JOBS_IN_API=false), e.g. a deployment scaled on its own
 relay   the outbox relay alone (when P3KE_RELAY_IN_API=false)
@@ -14,6 +14,7 @@ import argparse
 import signal
 import sys
 import threading
+from typing import Any
 
 from p3ke_platform.logging import configure_logging, get_logger
 from p3ke_platform.service import Runtime, ServiceSpec
@@ -36,6 +37,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     if args.role in ("api", "worker", "jobs"):
         try:
             runtime.context.check()  # bad configuration stops start-up, not the first request
+            runtime.check_loops(args.role)  # and so does what this role's loops lack (e.g. the legal holds' URL)
             runtime.context.record_terms_loaded()  # audited: which agreement files (SHA-256) this process applies
         except ConfigurationError as exc:
             print(f"{spec.name}: {exc}", file=sys.stderr)
@@ -49,10 +51,17 @@ def run_api(runtime: Runtime) -> int:
 
     from p3ke_platform.api import create_app
 
-    settings = runtime.settings
-    uvicorn.run(create_app(runtime), host=settings.api_host, port=settings.effective_api_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=20)
+    uvicorn.run(create_app(runtime), **uvicorn_options(runtime.settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How the API is served: its address, and the proxies (the ingress, P3KE_FORWARDED_ALLOW_IPS) whose
+    X-Forwarded-For and X-Forwarded-Proto uvicorn believes, so that behind the ingress `request.client` is the
+    caller and `request.url.scheme` is https; headers from any other peer are ignored."""
+    return {"host": settings.api_host, "port": settings.effective_api_port, "log_config": None,
+            "access_log": False, "timeout_graceful_shutdown": 20, "proxy_headers": True,
+            "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def run_worker(runtime: Runtime) -> int:

@@ -35,7 +35,7 @@ from p3ke_platform.messaging.inbox import DeadLetterAnswer, Handler, Inbox
 from p3ke_platform.messaging.relay import OutboxRelay
 from p3ke_platform.messaging.tables import MessagingTables
 from p3ke_platform.service_context import ServiceContext
-from p3ke_platform.settings import Settings
+from p3ke_platform.settings import ConfigurationError, Settings
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import spec_for_type
 
@@ -72,6 +72,9 @@ class BackgroundLoop:
     stay out of the others), before that process reports ready."""
     role: Role = "jobs"
     enabled: Callable[[Any], bool] = lambda _ctx: True  # e.g. a setting that turns the loop off
+    check: Callable[[Any], list[str]] = lambda _ctx: []
+    """Problems (messages naming the setting) that stop the start-up of a process that runs the loop, checked by
+    `Runtime.check_loops` for the enabled loops of that process's role only (e.g. production configuration)."""
 
     def resolve(self) -> Callable[[Any, threading.Event], None]:
         if not isinstance(self.run, str):
@@ -186,6 +189,12 @@ class Runtime:
             return "api" if loop.role == "jobs" and self.settings.jobs_in_api else loop.role
 
         return [loop for loop in self.spec.loops if owner(loop) == role and loop.enabled(self.context)]
+
+    def check_loops(self, role: Role) -> None:
+        """ConfigurationError naming what the enabled loops of `role` lack to run (start-up of that role)."""
+        problems = [p for loop in self.loops_for(role) for p in loop.check(self.context)]
+        if problems:
+            raise ConfigurationError("\n".join(problems))
 
     def start_loops(self, role: Role) -> Callable[[float], None]:
         """Start this role's loops in threads; returns `stop(timeout)`, which asks them to end and waits."""

@@ -12,6 +12,7 @@ server's certificate and name.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from p3ke_platform.subject_keys import KeyRing
 
 S = TypeVar("S", bound="Settings")
+ExposureMode = Literal["public", "authenticated", "off"]
 
 DEFAULT_PORTS = {"ingest": 8101, "targeting": 8102, "delivery": 8103, "feedback": 8104, "audit": 8105,
                  "witness": 8106}
@@ -91,6 +93,20 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(
         default=10.0, ge=6, le=300, description="a worker that stops heartbeating leaves its consumer group after "
         "this long, and its partitions move to the others (faust's default is 60 s)")
+    # operational endpoints (p3ke_platform.ops_endpoints): who may read the API description and the metrics
+    api_docs: ExposureMode | None = Field(
+        default=None, description="`/docs` (Swagger UI), `/redoc` and `/openapi.json`: `public`, `authenticated` "
+        "(a bearer token with the operator, compliance-auditor or service-account role) or `off`; default public, "
+        "in production authenticated")
+    metrics: ExposureMode | None = Field(
+        default=None, description="`/metrics` (Prometheus): `public`, `authenticated` (a bearer token with the "
+        "operator or service-account role) or `off`; default public, in production authenticated")
+    # the ingress: whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1", description="addresses or CIDR networks (comma-separated) of the reverse proxies "
+        "(the ingress controller) whose X-Forwarded-For and X-Forwarded-Proto headers are trusted: the client "
+        "address (rate limit of anonymous calls, logs) and the scheme (https, Secure cookies) come from them; "
+        "`*` trusts every peer (only where nothing but the proxy can reach the API)")
     # OWASP API4: each caller (token principal, else client address) gets a token bucket per process
     rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000,
                                        description="HTTP requests a minute per caller, bursts up to the same; 0 = off")
@@ -157,6 +173,15 @@ class Settings(BaseSettings):
         if value and value not in DEFAULT_PORTS:
             raise ValueError(f"P3KE_SERVICE must be one of {', '.join(DEFAULT_PORTS)}")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        bad = [e for e in entries if e != "*" and not _is_address_or_network(e)]
+        if bad:
+            raise ValueError(f"not an IP address or CIDR network: {', '.join(bad)} (e.g. 10.244.0.0/16,127.0.0.1)")
+        return ",".join(entries)
 
     @model_validator(mode="before")
     @classmethod
@@ -228,6 +253,7 @@ class Settings(BaseSettings):
             ("P3KE_EVENT_SIGNING_KEY_FILE", self.event_signing_key_file),
             ("P3KE_EVENT_TRUST_FILE", self.event_trust_file),
             ("P3KE_AGREEMENT_MANIFEST", self.agreement_manifest),
+            ("P3KE_LEGAL_HOLDS_TOKEN_FILE", self.legal_holds_token_file),
         )
         if problems:
             raise ValueError("unsafe production configuration:\n  " + "\n  ".join(problems))
@@ -253,6 +279,16 @@ class Settings(BaseSettings):
         """What targeting derives its perturbation record key and selection order from: stable across rotations of
         the subject hash key (P3KE_PERTURBATION_KEY, by default key k1's secret)."""
         return self.perturbation_key or self.subject_hash_key
+
+    @property
+    def effective_api_docs(self) -> ExposureMode:
+        """P3KE_API_DOCS, by default `public`, in production `authenticated`."""
+        return self.api_docs or ("authenticated" if self.env == "production" else "public")
+
+    @property
+    def effective_metrics(self) -> ExposureMode:
+        """P3KE_METRICS, by default `public`, in production `authenticated`."""
+        return self.metrics or ("authenticated" if self.env == "production" else "public")
 
     @property
     def effective_api_port(self) -> int:
@@ -286,6 +322,14 @@ def agreement_manifest_problems(settings: Settings) -> list[str]:
     if settings.env == "production" and settings.agreement_manifest is None:
         return [AGREEMENT_MANIFEST_REQUIRED]
     return []
+
+
+def _is_address_or_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def missing_files(*settings: tuple[str, Path | None]) -> list[str]:

@@ -6,7 +6,8 @@ a multipart form (415), a body over the limit, declared or counted while it arri
 (422), a body shorter than its Content-Length or cut off by the client (400), a body whose SHA-256
 differs from `X-Content-SHA256` (400), and a ZIP/XLSX over the archive limits (413) or malformed (422),
 checked on its central directory before anything decompresses it (`p3ke_platform.tabular.archive_guard`).
-A refused upload leaves no file behind.
+A refused upload leaves no file behind. The reasons are messages of the `platform` catalogue (Indonesian unless
+English is asked for).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.tabular.archive_guard import ArchiveLimits, HostileArchive, check_archive, is_zip
+
+M = messages("platform")  # reasons in the caller's language (PO domain `platform`)
 
 
 @dataclass(frozen=True)
@@ -43,31 +46,30 @@ async def receive_file(request: Request, path: Path, *, limit: int,
     (default `ArchiveLimits()`; a service passes `ArchiveLimits.from_settings`); raises Refused (and
     removes `path`)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
-        raise Refused(415, "send the file as the raw request body (curl --data-binary @file), not as a form",
-                      rule="upload")
+        raise Refused(415, M("upload.multipart"), rule="upload")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
+        raise Refused(413, M("upload.too_large", limit=limit), rule="upload")
     digest, size = hashlib.sha256(), 0
     try:
         with path.open("wb") as fh:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise Refused(413, f"the file is larger than {limit:,} bytes", rule="upload")
+                    raise Refused(413, M("upload.too_large", limit=limit), rule="upload")
                 digest.update(chunk)
                 fh.write(chunk)
         if size == 0:
-            raise Refused(422, "the upload is empty: send the file as the request body", rule="upload")
+            raise Refused(422, M("upload.empty"), rule="upload")
         if declared is not None and declared.isdigit() and int(declared) != size:
-            raise Refused(400, f"truncated upload: {size:,} of {int(declared):,} bytes received", rule="upload")
+            raise Refused(400, M("upload.truncated", size=size, declared=int(declared)), rule="upload")
         expected = request.headers.get("x-content-sha256")
         if expected and expected.lower() != digest.hexdigest():
-            raise Refused(400, "the upload's SHA-256 does not match X-Content-SHA256", rule="upload")
+            raise Refused(400, M("upload.sha256_mismatch"), rule="upload")
         await run_in_threadpool(_check_archive, path, archive or ArchiveLimits())
     except ClientDisconnect:
         path.unlink(missing_ok=True)
-        raise Refused(400, "truncated upload: the client disconnected", rule="upload") from None
+        raise Refused(400, M("upload.disconnected"), rule="upload") from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -181,6 +181,14 @@ class AuditSettings(Settings):
         "feedback=http://feedback; none: an access bundle holds the trail only and says so")
     audit_subject_source_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="one request to a source for a person's records")
+    # the compliance page's retention panel (entrypoints/retention_panel.py): the services that keep artefacts
+    audit_retention_sources: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(), description="P3KE_AUDIT_RETENTION_SOURCES: comma-separated `<service>=<API base URL>` asked "
+        "what they keep and when it is due (GET <url>/v1/retention/due), e.g. ingest=http://ingest,"
+        "targeting=http://targeting,delivery=http://delivery,feedback=http://feedback; none: the compliance page "
+        "says no service is configured")
+    audit_retention_source_timeout_s: float = Field(
+        default=15.0, gt=0, le=600, description="one request to a service for its retention schedule")
     # calendar feeds (service_layer/calendar_feeds.py): the address their secret URLs are built on
     audit_public_base_url: str | None = Field(
         default=None, description="P3KE_AUDIT_PUBLIC_BASE_URL: the audit API's address as calendar apps reach it, "
@@ -197,7 +205,7 @@ class AuditSettings(Settings):
                              f"/ the public base URL must be http(s)://host[:port][/prefix] without a query")
         return value.strip().rstrip("/")
 
-    @field_validator("audit_subject_sources", mode="before")
+    @field_validator("audit_subject_sources", "audit_retention_sources", mode="before")
     @classmethod
     def _subject_sources(cls, value: Any) -> Any:
         if not isinstance(value, str):

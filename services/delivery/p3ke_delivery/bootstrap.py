@@ -6,6 +6,7 @@ from p3ke_delivery.config import DeliverySettings
 from p3ke_delivery.entrypoints.cli import register
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_delivery.service_layer.handlers import HANDLERS
+from p3ke_platform.retention import disposal
 from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 
 SERVICE = ServiceSpec(
@@ -25,5 +26,7 @@ SERVICE = ServiceSpec(
                           enabled=lambda ctx: ctx.settings.delivery_prepare_in_api),
            # once the agreement has ended, every signed handover's disposal certificate is announced as due
            BackgroundLoop(name="delivery-disposal-due",
-                          run="p3ke_delivery.service_layer.disposal_certificates:due_loop", role="jobs")],
+                          run="p3ke_delivery.service_layer.disposal_certificates:due_loop", role="jobs"),
+           # destroys what the retention schedule says is due (packages, with their data keys; subject references)
+           disposal.loop()],
 )

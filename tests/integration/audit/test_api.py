@@ -248,8 +248,11 @@ def test_the_web_page(api: Any) -> None:
     token = auth["Authorization"].split()[1]
     page = client.get("/ui")
     assert page.status_code == 200 and 'lang="id"' in page.text and "Token akses" in page.text
-    assert client.post("/ui/login", data={"token": "nonsense"}).status_code == 401
-    signed_in = client.post("/ui/login", data={"token": token}, follow_redirects=False)
+    csrf = page.cookies["p3ke_audit_csrf"]  # the forms' CSRF token (web.py), also in their hidden field
+    assert f'name="csrf" value="{csrf}"' in page.text
+    assert client.post("/ui/login", data={"token": token}).status_code == 403  # a form without it
+    assert client.post("/ui/login", data={"token": "nonsense", "csrf": csrf}).status_code == 401
+    signed_in = client.post("/ui/login", data={"token": token, "csrf": csrf}, follow_redirects=False)
     assert signed_in.status_code == 303 and "httponly" in signed_in.headers["set-cookie"].lower()
     client.cookies.set("p3ke_audit_token", token, path="/ui")
     search = client.get("/ui", params={"outcome": "denied", "lang": "en"})
@@ -259,7 +262,7 @@ def test_the_web_page(api: Any) -> None:
     assert '<th scope="col">Signing key</th>' in search.text and f"<code>{dev_kid('delivery')}</code>" in search.text
     entry = client.get("/ui/entries/4", params={"lang": "en"})
     assert "The inclusion proof verifies against the signed checkpoint of size 28" in entry.text
-    trail = client.post("/ui/subject", data={"nik": nik(1)})
+    trail = client.post("/ui/subject", data={"nik": nik(1), "csrf": client.cookies["p3ke_audit_csrf"]})
     assert trail.status_code == 200 and trail.text.count("/ui/entries/") == 5 and nik(1) not in trail.text
     outsider = DevIssuer(runtime.settings).mint("steward", "kemenkopmk", ["data-steward"])
     client.cookies.set("p3ke_audit_token", outsider, path="/ui")

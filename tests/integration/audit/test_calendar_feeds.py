@@ -128,10 +128,15 @@ def test_a_secret_url_serves_the_partys_feed_without_a_token_until_revoked(desk:
     assert [h["change"] for h in listed["history"]] == ["created"]
     assert listed["history"][0]["detail"] == {"party": "kemnaker", "label": mine["label"]}
 
-    # a wrong token: 404, bilingual
+    # a wrong token: 404, in Indonesian unless English is asked for, with a stable code
     wrong = desk.client.get(f"/v1/calendar-feeds/{token[:-4]}AAAA.ics")
-    assert wrong.status_code == 404 and " / no such calendar feed" in wrong.json()["detail"]
-    assert wrong.json()["detail"].startswith("umpan kalender tidak ditemukan")
+    assert wrong.status_code == 404 and wrong.json()["code"] == "calendar_feed.not_found"
+    assert wrong.json()["detail"] == ("Umpan kalender tidak ditemukan atau sudah dicabut; minta alamat baru kepada "
+                                      "auditor kepatuhan.")
+    english = desk.client.get(f"/v1/calendar-feeds/{token[:-4]}AAAA.ics", headers={"Accept-Language": "en"})
+    assert english.status_code == 404 and english.json() == {
+        "detail": "no such calendar feed, or it was revoked; ask a compliance auditor for a new address",
+        "code": "calendar_feed.not_found"}
 
     # the other party may not revoke it (refused and recorded); its maker may, once
     refused = desk.client.delete(f"{FEEDS}/{mine['id']}", headers=desk.auth("kemenkopmk"))

@@ -129,7 +129,11 @@ def test_versions_follow_the_terms_and_stay_append_only(postgres_url: str, tmp_p
     old = second.client.get("/v1/records-of-processing?version=1", headers=operator).json()
     assert old["issue"]["version"] == 1 and "pekerjaan" in _fields(old, "padat_karya.seleksi_calon_peserta")
     missing = second.client.get("/v1/dpia?version=99", headers=operator)
-    assert missing.status_code == 404 and "tidak ada" in missing.json()["detail"]
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "Penilaian Dampak Pelindungan Data Pribadi versi 99 tidak ada; lihat versi yang ada di GET "
+                  "/v1/records-of-processing/versions.", "code": "record.version_missing.dpia"}
+    missing_ropa = second.client.get("/v1/records-of-processing?version=99", headers=operator)
+    assert missing_ropa.status_code == 404 and missing_ropa.json()["code"] == "record.version_missing.ropa"
     assert second.client.get("/v1/dpia?version=0", headers=operator).status_code == 422
 
     history = second.client.get("/v1/records-of-processing/versions?document=ropa", headers=operator).json()

@@ -125,9 +125,13 @@ def test_a_wrong_nik_and_a_request_that_is_not_access_are_refused(world: Any) ->
                              json={"nik": head["nik"], "format": "json"})
     assert wrong.status_code == 422 and wrong.headers["X-P3KE-Rule"] == "nik-mismatch"
     assert wrong.json()["detail"].startswith("NIK tidak cocok") and head["nik"] not in wrong.text
+    assert wrong.json()["code"] == "subject_request.nik_mismatch" and wrong.json()["rule"] == "nik-mismatch"
     erase = _intake(desk, member["nik"], kind="erase")
-    assert desk.client.post(f"/v1/subject-requests/{erase}/response", headers=desk.auth(),
-                            json={"nik": member["nik"]}).status_code == 409
+    not_access = desk.client.post(f"/v1/subject-requests/{erase}/response", headers=desk.auth(),
+                                  json={"nik": member["nik"]})
+    assert not_access.status_code == 409 and not_access.json()["code"] == "subject_request.not_access"
+    assert not_access.json()["detail"].startswith("Berkas jawaban hanya dibuat untuk permintaan akses; permintaan ini "
+                                                  "berjenis erase.")
     assert desk.client.post("/v1/subject-requests/dsr-missing/response", headers=desk.auth(),
                             json={"nik": member["nik"]}).status_code == 404
     assert desk.client.post(f"/v1/subject-requests/{request_id}/response", headers=desk.auth(role="operator"),

@@ -58,7 +58,7 @@ def refused_handover(h: Harness, handover_id: str) -> dict[str, Any]:
     assert denied[0]["reason"] == got["reason"] and denied[0]["program"] == got["program"]
     # the API says why to whoever asks for its BAST or its data
     bast = h.client.get(f"/v1/handovers/{handover_id}/bast", headers=h.headers("signatory-1"))
-    assert bast.status_code == 409 and "no BAST has been issued" in bast.json()["detail"]
+    assert bast.status_code == 409 and "belum ada BAST yang diterbitkan" in bast.json()["detail"]
     password = h.client.post(f"/v1/handovers/{handover_id}/password", headers=h.headers("officer"))
     assert password.status_code in (403, 409), password.text
     return got

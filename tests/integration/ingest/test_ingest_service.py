@@ -173,7 +173,7 @@ def test_findings_are_paged_masked_downloadable_and_audited(service: Any, snapsh
     got = {(f["file"], f["data_row"], f["code"]) for f in page["items"]}
     assert {(d.file, d.data_row, d.kind) for d in log} <= got
     csv_text = s.client.get(f"/v1/submissions/{sid}/findings.csv", headers=s.steward).text
-    assert csv_text.startswith("file,data_row,line,field,code,severity,message,value")
+    assert csv_text.startswith("\ufefffile,data_row,line,field,code,severity,message,fix,value")  # BOM: for Excel
     assert len(csv_text.splitlines()) == page["total"] + 1
     import re
 
@@ -210,7 +210,7 @@ def test_bad_requests_get_precise_4xx(service: Any, snapshot_files: dict[str, Pa
     s = service
     post = s.client.post
     empty = post("/v1/uploads", content=b"", headers=s.steward)  # as feedback answers (p3ke_platform.uploads)
-    assert empty.status_code == 422 and "the upload is empty" in empty.json()["detail"]
+    assert empty.status_code == 422 and "Unggahan kosong" in empty.json()["detail"]
     r = post("/v1/uploads", content=b"abc", headers={**s.steward, "Content-Type": "multipart/form-data; boundary=x"})
     assert r.status_code == 415
     r = post("/v1/uploads", content=b"abc", headers={**s.steward, "X-Content-SHA256": "0" * 64})
@@ -291,7 +291,8 @@ def test_a_refused_version_leaves_no_version_and_no_event(service: Any, tmp_path
                         headers=s.steward).json()["submission_id"]
     done = _run(s)
     assert done["status"] == "refused"
-    assert "rejected" in done["reasons"][0] and "allowed 5.00%" in done["reasons"][0]
+    assert "ditolak" in done["reasons"][0] and "batas 5.00%" in done["reasons"][0]  # Indonesian first
+    assert "rejected" in done["summary"]["reasons_en"][0] and "allowed 5.00%" in done["summary"]["reasons_en"][0]
     assert done["summary"]["files"]["individual"]["rejected"] > 100
     assert s.client.get(f"/v1/submissions/{sid}/findings", headers=s.steward).json()["total"] > 100
     with s.runtime.engine.connect() as conn:

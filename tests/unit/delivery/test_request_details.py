@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 
 from p3ke_delivery.adapters.bast_pdf import render
-from p3ke_delivery.domain.messages import language, not_bound, text
+from p3ke_delivery.domain.messages import M, not_bound, status_refusal
 from p3ke_delivery.domain.request import PATHS, AskedFor, akun, kriteria, rentang
+from p3ke_platform.i18n import negotiate
 from p3ke_platform.reference.wilayah import load_regions
 from p3ke_schemas import Actor, ExtractCriteria
 from tests.unit.delivery.support import CONTENT, CRITERIA, JUSTIFICATION, REQUESTER
@@ -81,20 +82,27 @@ def test_who_may_receive() -> None:
 
 
 def test_refusals_in_indonesian_or_english_on_request() -> None:
-    assert language(None) == "id" and language("id-ID,id;q=0.9,en;q=0.8") == "id"
-    assert language("en-US,en;q=0.9") == "en" and language("fr, en;q=0.5") == "en"
-    assert language("en;q=0.3, id;q=0.7") == "id" and language("de") == "id"
-    assert language("id", "en") == "en" and language("en", "id") == "id"
-    reason = not_bound("id", "password", handover_id="ho-1", request_id="req-1", org="kemnaker",
-                       subject="officer-3", has_recipient=True)
-    assert reason == ("Kata sandi paket serah terima ho-1 hanya diberikan kepada pemohon terverifikasi permintaan "
-                      "req-1 atau penerima yang ditunjuk dalam permintaan itu; akun officer-3 (kemnaker) bukan "
-                      "keduanya.")
-    assert not_bound("en", "link", handover_id="ho-1", request_id="req-1", org="kemnaker", subject="officer-3",
-                     has_recipient=False) == (
+    """The release refusals come from delivery's catalogue: Indonesian by default, English on request, both in the
+    audit log; the language is negotiated by the platform (`i18n.negotiate`)."""
+    assert negotiate(None) == "id" and negotiate("id-ID,id;q=0.9,en;q=0.8") == "id"
+    assert negotiate("en-US,en;q=0.9") == "en" and negotiate("fr, en;q=0.5") == "en"
+    reason = not_bound("password", handover_id="ho-1", request_id="req-1", org="kemnaker", subject="officer-3",
+                       has_recipient=True)
+    assert reason.key == "not_bound.password.recipient"
+    assert reason.render("id") == (
+        "Kata sandi paket serah terima ho-1 hanya diberikan kepada pemohon terverifikasi permintaan "
+        "req-1 atau penerima yang ditunjuk dalam permintaan itu; akun officer-3 (kemnaker) bukan keduanya.")
+    link = not_bound("link", handover_id="ho-1", request_id="req-1", org="kemnaker", subject="officer-3",
+                     has_recipient=False)
+    assert link.render("en") == (
         "download links for the package of handover ho-1 are issued only to the verified requester of request "
         "req-1; account officer-3 (kemnaker) is not that requester")
-    assert "satu kali" in text("id", "released-once", at="2026-12-01T10:00:00+00:00")
+    assert link.both() == f"{link.render('id')} / {link.render('en')}"
+    assert "satu kali" in M("released_once", at="2026-12-01T10:00:00+00:00").render("id")
+    revoked = status_refusal("revoked", "download")
+    assert revoked.render("id") == ("Serah terima telah dicabut, sehingga tidak ada lagi yang diberikan "
+                                    "(pengunduhan paket ditolak).")
+    assert revoked.render("en").endswith("(a download refused)")
 
 
 def test_the_bast_shows_what_was_asked(tmp_path: Path) -> None:

@@ -80,10 +80,12 @@ def test_a_certificate_revoked_by_the_dev_ca_is_refused(ca: Path, capsys: pytest
     problem = info.value
     assert (problem.status, problem.rule) == (422, "certificate-revoked")
     revoked_at = datetime.fromisoformat(done["revoked_at"]).isoformat(timespec="seconds")
-    assert problem.reason.startswith(f"sertifikat penandatangan (serial {serial}, diterbitkan oleh ")
-    assert f"telah dicabut (revoked) pada {revoked_at} (key_compromise)" in problem.reason
-    assert f"/ the signatory's certificate (serial {serial}, issued by " in problem.reason
-    assert f"was revoked on {revoked_at}" in problem.reason and "BAST stays unsigned" in problem.reason
+    assert problem.code == "certificate.revoked_on"
+    assert problem.text().startswith(f"Sertifikat penandatangan (serial {serial}, diterbitkan oleh ")
+    assert f"telah dicabut (revoked) pada {revoked_at} (key_compromise)" in problem.text()
+    assert problem.text("en").startswith(f"the signatory's certificate (serial {serial}, issued by ")
+    assert f"was revoked on {revoked_at}" in problem.text("en") and "BAST stays unsigned" in problem.text("en")
+    assert problem.reason == f"{problem.text()} / {problem.text('en')}"  # the audit log keeps both
     assert "Andie" not in problem.reason  # no personal name in a reason that goes to the audit log
 
     # revoking again changes nothing; the other signatory is unaffected
@@ -115,8 +117,9 @@ def test_a_stale_revocation_list_leaves_the_status_unknown(ca: Path) -> None:
     with pytest.raises(Refused) as info:
         verify(ca, sign_bast(issued, signer(ca, SIG_1), party=1), issued)
     assert info.value.rule == "revocation-unknown"
-    assert info.value.reason.startswith("status pencabutan sertifikat penandatangan")
-    assert "/ the revocation status of the signatory's certificate" in info.value.reason
+    assert info.value.code == "certificate.revocation_unknown"
+    assert info.value.text().startswith("Status pencabutan sertifikat penandatangan")
+    assert info.value.text("en").startswith("the revocation status of the signatory's certificate")
 
 
 def test_require_without_any_revocation_source_is_a_configuration_problem(ca: Path) -> None:

@@ -1,5 +1,6 @@
 """What the service checks in an uploaded, signed BAST (pyHanko underneath): each bad document is
-refused with a reason that says what is wrong."""
+refused with a reason that says what is wrong and what to do: a catalogue message (its key is the answer's
+code), in Indonesian unless English is asked for."""
 
 from __future__ import annotations
 
@@ -58,14 +59,19 @@ def test_tampered_after_signing(world: dict[str, Any]) -> None:
     at = len(world["issued"]) + 40  # inside the signer's revision, outside /Contents
     data[at] = ord("X") if data[at] != ord("X") else ord("Y")
     problem = refused(world, bytes(data))
-    assert problem.rule == "tampered" and "altered after it was signed" in problem.reason
+    assert problem.rule == "tampered" and problem.code == "signature.tampered"
+    assert problem.text().startswith("Dokumen diubah setelah ditandatangani: bita yang dicakup tanda tangan PIHAK "
+                                     "KESATU (kolom TTD_PIHAK_KESATU) tidak lagi cocok")
+    assert problem.text("en").startswith("the document was altered after it was signed: the bytes covered by PIHAK "
+                                         "KESATU's signature (field TTD_PIHAK_KESATU) no longer match its digest")
+    assert problem.reason == f"{problem.text()} / {problem.text('en')}"  # the audit log keeps both
 
 
 def test_tampered_original_text(world: dict[str, Any]) -> None:
     data = world["once"].replace(b"/Title (BAST 007", b"/Title (BAST 008", 1)
     assert data != world["once"]
     problem = refused(world, data)
-    assert problem.status == 422 and "altered after it was signed" in problem.reason
+    assert problem.status == 422 and "Dokumen diubah setelah ditandatangani" in problem.text()
 
 
 def test_untrusted_certificate(world: dict[str, Any]) -> None:
@@ -73,20 +79,23 @@ def test_untrusted_certificate(world: dict[str, Any]) -> None:
     imposter = dev_ca.issue(rogue, common_name="Andie Megantara", org="kemenkopmk")
     upload = sign_bast(world["issued"], signer_from(imposter, world["dir"], "rogue"), party=1)
     problem = refused(world, upload)
-    assert problem.rule == "certificate" and "does not chain to a configured trust anchor" in problem.reason
+    assert problem.rule == "certificate" and problem.code == "certificate.untrusted_chain"
+    assert "tidak tersambung ke trust anchor yang dikonfigurasi (P3KE_DELIVERY_TRUST_ANCHORS)" in problem.text()
 
 
 def test_expired_certificate(world: dict[str, Any]) -> None:
     upload = sign_bast(world["issued"], expired_signer(world["ca"], world["dir"]), party=1)
     problem = refused(world, upload)
-    assert problem.rule == "certificate" and "expired on" in problem.reason
+    assert problem.rule == "certificate" and problem.code == "certificate.expired"
+    assert " kedaluwarsa pada " in problem.text() and "masih berlaku" in problem.text()
 
 
 def test_second_signature_must_build_on_the_first(world: dict[str, Any]) -> None:
     over_original = sign_bast(world["issued"], signer(world["ca"], SIG_2), party=2)
     problem = refused(world, over_original, current=world["once"], signed=frozenset({"TTD_PIHAK_KESATU"}))
-    assert problem.status == 409 and "not an incremental update" in problem.reason
-    assert "PIHAK KESATU signed it" in problem.reason
+    assert problem.status == 409 and problem.code == "signature.not_incremental"
+    assert problem.text().startswith("Unggahan bukan pembaruan inkremental atas BAST yang sudah ditandatangani "
+                                     "sejauh ini: PIHAK KESATU menandatanganinya")
 
 
 def test_changes_appended_after_a_signature(world: dict[str, Any]) -> None:
@@ -95,7 +104,7 @@ def test_changes_appended_after_a_signature(world: dict[str, Any]) -> None:
     out = io.BytesIO()
     writer.write(out)
     problem = refused(world, out.getvalue())
-    assert problem.rule == "appended"
+    assert problem.rule == "appended" and "Ada data yang ditambahkan ke PDF setelah" in problem.text()
 
 
 def test_content_changed_before_signing(world: dict[str, Any]) -> None:
@@ -106,7 +115,8 @@ def test_content_changed_before_signing(world: dict[str, Any]) -> None:
     writer.write(out)
     upload = sign_bast(out.getvalue(), signer(world["ca"], SIG_1), party=1)
     problem = refused(world, upload)
-    assert problem.rule == "content-changed" and "not exactly the BAST issued" in problem.reason
+    assert problem.rule == "content-changed"
+    assert "tidak sama persis dengan BAST yang diterbitkan" in problem.text()
 
 
 def test_a_different_bast(world: dict[str, Any]) -> None:
@@ -115,7 +125,8 @@ def test_a_different_bast(world: dict[str, Any]) -> None:
     other = render(replace(CONTENT, number="008/BAST-P3KE/PK/XI/2026", handover_id="ho-other"))
     upload = sign_bast(other, signer(world["ca"], SIG_1), party=1)
     problem = refused(world, upload)
-    assert problem.rule == "not-this-bast" and "not the BAST issued for this handover" in problem.reason
+    assert problem.rule == "not-this-bast" and problem.code == "signature.not_this_bast"
+    assert problem.text().startswith("Dokumen yang ditandatangani bukan BAST yang diterbitkan untuk serah terima ini")
 
 
 def test_nothing_new_or_not_a_pdf(world: dict[str, Any]) -> None:
@@ -130,6 +141,8 @@ def test_two_signatures_in_one_upload(world: dict[str, Any]) -> None:
     twice = sign_bast(world["once"], signer(world["ca"], SIG_2), party=2)
     problem = refused(world, twice)
     assert problem.rule == "one-signature-per-upload"
+    assert problem.text() == ("Unggahan menambahkan 2 tanda tangan; setiap pihak mengunggah tanda tangannya sendiri, "
+                              "satu per satu.")
 
 
 def test_key_usage_must_allow_signing(world: dict[str, Any], tmp_path: Path) -> None:
@@ -153,4 +166,5 @@ def test_key_usage_must_allow_signing(world: dict[str, Any], tmp_path: Path) -> 
             .sign(ca.key, hashes.SHA256()))
     upload = sign_bast(world["issued"], signer_from(dev_ca.Issued(key, cert), tmp_path, "tls"), party=1)
     problem = refused(world, upload)
-    assert problem.rule == "certificate" and "non-repudiation" in problem.reason
+    assert problem.rule == "certificate" and problem.code == "certificate.key_usage"
+    assert "key usage harus mencakup non-repudiation" in problem.text()

@@ -31,7 +31,7 @@ def test_headers() -> None:
     assert canonical("Status Kepesertaan") == "status" and canonical("Kode Kemendagri") == "kode_wilayah"
     assert canonical("Catatan") is None
     assert set(map_headers([c.upper() for c in COLUMNS]).positions) == set(COLUMNS)
-    with pytest.raises(LayoutError, match="required column"):
+    with pytest.raises(LayoutError, match="kolom wajib tidak ada"):
         map_headers(["nik", "nama", "status"])
 
 

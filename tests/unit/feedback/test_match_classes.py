@@ -58,7 +58,7 @@ def test_every_match_class(client: TestClient, world: World) -> None:
     assert all(i["value"] is None or "*" in i["value"] for i in items if i["field"] == "nik")
     dup = client.get(f"/v1/feedback-batches/{second.json()['batch_id']}/findings", headers=auth(world.runtime),
                      params={"code": "duplicate_across_batches"}).json()["items"]
-    assert dup[0]["detail"] == f"reported in batch {body['batch_id']}" and dup[0]["value"].startswith(d[1]["nik"][:4])
+    assert dup[0]["detail"] == f"dilaporkan di batch {body['batch_id']}" and dup[0]["value"].startswith(d[1]["nik"][:4])
     assert d[1]["nik"] not in page.text + str(dup)
     csv_text = client.get(f"/v1/feedback-batches/{body['batch_id']}/findings.csv", headers=auth(world.runtime)).text
     assert "nik_scientific" in csv_text and not any(p["nik"] in csv_text for p in d[:60])

@@ -61,7 +61,10 @@ def test_title_rows_semicolons_aliases_and_row_findings(client: TestClient, worl
     assert not {r for r, _ in by_code} & {1, 4}  # rows 1 and 4 are clean
     first = next(i for i in items if i["row"] == 2)
     assert first["line"] == 5 and first["value"] == d[1]["nik"][:4] + "*" * 12  # title rows + header above
-    assert body["notes"] == ["columns not in the data balikan layout were ignored: Keterangan"]
+    assert body["notes"][0].startswith("dibaca sebagai CSV: pemisah titik koma (;), pengodean UTF-8")  # what was read
+    assert body["notes"][1:] == ["kolom di luar susunan yang dikenal diabaikan: Keterangan. Cara memperbaiki: tidak "
+                                 "perlu tindakan bila kolom itu memang tidak dikirim; bila seharusnya dikirim, samakan "
+                                 "nama judul kolomnya"]
     # errors: program mismatch, end before start, bad start, no status, negative/invalid value, 2 bad regions
     assert body["rows_rejected"] == 8 and body["served"] == 7
     assert body["counts_by_status"] == {"completed": 5, "deceased": 1, "suspended": 1}
@@ -80,8 +83,8 @@ def test_xlsx_with_numeric_niks_and_date_cells(client: TestClient, world: World)
     ws.append(HEADER)
     ws.append([d[0]["nik"], "A", "3201011001", "padat_karya", "jalan desa", dt.date(2026, 4, 1),
                dt.date(2026, 4, 30), "selesai", 1_500_000])
-    ws.append([int(d[1]["nik"]), "B", "3201011001", "padat_karya", "jalan desa", dt.datetime(2026, 4, 1),
-               None, "aktif", None])  # a NIK typed as a number: Excel kept 15 digits
+    ws.append([int(float(f"{int(d[1]['nik']):.15g}")), "B", "3201011001", "padat_karya", "jalan desa",
+               dt.datetime(2026, 4, 1), None, "aktif", None])  # a NIK typed as a number: Excel kept 15 digits
     ws.append([])
     ws.append([d[2]["nik"], "C", 3201011001, "padat_karya", "irigasi", "2026-04-02", "2026-05-02", "dibayar",
                "750000"])
@@ -146,3 +149,41 @@ def test_a_line_with_more_fields_than_the_header(client: TestClient, world: Worl
     assert response.status_code == 201, response.text
     assert response.json()["counts_by_finding"] == {"row_malformed": 1}
     assert response.json()["served"] == 1
+
+
+def test_a_real_export_is_explained_in_indonesian_and_english(client: TestClient, world: World) -> None:
+    """#20: what was read, summary and blank rows recognised (not rejected), findings with how to fix them in
+    the language asked for; a NIK column Excel stored as numbers is refused with that reason first."""
+    import openpyxl
+
+    d = world.delivered
+    rows = [feedback_row(d[0]["nik"]), feedback_row(d[1]["nik"], status=""), ["", "", "", "", "", "", "", "", ""],
+            feedback_row(d[2]["nik"]), ["Jumlah Data: 3", "", "", "", "", "", "", "", ""]]
+    path = write_csv(world.tmp / "rekap.csv", rows, delimiter=";", title_rows=["REKAP DATA BALIKAN"])
+    response = upload(client, world, path)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["rows"] == 3 and body["rows_rejected"] == 1  # the blank and the summary row are not rows
+    assert any(n.startswith("1 baris kosong dan 1 baris ringkasan dikenali dan dilewati") for n in body["notes"])
+    assert body["notes"][0].startswith("dibaca sebagai CSV: pemisah titik koma (;)")
+    [item] = findings(client, world, body["batch_id"], code="status_missing")
+    assert item["message"] == "status kosong" and item["fix"].startswith("isi status: terdaftar, selesai")
+    [item] = findings(client, world, body["batch_id"], code="status_missing", lang="en")
+    assert item["message"] == "status is missing" and item["fix"].startswith("fill in the status")
+    exported = client.get(f"/v1/feedback-batches/{body['batch_id']}/findings.csv",
+                          headers={**auth(world.runtime), "Accept-Language": "en"}).text
+    assert "message,fix,value" in exported and "fill in the status" in exported
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(HEADER))
+    for person in d[3:6]:  # the NIK typed as a number in Excel: 15 significant digits kept
+        ws.append([float(f"{int(person['nik']):.15g}"), *feedback_row(None)[1:]])
+    path = world.tmp / "angka.xlsx"
+    wb.save(path)
+    refused = upload(client, world, path)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail.startswith("berkas angka.xlsx: kolom NIK tersimpan sebagai angka (3 dari 3 baris)")
+    assert "Cara memperbaiki: format kolom NIK sebagai Teks" in detail
+    assert "file angka.xlsx: the NIK column is stored as numbers" in detail and "all 3 rows have errors" in detail

@@ -27,8 +27,14 @@ def check(tmp: Path, individual: Path, family: Path | None = None, *, max_reject
                     policy=AcceptancePolicy(max_rejected_share), memory_mb=256, previous_snapshot=previous)
 
 
-def findings(outcome: Outcome) -> list[dict[str, Any]]:
-    return pq.read_table(outcome.report).to_pylist()
+def findings(outcome: Outcome, *, info: bool = False) -> list[dict[str, Any]]:
+    """The report's findings; the ``info`` ones (what was read: delimiter, encoding, header line) only if asked."""
+    return [f for f in pq.read_table(outcome.report).to_pylist() if info or f["severity"] != "info"]
+
+
+def reasons_en(outcome: Outcome) -> list[str]:
+    """The reasons of a refusal in English (the stored ``reasons`` are Indonesian, with how to fix them)."""
+    return list(outcome.summary.get("reasons_en") or [])
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",") -> Path:

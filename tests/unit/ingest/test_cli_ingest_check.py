@@ -47,7 +47,7 @@ def test_check_refuses_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad.write_text("hello\nworld\n")
     assert main(["ingest", "check", str(bad)]) == 3
     out = capsys.readouterr().out
-    assert out.startswith("NOT ACCEPTED") and "reason: individual file x.csv" in out
+    assert out.startswith("NOT ACCEPTED") and "reason: file individu x.csv" in out and "Cara memperbaiki" in out
     assert main(["ingest", "check", str(bad), "--json"]) == 3
     assert json.loads(capsys.readouterr().out)["accepted"] is False
     assert main(["ingest", "check", str(tmp_path / "nope.csv"), "--json"]) == 2

@@ -32,9 +32,16 @@ def test_the_policy_refuses_above_the_threshold_and_empty_files() -> None:
     policy = AcceptancePolicy(max_rejected_share=0.05)
     assert decide(policy, [FileOutcome("individual", 1000, 50)], False).accepted
     refused = decide(policy, [FileOutcome("individual", 1000, 51)], False)
-    assert not refused.accepted and "5.10%" in refused.reasons[0]
-    assert decide(policy, [FileOutcome("individual", 0, 0)], False).reasons == ("the individual file has no data rows",)
-    assert "no valid row" in decide(AcceptancePolicy(1.0), [FileOutcome("family", 3, 3)], True).reasons[0]
+    assert not refused.accepted and "5.10%" in str(refused.reasons[0])
+    empty = decide(policy, [FileOutcome("individual", 0, 0)], False).reasons
+    assert [r.message("en") for r in empty] == ["the individual file has no data rows"]
+    assert [str(r) for r in empty] == ["file individu tidak berisi baris data"]  # Indonesian first
+    assert empty[0].fix() == "isi tabel di bawah baris judul kolom"
+    assert "no valid row" in decide(AcceptancePolicy(1.0), [FileOutcome("family", 3, 3)], True).reasons[0].message("en")
     both = decide(policy, [FileOutcome("family", 100, 10), FileOutcome("individual", 400, 1)], True)
-    assert both.reasons == ("10.00% of the family file's rows are rejected (10 of 100), more than the allowed 5.00%",)
-    assert "required" in decide(AcceptancePolicy(0.05, True), [FileOutcome("individual", 1, 0)], False).reasons[0]
+    assert [r.message("en") for r in both.reasons] == [
+        "10.00% of the family file's rows are rejected (10 of 100), more than the allowed 5.00%"]
+    assert [r.message() for r in both.reasons] == [
+        "10.00% baris file keluarga ditolak (10 dari 100), lebih dari batas 5.00%"]
+    required = decide(AcceptancePolicy(0.05, True), [FileOutcome("individual", 1, 0)], False).reasons[0]
+    assert "required" in required.message("en") and "diwajibkan" in str(required)

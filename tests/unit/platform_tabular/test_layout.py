@@ -40,7 +40,7 @@ def test_match_positions_and_unknown_headers() -> None:
 
 
 def test_match_refuses_two_columns_for_one_field() -> None:
-    with pytest.raises(LayoutError, match="columns 1 and 3 both hold nik"):
+    with pytest.raises(LayoutError, match="kolom 1 dan 3 sama-sama berisi nik"):  # Indonesian first
         VOCABULARY.match(["NIK", "nama", "No NIK"])
 
 

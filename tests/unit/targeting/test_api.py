@@ -68,7 +68,9 @@ def test_submit_then_worker_then_status(client: TestClient, runtime: Runtime) ->
     assert again.status_code == 200 and again.json()["status"] == "accepted"
     clash = client.post("/v1/extract-requests", json={**BODY, "request_id": "req-api-1", "quota": 41},
                         headers=_auth(client))
-    assert clash.status_code == 409
+    assert clash.status_code == 409 and clash.json()["code"] == "request.id_taken"
+    assert clash.json()["detail"].startswith("request_id req-api-1 sudah dipakai oleh permintaan lain dengan isi "
+                                             "berbeda")
     assert len(emitted(runtime, "p3ke.extract-requested.v1")) == 1
 
 
@@ -155,7 +157,13 @@ def test_rules_are_published(client: TestClient) -> None:
 
 
 def test_unknown_request_reads_as_absent(client: TestClient) -> None:
-    assert client.get("/v1/extract-requests/nope", headers=_auth(client)).status_code == 404
+    absent = client.get("/v1/extract-requests/nope", headers=_auth(client))
+    assert absent.status_code == 404 and absent.json() == {
+        "detail": "Permintaan ekstrak nope tidak ditemukan; periksa id-nya (hanya permintaan instansi Anda sendiri "
+                  "yang dapat dilihat).", "code": "request.not_found"}
+    english = client.get("/v1/extract-requests/nope", headers={**_auth(client), "Accept-Language": "en"})
+    assert english.json()["detail"] == ("no extract request nope; check its id (only your own organisation's requests "
+                                        "can be seen)")
 
 
 def test_plan_counts_are_computed_on_the_day_of_the_request(client: TestClient, runtime: Runtime) -> None:

@@ -168,21 +168,27 @@ def test_the_daily_budget_runs_out_with_429_and_every_query_is_audited(tmp_path:
     with TestClient(create_app(runtime)) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
         answers = [c.post("/v1/plans", json={"program": "padat_karya"}, headers=party_2(c)) for _ in range(3)]
+        english = c.post("/v1/plans", json={"program": "padat_karya"}, headers={**party_2(c), "Accept-Language": "en"})
         other = c.post("/v1/plans", json={"program": "padat_karya"}, headers=party_2(c, "officer-8"))
         steward = c.post("/v1/plans", json={"program": "padat_karya"}, headers=party_1(c))
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.json()["budget"]["used"] for a in answers[:2]] == [1, 2]
     detail = answers[2].json()["detail"]
-    assert detail.startswith("kuota hitungan perencanaan hari ini habis: 2 permintaan per pengguna per hari")
-    assert "/ the planning query budget for today is spent: 2 queries per caller per day" in detail
+    assert detail.startswith("Kuota hitungan perencanaan hari ini habis: 2 permintaan per pengguna per hari (hari "
+                             "Jakarta 20")
+    assert "; coba lagi mulai 20" in detail and "T00:00:00+07:00" in detail
+    assert answers[2].json()["code"] == "plan.budget_spent" and answers[2].json()["rule"] == "plan-budget"
     assert answers[2].headers["X-P3KE-Refusal"] == "plan-budget"
+    assert english.status_code == 429 and english.json()["code"] == "plan.budget_spent"
+    assert english.json()["detail"].startswith("the planning query budget for today is spent: 2 queries per caller")
     assert other.status_code == 200 and steward.status_code == 200  # per caller; party 1 is not budgeted
     records = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["resource_type"] == "dataset-version"]
     mine = [r for r in records if r["actor"]["subject"] == "officer-7"]
-    assert [r["action"] for r in mine] == ["query", "query", "refusal"]
+    assert [r["action"] for r in mine] == ["query", "query", "refusal", "refusal"]
     assert "planning budget 1/2 used" in mine[0]["purpose"] and "planning budget 2/2 used" in mine[1]["purpose"]
     assert mine[0]["purpose"].startswith("perencanaan_sasaran: planning counts (cell-key;")
-    assert mine[2]["reason"] == detail and mine[2]["outcome"] == "denied"
+    # the audit log keeps the refusal in both languages
+    assert mine[2]["reason"] == f"{detail} / {english.json()['detail']}" and mine[2]["outcome"] == "denied"
     runtime.engine.dispose()
 
 

@@ -206,8 +206,8 @@ def _post(client: TestClient, runtime: Runtime, body: dict[str, Any]) -> Any:
 @pytest.mark.parametrize(("body", "status", "words"), [
     ({"justification": f"padat karya, utamakan {NIK}"}, 422, "justification memuat angka mirip NIK"),
     ({"justification": "padat karya a.n. Siti Aminah"}, 422, "justification tampaknya memuat nama orang"),
-    ({"justification": "x" * 281}, 422, "String should have at most 280 characters"),
-    ({"purpose": None}, 422, "Input should be a valid string"),
+    ({"justification": "x" * 281}, 422, "Kolom 'justification' (isi permintaan) terlalu panjang: paling banyak 280"),
+    ({"purpose": None}, 422, "Kolom 'purpose' (isi permintaan) harus berupa teks"),
 ])
 def test_the_api_refuses_a_bad_purpose_or_justification_before_publishing(
         client: TestClient, runtime: Runtime, body: dict[str, Any], status: int, words: str) -> None:

@@ -185,7 +185,14 @@ def test_the_read_apis_need_a_token_and_a_role(app: WitnessApp) -> None:
     for path in ("/v1/logs", "/v1/alarms"):
         assert app.client.get(path).status_code == 401
         refused = app.client.get(path, headers=app.auth("data-steward", "kemenkopmk"))
-        assert refused.status_code == 403 and "compliance-auditor" in refused.json()["detail"]
+        assert refused.status_code == 403 and refused.json() == {
+            "detail": "Status witness hanya dapat dibaca oleh salah satu peran berikut: compliance-auditor, operator; "
+                      "minta administrator menambahkan peran itu ke akun Anda.",
+            "code": "reader.role", "rule": "role"}
+        english = app.client.get(path, headers={**app.auth("data-steward", "kemenkopmk"), "Accept-Language": "en"})
+        assert english.status_code == 403 and english.json()["detail"] == (
+            "the witness's state is read by one of these roles only: compliance-auditor, operator; ask an "
+            "administrator to add that role to your account")
         assert app.client.get(path, headers=app.auth("operator")).status_code == 200
         assert app.client.get(path, headers=app.auth("compliance-auditor", "kemenkopmk")).status_code == 200
     # the protocol itself needs no token: the log's signature authenticates it

@@ -712,6 +712,24 @@ class Agreement(Frozen):
         """SHA-256 over the exact files loaded (see `sources_digest`); None for an agreement built in code."""
         return sources_digest(self.sources) if self.sources else None
 
+    @property
+    def examples(self) -> tuple[str, ...]:
+        """The ids of the example records loaded (`example: true`, P3KE_AGREEMENT_INCLUDE_EXAMPLES): none in a real
+        deployment. A document made while any is loaded is a test document (p3ke_platform.pdf.marked_as_test)."""
+        records = (self.base, *self.addenda, *self.approvals, *self.consents, *self.terminations)
+        return tuple(r.id for r in records if r.example)
+
+    def example_terms(self, terms: Terms) -> str | None:
+        """How a document made under `terms` names the example terms it was made from (its watermark's caption):
+        the terms' version when it applied an example record (`pks-p3ke-2023+example-add-1`), else the version
+        with the example records loaded beside it; None when no example record is loaded (a real document)."""
+        examples = self.examples
+        if not examples:
+            return None
+        if self.base.id in examples or any(i in examples for i in terms.applied):
+            return terms.version
+        return f"{terms.version} + {', '.join(examples)}"
+
     def _events(self) -> list[tuple[date, Addendum | TerminationNotice]]:
         events: list[tuple[date, Addendum | TerminationNotice]] = []
         events += [(a.effective_from, a) for a in self.addenda]

@@ -18,7 +18,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from p3ke_platform.api_errors import LocalizedHTTPException  # reasons in the caller's language
 from p3ke_platform.auth.tokens import ORGS, ROLES, AuthError, Principal, TokenVerifier
+from p3ke_platform.refusal import Message, messages
 from p3ke_platform.settings import load_settings
 
 _bearer = HTTPBearer(
@@ -42,9 +44,12 @@ def get_verifier(request: Request) -> TokenVerifier:
 VerifierDep = Annotated[TokenVerifier, Depends(get_verifier)]
 
 
-def _unauthorized(detail: str, *, invalid: bool) -> HTTPException:
+_M = messages("api")
+
+
+def _unauthorized(detail: Message, *, invalid: bool) -> HTTPException:
     challenge = 'Bearer realm="p3ke", error="invalid_token"' if invalid else 'Bearer realm="p3ke"'
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge})
+    return LocalizedHTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge})
 
 
 def current_principal(
@@ -55,12 +60,12 @@ def current_principal(
     """The authenticated caller, or 401. A plain `def`: fetching a JWKS may block, so FastAPI runs
     this in its thread pool. The principal is also kept on `request.state.principal`."""
     if credentials is None:
-        raise _unauthorized("a bearer token is required", invalid=False)
+        raise _unauthorized(_M("auth.token_required"), invalid=False)
     try:
         principal = verifier.verify(credentials.credentials)
     except AuthError as exc:
         if exc.status == status.HTTP_401_UNAUTHORIZED:
-            raise _unauthorized(exc.detail, invalid=True) from None
+            raise _unauthorized(_M("auth.token_rejected", reason=exc.detail), invalid=True) from None
         raise HTTPException(exc.status, exc.detail) from None
     request.state.principal = principal
     return principal
@@ -86,15 +91,15 @@ def require(*roles: str, org: str | None = None) -> Callable[..., Awaitable[Prin
     async def dependency(request: Request, principal: PrincipalDep) -> Principal:
         reason = None
         if org is not None and principal.org != org:
-            reason = f"this endpoint serves {org} only"
+            reason = _M("auth.wrong_org", org=org)
         elif principal.roles.isdisjoint(wanted):
-            reason = f"requires one of the roles: {', '.join(sorted(wanted))}"
+            reason = _M("auth.wrong_role", roles=", ".join(sorted(wanted)))
         if reason is None:
             return principal
         hook = getattr(request.app.state, "on_refusal", None)
-        if hook is not None:  # the app records the refusal (data-access, outcome denied)
-            await asyncio.to_thread(hook, principal, request, reason)
-        raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
+        if hook is not None:  # the app records the refusal (data-access, outcome denied), in both languages
+            await asyncio.to_thread(hook, principal, request, reason.both())
+        raise LocalizedHTTPException(status.HTTP_403_FORBIDDEN, reason)
 
     dependency.__name__ = "require_" + "_".join(sorted(r.replace("-", "_") for r in wanted))
     return dependency

@@ -42,7 +42,7 @@ from p3ke_platform.logging import get_logger
 from p3ke_schemas import Actor, ArtefactDisposed
 
 from .due import Due, agreement_end
-from .holds import Holds, HoldsUnavailable, fetch_holds
+from .holds import Holds, HoldsUnavailable, fetch_holds, legal_holds_problems
 from .inventory import Artefact, inventory_of, schedule_artefacts
 from .schedule import KIND_TEXT, Kind, Rule
 
@@ -341,13 +341,19 @@ def disposal_enabled(ctx: Any) -> bool:
     return ctx.settings.retention_schedule is not None and ctx.settings.retention_disposal_seconds > 0
 
 
+def disposal_start_up_problems(ctx: Any) -> list[str]:
+    """What stops the start-up of the process that runs the loop: in production, no way to ask for legal holds
+    (the job would fail closed on every run and never dispose of anything, silently keeping data past its period)."""
+    return legal_holds_problems(ctx.settings)
+
+
 def loop() -> Any:
     """The BackgroundLoop of an owning service's bootstrap (one line there)."""
     from p3ke_platform.service import BackgroundLoop
 
     return BackgroundLoop(name=JOB, run="p3ke_platform.retention.disposal:dispose_loop", role="jobs",
-                          enabled=disposal_enabled)
+                          enabled=disposal_enabled, check=disposal_start_up_problems)
 
 
 __all__ = ["JOB", "DisposalJob", "Disposed", "Item", "Report", "Subjects", "delete_file", "disposal_enabled",
-           "dispose_loop", "file_sha256", "loop", "service_actor"]
+           "disposal_start_up_problems", "dispose_loop", "file_sha256", "loop", "service_actor"]

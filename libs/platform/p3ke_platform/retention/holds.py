@@ -57,6 +57,36 @@ class Holds:
         return cls(dict(resources), dict(subjects))
 
 
+LEGAL_HOLDS_URL_REQUIRED = (
+    "P3KE_LEGAL_HOLDS_URL: tidak diatur; di produksi proses yang menjalankan pemusnahan (retention-disposal) "
+    "hanya berjalan bila dapat menanyakan penahanan hukum ke layanan audit: arahkan ke layanan audit (di Kubernetes "
+    "http://audit), atau matikan pemusnahan di proses ini dengan P3KE_RETENTION_DISPOSAL_SECONDS=0 / not set: in "
+    "production the process that runs the disposal (retention-disposal) starts only when it can ask the audit "
+    "service for legal holds: point it at the audit service (in Kubernetes http://audit), or turn disposal off in "
+    "this process with P3KE_RETENTION_DISPOSAL_SECONDS=0"
+)
+LEGAL_HOLDS_BEARER_REQUIRED = (
+    "P3KE_LEGAL_HOLDS_TOKEN_FILE: tidak diatur; di produksi proses yang menjalankan pemusnahan membutuhkan berkas "
+    "token akun layanan (peran service-account) dari penyedia identitas, dipasang dari Secret "
+    "p3ke-<layanan>-legal-holds-token / not set: in production the process that runs the disposal needs a "
+    "service-account token file (role service-account) from the identity provider, mounted from the Secret "
+    "p3ke-<service>-legal-holds-token"
+)
+
+
+def legal_holds_problems(settings: Settings) -> list[str]:
+    """Production start-up problems of a process that runs the disposal job: without the audit service's URL or
+    a token for it the job would never destroy anything (it fails closed), so the process refuses to start."""
+    if settings.env != "production":
+        return []
+    problems = []
+    if not settings.legal_holds_url:
+        problems.append(LEGAL_HOLDS_URL_REQUIRED)
+    if settings.legal_holds_token_file is None:
+        problems.append(LEGAL_HOLDS_BEARER_REQUIRED)
+    return problems
+
+
 def _token(settings: Settings, service: str) -> str:
     if settings.legal_holds_token_file is not None:
         try:

@@ -1,7 +1,68 @@
-"""The one error of table intake (re-exported by ``sources``), here so that every tabular module can raise it."""
+"""The errors of table intake, explained from the ``findings`` message catalogue (Indonesian first).
+
+``NotATable`` (re-exported by ``sources``) and ``LayoutError`` (``layout``) carry a catalogue key
+(``file.<reason>``) and its parameters: ``str(exc)`` is the Indonesian message, ``exc.message(lang)`` and
+``exc.fix(lang)`` say what is wrong and how to fix it in the language a caller asked for. A plain text (an
+error raised without a key, e.g. a bilingual ``HostileArchive``) is shown as it is.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-class NotATable(ValueError):
+from p3ke_platform import i18n
+from p3ke_platform.i18n import DEFAULT, Lang
+
+DOMAIN = "findings"
+"""The gettext domain of findings and file-level reasons (``p3ke_platform/locale/<lang>/LC_MESSAGES/findings.po``)."""
+
+
+def explain(key: str, lang: Lang = DEFAULT, /, **params: Any) -> tuple[str, str]:
+    """(message, how to fix it) of a catalogue key; the fix is "" when the catalogue has none."""
+    fix = i18n.t(DOMAIN, f"{key}.fix", lang, **params) if i18n.has(DOMAIN, f"{key}.fix") else ""
+    return i18n.t(DOMAIN, key, lang, **params), fix
+
+
+def with_fix(message: str, fix: str, lang: Lang = DEFAULT) -> str:
+    """One line for a person: the message, then "Cara memperbaiki: …" ("How to fix: …")."""
+    return f"{message}. {i18n.t(DOMAIN, 'how_to_fix', lang)}: {fix}" if fix else message
+
+
+class Explained(ValueError):
+    """An error about a submitted file, explained from the catalogue (``key``) or by a plain text.
+
+    A parameter may itself be ``Explained`` (a reason inside a reason: "individual file x.csv: <why>"): it is
+    rendered in the same language, and its fix is the outer one's when the outer key has none. A ``label``
+    parameter (``individual``, ``family``) is named from the catalogue (``label.<label>``).
+    """
+
+    def __init__(self, text: str | None = None, /, *, key: str | None = None, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(text if text is not None else explain(key or "", DEFAULT, **self._params(DEFAULT))[0])
+
+    def _params(self, lang: Lang) -> dict[str, Any]:
+        out = {k: v.message(lang) if isinstance(v, Explained) else v for k, v in self.params.items()}
+        if "label" in out and i18n.has(DOMAIN, f"label.{out['label']}"):
+            out["label"] = i18n.t(DOMAIN, f"label.{out['label']}", lang)
+        return out
+
+    def message(self, lang: Lang = DEFAULT) -> str:
+        return explain(self.key, lang, **self._params(lang))[0] if self.key else str(self)
+
+    def fix(self, lang: Lang = DEFAULT) -> str:
+        own = explain(self.key, lang, **self._params(lang))[1] if self.key else ""
+        if own:
+            return own
+        return next((v.fix(lang) for v in self.params.values() if isinstance(v, Explained) and v.fix(lang)), "")
+
+    def explained(self, lang: Lang = DEFAULT) -> str:
+        """The message and how to fix it, in one line."""
+        return with_fix(self.message(lang), self.fix(lang), lang)
+
+
+class NotATable(Explained):
     """The file cannot be read as a table; the message says why (never a value from the file)."""
+
+
+__all__ = ["DOMAIN", "Explained", "NotATable", "explain", "with_fix"]

@@ -1,27 +1,56 @@
-"""How a finding about a row of a submitted table is described: code, severity, field, message.
+"""How a finding about a row of a submitted table is described: code, severity, field; its words come from
+the ``findings`` message catalogue.
 
 Each service keeps its own catalogue of checks (a tuple of ``Check``); the checks of a NIK column,
 which every intake of Indonesian person records makes the same way, are shared here so that a NIK
 damaged by a spreadsheet is named alike wherever it is found.
+
+A check's code is stable English (``nik_scientific``); what a person reads is the gettext catalogue's
+(``p3ke_platform/locale/<id|en>/LC_MESSAGES/findings.po``): the message under ``<code>`` and a short *cara
+memperbaiki* (how to fix it) under ``<code>.fix``, Indonesian first, English on request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-Severity = Literal["error", "warning"]
+from p3ke_platform.i18n import DEFAULT, Lang
+from p3ke_platform.tabular.errors import DOMAIN, explain, with_fix
+
+Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One kind of finding: ``error`` keeps the row out, ``warning`` keeps it (repaired or noted)."""
+    """One kind of finding: ``error`` keeps the row out, ``warning`` keeps it (repaired or noted), ``info``
+    says what was read."""
 
     code: str
     severity: Severity
     field: str  # "" = the whole row
-    message: str
+
+    def text(self, lang: Lang = DEFAULT, /, **params: Any) -> str:
+        """The message, from the catalogue (``params`` fill its placeholders)."""
+        return explain(self.code, lang, **params)[0]
+
+    def fix_text(self, lang: Lang = DEFAULT, /, **params: Any) -> str:
+        """How to fix it, from the catalogue."""
+        return explain(self.code, lang, **params)[1]
+
+    def explained(self, lang: Lang = DEFAULT, /, **params: Any) -> str:
+        return with_fix(self.text(lang, **params), self.fix_text(lang, **params), lang)
+
+    @property
+    def message(self) -> str:
+        """The message in Indonesian (the default language)."""
+        return self.text()
+
+    @property
+    def fix(self) -> str:
+        """How to fix it, in Indonesian."""
+        return self.fix_text()
 
 
 def by_code(checks: Iterable[Check]) -> dict[str, Check]:
@@ -40,19 +69,17 @@ def error_codes(checks: Iterable[Check]) -> tuple[str, ...]:
 
 
 NIK_CHECKS: tuple[Check, ...] = (
-    Check("nik_missing", "error", "nik", "NIK is missing"),
-    Check("nik_scientific", "error", "nik",
-          "NIK was turned into a number by a spreadsheet (scientific notation or a numeric cell): its last "
-          "digits are lost and cannot be recovered"),
-    Check("nik_apostrophe", "warning", "nik", "NIK had a leading apostrophe (spreadsheet text marker); removed"),
-    Check("nik_separators", "warning", "nik", "NIK had spaces, dots or dashes between its digits; removed"),
-    Check("nik_format", "error", "nik", "NIK is not 16 digits"),
-    Check("nik_province_unknown", "error", "nik", "NIK's first two digits are not a province code"),
-    Check("nik_date_invalid", "error", "nik", "NIK's birth date part (DDMMYY, women day + 40) is not a date"),
-    Check("nik_serial_zero", "error", "nik", "NIK's serial (last four digits) is 0000"),
+    Check("nik_missing", "error", "nik"),
+    Check("nik_scientific", "error", "nik"),
+    Check("nik_apostrophe", "warning", "nik"),
+    Check("nik_separators", "warning", "nik"),
+    Check("nik_format", "error", "nik"),
+    Check("nik_province_unknown", "error", "nik"),
+    Check("nik_date_invalid", "error", "nik"),
+    Check("nik_serial_zero", "error", "nik"),
 )
 """The checks of a NIK column (16 digits: province, district, DDMMYY with women's day + 40, serial), in
 the order they are made."""
 
 
-__all__ = ["NIK_CHECKS", "Check", "Severity", "by_code", "error_codes"]
+__all__ = ["DOMAIN", "NIK_CHECKS", "Check", "Severity", "by_code", "error_codes"]

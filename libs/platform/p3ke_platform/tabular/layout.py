@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from p3ke_platform.tabular.errors import Explained
+
 MIN_HEADER_SCORE = 3
 """A row naming at least this many distinct fields is taken as the header row."""
 
@@ -21,9 +23,9 @@ UNKNOWN_SHOWN = 20
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
-class LayoutError(ValueError):
+class LayoutError(Explained):
     """The table's columns do not fit the expected layout; the message says why (column names only, never
-    values)."""
+    values), from the ``findings`` catalogue (``file.<reason>``)."""
 
 
 def normalise_header(header: str) -> str:
@@ -76,7 +78,7 @@ class HeaderVocabulary:
                     unknown.append(header.strip()[:60])
                 continue
             if name in positions:
-                raise LayoutError(f"columns {positions[name] + 1} and {i + 1} both hold {name}")
+                raise LayoutError(key="file.columns_twice", first=positions[name] + 1, second=i + 1, name=name)
             positions[name] = i
         return HeaderMatch(positions, unknown)
 

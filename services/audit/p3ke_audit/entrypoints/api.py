@@ -42,7 +42,11 @@ from p3ke_audit.entrypoints.dto import (
 from p3ke_audit.service_layer import export, proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import BadQuery, Filters
+from p3ke_platform.api_errors import LocalizedHTTPException
+from p3ke_platform.refusal import messages
 from p3ke_platform.tlog.merkle import ProofError
+
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 
 MAX_INDEX = 2**62  # leaf indexes, sizes and keys fit a signed 64-bit column
 After = Annotated[int, Query(ge=0, le=MAX_INDEX, description="continue after this key (keyset paging)")]
@@ -114,7 +118,7 @@ def get_entry(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Path(ge=0
     with ctx.sessions() as session:
         row = queries.entry_at(session, leaf_index)
         if row is None:
-            raise HTTPException(404, f"no entry at leaf {leaf_index}")
+            raise LocalizedHTTPException(404, M("entry.not_found", leaf=leaf_index))
         [row] = queries.with_bast(session, [row])
         try:
             inclusion: InclusionOut | None = InclusionOut.of(proofs.inclusion(session, leaf_index))
@@ -194,7 +198,7 @@ def latest(_: Auditor, ctx: Ctx, format: Literal["json", "note"] = "json") -> An
     with ctx.sessions() as session:
         cp = proofs.latest_checkpoint(session)
         if cp is None:
-            raise HTTPException(404, "belum ada checkpoint yang ditandatangani (no checkpoint has been signed yet)")
+            raise LocalizedHTTPException(404, M("checkpoint.none"))
         if format == "note":
             return PlainTextResponse(TreeStore(session).cosigned_note(cp), media_type="text/plain; charset=utf-8")
         return checkpoint_out(session, ctx.settings, cp)

@@ -21,8 +21,9 @@ from p3ke_audit.entrypoints.obligations_dto import OneLine, Org, Utc
 from p3ke_audit.service_layer import calendar_feeds as feeds
 from p3ke_platform import purpose_text
 from p3ke_platform.api import refusal_answer
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal, require
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 
 Auditor = Annotated[Principal, Depends(require("compliance-auditor"))]
 FeedId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -31,8 +32,8 @@ LABEL_MIN, LABEL_MAX = 2, 100
 MAX_LIST = 1000
 PUBLIC_ROUTE = "public_calendar_feed"
 CACHE = "private, max-age=300"
-NOT_FOUND = ("umpan kalender tidak ditemukan atau sudah dicabut; minta alamat baru kepada auditor kepatuhan / "
-             "no such calendar feed, or it was revoked; ask a compliance auditor for a new address")
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
+NOT_FOUND = M("calendar_feed.not_found")
 
 router = APIRouter(prefix="/v1", tags=["obligations"])
 _ICS = {200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar, one all-day event per deadline"}}
@@ -133,7 +134,7 @@ def public_calendar_feed(ctx: Ctx, token: Token) -> Response:
     with ctx.sessions() as session:
         party = feeds.party_of(session, token)
     if party is None:  # unknown and revoked tokens get the same answer
-        raise HTTPException(404, NOT_FOUND)
+        raise LocalizedHTTPException(404, NOT_FOUND)
     return Response(feeds.party_calendar(ctx, party), media_type="text/calendar; charset=utf-8", headers={
         "Cache-Control": CACHE, "Content-Disposition": f'inline; filename="tenggat-pks-{party}.ics"',
         "Referrer-Policy": "no-referrer"})

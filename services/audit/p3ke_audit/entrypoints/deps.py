@@ -23,9 +23,10 @@ from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.witnessed import WitnessingStatus, verified_cosignatures, witnessing_status
 from p3ke_platform.api import refusal_answer, service_context
 from p3ke_platform.auth import Principal, PrincipalDep
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 
 ROLE = "compliance-auditor"
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 
 Ctx = Annotated[AuditContext, Depends(service_context)]
 
@@ -42,9 +43,8 @@ def record_query(ctx: AuditContext, principal: Principal, *, resource_id: str, c
 
 def refuse(ctx: AuditContext, principal: Principal, request: Request) -> HTTPException:
     """A caller without the auditor role: the attempt recorded (denied, with the reason), and the 403."""
-    answer = refusal_answer(ctx, principal, Refused(403, f"requires the {ROLE} role", rule="role"),
-                            action="query", resource_type="audit-log", resource_id=request.url.path)
-    return HTTPException(answer.status_code, f"requires one of the roles: {ROLE}", headers=answer.headers)
+    return refusal_answer(ctx, principal, Refused(403, M("role.auditor", roles=ROLE), rule="role"),
+                          action="query", resource_type="audit-log", resource_id=request.url.path)
 
 
 def auditor(request: Request, ctx: Ctx, principal: PrincipalDep) -> Principal:

@@ -6,13 +6,14 @@ Read through the service layer (the obligation store's listing and `obligations.
 register's and the subject requests' listings, which compute each clock from `ctx.clock`), in one session. The
 page writes nothing but the record of the read in the log, as the API records a read of the incident register and
 of the requests. No NIK reaches this module: incidents and requests name their subjects by keyed reference only,
-and the page shows neither. Messages are merged into web.py's table (`TEXT`) and written with its `_t`.
+and the page shows neither. Messages are the `web` catalogue's (`desk_*` ids in web.po), written with web_text's `t`;
+times are WIB with the UTC instant on hover (`web_text.when`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from html import escape
 from typing import Any, Protocol
 
@@ -22,57 +23,17 @@ from p3ke_audit.domain import obligations as rules
 from p3ke_audit.domain import subject_requests as request_rules
 from p3ke_audit.entrypoints.subject_requests_api import PURPOSE as REQUESTS_PURPOSE
 from p3ke_audit.entrypoints.subject_requests_api import RESOURCE as REQUESTS_RESOURCE
+from p3ke_audit.entrypoints.web_text import day, when
 from p3ke_audit.service_layer import incidents as register
 from p3ke_audit.service_layer import obligations
 from p3ke_audit.service_layer import subject_requests as requests_desk
 from p3ke_audit.service_layer.context import AuditContext
-from p3ke_platform.agreement import WIB
 from p3ke_platform.auth import Principal
 
 LIMIT = 200
 """Rows per list on the page; the API (`GET /v1/obligations`, `/v1/incidents`, `/v1/subject-requests`) has all."""
 OBLIGATION_GROUPS = ("overdue", "due-soon", "open")
 INCIDENTS_PURPOSE = "register insiden / incident register (UU PDP Pasal 46)"
-
-TEXT: dict[str, dict[str, str]] = {
-    "desk_obligations": {"id": "Kewajiban dan tenggat", "en": "Obligations and deadlines"},
-    "desk_overdue": {"id": "Lewat tenggat ({n})", "en": "Overdue ({n})"},
-    "desk_due-soon": {"id": "Segera jatuh tempo ({n})", "en": "Due soon ({n})"},
-    "desk_open": {"id": "Terbuka ({n})", "en": "Open ({n})"},
-    "desk_nothing": {"id": "Tidak ada.", "en": "None."},
-    "desk_more": {"id": "Hanya {n} yang pertama ditampilkan; daftar lengkap ada di API ({path}).",
-                  "en": "Only the first {n} are shown; the API has the full list ({path})."},
-    "desk_obligation": {"id": "Kewajiban", "en": "Obligation"},
-    "desk_article": {"id": "Pasal", "en": "Article"},
-    "desk_party": {"id": "Penanggung jawab", "en": "Responsible party"},
-    "desk_due": {"id": "Tenggat", "en": "Due"},
-    "desk_status": {"id": "Status", "en": "Status"},
-    "desk_both": {"id": "Para Pihak (keduanya)", "en": "Both parties"},
-    "desk_days_left": {"id": "{n} hari lagi", "en": "in {n} days"},
-    "desk_days_late": {"id": "lewat {n} hari", "en": "{n} days overdue"},
-    "desk_today": {"id": "hari ini", "en": "today"},
-    "desk_st_overdue": {"id": "Lewat tenggat", "en": "Overdue"},
-    "desk_st_due-soon": {"id": "Segera jatuh tempo", "en": "Due soon"},
-    "desk_st_open": {"id": "Terbuka", "en": "Open"},
-    "desk_incidents": {"id": "Insiden terbuka (UU PDP Pasal 46)", "en": "Open incidents (UU PDP Art. 46)"},
-    "desk_incident": {"id": "Insiden", "en": "Incident"},
-    "desk_discovered": {"id": "Ditemukan", "en": "Discovered"},
-    "desk_due_72h": {"id": "Tenggat 3×24 jam", "en": "Due (3×24 hours)"},
-    "desk_time_left": {"id": "Sisa waktu", "en": "Time left"},
-    "desk_missing": {"id": "Pemberitahuan belum tercatat", "en": "Notices missing"},
-    "desk_all_sent": {"id": "semua tercatat", "en": "all recorded"},
-    "desk_hours_left": {"id": "{h} jam {m} menit lagi", "en": "{h} h {m} min left"},
-    "desk_hours_late": {"id": "lewat {h} jam {m} menit", "en": "{h} h {m} min overdue"},
-    "desk_st_notices-overdue": {"id": "Pemberitahuan terlambat", "en": "Notices overdue"},
-    "desk_requests": {"id": "Permintaan subjek data terbuka (UU PDP Pasal 32)",
-                      "en": "Open data-subject requests (UU PDP Art. 32)"},
-    "desk_request": {"id": "Permintaan", "en": "Request"},
-    "desk_kind": {"id": "Jenis", "en": "Kind"},
-    "desk_office": {"id": "Kantor penerima", "en": "Office"},
-    "desk_received": {"id": "Diterima", "en": "Received"},
-    "desk_routed": {"id": "Dijawab oleh", "en": "Answered by"},
-    "desk_either": {"id": "pihak penerima", "en": "the receiving party"},
-}
 
 OBLIGATION_KINDS_EN: dict[str, str] = {
     "monitoring-evaluation": "Monitoring and evaluation",
@@ -90,7 +51,7 @@ REQUEST_KINDS_EN: dict[str, str] = {
 
 
 class Translate(Protocol):
-    """web.py's `_t`: the message `key` of `TEXT` in `lang`, formatted and HTML-escaped."""
+    """web_text's `t`: the message `key` of the `web` catalogue in `lang`, formatted and HTML-escaped."""
 
     def __call__(self, lang: str, key: str, **kw: Any) -> str: ...
 
@@ -136,10 +97,6 @@ def render(ctx: AuditContext, principal: Principal, lang: str, t: Translate) -> 
     desk = read_desk(ctx)
     record_read(ctx, principal, desk)
     return obligations_panel(desk, lang, t) + incidents_panel(desk, lang, t) + requests_panel(desk, lang, t)
-
-
-def _wib(value: datetime) -> str:
-    return f"{value.astimezone(WIB):%Y-%m-%d %H:%M} WIB"
 
 
 def _table(label: str, heads: list[str], rows: list[str], *, caption: bool = True) -> str:
@@ -188,7 +145,7 @@ def obligations_panel(desk: Desk, lang: str, t: Translate) -> str:
             rows.append(f'<tr id="obligation-{escape(row["id"])}"><th scope="row">{escape(name)}<br><small>'
                         f'<code>{escape(row["id"])}</code> · {escape(row["title"])}</small></th>'
                         f'<td>{escape(_article(lang, row["article"]))}</td><td>{party}</td>'
-                        f'<td>{row["due_date"]:%Y-%m-%d}<br><small>{_days(lang, t, days)}</small></td>'
+                        f'<td>{day(row["due_date"], lang)}<br><small>{_days(lang, t, days)}</small></td>'
                         f'<td><span{cls}>{t(lang, "desk_st_" + status)}</span></td></tr>')
         label = t(lang, f"desk_{group}", n=len(rows))
         table = _table(label, heads, rows, caption=False) if rows else f'<p>{t(lang, "desk_nothing")}</p>'
@@ -211,8 +168,8 @@ def incidents_panel(desk: Desk, lang: str, t: Translate) -> str:
         status = f'<span class="bad">{t(lang, "desk_st_" + i["status"])}</span>' if late \
             else t(lang, "desk_st_" + i["status"])
         rows.append(f'<tr id="incident-{escape(i["incident_id"])}"><th scope="row"><code>{escape(i["incident_id"])}'
-                    f'</code><br><small>{escape(i["title"])}</small></th><td>{_wib(i["discovered_at"])}</td>'
-                    f'<td>{_wib(i["due_at"])}</td><td>{_clock(lang, t, i["hours_left"])}</td>'
+                    f'</code><br><small>{escape(i["title"])}</small></th><td>{when(i["discovered_at"], lang)}</td>'
+                    f'<td>{when(i["due_at"], lang)}</td><td>{_clock(lang, t, i["hours_left"])}</td>'
                     f"<td>{missing_html}</td><td>{status}</td></tr>")
     caption = t(lang, "desk_incidents")
     table = _table(caption, heads, rows, caption=False) if rows else f'<p>{t(lang, "desk_nothing")}</p>'
@@ -232,7 +189,7 @@ def requests_panel(desk: Desk, lang: str, t: Translate) -> str:
         clock = f'<span class="bad">{clock}</span>' if r["overdue"] else clock
         rows.append(f'<tr id="request-{escape(r["request_id"])}"><th scope="row"><code>{escape(r["request_id"])}'
                     f'</code></th><td>{escape(kind)}</td><td>{escape(r["office"])}</td>'
-                    f'<td>{_wib(r["received_at"])}</td><td>{_wib(r["due_at"])}</td>'
+                    f'<td>{when(r["received_at"], lang)}</td><td>{when(r["due_at"], lang)}</td>'
                     f"<td>{clock}</td>"
                     f'<td>{escape(r["routed_to_org"] or "") or t(lang, "desk_either")}</td></tr>')
     caption = t(lang, "desk_requests")

@@ -24,11 +24,13 @@ from p3ke_audit.service_layer import incidents as register
 from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.api import refusal_answer
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal, PrincipalDep
 from p3ke_platform.logging import redact_text
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 router.include_router(subject_requests_router)
 
 HOLD_READERS = ("compliance-auditor", "operator", "service-account")
@@ -162,8 +164,7 @@ class HoldOut(BaseModel):
 def no_nik(*texts: str | None) -> None:
     """422 if free text holds a NIK-like number (it would be stored and shown)."""
     if any(t and redact_text(t) != t for t in texts):
-        raise HTTPException(422, "teks bebas tidak boleh memuat NIK; sebut subjek data di kolom niks / free text "
-                                 "must not hold a NIK; name the data subjects in the field niks")
+        raise LocalizedHTTPException(422, M("incident.free_text_nik"))
 
 
 def known_of(ctx: AuditContext, body: KnownIn) -> register.Known:
@@ -195,7 +196,7 @@ def change(ctx: AuditContext, principal: Principal, incident_id: str = "",
                               resource_id=work.incident_id, subject_refs=subject_refs or (),
                               purpose="register insiden / incident register (UU PDP Pasal 46)")
     except register.NotFound:
-        raise HTTPException(404, f"insiden {incident_id} tidak ditemukan / no incident {incident_id}") from None
+        raise LocalizedHTTPException(404, M("incident.not_found", incident=incident_id)) from None
     except rules.IncidentRuleError as exc:
         raise HTTPException(RULE_STATUS.get(exc.code, 409), str(exc), headers={"X-P3KE-Rule": exc.code}) from None
 
@@ -240,7 +241,7 @@ def get_incident(principal: Auditor, ctx: Ctx, incident_id: IncidentId) -> Incid
     try:
         out = detail(ctx, incident_id)
     except register.NotFound:
-        raise HTTPException(404, f"insiden {incident_id} tidak ditemukan / no incident {incident_id}") from None
+        raise LocalizedHTTPException(404, M("incident.not_found", incident=incident_id)) from None
     record_query(ctx, principal, resource_id=f"incident:{incident_id}", count=1)
     return out
 
@@ -278,7 +279,7 @@ def close_incident(principal: Auditor, ctx: Ctx, incident_id: IncidentId, body: 
 
 def hold_reader(request: Request, ctx: Ctx, principal: PrincipalDep) -> Principal:
     if not principal.has_any_role(*HOLD_READERS):
-        raise refusal_answer(ctx, principal, Refused(403, f"requires one of the roles: {', '.join(HOLD_READERS)}",
+        raise refusal_answer(ctx, principal, Refused(403, M("role.holds", roles=", ".join(HOLD_READERS)),
                                                      rule="role"),
                              action="query", resource_type="legal-holds", resource_id=request.url.path)
     return principal

@@ -31,8 +31,11 @@ from p3ke_audit.entrypoints.obligations_dto import (
 )
 from p3ke_audit.service_layer import calendar_feeds, obligations
 from p3ke_audit.service_layer.context import AuditContext
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal, require
+from p3ke_platform.refusal import messages
 
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 Reader = Annotated[Principal, Depends(require("compliance-auditor", "operator"))]
 Recorder = Annotated[Principal, Depends(require("compliance-auditor"))]
 ObligationId = Annotated[str, Path(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
@@ -54,7 +57,7 @@ def _out(ctx: AuditContext, obligation_id: str) -> ObligationOut:
     with ctx.sessions() as session:
         row = store.get(session, obligation_id)
     if row is None:
-        raise HTTPException(404, f"kewajiban {obligation_id!r} tidak ditemukan / no such obligation")
+        raise LocalizedHTTPException(404, M("obligation.not_found", obligation=obligation_id))
     return ObligationOut.of(row, obligations.status_of(ctx, row), obligations.today(ctx))
 
 
@@ -64,8 +67,7 @@ def list_obligations(principal: Reader, ctx: Ctx, status: rules.Status | None = 
                      kind: Annotated[str | None, Query(description=f"one of {', '.join(rules.KINDS)}")] = None,
                      limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 200) -> list[ObligationOut]:
     if kind is not None and kind not in rules.KINDS:
-        raise HTTPException(422, f"jenis kewajiban {kind[:50]!r} tidak dikenal; pilih {', '.join(rules.KINDS)} / "
-                                 f"unknown kind")
+        raise LocalizedHTTPException(422, M("obligation.unknown_kind", kind=kind[:50], kinds=", ".join(rules.KINDS)))
     today = obligations.today(ctx)
     with ctx.sessions() as session:
         rows = store.listing(session, today=today, due_soon_days=ctx.settings.obligation_due_soon_days,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -21,8 +21,11 @@ from p3ke_audit.domain import processing_records as records
 from p3ke_audit.entrypoints.deps import Ctx
 from p3ke_audit.service_layer import processing_records as service
 from p3ke_audit.service_layer.context import AuditContext
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal, require
+from p3ke_platform.refusal import messages
 
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 Reader = Annotated[Principal, Depends(require("compliance-auditor", "operator"))]
 Issuer = Annotated[Principal, Depends(require("compliance-auditor"))]
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="a version from the history (default: the "
@@ -47,8 +50,7 @@ class VersionOut(BaseModel):
 def _stored(ctx: AuditContext, kind: records.Kind, version: int | None) -> dict[str, object]:
     row = service.stored(ctx, kind, version)
     if row is None:
-        raise HTTPException(404, f"{records.TITLES[kind]} versi {version} tidak ada; lihat GET "
-                                 f"/v1/records-of-processing/versions / no such version of the {kind}: see the history")
+        raise LocalizedHTTPException(404, M(f"record.version_missing.{kind}", version=version))
     return row
 
 

@@ -28,11 +28,13 @@ from p3ke_audit.service_layer import subject_records, subject_response
 from p3ke_audit.service_layer import subject_requests as desk
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.api import refusal_answer
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import redact_text
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 
 router = APIRouter(tags=["subject-requests"])
+M = messages("audit")  # reasons in the caller's language (PO domain `audit`)
 RESOURCE = "subject-request"
 PURPOSE = "permintaan subjek data / data-subject request (UU PDP Pasal 32)"
 RequestId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -135,13 +137,12 @@ def _record(ctx: AuditContext, principal: Principal, request_id: str, *, action:
 
 
 def _missing(request_id: str) -> HTTPException:
-    return HTTPException(404, f"permintaan {request_id} tidak ditemukan / no request {request_id}")
+    return LocalizedHTTPException(404, M("subject_request.not_found", request=request_id))
 
 
 def _no_nik(*texts: str | None) -> None:
     if any(t and redact_text(t) != t for t in texts):
-        raise HTTPException(422, "teks bebas tidak boleh memuat NIK; NIK hanya diisi di kolom nik / free text must "
-                                 "not hold a NIK; enter it in the field nik only")
+        raise LocalizedHTTPException(422, M("subject_request.free_text_nik"))
 
 
 @router.post("/subject-requests", response_model=SubjectRequestDetail, status_code=201,
@@ -202,9 +203,7 @@ def _access_row(ctx: AuditContext, request_id: str) -> dict[str, Any]:
         except desk.NotFound:
             raise _missing(request_id) from None
     if row["kind"] != "access":
-        raise HTTPException(409, f"berkas jawaban hanya dibuat untuk permintaan akses; permintaan ini: "
-                                 f"{rules.KIND_LABELS[row['kind']]} / a response bundle is made for access "
-                                 f"requests only; this one asks to {row['kind']}")
+        raise LocalizedHTTPException(409, M("subject_request.not_access", kind=row["kind"]))
     return row
 
 
@@ -243,10 +242,8 @@ def response_full(principal: Auditor, ctx: Ctx, request_id: RequestId, body: Res
                   request: Request) -> Response:
     row = _access_row(ctx, request_id)
     if ctx.subject_ref(body.nik) != row["subject_ref"]:
-        raise HTTPException(422, "NIK tidak cocok dengan orang yang mengajukan permintaan ini; periksa kembali NIK "
-                                 "pada KTP-el pemohon / the NIK is not that of the person who made this request; "
-                                 "check it against the requester's identity card",
-                            headers={"X-P3KE-Rule": "nik-mismatch"})
+        raise LocalizedHTTPException(422, M("subject_request.nik_mismatch"), headers={"X-P3KE-Rule": "nik-mismatch"},
+                                     rule="nik-mismatch")
     sources = subject_records.collect(ctx.settings.audit_subject_sources, nik=body.nik, request_id=request_id,
                                       subject_ref=row["subject_ref"],
                                       authorization=request.headers.get("authorization", ""),

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from p3ke_audit.adapters.orm import entries, subject_ref_map, subject_refs
 from p3ke_platform.agreement import WIB, Policy, Terms
+from p3ke_platform.agreement.purposes import AGREEMENT_PURPOSES
 from p3ke_schemas import ProgramCode
 
 DATA_ACCESS = "p3ke.data-access.v1"
@@ -232,7 +233,9 @@ def _data_moves() -> ColumnElement[bool]:
 
 
 def _outside_programs(policy: Policy | None) -> ColumnElement[bool]:
-    """An access for a program the agreement did not allow at that moment, or party 2's access for no program."""
+    """An access for a program the agreement did not allow at that moment, or party 2's access for no program
+    that states no purpose of the agreement as a whole (`AGREEMENT_PURPOSES`: the M&E of Art. 7, over every
+    program at once)."""
     c = entries.c
     if policy is None:
         in_scope: ColumnElement[bool] = c.program.in_(FOUR_PROGRAMS)
@@ -241,7 +244,16 @@ def _outside_programs(policy: Policy | None) -> ColumnElement[bool]:
         in_scope = or_(*(and_(c.program == code, _during(c.occurred_at, windows))
                          for code, windows in program_windows(policy).items() if windows))
         party_2 = policy.agreement.base.party(2).org
-    return or_(and_(c.program.is_not(None), not_(in_scope)), and_(c.program.is_(None), c.actor_org == party_2))
+    return or_(and_(c.program.is_not(None), not_(in_scope)),
+               and_(c.program.is_(None), c.actor_org == party_2, not_(_agreement_purpose())))
+
+
+def _agreement_purpose() -> ColumnElement[bool]:
+    """The entry states a purpose of the agreement as a whole (`AGREEMENT_PURPOSES`). The purpose is no column of
+    its own: it is read in the payload, canonical JSON (RFC 8785: no spaces, `"purpose":"<code>"` exactly as written;
+    a quote inside a string value is escaped, so only the member itself matches)."""
+    payload = entries.c.payload
+    return or_(*(payload.contains(f'"purpose":{json.dumps(code)}', autoescape=True) for code in AGREEMENT_PURPOSES))
 
 
 def _listing(session: Session, where: list[Any], limit: int) -> list[dict[str, Any]]:

@@ -12,6 +12,10 @@ the criteria in words, the reference date, the fields, the record count and the 
 
 No personal data of data subjects appears here: counts, ids, checksums, the officials' account ids,
 and the names of the officials who sign (public officials, as printed in the agreement).
+
+Made while the agreement's example records are loaded (`example_terms` set), it is a test document: every page
+carries the *CONTOH / BUKAN DOKUMEN RESMI* mark (p3ke_platform.pdf.marked_as_test) with the example terms named
+in its caption, and the legal text does not quote the example version as if it were the agreement's.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from reportlab.platypus.flowables import HRFlowable
 
 from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, tanggal, terbilang
 from p3ke_delivery.domain.model import PARTY_NAMES, SIGNATURE_FIELDS
-from p3ke_platform.pdf import FooterDrawer, page_total_canvas
+from p3ke_platform.pdf import FooterDrawer, marked_as_test, page_total_canvas
 from p3ke_platform.pdf import escape_markup as _esc
 
 SIGNATURE_BOX = (72 * mm, 30 * mm)
@@ -93,6 +97,8 @@ class BastContent:
     criteria: str | None = None
     reference_date: date | None = None
     requested_fields: tuple[str, ...] = ()
+    example_terms: str | None = None
+    """The example terms the BAST was made from (`Agreement.example_terms`): a test document; None: a real one."""
 
 
 
@@ -184,6 +190,15 @@ def _footer(label: str) -> FooterDrawer:
     return draw
 
 
+def terms_in_words(version: str, example_terms: str | None) -> str:
+    """The terms a document was made under, for its legal text: `versi ketentuan <version>`; for example terms
+    not the version (an example is not the agreement) but that they are example terms, named in the mark."""
+    if example_terms:
+        return ("ketentuan contoh yang bukan ketentuan Perjanjian Kerja Sama, sebagaimana disebut pada tanda "
+                "CONTOH di setiap halaman")
+    return f"versi ketentuan <font face='Courier' size='9'>{_esc(version)}</font>"
+
+
 # --- the document ------------------------------------------------------------------------------
 
 def _letterhead(parties: tuple[PartyOnBast, PartyOnBast]) -> list[Flowable]:
@@ -247,7 +262,7 @@ def _parties(content: BastContent) -> list[Flowable]:
         f"{_esc(p1.agreement_number)} dan Nomor {_esc(p2.agreement_number)} tanggal "
         f"{tanggal(content.agreement_signed_on)} tentang {_esc(content.agreement_title)} (selanjutnya "
         f"disebut Perjanjian Kerja Sama), dengan ketentuan yang berlaku pada tanggal Berita Acara ini "
-        f"(versi ketentuan <font face='Courier' size='9'>{_esc(content.terms_version)}</font>), PARA PIHAK "
+        f"({terms_in_words(content.terms_version, content.example_terms)}), PARA PIHAK "
         f"sepakat melaksanakan serah terima Data P3KE sebagaimana dimaksud dalam Pasal 6 ayat (1) Perjanjian "
         f"Kerja Sama, dengan ketentuan sebagai berikut:"))
     return out
@@ -426,7 +441,8 @@ def render(content: BastContent) -> bytes:
         lang="id-ID")
     story = [*_letterhead(content.parties), *_title(content), *_parties(content), *_articles(content),
              _signatures(content, placed)]
-    doc.build(story, canvasmaker=page_total_canvas(_footer(f"BAST Nomor {content.number}"), "BastCanvas"))
+    footer = marked_as_test(_footer(f"BAST Nomor {content.number}"), content.example_terms)
+    doc.build(story, canvasmaker=page_total_canvas(footer, "BastCanvas"))
     if set(placed) != {1, 2}:
         raise RuntimeError("the layout did not place both signature boxes")
     return _with_signature_fields(buffer.getvalue(), placed)

@@ -6,7 +6,8 @@ it and adapters.pdf_signatures verifies the upload.
 It states which handover's data was destroyed (the handover, the BAST number, the program, the package's name
 and SHA-256, the record count, the extract's SHA-256), what was destroyed and how (the method party 2 gives),
 when, and why it was owed. No personal data of data subjects: ids, counts, checksums, and the name of the
-official who signs (a public official, as printed in the agreement).
+official who signs (a public official, as printed in the agreement). Times are Jakarta time (WIB). Made while the
+agreement's example records are loaded, it is marked as a test document on every page, as the BAST is.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from p3ke_delivery.adapters.bast_pdf import (
     _party_block,
     _rows_table,
     _with_signature_fields,
+    terms_in_words,
 )
-from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, tanggal, terbilang
+from p3ke_delivery.domain.bahasa import angka, hari_tanggal_terbilang, tanggal, terbilang, waktu
 from p3ke_delivery.domain.disposal_certificate import ITEM_WORDS, REASON_WORDS
 from p3ke_delivery.domain.model import PARTY_NAMES
-from p3ke_platform.pdf import page_total_canvas
+from p3ke_platform.pdf import marked_as_test, page_total_canvas
 
 PARTY_2 = 2
 
@@ -60,10 +62,12 @@ class DisposalContent:
     items: tuple[str, ...]
     method: str
     destroyed_at: datetime
-    """In Jakarta time, as printed."""
+    """Printed in Jakarta time (WIB), whatever its time zone (a naive value is taken as Jakarta time)."""
     reason: str | None = None
     """Why it was owed (`purpose-ended`, `agreement-ended`), or None when party 2 destroyed before either."""
     notes: str | None = None
+    example_terms: str | None = None
+    """The example terms it was made from (`Agreement.example_terms`): a test document; None: a real one."""
 
 
 def _title(content: DisposalContent) -> list[Flowable]:
@@ -89,8 +93,8 @@ def _opening(content: DisposalContent) -> list[Flowable]:
         _numbered(1, inner),
         _p(f"Berdasarkan Perjanjian Kerja Sama antara {_esc(p1.name)} dengan {_esc(p2.name)} Nomor "
            f"{_esc(p1.agreement_number)} dan Nomor {_esc(p2.agreement_number)} tanggal "
-           f"{tanggal(content.agreement_signed_on)} tentang {_esc(content.agreement_title)} (versi ketentuan "
-           f"<font face='Courier' size='9'>{_esc(content.terms_version)}</font>), Pasal 16 ayat (2) dan Pasal 43 "
+           f"{tanggal(content.agreement_signed_on)} tentang {_esc(content.agreement_title)} "
+           f"({terms_in_words(content.terms_version, content.example_terms)}), Pasal 16 ayat (2) dan Pasal 43 "
            f"sampai dengan Pasal 44 Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi{why}, "
            f"PIHAK KEDUA menyatakan telah memusnahkan Data P3KE yang diterimanya dari PIHAK KESATU, dengan "
            f"rincian sebagai berikut:"),
@@ -118,8 +122,7 @@ def _disposal_table(content: DisposalContent) -> Table:
     rows = [
         ("Yang dimusnahkan", _p(items, "cell")),
         ("Cara pemusnahan", _p(_esc(content.method), "cell")),
-        ("Waktu pemusnahan", _p(f"{tanggal(content.destroyed_at.date())} pukul "
-                                f"{content.destroyed_at:%H.%M} WIB", "cell")),
+        ("Waktu pemusnahan", _p(waktu(content.destroyed_at), "cell")),
     ]
     if content.notes:
         rows.append(("Keterangan", _p(_esc(content.notes), "cell")))
@@ -173,8 +176,8 @@ def render(content: DisposalContent) -> bytes:
              _p("<b>A. Data yang diterima</b>"), _handover_table(content), Spacer(1, 3 * mm),
              _p("<b>B. Pemusnahan</b>"), _disposal_table(content), Spacer(1, 3 * mm), *_statements(content),
              _signature(content, placed)]
-    doc.build(story, canvasmaker=page_total_canvas(_footer(f"Berita Acara Pemusnahan Nomor {content.number}"),
-                                                   "DisposalCanvas"))
+    footer = marked_as_test(_footer(f"Berita Acara Pemusnahan Nomor {content.number}"), content.example_terms)
+    doc.build(story, canvasmaker=page_total_canvas(footer, "DisposalCanvas"))
     if set(placed) != {PARTY_2}:
         raise RuntimeError("the layout did not place PIHAK KEDUA's signature box")
     return _with_signature_fields(buffer.getvalue(), placed)

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from p3ke_platform.db import new_metadata
 from p3ke_platform.envelope import data_keys_table
 from p3ke_platform.messaging.tables import messaging_tables
+from p3ke_platform.retention.tables import disposal_tables
 
 metadata = new_metadata()
 tables = messaging_tables(metadata)
@@ -66,6 +67,9 @@ handovers = Table(
     Column("requested_fields", Text, doc="JSON list of the fields the request asked for"),
     # since 0004
     Column("purpose", String(64), doc="the request's purpose code (the policy decides every step with it)"),
+    # since 0007
+    Column("downloaded_at", DateTime(timezone=True), doc="the package's first download (handover-milestone)"),
+    Column("subject_key_id", String(16), doc="the subject hash key subject-refs.txt was written with (NULL: k1)"),
 )
 
 signatures = Table(
@@ -135,3 +139,6 @@ disposal_certificates = Table(
 
 # since 0005: each handover's data key (p3ke_platform.envelope), wrapped under the KEK ring; NULL once destroyed
 data_keys = data_keys_table(metadata)
+
+# since 0007: the retention disposal job's intents and lease (p3ke_platform.retention.tables)
+disposal = disposal_tables(metadata)

@@ -9,7 +9,8 @@ What "the signed content is exactly the BAST issued" means here, byte for byte:
 3. pyHanko's difference analysis from the issued revision to the end finds only signature form
    filling in the two BAST fields (no changed text, pages, annotations or other objects);
 4. every earlier signature is still intact and valid.
-Each failure raises `Refused` with a reason that says which of these broke.
+Each failure raises `Refused` with a reason that says which of these broke and what to do, a message of the
+`delivery` catalogue (Indonesian unless English is asked for).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from p3ke_delivery.adapters.certificates import CertificateFacts
+from p3ke_delivery.domain.messages import M
 from p3ke_delivery.domain.model import FIELD_PARTY, PARTY_NAMES, SIGNATURE_FIELDS
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Message, Refused
 
 UNPROCESSABLE = 422
 CONFLICT = 409
@@ -65,17 +67,18 @@ def _reader(pdf: bytes) -> object:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     if not pdf.lstrip()[:5] == b"%PDF-":
-        raise Refused(UNPROCESSABLE, "the upload is not a PDF document", rule="not-a-pdf")
+        raise Refused(UNPROCESSABLE, M("signature.not_pdf"), rule="not-a-pdf")
     try:
         return PdfFileReader(io.BytesIO(pdf), strict=False)
     except (PdfError, ValueError, KeyError, IndexError) as exc:
-        raise Refused(UNPROCESSABLE, f"the upload is not a readable PDF ({type(exc).__name__})",
+        raise Refused(UNPROCESSABLE, M("signature.unreadable_pdf", error=type(exc).__name__),
                       rule="not-a-pdf") from None
 
 
-def _label(field: str) -> str:
+def _label(field: str) -> Message:
     party = FIELD_PARTY.get(field)
-    return f"{PARTY_NAMES[party]}'s signature (field {field})" if party else f"the signature in field {field}"
+    return M("signature.label.party", party=PARTY_NAMES[party], field=field) if party else M(
+        "signature.label.field", field=field)
 
 
 def _trust_refusal(status: object, facts: CertificateFacts, cert: asn1_x509.Certificate, now: datetime) -> Refused:
@@ -85,53 +88,42 @@ def _trust_refusal(status: object, facts: CertificateFacts, cert: asn1_x509.Cert
 
 
 def _trust_reason(status: object, facts: CertificateFacts, cert: asn1_x509.Certificate,
-                  now: datetime) -> str | Refused:
+                  now: datetime) -> Message | Refused:
     from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
     indic = status.trust_problem_indic  # type: ignore[attr-defined]
-    who = f"the signer's certificate (subject '{facts.subject}', serial {facts.serial})"
+    who = {"subject": facts.subject, "serial": facts.serial}
     not_after = cert["tbs_certificate"]["validity"]["not_after"].native
     not_before = cert["tbs_certificate"]["validity"]["not_before"].native
     if now > not_after or indic in (AdESIndeterminate.OUT_OF_BOUNDS_NO_POE, AdESIndeterminate.EXPIRED):
-        return f"{who} expired on {not_after.isoformat(timespec='seconds')}"
+        return M("certificate.expired", **who, at=not_after.isoformat(timespec="seconds"))
     if now < not_before or indic in (AdESIndeterminate.NOT_YET_VALID, AdESFailure.NOT_YET_VALID):
-        return f"{who} is not valid before {not_before.isoformat(timespec='seconds')}"
+        return M("certificate.not_yet_valid", **who, at=not_before.isoformat(timespec="seconds"))
     revoked = getattr(status, "revocation_details", None)
     if revoked is not None or indic in (AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE,
                                         AdESFailure.REVOKED):
         return Refused(UNPROCESSABLE, revoked_reason(facts, revoked), rule="certificate-revoked")
     if indic is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
-        return (f"{who}, issued by '{facts.issuer}', does not chain to a configured trust anchor "
-                f"(P3KE_DELIVERY_TRUST_ANCHORS): it is not trusted")
+        return M("certificate.untrusted_chain", **who, issuer=facts.issuer)
     if indic in (AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE):
-        return f"{who} may not be used for signing documents (key usage must include non-repudiation)"
+        return M("certificate.key_usage", **who)
     if indic is AdESIndeterminate.TRY_LATER:
-        return Refused(UNPROCESSABLE, (
-            f"status pencabutan sertifikat penandatangan (serial {facts.serial}, diterbitkan oleh '{facts.issuer}') "
-            f"tidak dapat dipastikan: tidak ada CRL atau jawaban OCSP yang berlaku dari penerbitnya; coba lagi "
-            f"nanti / the revocation status of the signatory's certificate (serial {facts.serial}, issued by "
-            f"'{facts.issuer}') could not be established: no valid CRL or OCSP response from its issuer; try "
-            f"again later"), rule="revocation-unknown")
+        return Refused(UNPROCESSABLE, M("certificate.revocation_unknown", serial=facts.serial, issuer=facts.issuer),
+                       rule="revocation-unknown")
     name = getattr(indic, "name", "no path to a trust anchor")
-    return f"{who} is not trusted ({name})"
+    return M("certificate.not_trusted", **who, indication=name)
 
 
-def revoked_reason(facts: CertificateFacts, details: object | None) -> str:
-    """Why a signature by a revoked certificate is refused: Indonesian, then English (no personal name)."""
+def revoked_reason(facts: CertificateFacts, details: object | None) -> Message:
+    """Why a signature by a revoked certificate is refused (the serial and issuer, no personal name)."""
     when = getattr(details, "revocation_date", None)
     reason = getattr(getattr(details, "revocation_reason", None), "native", None)
-    on_id = f" pada {when.isoformat(timespec='seconds')}" if when else ""
-    on_en = f" on {when.isoformat(timespec='seconds')}" if when else ""
     why = f" ({reason})" if reason and reason != "unspecified" else ""
+    dated = {"at": when.isoformat(timespec="seconds")} if when else {}
+    suffix = "_on" if when else ""
     if getattr(details, "ca_revoked", False):
-        return (f"sertifikat CA dalam rantai sertifikat penandatangan (serial {facts.serial}) telah dicabut "
-                f"(revoked){on_id}{why}; tanda tangan ini tidak diterima dan BAST tetap belum ditandatangani / a CA "
-                f"certificate in the chain of the signatory's certificate (serial {facts.serial}) was revoked"
-                f"{on_en}{why}; the signature is not accepted and the BAST stays unsigned")
-    return (f"sertifikat penandatangan (serial {facts.serial}, diterbitkan oleh '{facts.issuer}') telah dicabut "
-            f"(revoked){on_id}{why}; tanda tangan dengan sertifikat ini tidak diterima dan BAST tetap belum "
-            f"ditandatangani / the signatory's certificate (serial {facts.serial}, issued by '{facts.issuer}') was "
-            f"revoked{on_en}{why}; a signature with it is not accepted and the BAST stays unsigned")
+        return M(f"certificate.ca_revoked{suffix}", serial=facts.serial, why=why, **dated)
+    return M(f"certificate.revoked{suffix}", serial=facts.serial, issuer=facts.issuer, why=why, **dated)
 
 
 def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fields: set[str],
@@ -152,14 +144,11 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
     _quiet()
     reader = _reader(uploaded)
     if uploaded == current:
-        raise Refused(UNPROCESSABLE, "the upload is the BAST exactly as it is now: it holds no new signature",
-                      rule="no-new-signature")
+        raise Refused(UNPROCESSABLE, M("signature.no_new_signature"), rule="no-new-signature")
     if not uploaded.startswith(issued):
         raise Refused(UNPROCESSABLE, _not_the_issued_bast(reader, uploaded), rule="not-this-bast")
     if not uploaded.startswith(current):
-        raise Refused(CONFLICT, "the upload is not an incremental update over the BAST as signed so far: "
-                                f"{_who_signed(signed_fields)} signed it since your copy was taken; download the "
-                                "current BAST and sign that, so that your signature is added over theirs",
+        raise Refused(CONFLICT, M("signature.not_incremental", signed_by=_who_signed(signed_fields)),
                       rule="not-incremental")
 
     current_revisions = _reader(current).xrefs.total_revisions  # type: ignore[attr-defined]
@@ -168,23 +157,21 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
     new = [s for s in signatures if s.signed_revision >= current_revisions]
     old = [s for s in signatures if s.signed_revision < current_revisions]
     if not new:
-        raise Refused(UNPROCESSABLE, "the upload adds no signature to the BAST", rule="no-new-signature")
+        raise Refused(UNPROCESSABLE, M("signature.none_added"), rule="no-new-signature")
     if len(new) > 1:
-        raise Refused(UNPROCESSABLE, f"the upload adds {len(new)} signatures; each party uploads its own, "
-                                     "one at a time", rule="one-signature-per-upload")
+        raise Refused(UNPROCESSABLE, M("signature.many_added", count=len(new)), rule="one-signature-per-upload")
     if {s.field_name for s in old} != signed_fields:
-        raise Refused(UNPROCESSABLE, "the upload removes or replaces a signature already on the BAST "
-                                     f"({_who_signed(signed_fields)})", rule="signature-replaced")
+        raise Refused(UNPROCESSABLE, M("signature.replaced", signed_by=_who_signed(signed_fields)),
+                      rule="signature-replaced")
     sig = new[0]
     if sig.field_name not in FIELD_PARTY:
-        raise Refused(UNPROCESSABLE, f"the signature is in field '{sig.field_name}', which is not one of the "
-                                     f"BAST's signature fields ({', '.join(SIGNATURE_FIELDS.values())})",
-                      rule="wrong-field")
+        raise Refused(UNPROCESSABLE, M("signature.wrong_field", field=sig.field_name,
+                                       fields=", ".join(SIGNATURE_FIELDS.values())), rule="wrong-field")
     try:
         cert = sig.signer_cert
     except (ValueError, KeyError) as exc:
-        raise Refused(UNPROCESSABLE, f"{_label(sig.field_name)} carries no usable signer certificate "
-                                     f"({type(exc).__name__})", rule="no-certificate") from None
+        raise Refused(UNPROCESSABLE, M("signature.no_certificate", label=_label(sig.field_name),
+                                       error=type(exc).__name__), rule="no-certificate") from None
     facts = CertificateFacts.of(cert)
     # fetched CRLs and OCSP responses are dated by their issuer's clock: validate them at the real
     # present, not at `now` (an injected clock in tests), or a response made a moment later is unusable
@@ -193,23 +180,19 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
                                     allow_fetching=allow_fetching, revocation_mode=revocation_mode,
                                     crls=list(crls) or None)
     except ValueError as exc:  # e.g. `require` with nothing to learn a revocation status from
-        raise Refused(503, f"tanda tangan tidak dapat diperiksa: pemeriksaan pencabutan sertifikat belum diatur / "
-                           f"signatures cannot be verified: revocation checking is not configured ({exc})",
-                      rule="configuration") from None
+        raise Refused(503, M("signature.revocation_unconfigured", error=str(exc)), rule="configuration") from None
     try:
         status = validate_pdf_signature(sig, context)
     except (SignatureValidationError, ValueError) as exc:
-        raise Refused(UNPROCESSABLE, f"{_label(sig.field_name)} cannot be validated: {exc}",
+        raise Refused(UNPROCESSABLE, M("signature.invalid", label=_label(sig.field_name), error=str(exc)),
                       rule="signature-invalid") from None
     if not status.intact:
-        raise Refused(UNPROCESSABLE, f"the document was altered after it was signed: the bytes covered by "
-                                     f"{_label(sig.field_name)} no longer match its digest", rule="tampered")
+        raise Refused(UNPROCESSABLE, M("signature.tampered", label=_label(sig.field_name)), rule="tampered")
     if not status.valid:
-        raise Refused(UNPROCESSABLE, f"{_label(sig.field_name)} does not verify with the public key of its "
-                                     "certificate", rule="signature-invalid")
+        raise Refused(UNPROCESSABLE, M("signature.not_verified", label=_label(sig.field_name)),
+                      rule="signature-invalid")
     if sig.signed_revision != reader.xrefs.total_revisions - 1 or status.coverage != SignatureCoverageLevel.ENTIRE_FILE:  # type: ignore[attr-defined]
-        raise Refused(UNPROCESSABLE, f"something was appended to the PDF after {_label(sig.field_name)}; "
-                                     "upload the file exactly as the signing tool wrote it", rule="appended")
+        raise Refused(UNPROCESSABLE, M("signature.appended", label=_label(sig.field_name)), rule="appended")
     if not status.trusted:
         raise _trust_refusal(status, facts, cert, now)
 
@@ -218,29 +201,29 @@ def verify_upload(uploaded: bytes, *, issued: bytes, current: bytes, signed_fiel
         ok = earlier_status.intact and earlier_status.valid and earlier_status.docmdp_ok
         level = earlier_status.modification_level
         if not ok or level is None or level > ModificationLevel.FORM_FILLING:
-            raise Refused(UNPROCESSABLE, f"the upload changes the BAST after {_label(earlier.field_name)} beyond "
-                                         "adding a signature, so that signature no longer holds",
+            raise Refused(UNPROCESSABLE, M("signature.earlier_broken", label=_label(earlier.field_name)),
                           rule="earlier-signature-broken")
 
     review = DEFAULT_DIFF_POLICY.review_file(reader, issued_revisions - 1)  # type: ignore[arg-type]
     if not isinstance(review, DiffResult) or review.modification_level > ModificationLevel.FORM_FILLING:
         why = str(review) if not isinstance(review, DiffResult) else review.modification_level.name
-        raise Refused(UNPROCESSABLE, "the signed document is not exactly the BAST issued: besides signing, it "
-                                     f"changes the document ({why[:300]})", rule="content-changed")
+        raise Refused(UNPROCESSABLE, M("signature.content_changed", why=why[:300]), rule="content-changed")
     extra = set(review.changed_form_fields) - set(SIGNATURE_FIELDS.values())
     if extra:
-        raise Refused(UNPROCESSABLE, "the signed document is not exactly the BAST issued: it also fills the "
-                                     f"form field(s) {', '.join(sorted(extra))}", rule="content-changed")
+        raise Refused(UNPROCESSABLE, M("signature.extra_fields", fields=", ".join(sorted(extra))),
+                      rule="content-changed")
     return NewSignature(sig.field_name, FIELD_PARTY[sig.field_name], cert, facts,
                         status.signer_reported_dt, sig.signed_revision)
 
 
-def _who_signed(fields: set[str]) -> str:
-    parties = sorted(FIELD_PARTY[f] for f in fields if f in FIELD_PARTY)
-    return " and ".join(PARTY_NAMES[p] for p in parties) or "no party"
+def _who_signed(fields: set[str]) -> str | Message:
+    parties = sorted({FIELD_PARTY[f] for f in fields if f in FIELD_PARTY})
+    if not parties:
+        return M("signature.parties.none")
+    return PARTY_NAMES[parties[0]] if len(parties) == 1 else M("signature.parties.both")
 
 
-def _not_the_issued_bast(reader: object, uploaded: bytes) -> str:
+def _not_the_issued_bast(reader: object, uploaded: bytes) -> Message:
     """Why an upload that does not start with the issued BAST is refused: a tampered copy or another BAST."""
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -249,13 +232,10 @@ def _not_the_issued_bast(reader: object, uploaded: bytes) -> str:
             status = validate_pdf_signature(sig, skip_diff=True,
                                             signer_validation_context=_no_trust_context())
         except Exception:
-            return (f"the document was altered: {_label(sig.field_name)} cannot be validated, and its original "
-                    "revision is not the BAST issued for this handover")
+            return M("signature.altered_unvalidatable", label=_label(sig.field_name))
         if not status.intact:
-            return (f"the document was altered after it was signed: the bytes covered by "
-                    f"{_label(sig.field_name)} no longer match its digest")
-    return ("the signed document is not the BAST issued for this handover: its original revision differs from "
-            "the issued BAST; download this handover's BAST and sign that one")
+            return M("signature.tampered", label=_label(sig.field_name))
+    return M("signature.not_this_bast")
 
 
 def _no_trust_context() -> object:

@@ -8,11 +8,15 @@ The private key never leaves the signatory's machine; only the signed PDF is upl
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
+from p3ke_delivery.domain.bahasa import WIB, waktu
 from p3ke_delivery.domain.model import PARTY_NAMES, SIGNATURE_FIELDS
 
-STAMP_TEXT = "Ditandatangani secara elektronik oleh:\n%(signer)s\nWaktu: %(ts)s"
+STAMP_TEXT = "Ditandatangani secara elektronik oleh:\n%(signer)s\nWaktu: %(waktu)s"
+"""The text of the signature's visible stamp; `waktu` is the signing time in Jakarta time (`12 Juni 2026 pukul
+14.05 WIB`), not pyHanko's `ts` (the machine's local zone, UTC on a server)."""
 
 
 class SigningError(ValueError):
@@ -63,7 +67,8 @@ def sign_bast(pdf: bytes, signer: object, *, party: int, reason: str | None = No
     style = TextStampStyle(stamp_text=STAMP_TEXT, border_width=1, timestamp_format="%Y-%m-%d %H:%M:%S %Z")
     pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style)  # type: ignore[arg-type]
     out = io.BytesIO()
-    pdf_signer.sign_pdf(writer, existing_fields_only=True, output=out)
+    pdf_signer.sign_pdf(writer, existing_fields_only=True, output=out,
+                        appearance_text_params={"waktu": waktu(datetime.now(WIB))})
     return out.getvalue()
 
 

@@ -24,6 +24,12 @@ class Storage:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
+    def located(self, handover_id: str, name: str) -> Path:
+        """Where the file would be, without creating the handover's directory (for listings)."""
+        if not _SAFE.match(handover_id) or not _SAFE.match(name):
+            raise ValueError("unsafe handover id or file name")
+        return self.root / "handovers" / handover_id / name
+
     def path(self, handover_id: str, name: str) -> Path:
         if not _SAFE.match(name):
             raise ValueError("unsafe file name")

@@ -1,11 +1,14 @@
 """Dates and numbers the way an Indonesian official document writes them.
 
-`Pada hari ini, Kamis tanggal dua puluh enam bulan November tahun dua ribu dua puluh enam`.
+`Pada hari ini, Kamis tanggal dua puluh enam bulan November tahun dua ribu dua puluh enam`; a moment as
+`12 Juni 2026 pukul 14.05 WIB` (Jakarta time: an official reads WIB, never UTC).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+
+from p3ke_platform.agreement import WIB
 
 HARI = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 BULAN = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
@@ -39,6 +42,12 @@ def terbilang(n: int) -> str:
 def tanggal(day: date) -> str:
     """`26 November 2026`."""
     return f"{day.day} {BULAN[day.month - 1]} {day.year}"
+
+
+def waktu(at: datetime) -> str:
+    """`12 Juni 2026 pukul 14.05 WIB`: the moment in Jakarta time (a naive datetime is taken as Jakarta time)."""
+    local = at.astimezone(WIB) if at.tzinfo else at
+    return f"{tanggal(local.date())} pukul {local:%H.%M} WIB"
 
 
 def hari_tanggal_terbilang(day: date) -> str:

@@ -8,34 +8,37 @@ transaction, so nothing of the refused request itself is kept (`p3ke_platform.ap
 Endpoints that release data (signature upload, password, links, download) admit any authenticated
 caller and let the agreement policy decide (party, role, signatory, validity, program, fields), so
 that a refusal there is explained and audited rather than a bare 403. The password, links and downloads
-are bound to the request's verified requester (or the recipient it named); their refusals are in
-Indonesian, or in English with `Accept-Language: en` (or `?lang=en`).
+are bound to the request's verified requester (or the recipient it named). Every refusal is answered in
+Indonesian, or in English with `Accept-Language: en` (or `?lang=en`), with its stable code
+(`p3ke_platform.api_errors`); the audit log keeps it in both languages.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from p3ke_delivery.entrypoints import dtos
 from p3ke_delivery.entrypoints.deps import PDF_BODY as _PDF_BODY
 from p3ke_delivery.entrypoints.deps import SIGNATURES_UNAVAILABLE as _UNAVAILABLE
-from p3ke_delivery.entrypoints.deps import Caller, Ctx, Language, Party, Party1Steward
+from p3ke_delivery.entrypoints.deps import Caller, Ctx, Party, Party1Steward
 from p3ke_delivery.entrypoints.deps import pdf_body as _body
 from p3ke_delivery.entrypoints.disposal_api import router as disposal_router
 from p3ke_delivery.service_layer import disposal_certificates, queries, release, signing, subject_records
 from p3ke_platform.api import Problem, audited_refusal, refusal_answer
+from p3ke_platform.api_errors import refusal_exception
 from p3ke_platform.envelope import chunks
 from p3ke_platform.refusal import Refused
+from p3ke_platform.retention.api import retention_router
 from p3ke_platform.subject_records import subject_records_router
 
 _GONE = {410: {"model": Problem, "description": "Revoked, or the link expired: nothing is released"}}
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
-routers = [router, subject_records_router(subject_records.lookup), disposal_router]
+routers = [router, subject_records_router(subject_records.lookup), disposal_router, retention_router()]
 
 
 @router.get("/handovers", response_model=list[dtos.Handover],
@@ -53,7 +56,7 @@ def get_handover(handover_id: str, _: Party, ctx: Ctx) -> dtos.HandoverDetail:
     try:
         row, sigs, links = queries.one_handover(ctx, handover_id)
     except Refused as refused:
-        raise HTTPException(refused.status, refused.reason) from None
+        raise refusal_exception(refused) from None
     return dtos.detail(row, sigs, links, disposal_certificates.statuses(ctx, [row])[handover_id])
 
 
@@ -86,11 +89,10 @@ async def upload_signature(handover_id: str, request: Request, principal: Caller
              summary="Release the package password to the request's verified requester, or the recipient it "
                      "named (once, audited)",
              responses=_GONE)
-def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Response,
-                 lang: Language) -> dtos.PasswordRelease:
+def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Response) -> dtos.PasswordRelease:
     with audited_refusal(ctx, principal, action="release-key", resource_type="package-password",
                          resource_id=handover_id):
-        result = release.release_password(ctx, handover_id, principal, lang)
+        result = release.release_password(ctx, handover_id, principal)
     response.headers["Cache-Control"] = "no-store"
     return dtos.PasswordRelease(**result)
 
@@ -98,10 +100,10 @@ def get_password(handover_id: str, principal: Caller, ctx: Ctx, response: Respon
 @router.post("/handovers/{handover_id}/package/links", status_code=201, response_model=dtos.DownloadLink,
              summary="An expiring, personal download link for the package (the requester or the recipient named)",
              responses=_GONE)
-def create_link(handover_id: str, principal: Caller, ctx: Ctx, lang: Language) -> dtos.DownloadLink:
+def create_link(handover_id: str, principal: Caller, ctx: Ctx) -> dtos.DownloadLink:
     with audited_refusal(ctx, principal, action="download", resource_type="download-link",
                          resource_id=handover_id):
-        return dtos.DownloadLink(**release.issue_link(ctx, handover_id, principal, lang))
+        return dtos.DownloadLink(**release.issue_link(ctx, handover_id, principal))
 
 
 @router.delete("/handovers/{handover_id}/package/links/{link_id}", response_model=dtos.LinkRevoked,
@@ -115,10 +117,10 @@ def delete_link(handover_id: str, link_id: str, principal: Caller, ctx: Ctx) -> 
 @router.get("/handovers/{handover_id}/package", response_class=StreamingResponse,
             summary="Download the encrypted package (with a link from POST .../package/links)",
             responses={200: {"content": {"application/zip": {}}}, **_GONE})
-def get_package(handover_id: str, principal: Caller, ctx: Ctx, lang: Language,
+def get_package(handover_id: str, principal: Caller, ctx: Ctx,
                 link: Annotated[str, Query(max_length=2048)]) -> StreamingResponse:
     with audited_refusal(ctx, principal, action="download", resource_type="package", resource_id=handover_id):
-        got = release.download(ctx, handover_id, principal, link, lang)
+        got = release.download(ctx, handover_id, principal, link)
     # the ZIP itself, decrypted from its stored form while it streams (p3ke_platform.envelope)
     return StreamingResponse(chunks(got.stream), media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{got.name}"', "Content-Length": str(got.size),
@@ -131,4 +133,4 @@ def revoke(handover_id: str, body: dtos.Revocation, principal: Party1Steward, ct
     try:
         return dtos.Revoked(**release.revoke(ctx, handover_id, principal, body.reason))
     except Refused as refused:
-        raise HTTPException(refused.status, refused.reason) from None
+        raise refusal_exception(refused) from None

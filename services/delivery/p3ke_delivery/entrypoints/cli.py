@@ -5,6 +5,7 @@
     p3ke bast dev-ca [--out DIR]        # development only: a CA + a certificate per signatory
     p3ke bast revoke CERT [--reason R]  # development only: the dev CA revokes a certificate (its CRL)
     p3ke bast mapping-entry CERT --signatory ID   # the signatory-certificates.yaml entry of a certificate
+    p3ke delivery rekey-subject-refs --pairs PAIRS [--dry-run]   # subject hash key rotation (service_layer/rekey.py)
 
 Both print a short human summary on stdout, or one JSON document with --json; errors go to stderr
 (and, with --json, as {"error": {...}} on stdout) with exit code 2 (see p3ke_platform.console).
@@ -16,10 +17,15 @@ import argparse
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p3ke_delivery.adapters.dev_ca import REVOCATION_REASONS
 from p3ke_platform import console
+from p3ke_platform.subject_keys_cli import add_rekey_options, rekey_command
+
+if TYPE_CHECKING:
+    from p3ke_delivery.service_layer.context import DeliveryContext
+    from p3ke_platform.subject_keys import RekeyReport
 
 
 def register(subparsers: Any) -> None:
@@ -85,6 +91,42 @@ def register(subparsers: Any) -> None:
     entry.add_argument("--signatory", required=True, help="the signatory id in the agreement configuration")
     console.add_output_options(entry, json_help="print the entry as JSON", progress=False)
     entry.set_defaults(func=run_mapping_entry)
+
+    delivery = subparsers.add_parser("delivery", help="delivery operations: rekey-subject-refs (subject key "
+                                     "rotation)", description="Operator commands of the delivery service.")
+    ops = delivery.add_subparsers(dest="delivery_command", required=True, metavar="COMMAND")
+    rekey = ops.add_parser("rekey-subject-refs", help="re-key the handovers' subject-reference files to a new subject "
+                           "hash key, from a pairs file of `p3ke subject-keys pairs`",
+                           description="Rewrite every handover's subject-refs.txt kept under the pairs' old key under "
+                           "their new key (per file: written aside, flushed, renamed; the handover's subject_key_id "
+                           "updated). Run it with the delivery service's settings (P3KE_DATABASE_URL, its storage "
+                           "directory, P3KE_SUBJECT_HASH_KEYS holding the new key). A file with references the pairs "
+                           "lack is refused and left unchanged (exit 1): compute the pairs from a snapshot that holds "
+                           "those people.")
+    add_rekey_options(rekey)
+    rekey.set_defaults(func=run_rekey_subject_refs)
+
+
+def _context() -> DeliveryContext:
+    """The delivery context of this command (settings from the environment), as the service's processes build it."""
+    from p3ke_delivery.config import DeliverySettings
+    from p3ke_platform.service import Runtime, installed_service
+    from p3ke_platform.settings import load_settings
+
+    return Runtime(installed_service("delivery"), load_settings(DeliverySettings, service="delivery")).context
+
+
+def run_rekey_subject_refs(args: argparse.Namespace) -> int:
+    from p3ke_delivery.service_layer.rekey import rekey_subject_refs
+
+    def run() -> RekeyReport:
+        ctx = _context()
+        try:
+            return rekey_subject_refs(ctx, args.pairs, dry_run=args.dry_run)
+        finally:
+            ctx.runtime.engine.dispose()
+
+    return rekey_command("delivery", "p3ke delivery rekey-subject-refs", args, run)
 
 
 def run_sign(args: argparse.Namespace) -> int:

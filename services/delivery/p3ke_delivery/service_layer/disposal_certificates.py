@@ -38,6 +38,7 @@ from p3ke_delivery.adapters.repository import get_handover, handover_by_bast_sha
 from p3ke_delivery.domain import agreed_program, numbering
 from p3ke_delivery.domain import disposal_certificate as rules
 from p3ke_delivery.domain.model import aware
+from p3ke_delivery.service_layer import milestones
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_delivery.service_layer.signing import revocation_lists
 from p3ke_platform.agreement import agreement_day
@@ -153,6 +154,7 @@ def declare_purpose_ended(ctx: DeliveryContext, handover_id: str, principal: Pri
         uow.session.execute(update(disposal_certificates).where(disposal_certificates.c.handover_id == handover_id)
                             .values(purpose_ended_at=now, purpose_ended_by=principal.subject[:200],
                                     purpose_ended_note=note))
+        milestones.emit(uow, handover, "purpose-ended", now)  # the package's and the extract's periods start
         cert = _cert(uow.session, handover_id)
         assert cert is not None
         _announce(ctx, uow, handover, cert, now)
@@ -264,7 +266,7 @@ def issue(ctx: DeliveryContext, handover_id: str, principal: Principal, facts: F
         package_sha256=handover["package_sha256"] or "-", record_count=int(handover["record_count"]),
         extract_sha256=handover["extract_sha256"], items=tuple(i for i in rules.ITEMS if i in facts.items),
         method=facts.method, destroyed_at=destroyed_at.astimezone(WIB), reason=due.reason if due else None,
-        notes=facts.notes))
+        notes=facts.notes, example_terms=ctx.policy.agreement.example_terms(terms)))
     digest = hashlib.sha256(pdf).hexdigest()
     name = f"disposal-certificate-{digest[:16]}.pdf"
     ctx.storage.write(handover_id, name, pdf)

@@ -170,7 +170,8 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
         raise PreparationFailed(f"the extract holds {built.rows} rows, but extract-prepared announced "
                                 f"{row['record_count']}")
     # whose data the package holds, as the audit log's keyed hashes: every download names them
-    subjects.write_refs(path, ctx.storage.path(handover_id, subjects.REFS_FILE), key=ctx.settings.subject_hash_key,
+    subject_key = ctx.settings.subject_key_ring.current  # its id is kept: the refs outlive a key rotation
+    subjects.write_refs(path, ctx.storage.path(handover_id, subjects.REFS_FILE), key=subject_key.secret,
                         batch_rows=ctx.settings.delivery_batch_rows)
     content = _bast_content(ctx, terms, row, number=number, fields=built.fields,
                             counts=built.manifest.get("counts_by_desil", {}), package_name=package_name,
@@ -184,7 +185,7 @@ def _prepare(ctx: DeliveryContext, row: dict[str, object]) -> str:
             signatory_2=signatories[2].id, bast_file=BAST_FILE, bast_sha256=digest, current_file=BAST_FILE,
             current_sha256=digest, fields=json.dumps(built.fields), package_file=package_name,
             package_sha256=built.sha256, package_size=built.size,
-            password_ciphertext=ctx.keys.seal(handover_id, password, data_key))
+            password_ciphertext=ctx.keys.seal(handover_id, password, data_key), subject_key_id=subject_key.id)
     log.info("handover prepared", handover_id=handover_id, bast_number=number, rows=built.rows,
              package_sha256=built.sha256)
     return Status.AWAITING_SIGNATURES
@@ -231,6 +232,7 @@ def _bast_content(ctx: DeliveryContext, terms: Terms, row: dict[str, object], **
         justification=asked.justification, purpose=program.purpose,
         criteria=kriteria(criteria, ctx.regions.name) if criteria else None,
         reference_date=criteria.reference_date if criteria else None, requested_fields=asked.fields,
+        example_terms=ctx.policy.agreement.example_terms(terms),
         number=str(facts["number"]), issued_on=agreement_day(now), place=ctx.settings.delivery_bast_place,
         agreement_title=terms.title, agreement_signed_on=terms.signed_on, terms_version=terms.version,
         parties=(parties[0], parties[1]), program_code=program.code, program_title=program.title,

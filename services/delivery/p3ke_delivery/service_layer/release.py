@@ -28,17 +28,17 @@ from p3ke_delivery.adapters import package, subjects
 from p3ke_delivery.adapters.keys import LinkClaims, LinkError
 from p3ke_delivery.adapters.orm import download_links, handovers
 from p3ke_delivery.adapters.repository import get_handover, links_of
-from p3ke_delivery.domain import messages
-from p3ke_delivery.domain.messages import Lang, Released
-from p3ke_delivery.domain.model import ENDED, Status, aware, status_problem
+from p3ke_delivery.domain.messages import M, Released, not_bound, status_refusal
+from p3ke_delivery.domain.model import ENDED, Status, aware
 from p3ke_delivery.domain.request import AskedFor
-from p3ke_delivery.service_layer import agreement_steps, data_keys
+from p3ke_delivery.service_layer import agreement_steps, data_keys, milestones
 from p3ke_delivery.service_layer.agreement_steps import StepRefused
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.envelope import DataKey, EnvelopeError, KeyDestroyed
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
+from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_platform.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
@@ -47,12 +47,11 @@ log = get_logger(__name__)
 def _handover(session: Any, handover_id: str) -> RowMapping:
     row = get_handover(session, handover_id)
     if row is None:
-        raise Refused(404, f"no handover {handover_id}", rule="not-found")
+        raise Refused(404, M("handover.not_found", handover=handover_id), rule="not-found")
     return row
 
 
-def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, what: str, released: Released,
-                 lang: Lang) -> None:
+def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, released: Released) -> None:
     """The policy's answer for party 1 releasing and the caller receiving this handover's data now, then the
     handover's state, then whether the caller is the requester (or the recipient the request named)."""
     fields = json.loads(row["fields"]) if row["fields"] else []
@@ -67,20 +66,19 @@ def _may_receive(ctx: DeliveryContext, principal: Principal, row: RowMapping, wh
         raise Refused(403, refused.reason, rule=refused.rule) from None
     if row["status"] != Status.SIGNED:
         code = 410 if row["status"] == Status.REVOKED else 409
-        raise Refused(code, status_problem(row["status"], what), rule="status")
+        raise Refused(code, status_refusal(row["status"], released), rule="status")
     request = AskedFor.of(row)
     if request.bound and not request.may_receive(principal.org, principal.subject):
-        raise Refused(403, messages.not_bound(lang, released, handover_id=row["handover_id"],
-                                              request_id=row["request_id"], org=principal.org,
-                                              subject=principal.subject, has_recipient=request.recipient is not None),
-                      rule="requester")
+        raise Refused(403, not_bound(released, handover_id=row["handover_id"], request_id=row["request_id"],
+                                     org=principal.org, subject=principal.subject,
+                                     has_recipient=request.recipient is not None), rule="requester")
 
 
-def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal, lang: Lang = "id") -> dict[str, Any]:
+def release_password(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
     now = ctx.clock()
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "releasing the package password", "password", lang)
+        _may_receive(ctx, principal, row, "password")
         try:  # a disposed handover answers 410 to every release, whatever was released before
             data_key = data_keys.handover_key(ctx, uow.session, handover_id)
         except KeyDestroyed as gone:
@@ -88,10 +86,10 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
         if row["password_released_at"] is not None:
             # when, not to whom: the answer names no other person
             at = aware(row["password_released_at"]).isoformat(timespec="seconds")
-            raise Refused(409, messages.text(lang, "released-once", at=at), rule="released-once")
+            raise Refused(409, M("released_once", at=at), rule="released-once")
         sealed = row["password_ciphertext"]
         if not sealed:
-            raise Refused(409, messages.text(lang, "no-password"), rule="released-once")
+            raise Refused(409, M("no_password"), rule="released-once")
         password = ctx.keys.open(handover_id, sealed, data_key)
         taken = uow.session.execute(
             update(handovers).where(handovers.c.handover_id == handover_id,
@@ -101,7 +99,7 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
             .values(password_released_at=now, password_released_to=principal.subject,
                     password_ciphertext=None, updated_at=now)).rowcount
         if taken != 1:
-            raise Refused(409, messages.text(lang, "released-concurrently"), rule="released-once")
+            raise Refused(409, M("released_concurrently"), rule="released-once")
         uow.record_access(actor=principal.actor(), action="release-key", resource_type="package-password",
                           resource_id=handover_id, record_count=row["record_count"],
                           agreement_id=row["agreement_id"], program=row["program"],
@@ -111,13 +109,13 @@ def release_password(ctx: DeliveryContext, handover_id: str, principal: Principa
             "package_sha256": row["package_sha256"]}
 
 
-def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal, lang: Lang = "id") -> dict[str, Any]:
+def issue_link(ctx: DeliveryContext, handover_id: str, principal: Principal) -> dict[str, Any]:
     now = ctx.clock()
     expires = now + timedelta(seconds=ctx.settings.delivery_link_ttl_seconds)
     link_id = secrets.token_hex(12)
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "a download link", "link", lang)
+        _may_receive(ctx, principal, row, "link")
         uow.session.execute(insert(download_links).values(
             link_id=link_id, handover_id=handover_id, issued_to=principal.subject, issued_at=now,
             expires_at=expires, downloads=0))
@@ -138,29 +136,28 @@ class Download:
     size: int
 
 
-def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str,
-             lang: Lang = "id") -> Download:
+def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token: str) -> Download:
     now = ctx.clock()
     try:
         claims = ctx.keys.verify_link(token, now=now)
     except LinkError as exc:
-        raise Refused(410 if "expired" in str(exc) else 403, str(exc), rule="link") from None
+        raise Refused(410 if "expired" in str(exc) else 403, M("link.rejected", reason=str(exc), handover=handover_id),
+                      rule="link") from None
     except (ValueError, KeyError):
-        raise Refused(403, "the download link is malformed", rule="link") from None
+        raise Refused(403, M("link.malformed", handover=handover_id), rule="link") from None
     if claims.handover_id != handover_id:
-        raise Refused(403, f"the download link was issued for handover {claims.handover_id}, not {handover_id}",
-                      rule="link")
+        raise Refused(403, M("link.other_handover", issued_for=claims.handover_id, handover=handover_id), rule="link")
     if claims.issued_to != principal.subject:
-        raise Refused(403, "the download link was issued to another account; links are personal", rule="link")
+        raise Refused(403, M("link.other_account"), rule="link")
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
-        _may_receive(ctx, principal, row, "a download", "download", lang)
+        _may_receive(ctx, principal, row, "download")
         link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == claims.link_id), None)
         if link is None:
-            raise Refused(403, "the download link is not known here", rule="link")
+            raise Refused(403, M("link.unknown"), rule="link")
         if link["revoked_at"] is not None:
-            raise Refused(410, f"the download link was revoked at "
-                               f"{aware(link['revoked_at']).isoformat(timespec='seconds')}", rule="link")
+            raise Refused(410, M("link.revoked", at=aware(link["revoked_at"]).isoformat(timespec="seconds")),
+                          rule="link")
         try:
             data_key = data_keys.handover_key(ctx, uow.session, handover_id)
         except KeyDestroyed as gone:
@@ -169,6 +166,7 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
         stream = _open_package(path, row["package_size"], data_key)
         uow.session.execute(update(download_links).where(download_links.c.link_id == link["link_id"])
                             .values(downloads=download_links.c.downloads + 1, last_download_at=now))
+        milestones.first_download(uow, row, now)  # the package's retention period starts at its first download
         _record_download(ctx, uow, principal, row, link["link_id"], now)
     log.info("package downloaded", handover_id=handover_id, link_id=link["link_id"])
     return Download(stream, row["package_file"], row["package_sha256"], row["package_size"])
@@ -177,8 +175,7 @@ def download(ctx: DeliveryContext, handover_id: str, principal: Principal, token
 def _open_package(path: Path, size: int, data_key: DataKey | None) -> BinaryIO:
     """The stored package, opened (so a disposal removing the file now does not cut the download short) and
     checked: present, of the size its package implies, its start authentic under the handover's data key."""
-    gone = Refused(410, "paket tidak lagi disimpan (atau rusak); tidak ada yang diberikan / the package is no longer "
-                        "held (or damaged); nothing is released", rule="package")
+    gone = Refused(410, M("package.gone"), rule="package")
     if not path.is_file() or path.stat().st_size != package.stored_size(size, data_key):
         raise gone
     try:
@@ -196,7 +193,8 @@ def _record_download(ctx: DeliveryContext, uow: UnitOfWork, principal: Principal
     uow.record_access(actor=principal.actor(), action="download", resource_type="package", resource_id=handover_id,
                       outcome="allowed", at=now, record_count=row["record_count"], agreement_id=row["agreement_id"],
                       program=row["program"], reason=f"package of BAST {row['bast_number']} (link {link_id})",
-                      subject_refs=subjects.read_refs(ctx.storage.path(handover_id, subjects.REFS_FILE)))
+                      subject_refs=subjects.read_refs(ctx.storage.path(handover_id, subjects.REFS_FILE)),
+                      subject_key_id=row["subject_key_id"] or LEGACY_KEY_ID)
 
 
 def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal: Principal) -> dict[str, Any]:
@@ -205,11 +203,10 @@ def revoke_link(ctx: DeliveryContext, handover_id: str, link_id: str, principal:
         _handover(uow.session, handover_id)
         link = next((x for x in links_of(uow.session, handover_id) if x["link_id"] == link_id), None)
         if link is None:
-            raise Refused(404, f"no download link {link_id} for handover {handover_id}", rule="not-found")
+            raise Refused(404, M("link.not_found", link=link_id, handover=handover_id), rule="not-found")
         party1_steward = principal.org == ctx.policy.terms_at(now).party(1).org and "data-steward" in principal.roles
         if link["issued_to"] != principal.subject and not party1_steward:
-            raise Refused(403, "a link is revoked by the account it was issued to, or by PIHAK KESATU's data "
-                               "steward", rule="role")
+            raise Refused(403, M("link.revoke_not_allowed"), rule="role")
         uow.session.execute(update(download_links).where(download_links.c.link_id == link_id,
                                                          download_links.c.revoked_at.is_(None))
                             .values(revoked_at=now))
@@ -223,14 +220,29 @@ def revoke(ctx: DeliveryContext, handover_id: str, principal: Principal, reason:
     with ctx.unit_of_work() as uow:
         row = _handover(uow.session, handover_id)
         if row["status"] in ENDED:
-            raise Refused(409, f"the handover is already {row['status']}; nothing to revoke", rule="status")
-        uow.session.execute(update(handovers).where(handovers.c.handover_id == handover_id)
-                            .values(status=Status.REVOKED, revoked_at=now, revoked_by=principal.subject,
-                                    reason=f"revoked: {reason}", password_ciphertext=None, updated_at=now))
+            raise Refused(409, M("revoke.ended", status=row["status"]), rule="status")
+        revoked = uow.session.execute(
+            update(handovers).where(handovers.c.handover_id == handover_id, handovers.c.status.not_in(list(ENDED)))
+            .values(status=Status.REVOKED, revoked_at=now, revoked_by=principal.subject,
+                    reason=f"revoked: {reason}", password_ciphertext=None, updated_at=now)).rowcount
+        if revoked != 1:  # revoked (or ended) by another request meanwhile
+            raise Refused(409, M("revoke.ended", status=Status.REVOKED), rule="status")
+        milestones.emit(uow, row, "handover-revoked", now)
         uow.session.execute(update(download_links).where(download_links.c.handover_id == handover_id,
                                                          download_links.c.revoked_at.is_(None))
                             .values(revoked_at=now))
-        data_keys.destroy_in(ctx, uow.session, handover_id, f"revoked: {reason}", now)
+        destroyed = data_keys.destroy_in(ctx, uow.session, handover_id, f"revoked: {reason}", now)
+        if row["package_file"]:  # the package is destroyed with the revocation: an erase record (UU PDP Art. 43-44)
+            refs = list(dict.fromkeys(subjects.read_refs(ctx.storage.located(handover_id, subjects.REFS_FILE))))
+            key = f"; kunci data {destroyed.key_id} dimusnahkan / data key {destroyed.key_id} destroyed" if destroyed \
+                else ""
+            uow.record_access(actor=principal.actor(), action="erase", resource_type="package",
+                              resource_id=handover_id, at=now, record_count=row["record_count"],
+                              agreement_id=row["agreement_id"], program=row["program"],
+                              reason=f"package: dimusnahkan karena serah terima dicabut / destroyed as the handover "
+                                     f"was revoked; sha256 {row['package_sha256'] or '-'}{key}",
+                              subject_refs=refs, subject_key_id=(row["subject_key_id"] or LEGACY_KEY_ID) if refs
+                              else None)
     if row["package_file"]:
         ctx.storage.remove(handover_id, row["package_file"])
     log.info("handover revoked", handover_id=handover_id, by=principal.subject)

@@ -18,7 +18,8 @@ from p3ke_delivery.adapters import pdf_signatures
 from p3ke_delivery.adapters.certificates import load_crls
 from p3ke_delivery.adapters.orm import handovers, signatures
 from p3ke_delivery.adapters.repository import get_handover, handover_by_bast_sha256, signatures_of
-from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Status, aware, status_problem
+from p3ke_delivery.domain.messages import M, status_refusal
+from p3ke_delivery.domain.model import PARTY_NAMES, SIGNABLE, Status, aware
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import get_logger
@@ -51,29 +52,29 @@ def check_signing_role(ctx: DeliveryContext, principal: Principal) -> None:
     now = ctx.clock()
     decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", at=now)
     if not decision.allowed and decision.rule == "role":
-        raise Refused(403, f"now ({now.isoformat(timespec='seconds')}): {decision.reason}", rule=decision.rule)
+        raise Refused(403, M("signing.refused_now", at=now.isoformat(timespec="seconds"), reason=decision.reason),
+                      rule=decision.rule)
 
 
 def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principal, pdf: bytes) -> dict[str, Any]:
     now = ctx.clock()
     if len(pdf) > ctx.settings.delivery_max_upload_bytes:
-        raise Refused(413, f"the upload is {len(pdf)} bytes; the limit is {ctx.settings.delivery_max_upload_bytes}",
+        raise Refused(413, M("upload.too_large_declared", size=len(pdf), limit=ctx.settings.delivery_max_upload_bytes),
                       rule="too-large")
     with ctx.unit_of_work() as uow:
         row = get_handover(uow.session, handover_id)
         if row is None:
-            raise Refused(404, f"no handover {handover_id}", rule="not-found")
+            raise Refused(404, M("handover.not_found", handover=handover_id), rule="not-found")
         signed = {s["party"]: s for s in signatures_of(uow.session, handover_id)}
     if row["status"] not in SIGNABLE:
-        raise Refused(409, status_problem(row["status"], "signing") if row["status"] != Status.SIGNED
-                      else "both parties have already signed this BAST", rule="status")
+        raise Refused(409, status_refusal(row["status"], "signing") if row["status"] != Status.SIGNED
+                      else M("signing.both_signed"), rule="status")
     issued = ctx.storage.read(handover_id, row["bast_file"])
     current = ctx.storage.read(handover_id, row["current_file"])
     try:
         anchors, mapping, crls = ctx.trust_anchors, ctx.signatory_certificates, revocation_lists(ctx)
     except ConfigurationError as exc:
-        raise Refused(503, f"tanda tangan tidak dapat diperiksa / signatures cannot be verified: {exc}",
-                      rule="configuration") from None
+        raise Refused(503, M("signing.unverifiable", problem=str(exc)), rule="configuration") from None
     try:
         new = pdf_signatures.verify_upload(
             pdf, issued=issued, current=current, signed_fields={s["field"] for s in signed.values()},
@@ -89,37 +90,37 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     ids = mapping.signatories_of(new.facts)
     known = [s for s in terms.signatories if s.id in ids]
     if not known:
-        raise Refused(403, f"the signer's certificate (subject '{new.facts.subject}', serial {new.facts.serial}) "
-                           f"is not the certificate of any signatory of the agreement (terms {terms.version}); "
-                           f"signatories: {', '.join(s.id for s in terms.signatories)}", rule="wrong-signer")
+        raise Refused(403, M("signing.unknown_certificate", subject=new.facts.subject, serial=new.facts.serial,
+                             terms=terms.version, signatories=", ".join(s.id for s in terms.signatories)),
+                      rule="wrong-signer")
     signatory = known[0]
     if signatory.party in signed:
         earlier = signed[signatory.party]
-        raise Refused(409, f"{PARTY_NAMES[signatory.party]} has already signed this BAST (signatory "
-                           f"{earlier['signatory_id']}, {earlier['received_at'].isoformat(timespec='seconds')}); "
-                           f"a party signs once", rule="already-signed")
+        at = earlier["received_at"].isoformat(timespec="seconds")
+        raise Refused(409, M("signing.already_signed", party=PARTY_NAMES[signatory.party],
+                             signatory=earlier["signatory_id"], at=at),
+                      rule="already-signed")
     if signatory.party != new.party:
-        raise Refused(403, f"the signature is in {PARTY_NAMES[new.party]}'s field ({new.field}) but the signer "
-                           f"is {signatory.id}, signatory of {PARTY_NAMES[signatory.party]}", rule="wrong-field")
+        raise Refused(403, M("signing.wrong_field", field_party=PARTY_NAMES[new.party], field=new.field,
+                             signatory=signatory.id, signatory_party=PARTY_NAMES[signatory.party]), rule="wrong-field")
     expected = row[f"signatory_{new.party}"]
     if signatory.id != expected:
-        raise Refused(403, f"the BAST names {expected} as {PARTY_NAMES[new.party]}'s signatory; this "
-                           f"certificate belongs to {signatory.id}", rule="wrong-signer")
+        raise Refused(403, M("signing.not_named_signatory", expected=expected, party=PARTY_NAMES[new.party],
+                             signatory=signatory.id), rule="wrong-signer")
 
     # when: the agreement must be in force when signed (as claimed) and when the signature arrives
     skew = timedelta(seconds=ctx.settings.delivery_signing_skew_seconds)
     signed_at = new.signed_at or now
     if signed_at > now + skew:
-        raise Refused(422, f"the signature claims a signing time in the future ({signed_at.isoformat()})",
-                      rule="signing-time")
+        raise Refused(422, M("signing.time_future", at=signed_at.isoformat()), rule="signing-time")
     if row["bast_issued_at"] and signed_at < aware(row["bast_issued_at"]) - skew:
-        raise Refused(422, f"the signature claims a signing time ({signed_at.isoformat()}) before the BAST was "
-                           f"issued ({aware(row['bast_issued_at']).isoformat()})", rule="signing-time")
-    for moment, label in ((signed_at, "at the signing time"), (now, "now")):
+        raise Refused(422, M("signing.time_before_issue", at=signed_at.isoformat(),
+                             issued=aware(row["bast_issued_at"]).isoformat()), rule="signing-time")
+    for moment, key in ((signed_at, "signing.refused_at_signing_time"), (now, "signing.refused_now")):
         decision = ctx.policy.decide(principal.org, principal.roles, "sign-bast", row["program"],
                                      at=moment, signatory_id=signatory.id, purpose=row["purpose"])
         if not decision.allowed:
-            raise Refused(403, f"{label} ({moment.isoformat(timespec='seconds')}): {decision.reason}",
+            raise Refused(403, M(key, at=moment.isoformat(timespec="seconds"), reason=decision.reason),
                           rule=decision.rule)
 
     # record it: only if nobody changed the BAST meanwhile (the other party, a revocation)
@@ -136,8 +137,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
             .values(current_file=name, current_sha256=digest, status=new_status, updated_at=now,
                     signed_at=now if both else None)).rowcount
         if changed != 1:
-            raise Refused(409, "the BAST changed while the upload was checked (the other party signed, or the "
-                               "handover was revoked); download it again", rule="concurrent-change")
+            raise Refused(409, M("signing.concurrent_change"), rule="concurrent-change")
         uow.session.execute(insert(signatures).values(
             handover_id=handover_id, party=new.party, org=signatory.org, signatory_id=signatory.id,
             field=new.field, certificate_sha256=new.facts.sha256, certificate_subject=new.facts.subject[:1000],
@@ -170,6 +170,5 @@ def _other_bast(ctx: DeliveryContext, pdf: bytes, handover_id: str) -> Refused |
         other = handover_by_bast_sha256(uow.session, original)
     if other is None or other["handover_id"] == handover_id:
         return None
-    return Refused(422, f"the signature is over a different BAST: the upload is BAST {other['bast_number']} of "
-                        f"handover {other['handover_id']}, not the BAST of handover {handover_id}",
-                   rule="not-this-bast")
+    return Refused(422, M("signing.other_bast", bast=other["bast_number"], other=other["handover_id"],
+                          handover=handover_id), rule="not-this-bast")

@@ -52,7 +52,7 @@ GONE = ("isi baris tidak lagi tersedia dalam bentuk terbuka: berkas ekstrak suda
 
 def lookup(ctx: DeliveryContext, nik: str) -> list[HeldRecord]:
     """Every prepared handover whose extract holds `nik`, oldest first, one record per row of the person."""
-    ref = subject_ref(ctx.settings.subject_hash_key, nik)
+    ring = ctx.settings.subject_key_ring
     with ctx.unit_of_work() as uow:
         rows = [dict(r) for r in uow.session.execute(
             select(handovers).where(handovers.c.status.not_in([str(s) for s in UNPREPARED]))
@@ -60,6 +60,8 @@ def lookup(ctx: DeliveryContext, nik: str) -> list[HeldRecord]:
     records: list[HeldRecord] = []
     for row in rows:
         ledger = ctx.storage.path(str(row["handover_id"]), subjects.REFS_FILE)
+        key = ring.get(row.get("subject_key_id"))  # the key the ledger was written with (NULL: k1)
+        ref = key.ref(nik) if key is not None else subject_ref(ctx.settings.subject_hash_key, nik)
         if ledger.is_file() and not _ledger_names(ledger, ref):
             continue
         records += _records(ctx, row, nik, named=ledger.is_file())

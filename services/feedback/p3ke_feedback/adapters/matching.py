@@ -97,8 +97,27 @@ def register_vocabularies(con: duckdb.DuckDBPyConnection, regions: Regions) -> N
                                            "status": [s.value for s in STATUS_ALIASES.values()]}))
 
 
+SUMMARY = r"(?i)^\s*(jumlah|total|sub ?total|grand ?total|rekap(itulasi)?|keterangan|catatan|sumber|dicetak|printed)\b"
+"""A row whose first value starts so, with nothing like a NIK in the NIK column, is a summary row under the table
+("Jumlah Data: 5000", in whichever column)."""
+
+
+def skipped_rows(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(blank rows, summary rows) of `raw`: not data, left out by `validate` (not rejected)."""
+    fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
+              "nilai_manfaat")
+    blank = " AND ".join(f"nullif(trim({f}), '') IS NULL" for f in fields)
+    summary = (f"NOT coalesce(regexp_matches(nik, '[0-9]{{6}}'), false) "
+               f"AND regexp_matches(concat_ws(' ', {', '.join(fields)}), $summary)")
+    row = con.execute(f"""SELECT count(*) FILTER (WHERE {blank} AND coalesce(trim(__extra), '') = ''),
+        count(*) FILTER (WHERE {summary}) FROM raw""", {"summary": SUMMARY}).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, header_line: int | None) -> None:
     """From `raw` create `v`: the fields kept, `has_error`, and the row's findings (code and masked value).
+    Blank rows and summary rows (`SUMMARY`, no NIK) are not data: left out (`skipped_rows` counts them).
 
     One pass, materialising only what is kept: the checks' intermediate values live in the pipeline.
     Columns with few distinct values (dates, status, program, benefit value) are parsed once per distinct
@@ -113,7 +132,10 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
         b AS (SELECT row, line, sheet, nik AS nik_raw, nama AS nama_raw, kode_wilayah AS kw_raw,
                      program AS program_raw, kegiatan, tanggal_mulai AS mulai_raw, tanggal_selesai AS selesai_raw,
                      status AS status_raw, nilai_manfaat AS nilai_raw, malformed
-              FROM t WHERE coalesce({", ".join(fields)}) IS NOT NULL OR malformed),
+              FROM t WHERE (coalesce({", ".join(fields)}) IS NOT NULL
+                            AND NOT (NOT coalesce(regexp_matches(nik, '[0-9]{{6}}'), false)
+                                     AND regexp_matches(concat_ws(' ', {", ".join(fields)}), $summary)))
+                           OR malformed),
         dates AS (SELECT d, CASE WHEN year(v) BETWEEN 2000 AND 2100 THEN v END AS v FROM (
                       SELECT d, coalesce(TRY_CAST(d AS DATE), try_strptime(d, $formats)::DATE,
                                          TRY_CAST(d AS TIMESTAMP)::DATE) AS v
@@ -180,7 +202,7 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
             CASE WHEN kw_known THEN left(kw, 4) ELSE '' END AS row_region,
             status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai,
             CASE WHEN {anything} THEN list_filter([{found}], lambda f: f IS NOT NULL) END AS findings
-        FROM chk""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS})
+        FROM chk""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS, "summary": SUMMARY})
     con.execute("DROP TABLE raw")
 
 

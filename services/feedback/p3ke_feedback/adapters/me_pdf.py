@@ -5,6 +5,11 @@ reportlab lays out the document; charts are the same PNGs the API serves (adapte
 only: no names, no NIKs; handovers are named by their BAST numbers. Confidential to the two parties
 (Art. 10(3)): every page says so. Figures are as the report's reader may see them (`Report.shown`): for
 party 2 the match classes are merged and small cells suppressed, shown as "x".
+
+It ends with an approval block (*Pengesahan*): for each party who prepared the report (its liaison office,
+Art. 13) and who approves it (its signatory in the agreement), each with name, NIP, date and a signature line.
+Every word a reader sees is Indonesian, statuses included. Made while the agreement's example records are loaded
+(`Parties.example_terms`), it is marked as a test document on every page (p3ke_platform.pdf.marked_as_test).
 """
 
 from __future__ import annotations
@@ -36,8 +41,17 @@ from p3ke_feedback.domain.vocabulary import (
     Status,
     class_labels_id,
 )
-from p3ke_platform.pdf import FooterDrawer, page_total_canvas
+from p3ke_platform.pdf import FooterDrawer, marked_as_test, page_total_canvas
 from p3ke_platform.pdf import escape_markup as _esc
+
+
+@dataclass(frozen=True)
+class Official:
+    """Who prepares or approves the report for a party: a position, and the name when the agreement prints it
+    (else written in by hand, with the NIP and the date)."""
+
+    position: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,33 @@ class Parties:
     party_1_unit: str
     party_2: str
     party_2_unit: str
+    prepared_by: tuple[Official, Official] = (Official("Pejabat penghubung PIHAK KESATU"),
+                                              Official("Pejabat penghubung PIHAK KEDUA"))
+    """Per party, who prepares the report: its liaison office (Art. 13)."""
+    approved_by: tuple[Official, Official] = (Official("Penanda tangan PIHAK KESATU"),
+                                              Official("Penanda tangan PIHAK KEDUA"))
+    """Per party, who approves it: its signatory in the agreement."""
+    example_terms: str | None = None
+    """The example terms it was made from (`Agreement.example_terms`): a test document; None: a real one."""
+
+    @classmethod
+    def of(cls, terms: Any, *, example_terms: str | None = None) -> Parties:
+        """The parties as the agreement's `terms` (p3ke_platform.agreement.Terms) name them: each party's liaison
+        office (Art. 13) prepares the report, its signatory approves it."""
+        p1, p2 = terms.party(1), terms.party(2)
+
+        def preparer(party: int) -> Official:
+            office = next((o for o in terms.liaison_officers if o.party == party), None)
+            return Official(f"{office.position} (pejabat penghubung)") if office else cls.prepared_by[party - 1]
+
+        def approver(party: int) -> Official:
+            signatory = next((s for s in terms.signatories if s.party == party), None)
+            return Official(signatory.position, signatory.name) if signatory else cls.approved_by[party - 1]
+
+        return cls(reference=terms.reference, title=" ".join(terms.title.split()), party_1=p1.name,
+                   party_1_unit=p1.unit, party_2=p2.name, party_2_unit=p2.unit,
+                   prepared_by=(preparer(1), preparer(2)), approved_by=(approver(1), approver(2)),
+                   example_terms=example_terms)
 
 
 _BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=13, alignment=TA_JUSTIFY)
@@ -68,6 +109,11 @@ _S = {
     "caption": ParagraphStyle("caption", parent=_BASE, fontSize=8, leading=10, alignment=TA_CENTER,
                               textColor=colors.HexColor("#555555"), spaceAfter=6),
     "note": ParagraphStyle("note", parent=_BASE, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#555555")),
+    "sign": ParagraphStyle("sign", parent=_BASE, alignment=TA_CENTER, leading=12.5),
+    "sign_small": ParagraphStyle("sign_small", parent=_BASE, fontSize=8.5, leading=11, alignment=TA_CENTER),
+    "sign_caption": ParagraphStyle("sign_caption", parent=_BASE, fontSize=7, leading=9, alignment=TA_CENTER,
+                                   textColor=colors.HexColor("#777777")),
+    "sign_left": ParagraphStyle("sign_left", parent=_BASE, fontSize=8.5, leading=12, alignment=0, leftIndent=8 * mm),
 }
 HEAD_BG = colors.HexColor("#1f3b63")
 ZEBRA = colors.HexColor("#eef2f7")
@@ -199,6 +245,67 @@ def _observations(report: Report) -> list[str]:
     return notes or ["Belum ada serah terima atau data balikan pada periode ini."]
 
 
+DCI_WORDS = {"1 Active": "aktif", "2 Deceased": "meninggal dunia", "3 Graduated": "lulus",
+             "4 Suspended": "ditangguhkan"}
+"""The DCI enrolment statuses (spdci.org IBR EnrollmentStatusEnum) in Indonesian, with their codes."""
+
+
+def _status_words() -> str:
+    """Each status's Indonesian label with the DCI enrolment status it matches, in Indonesian: `Selesai/lulus
+    (status DCI 3, lulus)`; a status without a DCI match says so."""
+    parts = []
+    for status in Status:
+        info = STATUSES[status]
+        dci = info.dci_enrollment_status
+        match = (f"status DCI {dci.split()[0]}, {DCI_WORDS.get(dci, dci)}" if dci else "tanpa padanan status DCI")
+        if info.dci_payment_status:
+            match += ", pembayaran berhasil"
+        parts.append(f"<i>{_esc(info.label_id)}</i> ({match})")
+    return "; ".join(parts)
+
+
+_BLANK = "...................................."
+
+
+def _official_cell(role: str, official: Official) -> list[Any]:
+    """One signature: the role (`Disusun oleh`), the position, space to sign, the signature line, then the name
+    (printed, or a line to write it on), NIP and date lines."""
+    name = f"<b>{_esc(official.name)}</b>" if official.name else _BLANK
+    return [
+        _p(f"{role},", "sign"),
+        _p(_esc(official.position), "sign_small"),
+        Spacer(1, 15 * mm),
+        HRFlowable(width="78%", thickness=0.6, color=colors.black, spaceBefore=0, spaceAfter=2),
+        _p("(tanda tangan)", "sign_caption"),
+        _p(f"Nama: {name}", "sign_left"),
+        _p(f"NIP: {_BLANK}", "sign_left"),
+        _p(f"Tanggal: {_BLANK}", "sign_left"),
+    ]
+
+
+def _approval(parties: Parties, generated_on: date) -> KeepTogether:
+    """VIII. Pengesahan: per party, who prepared the report and who approves it, each with a signature line."""
+    head = [_p(f"<b>PIHAK KESATU</b><br/>{_esc(parties.party_1)}", "sign"),
+            _p(f"<b>PIHAK KEDUA</b><br/>{_esc(parties.party_2)}", "sign")]
+    rows = [head,
+            [_official_cell("Disusun oleh", parties.prepared_by[0]), _official_cell("Disusun oleh",
+                                                                                    parties.prepared_by[1])],
+            [_official_cell("Disetujui oleh", parties.approved_by[0]),
+             _official_cell("Disetujui oleh", parties.approved_by[1])]]
+    table = Table(rows, colWidths=[87 * mm, 87 * mm])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                               ("LINEBELOW", (0, 0), (-1, 0), 0.6, HEAD_BG),
+                               ("LINEAFTER", (0, 0), (0, -1), 0.4, colors.HexColor("#b8c2d0")),
+                               ("TOPPADDING", (0, 1), (-1, -1), 6), ("BOTTOMPADDING", (0, 1), (-1, -1), 8)]))
+    return KeepTogether([
+        _p("VIII. Pengesahan", "h1"),
+        _p(f"Laporan monitoring dan evaluasi ini disusun dan disetujui oleh PARA PIHAK (Pasal 7 Perjanjian Kerja "
+           f"Sama). Disiapkan oleh sistem pada {tanggal(generated_on)}; berlaku setelah ditandatangani PARA PIHAK.",
+           "body"),
+        table,
+    ])
+
+
 def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
     """The M&E report for `report` (province level, the whole period as one bucket)."""
     label = periode(report.start, report.end)
@@ -282,7 +389,7 @@ def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
                desil_rows, [44, 19, 19, 19, 19, 26, 28]),
         Spacer(1, 4 * mm),
         _table(["Program", *(STATUSES[s].label_id for s in Status)], status_rows, [44, 22, 22, 22, 22, 22, 20]),
-        _p("Status mengikuti status kepesertaan DCI (Active, Graduated, Suspended, Deceased) bila sepadan.", "note"),
+        _p(f"Status penerima: {_status_words()}.", "note"),
     ]
     # VI. timeliness
     time_rows = [[_program(t.program), angka(t.handovers), angka(t.with_feedback), desimal(t.median_days),
@@ -309,5 +416,7 @@ def render(report: Report, parties: Parties, *, generated_on: date) -> bytes:
            "atas permintaan salah satu pihak dan persetujuan pihak lainnya (Pasal 10 ayat (3)); yang diumumkan hanya "
            "agregat dengan sel kecil disamarkan.", "note"),
     ]
-    doc.build(story, canvasmaker=page_total_canvas(_footer(f"Laporan M&E Data P3KE, {label}"), "Canvas"))
+    story.append(_approval(parties, generated_on))
+    footer = marked_as_test(_footer(f"Laporan Monev Data P3KE, {label}"), parties.example_terms)
+    doc.build(story, canvasmaker=page_total_canvas(footer, "Canvas"))
     return buffer.getvalue()

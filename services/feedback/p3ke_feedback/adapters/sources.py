@@ -17,13 +17,26 @@ import duckdb
 
 from p3ke_feedback.domain.layout import COLUMNS, MIN_HEADER_SCORE, Layout, map_headers, score
 from p3ke_platform.duckdb_engine import sql_path
+from p3ke_platform.i18n import DEFAULT, Lang
 from p3ke_platform.tabular import sources as tabular
+from p3ke_platform.tabular.errors import Explained, explain
 from p3ke_platform.tabular.layout import shown_names
 from p3ke_platform.tabular.sources import FALLBACK_ENCODING, Format, NotATable
 
 IDENTITY = ("nik",)  # the identity number a spreadsheet may have turned into a number
-NO_HEADER = "no header row naming the data balikan columns in the first {lines} lines"
-NO_SHEET = "no worksheet has a header row naming the data balikan columns in its first {rows} rows"
+NO_HEADER = "file.no_header_feedback"  # catalogue keys (findings.po)
+NO_SHEET = "file.no_sheet_feedback"
+
+
+class Note(Explained):
+    """A file-level note (``file.<code>`` of the findings catalogue): what was read, what was ignored, a column
+    systematically wrong. ``explained(lang)``: the message and how to fix it."""
+
+    def _params(self, lang: Lang) -> dict[str, object]:
+        out = super()._params(lang)
+        if "delimiter" in out:
+            out["delimiter"] = explain(f"delimiter.{out['delimiter']}", lang)[0]
+        return out
 
 
 @dataclass
@@ -31,19 +44,24 @@ class Staged:
     fmt: Format
     layout: Layout
     rows: int
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     header_line: int = 1  # CSV: 1-based line of the header (a row's line is header_line + row)
 
+    def note_texts(self, lang: Lang = DEFAULT) -> list[str]:
+        return [n.explained(lang) for n in self.notes]
 
-def _unknown_note(layout: Layout) -> list[str]:
+
+def _unknown_note(layout: Layout) -> list[Note]:
     if not layout.unknown:
         return []
-    return [f"columns not in the data balikan layout were ignored: {shown_names(layout.unknown)}"]
+    return [Note(key="file.columns_unknown", columns=shown_names(layout.unknown))]
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
     head = tabular.sniff_csv_head(path, score, no_header=NO_HEADER, min_score=MIN_HEADER_SCORE)
-    notes = [f"the file is not UTF-8; it was read as {FALLBACK_ENCODING}"] if head.fallback_encoding else []
+    notes = [Note(key="file.file_read", **head.what_was_read())]
+    if head.fallback_encoding:
+        notes.append(Note(key="file.encoding_not_utf8", encoding=FALLBACK_ENCODING))
     headers, index, delim, encoding = head.headers, head.header_index, head.delimiter, head.encoding
     layout = map_headers(headers)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers)))
@@ -76,7 +94,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
                NULL::VARCHAR AS __extra
         FROM read_parquet('{sql_path(path)}')""")
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]
-    return Staged("parquet", layout, int(rows), _unknown_note(layout))
+    return Staged("parquet", layout, int(rows), [Note(key="file.file_read_parquet", columns=len(schema.names)),
+                                                 *_unknown_note(layout)])
 
 
 def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Staged:
@@ -84,15 +103,24 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Stage
     with tabular.open_workbook(path) as wb:
         scan = tabular.scan_sheets(wb, score, map_headers, no_header=NO_SHEET, min_score=MIN_HEADER_SCORE)
         sheets = scan.tables
-        tabular.stage_sheets(wb, [(s.title, s.header_row, s.layout.positions) for s in sheets], staged,
-                             columns=["sheet", "xline", *COLUMNS], line_column="xline", sheet_column="sheet",
-                             identity=IDENTITY)
+        stats = tabular.stage_sheets(wb, [(s.title, s.header_row, s.layout.positions) for s in sheets], staged,
+                                     columns=["sheet", "xline", *COLUMNS], line_column="xline", sheet_column="sheet",
+                                     identity=IDENTITY, dates=("tanggal_mulai", "tanggal_selesai"))
     con.execute(f"""CREATE TEMP TABLE raw AS SELECT *, NULL::VARCHAR AS __extra
                     FROM read_parquet('{sql_path(staged)}')""")
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]
-    notes = _unknown_note(sheets[0].layout) + scan.problems
+    notes = [Note(key="file.file_read_xlsx", sheets=", ".join(s.title for s in sheets),
+                  header_line=sheets[0].header_row, title_rows=sheets[0].header_row - 1),
+             *_unknown_note(sheets[0].layout), *(Note(p) for p in scan.problems)]
     if len(sheets) > 1:
-        notes.append(f"worksheets read one after another: {', '.join(s.title for s in sheets)}")
+        notes.append(Note(key="file.sheets_combined", sheets=", ".join(s.title for s in sheets)))
+    nik, exact = stats.numeric.get("nik", 0), stats.exact.get("nik", 0)
+    if nik - exact:
+        notes.append(Note(key="file.nik_column_numeric", count=f"{nik - exact:,}", rows=f"{stats.rows:,}"))
+    if exact:
+        notes.append(Note(key="file.nik_column_numeric_exact", count=f"{exact:,}"))
+    for column, count in stats.numeric_dates.items():
+        notes.append(Note(key="file.dates_as_numbers", column=column, count=f"{count:,}"))
     return Staged("xlsx", sheets[0].layout, int(rows), notes)
 
 
@@ -107,7 +135,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Staged:
             return _stage_parquet(con, path)
         return _stage_xlsx(con, path, work)
     except duckdb.Error as exc:
-        raise NotATable(f"the {fmt.upper()} file cannot be read as a table ({type(exc).__name__})") from None
+        raise NotATable(key="file.table_unreadable", format=fmt.upper(), error=type(exc).__name__) from None
 
 
-__all__ = ["NotATable", "Staged", "stage"]
+__all__ = ["NotATable", "Note", "Staged", "stage"]

@@ -65,8 +65,7 @@ def map_headers(headers: list[str]) -> Layout:
     matched = HEADERS.match(headers)
     missing = [c for c in COLUMNS if c not in matched.positions]
     if missing:
-        raise LayoutError(f"required column(s) missing: {', '.join(missing)}; a data balikan file has the "
-                          f"columns {', '.join(COLUMNS)} (aliases accepted, see the service README)")
+        raise LayoutError(key="file.feedback_columns_missing", columns=", ".join(missing), layout=", ".join(COLUMNS))
     return Layout(matched.positions, len(headers), matched.unknown)
 
 

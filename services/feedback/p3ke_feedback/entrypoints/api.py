@@ -28,9 +28,12 @@ from p3ke_feedback.service_layer import batches, programs, publication, queries,
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.views import view_of
 from p3ke_platform.agreement import agreement_day
+from p3ke_platform.agreement.purposes import MONITORING_EVALUATION
 from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
+from p3ke_platform.i18n import request_language
 from p3ke_platform.refusal import Refused
+from p3ke_platform.retention.api import retention_router
 from p3ke_platform.subject_records import subject_records_router
 from p3ke_platform.tabular.archive_guard import ArchiveLimits
 from p3ke_platform.tabular.csv_safe import SafeWriter
@@ -137,7 +140,7 @@ def get_batch(ctx: Ctx, batch_id: str, principal: Caller) -> dto.Batch:
 
 @router.get("/feedback-batches/{batch_id}/findings", response_model=dto.FindingsPage,
             summary="Row-level findings (values masked), page by page; the read is audited")
-def findings(ctx: Ctx, batch_id: str, principal: Caller, offset: Annotated[int, Query(ge=0)] = 0,
+def findings(ctx: Ctx, batch_id: str, principal: Caller, request: Request, offset: Annotated[int, Query(ge=0)] = 0,
              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
              code: Annotated[str | None, Query(max_length=60)] = None,
              severity: Literal["error", "warning"] | None = None) -> dto.FindingsPage:
@@ -145,7 +148,7 @@ def findings(ctx: Ctx, batch_id: str, principal: Caller, offset: Annotated[int, 
         _may_read(ctx, principal)
         with ctx.sessions() as session:
             row = queries.batch_row(session, batch_id)
-        total, items = queries.findings_page(ctx, row, offset, limit, code, severity)
+        total, items = queries.findings_page(ctx, row, offset, limit, code, severity, request_language(request))
     with ctx.unit_of_work() as uow:
         uow.record_access(actor=principal.actor(), action="read", resource_type="feedback-findings",
                           resource_id=batch_id, record_count=len(items))
@@ -154,7 +157,7 @@ def findings(ctx: Ctx, batch_id: str, principal: Caller, offset: Annotated[int, 
 
 @router.get("/feedback-batches/{batch_id}/findings.csv", response_class=StreamingResponse, responses=_CSV,
             summary="The whole findings report (masked) as CSV; the export is audited")
-def findings_csv(ctx: Ctx, batch_id: str, principal: Caller) -> StreamingResponse:
+def findings_csv(ctx: Ctx, batch_id: str, principal: Caller, request: Request) -> StreamingResponse:
     with audited_refusal(ctx, principal, action="export", resource_type="feedback-findings", resource_id=batch_id):
         _may_read(ctx, principal)
         with ctx.sessions() as session:
@@ -163,8 +166,8 @@ def findings_csv(ctx: Ctx, batch_id: str, principal: Caller) -> StreamingRespons
     with ctx.unit_of_work() as uow:
         uow.record_access(actor=principal.actor(), action="export", resource_type="feedback-findings",
                           resource_id=batch_id, record_count=count)
-    return StreamingResponse(queries.findings_csv(ctx, row), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="findings-{batch_id}.csv"'})
+    return StreamingResponse(queries.findings_csv(ctx, row, lang=request_language(request)), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="findings-{batch_id}.csv"'})
 
 
 # -- reports --------------------------------------------------------------------------------------------
@@ -187,10 +190,12 @@ def _query(program: str | None, start: str | None, end: str | None, level: str, 
 
 
 def _record_export(ctx: Context, principal: Principal, resource_type: str, program: Any, count: int) -> None:
+    # Art. 7, aggregates only: an agreement-level purpose (p3ke_platform.agreement.purposes), so a report over
+    # every program (no program) is not an access outside the programs
     with ctx.unit_of_work() as uow:
         uow.record_access(actor=principal.actor(), action="export", resource_type=resource_type,
                           resource_id=str(program) if program else "all", record_count=count,
-                          purpose="monitoring and evaluation (PKS Art. 7), aggregates only")
+                          program=str(program) if program else None, purpose=MONITORING_EVALUATION)
 
 
 @router.get("/reports", response_model=dto.Report,
@@ -264,7 +269,7 @@ def get_publication(ctx: Ctx, publication_id: str, principal: Caller) -> dto.Pub
     return dto.Publication(**content)
 
 
-routers = [router, subject_records_router(subject_records.lookup)]
+routers = [router, subject_records_router(subject_records.lookup), retention_router()]
 
 
 async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upload:
@@ -279,9 +284,7 @@ async def _receive(ctx: Context, request: Request, filename: str) -> batches.Upl
 
 def _parties(ctx: Context) -> me_pdf.Parties:
     terms = ctx.policy.terms_at(ctx.clock())
-    p1, p2 = terms.party(1), terms.party(2)
-    return me_pdf.Parties(reference=terms.reference, title=" ".join(terms.title.split()), party_1=p1.name,
-                          party_1_unit=p1.unit, party_2=p2.name, party_2_unit=p2.unit)
+    return me_pdf.Parties.of(terms, example_terms=ctx.policy.agreement.example_terms(terms))
 
 
 REPORT_CSV_COLUMNS = ("program", "period", "region", "region_name", "desil", "delivered", "served",

@@ -99,7 +99,8 @@ class Finding(BaseModel):
     field: str
     code: str
     severity: Literal["error", "warning"]
-    message: str
+    message: str = Field(description="what was found, in Indonesian (English with Accept-Language: en or ?lang=en)")
+    fix: str = Field("", description="how to fix it (cara memperbaiki), in the same language")
     value: str | None = Field(description="the value, masked (a NIK keeps its first four digits)")
     detail: str | None
 

@@ -40,6 +40,7 @@ from p3ke_platform.ids import random_id
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Refused
 from p3ke_platform.shared_files import fsync_path as fsync
+from p3ke_platform.tabular.errors import Explained
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, FeedbackReceived
 
@@ -213,9 +214,13 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
             try:
                 staged = sources.stage(con, upload.path, work)
             except (sources.NotATable, LayoutError) as exc:
-                raise Refused(422, f"{upload.filename}: {exc}", rule="layout") from None
-            if staged.rows == 0:
-                raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
+                raise Refused(422, _text("file.feedback_layout", name=upload.filename, reason=exc),
+                              rule="layout") from None
+            blank, summary = matching.skipped_rows(con)
+            if blank or summary:
+                staged.notes.append(sources.Note(key="file.rows_skipped", blank=f"{blank:,}", summary=f"{summary:,}"))
+            if staged.rows - blank - summary <= 0:
+                raise Refused(422, _text("file.feedback_no_rows", name=upload.filename), rule="empty")
             lap("read")
             signed_on = agreement_day(aware(handover["signed_at"]))
             matching.validate(con, program=sub.program, signed_on=signed_on,
@@ -225,10 +230,11 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
                                                      snapshot=found["snapshot_path"], prior=found["prior"]))
             result = matching.outcome(con)
             if result.rows == 0:
-                raise Refused(422, f"{upload.filename}: the file has a header but no data rows", rule="empty")
+                raise Refused(422, _text("file.feedback_no_rows", name=upload.filename), rule="empty")
             lap("match")
             by_code = matching.write_findings(con, work / "findings.parquet")
-            _refuse_if_nothing_served(upload.filename, result, by_code)
+            _systematic(staged, result.rows, by_code)
+            _refuse_if_nothing_served(upload.filename, result, by_code, staged)
             found["promotions"] = matching.orphans(con, found["prior"]) if sub.supersedes else []
             matching.write_rows(con, work / "rows.parquet")
             (work / "xlsx-staging.parquet").unlink(missing_ok=True)
@@ -263,17 +269,38 @@ def publish_dir(work: Path, final: Path) -> None:
     fsync(final.parent)
 
 
-def _refuse_if_nothing_served(filename: str, result: matching.Outcome, by_code: dict[str, int]) -> None:
+SYSTEMATIC = ("file.nik_column_numeric", "file.dates_as_numbers")
+"""File-level notes that name the cause of a refusal (a column systematically wrong): said first."""
+
+
+def _text(key: str, /, **params: Any) -> str:
+    """A refusal's reason with how to fix it, Indonesian then English (``Refused`` carries one text)."""
+    reason = Explained(key=key, **params)
+    return f"{reason.explained('id')} / {reason.explained('en')}"
+
+
+def _systematic(staged: sources.Staged, rows: int, by_code: dict[str, int]) -> None:
+    """A NIK column a spreadsheet turned into numbers, seen on most rows of a CSV or Parquet file: one
+    file-level note (an XLSX workbook's cells already said so while it was read)."""
+    keys = {n.key for n in staged.notes}
+    scientific = by_code.get("nik_scientific", 0)
+    if rows and scientific >= rows / 2 and "file.nik_column_numeric" not in keys:
+        staged.notes.append(sources.Note(key="file.nik_column_numeric", count=f"{scientific:,}", rows=f"{rows:,}"))
+
+
+def _refuse_if_nothing_served(filename: str, result: matching.Outcome, by_code: dict[str, int],
+                              staged: sources.Staged | None = None) -> None:
     if result.served:
         return
+    causes = [n for n in (staged.notes if staged else []) if n.key in SYSTEMATIC]
+    first = "".join(f"{_text('file.feedback_layout', name=filename, reason=n)} | " for n in causes)
     if result.rejected == result.rows:
         codes = ", ".join(f"{code} {n}" for code, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
-        raise Refused(422, f"{filename}: all {result.rows} rows have errors, nothing was stored (findings: {codes})",
+        raise Refused(422, first + _text("file.feedback_all_invalid", name=filename, rows=result.rows, codes=codes),
                       rule="all-invalid")
     dup = result.by_class.get(MatchClass.DUPLICATE.value, 0)
-    raise Refused(422, f"{filename}: none of the {result.rows} rows adds a person: {result.rejected} have errors, "
-                       f"{dup} repeat persons already reported for this program; nothing was stored",
-                  rule="nothing-new")
+    raise Refused(422, first + _text("file.feedback_nothing_new", name=filename, rows=result.rows,
+                                     rejected=result.rejected, duplicates=dup), rule="nothing-new")
 
 
 def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload, batch_id: str,
@@ -282,7 +309,8 @@ def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload
     now = ctx.clock()
     program, period = sub.program, handover["period"]
     summary = {"by_class": result.by_class, "by_status": result.by_status, "by_province": result.by_province,
-               "by_finding": by_code, "notes": staged.notes, "extract_id": handover["extract_id"]}
+               "by_finding": by_code, "notes": staged.note_texts("id"), "notes_en": staged.note_texts("en"),
+               "extract_id": handover["extract_id"]}
     row = {"batch_id": batch_id, "handover_id": sub.handover_id, "agreement_id": handover["agreement_id"],
            "program": program, "period": period, "status": "current", "supersedes": sub.supersedes,
            "superseded_by": None, "filename": upload.filename, "file_format": staged.fmt, "file_bytes": upload.size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,16 @@ from p3ke_feedback.adapters.orm import feedback_batches, signed_handovers
 from p3ke_feedback.domain.findings import BY_CODE
 from p3ke_feedback.domain.model import aware
 from p3ke_feedback.service_layer.context import Context
+from p3ke_platform import i18n
 from p3ke_platform.duckdb_engine import sql_path
+from p3ke_platform.i18n import DEFAULT, Lang
 from p3ke_platform.refusal import Refused
 from p3ke_platform.tabular.csv_safe import formula_safe_row
 
-FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "value", "detail")
+FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "fix", "value", "detail")
+_DETAIL = {"duplicate_in_batch": (re.compile(r"first reported in row (\d+)"), "row"),
+           "duplicate_across_batches": (re.compile(r"reported in batch (\S+)"), "batch")}
+"""A stored detail (English, as matching writes it) -> its catalogue key's parameter."""
 
 
 def handovers(ctx: Context, session: Session, program: str | None = None, *, limit: int = 100,
@@ -80,15 +86,22 @@ def _where(code: str | None, severity: str | None) -> tuple[str, dict[str, Any]]
     return " AND ".join(parts), params
 
 
-def _finding(values: tuple[Any, ...]) -> dict[str, Any]:
+def _finding(values: tuple[Any, ...], lang: Lang = DEFAULT) -> dict[str, Any]:
+    """A stored finding as a person reads it: message and how to fix it in ``lang``, from the catalogue."""
     row, line, sheet, code, value, detail = values
     check = BY_CODE[code]
+    if detail and code in _DETAIL:
+        pattern, param = _DETAIL[code]
+        found = pattern.fullmatch(detail)
+        if found:
+            detail = i18n.t("findings", f"{code}.detail", lang, **{param: found.group(1)})
     return {"row": row, "line": line, "sheet": sheet, "field": check.field, "code": code,
-            "severity": check.severity, "message": check.message, "value": value, "detail": detail}
+            "severity": check.severity, "message": check.text(lang), "fix": check.fix_text(lang), "value": value,
+            "detail": detail}
 
 
 def findings_page(ctx: Context, row: Any, offset: int, limit: int, code: str | None,
-                  severity: str | None) -> tuple[int, list[dict[str, Any]]]:
+                  severity: str | None, lang: Lang = DEFAULT) -> tuple[int, list[dict[str, Any]]]:
     path = _findings_file(ctx, row)
     where, params = _where(code, severity)
     con = duckdb.connect()
@@ -100,7 +113,7 @@ def findings_page(ctx: Context, row: Any, offset: int, limit: int, code: str | N
                            params).fetchall()
     finally:
         con.close()
-    return int(total), [_finding(r) for r in rows]
+    return int(total), [_finding(r, lang) for r in rows]
 
 
 def findings_count(ctx: Context, row: Any) -> int:
@@ -110,8 +123,9 @@ def findings_count(ctx: Context, row: Any) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def findings_csv(ctx: Context, row: Any, batch: int = 10_000) -> Iterator[bytes]:
-    """The whole findings report as CSV (UTF-8 with BOM, for spreadsheets), streamed."""
+def findings_csv(ctx: Context, row: Any, batch: int = 10_000, lang: Lang = DEFAULT) -> Iterator[bytes]:
+    """The whole findings report as CSV (UTF-8 with BOM, for spreadsheets), streamed; message and fix in
+    ``lang``."""
     import pyarrow.parquet as pq
 
     path = _findings_file(ctx, row)
@@ -122,7 +136,7 @@ def findings_csv(ctx: Context, row: Any, batch: int = 10_000) -> Iterator[bytes]
     for chunk in pq.ParquetFile(path).iter_batches(batch_size=batch,
                                                    columns=["row", "line", "sheet", "code", "value", "detail"]):
         for values in zip(*(chunk.column(i).to_pylist() for i in range(6)), strict=True):
-            f = _finding(values)
+            f = _finding(values, lang)
             writer.writerow(formula_safe_row(f[c] for c in FINDING_COLUMNS))  # None -> ""; formulas kept text
         yield buffer.getvalue().encode()
         buffer.seek(0)

@@ -10,24 +10,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from p3ke_ingest import p3ke_columns as cols
 from p3ke_ingest.domain.findings import FILE_CODES
 from p3ke_ingest.domain.layout import Layout, LayoutError, canonical, map_headers, score
+from p3ke_platform.i18n import DEFAULT, Lang
 from p3ke_platform.tabular import sources as tabular
 from p3ke_platform.tabular.archive_guard import ArchiveLimits
+from p3ke_platform.tabular.errors import explain
 from p3ke_platform.tabular.layout import MIN_HEADER_SCORE, shown_names
 from p3ke_platform.tabular.sources import FALLBACK_ENCODING, Format, NotATable
 
 IDENTITY = ("nik", "no_kk")  # identity numbers a spreadsheet may have turned into numbers
-NO_HEADER = "no header row with P3KE column names in the first {lines} lines: not a P3KE table"
-NO_SHEET = "no worksheet has a header row with P3KE column names in its first {rows} rows"
+DATES = ("tanggal_lahir",)  # date columns a spreadsheet may have stored as serial numbers
+NO_HEADER = "file.no_header_p3ke"  # catalogue keys (findings.po)
+NO_SHEET = "file.no_sheet_p3ke"
 
 
 @dataclass
 class FileNote:
+    """A file-level finding: a code of ``FILE_CODES``, its message ``file.<code>`` filled with ``params``."""
+
     code: str
-    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # the catalogue key, when not ``file.<code>``
+
+    @property
+    def severity(self) -> str:
+        return FILE_CODES[self.code]
+
+    def message(self, lang: Lang = DEFAULT) -> str:
+        return explain(self.key or f"file.{self.code}", lang, **self._params(lang))[0]
+
+    def fix(self, lang: Lang = DEFAULT) -> str:
+        return explain(self.key or f"file.{self.code}", lang, **self._params(lang))[1]
+
+    def _params(self, lang: Lang) -> dict[str, Any]:
+        out = dict(self.params)
+        if "delimiter" in out:
+            out["delimiter"] = explain(f"delimiter.{out['delimiter']}", lang)[0]
+        return out
 
 
 @dataclass
@@ -47,13 +70,14 @@ class Source:
     # XLSX: the staging Parquet (text columns named by canonical name, plus _line and _sheet)
     staged: Path | None = None
     numeric_identity: frozenset[str] = frozenset()  # Parquet: nik/no_kk stored as floating point
+    blank_rows: int = 0  # XLSX: blank rows skipped while staging
 
 
 def sniff_csv(path: Path, label: cols.Level) -> Source:
     head = tabular.sniff_csv_head(path, score, no_header=NO_HEADER, min_score=MIN_HEADER_SCORE)
-    notes = []
+    notes = [FileNote("file_read", head.what_was_read())]
     if head.fallback_encoding:
-        notes.append(FileNote("encoding_not_utf8", FILE_CODES["encoding_not_utf8"].format(encoding=FALLBACK_ENCODING)))
+        notes.append(FileNote("encoding_not_utf8", {"encoding": FALLBACK_ENCODING}))
     layout = map_headers(head.headers, label)
     notes += _layout_notes(layout)
     return Source(label=label, name=path.name, path=path, fmt="csv", layout=layout, notes=notes,
@@ -63,12 +87,9 @@ def sniff_csv(path: Path, label: cols.Level) -> Source:
 def _layout_notes(layout: Layout) -> list[FileNote]:
     notes = []
     if layout.unknown:
-        shown = shown_names(layout.unknown)
-        notes.append(FileNote("columns_unknown", FILE_CODES["columns_unknown"].format(columns=shown)))
+        notes.append(FileNote("columns_unknown", {"columns": shown_names(layout.unknown)}))
     if layout.missing_optional:
-        missing = ", ".join(layout.missing_optional)
-        message = FILE_CODES["columns_optional_missing"].format(columns=missing)
-        notes.append(FileNote("columns_optional_missing", message))
+        notes.append(FileNote("columns_optional_missing", {"columns": ", ".join(layout.missing_optional)}))
     return notes
 
 
@@ -76,8 +97,10 @@ def sniff_parquet(path: Path, label: cols.Level) -> Source:
     schema = tabular.read_parquet_schema(path)
     layout = map_headers(list(schema.names), label)
     numeric = tabular.floating_fields(schema, layout.positions, IDENTITY)
-    return Source(label=label, name=path.name, path=path, fmt="parquet", layout=layout,
-                  notes=_layout_notes(layout), numeric_identity=numeric)
+    notes = [FileNote("file_read", {"columns": len(schema.names)}, key="file.file_read_parquet"),
+             *_layout_notes(layout)]
+    return Source(label=label, name=path.name, path=path, fmt="parquet", layout=layout, notes=notes,
+                  numeric_identity=numeric)
 
 
 def stage_xlsx(path: Path, label: cols.Level, staged: Path) -> Source:
@@ -87,19 +110,39 @@ def stage_xlsx(path: Path, label: cols.Level, staged: Path) -> Source:
                                    min_score=MIN_HEADER_SCORE)
         sheets = scan.tables
         names = [c for c in cols.columns(label) if any(c in s.layout.positions for s in sheets)]
-        tabular.stage_sheets(wb, [(s.title, s.header_row, s.layout.positions) for s in sheets], staged,
-                             columns=[*names, "_line", "_sheet"], line_column="_line", sheet_column="_sheet",
-                             identity=IDENTITY, bool_text=(cols.YA, cols.TIDAK))
+        stats = tabular.stage_sheets(wb, [(s.title, s.header_row, s.layout.positions) for s in sheets], staged,
+                                     columns=[*names, "_line", "_sheet"], line_column="_line", sheet_column="_sheet",
+                                     identity=IDENTITY, dates=DATES, bool_text=(cols.YA, cols.TIDAK))
     first = sheets[0].layout
     layout = Layout(label, {c: i for i, c in enumerate(names)}, names, first.unknown,
                     [c for c in cols.columns(label) if c not in names])
-    notes = _layout_notes(layout)
+    notes = [FileNote("file_read", {"sheets": ", ".join(s.title for s in sheets), "header_line": sheets[0].header_row,
+                                    "title_rows": sheets[0].header_row - 1}, key="file.file_read_xlsx"),
+             *_layout_notes(layout)]
     if scan.ignored:
-        notes.append(FileNote("sheets_ignored", FILE_CODES["sheets_ignored"].format(sheets=", ".join(scan.ignored))))
+        notes.append(FileNote("sheets_ignored", {"sheets": ", ".join(scan.ignored)}))
     if len(sheets) > 1:
-        notes.append(FileNote("sheets_combined",
-                              FILE_CODES["sheets_combined"].format(sheets=", ".join(s.title for s in sheets))))
-    return Source(label=label, name=path.name, path=path, fmt="xlsx", layout=layout, notes=notes, staged=staged)
+        notes.append(FileNote("sheets_combined", {"sheets": ", ".join(s.title for s in sheets)}))
+    notes += _numeric_notes(stats)
+    return Source(label=label, name=path.name, path=path, fmt="xlsx", layout=layout, notes=notes, staged=staged,
+                  blank_rows=stats.blank_rows)
+
+
+def _numeric_notes(stats: tabular.Staging) -> list[FileNote]:
+    """What the spreadsheet did to whole columns: NIKs stored as numbers (digits lost, or exact), dates stored
+    as serial numbers. One file-level finding each, instead of only thousands of row findings."""
+    notes = []
+    nik, exact = stats.numeric.get("nik", 0), stats.exact.get("nik", 0)
+    if nik - exact:
+        notes.append(FileNote("nik_column_numeric", {"count": f"{nik - exact:,}", "rows": f"{stats.rows:,}"}))
+    if exact:
+        notes.append(FileNote("nik_column_numeric_exact", {"count": f"{exact:,}"}))
+    kk = stats.numeric.get("no_kk", 0) - stats.exact.get("no_kk", 0)
+    if kk:
+        notes.append(FileNote("no_kk_column_numeric", {"count": f"{kk:,}"}))
+    for column, count in stats.numeric_dates.items():
+        notes.append(FileNote("dates_as_numbers", {"column": column, "count": f"{count:,}"}))
+    return notes
 
 
 def open_source(path: Path, label: cols.Level, work: Path, name: str | None = None) -> Source:

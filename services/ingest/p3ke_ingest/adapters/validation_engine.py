@@ -36,6 +36,9 @@ from p3ke_ingest import p3ke_columns as cols
 from p3ke_ingest.adapters.sources import Source
 from p3ke_ingest.domain.findings import BY_CODE, mask_value
 from p3ke_ingest.domain.nik import APOSTROPHES, SCIENTIFIC, SEPARATED, WS
+from p3ke_platform.i18n import Lang
+from p3ke_platform.tabular.errors import explain
+from p3ke_platform.tabular.sources import DELIMITER_NAMES
 
 MALE = ("laki-laki", "laki laki", "lakilaki", "l", "lk", "pria", "m", "male", "1")
 FEMALE = ("perempuan", "p", "pr", "wanita", "f", "female", "2")
@@ -52,10 +55,19 @@ ROW_BITS: tuple[str, ...] = (
     "jenis_kelamin_invalid", "region_format", "desil_invalid", "desil_out_of_range", "no_kk_scientific",
     "no_kk_apostrophe", "no_kk_format", "persentil_out_of_range", "umur_invalid", "hubungan_unknown",
     "value_too_long", "id_keluarga_p3ke_missing", "id_individu_missing", "nama_missing",
-    "kepala_keluarga_missing", "hubungan_dengan_kepala_keluarga_missing",
+    "kepala_keluarga_missing", "hubungan_dengan_kepala_keluarga_missing", "blank_row", "summary_row",
 )  # fmt: skip
 BIT = {code: i for i, code in enumerate(ROW_BITS)}
 ERROR_MASK = sum(1 << i for code, i in BIT.items() if BY_CODE[code].severity == "error")
+SKIP_MASK = (1 << BIT["blank_row"]) | (1 << BIT["summary_row"])  # rows that are not data: left out, not rejected
+SUMMARY = r"(?i)^\s*(jumlah|total|sub ?total|grand ?total|rekap(itulasi)?|keterangan|catatan|sumber|dicetak|printed)\b"
+"""A row whose first value starts so, with nothing like a NIK in the NIK column, is a summary row under the table
+("Jumlah Data: 5000", in whichever column)."""
+SHARE = 0.5  # a check failing on this share of a file's rows is a file-level problem (a column systematically wrong)
+MALFORMED = {"LINE SIZE OVER MAXIMUM": "line_too_long", "TOO MANY COLUMNS": "too_many_columns",
+             "MISSING COLUMNS": "missing_columns", "UNQUOTED VALUE": "unquoted_value",
+             "INVALID UNICODE": "invalid_unicode"}
+"""DuckDB's reject error types -> the catalogue's ``row_malformed.<reason>``."""
 # the raw value shown (masked) in a finding, per field that row checks look at
 RAW_FIELDS = ("nik", "no_kk", "tanggal_lahir", "jenis_kelamin", "kode_kemendagri", "desil_kesejahteraan",
               "persentil", "umur", "hubungan_dengan_kepala_keluarga")
@@ -286,6 +298,13 @@ class Engine:
                                      f"NOT {blank(hub)} AND NOT list_contains([{hub_known}], trim({hub}, {ws}))"),
             ]
         err = " + ".join(f"(CASE WHEN {cond} THEN {bit(code)} ELSE 0 END)" for code, cond in terms)
+        present = [n for n in names if n in src.layout.positions] or names
+        is_blank = " AND ".join(blank(q(n)) for n in present)
+        first_values = "concat_ws(' ', " + ", ".join(q(n) for n in present) + ")"
+        is_summary = (f"(NOT coalesce(regexp_matches(nik_t, '[0-9]{{6}}'), false) "
+                      f"AND regexp_matches({first_values}, {lit(SUMMARY)}))")
+        err = (f"CASE WHEN {is_blank} THEN {bit('blank_row')} WHEN {is_summary} THEN {bit('summary_row')} "
+               f"ELSE {err} END")
         flags = [n for n in names if cols.column_spec(n).kind == "flag"]
         flag_err = " + ".join(
             f"(CASE WHEN {q(n)} IS NULL OR {q(n)} IN ('Ya', 'Tidak') THEN 0 WHEN {self._flag(q(n))} IS NULL "
@@ -412,7 +431,7 @@ class Engine:
         if label == "family":
             con.execute(f"""INSERT INTO f_{label}
                 WITH k AS (SELECT file_row_number AS r, id_keluarga_p3ke AS key FROM {s}
-                           WHERE id_keluarga_p3ke IS NOT NULL),
+                           WHERE id_keluarga_p3ke IS NOT NULL AND err & {SKIP_MASK} = 0),
                      d AS (SELECT key FROM k GROUP BY key HAVING count(*) > 1),
                      o AS (SELECT k.r, min(k.r) OVER (PARTITION BY k.key) AS first_r
                            FROM k SEMI JOIN d ON k.key = d.key)
@@ -421,16 +440,42 @@ class Engine:
         if label == "individual" and family_staged is not None:
             fam = f"read_parquet({lit(str(family_staged))})"
             con.execute(f"""INSERT INTO f_{label} SELECT file_row_number, NULL, 'id_keluarga_p3ke', 'family_unknown',
-                NULL, NULL FROM {s} WHERE id_keluarga_p3ke IS NOT NULL AND id_keluarga_p3ke NOT IN
+                NULL, NULL FROM {s} WHERE id_keluarga_p3ke IS NOT NULL AND err & {SKIP_MASK} = 0
+                AND id_keluarga_p3ke NOT IN
                 (SELECT id_keluarga_p3ke FROM {fam} WHERE id_keluarga_p3ke IS NOT NULL)""")
         errors = [c.code for c in BY_CODE.values() if c.severity == "error"] + ["row_malformed"]
         con.execute(f"""CREATE OR REPLACE TEMP TABLE rej_{label} AS SELECT DISTINCT r FROM f_{label}
             WHERE r IS NOT NULL AND code IN ({lits(errors)})""")
-        staged_rows = con.execute(f"SELECT count(*) FROM {s}").fetchone()[0]  # type: ignore[index]
+        staged_rows, blank, summary, shifted = con.execute(f"""SELECT count(*),
+            count(*) FILTER (WHERE err & {bit('blank_row')} <> 0),
+            count(*) FILTER (WHERE err & {bit('summary_row')} <> 0),
+            count(*) FILTER (WHERE bit_count(err & {ERROR_MASK}) >= 3) FROM {s}""").fetchone()  # type: ignore[misc]
         malformed = self._malformed(src)
-        result.rows = staged_rows + malformed
+        result.rows = staged_rows - blank - summary + malformed
         result.rejected = con.execute(f"SELECT count(*) FROM rej_{label}").fetchone()[0] + malformed  # type: ignore[index]
+        self._file_notes(src, s, result.rows, blank + src.blank_rows, summary, shifted)
         return result
+
+    def _file_notes(self, src: Source, s: str, rows: int, blank: int, summary: int, shifted: int) -> None:
+        """File-level findings: rows recognised as not data, and columns systematically wrong (one reason,
+        not thousands of row findings alone)."""
+        from p3ke_ingest.adapters.sources import FileNote
+
+        if blank or summary:
+            src.notes.append(FileNote("rows_skipped", {"blank": f"{blank:,}", "summary": f"{summary:,}"}))
+        if not rows:
+            return
+        codes = {n.code for n in src.notes}
+        date_serial = (f"err & {bit('tanggal_lahir_invalid')} <> 0 AND regexp_full_match(trim(raw_tanggal_lahir), "
+                       f"'[0-9]{{5}}(\\.[0-9]+)?')" if "tanggal_lahir" in cols.columns(src.label) else "false")
+        sci, dates = self.con.execute(f"""SELECT count(*) FILTER (WHERE err & {bit('nik_scientific')} <> 0),
+            count(*) FILTER (WHERE {date_serial}) FROM {s}""").fetchone()  # type: ignore[misc]
+        if sci >= SHARE * rows and "nik_column_numeric" not in codes:
+            src.notes.append(FileNote("nik_column_numeric", {"count": f"{sci:,}", "rows": f"{rows:,}"}))
+        if dates >= SHARE * rows and "dates_as_numbers" not in codes:
+            src.notes.append(FileNote("dates_as_numbers", {"column": "tanggal_lahir", "count": f"{dates:,}"}))
+        if shifted >= SHARE * rows:
+            src.notes.append(FileNote("columns_shifted", {"count": f"{shifted:,}", "rows": f"{rows:,}"}))
 
     def _malformed(self, src: Source) -> int:
         """CSV lines DuckDB could not read: turned into row_malformed findings (by line)."""
@@ -439,7 +484,8 @@ class Engine:
         label = src.label
         try:
             self.con.execute(f"""INSERT INTO f_{label} SELECT DISTINCT ON (line) NULL, line, '', 'row_malformed',
-                error_type, NULL FROM rejects_{label} ORDER BY line""")
+                error_type || '|' || COALESCE(regexp_extract(error_message, 'Actual Size: *([0-9]+)', 1), ''), NULL
+                FROM rejects_{label} ORDER BY line""")
         except duckdb.CatalogException:  # no rejects table: nothing was rejected
             return 0
         return self.con.execute(f"SELECT count(*) FROM f_{label} WHERE code = 'row_malformed'").fetchone()[0]  # type: ignore[index]
@@ -466,8 +512,10 @@ class Engine:
                     f"WHERE file_row_number IN ({wanted}))")
         return f"(SELECT r, r + 1 AS data_row, NULL::BIGINT AS line, NULL::VARCHAR AS sheet FROM ({wanted}))"
 
-    def write_findings(self, src: Source, target: Path, result: FileResult, notes: list[tuple[str, str]]) -> None:
-        """The file's findings, masked, sorted by row, to a Parquet report part."""
+    def write_findings(self, src: Source, target: Path, result: FileResult) -> None:
+        """The file's findings, masked, sorted by row, to a Parquet report part: the file-level findings
+        (``src.notes``) first, then the rows'. Each carries its message and how to fix it, in Indonesian
+        (``message``, ``fix``) and English (``message_en``, ``fix_en``)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -476,7 +524,7 @@ class Engine:
         label = src.label
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE positions_{label} AS SELECT * FROM {self._positions(src)}")
         h = src.header_line if src.fmt == "csv" else 0
-        sheets = src.fmt == "xlsx" and any(n[0] == "sheets_combined" for n in notes)
+        sheets = src.fmt == "xlsx" and any(n.code == "sheets_combined" for n in src.notes)
         query = f"""SELECT CASE WHEN {str(sheets).lower()} AND p.sheet IS NOT NULL
                                 THEN {lit(src.name)} || ':' || p.sheet ELSE {lit(src.name)} END AS file,
                    COALESCE(p.data_row, f.line - {h}) AS data_row, COALESCE(p.line, f.line) AS line,
@@ -485,9 +533,19 @@ class Engine:
             ORDER BY COALESCE(p.data_row, f.line - {h}), f.code"""
         by_code: dict[str, int] = {}
         count = 0
+        words: dict[tuple[Any, ...], dict[str, str]] = {}  # the same message is made once
+
+        def explained(key: tuple[Any, ...], render: Callable[[Lang], tuple[str, str]]) -> dict[str, str]:
+            if key not in words:
+                (m_id, f_id), (m_en, f_en) = render("id"), render("en")
+                words[key] = {"message": m_id, "fix": f_id, "message_en": m_en, "fix_en": f_en}
+            return words[key]
+
         with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-            file_rows = [{"file": src.name, "data_row": None, "line": None, "field": "", "code": code,
-                          "severity": "warning", "message": message, "value": None} for code, message in notes]
+            file_rows = [{"file": src.name, "data_row": None, "line": None, "field": "", "code": n.code,
+                          "severity": n.severity, "value": None,
+                          **explained(("note", id(n)), lambda lang, n=n: (n.message(lang), n.fix(lang)))}
+                         for n in src.notes]
             if file_rows:
                 writer.write_table(pa.Table.from_pylist(file_rows, schema=schema))
             reader = self.con.sql(query).to_arrow_reader(50_000)
@@ -495,25 +553,45 @@ class Engine:
                 rows = batch.to_pylist()
                 out = []
                 for row in rows:
-                    check = BY_CODE.get(row["code"])
                     code = row["code"]
-                    message = check.message if check else code
+                    check = BY_CODE.get(code)
                     value = row["value"]
                     ref_row = row.pop("ref_row")
-                    if ref_row is not None:
-                        message = f"{message} (data row {ref_row})"
-                    elif code == "row_malformed":
-                        message = f"{message}: {str(value).lower()}"
+                    if code == "row_malformed":
+                        kind, _, size = str(value).partition("|")
                         value = None
-                    elif code == "desil_out_of_range":
-                        message = f"{message} {self.rules.desil_min}-{self.rules.desil_max}"
-                    out.append({**row, "severity": check.severity if check else "error", "message": message,
+                        text = explained(("malformed", kind, size, row["line"]),
+                                         lambda lang, kind=kind, size=size, line=row["line"]:
+                                         self._malformed_text(src, kind, size, line, lang))
+                    elif ref_row is not None:
+                        text = explained(("ref", code, ref_row), lambda lang, code=code, ref_row=ref_row: (
+                            f"{BY_CODE[code].text(lang)} {explain('ref_row', lang, row=ref_row)[0]}",
+                            BY_CODE[code].fix_text(lang)))
+                    elif check is not None:
+                        params = {"min": self.rules.desil_min, "max": self.rules.desil_max}
+                        text = explained((code,), lambda lang, check=check, params=params: (
+                            check.text(lang, **params), check.fix_text(lang, **params)))
+                    else:
+                        text = {"message": code, "fix": "", "message_en": code, "fix_en": ""}
+                    out.append({**row, "severity": check.severity if check else "error", **text,
                                 "value": mask_value(row["field"], value) if value is not None else None})
                     by_code[code] = by_code.get(code, 0) + 1
                 count += len(out)
                 writer.write_table(pa.Table.from_pylist(out, schema=schema))
         result.findings = count
         result.by_code = dict(sorted(by_code.items()))
+
+    def _malformed_text(self, src: Source, kind: str, size: str, line: int | None, lang: Lang) -> tuple[str, str]:
+        """A line DuckDB could not read, in words: over-long lines say their size and the limit."""
+        reason = MALFORMED.get(kind.upper())
+        if reason == "line_too_long":
+            limit = f"{self.rules.max_line_bytes:,}"
+            shown = f"{int(size):,}" if size.isdigit() else "?"
+            return explain("row_malformed.line_too_long", lang, size=shown, limit=limit)
+        if reason is not None:
+            delimiter = explain(f"delimiter.{DELIMITER_NAMES.get(src.delimiter, 'comma')}", lang)[0]
+            return explain(f"row_malformed.{reason}", lang, delimiter=delimiter)
+        return explain("row_malformed.other", lang, reason=kind.lower())
 
     # -- pass 3 ------------------------------------------------------------------------------------------
     def write_snapshot(self, src: Source, staged: Path, target: Path) -> None:
@@ -522,7 +600,8 @@ class Engine:
         names = cols.columns(src.label)
         select = ", ".join(q(n) for n in names)
         sql = f"""SELECT {select} FROM read_parquet({lit(str(staged))}, file_row_number=true) s
-            WHERE err & {ERROR_MASK} = 0 AND NOT EXISTS (SELECT 1 FROM rej_{label} j WHERE j.r = s.file_row_number)
+            WHERE err & {ERROR_MASK} = 0 AND err & {SKIP_MASK} = 0
+            AND NOT EXISTS (SELECT 1 FROM rej_{label} j WHERE j.r = s.file_row_number)
             ORDER BY CAST(kode_kemendagri AS BIGINT), file_row_number"""
         # an integer key sorts faster than text, and gives the same order (every kept code is 10 digits);
         # zstd level 1 compresses about as well as the default level, faster

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from p3ke_platform.tabular.errors import Explained
+
 
 @dataclass(frozen=True)
 class AcceptancePolicy:
@@ -26,22 +28,23 @@ class FileOutcome:
 @dataclass(frozen=True)
 class Verdict:
     accepted: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Explained, ...]  # each: a message and how to fix it, in Indonesian or English
 
 
 def decide(policy: AcceptancePolicy, outcomes: list[FileOutcome], has_family: bool) -> Verdict:
     reasons = []
     if policy.require_family_file and not has_family:
-        reasons.append("the family file is required by configuration (P3KE_INGEST_REQUIRE_FAMILY_FILE)")
+        reasons.append(Explained(key="file.family_required"))
     for o in outcomes:
         if o.rows == 0:
-            reasons.append(f"the {o.label} file has no data rows")
+            reasons.append(Explained(key="file.no_data_rows", label=o.label))
             continue
         if o.rows - o.rejected == 0:
-            reasons.append(f"the {o.label} file has no valid row ({o.rejected:,} rejected)")
+            reasons.append(Explained(key="file.no_valid_row", label=o.label, rejected=f"{o.rejected:,}"))
             continue
         share = o.rejected / o.rows
         if share > policy.max_rejected_share:
-            reasons.append(f"{share:.2%} of the {o.label} file's rows are rejected ({o.rejected:,} of {o.rows:,}), "
-                           f"more than the allowed {policy.max_rejected_share:.2%}")
+            reasons.append(Explained(key="file.too_many_rejected", label=o.label, share=f"{share:.2%}",
+                                     rejected=f"{o.rejected:,}", rows=f"{o.rows:,}",
+                                     limit=f"{policy.max_rejected_share:.2%}"))
     return Verdict(not reasons, tuple(reasons))

@@ -1,4 +1,5 @@
-"""What validation can find, and how a finding names it: code, severity, field, message.
+"""What validation can find, and how a finding names it: code, severity, field; message and fix from the
+``findings`` catalogue (Indonesian first, English on request).
 
 A finding is about one row (or the whole file) of one input file. ``error`` findings keep the row out
 of the published snapshot; ``warning`` findings keep the row (the value was repaired or dropped);
@@ -19,56 +20,61 @@ from p3ke_platform.tabular.findings import NIK_CHECKS, Check, Severity, by_code
 def _checks() -> list[Check]:
     out = [
         *NIK_CHECKS,
-        Check("nik_district_unknown", "warning", "nik",
-              "NIK's district (first six digits) is not in the current region table; it may be a district "
-              "split or renamed since the NIK was issued"),
-        Check("birthdate_mismatch", "error", "tanggal_lahir", "birth date does not match the NIK's DDMMYY"),
-        Check("sex_mismatch", "error", "jenis_kelamin",
-              "sex does not match the NIK (women have 40 added to the day of birth)"),
-        Check("tanggal_lahir_invalid", "error", "tanggal_lahir", "birth date is missing or not a date"),
-        Check("tanggal_lahir_future", "error", "tanggal_lahir", "birth date is in the future"),
-        Check("jenis_kelamin_invalid", "error", "jenis_kelamin", "sex is missing or not Laki-laki/Perempuan"),
-        Check("region_format", "error", "kode_kemendagri", "region code is missing or not 10 digits"),
-        Check("region_unknown", "error", "kode_kemendagri", "region code is not a village in the region table"),
-        Check("desil_invalid", "error", "desil_kesejahteraan", "welfare decile is missing or not a whole number"),
-        Check("desil_out_of_range", "error", "desil_kesejahteraan", "welfare decile is out of the allowed range"),
-        Check("no_kk_scientific", "warning", "no_kk",
-              "No. KK was turned into a number by a spreadsheet; unrecoverable, dropped"),
-        Check("no_kk_apostrophe", "warning", "no_kk", "No. KK had a leading apostrophe; removed"),
-        Check("no_kk_format", "warning", "no_kk", "No. KK is not 16 digits; dropped"),
-        Check("no_kk_district_unknown", "warning", "no_kk",
-              "No. KK's district (first six digits) is not in the current region table"),
-        Check("persentil_out_of_range", "warning", "persentil", "percentile is not a whole number in range; dropped"),
-        Check("umur_invalid", "warning", "umur", "age is not a whole number between 0 and 150; dropped"),
-        Check("hubungan_unknown", "warning", "hubungan_dengan_kepala_keluarga",
-              "relationship to the head of family is not a known value"),
-        Check("value_too_long", "error", "", "a value is longer than allowed"),
-        Check("duplicate_row", "error", "", "exact copy of an earlier row"),
-        Check("duplicate_nik", "error", "nik", "NIK already used by an earlier row (another person record)"),
-        Check("duplicate_family", "error", "id_keluarga_p3ke", "family id already used by an earlier row"),
-        Check("family_unknown", "error", "id_keluarga_p3ke", "the family id is not in the family file"),
-        Check("row_malformed", "error", "", "the line could not be read as a row of the table"),
+        Check("nik_district_unknown", "warning", "nik"),
+        Check("birthdate_mismatch", "error", "tanggal_lahir"),
+        Check("sex_mismatch", "error", "jenis_kelamin"),
+        Check("tanggal_lahir_invalid", "error", "tanggal_lahir"),
+        Check("tanggal_lahir_future", "error", "tanggal_lahir"),
+        Check("jenis_kelamin_invalid", "error", "jenis_kelamin"),
+        Check("region_format", "error", "kode_kemendagri"),
+        Check("region_unknown", "error", "kode_kemendagri"),
+        Check("desil_invalid", "error", "desil_kesejahteraan"),
+        Check("desil_out_of_range", "error", "desil_kesejahteraan"),
+        Check("no_kk_scientific", "warning", "no_kk"),
+        Check("no_kk_apostrophe", "warning", "no_kk"),
+        Check("no_kk_format", "warning", "no_kk"),
+        Check("no_kk_district_unknown", "warning", "no_kk"),
+        Check("persentil_out_of_range", "warning", "persentil"),
+        Check("umur_invalid", "warning", "umur"),
+        Check("hubungan_unknown", "warning", "hubungan_dengan_kepala_keluarga"),
+        Check("value_too_long", "error", ""),
+        Check("duplicate_row", "error", ""),
+        Check("duplicate_nik", "error", "nik"),
+        Check("duplicate_family", "error", "id_keluarga_p3ke"),
+        Check("family_unknown", "error", "id_keluarga_p3ke"),
+        Check("row_malformed", "error", ""),
+        Check("blank_row", "warning", ""),
+        Check("summary_row", "warning", ""),
     ]
     for name in sorted(set(cols.FAMILY_COLUMNS) | set(cols.INDIVIDUAL_COLUMNS)):
         spec = cols.column_spec(name)
         if spec.required and name not in ("nik", "tanggal_lahir", "jenis_kelamin", "kode_kemendagri",
                                           "desil_kesejahteraan"):
-            out.append(Check(f"{name}_missing", "error", name, f"required value {name} is missing"))
+            out.append(Check(f"{name}_missing", "error", name))
         if spec.kind == "flag":
-            out.append(Check(f"{name}_invalid", "warning", name, f"{name} is not Ya/Tidak; dropped"))
+            out.append(Check(f"{name}_invalid", "warning", name))
     return out
 
 
 CHECKS: tuple[Check, ...] = tuple(_checks())
 BY_CODE: dict[str, Check] = by_code(CHECKS)
 
-FILE_CODES: dict[str, str] = {
-    "encoding_not_utf8": "the file is not UTF-8; it was read as {encoding}",
-    "columns_unknown": "columns not in the P3KE layout were ignored: {columns}",
-    "columns_optional_missing": "optional columns are missing: {columns}",
-    "sheets_ignored": "worksheets without the P3KE layout were ignored: {sheets}",
-    "sheets_combined": "worksheets with the same layout were read one after another: {sheets}",
+FILE_CODES: dict[str, Severity] = {
+    "file_read": "info",  # what was read: format, delimiter, encoding, header line, title rows, sheets
+    "encoding_not_utf8": "warning",
+    "columns_unknown": "warning",
+    "columns_optional_missing": "warning",
+    "sheets_ignored": "warning",
+    "sheets_combined": "warning",
+    "nik_column_numeric": "error",  # the NIK column was stored as numbers (digits lost): one reason, not N rows
+    "nik_column_numeric_exact": "warning",  # ... as exact 16-digit numbers (read correctly)
+    "no_kk_column_numeric": "warning",
+    "dates_as_numbers": "error",  # a date column stored as Excel serial numbers
+    "columns_shifted": "error",  # most rows fail in many columns at once: the header does not sit over its data
+    "rows_skipped": "warning",  # blank and summary rows, recognised and left out
 }
+"""File-level findings: code -> severity; the message is ``file.<code>`` (and ``file.<code>.fix``) in the
+``findings`` catalogue."""
 
 
 @dataclass(frozen=True)

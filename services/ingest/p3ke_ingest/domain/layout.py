@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from p3ke_ingest import p3ke_columns as cols
+from p3ke_platform.tabular.errors import Explained
 from p3ke_platform.tabular.layout import HeaderVocabulary, LayoutError
 
 ALIASES: dict[str, str] = {
@@ -82,10 +83,11 @@ def map_headers(headers: list[str], expected: cols.Level) -> Layout:
     positions, unknown = matched.positions, matched.unknown
     found = detect_level(set(positions))
     if found is not None and found != expected:
-        raise LayoutError(f"this is a {found} file (its columns), but it was submitted as the {expected} file")
+        raise LayoutError(key="file.wrong_level", found=Explained(key=f"label.{found}"),
+                          expected=Explained(key=f"label.{expected}"))
     missing = [c for c in required(expected) if c not in positions]
     if missing:
-        raise LayoutError(f"required columns missing: {', '.join(missing)}")
+        raise LayoutError(key="file.columns_missing", columns=", ".join(missing))
     layout_columns = cols.columns(expected)
     unknown += [headers[p].strip()[:60] for n, p in positions.items() if n not in layout_columns]
     optional = [c for c in layout_columns if c not in positions]

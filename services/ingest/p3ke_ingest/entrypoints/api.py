@@ -34,9 +34,12 @@ from p3ke_ingest.entrypoints.dto import (
 )
 from p3ke_ingest.service_layer import publication, subject_records, submissions
 from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_ingest.service_layer.validation import file_refusal
 from p3ke_platform.api import audited_refusal, refusal_answer
 from p3ke_platform.auth import Principal
+from p3ke_platform.i18n import request_language
 from p3ke_platform.refusal import Refused
+from p3ke_platform.retention.api import retention_router
 from p3ke_platform.subject_records import subject_records_router
 from p3ke_platform.tabular.archive_guard import ArchiveLimits
 from p3ke_platform.uploads import receive_file
@@ -65,14 +68,17 @@ def _links(submission_id: str) -> dict[str, str]:
             "report_jsonl": f"{base}/findings.jsonl"}
 
 
-def _submission(row: Any) -> Submission:
+def _submission(row: Any, lang: str = "id") -> Submission:
+    reasons = row["reasons"] or []
+    if lang == "en" and (row["summary"] or {}).get("reasons_en"):  # stored in both languages (validation)
+        reasons = row["summary"]["reasons_en"]
     return Submission(
         submission_id=row["submission_id"], status=row["status"], phase=row["phase"], progress=row["progress"],
         sources=[{k: v for k, v in s.items() if k in ("label", "kind", "name", "bytes", "sha256")}
                  for s in row["sources"]],
         submitted_by=row["submitted_by"], submitted_at=submissions.as_utc(row["submitted_at"]),
         started_at=submissions.as_utc(row["started_at"]), finished_at=submissions.as_utc(row["finished_at"]),
-        attempts=row["attempts"], dataset_version_id=row["dataset_version_id"], reasons=row["reasons"] or [],
+        attempts=row["attempts"], dataset_version_id=row["dataset_version_id"], reasons=reasons,
         summary=row["summary"], links=_links(row["submission_id"]))
 
 
@@ -112,13 +118,17 @@ async def upload(request: Request, principal: Caller, ctx: Ctx,
 
 
 # -- submissions --------------------------------------------------------------------------------------------
-def _source(ctx: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
+def _source(ctx: IngestContext, principal: Principal, label: str, ref: FileRef) -> dict[str, Any]:
+    """One file of a submission, checked at once (its head; a ZIP/XLSX against the archive limits): a file
+    refused here is refused with its reason and how to fix it, and the refusal is audited."""
     if ref.upload_id is not None:
         try:
             row = submissions.upload_row(ctx, ref.upload_id)
         except submissions.NotFound:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"{label} file: no upload {ref.upload_id}") from None
+            raise refusal_answer(ctx, principal, Refused(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                                         f"{label} file: no upload {ref.upload_id}", rule="upload"),
+                                 action="upload", resource_type="dataset-submission", resource_id="new",
+                                 agreement_id=ctx.agreement_id) from None
         path = ctx.storage.absolute(row["path"])
         src = {"label": label, "kind": "upload", "upload_id": ref.upload_id, "name": row["filename"],
                "bytes": row["bytes"], "sha256": row["sha256"]}
@@ -133,8 +143,11 @@ def _source(ctx: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
     try:
         precheck(path, label, ArchiveLimits.from_settings(ctx.settings))  # type: ignore[arg-type]
     except (NotATable, LayoutError) as exc:  # a hostile archive carries its own status (413 over a limit)
-        raise HTTPException(getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT),
-                            f"{label} file {src['name']}: {exc}") from None
+        reason = file_refusal(label, src["name"], exc)
+        refused = Refused(getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT),
+                          f"{reason.explained('id')} / {reason.explained('en')}", rule="file")
+        raise refusal_answer(ctx, principal, refused, action="upload", resource_type="dataset-submission",
+                             resource_id=ref.upload_id or "new", agreement_id=ctx.agreement_id) from None
     return src
 
 
@@ -142,9 +155,9 @@ def _source(ctx: IngestContext, label: str, ref: FileRef) -> dict[str, Any]:
              summary="Submit a snapshot (individual file, optional family file) for validation and publication")
 def submit(body: SubmissionRequest, principal: Caller, ctx: Ctx) -> JSONResponse:
     actor = _steward(ctx, principal, "upload", "dataset-submission", "new")
-    sources = [_source(ctx, "individual", body.individual)]
+    sources = [_source(ctx, principal, "individual", body.individual)]
     if body.family is not None:
-        sources.append(_source(ctx, "family", body.family))
+        sources.append(_source(ctx, principal, "family", body.family))
     queued = submissions.submit(ctx, actor, sources)
     ctx.jobs_wake.set()  # the job loop of this process (if it runs here) looks for work now
     with ctx.sessions() as session:
@@ -175,8 +188,8 @@ def _load(ctx: IngestContext, submission_id: str) -> Any:
 
 @router.get("/submissions/{submission_id}", response_model=Submission,
             summary="A submission's status, progress and result")
-def get_submission(submission_id: str, _: Reader, ctx: Ctx) -> Submission:
-    return _submission(_load(ctx, submission_id))
+def get_submission(submission_id: str, _: Reader, ctx: Ctx, request: Request) -> Submission:
+    return _submission(_load(ctx, submission_id), request_language(request))
 
 
 def _report(ctx: IngestContext, submission_id: str, principal: Principal) -> tuple[Actor, Any]:
@@ -189,13 +202,14 @@ def _report(ctx: IngestContext, submission_id: str, principal: Principal) -> tup
 
 @router.get("/submissions/{submission_id}/findings", response_model=FindingsPage,
             summary="Row-level findings (values masked), page by page; the read is audited")
-def findings(submission_id: str, principal: Caller, ctx: Ctx,
+def findings(submission_id: str, principal: Caller, ctx: Ctx, request: Request,
              offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
              code: str | None = None, severity: str | None = None, file: str | None = None) -> FindingsPage:
     from p3ke_ingest.adapters import reports
 
     actor, path = _report(ctx, submission_id, principal)
-    total, items = reports.page(path, offset, limit, code=code, severity=severity, file=file)
+    total, items = reports.page(path, offset, limit, code=code, severity=severity, file=file,
+                                lang=request_language(request))
     submissions.record_read(ctx, actor, resource_type="dataset-findings", resource_id=submission_id,
                             count=len(items))
     return FindingsPage(total=total, offset=offset, limit=limit, items=items)  # type: ignore[arg-type]
@@ -203,7 +217,7 @@ def findings(submission_id: str, principal: Caller, ctx: Ctx,
 
 @router.get("/submissions/{submission_id}/findings.{fmt}",
             summary="The whole findings report (masked): csv or jsonl")
-def report(submission_id: str, fmt: str, principal: Caller, ctx: Ctx) -> StreamingResponse:
+def report(submission_id: str, fmt: str, principal: Caller, ctx: Ctx, request: Request) -> StreamingResponse:
     if fmt not in ("csv", "jsonl"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
     from p3ke_ingest.adapters import reports
@@ -212,7 +226,7 @@ def report(submission_id: str, fmt: str, principal: Caller, ctx: Ctx) -> Streami
     submissions.record_read(ctx, actor, resource_type="dataset-findings", resource_id=submission_id,
                             count=reports.count(path), action="export")
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return StreamingResponse(reports.export(path, fmt), media_type=media, headers={
+    return StreamingResponse(reports.export(path, fmt, request_language(request)), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="findings-{submission_id}.{fmt}"'})
 
 
@@ -258,4 +272,4 @@ def get_version(version_id: str, _: Reader, ctx: Ctx) -> DatasetVersionDetail:
     return _detail(ctx, row, current_id)
 
 
-routers = [router, subject_records_router(subject_records.lookup)]
+routers = [router, subject_records_router(subject_records.lookup), retention_router()]

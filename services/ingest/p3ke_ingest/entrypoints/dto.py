@@ -75,8 +75,9 @@ class Finding(BaseModel):
     line: int | None = Field(description="1-based line of a CSV file or row of a worksheet")
     field: str
     code: str
-    severity: str
-    message: str
+    severity: str = Field(description="error (the row is left out), warning (kept), info (what was read)")
+    message: str = Field(description="what was found, in Indonesian (English with Accept-Language: en or ?lang=en)")
+    fix: str = Field("", description="how to fix it (cara memperbaiki), in the same language")
     value: str | None = Field(description="the value, masked")
 
 

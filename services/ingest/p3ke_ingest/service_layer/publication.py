@@ -61,6 +61,12 @@ def publish(ctx: IngestContext, job: dict[str, Any], outcome: Outcome, worker: s
         if not outcome.accepted:
             _own(uow, job["submission_id"], worker, status="refused", phase="refused", reasons=outcome.reasons,
                  **common)
+            # the refusal is audited like any other (the reason by code: no file name, no value)
+            codes = outcome.summary.get("reason_codes") or ["refused"]
+            uow.record_access(actor=Actor.model_validate(job["actor"]), action="upload",
+                              resource_type="dataset-submission", resource_id=job["submission_id"], outcome="denied",
+                              reason="validation refused the submission: " + ", ".join(codes),
+                              agreement_id=ctx.agreement_id)
             return "refused"
         assert outcome.snapshot is not None
         path, sha = outcome.snapshot

@@ -22,6 +22,7 @@ from p3ke_ingest.adapters.storage import Storage
 from p3ke_ingest.adapters.validation_engine import Engine, FileResult, Rules, run_statement_with_progress
 from p3ke_ingest.domain.acceptance import AcceptancePolicy, FileOutcome, decide
 from p3ke_ingest.domain.layout import LayoutError
+from p3ke_platform.tabular.errors import Explained
 
 Progress = Callable[[str, float], None]
 LEVELS: tuple[cols.Level, ...] = ("family", "individual")  # the family file first: individuals refer to it
@@ -39,7 +40,7 @@ class InputFile:
 @dataclass
 class Outcome:
     accepted: bool
-    reasons: list[str]
+    reasons: list[str]  # in Indonesian, each with how to fix it; in English: summary["reasons_en"]
     summary: dict[str, Any]
     report: Path
     snapshot: tuple[Path, str] | None = None
@@ -77,16 +78,16 @@ def validate(submission_id: str, inputs: list[InputFile], storage: Storage, *, r
 
     try:
         sources: dict[str, Source] = {}
-        reasons: list[str] = []
+        refused: list[Explained] = []
         for label in order:
             f = by_label[label]
             try:
                 sources[label] = open_source(f.path, label, work, name=f.name)
             except (NotATable, LayoutError) as exc:
-                reasons.append(f"{label} file {f.name}: {exc}")
-        if reasons:
+                refused.append(file_refusal(label, f.name, exc))
+        if refused:
             _write_report(report, [])
-            return Outcome(False, reasons, {"files": {}}, report)
+            return Outcome(False, *_reasons(refused, {"files": {}}), report)
 
         staged: dict[str, Path] = {}
         results: dict[str, FileResult] = {}
@@ -99,16 +100,19 @@ def validate(submission_id: str, inputs: list[InputFile], storage: Storage, *, r
             tell("checking", 0.0, step)
             results[label] = engine.check(src, staged[label], staged.get("family"))
             part = work / f"{label}-findings.parquet"
-            engine.write_findings(src, part, results[label], [(nt.code, nt.message) for nt in src.notes])
+            engine.write_findings(src, part, results[label])
             parts.append(part)
             tell("checking", 1.0, step)
         _write_report(report, parts)
 
         outcomes = [FileOutcome(label, results[label].rows, results[label].rejected) for label in order]
         verdict = decide(policy, outcomes, "family" in by_label)
-        summary = _summary(results)
+        summary = _summary(results, sources)
         if not verdict.accepted:
-            return Outcome(False, list(verdict.reasons), summary, report)
+            # a column systematically wrong is the reason to read first (not only "no valid row")
+            causes = [file_refusal(label, sources[label].name, Explained(key=n.key or f"file.{n.code}", **n.params))
+                      for label in order for n in sources[label].notes if n.severity == "error"]
+            return Outcome(False, *_reasons([*causes, *verdict.reasons], summary), report)
 
         written: dict[str, tuple[Path, str]] = {}
         for step, label in enumerate(order):
@@ -121,7 +125,7 @@ def validate(submission_id: str, inputs: list[InputFile], storage: Storage, *, r
             written[label] = storage.store_snapshot(target, family=label == "family")
         ind = results["individual"]
         outcome = Outcome(
-            True, [], _summary(results), report, snapshot=written["individual"],
+            True, [], _summary(results, sources), report, snapshot=written["individual"],
             family_snapshot=written.get("family"), individuals=ind.published,
             families=results["family"].published if "family" in results else ind.families,
             rows_rejected=sum(r.rejected for r in results.values()),
@@ -136,9 +140,33 @@ def validate(submission_id: str, inputs: list[InputFile], storage: Storage, *, r
         storage.drop_work(submission_id)
 
 
-def _summary(results: dict[str, FileResult]) -> dict[str, Any]:
+def file_refusal(label: str, name: str, exc: NotATable | LayoutError) -> Explained:
+    """"individual file x.csv: <why>", with how to fix it, in either language."""
+    return Explained(key="file.refused", label=label, name=name, reason=exc)
+
+
+def _reasons(reasons: list[Explained], summary: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The reasons in Indonesian (stored as the submission's reasons), and the summary with them in English
+    and as codes (``reason_codes``)."""
+    summary = {**summary, "reasons_en": [r.explained("en") for r in reasons],
+               "reason_codes": [_code(r) for r in reasons]}
+    return [r.explained("id") for r in reasons], summary
+
+
+def _code(reason: Explained) -> str:
+    inner = reason.params.get("reason")
+    key = inner.key if isinstance(inner, Explained) and inner.key else reason.key
+    return (key or "refused").removeprefix("file.")
+
+
+def _summary(results: dict[str, FileResult], sources: dict[str, Source]) -> dict[str, Any]:
+    """Per file: counts, findings by code, and the file-level findings (code, severity, message and fix in
+    Indonesian and English): what was read, and any column systematically wrong."""
     return {"files": {label: {"name": r.name, "rows": r.rows, "rejected": r.rejected, "published": r.published,
-                              "findings": r.findings, "findings_by_code": r.by_code}
+                              "findings": r.findings, "findings_by_code": r.by_code,
+                              "file_findings": [{"code": n.code, "severity": n.severity, "message": n.message("id"),
+                                                 "fix": n.fix("id"), "message_en": n.message("en"),
+                                                 "fix_en": n.fix("en")} for n in sources[label].notes]}
                       for label, r in results.items()}}
 
 

@@ -9,6 +9,7 @@ disk beyond the limit), so a selection over 10^8 rows streams instead of loading
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,38 @@ def q(name: str) -> str:
     return '"' + name + '"'
 
 
-def subject_ref_sql(column: str) -> str:
-    """HMAC-SHA256(subject_hash_key, trim(NIK)) in hex: the same value as the audit log's subject_ref."""
-    return f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(trim({column})))))"
+def subject_ref_sql(column: str, key: str = "") -> str:
+    """HMAC-SHA256(subject_hash_key, trim(NIK)) in hex: the same value as the audit log's subject_ref. The key's
+    padded halves are the parameters `$opad<key>` and `$ipad<key>`."""
+    return f"sha256($opad{key}::BLOB || unhex(sha256($ipad{key}::BLOB || encode(trim({column})))))"
+
+
+@dataclass(frozen=True)
+class LedgerGroup:
+    """Recipient ledgers whose references were computed with one subject hash key (its secret; a rotation leaves
+    ledgers under older keys until they are re-keyed): a candidate is compared with them under that key."""
+
+    hash_key: str = field(repr=False)
+    paths: tuple[Path, ...]
+
+
+def _anti_joins(groups: Sequence[LedgerGroup], params: dict[str, Any], nik: str,
+                ref: tuple[str, str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
+    """Per group of ledgers: the candidate's reference under the group's key (a column `__ref_<i>`, or `ref`'s
+    column when `ref` = (its key, column) has the same key) and a NOT EXISTS over the group's ledgers.
+    Returns (the reference columns to add, as `(name, SQL)`, and the conditions); sets the parameters."""
+    columns: list[tuple[str, str]] = []
+    conditions: list[str] = []
+    for i, group in enumerate(groups):
+        params[f"ledgers_{i}"] = [str(p) for p in group.paths]
+        if ref is not None and group.hash_key == ref[0]:
+            column = ref[1]
+        else:
+            params[f"opad_{i}"], params[f"ipad_{i}"] = hmac_keys(group.hash_key)
+            column = f"__ref_{i}"
+            columns.append((column, subject_ref_sql(nik, f"_{i}")))
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM read_parquet($ledgers_{i}) l WHERE l.subject_ref = {column})")
+    return columns, conditions
 
 
 def as_text(column: str) -> str:
@@ -87,10 +117,11 @@ def order_by(selection: Selection) -> str:
 
 
 def select_into(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, fields: Sequence[str],
-                quota: int, order_seed: str, hash_key: str, ledgers: Sequence[Path], ledger_rows: int) -> None:
+                quota: int, order_seed: str, hash_key: str, ledgers: Sequence[LedgerGroup], ledger_rows: int) -> None:
     """Create the temp table `sel`: the first `quota` eligible persons in priority order, not among
-    earlier recipients, with the requested fields and `__ref` (their subject reference), `__desil`,
-    `__province` and the order columns.
+    earlier recipients, with the requested fields and `__ref` (their subject reference under `hash_key`, the
+    current key), `__desil`, `__province` and the order columns. Earlier recipients are recognised in each group of
+    `ledgers` under that group's own key.
 
     Only `ledger_rows` earlier recipients exist, so the first quota + ledger_rows candidates always
     hold the answer: the keyed hashes are computed for that many rows, not for every candidate.
@@ -105,14 +136,14 @@ def select_into(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Se
                md5($seed || nik) AS __key
         FROM read_parquet($snapshot) WHERE {where.sql}
         ORDER BY {order_by(selection)} LIMIT {int(quota) + (int(ledger_rows) if ledgers else 0)}"""
-    anti = ""
-    if ledgers:
-        params["ledgers"] = [str(p) for p in ledgers]
-        anti = "WHERE NOT EXISTS (SELECT 1 FROM read_parquet($ledgers) l WHERE l.subject_ref = c.__ref)"
+    refs, conditions = _anti_joins(ledgers, params, "__nik", (hash_key, "__ref"))
+    extra = "".join(f", {sql} AS {name}" for name, sql in refs)
+    anti = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    dropped = ", ".join(["__nik", *(name for name, _ in refs)])
     con.execute(f"""
         CREATE TEMP TABLE sel AS
-        WITH top AS ({top}), c AS (SELECT *, {subject_ref_sql('__nik')} AS __ref FROM top)
-        SELECT * EXCLUDE (__nik) FROM c {anti}
+        WITH top AS ({top}), c AS (SELECT *, {subject_ref_sql('__nik')} AS __ref{extra} FROM top)
+        SELECT * EXCLUDE ({dropped}) FROM c {anti}
         ORDER BY {order_by(selection)} LIMIT {int(quota)}""", params)
 
 
@@ -125,18 +156,19 @@ def record_key_sql(column: str) -> str:
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, digits: int,
-                hash_key: str, ledgers: Sequence[Path],
+                ledgers: Sequence[LedgerGroup],
                 record_key_secret: str | None = None) -> list[tuple[str, int, int, int]]:
-    """(region code prefix, desil, persons, cell key) for everyone the selection matches (no quota). The cell key
-    is the sum of the members' record keys mod 256 when `record_key_secret` is given, else 0."""
+    """(region code prefix, desil, persons, cell key) for everyone the selection matches (no quota), earlier
+    recipients (`ledgers`, each group under its own key) left out. The cell key is the sum of the members' record
+    keys mod 256 when `record_key_secret` is given, else 0."""
     where = Filter(selection)
     params: dict[str, Any] = {**where.params, "snapshot": str(snapshot)}
-    anti = ""
-    if ledgers:
-        opad, ipad = hmac_keys(hash_key)
-        params.update(ledgers=[str(p) for p in ledgers], opad=opad, ipad=ipad)
-        anti = (f"AND NOT EXISTS (SELECT 1 FROM read_parquet($ledgers) l "
-                f"WHERE l.subject_ref = {subject_ref_sql('nik')})")
+    refs, conditions = _anti_joins(ledgers, params, "nik")
+    source, kept = "read_parquet($snapshot)", where.sql
+    if conditions:  # each person's references under the ledgers' keys, then whoever no ledger names
+        columns = "".join(f", {sql} AS {name}" for name, sql in refs)
+        source = f"(SELECT *{columns} FROM read_parquet($snapshot) WHERE {where.sql})"
+        kept = " AND ".join(conditions)
     cell_key = "0"
     if record_key_secret is not None:
         params["rk_opad"], params["rk_ipad"] = hmac_keys(record_key_secret)
@@ -144,6 +176,6 @@ def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Se
     rows = con.execute(f"""
         SELECT left(kode_kemendagri, {int(digits)}) AS region, desil_kesejahteraan AS desil, count(*) AS n,
                {cell_key} AS ckey
-        FROM read_parquet($snapshot) WHERE {where.sql} {anti}
+        FROM {source} WHERE {kept}
         GROUP BY ALL ORDER BY region, desil""", params).fetchall()
     return [(str(r), int(d), int(n), int(k)) for r, d, n, k in rows]

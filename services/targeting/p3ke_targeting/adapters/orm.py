@@ -1,13 +1,16 @@
-"""Targeting tables: the dataset versions it may select from, extract requests, frozen extracts and the planning
-query budget."""
+"""Targeting tables: the dataset versions it may select from, extract requests, frozen extracts, the milestones
+of the handovers made from them (for the retention schedule), the planning query budget, and the disposal job's
+intents and lease."""
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, String, Table, Text
 
 from p3ke_platform.db import new_metadata
 from p3ke_platform.messaging.tables import messaging_tables
+from p3ke_platform.retention.tables import disposal_tables
 
 metadata = new_metadata()
 tables = messaging_tables(metadata)
+disposal = disposal_tables(metadata)  # the retention disposal job's intents and lease
 
 datasets = Table(
     "datasets", metadata,
@@ -60,6 +63,20 @@ extracts = Table(
     Column("ledger_uri", Text, nullable=False, doc="keyed NIK hashes of the recipients (Parquet)"),
     Column("ledger_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # since 0005
+    Column("ledger_key_id", String(16), nullable=True,
+           doc="the subject hash key the ledger's references were computed with; null before 0005: k1"),
+)
+
+extract_milestones = Table(
+    "extract_milestones", metadata,
+    Column("extract_id", String(100), primary_key=True),
+    Column("milestone", String(30), primary_key=True,
+           doc="package-downloaded | handover-revoked | purpose-ended (handover-milestone, from delivery)"),
+    Column("handover_id", String(100), nullable=False),
+    Column("agreement_id", String(100), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, doc="the first report wins"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 plan_budget = Table(

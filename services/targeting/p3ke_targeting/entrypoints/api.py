@@ -11,15 +11,18 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from p3ke_platform import purpose_text
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import audited_refusal
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
+from p3ke_platform.retention.api import retention_router
 from p3ke_schemas import ExtractRequested
 from p3ke_targeting.adapters.orm import datasets, extract_requests, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError
@@ -43,6 +46,7 @@ from p3ke_targeting.service_layer.plan_budget import Charged
 from p3ke_targeting.service_layer.planning import plan
 
 router = APIRouter(prefix="/v1", tags=["targeting"])
+M = messages("targeting")  # reasons in the caller's language (PO domain `targeting`)
 
 
 @router.get("/datasets", response_model=list[DatasetVersion])
@@ -75,12 +79,13 @@ def submit(body: ExtractRequestIn, principal: Requester, ctx: Ctx, response: Res
             purpose=body.purpose, requested_by=principal.actor(), dataset_version_id=body.dataset_version_id,
             requested_at=ctx.clock(), recipient=body.recipient)
     except ValidationError as exc:
-        raise HTTPException(422, [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from None
+        # each problem named in the caller's language, without the value sent (p3ke_platform.api_errors)
+        raise RequestValidationError(exc.errors()) from None
     with ctx.unit_of_work() as uow:
         try:
             earlier = requests.submit(ctx, uow, request)
         except requests.Conflict:
-            raise HTTPException(409, f"request_id {request.request_id!r} is already used by another request") from None
+            raise LocalizedHTTPException(409, M("request.id_taken", request=request.request_id)) from None
         if earlier is not None:
             response.status_code = 200
             return _status(uow.session, earlier)
@@ -96,7 +101,7 @@ def get_request(request_id: str, principal: Officer, ctx: Ctx) -> RequestStatus:
             extract_requests.c.request_id == request_id)).mappings().first()
         # another party's request is reported as absent, not forbidden (no object enumeration)
         if row is None or (principal.org != row["requester_org"] and principal.org != "kemenkopmk"):
-            raise HTTPException(404, f"no extract request {request_id!r}")
+            raise LocalizedHTTPException(404, M("request.not_found", request=request_id))
         return _status(session, row)
 
 
@@ -146,7 +151,7 @@ def eligibility_rules(_: Officer, ctx: Ctx) -> dict[str, Any]:
     return {"rules_version": rules.rules_version, **rules.model_dump(mode="json", exclude={"checksum"})}
 
 
-routers = [router]
+routers = [router, retention_router()]
 
 
 def _status(session: Any, row: Any) -> RequestStatus:

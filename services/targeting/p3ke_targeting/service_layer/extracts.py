@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from p3ke_platform import duckdb_engine, purpose_text
 from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
+from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_schemas import Actor, ExtractRequested
 from p3ke_targeting.adapters import duckdb_selection, extract_files
-from p3ke_targeting.adapters.orm import datasets, extracts
+from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
+from p3ke_targeting.adapters.orm import datasets, disposal, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
 from p3ke_targeting.domain.selection import Invalid, Selection, check_fields, resolve
@@ -38,6 +40,9 @@ SERVICE_ACTOR = Actor(org="kemenkopmk", subject="urn:p3ke:service:targeting", ro
                       service_account=True)
 """Targeting prepares extracts for party 1 (Art. 4(1): party 1 decides what leaves)."""
 
+
+LEDGER_RESOURCE = "selection-ledger"
+"""A recipient ledger's resource type in the retention disposal job's records (`retention_inventory.py`)."""
 
 JUSTIFICATION_RULE = "justification"
 """A request refused for its justification text (a NIK-like number, a name, too long): the text is kept out of
@@ -183,25 +188,61 @@ def usable_snapshot(ctx: Context, dataset: Any, columns: list[str]) -> Path:
     return path
 
 
-def ledgers_for(ctx: Context, session: Session, program: str) -> tuple[list[Path], int]:
-    """The recipient ledgers of this program's extracts so far, and how many persons they hold."""
-    rows = session.execute(select(extracts.c.extract_id, extracts.c.ledger_uri, extracts.c.record_count)
-                           .where(extracts.c.program == program).order_by(extracts.c.extract_id)).all()
-    paths = []
-    for extract_id, uri, _ in rows:
+def _ledger_rows(session: Session, program: str) -> list[tuple[str, Path, str, int]]:
+    """(extract id, ledger, key id, persons) of this program's recipient ledgers still kept: a ledger disposed of
+    under the retention schedule (its basis, the agreement, has ended) is no longer read. Raises Invalid when a
+    ledger is missing."""
+    d, e = disposal.disposals.c, extracts.c
+    disposed = select(d.resource_id).where(d.resource_type == LEDGER_RESOURCE)
+    rows = session.execute(select(e.extract_id, e.ledger_uri, e.ledger_key_id, e.record_count)
+                           .where(e.program == program, e.extract_id.not_in(disposed))
+                           .order_by(e.extract_id)).all()
+    out = []
+    for extract_id, uri, key_id, n in rows:
         path = Path(uri)
         if not path.is_file():
             raise Invalid(f"the recipient ledger of extract {extract_id} is missing, so earlier recipients of "
                           f"{program} cannot be excluded; restore it or ask without exclusion")
-        paths.append(path)
-    return paths, sum(int(n) for _, _, n in rows)
+        out.append((str(extract_id), path, str(key_id or LEGACY_KEY_ID), int(n)))
+    return out
+
+
+def ledgers_for(ctx: Context, session: Session, program: str) -> tuple[list[Path], int]:
+    """The recipient ledgers of this program's extracts so far, and how many persons they hold. A ledger disposed
+    of under the retention schedule (its basis, the agreement, has ended) is no longer read."""
+    rows = _ledger_rows(session, program)
+    return [path for _, path, _, _ in rows], sum(n for *_, n in rows)
+
+
+def keyed_ledgers(ctx: Context, session: Session, program: str) -> tuple[list[LedgerGroup], int]:
+    """The recipient ledgers of this program grouped by the subject hash key each was written with
+    (`extracts.ledger_key_id`), with that key's secret, and how many persons they hold: after a rotation a
+    candidate is compared with each ledger under the ledger's own key, so earlier recipients stay excluded.
+    Raises Invalid when a ledger's key has left the ring (the ledger must be re-keyed first)."""
+    rows = _ledger_rows(session, program)
+    ring = ctx.settings.subject_key_ring
+    by_key: dict[str, list[Path]] = {}
+    for extract_id, path, key_id, _ in rows:
+        if ring.get(key_id) is None:
+            raise Invalid(f"the recipient ledger of extract {extract_id} was written with subject hash key {key_id}, "
+                          f"which is no longer in P3KE_SUBJECT_HASH_KEYS ({', '.join(ring.ids)}), so earlier "
+                          f"recipients of {program} cannot be recognised; re-key the ledgers (p3ke targeting "
+                          f"rekey-ledgers) or put the key back in the ring")
+        by_key.setdefault(key_id, []).append(path)
+    groups = []
+    for key_id, paths in by_key.items():
+        key = ring.get(key_id)
+        assert key is not None
+        groups.append(LedgerGroup(hash_key=key.secret, paths=tuple(paths)))
+    return groups, sum(n for *_, n in rows)
 
 
 def _select(ctx: Context, session: Session, request: ExtractRequested, selection: Selection, fields: list[str],
             dataset: Any, snapshot: Path, terms_version: str) -> Accepted | Rejected:
     started = time.perf_counter()
     version = dataset["dataset_version_id"]
-    ledgers, ledger_rows = ledgers_for(ctx, session, selection.program) if selection.exclude_delivered else ([], 0)
+    ledgers, ledger_rows = (keyed_ledgers(ctx, session, selection.program) if selection.exclude_delivered
+                            else ([], 0))
     extract_id = extract_id_for(request.request_id)
     file_path, ledger_path = paths_for(ctx, extract_id)
     s = ctx.settings

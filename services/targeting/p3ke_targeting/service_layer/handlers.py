@@ -1,4 +1,5 @@
-"""Learn dataset versions; turn extract requests into extracts or refusals (exactly once per request)."""
+"""Learn dataset versions; turn extract requests into extracts or refusals (exactly once per request); record the
+milestones of the handovers made from them (for the retention schedule)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from p3ke_targeting.service_layer.extracts import (
     discard,
     prepare,
 )
+from p3ke_targeting.service_layer.milestones import handover_milestone
 from p3ke_targeting.service_layer.requests import Conflict, path_of, receive
 
 log = get_logger(__name__)
@@ -106,7 +108,7 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, request: ExtractRequested, outc
         terms_version=outcome.terms_version, record_count=outcome.record_count,
         counts_by_desil=counts_json(outcome.counts_by_desil), counts_by_region=counts_json(outcome.counts_by_region),
         file_uri=str(outcome.file_path), file_sha256=outcome.file_sha256, ledger_uri=str(outcome.ledger_path),
-        ledger_sha256=outcome.ledger_sha256, created_at=now))
+        ledger_sha256=outcome.ledger_sha256, ledger_key_id=uow.subject_key_id, created_at=now))
     uow.session.execute(update(extract_requests).where(extract_requests.c.request_id == request.request_id)
                         .values(status="accepted", reason=None, extract_id=outcome.extract_id, decided_at=now,
                                 rules_version=rules_version, terms_version=outcome.terms_version,
@@ -134,4 +136,5 @@ def _record_selection(uow: UnitOfWork, request: ExtractRequested, outcome: Accep
 HANDLERS = {
     "p3ke.dataset-updated.v1": dataset_updated,
     "p3ke.extract-requested.v1": extract_requested,
+    "p3ke.handover-milestone.v1": handover_milestone,
 }

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from p3ke_platform.agreement import WIB
 from p3ke_platform.auth import Principal
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_targeting.adapters.orm import plan_budget
 from p3ke_targeting.service_layer.context import Context
 
 RULE = "plan-budget"
+M = messages("targeting")
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,8 @@ def charge(ctx: Context, principal: Principal, day: date, now: datetime) -> Char
             return Charged(used, limit, day)
         break
     tomorrow = datetime.combine(day + timedelta(days=1), datetime.min.time(), WIB)
-    raise Refused(429, f"kuota hitungan perencanaan hari ini habis: {limit} permintaan per pengguna per hari "
-                       f"(hari Jakarta {day}); coba lagi mulai {tomorrow.isoformat()} / the planning query budget for "
-                       f"today is spent: {limit} queries per caller per day (Jakarta day {day}); try again from "
-                       f"{tomorrow.isoformat()}", rule=RULE)
+    raise Refused(429, M("plan.budget_spent", limit=limit, day=day.isoformat(), retry_at=tomorrow.isoformat()),
+                  rule=RULE)
 
 
 def _take(session: Session, principal: Principal, day: date, now: datetime, limit: int) -> int | None:

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from p3ke_platform import duckdb_engine
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.adapters import duckdb_selection
+from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
 from p3ke_targeting.domain import cell_key
 from p3ke_targeting.domain.eligibility import ProgramRule
 from p3ke_targeting.domain.layout import REGION_LEVELS
 from p3ke_targeting.domain.selection import resolve
 from p3ke_targeting.service_layer.context import Context
-from p3ke_targeting.service_layer.extracts import dataset_row, delivered_count, ledgers_for, usable_snapshot
+from p3ke_targeting.service_layer.extracts import dataset_row, delivered_count, keyed_ledgers, usable_snapshot
 
 
 @dataclass(frozen=True)
@@ -76,17 +77,16 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
     selection = resolve(criteria, program, ctx.rules, ctx.region_codes, default_reference=today, added=added)
     snapshot = usable_snapshot(ctx, dataset, sorted(selection.columns))
     s = ctx.settings
-    ledgers: list[Path] = []
+    ledgers: list[LedgerGroup] = []
     excluding = selection.exclude_delivered
     if excluding:
         if delivered_count(session, program) <= s.targeting_plan_exclusion_max:
-            ledgers, _ = ledgers_for(ctx, session, program)
+            ledgers, _ = keyed_ledgers(ctx, session, program)
         else:
             excluding = False
     with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
         rows = duckdb_selection.plan_counts(con, snapshot=snapshot, selection=selection,
-                                            digits=REGION_LEVELS[group_by], hash_key=s.subject_hash_key,
-                                            ledgers=ledgers,
+                                            digits=REGION_LEVELS[group_by], ledgers=ledgers,
                                             record_key_secret=record_key_secret(ctx) if protected else None)
     if protected:
         cells = protect(rows, s.targeting_min_cell)

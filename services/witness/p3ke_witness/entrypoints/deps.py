@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from p3ke_platform.api import service_context
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal, PrincipalDep
 from p3ke_platform.logging import get_logger
+from p3ke_platform.refusal import messages
 from p3ke_witness.service_layer.context import WitnessContext
 
 READER_ROLES = ("compliance-auditor", "operator")
+M = messages("witness")  # human-facing reasons in the caller's language (PO domain `witness`)
 
 Ctx = Annotated[WitnessContext, Depends(service_context)]
 log = get_logger(__name__)
@@ -25,7 +28,7 @@ def reader(request: Request, principal: PrincipalDep) -> Principal:
     if principal.has_any_role(*READER_ROLES):
         return principal
     log.warning("caller refused", org=principal.org, roles=sorted(principal.roles), path=request.url.path)
-    raise HTTPException(403, f"peran yang diperlukan / requires one of the roles: {', '.join(READER_ROLES)}")
+    raise LocalizedHTTPException(403, M("reader.role", roles=", ".join(READER_ROLES)), rule="role")
 
 
 Reader = Annotated[Principal, Depends(reader)]
