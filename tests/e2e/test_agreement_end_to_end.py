@@ -68,6 +68,7 @@ from p3ke_schemas import (
 )
 from p3ke_schemas.signing import sign_headers
 from tests.conftest import ROOT, new_postgres_database
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(900),
               pytest.mark.usefixtures("seven_zip_installed")]
@@ -226,7 +227,9 @@ def world(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
     http: httpx.Client | None = None
     try:
         stack = start_stack(work / "stack", database_urls={s: new_postgres_database(postgres) for s in SERVICES},
-                            extra_env={"P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true", "P3KE_LOG_LEVEL": "INFO"})
+                            extra_env={"P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true", "P3KE_LOG_LEVEL": "INFO",
+                                       # the bundled terms kept in force to 2099: the stack runs on real time
+                                       "P3KE_AGREEMENT_DIR": str(far_agreement_dir(work))})
         assert stack.services_dir == services_dir
         tokens = {}
         for who in IDENTITIES:
@@ -752,8 +755,8 @@ def test_7_refusals_are_precise(world: World) -> None:
             assert refused.headers["x-p3ke-refusal"] == "role"
             detail = refused.json()["detail"]  # Indonesian first, then the policy's reason
             assert detail.startswith("Ditolak: peran atau instansi yang meminta tidak diberi kewenangan"), detail
-            assert detail.endswith(f"role {role} of {org} may not download-package (download-package "
-                                   "is granted to: program-officer of kemnaker)"), detail
+            assert (f"role {role} of {org} may not download-package (download-package is granted to: "
+                    "program-officer of kemnaker)") in detail, detail
     officer_link = world.post("delivery", f"{base}/package/links", "officer-2")
     assert officer_link.status_code == 201, officer_link.text
     taken = world.get("delivery", officer_link.json()["url"], "steward-1")
@@ -768,8 +771,9 @@ def test_7_refusals_are_precise(world: World) -> None:
         upload = world.post("ingest", "/v1/uploads", who, params={"filename": "individu.csv"},
                             headers={"Content-Type": "application/octet-stream"}, content=snapshot.read_bytes())
         assert upload.status_code == 403, upload.text
-        assert upload.json()["detail"] == (f"role {role} of {org} may not publish-dataset (publish-dataset is "
-                                           "granted to: data-steward of kemenkopmk)")
+        assert upload.json()["detail"].startswith(  # the policy's reason, Indonesian by default
+            f"peran {role} dari {org} tidak berwenang melakukan publish-dataset (publish-dataset diberikan kepada: "
+            "data-steward dari kemenkopmk)"), upload.text
     submission = world.post("ingest", "/v1/submissions", "steward-2", json={"individual": {"path": str(snapshot)}})
     assert submission.status_code == 403, submission.text
 
@@ -791,13 +795,15 @@ def test_7_refusals_are_precise(world: World) -> None:
     assert world.get("targeting", f"/v1/extract-requests/{late_id}", "officer-2").status_code == 404
     field_status = _wait(decided(field_id), "the outcome of the request with a field not allowed")
     assert field_status["status"] == "rejected"
-    assert field_status["reason"].startswith("field 'alamat' is not allowed for program padat_karya (Art. 10(1) "
-                                             "data minimisation); allowed: "), field_status["reason"]
+    assert field_status["reason"].startswith("elemen data 'alamat' tidak diizinkan untuk program padat_karya (Pasal 10 "
+                                             "ayat (1), minimisasi data); yang diizinkan: "), field_status["reason"]
+    assert " / field 'alamat' is not allowed for program padat_karya (Art. 10(1) data minimisation); allowed: " in (
+        field_status["reason"])  # Indonesian / English
     [event] = [_event(m) for m in _collect(world, "p3ke.extract-prepared.v1", {field_id})]
     assert (event.status, event.reason, event.record_count, event.file_uri) == (
         "rejected", field_status["reason"], 0, None)
 
-    scope = ("program 'bantuan_sosial_pkh' is not one of the four programs of Art. 3 (pelatihan_berbasis_kompetensi, "
+    scope = ("program 'bantuan_sosial_pkh' bukan salah satu dari 4 program Pasal 3 (pelatihan_berbasis_kompetensi, "
              "padat_karya, tenaga_kerja_mandiri, pbi_jamsostek_pekerja_rentan)")
     for request_id in (oos_api_id, oos_id):
         status = _wait(decided(request_id), "the out-of-scope request's outcome")
@@ -932,7 +938,7 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
     out_of_scope = [e for key in ("oos", "oos_api")
                     for e in denied(entries, "targeting", "refusal", "extract-request", r[key])]
     assert len(out_of_scope) == 2 and all(e["program"] == "bantuan_sosial_pkh" for e in out_of_scope)
-    assert all("is not one of the four programs of Art. 3" in reason(e) for e in out_of_scope)
+    assert all("is not one of the 4 programs of Art. 3" in reason(e) for e in out_of_scope)
     party_1 = [e for e in entries if e["service"] == "delivery" and e["outcome"] == "denied"
                and e["actor_org"] == "kemenkopmk" and e["resource_id"] == r["handover_id"]]
     assert {(e["action"], e["resource_type"], e["actor_roles"][0]) for e in party_1} == {
@@ -955,7 +961,8 @@ def test_8_the_audit_log_holds_every_access_and_refusal(world: World) -> None:
 
     # the log is intact: the CLI re-derives the whole tree from the audit database
     env = _cli_env(P3KE_SERVICE="audit", P3KE_DATABASE_URL=world.stack.database_urls["audit"],
-                   P3KE_DATA_DIR=str(world.stack.services_dir), P3KE_AGREEMENT_INCLUDE_EXAMPLES="true")
+                   P3KE_DATA_DIR=str(world.stack.services_dir), P3KE_AGREEMENT_INCLUDE_EXAMPLES="true",
+                   P3KE_AGREEMENT_DIR=str(far_agreement_dir(world.work)))
     report = json.loads(_run("audit", "verify", "--json", env=env).strip().splitlines()[-1])
     assert report["ok"] is True and report["problems"] == [], report
     assert report["tree_size"] >= len(entries) and report["entries_checked"] == report["tree_size"]

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers.agreement_terms import far_agreement_dir
+
 pytestmark = [pytest.mark.kafka]
 
 
 def test_local_stack_comes_up_ready_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+    env["P3KE_AGREEMENT_DIR"] = str(far_agreement_dir(tmp_path))  # in force to 2099: real time
     data_dir = tmp_path / "local"
     done = subprocess.run([sys.executable, "-m", "p3ke_platform.cli", "run", "--data-dir", str(data_dir),
                            "--exit-when-ready", "--seed-families", "200"], env=env, capture_output=True, text=True,

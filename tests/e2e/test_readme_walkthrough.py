@@ -3,6 +3,10 @@
 The bash block under "## A walk through the agreement" is taken from README.md unchanged and run in a
 directory laid out like the repository's root (`var/local` is the seeded system's data directory,
 `.venv` the project's environment), with `set -euo pipefail`: a step that no longer works fails here.
+
+It also holds the walkthrough to the users' language: the refusal it shows first (party 2 uploading a dataset) comes
+in Bahasa Indonesia by default and in English with `Accept-Language: en`, and the `p3ke` command quotes the same
+reason in Indonesian by default and in English with `--lang en`.
 """
 
 from __future__ import annotations
@@ -18,9 +22,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers.agreement_terms import far_agreement_dir
+
 pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("seven_zip_installed")]
 
 ROOT = Path(__file__).resolve().parents[2]
+INDONESIAN = {"tidak", "hanya", "boleh", "dari", "untuk", "yang", "peran", "dengan", "atau", "ini", "anda", "akun"}
+ENGLISH = {"not", "only", "may", "the", "of", "role", "for", "your", "is", "account"}
+
+
+def words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
 
 
 def walkthrough() -> str:
@@ -36,6 +48,7 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     data_dir = tmp_path / "var" / "local"
     env = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
+    env["P3KE_AGREEMENT_DIR"] = str(far_agreement_dir(tmp_path))  # in force to 2099: real time
     log = (tmp_path / "run.log").open("wb")
     run = subprocess.Popen([sys.executable, "-m", "p3ke_platform.cli", "run", "--data-dir", str(data_dir),
                             "--seed-families", "800"], cwd=tmp_path, env=env, stdout=log,
@@ -54,6 +67,18 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
         lines = out.splitlines()
         assert "403" in lines, "party 2's dataset upload and party 1's download must both be refused"
         assert lines.count("403") == 2
+        # the same refusal in the users' language first, then in English, from the API and from the `p3ke` command
+        first = lines.index("403")
+        refusal_id, refusal_en = lines[first + 1], lines[first + 2]
+        assert refusal_id != refusal_en, (refusal_id, refusal_en)
+        assert words(refusal_id) & INDONESIAN and not words(refusal_id) & {"the", "not", "may", "only"}, refusal_id
+        assert words(refusal_en) & ENGLISH and not words(refusal_en) & {"tidak", "hanya", "boleh", "yang"}, refusal_en
+        assert lines.count("exit 1") == 2, "both `p3ke ingest submit` calls are refused (exit 1)"
+        errors = done.stderr.splitlines()
+        cli_id = [e for e in errors if e.startswith("p3ke ingest submit: unggahan keluarga.csv ditolak: HTTP 403: ")]
+        cli_en = [e for e in errors if e.startswith("p3ke ingest submit: upload of keluarga.csv refused: HTTP 403: ")]
+        assert len(cli_id) == 1 and len(cli_en) == 1, done.stderr[-4000:]
+        assert f"HTTP 403: {refusal_id}" in cli_id[0] and f"HTTP 403: {refusal_en}" in cli_en[0]
         assert "accepted" in lines and "partially-signed" in lines and "signed" in lines
         assert any("'alamat' is not allowed for program padat_karya" in line for line in lines)
         # party 2's platform: a signed request over Kafka is accepted; a forged one is dead-lettered and audited

@@ -45,6 +45,7 @@ from p3ke_schemas import (
     to_kafka,
 )
 from tests.conftest import new_postgres_database
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.integration.helpers.kafka_topics import collect
 from tests.integration.helpers.processes import migrate, stop, wait_for, wait_ready
 
@@ -64,7 +65,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                         family_file=False).individual_path
     base = {k: v for k, v in os.environ.items() if not k.startswith("P3KE_")}
     base.update(P3KE_ENV="test", P3KE_KAFKA_BOOTSTRAP=kafka_bootstrap, P3KE_LOG_LEVEL="WARNING",
-                P3KE_AGREEMENT_INCLUDE_EXAMPLES="true", P3KE_CONSUMER_GROUP="")
+                P3KE_AGREEMENT_INCLUDE_EXAMPLES="true", P3KE_CONSUMER_GROUP="",
+                P3KE_AGREEMENT_DIR=str(far_agreement_dir(tmp)))  # in force to 2099: the test runs on real time
     yield {"base": base, "tmp": tmp, "snapshot": snapshot}
 
 

@@ -18,6 +18,10 @@ is gone (the backup copy opens under no key the system still holds); the audit l
 artefact with its SHA-256; the trail of a person of the handover shows the erasure of the artefacts that held them;
 the held upload is untouched. The recipient ledger stays (it is due only when the agreement ends), and so does the
 feedback batch (its own 90 days).
+
+The test runs on real time (the signatures are made now) and moves the clock 32 days on; every service loads the
+bundled agreement plus a test-only addendum that keeps it in force for as long as the tests are in use
+(tests/integration/helpers/agreement_terms.py), so the date the test runs on does not matter.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from p3ke_ingest.synth import generate
 from p3ke_platform.envelope import EnvelopeError, open_decrypted
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
-from p3ke_platform.retention import agreement_end
+from p3ke_platform.retention import agreement_end, start_of_day
 from p3ke_platform.retention.disposal import DisposalJob, Report
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
@@ -54,6 +58,7 @@ from tests.conftest import new_postgres_database
 from tests.integration.audit.helpers import RING
 from tests.integration.delivery.conftest import Harness, make_harness
 from tests.integration.delivery.test_crypto_shredding import download, every_key_the_system_holds, rows, signed
+from tests.integration.helpers.agreement_terms import FAR_LAST_DAY, far_agreement_dir
 from tests.integration.helpers.audit_api import audit_api, auditor_headers, legal_hold, share_issuer_key
 from tests.integration.helpers.processes import ApiProcess
 from tests.integration.ingest.test_retention_inventory import _publish
@@ -121,6 +126,7 @@ def test_one_handover_from_snapshot_to_disposal(postgres: Any, audit: ApiProcess
     clock, bus = Clock(), Bus()
     t0 = clock()
     runtimes: dict[str, Runtime] = {}
+    terms = far_agreement_dir(tmp_path)  # every service the same agreement files, in force whatever the date
     for name in ("ingest", "targeting", "delivery", "feedback"):
         share_issuer_key(audit, tmp_path / name / "data")
 
@@ -128,17 +134,18 @@ def test_one_handover_from_snapshot_to_disposal(postgres: Any, audit: ApiProcess
     settings = load_settings(IngestSettings, service="ingest", database_url=new_postgres_database(postgres),
                              data_dir=tmp_path / "ingest" / "data", env="test", relay_in_api=False,
                              jobs_in_api=False, ingest_engine_memory_mb=256, legal_holds_url=audit.url,
-                             agreement_include_examples=True)
+                             agreement_include_examples=True, agreement_dir=terms)
     upgrade(INGEST, settings)
     ingest = runtimes["ingest"] = Runtime(INGEST, settings)
     made = generate(tmp_path / "synth", individuals=400, seed=29)
     _, (held_upload, other_upload), submission = _publish(ingest, (made.individual_path, made.family_path), t0)
     ingest.context.clock = clock
-    assert agreement_end(ingest.context.policy.agreement) > t0 + 45 * DAY, "the example agreement ends too soon"
+    ends = agreement_end(ingest.context.policy.agreement)  # the test addendum's end, whatever day the test runs on
+    assert ends == start_of_day(FAR_LAST_DAY + DAY) and ends > t0 + 45 * DAY
 
     # 2. the extract (targeting, party 2's platform path)
     targeting = runtimes["targeting"] = targeting_runtime(tmp_path / "targeting", new_postgres_database(postgres),
-                                                          legal_holds_url=audit.url)
+                                                          legal_holds_url=audit.url, agreement_dir=terms)
     targeting.context.clock = clock
     bus.deliver([ingest], targeting, "targeting")
     asked = request(quota=40, requested_at=t0)
@@ -153,7 +160,7 @@ def test_one_handover_from_snapshot_to_disposal(postgres: Any, audit: ApiProcess
 
     # 3. the handover: BAST signed by both parties, the package downloaded (and a backup of it taken)
     h: Harness = make_harness(new_postgres_database(postgres), tmp_path / "delivery", legal_holds_url=audit.url,
-                              delivery_extract_root=extract_file.parent)
+                              delivery_extract_root=extract_file.parent, agreement_dir=terms)
     runtimes["delivery"] = h.runtime
     h.ctx.clock = clock
     bus.deliver([targeting], h.runtime, "delivery")
@@ -171,7 +178,8 @@ def test_one_handover_from_snapshot_to_disposal(postgres: Any, audit: ApiProcess
 
     # 4. the data balikan (feedback)
     feedback = runtimes["feedback"] = feedback_runtime(tmp_path / "feedback", new_postgres_database(postgres),
-                                                       feedback_shared_root=tmp_path, legal_holds_url=audit.url)
+                                                       feedback_shared_root=tmp_path, legal_holds_url=audit.url,
+                                                       agreement_dir=terms)
     feedback.context.clock = clock
     bus.deliver([ingest, targeting, h.runtime], feedback, "feedback")
     balikan = write_csv(tmp_path / "balikan.csv", [feedback_row(n, nama=f"Penerima {i}") for i, n in
@@ -225,7 +233,7 @@ def test_one_handover_from_snapshot_to_disposal(postgres: Any, audit: ApiProcess
     # the audit log: every event of every service, as the audit worker consumes them
     audit_rt = Runtime(AUDIT, load_settings(service="audit", database_url=audit.database_url,  # type: ignore[attr-defined]
                                             data_dir=audit.shared, env="test",  # type: ignore[attr-defined]
-                                            agreement_include_examples=True))
+                                            agreement_include_examples=True, agreement_dir=terms))
     try:
         bus.deliver(list(runtimes.values()), audit_rt, "audit")
     finally:

@@ -16,6 +16,7 @@ from p3ke_platform.auth import ORGS, ROLES, DevIssuer
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime, ServiceSpec, installed_service
 from p3ke_platform.settings import load_settings
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 
 SERVICES = ["ingest", "targeting", "delivery", "feedback", "audit", "witness"]
 
@@ -43,7 +44,11 @@ def make_app(service: str, data_dir: Path, **overrides: Any) -> App:
     background jobs and lifespans off (TestClient is not entered)."""
     spec = spec_of(service)
     options: dict[str, Any] = {"service": service, "data_dir": data_dir, "env": "test", "relay_in_api": False,
-                               "kafka_bootstrap": "127.0.0.1:1", "agreement_include_examples": True, **overrides}
+                               "kafka_bootstrap": "127.0.0.1:1", "agreement_include_examples": True,
+                               # the bundled agreement kept in force to 2099: tests on real time outlive its term
+                               # (beside the data directory, whose files some tests count)
+                               "agreement_dir": far_agreement_dir(data_dir.parent / f"{data_dir.name}-terms"),
+                               **overrides}
     settings = load_settings(spec.settings_class, **options)
     upgrade(spec, settings)
     runtime = Runtime(spec, settings)

@@ -26,7 +26,7 @@ def test_a_party_that_never_reports_back_is_refused_before_the_upload_is_stored(
     steward = {**app.auth("kemenkopmk", "data-steward"), "Content-Type": "text/csv"}
     refused = app.client.post("/v1/feedback-batches", params=params, content=too_big, headers=steward)
     assert refused.status_code == 403, refused.text
-    assert "may not submit-feedback" in refused.json()["detail"]
+    assert "tidak berwenang melakukan submit-feedback" in refused.json()["detail"]  # the policy's, in Indonesian
     stored = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("feedback.db")]
     assert not [p for p in stored if p.stat().st_size >= 1024], stored
     officer = {**app.auth("kemnaker", "program-officer"), "Content-Type": "text/csv"}

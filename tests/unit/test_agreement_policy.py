@@ -108,10 +108,16 @@ def test_expired_without_addendum_refuses_every_data_release(signed: Policy) -> 
     decision = request(signed, at=AFTER_EXPIRY)
     assert not decision.allowed
     assert decision.rule == Rule.EXPIRED
-    assert "expired on 2025-02-28" in decision.reason
-    assert "003/PKS/DEP.1/KEMENKO/PMK/02/2023" in decision.reason
-    assert "no addendum extends it" in decision.reason
-    assert "checked at 2026-11-26" in decision.reason
+    # Indonesian first, then English: the catalogue message (domain `agreement`), and the audit log's text
+    assert decision.message is not None and decision.message.key == "expired"
+    indonesian, english = decision.message.render("id"), decision.message.render("en")
+    assert decision.reason == f"{indonesian} / {english}"
+    assert indonesian.startswith("Perjanjian PKS 003/PKS/DEP.1/KEMENKO/PMK/02/2023")
+    assert "berakhir pada 2025-02-28" in indonesian and "tidak ada adendum yang memperpanjangnya" in indonesian
+    assert "diperiksa pada 2026-11-26" in indonesian and "adendum yang ditandatangani PARA PIHAK" in indonesian
+    assert "expired on 2025-02-28" in english
+    assert "no addendum extends it" in english
+    assert "checked at 2026-11-26" in english
     assert decision.terms_version == "pks-p3ke-2023"
     for org, role, action in [("kemenkopmk", "data-steward", "prepare-extract"),
                               ("kemenkopmk", "data-steward", "release-package"),
@@ -179,7 +185,8 @@ def test_termination_needs_thirty_days_notice(tmp_path: Path) -> None:
 def test_program_out_of_scope(signed: Policy) -> None:
     decision = request(signed, program="bantuan_sosial_tunai")
     assert decision.rule == Rule.PROGRAM_SCOPE
-    assert "program 'bantuan_sosial_tunai' is not one of the four programs of Art. 3" in decision.reason
+    assert decision.reason.startswith("program 'bantuan_sosial_tunai' bukan salah satu dari 4 program Pasal 3")
+    assert "program 'bantuan_sosial_tunai' is not one of the 4 programs of Art. 3" in decision.reason
     no_program = signed.decide(*OFFICER, "request-extract", None, ("nik",), at=IN_FORCE)
     assert no_program.rule == Rule.PROGRAM_REQUIRED
 
@@ -187,7 +194,9 @@ def test_program_out_of_scope(signed: Policy) -> None:
 def test_field_not_allowed_for_program(signed: Policy) -> None:
     decision = request(signed, program="padat_karya", fields=("nik", "alamat"))
     assert decision.rule == Rule.FIELD_MINIMISATION
-    assert decision.reason.startswith(
+    assert decision.reason.startswith("elemen data 'alamat' tidak diizinkan untuk program padat_karya (Pasal 10 ayat "
+                                      "(1), minimisasi data); yang diizinkan: nik,")
+    assert decision.message is not None and decision.message.render("en").startswith(
         "field 'alamat' is not allowed for program padat_karya (Art. 10(1) data minimisation); allowed: nik,"
     )
     assert request(signed, program="pbi_jamsostek_pekerja_rentan", fields=("nik", "alamat")).allowed
@@ -198,11 +207,14 @@ def test_field_not_allowed_for_program(signed: Policy) -> None:
 def test_wrong_org_or_role(signed: Policy) -> None:
     decision = signed.decide("kemenkopmk", ["program-officer"], "request-extract", "padat_karya", at=IN_FORCE)
     assert decision.rule == Rule.ROLE
-    assert decision.reason.startswith("role program-officer of kemenkopmk may not request-extract")
+    assert decision.reason.startswith("peran program-officer dari kemenkopmk tidak berwenang melakukan request-extract")
+    assert decision.message is not None
+    assert decision.message.render("en").startswith("role program-officer of kemenkopmk may not request-extract")
     assert signed.decide("kemnaker", [], "request-extract", "padat_karya", at=IN_FORCE).rule == Rule.ROLE
     assert signed.decide("kemnaker", ["data-steward"], "publish-dataset", at=IN_FORCE).rule == Rule.ROLE
     outsider = signed.decide("kemensos", ["program-officer"], "request-extract", "padat_karya", at=IN_FORCE)
-    assert outsider.rule == Rule.NOT_A_PARTY and "'kemensos' is not a party" in outsider.reason
+    assert outsider.rule == Rule.NOT_A_PARTY and "instansi 'kemensos' bukan pihak" in outsider.reason
+    assert "'kemensos' is not a party" in outsider.reason
     assert signed.decide(*OFFICER, "delete-everything", at=IN_FORCE).rule == Rule.UNKNOWN_ACTION
 
 
@@ -526,3 +538,52 @@ def test_cli_as_a_process() -> None:
                             env={"PATH": "/usr/bin:/bin", "P3KE_ENV": "test"}, check=False)
     assert result.returncode == 1, result.stderr
     assert "expired on 2025-02-28" in result.stdout
+
+
+# --- reasons in the reader's language (PO domain `agreement`) --------------------------------------
+
+def test_every_reason_is_a_catalogue_message_in_both_languages(signed: Policy, tmp_path: Path) -> None:
+    """Each rule's refusal (and an allowance) carries its message; `reason` is it in Indonesian, then English, and
+    the Indonesian half has none of the English wording."""
+    terminated = Policy(load_agreement(notice_dir(tmp_path, last_day="2024-03-31")))
+    decisions = {
+        Rule.UNKNOWN_ACTION: signed.decide(*OFFICER, "delete-everything", at=IN_FORCE),
+        Rule.NOT_A_PARTY: signed.decide("kemensos", ["program-officer"], "request-extract", at=IN_FORCE),
+        Rule.ROLE: signed.decide("kemnaker", [], "request-extract", "padat_karya", at=IN_FORCE),
+        Rule.SIGNATORY: signed.decide("kemnaker", ["signatory"], "sign-bast", at=IN_FORCE, signatory_id="x"),
+        Rule.NOT_YET_IN_FORCE: request(signed, at=date(2023, 2, 27)),
+        Rule.EXPIRED: request(signed, at=AFTER_EXPIRY),
+        Rule.TERMINATED: request(terminated, at=date(2024, 4, 1)),
+        Rule.PROGRAM_REQUIRED: signed.decide(*OFFICER, "request-extract", None, at=IN_FORCE),
+        Rule.PROGRAM_SCOPE: request(signed, program="bantuan_sosial_tunai"),
+        Rule.PURPOSE_REQUIRED: request(signed, purpose=None),
+        Rule.PURPOSE: request(signed, purpose="pendaftaran_kepesertaan"),
+        Rule.FIELD_MINIMISATION: request(signed, fields=("nik", "alamat")),
+        Rule.DISCLOSURE_CONSENT: signed.decide(*OFFICER, "publish-report", "padat_karya", at=IN_FORCE),
+        Rule.ALLOWED: request(signed),
+    }
+    for rule, decision in decisions.items():
+        assert decision.rule == rule, (rule, decision.reason)
+        assert decision.message is not None and decision.message.domain == "agreement"
+        indonesian, english = decision.message.render("id"), decision.message.render("en")
+        assert decision.reason == f"{indonesian} / {english}" and indonesian != english
+        for word in (" is not ", " may not ", " needs ", " expired ", " allowed: ", " covers "):
+            assert word not in indonesian, (rule, indonesian)
+    assert decisions[Rule.ALLOWED].reason.startswith("diizinkan: peran program-officer dari kemnaker boleh")
+    assert "'x' bukan penandatangan kemnaker" in decisions[Rule.SIGNATORY].reason
+    assert "allowed: role program-officer of kemnaker may request-extract" in decisions[Rule.ALLOWED].reason
+
+
+def test_refused_unless_answers_the_policy_reason_in_the_callers_language(signed: Policy) -> None:
+    from p3ke_platform.refusal import Refused
+
+    decision = request(signed, at=AFTER_EXPIRY)
+    with pytest.raises(Refused) as caught:
+        Refused.unless(decision)
+    refused = caught.value
+    assert (refused.status, refused.rule, refused.code) == (403, "expired", "expired")
+    assert refused.reason == decision.reason  # the audit log keeps both languages
+    reference = "PKS 003/PKS/DEP.1/KEMENKO/PMK/02/2023 / 71668/KS.06/II/2023"
+    assert refused.text().startswith(f"Perjanjian {reference} berakhir pada 2025-02-28")
+    assert refused.text("en").startswith(f"the agreement {reference} expired on 2025-02-28")
+    Refused.unless(request(signed))  # allowed: nothing raised

@@ -143,9 +143,17 @@ def _response(status: int, body: Any = None, text: str | None = None, headers: d
     return httpx.Response(status, json=body, headers=headers, request=request)
 
 
-def test_http_error_quotes_the_reason() -> None:
+def test_http_error_quotes_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("P3KE_LANG", raising=False)
+    e = console.http_error(_response(403, {"detail": "perjanjian berakhir"}, headers={"X-P3KE-Refusal": "validity"}),
+                           console.text("doing.upload", file="a.csv"))
+    assert e.message == "unggahan a.csv ditolak: HTTP 403: perjanjian berakhir [aturan validity]"  # Indonesian first
+    assert e.status == 403 and e.code == 1 and e.detail == "perjanjian berakhir"
+    e = console.http_error(_response(401, {"detail": "token ditolak"}), "pengajuan")
+    assert "token ditolak" in e.message and "tokennya sah" in e.message
+    monkeypatch.setenv("P3KE_LANG", "en")
     e = console.http_error(_response(403, {"detail": "the agreement expired"}, headers={"X-P3KE-Refusal": "validity"}),
-                           "upload of a.csv")
+                           console.text("doing.upload", file="a.csv"))
     assert e.message == "upload of a.csv refused: HTTP 403: the agreement expired [rule validity]"
     assert e.status == 403 and e.code == 1 and e.detail == "the agreement expired"
     e = console.http_error(_response(422, {"detail": [{"loc": ["query", "program"], "msg": "Input should be x"}]}),
@@ -157,7 +165,9 @@ def test_http_error_quotes_the_reason() -> None:
     assert e.message == "submission failed on the server: HTTP 502: Bad Gateway"
 
 
-def test_guard_maps_failures_to_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_guard_maps_failures_to_exit_codes(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                           ) -> None:
+    monkeypatch.delenv("P3KE_LANG", raising=False)
     args = argparse.Namespace(json=True)
 
     def raising(exc: BaseException) -> Any:
@@ -169,13 +179,18 @@ def test_guard_maps_failures_to_exit_codes(capsys: pytest.CaptureFixture[str]) -
     assert console.guard("p3ke t", args, raising(console.CommandError("nope", code=3))) == 3
     assert json.loads(capsys.readouterr().out)["error"]["message"] == "nope"
     assert console.guard("p3ke t", args, raising(FileNotFoundError(2, "x", "/no/such"))) == 2
-    assert "no such file: /no/such" in capsys.readouterr().err
+    assert "berkas tidak ada: /no/such" in capsys.readouterr().err
     assert console.guard("p3ke t", args, raising(ConfigurationError("P3KE_X: bad"))) == 2
     request = httpx.Request("GET", "http://127.0.0.1:9/v1/x")
     assert console.guard("p3ke t", args, raising(httpx.ConnectError("refused", request=request))) == 1
     captured = capsys.readouterr()
-    assert "cannot connect to http://127.0.0.1:9" in captured.err
+    assert "tidak dapat terhubung ke http://127.0.0.1:9" in captured.err
     assert json.loads(captured.out.splitlines()[-1])["error"]["exit_code"] == 1
+    monkeypatch.setenv("P3KE_LANG", "en")
+    assert console.guard("p3ke t", args, raising(FileNotFoundError(2, "x", "/no/such"))) == 2
+    assert "no such file: /no/such" in capsys.readouterr().err
+    assert console.guard("p3ke t", args, raising(httpx.ConnectError("refused", request=request))) == 1
+    assert "cannot connect to http://127.0.0.1:9" in capsys.readouterr().err
     with pytest.raises(ZeroDivisionError):  # a bug is not hidden
         console.guard("p3ke t", args, raising(ZeroDivisionError()))
 

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DELIVERY = "services/delivery/p3ke_delivery"
 TARGETING = "services/targeting/p3ke_targeting"
 AUDIT = "services/audit/p3ke_audit"
+FEEDBACK = "services/feedback/p3ke_feedback"
+INGEST = "services/ingest/p3ke_ingest"
 
 CONVERTED: dict[str, str] = {  # module -> its PO domain
     "libs/platform/p3ke_platform/api.py": "api",
@@ -41,12 +43,39 @@ CONVERTED: dict[str, str] = {  # module -> its PO domain
     f"{AUDIT}/entrypoints/obligations_api.py": "audit",
     f"{AUDIT}/entrypoints/processing_records_api.py": "audit",
     "libs/platform/p3ke_platform/uploads.py": "platform",
+    "libs/platform/p3ke_platform/subject_records.py": "platform",
+    "libs/platform/p3ke_platform/retention/api.py": "platform",
+    f"{DELIVERY}/service_layer/data_keys.py": "delivery",
+    f"{DELIVERY}/service_layer/disposal_certificates.py": "delivery",
+    f"{DELIVERY}/domain/disposal_certificate.py": "delivery",
+    f"{DELIVERY}/entrypoints/disposal_api.py": "delivery",
+    f"{FEEDBACK}/entrypoints/api.py": "feedback",
+    f"{FEEDBACK}/service_layer/queries.py": "feedback",
+    f"{FEEDBACK}/service_layer/programs.py": "feedback",
+    f"{FEEDBACK}/service_layer/subject_records.py": "feedback",
+    f"{FEEDBACK}/service_layer/publication.py": "feedback",
+    f"{FEEDBACK}/service_layer/batches.py": "feedback",
+    f"{INGEST}/entrypoints/api.py": "ingest",
     "services/witness/p3ke_witness/entrypoints/deps.py": "witness",
+    "libs/platform/p3ke_platform/agreement/policy.py": "agreement",
+    "libs/platform/p3ke_platform/tabular/archive_guard.py": "findings",
+    f"{TARGETING}/service_layer/extracts.py": "targeting",
+    f"{TARGETING}/domain/selection.py": "targeting",
+    f"{TARGETING}/domain/plan_dimensions.py": "targeting",
+    f"{TARGETING}/adapters/snapshot.py": "targeting",
+    f"{AUDIT}/domain/messages.py": "audit",
+    f"{AUDIT}/domain/incidents.py": "audit",
+    f"{AUDIT}/domain/subject_requests.py": "audit",
+    f"{AUDIT}/domain/obligations.py": "audit",
+    f"{AUDIT}/service_layer/queries.py": "audit",
+    f"{AUDIT}/service_layer/proofs.py": "audit",
+    f"{AUDIT}/service_layer/export.py": "audit",
+    f"{AUDIT}/service_layer/calendar_feeds.py": "audit",
+    f"{AUDIT}/service_layer/obligations.py": "audit",
+    f"{AUDIT}/service_layer/subject_requests.py": "audit",
 }
 
 NOT_YET = [  # still raise refusals with literal texts (some already "Indonesian / English")
-    f"{DELIVERY}/service_layer/data_keys.py",
-    "services/feedback/p3ke_feedback/entrypoints/api.py",
 ]
 
 ERRORS = {"Refused", "HTTPException", "LocalizedHTTPException"}

@@ -151,6 +151,8 @@ def test_no_requester_and_a_bad_key_file_are_usage_errors(keys: dict[str, Path],
     assert main(_request_args(tmp_path / "bad.pem", "k", "--out", str(tmp_path / "m.json"))) == 2
     assert "--key" in capsys.readouterr().err
     assert main(_request_args(tmp_path / "missing.pem", "k")) == 2
+    assert "berkas tidak ada" in capsys.readouterr().err  # Bahasa Indonesia unless English is asked for
+    assert main(["--lang", "en", *_request_args(tmp_path / "missing.pem", "k")]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
@@ -197,7 +199,7 @@ def test_a_failed_publication_is_one_line(keys: dict[str, Path], monkeypatch: py
     monkeypatch.setattr(platform_cli, "_producer", lambda settings: Broken())
     assert main(_request_args(keys["party-2 platform"], "dev-party-2-platform")) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "could not publish to p3ke.extract-requested.v1" in err
+    assert err.count("\n") == 1 and "tidak dapat menerbitkan ke p3ke.extract-requested.v1" in err
 
 
 def test_verify_accepts_a_platform_request_and_refuses_a_forged_one(keys: dict[str, Path], tmp_path: Path,
@@ -207,6 +209,8 @@ def test_verify_accepts_a_platform_request_and_refuses_a_forged_one(keys: dict[s
     assert main(_request_args(keys["party-1 platform"], "dev-party-1-platform", "--out", str(forged))) == 0
     capsys.readouterr()
     assert main(["events", "verify", str(good)]) == 0
+    assert capsys.readouterr().out.startswith("terverifikasi: p3ke.extract-requested.v1 ")
+    assert main(["events", "verify", str(good), "--lang", "en"]) == 0
     assert capsys.readouterr().out.startswith("verified: p3ke.extract-requested.v1 ")
     assert main(["events", "verify", str(forged), "--json"]) == 3
     result = json.loads(capsys.readouterr().out)
@@ -228,7 +232,7 @@ def test_verify_reads_the_contracts_examples(keys: dict[str, Path], tmp_path: Pa
     example = doc["components"]["messages"]["HandoverSigned"]["examples"][0]
     path = tmp_path / "example.json"
     path.write_text(json.dumps(example))  # no key: the aggregate id
-    assert main(["events", "verify", str(path)]) == 0
+    assert main(["--lang=en", "events", "verify", str(path)]) == 0
     assert "signed by delivery's key dev-delivery (EdDSA), vouching for system delivery" in capsys.readouterr().out
     path.write_text(json.dumps({"payload": {}}))
     assert main(["events", "verify", str(path)]) == 2
@@ -262,6 +266,8 @@ def test_dead_letters_lists_the_reasons_for_a_key(monkeypatch: pytest.MonkeyPatc
     found = json.loads(capsys.readouterr().out)["dead_letters"]
     assert [d["consumer"] for d in found] == ["p3ke-targeting", "p3ke-audit"] and found[0]["ce_id"] == "e-1"
     assert main(["events", "dead-letters", "extract-requested", "--key", "nothing", "--wait", "0"]) == 3
+    assert "tidak ada dead letter di p3ke.extract-requested.v1.dlq dengan kunci nothing" in capsys.readouterr().err
+    assert main(["events", "dead-letters", "extract-requested", "--key", "nothing", "--wait", "0", "--lang", "en"]) == 3
     assert "no dead letter on p3ke.extract-requested.v1.dlq with key nothing" in capsys.readouterr().err
     assert main(["events", "dead-letters", "no-such-event", "--wait", "0"]) == 2
 

@@ -2,6 +2,9 @@
 
 Core commands live here; each service adds its own through the `p3ke.services` entry points
 (ServiceSpec.register_cli), so this module never imports a service by name.
+
+Bahasa Indonesia first: `--lang en` (anywhere on the line) or `P3KE_LANG=en` for English, in the CLI's own
+messages (PO domain `cli`) and in the services' answers (`Accept-Language`); see `p3ke_platform.console`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from p3ke_platform import console
 from p3ke_platform.settings import ConfigurationError
 
 
@@ -27,7 +31,7 @@ def _topics(args: argparse.Namespace) -> int:
     from p3ke_platform.settings import load_settings
 
     created = ensure_topics(load_settings(), replication=args.replication)
-    print("created:", ", ".join(created) if created else "nothing (all topics exist)")
+    print(console.text("topics.created", topics=", ".join(created) if created else console.text("topics.none")))
     return 0
 
 
@@ -39,29 +43,31 @@ def _migrate(args: argparse.Namespace) -> int:
     specs = service_specs()
     for name in args.service or list(specs):
         upgrade(specs[name], load_settings(specs[name].settings_class, service=name))
-        print(f"{name}: migrated")
+        print(console.text("migrate.done", service=name))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="p3ke", description="Data P3KE sharing (Kemenko PMK - Kemnaker)")
+    """The whole command line, its texts in the command's language (`console.language()`; the services' own
+    subcommands describe themselves in English)."""
+    text = console.text
+    parser = console.Parser(prog="p3ke", description=text("description"), epilog=text("epilog"))
+    parser.add_argument("--lang", choices=["id", "en"], help=text("option.lang"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start Kafka and all five services locally (Ctrl-C stops)")
-    run.add_argument("--data-dir", default="var/local", help="local state (default: var/local)")
-    run.add_argument("--exit-when-ready", action="store_true", help="stop once everything is ready (and seeded)")
-    run.add_argument("--no-seed", action="store_true",
-                     help="no development CA, tokens file or synthetic snapshot")
-    run.add_argument("--seed-families", type=int, default=3000,
-                     help="families in the seeded synthetic snapshot (default 3000)")
+    run = sub.add_parser("run", help=text("cmd.run"), description=text("cmd.run"))
+    run.add_argument("--data-dir", default="var/local", help=text("cmd.run.data_dir"))
+    run.add_argument("--exit-when-ready", action="store_true", help=text("cmd.run.exit_when_ready"))
+    run.add_argument("--no-seed", action="store_true", help=text("cmd.run.no_seed"))
+    run.add_argument("--seed-families", type=int, default=3000, help=text("cmd.run.seed_families"))
     run.set_defaults(func=_run)
 
-    topics = sub.add_parser("topics", help="create the contract's topics and DLQs where missing")
-    topics.add_argument("--replication", type=int, default=1)
+    topics = sub.add_parser("topics", help=text("cmd.topics"), description=text("cmd.topics"))
+    topics.add_argument("--replication", type=int, default=1, help=text("cmd.topics.replication"))
     topics.set_defaults(func=_topics)
 
-    migrate = sub.add_parser("migrate", help="upgrade services' databases to the newest schema")
-    migrate.add_argument("--service", action="append", help="one service (repeatable); default all")
+    migrate = sub.add_parser("migrate", help=text("cmd.migrate"), description=text("cmd.migrate"))
+    migrate.add_argument("--service", action="append", help=text("cmd.migrate.service"))
     migrate.set_defaults(func=_migrate)
 
     for register in _registrations():
@@ -84,14 +90,24 @@ def _registrations() -> list[Callable[[Any], None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the language (`--lang`, else `P3KE_LANG`, else Indonesian) holds for all of it."""
     try:
+        lang, rest = console.split_language(sys.argv[1:] if argv is None else argv)
+        console.set_language(lang if lang is not None else console.env_language())
+    except ConfigurationError as exc:
+        console.set_language(None)
+        print(f"p3ke: {exc}", file=sys.stderr)
+        return console.EXIT_USAGE
+    try:
+        args = build_parser().parse_args(rest)
         return int(args.func(args) or 0)
     except ConfigurationError as exc:
         print(f"p3ke: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        console.set_language(None)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,15 @@ The conventions every command follows:
   refused configuration); 3 the operation ran but its outcome is negative (ingest refused the snapshot,
   feedback refused the file's content, a local check did not accept the files); 130 interrupted.
 
-Nothing here needs a dependency beyond the standard library (``httpx`` is imported only where a
-request fails), so it costs nothing at start-up.
+- **Language**: Bahasa Indonesia unless English is asked for, with ``p3ke --lang en`` (anywhere on the command
+  line) or ``P3KE_LANG=en``; ``--lang`` wins over ``P3KE_LANG``. ``LANG``/``LC_ALL`` are *not* consulted: servers
+  and fresh desktops commonly default to ``en_US.UTF-8`` whatever their users read, and this system's users read
+  Indonesian first. The CLI's own messages come from the PO domain ``cli`` (``text(key, ...)``), and every HTTP
+  call a command makes (``api_client``) sends the language as ``Accept-Language``, so a service's refusal comes
+  back in it too.
+
+Nothing here needs a dependency beyond the standard library and Babel's PO reader (``httpx`` is imported only
+where a request is made or fails), so it costs little at start-up.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, NoReturn, TextIO
 
+from p3ke_platform import i18n
 from p3ke_platform.settings import ConfigurationError
 
 Kind = Literal["count", "bytes", "fraction"]
@@ -45,6 +53,142 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NEGATIVE = 3
 UPLOAD_CHUNK = 1 << 20
+LANG_ENV = "P3KE_LANG"
+DOMAIN = "cli"
+
+# -- language --------------------------------------------------------------------------------------------------
+
+_chosen: i18n.Lang | None = None
+
+
+def parse_language(value: str, source: str) -> i18n.Lang:
+    """``id``/``en`` (also ``en_US.UTF-8``, ``id-ID``, ``in``), else a ConfigurationError naming ``source``."""
+    primary = value.strip().lower().replace("_", "-").split(".")[0].split("-")[0]
+    if primary in ("id", "in"):
+        return "id"
+    if primary == "en":
+        return "en"
+    raise ConfigurationError(i18n.t(DOMAIN, "lang.unknown", _chosen or i18n.DEFAULT, value=value, source=source))
+
+
+def env_language() -> i18n.Lang:
+    """The language ``P3KE_LANG`` asks for (Indonesian when it is unset or empty)."""
+    value = os.environ.get(LANG_ENV, "").strip()
+    return parse_language(value, LANG_ENV) if value else i18n.DEFAULT
+
+
+def language() -> i18n.Lang:
+    """The language of this command: what ``--lang`` chose (``set_language``), else ``P3KE_LANG``, else ``id``.
+    An unusable ``P3KE_LANG`` counts as unset here (``cli.main`` refuses it before any command runs)."""
+    if _chosen is not None:
+        return _chosen
+    try:
+        return env_language()
+    except ConfigurationError:
+        return i18n.DEFAULT
+
+
+def set_language(lang: i18n.Lang | None) -> None:
+    """Fix the language for the rest of the command (``None``: back to ``P3KE_LANG``)."""
+    global _chosen
+    _chosen = lang
+
+
+def text(key: str, /, **params: Any) -> str:
+    """The CLI's message ``key`` (PO domain ``cli``) in the command's language."""
+    return i18n.t(DOMAIN, key, language(), **params)
+
+
+def split_language(argv: Sequence[str]) -> tuple[i18n.Lang | None, list[str]]:
+    """``--lang X`` / ``--lang=X`` taken out of ``argv`` wherever it stands (before a ``--``), so ``p3ke --lang en
+    ingest submit ...`` and ``p3ke ingest submit ... --lang en`` both work; the last one wins. Returns the language
+    (None when not given) and the other arguments; a missing or unknown value is a ConfigurationError."""
+    rest: list[str] = []
+    chosen: i18n.Lang | None = None
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item == "--":
+            rest += items[i:]
+            break
+        if item == "--lang" or item.startswith("--lang="):
+            if item == "--lang":
+                if i + 1 >= len(items) or items[i + 1].startswith("-"):
+                    raise ConfigurationError(text("lang.missing"))
+                value, i = items[i + 1], i + 2
+            else:
+                value, i = item.split("=", 1)[1], i + 1
+            chosen = parse_language(value, "--lang")
+            continue
+        rest.append(item)
+        i += 1
+    return chosen, rest
+
+
+def api_headers(token: str | None = None) -> dict[str, str]:
+    """The headers of every call a command makes to a service: its bearer token and the command's language."""
+    headers = {"Accept-Language": language()}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def api_client(base_url: str, token: str | None = None, *, timeout: Any = None) -> Any:
+    """An ``httpx.Client`` for a service's API: ``api_headers(token)`` on every request, 60 s to connect and write,
+    no read limit by default (an upload's answer comes once the file is checked)."""
+    import httpx
+
+    return httpx.Client(base_url=base_url, headers=api_headers(token),
+                        timeout=timeout if timeout is not None else httpx.Timeout(60.0, read=None))
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` speaking the command's language: its usage line, section titles, ``-h`` and the
+    usual errors (argparse's own wording, which has no Indonesian catalogue, for the rare others). Subcommands made
+    with ``add_subparsers`` are Parsers too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._positionals.title = text("argparse.positionals")
+        self._optionals.title = text("argparse.options")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = text("argparse.help")
+
+    def format_usage(self) -> str:
+        formatter = self._get_formatter()
+        formatter.add_usage(self.usage, self._actions, self._mutually_exclusive_groups, text("argparse.usage"))
+        return formatter.format_help()
+
+    def format_help(self) -> str:
+        return super().format_help().replace("usage: ", text("argparse.usage"), 1)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        problem = text("argparse.error", problem=localize_usage_error(message), prog=self.prog)
+        self.exit(EXIT_USAGE, f"{self.prog}: {problem}\n")
+
+
+_ARGPARSE_ERRORS: tuple[tuple[str, str], ...] = (
+    (r"the following arguments are required: (?P<names>.+)", "argparse.required"),
+    (r"unrecognized arguments: (?P<names>.+)", "argparse.unrecognized"),
+    (r"argument (?P<name>\S+): invalid choice: (?P<value>.+?) \(choose from (?P<choices>.+)\)",
+     "argparse.invalid_choice"),
+    (r"argument (?P<name>\S+): expected one argument", "argparse.expected_one"),
+)
+
+
+def localize_usage_error(message: str) -> str:
+    """argparse's commonest errors in the command's language (others as argparse words them)."""
+    import re
+
+    for pattern, key in _ARGPARSE_ERRORS:
+        found = re.fullmatch(pattern, message)
+        if found:
+            return text(key, **found.groupdict())
+    return message
+
 
 # -- command plumbing ------------------------------------------------------------------------------------------
 
@@ -134,11 +278,11 @@ def guard(command: str, args: argparse.Namespace, body: Callable[[], int]) -> in
     except ConfigurationError as exc:
         return fail(command, str(exc), as_json=as_json, code=EXIT_USAGE)
     except FileNotFoundError as exc:
-        return fail(command, f"no such file: {exc.filename}", as_json=as_json, code=EXIT_USAGE)
+        return fail(command, text("file.missing", file=exc.filename), as_json=as_json, code=EXIT_USAGE)
     except IsADirectoryError as exc:
-        return fail(command, f"a directory, not a file: {exc.filename}", as_json=as_json, code=EXIT_USAGE)
+        return fail(command, text("file.is_directory", file=exc.filename), as_json=as_json, code=EXIT_USAGE)
     except PermissionError as exc:
-        return fail(command, f"permission denied: {exc.filename}", as_json=as_json, code=EXIT_USAGE)
+        return fail(command, text("file.permission", file=exc.filename), as_json=as_json, code=EXIT_USAGE)
     except OSError as exc:
         return fail(command, str(exc), as_json=as_json, code=EXIT_FAILED)
     except Exception as exc:
@@ -163,17 +307,18 @@ def _http_failure(exc: Exception) -> str | None:
     except (AttributeError, RuntimeError):
         pass
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect to{where or ' the API'}: is the service running? ({exc})"
+        return text("http.cannot_connect", where=where.strip() or text("http.the_api"), error=exc)
     if isinstance(exc, httpx.TimeoutException):
-        return f"the API{where} did not answer in time ({type(exc).__name__})"
-    return f"the API{where} did not answer: {type(exc).__name__}: {exc}"
+        return text("http.timeout", where=where, kind=type(exc).__name__)
+    return text("http.no_answer", where=where, kind=type(exc).__name__, error=exc)
 
 
 def http_error(response: Any, doing: str) -> CommandError:
     """A CommandError for a refused or failed HTTP answer, quoting the service's reason.
 
-    ``response`` is an httpx response; its ``detail`` (FastAPI's error body) and the
-    ``X-P3KE-Refusal`` rule, when present, go into the message."""
+    ``response`` is an httpx response; its ``detail`` (FastAPI's error body, in the language the request asked
+    for: ``api_client`` sends it) and the ``X-P3KE-Refusal`` rule, when present, go into the message. ``doing``
+    names what was refused, in the command's language (``text("doing.upload", file=...)``)."""
     status = int(response.status_code)
     detail: Any = None
     try:
@@ -183,12 +328,11 @@ def http_error(response: Any, doing: str) -> CommandError:
         detail = (response.text or "").strip()[:500] or None
     reason = describe_detail(detail)
     rule = response.headers.get("x-p3ke-refusal")
-    hint = {401: " (is the token valid, unexpired and issued for this platform?)",
-            404: " (check the id and the --api address)"}.get(status, "")
-    message = f"{doing} refused: HTTP {status}" + (f": {reason}" if reason else "") + \
-        (f" [rule {rule}]" if rule else "") + hint
+    hint = text(f"http.hint.{status}") if status in (401, 404) else ""
+    message = text("http.refused", doing=doing, status=status) + (f": {reason}" if reason else "") + \
+        (" " + text("http.rule", rule=rule) if rule else "") + (" " + hint if hint else "")
     if status >= 500:
-        message = f"{doing} failed on the server: HTTP {status}" + (f": {reason}" if reason else "")
+        message = text("http.failed", doing=doing, status=status) + (f": {reason}" if reason else "")
     return CommandError(message, code=EXIT_FAILED, status=status, detail=detail)
 
 

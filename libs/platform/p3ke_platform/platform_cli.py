@@ -72,17 +72,15 @@ def request_payload(base: Mapping[str, Any], args: argparse.Namespace, agreement
         body["agreement_id"] = agreement_id()
     body["requested_at"] = now.isoformat()
     if "requested_by" not in body:
-        raise CommandError("who asks? --requested-by SUBJECT (or requested_by in the file)", code=EXIT_USAGE)
+        raise CommandError(console.text("request.who_asks"), code=EXIT_USAGE)
     try:
         request = ExtractRequested.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
                              for err in exc.errors(include_url=False, include_input=False)[:8])
-        raise CommandError(f"not a valid extract-requested: {problems}", code=EXIT_USAGE) from None
+        raise CommandError(console.text("request.invalid", problems=problems), code=EXIT_USAGE) from None
     if request.purpose is None:
-        raise CommandError("untuk tujuan apa? --purpose KODE, kode tujuan program dalam PKS (mis. "
-                           "seleksi_calon_peserta) / for which purpose? --purpose CODE, a purpose code of the program "
-                           "in the agreement (e.g. seleksi_calon_peserta)", code=EXIT_USAGE)
+        raise CommandError(console.text("request.purpose_missing"), code=EXIT_USAGE)
     refused = purpose_text.refusal(request.justification)
     if refused is not None:  # checked before it is signed and published: Kafka would keep it
         raise CommandError(refused, code=EXIT_USAGE)
@@ -93,7 +91,7 @@ def load_signer(key_file: Path, kid: str | None) -> EventSigner:
     try:
         private = load_private_key(key_file.read_bytes())
     except ValueError as exc:
-        raise CommandError(f"--key {key_file}: {exc}", code=EXIT_USAGE) from None
+        raise CommandError(console.text("key.invalid", file=key_file, error=exc), code=EXIT_USAGE) from None
     return EventSigner(kid or thumbprint(private.public_key()), private)
 
 
@@ -126,7 +124,8 @@ def _publish(settings: Settings, topic: str, key: bytes, value: bytes,
         sent = producer.send(topic, key=key, value=value, headers=headers).get(timeout=60)
         return int(sent.partition), int(sent.offset)
     except Exception as exc:  # kafka-python's errors: one line, no traceback
-        raise CommandError(f"could not publish to {topic} at {settings.kafka_bootstrap}: {exc}") from None
+        raise CommandError(console.text("publish.failed", topic=topic, bootstrap=settings.kafka_bootstrap,
+                                        error=exc)) from None
     finally:
         producer.close(timeout=10)
 
@@ -137,9 +136,9 @@ def _request(args: argparse.Namespace) -> int:
         try:
             base = json.loads(args.file.read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise CommandError(f"{args.file} is not JSON: {exc}", code=EXIT_USAGE) from None
+            raise CommandError(console.text("json.invalid", file=args.file, error=exc), code=EXIT_USAGE) from None
         if not isinstance(base, dict):
-            raise CommandError(f"{args.file}: expected a JSON object (an extract-requested)", code=EXIT_USAGE)
+            raise CommandError(console.text("json.not_request", file=args.file), code=EXIT_USAGE)
     signer = load_signer(args.key, args.kid)
     data = request_payload(base, args, _configured_agreement_id, datetime.now(UTC))
     event = CloudEvent.of(data, source=args.source)
@@ -159,9 +158,9 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _request_summary(r: Mapping[str, Any]) -> list[str]:
-    where = f"written to {r['written_to']}" if "written_to" in r else \
-        f"published to {r['topic']} (partition {r['partition']}, offset {r['offset']})"
-    return [f"extract request {r['request_id']} signed with key {r['kid']} ({r['alg']}), {where}",
+    where = console.text("request.written", file=r["written_to"]) if "written_to" in r else \
+        console.text("request.published", topic=r["topic"], partition=r["partition"], offset=r["offset"])
+    return [console.text("request.summary", request=r["request_id"], kid=r["kid"], alg=r["alg"], where=where),
             f"  request_id {r['request_id']}", f"  ce_id      {r['ce_id']}"]
 
 
@@ -179,9 +178,9 @@ def read_message(path: Path) -> tuple[bytes | None, bytes, list[tuple[str, bytes
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise CommandError(f"{path} is not JSON: {exc}", code=EXIT_USAGE) from None
+        raise CommandError(console.text("json.invalid", file=path, error=exc), code=EXIT_USAGE) from None
     if not isinstance(doc, dict) or "headers" not in doc or "payload" not in doc:
-        raise CommandError(f"{path}: expected a message: {{\"key\", \"headers\", \"payload\"}}", code=EXIT_USAGE)
+        raise CommandError(console.text("json.not_message", file=path), code=EXIT_USAGE)
     headers = _headers(doc["headers"])
     value = json.dumps(doc["payload"], ensure_ascii=False).encode()
     key = doc.get("key")
@@ -206,7 +205,7 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         event = from_kafka(key, value, headers)
     except EnvelopeError as exc:
-        raise CommandError(f"not a valid event: {exc}", code=EXIT_NEGATIVE) from None
+        raise CommandError(console.text("event.invalid", error=exc), code=EXIT_NEGATIVE) from None
     if key is None:
         key = event.key.encode()
     received = event.time
@@ -214,7 +213,8 @@ def _verify(args: argparse.Namespace) -> int:
         try:
             received = datetime.fromisoformat(args.received_at.replace("Z", "+00:00"))
         except ValueError:
-            raise CommandError(f"--received-at {args.received_at!r} is not an ISO 8601 time", code=EXIT_USAGE) from None
+            raise CommandError(console.text("received_at.invalid", value=repr(args.received_at)),
+                               code=EXIT_USAGE) from None
         received = received if received.tzinfo else received.replace(tzinfo=UTC)
     check = _origin_check(load_settings())
     result: dict[str, Any] = {"type": event.type, "ce_id": event.id, "key": key.decode(),
@@ -234,9 +234,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _verify_summary(r: Mapping[str, Any]) -> str:
     if r["accepted"]:
-        return (f"verified: {r['type']} {r['ce_id']} signed by {r['owner']}'s key {r['kid']} ({r['alg']}), "
-                f"vouching for {r['authtype']} {r['authid']}")
-    return f"refused: {r['type']} {r['ce_id']}: origin not proven ({r['kind']}): {r['reason']}"
+        return console.text("verify.accepted", type=r["type"], id=r["ce_id"], owner=r["owner"], kid=r["kid"],
+                            alg=r["alg"], authtype=r["authtype"], authid=r["authid"])
+    return console.text("verify.refused", type=r["type"], id=r["ce_id"], kind=r["kind"], reason=r["reason"])
 
 
 def _dlq_topic(name: str) -> str:
@@ -245,7 +245,7 @@ def _dlq_topic(name: str) -> str:
     try:
         return spec_for_type(name).dlq
     except KeyError:
-        raise CommandError(f"{name!r} is not a topic or event of the contract", code=EXIT_USAGE) from None
+        raise CommandError(console.text("dlq.unknown", name=repr(name)), code=EXIT_USAGE) from None
 
 
 def _messages(settings: Settings, topic: str) -> list[Any]:
@@ -281,8 +281,9 @@ def _dead_letters(args: argparse.Namespace) -> int:
             break
         time.sleep(1)
     if not found:
-        raise CommandError(f"no dead letter on {topic}" + (f" with key {args.key}" if args.key else "")
-                           + (f" from {args.consumer}" if args.consumer else ""), code=EXIT_NEGATIVE)
+        filters = ([console.text("dlq.with_key", key=args.key)] if args.key else []) + \
+            ([console.text("dlq.from_consumer", consumer=args.consumer)] if args.consumer else [])
+        raise CommandError(" ".join([console.text("dlq.none", topic=topic), *filters]), code=EXIT_NEGATIVE)
     console.emit({"topic": topic, "dead_letters": found}, args.json,
                  lambda r: [f"{d['consumer']}: {d['reason']}" for d in r["dead_letters"]])
     return 0

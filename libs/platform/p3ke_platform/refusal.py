@@ -39,8 +39,9 @@ class Message:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, lang: i18n.Lang = i18n.DEFAULT) -> str:
-        """The text in `lang`; a parameter that is itself a `Message` (a phrase) is rendered in `lang` too."""
-        params = {k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()}
+        """The text in `lang`; a parameter that is itself a `Message` (a phrase) or `Joined` phrases is rendered
+        in `lang` too."""
+        params = {k: v.render(lang) if isinstance(v, Message | Joined) else v for k, v in self.params.items()}
         return i18n.t(self.domain, self.key, lang, **params)
 
     def both(self) -> str:
@@ -49,6 +50,21 @@ class Message:
 
     def __str__(self) -> str:
         return self.both()
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A parameter made of several phrases (a list of reasons): each rendered in the language asked, joined by
+    `sep`. `lead` goes before them when there are any (`Joined(misses, lead="; ")`: "; a; b", or nothing)."""
+
+    parts: tuple[Message | str, ...]
+    sep: str = "; "
+    lead: str = ""
+
+    def render(self, lang: i18n.Lang = i18n.DEFAULT) -> str:
+        if not self.parts:
+            return ""
+        return self.lead + self.sep.join(p.render(lang) if isinstance(p, Message) else p for p in self.parts)
 
 
 def messages(domain: str) -> Callable[..., Message]:
@@ -87,9 +103,11 @@ class Refused(Exception):
 
     @classmethod
     def unless(cls, decision: Decision, status: int = 403) -> None:
-        """Raise the policy's refusal, with its reason and rule, unless the decision allows."""
+        """Raise the policy's refusal, with its reason and rule, unless the decision allows. A decision carrying
+        a catalogue `message` (the agreement policy's) is refused with it, answered in the caller's language."""
         if not decision.allowed:
-            raise cls(status, decision.reason, rule=decision.rule)
+            message = getattr(decision, "message", None)
+            raise cls(status, message if isinstance(message, Message) else decision.reason, rule=decision.rule)
 
 
-__all__ = ["Decision", "Message", "Refused", "messages"]
+__all__ = ["Decision", "Joined", "Message", "Refused", "messages"]

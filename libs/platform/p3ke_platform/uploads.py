@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.tabular.archive_guard import ArchiveLimits, HostileArchive, check_archive, is_zip
+from p3ke_platform.tabular.errors import refusal_message
 
 M = messages("platform")  # reasons in the caller's language (PO domain `platform`)
 
@@ -37,7 +38,7 @@ def _check_archive(path: Path, limits: ArchiveLimits) -> None:
         try:
             check_archive(path, limits, xlsx=True)
         except HostileArchive as exc:
-            raise Refused(exc.status, str(exc), rule=exc.rule) from None
+            raise Refused(exc.status, refusal_message(exc), rule=exc.rule) from None
 
 
 async def receive_file(request: Request, path: Path, *, limit: int,

@@ -67,7 +67,7 @@ def deliver_forged(runtime: Runtime, handover_id: str, offset: int) -> list[Any]
 
 def open_desk(database_url: str, tmp_path: Path) -> Iterator[SimpleNamespace]:
     """The audit app (real HTTP through it) with its clock at the real now, and `auth(org, subject, role)`."""
-    runtime = audit_runtime(database_url, tmp_path)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None)
     clock = Clock(datetime.now(UTC))
     runtime.context.clock = clock
     client = TestClient(create_app(runtime))

@@ -22,6 +22,7 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import Actor, CloudEvent, DataAccess, HandoverSigned, Signer, sign_event, verify_event
 from p3ke_schemas.topics import ALL_SERVICES
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 
 SUBJECT_KEY = "test-subject-hash-key-0123456789"
 ACTORS = [Actor(org="kemnaker", subject="officer-1", roles=["program-officer"]),
@@ -33,9 +34,13 @@ T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 def audit_runtime(database_url: str, data_dir: Path, **overrides: Any) -> Runtime:
-    settings = load_settings(AuditSettings, service="audit", database_url=database_url, data_dir=data_dir,
-                             env="test", subject_hash_key=SUBJECT_KEY, relay_in_api=False,
-                             agreement_include_examples=True, **overrides)
+    """A migrated audit runtime; `overrides` are settings. The agreement is the bundled one plus a test addendum
+    that keeps it in force to 2099 (`far_agreement_dir`: the terms in force today are unchanged), so that tests on
+    real time outlive the example addendum's term (28 February 2027); `agreement_dir=None` asks for the bundled one."""
+    settings = load_settings(AuditSettings, **{
+        "service": "audit", "database_url": database_url, "data_dir": data_dir, "env": "test",
+        "subject_hash_key": SUBJECT_KEY, "relay_in_api": False, "agreement_include_examples": True,
+        "agreement_dir": far_agreement_dir(data_dir.parent / f"{data_dir.name}-terms"), **overrides})
     runtime = Runtime(SERVICE, settings)
     upgrade(SERVICE, settings)
     return runtime

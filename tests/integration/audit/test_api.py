@@ -79,7 +79,7 @@ def _relay_own_records(runtime: Runtime) -> list[Any]:
 
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> tuple[Runtime, TestClient, dict[str, str], dict[str, str]]:
-    runtime = audit_runtime(database_url, tmp_path, audit_checkpoint_every=5)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None, audit_checkpoint_every=5)
     ids = _seed(runtime)
     client = TestClient(create_app(runtime))
     token = DevIssuer(runtime.settings).mint("dpo-1", "kemnaker", ["compliance-auditor"])
@@ -195,15 +195,24 @@ def test_compliance_queries_proofs_and_exports(api: Any, tmp_path: Path, monkeyp
 def test_unbounded_queries_are_refused(api: Any) -> None:
     _, client, auth, _ = api
     assert client.get("/v1/entries", params={"limit": 1_000_000}, headers=auth).status_code == 422
-    assert client.get("/v1/violations", headers=auth).status_code == 422
+    unbounded = client.get("/v1/violations", headers=auth)
+    assert unbounded.status_code == 422 and unbounded.json()["code"] == "query.range_missing"
+    assert unbounded.json()["detail"].startswith("Sebutkan rentang waktu: since dan until")  # Indonesian by default
+    english = client.get("/v1/violations", headers={**auth, "Accept-Language": "en"})
+    assert english.status_code == 422 and english.headers["Content-Language"] == "en"
+    assert english.json()["detail"].startswith("Give a time range: since and until")
     assert client.get("/v1/entries/export.csv", headers=auth).status_code == 422
     too_long = {"since": "2020-01-01T00:00:00+07:00", "until": "2026-01-01T00:00:00+07:00"}
-    assert client.get("/v1/summary/monthly", params=too_long, headers=auth).status_code == 422
+    long_answer = client.get("/v1/summary/monthly", params=too_long, headers=auth)
+    assert long_answer.status_code == 422 and long_answer.json()["code"] == "query.range_too_long"
+    assert "bagi menjadi beberapa rentang yang lebih pendek" in long_answer.json()["detail"]
     naive = {"since": "2026-01-01T00:00:00", "until": "2026-02-01T00:00:00"}
-    assert client.get("/v1/summary/monthly", params=naive, headers=auth).status_code == 422
+    zone = client.get("/v1/summary/monthly", params=naive, headers=auth)
+    assert zone.status_code == 422 and zone.json()["detail"].startswith("since dan until harus memuat zona waktu")
     assert client.post("/v1/exports/bundle", json={"nik": nik(1)}, headers=auth).status_code == 422
-    assert client.get("/v1/proofs/consistency", params={"first": 5, "second": 10_000},
-                      headers=auth).status_code == 422
+    beyond = client.get("/v1/proofs/consistency", params={"first": 5, "second": 10_000}, headers=auth)
+    assert beyond.status_code == 422 and beyond.json()["code"] == "proof.consistency_range"
+    assert beyond.json()["detail"].startswith("Bukti konsistensi memerlukan 0 < first <= second <= ")
 
 
 ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -290,7 +299,7 @@ def test_the_api_process_signs_due_checkpoints_while_no_batch_arrives(tmp_path: 
 def test_after_the_agreement_ends_only_moving_data_is_a_violation(database_url: str, tmp_path: Path) -> None:
     """Art. 8(3): feedback, reports and compliance queries outlive the agreement; extracts, downloads, package
     passwords and planning over the register do not (the day after the last day, in Jakarta)."""
-    runtime = audit_runtime(database_url, tmp_path)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None)
     after = datetime(2027, 2, 28, 17, 30, tzinfo=UTC)  # 1 Mar 2027 WIB: the example addendum ended the day before
     forbidden = {
         "select": access(1, action="select", resource_type="extract", at=after),

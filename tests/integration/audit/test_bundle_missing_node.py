@@ -27,8 +27,9 @@ def test_a_bundle_over_a_damaged_tree_names_the_missing_leaves(database_url: str
     response = client.post("/v1/exports/bundle", json=RANGE, headers=auth)
     assert response.status_code == 404, response.text
     detail = response.json()["detail"]
-    assert detail.startswith("log audit rusak: pohonnya tidak menyimpan hash yang dibutuhkan bukti")
-    assert "the tree lacks the hash of leaves [0, 2)" in detail and "run `p3ke audit verify`" in detail
+    assert response.json()["code"] == "export.tree_damaged"
+    assert detail.startswith("Log audit rusak: pohonnya tidak menyimpan hash yang dibutuhkan bukti")
+    assert "the tree lacks the hash of leaves [0, 2)" in detail and "jalankan `p3ke audit verify`" in detail
 
     as_superuser(runtime, "DELETE FROM audit_entries WHERE leaf_index = 5")  # a leaf the others' proofs need
     response = client.post("/v1/exports/bundle", json={**RANGE, "resource_id": "ext-4"}, headers=auth)

@@ -141,8 +141,9 @@ def test_a_secret_url_serves_the_partys_feed_without_a_token_until_revoked(desk:
     # the other party may not revoke it (refused and recorded); its maker may, once
     refused = desk.client.delete(f"{FEEDS}/{mine['id']}", headers=desk.auth("kemenkopmk"))
     assert refused.status_code == 403, refused.text
-    assert refused.json()["detail"].startswith("umpan kalender ini dibuat oleh kemnaker")
-    assert "only its compliance auditors may revoke it" in refused.json()["detail"]
+    assert refused.json()["detail"].startswith("Umpan kalender ini dibuat oleh kemnaker")
+    assert refused.json()["code"] == "calendar_feed.of_another_party"
+    assert refused.json()["rule"] == "feed-of-another-party"
     assert desk.client.get(mine["url"]).status_code == 200
     desk.clock.at = datetime(2026, 3, 21, 3, tzinfo=UTC)
     revoked = desk.client.delete(f"{FEEDS}/{mine['id']}", headers=desk.auth("kemnaker", subject="auditor-9"))
@@ -212,7 +213,7 @@ def test_the_token_never_reaches_the_logs_of_the_api_process(postgres_url: str, 
 
 def test_the_application_role_makes_and_revokes_feeds_and_cannot_rewrite_them(postgres_url: str,
                                                                                 tmp_path: Path) -> None:
-    owner = audit_runtime(postgres_url, tmp_path / "owner")
+    owner = audit_runtime(postgres_url, tmp_path / "owner", agreement_dir=None)
     role = f"audit_app_{make_url(postgres_url).database}"
     with owner.engine.begin() as conn:
         conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'app-pass'"))

@@ -179,7 +179,8 @@ def year(postgres_url: str, tmp_path: Path, smtp: SimpleNamespace, kafka_bootstr
     ingest = ApiProcess("p3ke_ingest", "ingest", tmp_path / "ingest-api.log", {
         "P3KE_DATA_DIR": str(tmp_path), "P3KE_SUBJECT_HASH_KEY": SUBJECT_KEY, "P3KE_INGEST_ENGINE_MEMORY_MB": "256"})
     with ingest:
-        runtime = audit_runtime(postgres_url, tmp_path, rate_limit_per_minute=0, kafka_bootstrap=kafka_bootstrap,
+        runtime = audit_runtime(postgres_url, tmp_path, agreement_dir=None, rate_limit_per_minute=0,
+                                kafka_bootstrap=kafka_bootstrap,
                                 smtp_host="127.0.0.1", smtp_port=smtp.port,
                                 smtp_from="p3ke-audit@kemenkopmk.go.id", notify_kemnaker=KEMNAKER,
                                 notify_kemenkopmk=KEMENKOPMK, audit_subject_sources=f"ingest={ingest.url}",

@@ -53,7 +53,7 @@ class Desk:
 
 @pytest.fixture
 def desk(database_url: str, tmp_path: Path) -> Iterator[Desk]:
-    runtime = audit_runtime(database_url, tmp_path, rate_limit_per_minute=0)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None, rate_limit_per_minute=0)
     yield Desk(runtime)
     runtime.engine.dispose()
 

@@ -93,8 +93,10 @@ def test_forged_event_incident_closed_with_its_notices_within_72_hours(desk: Any
                                json={"summary": "Peristiwa palsu ditolak oleh semua konsumen."})
     assert refused.status_code == 409 and refused.headers["X-P3KE-Rule"] == "notices-missing"
     detail = refused.json()["detail"]
-    assert "subjek data" in detail and "Lembaga Pelindungan Data Pribadi" in detail and "/v1/incidents/" in detail
-    assert " / the incident cannot be closed" in detail
+    assert refused.json()["code"] == "incident.notices_missing" and refused.json()["rule"] == "notices-missing"
+    assert detail.startswith("Insiden belum dapat ditutup: pemberitahuan kepada subjek data, Lembaga Pelindungan Data "
+                             "Pribadi")
+    assert "POST /v1/incidents/{id}/notices" in detail and " / " not in detail
 
     for i, recipient in enumerate(("subjects", "authority", "liaison")):
         desk.clock.at = discovered + timedelta(hours=10 + i)

@@ -35,7 +35,8 @@ NIKS = ["3201234567890001", "3201234567890002"]
 
 
 def _desk(database_url: str, tmp_path: Path, port: int) -> SimpleNamespace:
-    runtime = audit_runtime(database_url, tmp_path, rate_limit_per_minute=0, smtp_host="127.0.0.1", smtp_port=port,
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None, rate_limit_per_minute=0, smtp_host="127.0.0.1",
+                            smtp_port=port,
                             smtp_from="p3ke-audit@kemenkopmk.go.id", notify_kemnaker=KEMNAKER,
                             notify_kemenkopmk=f"{KEMENKOPMK}, ")
     now = [datetime(2026, 2, 27, 3, tzinfo=UTC)]
@@ -173,7 +174,7 @@ def test_an_smtp_server_down_leaves_the_email_failed_until_the_next_run(database
 
 
 def test_without_an_smtp_host_the_events_still_go_out(database_url: str, tmp_path: Path) -> None:
-    runtime = audit_runtime(database_url, tmp_path, rate_limit_per_minute=0)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None, rate_limit_per_minute=0)
     try:
         client = TestClient(create_app(runtime))
         token = DevIssuer(runtime.settings).mint("dpo", "kemnaker", ["compliance-auditor"])

@@ -58,7 +58,7 @@ class Desk:
 
 
 def _desk(database_url: str, tmp_path: Path) -> Iterator[Desk]:
-    runtime = audit_runtime(database_url, tmp_path, rate_limit_per_minute=0)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None, rate_limit_per_minute=0)
     now = [datetime(2026, 2, 27, WIB_10AM, tzinfo=UTC)]
     runtime.context.clock = lambda: now[0]
     yield Desk(runtime, TestClient(create_app(runtime)), now, DevIssuer(runtime.settings))
@@ -105,10 +105,10 @@ def test_a_year_of_the_agreement_on_the_obligations_desk(pg_desk: Desk, monkeypa
     # M&E fulfilled by the report: named by the log's entry of its export, nothing else will do
     refused = desk.client.post(f"/v1/obligations/{ME_Y3}/fulfilment", headers=auditor1, json={
         "evidence": "me-report", "reference": "no-such-event", "date": "2026-02-27"})
-    assert refused.status_code == 422 and "tidak ada entri log audit" in refused.json()["detail"]
+    assert refused.status_code == 422 and "Tidak ada entri log audit" in refused.json()["detail"]
     wrong_kind = desk.client.post(f"/v1/obligations/{ME_Y3}/fulfilment", headers=auditor1, json={
         "evidence": "feedback-batch", "reference": "fb-1", "date": "2026-02-27"})
-    assert wrong_kind.status_code == 422 and wrong_kind.json()["detail"].startswith("kewajiban monitoring-evaluation")
+    assert wrong_kind.status_code == 422 and wrong_kind.json()["detail"].startswith("Kewajiban monitoring-evaluation")
     report = _me_report_entry(desk)
     done = desk.client.post(f"/v1/obligations/{ME_Y3}/fulfilment", headers=auditor1, json={
         "evidence": "me-report", "reference": report, "date": "2026-02-27"})
@@ -317,13 +317,13 @@ def test_the_application_role_runs_the_desk_and_cannot_rewrite_its_history(postg
 
     from p3ke_audit.adapters.grants import grant_sql
 
-    owner = audit_runtime(postgres_url, tmp_path / "owner")
+    owner = audit_runtime(postgres_url, tmp_path / "owner", agreement_dir=None)
     role = f"audit_app_{make_url(postgres_url).database}"
     with owner.engine.begin() as conn:
         conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'app-pass'"))
         conn.exec_driver_sql(grant_sql(role))  # exactly what `p3ke audit grant-sql` prints
     app_url = make_url(postgres_url).set(username=role, password="app-pass").render_as_string(hide_password=False)
-    app = audit_runtime(app_url, tmp_path / "app")
+    app = audit_runtime(app_url, tmp_path / "app", agreement_dir=None)
     app.context.clock = lambda: datetime(2026, 3, 20, WIB_10AM, tzinfo=UTC)
     try:
         assert obligations.sweep(app.context).created >= 6

@@ -35,7 +35,7 @@ NOW = datetime(2026, 3, 10, 3, tzinfo=UTC)
 
 
 def _desk(url: str, data_dir: Path, **overrides: object) -> SimpleNamespace:
-    runtime = audit_runtime(url, data_dir, rate_limit_per_minute=0, **overrides)
+    runtime = audit_runtime(url, data_dir, rate_limit_per_minute=0, **{"agreement_dir": None, **overrides})
     runtime.context.clock = lambda: NOW
     issuer = DevIssuer(runtime.settings)
 

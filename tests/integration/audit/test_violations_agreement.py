@@ -39,7 +39,7 @@ def violations(runtime: Runtime) -> dict[str, Any]:
 
 def test_after_the_agreement_ends_every_data_action_and_only_those_is_a_violation(database_url: str,
                                                                                   tmp_path: Path) -> None:
-    runtime = audit_runtime(database_url, tmp_path)
+    runtime = audit_runtime(database_url, tmp_path, agreement_dir=None)
     forbidden = {
         "select": access(1, action="select", resource_type="extract", at=AFTER),
         "sign-bast": access(2, action="upload", resource_type="bast", resource_id="ho-9", actor=SIGNATORY, at=AFTER),

@@ -24,6 +24,7 @@ from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.unit.delivery.support import extract_event, make_dev_ca, signer, synthetic_extract
 
 WHO = {
@@ -103,11 +104,16 @@ class Harness:
 
 
 def make_harness(database_url: str, tmp_path: Path, **overrides: Any) -> Harness:
-    """A migrated delivery service with its development CA; `overrides` are settings (e.g. agreement_dir)."""
+    """A migrated delivery service with its development CA; `overrides` are settings (e.g. agreement_dir).
+
+    The agreement is the bundled one plus a test addendum that keeps it in force to 2099 (`far_agreement_dir`: the
+    terms in force today are unchanged), so that tests on real time do not fail once the example addendum's term
+    ends (28 February 2027); a test about that end asks for the bundled records with `agreement_dir=None`."""
     data = tmp_path / "data"
     settings = load_settings(DeliverySettings, **{
         "service": "delivery", "database_url": database_url, "data_dir": data, "env": "test",
         "relay_in_api": False, "delivery_prepare_in_api": False, "agreement_include_examples": True,
+        "agreement_dir": far_agreement_dir(tmp_path),
         "kafka_bootstrap": "127.0.0.1:1", "consumer_group": f"test-{uuid.uuid4().hex[:6]}", **overrides})
     upgrade(SERVICE, settings)
     runtime = Runtime(SERVICE, settings)

@@ -2,7 +2,9 @@
 agreement has ended (the first step the policy refuses stops the handover, with the policy's reason, Indonesian
 first, audited), and a program the parties added lawfully goes through BAST and release (Art. 10(2)).
 
-The example addendum (loaded by the harness) extends the PKS to 2027-02-28 inclusive, Jakarta time.
+The example addendum extends the PKS to 2027-02-28 inclusive, Jakarta time. The harness runs on real time under a
+test addendum that keeps the bundled terms in force to 2099 (`far_agreement_dir`); the steps after the end run on an
+injected clock under the bundled records themselves (`Clock`), so that the end tested is the real one.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from p3ke_delivery.service_layer.preparation import Preparer
-from p3ke_platform.agreement import BUNDLED_DIR
+from p3ke_platform.agreement import BUNDLED_DIR, Policy, load_agreement
 from tests.integration.delivery.conftest import Harness, make_harness
+from tests.integration.helpers.agreement_terms import FAR_LAST_DAY, far_agreement_dir
 from tests.unit.delivery.support import SIG_1, SIG_2
 from tests.unit.delivery.synthetic import COLUMNS
 from tests.unit.delivery.test_bast_pdf import text_of
@@ -29,17 +32,19 @@ SERVICE = "urn:p3ke:service:delivery"
 
 
 class Clock:
-    """Move the service's clock for the duration of a `with` block."""
+    """Move the service's clock for the duration of a `with` block, under the bundled agreement (the PKS and the
+    example addendum, whose term ends on 2027-02-28) instead of the harness's far-reaching test terms."""
 
     def __init__(self, h: Harness, at: datetime) -> None:
         self.h, self.at = h, at
 
     def __enter__(self) -> None:
-        self.real = self.h.ctx.clock
+        self.real, self.terms = self.h.ctx.clock, self.h.ctx.policy
         self.h.ctx.clock = lambda: self.at
+        self.h.ctx.policy = Policy(load_agreement(None, include_examples=True))
 
     def __exit__(self, *_: object) -> None:
-        self.h.ctx.clock = self.real
+        self.h.ctx.clock, self.h.ctx.policy = self.real, self.terms
 
 
 def refused_handover(h: Harness, handover_id: str) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def test_an_extract_arriving_after_the_agreement_ended_is_refused_at_once(harnes
     got = refused_handover(h, handover_id)
     assert got["reason"].startswith(EXPIRED_ID + " (Pasal 8 ayat (1))"), got["reason"]
     assert "paket data dan BAST tidak disiapkan dan tidak ada nomor BAST yang diterbitkan." in got["reason"]
-    assert " / the agreement does not allow this handover now: the agreement " in got["reason"]
+    assert " / " in got["reason"] and "needs the agreement in force" in got["reason"]  # English after the Indonesian
     assert "expired on 2027-02-28" in got["reason"] and "prepare-extract needs the agreement in force" in got["reason"]
     assert Preparer(h.ctx).run_once() == 0  # nothing is left for the preparer
     assert h.get(handover_id)["status"] == "refused"
@@ -137,17 +142,19 @@ eligibility:
   summary: pekerja berupah rendah / low-wage workers
   age: {{min: 18, max: 60}}
 valid_from: 2026-06-01
-last_day: 2027-02-28
+last_day: {FAR_LAST_DAY.isoformat()}
 """
 
 
 @pytest.fixture
 def approved(database_url: str, tmp_path: Path) -> Iterator[Harness]:
-    """Delivery with P3KE_AGREEMENT_DIR: the signed PKS, the example extension and a written approval."""
+    """Delivery with P3KE_AGREEMENT_DIR: the signed PKS, the example extension, the test extension to 2099 (so
+    that the test outlives the example's term) and a written approval."""
     terms = tmp_path / "agreement"
     terms.mkdir()
     for name in ("pks-p3ke-2023.yaml", "example-addendum-extension.yaml"):
         shutil.copy(BUNDLED_DIR / name, terms / name)
+    shutil.copy(next(far_agreement_dir(tmp_path).glob("test-add-*.yaml")), terms)
     (terms / "approval-bsu.yaml").write_text(APPROVAL, encoding="utf-8")
     h = make_harness(database_url, tmp_path, agreement_dir=terms)
     yield h

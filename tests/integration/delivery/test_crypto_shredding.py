@@ -110,9 +110,13 @@ def test_a_handover_is_crypto_shredded(h: Harness, tmp_path: Path) -> None:
     assert rows(h, handovers, handover_id)["password_ciphertext"] is None
     gone = download(h, handover_id)
     assert gone.status_code == 410 and "dimusnahkan" in gone.json()["detail"]
-    assert "disposed of" in gone.json()["detail"]
+    assert gone.json()["code"] == "disposed" and gone.json()["rule"] == "disposed"
     refused = h.client.post(f"/v1/handovers/{handover_id}/password", headers=h.headers("officer"))
     assert refused.status_code == 410 and "kunci datanya dihapus" in refused.json()["detail"]
+    english = h.client.post(f"/v1/handovers/{handover_id}/password",
+                            headers={**h.headers("officer"), "Accept-Language": "en"})
+    assert english.status_code == 410 and english.headers["Content-Language"] == "en"
+    assert english.json()["detail"].startswith(f"the package of handover {handover_id} was disposed of on ")
     assert ("download", "package") in {(e["action"], e["resource_type"]) for e in h.access(handover_id, "denied")}
 
     # the copy taken before disposal opens under nothing the system still holds

@@ -119,19 +119,21 @@ def test_purpose_ended_due_overdue_then_certified(harness: Harness, tmp_path: Pa
     wrong = _upload(h, handover_id, h.signed(pdf, SIG_1, 2), who="signatory-2")
     assert wrong.status_code == 403, wrong.text
     assert f"penanda tangan {SIG_1} adalah penanda tangan PIHAK KESATU" in wrong.json()["detail"]
-    assert " / the disposal certificate is not accepted" in wrong.json()["detail"]
+    assert wrong.json()["code"] == "disposal.not_party_2_signer" and " / " not in wrong.json()["detail"]
     by_party_1 = _upload(h, handover_id, h.signed(pdf, SIG_2, 2), who="signatory-1")
     assert by_party_1.status_code == 403 and "penanda tangan PIHAK KEDUA" in by_party_1.json()["detail"]
     # a signature over another PDF: the BAST of the same handover
     bast = _upload(h, handover_id, h.signed(h.bast(handover_id, "issued"), SIG_2, 2))
     assert bast.status_code == 422, bast.text
     assert "bukan berita acara pemusnahan yang diterbitkan" in bast.json()["detail"]
-    assert "unggahan adalah BAST" in bast.json()["detail"]
+    assert "unggahan adalah BAST" in bast.json()["detail"] and bast.json()["code"] == "disposal.upload_refused"
+    assert "the upload is BAST" not in bast.json()["detail"]  # one language: the verifier's words rendered in it
     # a tampered copy: the issued bytes changed before signing
     tampered = pdf.replace(b"/Lang (id\\055ID)", b"/Lang (en\\055US)")
     assert tampered != pdf
     changed = _upload(h, handover_id, h.signed(tampered, SIG_2, 2))
     assert changed.status_code == 422 and "Berita acara pemusnahan tidak diterima" in changed.json()["detail"]
+    assert changed.json()["code"].startswith("disposal.upload_refused") and " / " not in changed.json()["detail"]
     assert h.get(handover_id)["disposal"] == "disposal-due"
 
     # party 2's signatory signs with the command line tool, on their own machine, and uploads it

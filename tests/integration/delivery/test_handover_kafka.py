@@ -25,6 +25,7 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import HandoverSigned, sign_event
 from tests.conftest import new_postgres_database
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.integration.helpers.processes import http_ready, migrate, stop, wait_for
 from tests.unit.delivery.support import (
     SIG_1,
@@ -49,7 +50,8 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
     data = Path(service_env["P3KE_DATA_DIR"])
     env = {**service_env, "P3KE_SERVICE": "delivery", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "P3KE_DATABASE_URL": url, "P3KE_WORKER_PORT": str(free_port()),
-           "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true"}
+           "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",  # kept in force to 2099: the test runs on real time
+           "P3KE_AGREEMENT_DIR": str(far_agreement_dir(tmp_path))}
     migrate("p3ke_delivery", env)
     make_dev_ca(data / "dev-ca")
     log_path = tmp_path / "delivery-worker.log"
@@ -61,7 +63,8 @@ def test_handover_on_kafka_and_postgresql(kafka_bootstrap: str, postgres: Any, s
                      "the delivery worker", interval=0.2)
             settings = load_settings(DeliverySettings, service="delivery", database_url=url, data_dir=data,
                                      env="test", kafka_bootstrap=kafka_bootstrap, agreement_include_examples=True,
-                                     delivery_prepare_poll_ms=100, relay_idle_ms=20)
+                                     agreement_dir=far_agreement_dir(tmp_path), delivery_prepare_poll_ms=100,
+                                     relay_idle_ms=20)
             issuer = DevIssuer(settings)
 
             def auth(subject: str, org: str, role: str) -> dict[str, str]:

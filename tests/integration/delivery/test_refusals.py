@@ -90,14 +90,17 @@ def test_bad_signatures(harness: Harness) -> None:
     refused(h, handover_id, h.client.post(f"/v1/handovers/{handover_id}/package/links",
                                           headers=h.headers("officer")), 409, "memerlukan tanda tangan kedua pihak")
 
-    # a signature after the agreement expired (the example addendum's last day is 2027-02-28)
+    # a signature after the agreement expired: the bundled terms (the example addendum's last day is 2027-02-28),
+    # not the harness's test terms in force to 2099; checked at a time the signer's certificate (made now) is valid
     good_2 = h.signed(current, SIG_2, 2)
-    real_clock = h.ctx.clock
-    h.ctx.clock = lambda: datetime(2027, 3, 10, 3, 0, tzinfo=UTC)
+    real_clock, real_terms = h.ctx.clock, h.ctx.policy
+    after_expiry = max(datetime(2027, 3, 10, 3, 0, tzinfo=UTC), real_clock() + timedelta(minutes=1))
+    h.ctx.clock = lambda: after_expiry
+    h.ctx.policy = Policy(load_agreement(None, include_examples=True))
     try:
         refused(h, handover_id, h.upload(handover_id, good_2, "signatory-2"), 403, "expired on 2027-02-28")
     finally:
-        h.ctx.clock = real_clock
+        h.ctx.clock, h.ctx.policy = real_clock, real_terms
     assert h.events("p3ke.handover-signed.v1") == []
     nothing_released(h, handover_id)
 

@@ -7,7 +7,11 @@ naming B's package) keeps B. 29 days on, nothing is due; 31 days on, a dry run l
 nothing; the run deletes A's package file and destroys its data key (a copy of the encrypted bytes taken before
 opens under nothing delivery still holds), with one `erase` record (the SHA-256, the rule, every person by keyed
 reference) and one `artefact-disposed` event. A's subject-reference file stays until party 2's disposal certificate
-is in; C's goes at once (C was never signed: nothing was handed over, no certificate is owed)."""
+is in; C's goes at once (C was never signed: nothing was handed over, no certificate is owed).
+
+The signatures are made now (the development CA is made now), so the test runs on real time and moves the clock up
+to 40 days on: the agreement is the bundled one plus a test-only addendum that keeps it in force for as long as the
+tests are in use (tests/integration/helpers/agreement_terms.py), so the date the test runs on does not matter."""
 
 from __future__ import annotations
 
@@ -26,13 +30,14 @@ from p3ke_delivery.adapters import subjects
 from p3ke_delivery.adapters.orm import data_keys, handovers
 from p3ke_delivery.service_layer import retention_inventory
 from p3ke_platform.envelope import EnvelopeError, open_decrypted
-from p3ke_platform.retention import Kind, Trigger, agreement_end
+from p3ke_platform.retention import Kind, Trigger, agreement_end, start_of_day
 from p3ke_platform.retention.disposal import DisposalJob, Report
 from p3ke_platform.retention.holds import Holds
 from p3ke_schemas import HandoverMilestone
 from p3ke_schemas.generate import CONTRACT_DIR
 from tests.integration.delivery.conftest import Harness, make_harness
 from tests.integration.delivery.test_crypto_shredding import download, every_key_the_system_holds, rows, signed
+from tests.integration.helpers.agreement_terms import FAR_LAST_DAY, far_agreement_dir
 from tests.integration.helpers.processes import ApiProcess
 from tests.integration.test_disposal import _hold, audit  # noqa: F401  (the audit API process: a fixture)
 from tests.unit.delivery.support import SIG_2
@@ -55,7 +60,8 @@ def h(postgres_url: str, audit: ApiProcess, tmp_path: Path) -> Iterator[Harness]
     keys = tmp_path / "data" / "keys"
     keys.mkdir(parents=True)
     shutil.copy(audit.shared / "keys" / "dev-issuer.pem", keys / "dev-issuer.pem")  # type: ignore[attr-defined]
-    harness = make_harness(postgres_url, tmp_path, legal_holds_url=audit.url)
+    harness = make_harness(postgres_url, tmp_path, legal_holds_url=audit.url,
+                           agreement_dir=far_agreement_dir(tmp_path))
     harness.ctx.clock = Clock()
     yield harness
     harness.runtime.engine.dispose()
@@ -95,7 +101,8 @@ def test_packages_are_disposed_with_their_keys_and_references_wait_for_the_certi
                                                                                      tmp_path: Path) -> None:
     clock = _clock(h)
     t0 = clock()
-    assert agreement_end(h.ctx.policy.agreement) > t0 + timedelta(days=35), "the example agreement ends too soon"
+    ends = agreement_end(h.ctx.policy.agreement)  # the test addendum's end, whatever day the test runs on
+    assert ends == start_of_day(FAR_LAST_DAY + timedelta(days=1)) and ends > t0 + timedelta(days=40)
     a, b, c = h.open_handover(rows=60), h.open_handover(rows=40), h.open_handover(rows=30)
     a_row = rows(h, handovers, a)
     stored = h.ctx.storage.path(a, a_row["package_file"])

@@ -29,6 +29,7 @@ def feedback_api(world: World) -> ApiProcess:
     return ApiProcess("p3ke_feedback", "feedback", world.tmp / "api.log", {
         "P3KE_DATA_DIR": str(s.data_dir), "P3KE_DATABASE_URL": str(s.database_url),
         "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",
+        **({"P3KE_AGREEMENT_DIR": str(s.agreement_dir)} if s.agreement_dir else {}),  # the world's agreement
         "P3KE_FEEDBACK_SHARED_ROOT": str(s.feedback_shared_root)})  # type: ignore[attr-defined]
 
 
@@ -92,8 +93,8 @@ def test_upload_prints_counts_by_match_class(api: tuple[World, str, str], capsys
                          "--token", token, "--program", "padat_karya", "--json")
     assert code == 1
     error = json.loads(out)["error"]
-    assert error["status"] == 404 and "no signed handover 'ho-404'" in error["message"]
-    assert "rule handover-unknown" in err
+    assert error["status"] == 404 and "Serah terima 'ho-404' yang sudah ditandatangani" in error["message"]
+    assert "handover-unknown" in err  # the rule, named in the command's language
     code, out, err = run(capsys, "feedback", "upload", str(balikan), "--handover", "ho-404", "--api", url,
                          "--token", token)
     assert code == 1 and out == "" and "ho-404 is not known to the feedback service" in err
@@ -105,7 +106,7 @@ def test_refusals_and_exit_codes(api: tuple[World, str, str], capsys: pytest.Cap
     base = ["feedback", "upload", str(wrong), "--handover", "ho-1", "--program", "padat_karya"]
     code, out, err = run(capsys, *base, "--api", url, "--token", token, "--json")
     assert code == 3  # the file's content: fix the file
-    assert json.loads(out)["error"]["status"] == 422 and "required column(s) missing" in err
+    assert json.loads(out)["error"]["status"] == 422 and "kolom wajib tidak ada" in err
 
     code, out, err = run(capsys, *base, "--api", url, "--token", "nonsense")
     assert code == 1 and "HTTP 401" in err and out == ""
@@ -115,5 +116,5 @@ def test_refusals_and_exit_codes(api: tuple[World, str, str], capsys: pytest.Cap
     assert code == 2 and "no such file" in err
 
     code, out, err = run(capsys, *base, "--api", f"http://127.0.0.1:{free_port()}", "--token", token, "--json")
-    assert code == 1 and "cannot connect" in err
+    assert code == 1 and "tidak dapat terhubung" in err
     assert json.loads(out)["error"]["status"] is None

@@ -102,8 +102,11 @@ def test_no_wait_and_refusals(api: IngestApi, tmp_path: Path, capsys: pytest.Cap
     assert json.loads(out)["status"] in ("queued", "running", "published", "unchanged", "refused")
 
     code, out, err = run(capsys, "ingest", "submit", individual, "--api", api.url, "--token", "nonsense", "--json")
-    assert code == 1 and "upload of individu.csv refused: HTTP 401" in err
+    assert code == 1 and "unggahan individu.csv ditolak: HTTP 401" in err  # Bahasa Indonesia first
     assert json.loads(out)["error"]["status"] == 401
+    code, out, err = run(capsys, "ingest", "submit", individual, "--api", api.url, "--token", "nonsense", "--lang",
+                         "en")
+    assert code == 1 and "upload of individu.csv refused: HTTP 401" in err
 
     code, out, err = run(capsys, "ingest", "submit", str(tmp_path / "nope.csv"), "--api", api.url, "--token",
                          api.token)
@@ -112,4 +115,4 @@ def test_no_wait_and_refusals(api: IngestApi, tmp_path: Path, capsys: pytest.Cap
     not_a_table = tmp_path / "x.csv"
     not_a_table.write_text("hello\n")
     code, out, err = run(capsys, "ingest", "submit", str(not_a_table), "--api", api.url, "--token", api.token)
-    assert code == 1 and "submission refused: HTTP 422" in err
+    assert code == 1 and "pengajuan snapshot ditolak: HTTP 422" in err

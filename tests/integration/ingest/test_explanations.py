@@ -113,10 +113,17 @@ def test_every_refused_upload_is_audited(service: Any, tmp_path: Path) -> None:
     assert refused.status_code == 422
     detail = refused.json()["detail"]
     assert detail.startswith("file individu one-line.csv: tidak ada jeda baris dalam 1,048,576 byte")
-    assert "Cara memperbaiki" in detail and " / individual file one-line.csv: there is no line break" in detail
-    assert refused.headers["X-P3KE-Refusal"] == "file"
-    missing = s.client.post("/v1/submissions", json={"individual": {"upload_id": "0" * 32}}, headers=s.steward)
-    assert missing.status_code == 422
+    assert "Cara memperbaiki" in detail and "there is no line break" not in detail  # Indonesian unless asked
+    assert refused.headers["X-P3KE-Refusal"] == "file" and refused.json()["code"].startswith("file.")
+    missing = s.client.post("/v1/submissions", json={"individual": {"upload_id": "ab" * 16}}, headers=s.steward)
+    assert missing.status_code == 422 and missing.json()["code"] == "upload.unknown"
+    assert missing.json()["detail"] == (f"Berkas individu: unggahan {'ab' * 16} tidak ada; unggah berkasnya dulu "
+                                        "(POST /v1/uploads), lalu kirim upload_id yang diberikan.")
     denied = [(a.action, a.resource_type, a.outcome) for a in _audit(s) if a.outcome == "denied"]
     assert denied == [("upload", "dataset-upload", "denied"), ("upload", "dataset-submission", "denied"),
                       ("upload", "dataset-submission", "denied")]
+    english = s.client.post("/v1/submissions", json={"individual": {"upload_id": up}}, headers={**s.steward, **EN})
+    assert english.status_code == 422 and english.headers["Content-Language"] == "en"
+    assert english.json()["code"] == refused.json()["code"]
+    assert english.json()["detail"].startswith("individual file one-line.csv: there is no line break")
+    assert "How to fix" in english.json()["detail"] and "Cara memperbaiki" not in english.json()["detail"]

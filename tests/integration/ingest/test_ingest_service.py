@@ -64,6 +64,9 @@ def service(database_url: str, tmp_path: Path, snapshot_files: dict[str, Path]) 
     runtime.engine.dispose()
 
 
+EN = {"Accept-Language": "en"}
+
+
 def _upload(s: Any, path: Path) -> str:
     r = s.client.post("/v1/uploads", params={"filename": path.name}, content=path.read_bytes(),
                       headers={**s.steward, "Content-Type": "text/csv"})
@@ -217,14 +220,28 @@ def test_bad_requests_get_precise_4xx(service: Any, snapshot_files: dict[str, Pa
     assert r.status_code == 400 and "SHA-256" in r.json()["detail"]
     garbage = post("/v1/uploads", content=bytes(range(256)) * 64, headers=s.steward).json()["upload_id"]
     r = post("/v1/submissions", json={"individual": {"upload_id": garbage}}, headers=s.steward)
-    assert r.status_code == 422 and "binary" in r.json()["detail"]
+    assert r.status_code == 422 and "biner" in r.json()["detail"] and r.json()["code"].startswith("file.")
     family_as_individual = _upload(s, snapshot_files["family"])
     r = post("/v1/submissions", json={"individual": {"upload_id": family_as_individual}}, headers=s.steward)
-    assert r.status_code == 422 and "family file" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["code"] == "file.wrong_level" and "file keluarga" in r.json()["detail"]
     outside = tmp_path / "outside.csv"
     outside.write_bytes(snapshot_files["individual"].read_bytes())
     r = post("/v1/submissions", json={"individual": {"path": str(outside)}}, headers=s.steward)
-    assert r.status_code == 422 and "outside" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["code"] == "path.outside" and r.json()["rule"] == "path"
+    assert r.json()["detail"].startswith("Berkas individu: path berada di luar direktori impor yang diizinkan; salin")
+    r = post("/v1/submissions", json={"individual": {"path": str(outside)}}, headers={**s.steward, **EN})
+    assert r.status_code == 422 and r.json()["code"] == "path.outside" and r.headers["Content-Language"] == "en"
+    assert r.json()["detail"].startswith("individual file: the path is outside the directories files may be submitted")
+    nope = snapshot_files["import_dir"] / "nope.csv"
+    r = post("/v1/submissions", json={"individual": {"path": str(nope)}}, headers=s.steward)
+    assert r.status_code == 422 and r.json()["code"] == "path.no_such_file", r.text
+    missing = s.client.get("/v1/submissions/nope", headers=s.steward)
+    assert missing.status_code == 404 and missing.json()["code"] == "submission.not_found"
+    assert missing.json()["detail"] == "Pengajuan nope tidak ditemukan; periksa id-nya (daftar: GET /v1/submissions)."
+    r = s.client.get("/v1/dataset-versions/nope", headers={**s.steward, "Accept-Language": "en"})
+    assert r.status_code == 404 and r.json() == {
+        "detail": "no dataset version nope; check its id (list: GET /v1/dataset-versions)", "code": "version.not_found"}
+    assert s.client.get("/v1/submissions/x/findings.xml", headers=s.steward).json()["code"] == "report.format"
     r = post("/v1/submissions", json={"individual": {"upload_id": "0" * 32}}, headers=s.steward)
     assert r.status_code == 422
     assert post("/v1/submissions", json={"individual": {}}, headers=s.steward).status_code == 422

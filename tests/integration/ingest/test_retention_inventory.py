@@ -146,9 +146,9 @@ def test_retention_show_prints_the_schedule_and_what_is_due_next(ingest: Any, fi
     out = human.stdout
     assert "jenis                periode  mulai dan batas" in out
     assert "superseded-snapshot  P90D     90 hari setelah snapshot berikutnya diterbitkan" in out
-    # delivery keeps an inventory, but not in ingest's database: said, not fatal
-    assert "inventaris layanan delivery tidak dapat dibaca" in out
-    assert "inventaris belum tersedia untuk layanan targeting" in out
+    # the other services keep inventories, but not in ingest's database: said, not fatal
+    for service in ("targeting", "delivery", "feedback"):
+        assert f"inventaris layanan {service} tidak dapat dibaca" in out
     assert "2024-07-04 00:00 WIB  lewat waktu  findings" in out
     assert f"2024-09-09 00:00 WIB  akan datang  superseded-snapshot  dataset-version {old}" in out
     with files[0][0].open(newline="", encoding="utf-8") as f:

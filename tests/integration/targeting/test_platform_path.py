@@ -25,6 +25,7 @@ from p3ke_platform.agreement import agreement_day
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.event_keys import dev_signer
 from p3ke_schemas.signing import sign_headers
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.integration.helpers.kafka_topics import collect
 from tests.integration.helpers.processes import migrate, stop, wait_ready
 
@@ -50,6 +51,7 @@ def targeting(database_url: str, kafka_bootstrap: str, service_env: dict[str, st
               tmp_path: Path) -> Iterator[dict[str, Any]]:
     env = {**service_env, "P3KE_SERVICE": "targeting", "P3KE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "P3KE_DATABASE_URL": database_url, "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",
+           "P3KE_AGREEMENT_DIR": str(far_agreement_dir(tmp_path)),  # in force to 2099: the test runs on real time
            "P3KE_WORKER_PORT": str(free_port()), "P3KE_LOG_LEVEL": "WARNING"}
     migrate("p3ke_targeting", env)
     procs = []
@@ -154,7 +156,8 @@ def test_platform_and_api_requests_end_in_extract_prepared(targeting: dict[str, 
     env = targeting["env"]
     settings = load_settings(TargetingSettings, service="targeting", env="test", data_dir=Path(env["P3KE_DATA_DIR"]),
                              database_url=env["P3KE_DATABASE_URL"], kafka_bootstrap=kafka_bootstrap,
-                             agreement_include_examples=True, relay_in_api=False)
+                             agreement_include_examples=True, agreement_dir=Path(env["P3KE_AGREEMENT_DIR"]),
+                             relay_in_api=False)
     api_id = f"api-{tag}"
     with TestClient(create_app(Runtime(SERVICE, settings))) as client:
         token = DevIssuer(settings).mint("officer-9", "kemnaker", ["program-officer"])

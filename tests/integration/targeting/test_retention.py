@@ -67,7 +67,8 @@ def targeting(postgres: Any, audit: ApiProcess, tmp_path: Path, snapshot: Path) 
     keys = tmp_path / "data" / "keys"
     keys.mkdir(parents=True)
     shutil.copy(audit.shared / "keys" / "dev-issuer.pem", keys / "dev-issuer.pem")  # type: ignore[attr-defined]
-    runtime = make_runtime(tmp_path, database_url=new_postgres_database(postgres), legal_holds_url=audit.url)
+    runtime = make_runtime(tmp_path, database_url=new_postgres_database(postgres), legal_holds_url=audit.url,
+                           agreement_dir=None)  # the bundled terms: the ledger is due at their real end
     runtime.context.clock = lambda: FROZEN
     assert apply(runtime, dataset_event(snapshot)) == []
     yield runtime

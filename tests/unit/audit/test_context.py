@@ -14,11 +14,14 @@ from p3ke_audit.config import AuditSettings
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import ConfigurationError, load_settings
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 
 
 def _runtime(tmp_path: Path, **overrides: Any) -> Runtime:
-    return Runtime(SERVICE, load_settings(AuditSettings, service="audit", data_dir=tmp_path, env="test",
-                                          agreement_include_examples=True, **overrides))
+    return Runtime(SERVICE, load_settings(AuditSettings, **{
+        "service": "audit", "data_dir": tmp_path, "env": "test", "agreement_include_examples": True,
+        # in force to 2099 (tests on real time), beside the data directory
+        "agreement_dir": far_agreement_dir(tmp_path.parent / f"{tmp_path.name}-terms"), **overrides}))
 
 
 def test_the_runtime_builds_one_audit_context_with_the_log_signer(tmp_path: Path) -> None:

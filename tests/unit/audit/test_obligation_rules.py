@@ -79,7 +79,10 @@ def test_the_evidence_each_obligation_takes() -> None:
     assert rules.evidence_problem("monitoring-evaluation", "me-report") is None
     assert rules.evidence_problem("data-balikan", "feedback-batch") is None
     problem = rules.evidence_problem("force-majeure-notice", "me-report")
-    assert problem is not None and problem.startswith("kewajiban force-majeure-notice (Pasal 12 ayat (3)) dipenuhi")
+    assert problem is not None and problem.key == "obligation.wrong_evidence"
+    assert problem.render("id").startswith("Kewajiban force-majeure-notice (Pasal 12 ayat (3)) dipenuhi dengan bukti")
+    assert problem.render("en").startswith("An obligation of kind force-majeure-notice (Pasal 12 ayat (3)) is "
+                                           "fulfilled")
     assert set(rules.EVIDENCE_FOR) == set(rules.KINDS) == set(rules.ARTICLES) == set(rules.KIND_NAMES)
 
 

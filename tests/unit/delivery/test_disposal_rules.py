@@ -13,10 +13,12 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from p3ke_delivery.adapters.disposal_pdf import DisposalContent, render
 from p3ke_delivery.domain import disposal_certificate as rules
 from p3ke_platform.agreement.policy import WIB
+from p3ke_platform.refusal import messages
 from tests.unit.delivery.support import CONTENT
 
 NOW = datetime(2027, 1, 10, 3, tzinfo=UTC)
 END = rules.agreement_ends_at(date(2027, 2, 28), WIB)
+M = messages("delivery")
 
 
 def test_the_agreement_ends_at_the_start_of_the_day_after_its_last_day() -> None:
@@ -43,16 +45,27 @@ def test_due_then_overdue_then_certified_whatever_the_clock() -> None:
     assert rules.status_of(None, NOW, NOW) == "disposal-certified"  # destroyed before it was owed
 
 
-def test_free_text_with_a_nik_is_refused_and_refusals_are_bilingual() -> None:
+def test_free_text_with_a_nik_is_refused_and_refusals_are_in_the_language_asked_for() -> None:
     assert rules.text_problem("notes", "laptop petugas dan cadangan") is None
     problem = rules.text_problem("notes", "NIK 3201014101900001 ikut dihapus")
-    assert problem is not None and "3201014101900001" not in problem and " / " in problem
+    assert problem is not None and problem.key == "disposal.personal_number"
+    assert "3201014101900001" not in problem.both()
+    assert problem.render("id").startswith("notes memuat angka 16 digit") and "hapus angka itu" in problem.render("id")
+    assert problem.render("en").startswith("notes holds a 16-digit number") and "remove it" in problem.render("en")
     assert rules.text_problem("notes", "nomor 12345678901234567") is None  # 17 digits: not a NIK
-    text = rules.upload_refusal("not-this-bast", "the signed document is not the BAST issued")
-    assert text.startswith("Berita acara pemusnahan tidak diterima: ") and " / the disposal certificate is not" in text
-    assert "BAST issued" not in text  # the BAST verifier's words are not about this document
-    detailed = rules.upload_refusal("certificate-revoked", "serial 1a2b revoked")
-    assert detailed.endswith("(rincian / detail: serial 1a2b revoked)")
+    message = rules.upload_refusal("not-this-bast", "the signed document is not the BAST issued")
+    text = message.render("id")
+    assert text.startswith("Berita acara pemusnahan tidak diterima: ") and "unduh berkasnya" in text
+    assert " / " not in text and message.render("en").startswith("the disposal certificate is not accepted: ")
+    assert "BAST issued" not in message.both()  # the BAST verifier's words are not about this document
+    assert rules.upload_refusal("no-such-rule", "x").render("id").startswith(
+        "Berita acara pemusnahan tidak diterima: tanda tangan tidak dapat diterima; tandatangani lagi")
+    # the verifier's detail is its own catalogue message: rendered in the same language, not "id / en" inside
+    inner = M("certificate.revocation_unknown", serial="1a2b", issuer="CN=CA")
+    detailed = rules.upload_refusal("certificate-revoked", inner)
+    assert detailed.render("id").endswith(f"status serah terima tidak berubah. Rincian: {inner.render('id')}")
+    assert detailed.render("en").endswith(f"the handover's status is unchanged. Detail: {inner.render('en')}")
+    assert inner.render("en") not in detailed.render("id")
 
 
 def test_the_pdf_has_one_empty_field_for_pihak_kedua() -> None:

@@ -26,6 +26,7 @@ from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_platform.subject_keys import parse_key_ring
 from tests.integration.delivery.conftest import Harness, make_harness
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 
 K1 = "local-development-subject-key"
 K2 = "second-subject-key-0123456789"
@@ -44,6 +45,7 @@ def h(tmp_path: Path) -> Iterator[Harness]:
 def _env(tmp_path: Path, ring: str) -> dict[str, str]:
     return {"P3KE_ENV": "test", "P3KE_DATA_DIR": str(tmp_path / "data"),
             "P3KE_DATABASE_URL": f"sqlite:///{tmp_path / 'delivery.db'}", "P3KE_AGREEMENT_INCLUDE_EXAMPLES": "true",
+            "P3KE_AGREEMENT_DIR": str(far_agreement_dir(tmp_path)),  # as the harness: in force to 2099
             "P3KE_SUBJECT_HASH_KEYS": ring}
 
 
@@ -52,7 +54,8 @@ def _restarted(tmp_path: Path, ring: str) -> Runtime:
     settings = load_settings(DeliverySettings, service="delivery", database_url=f"sqlite:///{tmp_path / 'delivery.db'}",
                              data_dir=tmp_path / "data", env="test", relay_in_api=False,
                              delivery_prepare_in_api=False, agreement_include_examples=True,
-                             kafka_bootstrap="127.0.0.1:1", subject_hash_keys=ring)
+                             agreement_dir=far_agreement_dir(tmp_path), kafka_bootstrap="127.0.0.1:1",
+                             subject_hash_keys=ring)
     return Runtime(SERVICE, settings)
 
 

@@ -22,6 +22,7 @@ from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_schemas import Actor, DatasetUpdated, ExtractPrepared, HandoverSigned, Signer
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.unit.runtime_events import apply as apply  # re-exported for the tests
 from tests.unit.runtime_events import emitted as emitted
 
@@ -39,9 +40,13 @@ def sha256_of(path: Path) -> str:
 
 
 def make_runtime(tmp: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
+    """A migrated feedback runtime; `overrides` are settings. The agreement is the bundled one plus a test addendum
+    that keeps it in force to 2099 (`far_agreement_dir`: the terms in force today are unchanged), so that tests on
+    real time outlive the example addendum's term (28 February 2027); `agreement_dir=None` asks for the bundled one."""
     settings = load_settings(FeedbackSettings, service="feedback", env="test", data_dir=tmp / "data",
                              database_url=database_url or f"sqlite:///{tmp / 'feedback.db'}",
-                             **{"agreement_include_examples": True, "relay_in_api": False,
+                             **{"agreement_include_examples": True, "agreement_dir": far_agreement_dir(tmp),
+                                "relay_in_api": False,
                                 "feedback_shared_root": tmp, **overrides})
     upgrade(SERVICE, settings)
     return Runtime(SERVICE, settings)

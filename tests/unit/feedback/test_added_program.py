@@ -11,8 +11,8 @@ from textwrap import dedent
 
 from fastapi.testclient import TestClient
 
-from p3ke_platform.agreement import BUNDLED_DIR
 from p3ke_platform.api import create_app
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.unit.feedback.conftest import auth, build_world, upload
 from tests.unit.feedback.helpers import apply, emitted, feedback_row, handover_event, prepared_extract, write_csv
 
@@ -21,7 +21,7 @@ PROGRAM = "pelatihan_digital_kartu_prakerja"
 
 def _agreement_with_approval(tmp: Path) -> Path:
     directory = tmp / "agreement"
-    shutil.copytree(BUNDLED_DIR, directory)
+    shutil.copytree(far_agreement_dir(tmp), directory)  # the bundled files, in force to 2099 (real time)
     (directory / "approval.yaml").write_text(dedent(f"""
         kind: written-approval
         schema_version: 1
@@ -78,8 +78,8 @@ def test_a_data_balikan_for_a_program_added_by_written_approval(tmp_path: Path, 
         # a code that is neither a program of the agreement nor of any signed handover: 404, with the reason
         unknown = client.get("/v1/reports", headers=steward, params={"program": "program_tak_dikenal"})
         assert unknown.status_code == 404 and unknown.headers["X-P3KE-Refusal"] == "program-unknown"
-        assert unknown.json()["detail"].startswith("program 'program_tak_dikenal' tidak dikenal layanan feedback")
-        assert "is unknown to feedback" in unknown.json()["detail"]
+        assert unknown.json()["detail"].startswith("Program 'program_tak_dikenal' tidak dikenal layanan feedback")
+        assert unknown.json()["code"] == "program.unknown" and "periksa kode programnya" in unknown.json()["detail"]
         assert client.get("/v1/reports", headers=steward, params={"program": "Bukan Kode"}).status_code == 422
         # a data balikan naming the added program for a handover of another program
         wrong = upload(client, world, write_csv(world.tmp / "wrong.csv", rows[:2]), program=PROGRAM)

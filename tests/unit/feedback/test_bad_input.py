@@ -40,10 +40,20 @@ def _stored(world: World) -> int:
 def test_unknown_or_unsigned_handover(client: TestClient, world: World) -> None:
     response = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), handover="ho-nope")
     assert response.status_code == 404
-    assert "no signed handover 'ho-nope'" in response.text and "signed by both parties" in response.text
+    body = response.json()
+    assert body["code"] == "handover.unknown" and response.headers["Content-Language"] == "id"
+    assert body["detail"].startswith("Serah terima 'ho-nope' yang sudah ditandatangani tidak dikenal layanan feedback")
+    assert "belum ditandatangani PARA PIHAK" in body["detail"] and "Periksa handover_id" in body["detail"]
     assert response.headers["X-P3KE-Refusal"] == "handover-unknown"
     [refusal] = _denied(world)
-    assert refusal["action"] == "upload" and refusal["reason"].startswith("no signed handover")
+    assert refusal["action"] == "upload" and refusal["reason"].startswith("Serah terima 'ho-nope'")
+    assert " / no signed handover 'ho-nope' is known to feedback" in refusal["reason"]  # the audit keeps both
+    english = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), handover="ho-nope",
+                     headers={**auth(world.runtime), "Accept-Language": "en"})
+    assert english.status_code == 404 and english.headers["Content-Language"] == "en"
+    assert english.json()["code"] == "handover.unknown"
+    assert english.json()["detail"].startswith("no signed handover 'ho-nope' is known to feedback")
+    assert "Check handover_id" in english.json()["detail"]
     assert _stored(world) == 0
 
 
@@ -51,12 +61,12 @@ def test_party_1_reads_reports_but_cannot_upload(client: TestClient, world: Worl
     steward = auth(world.runtime, "kemenkopmk", "data-steward", "steward-3")
     response = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), headers=steward)
     assert response.status_code == 403
-    assert "data-steward of kemenkopmk may not submit-feedback" in response.text
+    assert response.json()["rule"] == "role" and "submit-feedback" in response.json()["detail"]
     assert _denied(world)[0]["actor"]["org"] == "kemenkopmk"
     assert client.get("/v1/reports", headers=steward).status_code == 200
     assert client.get("/v1/handovers", headers=steward).status_code == 200
     operator = client.get("/v1/reports", headers=auth(world.runtime, "kemnaker", "operator"))
-    assert operator.status_code == 403 and "may not read-reports" in operator.text
+    assert operator.status_code == 403 and "read-reports" in operator.json()["detail"]
     assert client.post("/v1/feedback-batches", params={"handover_id": "ho-1", "program": "padat_karya"},
                        content=b"x").status_code == 401
     assert _stored(world) == 0
@@ -65,7 +75,7 @@ def test_party_1_reads_reports_but_cannot_upload(client: TestClient, world: Worl
 def test_platform_service_account_needs_the_program_officer_role(client: TestClient, world: World) -> None:
     bare = auth(world.runtime, "kemnaker", "service-account", "svc-pusdatik")
     refused = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), headers=bare)
-    assert refused.status_code == 403 and "may not submit-feedback" in refused.text
+    assert refused.status_code == 403 and "submit-feedback" in refused.json()["detail"]
     platform = auth(world.runtime, "kemnaker", "service-account", "svc-pusdatik", extra_roles=("program-officer",))
     ok = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), headers=platform)
     assert ok.status_code == 201, ok.text
@@ -75,8 +85,10 @@ def test_platform_service_account_needs_the_program_officer_role(client: TestCli
 def test_program_outside_the_handover_other_agreement_other_party(client: TestClient, world: World) -> None:
     response = upload(client, world, _csv(world, "a.csv", world.delivered[:3]), program="tenaga_kerja_mandiri")
     assert response.status_code == 422
-    assert response.json()["detail"] == ("handover ho-1 is for program padat_karya; this batch names "
-                                         "tenaga_kerja_mandiri")
+    assert response.json() == {
+        "detail": "Serah terima ho-1 untuk program padat_karya; batch ini menyebut program tenaga_kerja_mandiri. "
+                  "Kirim program=padat_karya, atau periksa handover_id.",
+        "code": "handover.other_program", "rule": "handover-program"}
     unknown = upload(client, world, _csv(world, "b.csv", world.delivered[:3]), program="pelatihan_menjahit")
     assert unknown.status_code == 422  # a well-formed code of no handover: the handover decides
     assert unknown.headers["X-P3KE-Refusal"] == "handover-program"
@@ -86,9 +98,10 @@ def test_program_outside_the_handover_other_agreement_other_party(client: TestCl
                  handover_event("ho-other", "ext-9", 20, agreement_id="pks-lain-2025"),
                  handover_event("ho-p1", "ext-9", 20, party2_org="kemenkopmk")) == []
     other = upload(client, world, _csv(world, "c.csv", world.people[500:503]), handover="ho-other")
-    assert other.status_code == 409 and "belongs to agreement 'pks-lain-2025'" in other.text
+    assert other.status_code == 409 and other.json()["code"] == "handover.other_agreement"
+    assert "termasuk Perjanjian Kerja Sama 'pks-lain-2025'" in other.json()["detail"]
     party = upload(client, world, _csv(world, "d.csv", world.people[500:503]), handover="ho-p1")
-    assert party.status_code == 403 and "was handed over to kemenkopmk" in party.text
+    assert party.status_code == 403 and "diserahkan kepada kemenkopmk" in party.json()["detail"]
     assert len(_denied(world)) == 4 and _stored(world) == 0  # (a schema-invalid request is not a refusal)
 
 
@@ -101,7 +114,8 @@ def test_the_same_batch_twice_and_batch_ids(client: TestClient, world: World) ->
     assert again.json()["batch_id"] == "kemnaker-2026-001"
     assert upload(client, world, path, batch_id="kemnaker-2026-001").status_code == 200
     clash = upload(client, world, _csv(world, "b.csv", world.delivered[20:30]), batch_id="kemnaker-2026-001")
-    assert clash.status_code == 409 and "already used by another batch" in clash.text
+    assert clash.status_code == 409 and clash.json()["code"] == "batch_id.taken"
+    assert "sudah dipakai batch lain; pilih batch_id lain" in clash.json()["detail"]
     assert len(emitted(world.runtime, "p3ke.feedback-received.v1")) == 1 and _stored(world) == 1
 
 
@@ -117,8 +131,10 @@ def test_a_correction_supersedes_and_keeps_history(client: TestClient, world: Wo
     [total] = report["totals"]
     assert total["served"] == 40 and total["by_status"]["completed"] == 40 and total["by_status"]["enrolled"] == 0
     late = upload(client, world, _csv(world, "c.csv", world.delivered[:41]), supersedes=first["batch_id"])
-    assert late.status_code == 409 and f"already superseded by {fixed.json()['batch_id']}" in late.text
-    assert upload(client, world, _csv(world, "d.csv", world.delivered[:2]), supersedes="fb-nope").status_code == 409
+    assert late.status_code == 409 and late.json()["code"] == "supersedes.already"
+    assert f"sudah digantikan oleh batch {fixed.json()['batch_id']}" in late.json()["detail"]
+    other = upload(client, world, _csv(world, "d.csv", world.delivered[:2]), supersedes="fb-nope")
+    assert other.status_code == 409 and other.json()["code"] == "supersedes.other_handover"
     listed = client.get("/v1/feedback-batches", headers=auth(world.runtime), params={"handover_id": "ho-1"}).json()
     assert [b["status"] for b in listed] == ["current", "superseded"]
     [_, second] = emitted(world.runtime, "p3ke.feedback-received.v1")
@@ -137,7 +153,8 @@ def test_empty_multipart_and_altered_extract(client: TestClient, world: World) -
     ext = world.tmp / "extracts" / "ext-1.parquet"
     ext.write_bytes(ext.read_bytes() + b"\0")
     altered = upload(client, world, _csv(world, "a.csv", world.delivered[:3]))
-    assert altered.status_code == 409 and "does not match its announced SHA-256" in altered.text
+    assert altered.status_code == 409 and altered.json()["code"] == "handover.files"
+    assert "does not match its announced SHA-256" in altered.text and "minta operator" in altered.text
     assert _stored(world) == 0
 
 

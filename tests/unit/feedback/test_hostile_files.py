@@ -46,7 +46,8 @@ def test_a_hostile_data_balikan_is_refused_and_nothing_is_stored(client: TestCli
     finally:
         tracemalloc.stop()
     assert response.status_code == status, response.text
-    assert "simpan ulang" in response.json()["detail"] and " / " in response.json()["detail"]
+    assert "Cara memperbaiki: simpan ulang" in response.json()["detail"]  # Indonesian, and how to fix it
+    assert response.json()["code"].startswith("file.hostile_")
     assert elapsed < 1.0 and peak < 50 * 2**20, (elapsed, peak / 2**20)
     storage = Path(world.runtime.settings.data_dir) / "feedback"
     assert not list((storage / "incoming").glob("*"))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from p3ke_platform.agreement import BUNDLED_DIR
 from p3ke_platform.api import create_app
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.unit.feedback.conftest import World, auth, build_world, upload
 from tests.unit.feedback.helpers import (
     SIGNED_AT,
@@ -117,7 +117,7 @@ def test_csv_charts_and_the_me_pdf(client: TestClient, world: World) -> None:
 
 def _agreement_with_consent(tmp: Path) -> Path:
     directory = tmp / "agreement"
-    shutil.copytree(BUNDLED_DIR, directory)
+    shutil.copytree(far_agreement_dir(tmp), directory)  # the bundled files, in force to 2099 (real time)
     (directory / "consent.yaml").write_text(dedent("""
         kind: disclosure-consent
         schema_version: 1
@@ -129,7 +129,7 @@ def _agreement_with_consent(tmp: Path) -> Path:
         granted_to: kemnaker
         programs: [padat_karya]
         valid_from: 2026-01-10
-        last_day: 2027-12-31
+        last_day: 2099-12-31
     """))
     return directory
 
@@ -139,7 +139,7 @@ def test_publication_needs_the_other_partys_consent(client: TestClient, world: W
     body = {"program": "padat_karya", "level": "province", "period": "year",
             "purpose": "laporan publik pemanfaatan Data P3KE 2026"}
     refused = client.post("/v1/reports/publications", json=body, headers=auth(world.runtime))
-    assert refused.status_code == 403 and "Art. 10(3)" in refused.text
+    assert refused.status_code == 403 and "Pasal 10 ayat (3)" in refused.json()["detail"]
     assert refused.headers["X-P3KE-Refusal"] == "disclosure-consent"
     assert any(e["outcome"] == "denied" and e["resource_type"] == "feedback-report-publication"
                for e in emitted(world.runtime, "p3ke.data-access.v1"))

@@ -110,7 +110,9 @@ def test_parquet_with_a_floating_point_nik_column(client: TestClient, world: Wor
     pq.write_table(table, path)
     response = upload(client, world, path)
     assert response.status_code == 422, response.text  # every NIK lost digits: nothing to store
-    assert "all 2 rows have errors" in response.text and "nik_scientific 2" in response.text
+    assert response.json()["code"] == "file.feedback_all_invalid"
+    assert response.headers["X-P3KE-Refusal"] == "all-invalid"
+    assert "semua 2 baris berisi kesalahan" in response.text and "nik_scientific 2" in response.text
     table = table.set_column(0, "nik", pa.array([d[0]["nik"], d[1]["nik"]]))
     pq.write_table(table, path)
     ok = upload(client, world, path)
@@ -119,26 +121,38 @@ def test_parquet_with_a_floating_point_nik_column(client: TestClient, world: Wor
 
 def test_wrong_layouts_are_refused_and_nothing_is_stored(client: TestClient, world: World) -> None:
     storage = Path(world.runtime.settings.data_dir) / "feedback"
-    cases: dict[str, tuple[bytes, str]] = {
-        "missing.csv": (b"NIK,Nama,Status\n3201011507900001,A,selesai\n", "required column(s) missing"),
-        "double.csv": (",".join([*HEADER, "NIK Penerima"]).encode() + b"\n", "both hold nik"),
-        "prose.csv": (b"hello\nthis is not a table\n", "no header row"),
-        "old.xls": (b"\xd0\xcf\x11\xe0" + b"\0" * 100, "old Excel .xls"),
-        "broken.xlsx": (b"PK\x03\x04" + b"\0" * 100, "damaged or truncated"),
-        "cut.parquet": (b"PAR1" + b"\0" * 100, "truncated"),
-        "header-only.csv": (",".join(HEADER).encode() + b"\n", "no data rows"),
+    cases: dict[str, tuple[bytes, str, str]] = {  # the content, the Indonesian reason, the English one
+        "missing.csv": (b"NIK,Nama,Status\n3201011507900001,A,selesai\n", "kolom wajib tidak ada",
+                        "required column(s) missing"),
+        "double.csv": (",".join([*HEADER, "NIK Penerima"]).encode() + b"\n", "sama-sama berisi nik",
+                       "both hold nik"),
+        "prose.csv": (b"hello\nthis is not a table\n", "tidak ada baris judul kolom", "no header row"),
+        "old.xls": (b"\xd0\xcf\x11\xe0" + b"\0" * 100, "file Excel lama (.xls)", "old Excel .xls"),
+        "broken.xlsx": (b"PK\x03\x04" + b"\0" * 100, "rusak atau terpotong", "damaged or truncated"),
+        "cut.parquet": (b"PAR1" + b"\0" * 100, "terpotong", "truncated"),
+        "header-only.csv": (",".join(HEADER).encode() + b"\n", "tidak ada baris data", "no data rows"),
     }
-    for name, (content, reason) in cases.items():
+    for name, (content, reason, reason_en) in cases.items():
         path = world.tmp / name
         path.write_bytes(content)
         response = upload(client, world, path)
         assert response.status_code == 422, (name, response.text)
-        assert reason in response.json()["detail"], (name, response.text)
+        body = response.json()
+        english = upload(client, world, path, headers={**auth(world.runtime), "Accept-Language": "en"})
+        assert english.status_code == 422 and english.json()["code"] == body["code"], (name, english.text)
+        if body.get("rule") == "archive-malformed":  # refused while it streams in (p3ke_platform.uploads)
+            assert reason in body["detail"] and reason_en in english.json()["detail"], (name, response.text)
+            continue
+        assert name in body["detail"].split(":")[0] and reason in body["detail"], (name, response.text)
+        assert "Cara memperbaiki: " in body["detail"] and body["code"].startswith("file."), (name, response.text)
+        assert reason_en not in body["detail"], (name, response.text)  # one language: Indonesian unless asked
+        assert name in english.json()["detail"].split(":")[0] and reason_en in english.json()["detail"]
+        assert "How to fix: " in english.json()["detail"], (name, english.text)
     assert emitted(world.runtime, "p3ke.feedback-received.v1") == []
     assert not list((storage / "batches").glob("*")) if (storage / "batches").exists() else True
     assert not list((storage / "incoming").glob("*")) and not list((storage / "work").glob("*"))
     refusals = [e for e in emitted(world.runtime, "p3ke.data-access.v1") if e["outcome"] == "denied"]
-    assert len(refusals) == len(cases) and {e["action"] for e in refusals} == {"upload"}
+    assert len(refusals) == 2 * len(cases) and {e["action"] for e in refusals} == {"upload"}
 
 
 def test_a_line_with_more_fields_than_the_header(client: TestClient, world: World) -> None:
@@ -166,6 +180,12 @@ def test_a_real_export_is_explained_in_indonesian_and_english(client: TestClient
     assert body["rows"] == 3 and body["rows_rejected"] == 1  # the blank and the summary row are not rows
     assert any(n.startswith("1 baris kosong dan 1 baris ringkasan dikenali dan dilewati") for n in body["notes"])
     assert body["notes"][0].startswith("dibaca sebagai CSV: pemisah titik koma (;)")
+    in_english = client.get(f"/v1/feedback-batches/{body['batch_id']}", headers=auth(world.runtime),
+                            params={"lang": "en"}).json()["notes"]  # stored in both languages, served as asked
+    assert len(in_english) == len(body["notes"]) and in_english[0].startswith("read as CSV")
+    assert any(n.startswith("1 empty rows and 1 summary rows were recognised and skipped") for n in in_english)
+    listed = client.get("/v1/feedback-batches", headers={**auth(world.runtime), "Accept-Language": "en"}).json()
+    assert [b["notes"] for b in listed if b["batch_id"] == body["batch_id"]] == [in_english]
     [item] = findings(client, world, body["batch_id"], code="status_missing")
     assert item["message"] == "status kosong" and item["fix"].startswith("isi status: terdaftar, selesai")
     [item] = findings(client, world, body["batch_id"], code="status_missing", lang="en")
@@ -185,5 +205,10 @@ def test_a_real_export_is_explained_in_indonesian_and_english(client: TestClient
     assert refused.status_code == 422
     detail = refused.json()["detail"]
     assert detail.startswith("berkas angka.xlsx: kolom NIK tersimpan sebagai angka (3 dari 3 baris)")
-    assert "Cara memperbaiki: format kolom NIK sebagai Teks" in detail
-    assert "file angka.xlsx: the NIK column is stored as numbers" in detail and "all 3 rows have errors" in detail
+    assert "Cara memperbaiki: format kolom NIK sebagai Teks" in detail and "semua 3 baris berisi kesalahan" in detail
+    assert refused.json()["code"] == "file.feedback_all_invalid" and " / " not in detail  # one language
+    english = upload(client, world, path, headers={**auth(world.runtime), "Accept-Language": "en"})
+    assert english.status_code == 422 and english.headers["Content-Language"] == "en"
+    detail = english.json()["detail"]
+    assert detail.startswith("file angka.xlsx: the NIK column is stored as numbers") and "How to fix: " in detail
+    assert "all 3 rows have errors" in detail and "kolom NIK" not in detail

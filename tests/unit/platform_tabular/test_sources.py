@@ -190,8 +190,9 @@ def test_open_workbook_ignores_the_file_name_and_refuses_damage(tmp_path: Path) 
         assert wb.sheetnames == ["S"]
     damaged = tmp_path / "damaged"
     damaged.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(NotATable, match="damaged or truncated"):  # refused by the archive guard
+    with pytest.raises(NotATable, match="rusak atau terpotong") as caught:  # refused by the archive guard
         open_workbook(damaged).__enter__()
+    assert caught.value.key == "file.hostile_damaged" and "damaged or truncated" in caught.value.message("en")
 
 
 def _positions(headers: list[str]) -> dict[str, int]:

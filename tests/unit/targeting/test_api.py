@@ -82,7 +82,9 @@ def test_a_program_outside_art_3_is_refused_by_the_policy_and_audited(client: Te
     _run_worker_once(runtime)
     status = client.get("/v1/extract-requests/req-oos", headers=_auth(client)).json()
     assert status["status"] == "rejected"
-    assert status["reason"].startswith("program 'pelatihan_menjahit' is not one of the four programs of Art. 3")
+    # Indonesian first, then English: what party 2's platform shows its officers (extract-prepared)
+    assert status["reason"].startswith("program 'pelatihan_menjahit' bukan salah satu dari 4 program Pasal 3")
+    assert " / program 'pelatihan_menjahit' is not one of the 4 programs of Art. 3" in status["reason"]
     [prepared] = emitted(runtime, "p3ke.extract-prepared.v1")
     assert (prepared["status"], prepared["program"], prepared["reason"]) == (
         "rejected", "pelatihan_menjahit", status["reason"])
@@ -142,12 +144,20 @@ def test_plan_counts_exclude_earlier_recipients(client: TestClient, runtime: Run
 def test_plan_refusals_are_audited(client: TestClient, runtime: Runtime) -> None:
     denied = client.post("/v1/plans", json={"program": "padat_karya"},
                          headers=_auth(client, "kemenkopmk", "program-officer"))
-    assert denied.status_code == 403 and "may not plan-aggregates" in denied.json()["detail"]
+    # the policy's refusal in the caller's language: Indonesian by default, its rule as the code
+    assert denied.status_code == 403 and denied.json()["code"] == "role" and denied.json()["rule"] == "role"
+    assert denied.json()["detail"].startswith("peran program-officer dari kemenkopmk tidak berwenang melakukan "
+                                              "plan-aggregates")
+    english = client.post("/v1/plans?lang=en", json={"program": "padat_karya"},
+                          headers=_auth(client, "kemenkopmk", "program-officer"))
+    assert english.status_code == 403 and english.headers["Content-Language"] == "en"
+    assert english.json()["detail"].startswith("role program-officer of kemenkopmk may not plan-aggregates")
     bad = client.post("/v1/plans", json={"program": "padat_karya", "criteria": {"region_codes": ["3299"]}},
                       headers=_auth(client))
-    assert bad.status_code == 422 and "3299 do not exist" in bad.json()["detail"]
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid.regions_unknown"
+    assert bad.json()["detail"].startswith("kode wilayah 3299 tidak ada dalam referensi Kemendagri")
     refusals = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["action"] == "refusal"]
-    assert [r["outcome"] for r in refusals] == ["denied", "denied"]
+    assert [r["outcome"] for r in refusals] == ["denied", "denied", "denied"]
 
 
 def test_rules_are_published(client: TestClient) -> None:
@@ -170,8 +180,8 @@ def test_plan_counts_are_computed_on_the_day_of_the_request(client: TestClient, 
     body = {"program": "padat_karya", "criteria": {"deciles": [1], "reference_date": "2050-01-01"}}
     refused = client.post("/v1/plans", json=body, headers=_auth(client))
     assert refused.status_code == 422
-    assert refused.json()["detail"].startswith("criteria.reference_date 2050-01-01: hitungan perencanaan dihitung "
-                                               "pada hari ini")
+    assert ("criteria.reference_date 2050-01-01: hitungan perencanaan dihitung pada hari ini"
+            in refused.json()["detail"])
 
 
 def test_planning_after_the_agreement_ended_is_refused_like_an_extract(tmp_path: Path, snapshot: Path) -> None:
@@ -183,8 +193,10 @@ def test_planning_after_the_agreement_ended_is_refused_like_an_extract(tmp_path:
         client.issuer = DevIssuer(runtime.settings)  # type: ignore[attr-defined]
         refused = client.post("/v1/plans", json={"program": "padat_karya", "criteria": {"deciles": [1]}},
                               headers=_auth(client))
-    assert refused.status_code == 403 and "expired on 2025-02-28" in refused.json()["detail"]
+    assert refused.status_code == 403 and "berakhir pada 2025-02-28" in refused.json()["detail"]
     assert refused.headers["X-P3KE-Refusal"] == "expired"  # the policy's rule, with the purpose it was asked for
     [record] = [e for e in emitted(runtime, "p3ke.data-access.v1") if e["resource_type"] == "dataset-version"]
     assert record["action"] == "refusal" and record["outcome"] == "denied"
-    assert record["reason"] == refused.json()["detail"]
+    # the audit log keeps the refusal in both languages: Indonesian (as answered), then English
+    assert record["reason"].startswith(refused.json()["detail"] + " / the agreement ")
+    assert "expired on 2025-02-28" in record["reason"]

@@ -155,8 +155,11 @@ def test_party_1_sees_exact_counts_without_limits(client: TestClient) -> None:
 ])
 def test_party_2_may_ask_only_the_allowed_dimensions(client: TestClient, body: dict[str, Any], words: str) -> None:
     refused = client.post("/v1/plans", json={"program": "padat_karya", **body}, headers=party_2(client))
-    assert refused.status_code == 422 and refused.json()["detail"].startswith(words), refused.text
-    assert " / " in refused.json()["detail"]  # Indonesian first, then English
+    detail = refused.json()["detail"]
+    assert refused.status_code == 422, refused.text
+    assert detail.startswith(f"Hitungan perencanaan untuk PIHAK KEDUA dibatasi: {words}"), refused.text
+    assert refused.json()["code"] == "plan.problems"
+    assert " / " not in refused.json()["detail"]  # the caller's language (Indonesian by default) only
     allowed = _plan(client, party_2(client), group_by="province",
                     criteria={"occupation_categories": ["Pekerja Bebas"], "age_min": 20, "age_max": 39})
     assert allowed["cells"]
@@ -197,7 +200,7 @@ def test_planning_names_a_purpose_of_the_program(client: TestClient) -> None:
     refused = client.post("/v1/plans", json={"program": "padat_karya", "purpose": "pemasaran_produk"},
                           headers=party_2(client))
     assert refused.status_code == 403, refused.text
-    assert "purpose 'pemasaran_produk' is not a purpose of program padat_karya" in refused.json()["detail"]
+    assert "tujuan 'pemasaran_produk' bukan tujuan program padat_karya" in refused.json()["detail"]
     assert _plan(client, party_2(client), purpose="seleksi_calon_peserta")["purpose"] == "seleksi_calon_peserta"
     records = [e for e in emitted(client.runtime, "p3ke.data-access.v1")  # type: ignore[attr-defined]
                if e["resource_type"] == "dataset-version"]

@@ -16,12 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from p3ke_platform.agreement import BUNDLED_DIR, agreement_day
+from p3ke_platform.agreement import agreement_day
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
 from p3ke_platform.service import Runtime
 from p3ke_targeting.adapters.orm import extract_requests
 from p3ke_targeting.domain.selection import years_before
+from tests.integration.helpers.agreement_terms import far_agreement_dir
 from tests.unit.targeting.helpers import (
     FIELDS,
     apply,
@@ -97,7 +98,7 @@ valid_from: 2026-01-05
 def approved(tmp_path: Path, snapshot: Path) -> Iterator[Runtime]:
     """A targeting runtime whose agreement has party 1's written approvals above (beside the bundled files)."""
     terms = tmp_path / "agreement"
-    shutil.copytree(BUNDLED_DIR, terms)
+    shutil.copytree(far_agreement_dir(tmp_path), terms)  # the bundled files, in force to 2099 (real time)
     for name, text in APPROVALS.items():
         (terms / name).write_text(text)
     runtime = make_runtime(tmp_path, agreement_dir=terms)
@@ -184,7 +185,7 @@ def test_a_platform_request_with_personal_data_in_its_justification_is_refused_w
     with runtime.engine.connect() as conn:
         stored = conn.scalar(select(extract_requests.c.request).where(
             extract_requests.c.request_id == event["request_id"]))
-    for leak in ("3201", "Budi", "desa 2026 padat"):
+    for leak in ("3201 0101", "320101010190", "Budi", "desa 2026 padat"):  # not "3201" alone: ids and times hold it
         assert leak not in kept and leak not in stored
     assert "withheld (refused by the justification check), sha256 " in stored
     assert apply(runtime, request(request_id=event["request_id"], justification=text)) == []  # same request again

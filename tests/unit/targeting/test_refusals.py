@@ -35,6 +35,7 @@ def _rejected(runtime: Runtime, req: ExtractRequested) -> str:
     assert refusals[0]["reason"] == event["reason"]
     data = Path(runtime.settings.data_dir)
     assert not list(data.glob("extracts/*")) and not list(data.glob("targeting/delivered/*"))
+    assert " / " in str(event["reason"])  # Indonesian / English: party 2's platform shows it to its officers
     return str(event["reason"])
 
 
@@ -42,40 +43,42 @@ def test_agreement_expired_without_addendum(tmp_path: Path, snapshot: Path) -> N
     rt = make_runtime(tmp_path, agreement_include_examples=False)
     apply(rt, dataset_event(snapshot))
     reason = _rejected(rt, request())
+    assert reason.startswith("Perjanjian PKS 003/PKS/DEP.1/KEMENKO/PMK/02/2023 / 71668/KS.06/II/2023 berakhir pada "
+                             "2025-02-28")  # Indonesian first, then English
     assert "expired on 2025-02-28" in reason
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"requested_by": Actor(org="kemnaker", subject="s-1", roles=["signatory"])},
-     "role signatory of kemnaker may not request-extract"),
+     "peran signatory dari kemnaker tidak berwenang melakukan request-extract"),
     ({"requested_by": Actor(org="kemenkopmk", subject="s-2", roles=["program-officer"])},
-     "may not request-extract"),
-    ({"fields": ["nik", "nama", "alamat"]}, "field 'alamat' is not allowed for program padat_karya"),
-    ({"fields": ["nik", "gaji_bulanan"]}, "'gaji_bulanan' do not exist in Data P3KE"),
-    ({"agreement_id": "pks-lain-2024"}, "unknown agreement 'pks-lain-2024'"),
+     "tidak berwenang melakukan request-extract"),
+    ({"fields": ["nik", "nama", "alamat"]}, "elemen data 'alamat' tidak diizinkan untuk program padat_karya"),
+    ({"fields": ["nik", "gaji_bulanan"]}, "elemen data 'gaji_bulanan' tidak ada di Data P3KE"),
+    ({"agreement_id": "pks-lain-2024"}, "perjanjian 'pks-lain-2024' tidak dikenal"),
 ])
 def test_policy_refusals(runtime: Runtime, overrides: dict[str, object], expected: str) -> None:
     assert expected in _rejected(runtime, request(**overrides))
 
 
 @pytest.mark.parametrize(("criteria", "expected"), [
-    ({"age_min": 50, "age_max": 20}, "age_min 50 is greater than age_max 20"),
-    ({"region_codes": ["3299"]}, "region code(s) 3299 do not exist in the Kemendagri reference"),
-    ({"region_codes": ["9999999999"]}, "do not exist"),
-    ({"occupation_categories": ["Buruh/Karyawan/Pegawai"]}, "outside the eligibility of program padat_karya"),
+    ({"age_min": 50, "age_max": 20}, "age_min 50 lebih besar daripada age_max 20"),
+    ({"region_codes": ["3299"]}, "kode wilayah 3299 tidak ada dalam referensi Kemendagri"),
+    ({"region_codes": ["9999999999"]}, "tidak ada dalam referensi Kemendagri"),
+    ({"occupation_categories": ["Buruh/Karyawan/Pegawai"]}, "di luar kelayakan program padat_karya"),
 ])
 def test_bad_criteria(runtime: Runtime, criteria: dict[str, object], expected: str) -> None:
     assert expected in _rejected(runtime, request(criteria=criteria))
 
 
 def test_unknown_or_missing_dataset_version(runtime: Runtime, tmp_path: Path) -> None:
-    assert "dataset version 'dv-9' is not known" in _rejected(runtime, request(dataset_version_id="dv-9"))
+    assert "versi data 'dv-9' tidak dikenal layanan targeting" in _rejected(runtime, request(dataset_version_id="dv-9"))
     empty = make_runtime(tmp_path / "empty")
-    assert "no dataset version has been published yet" in _rejected(empty, request())
+    assert "belum ada versi data yang diterbitkan" in _rejected(empty, request())
 
 
 def test_nobody_matches(runtime: Runtime) -> None:
-    assert "nobody in dataset version dv-1 matches" in _rejected(
+    assert "tidak ada seorang pun dalam versi data dv-1 yang memenuhi kriteria" in _rejected(
         runtime, request(criteria={"region_codes": ["1101"]}))  # no synthetic person lives in Aceh
 
 
@@ -88,14 +91,16 @@ def test_snapshot_of_another_layout(tmp_path: Path, snapshot: Path) -> None:
         table.column("tanggal_lahir").cast("string")), other)
     apply(rt, dataset_event(other))
     reason = _rejected(rt, request())
+    assert "tidak berformat berkas individu P3KE: kolom persentil tidak ada" in reason
+    assert "kolom tanggal_lahir bertipe string, seharusnya date" in reason
     assert "does not have the P3KE individual layout: missing column(s) persentil" in reason
-    assert "column tanggal_lahir is string, expected date" in reason
 
 
 def test_snapshot_changed_after_publication(tmp_path: Path, snapshot: Path) -> None:
     rt = make_runtime(tmp_path)
     apply(rt, dataset_event(snapshot, sha="0" * 64))
-    assert "does not match its published SHA-256" in _rejected(rt, request())
+    reason = _rejected(rt, request())
+    assert "tidak cocok dengan SHA-256 yang diterbitkan" in reason and "does not match its published SHA-256" in reason
 
 
 def test_a_refusal_removes_what_a_failed_attempt_left(runtime: Runtime) -> None:
@@ -132,8 +137,9 @@ def test_a_reference_date_after_the_request_day_is_refused_not_used_for_ages(run
     today = agreement_day(runtime.context.clock())
     ref = date(2050, 1, 1) if days_ahead is None else today + timedelta(days=days_ahead)
     reason = _rejected(runtime, request(criteria={"deciles": [1, 2], "reference_date": ref.isoformat()}))
-    assert reason.startswith(f"criteria.reference_date {ref} sesudah hari permintaan diterima ({today}) / is after "
-                             f"the day the request was received ({today}): usia dihitung pada hari permintaan")
+    assert reason.startswith(f"criteria.reference_date {ref} sesudah hari permintaan diterima ({today}): usia "
+                             f"dihitung pada hari permintaan")
+    assert f" / criteria.reference_date {ref} is after the day the request was received ({today})" in reason
 
 
 def test_a_reference_date_in_the_window_never_selects_minors(runtime: Runtime) -> None:

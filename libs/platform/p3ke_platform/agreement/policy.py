@@ -11,6 +11,10 @@ action known -> actor's org is a party -> role grants the action -> (sign-bast) 
 (data actions) agreement in force, Art. 8/15 -> program in scope, Art. 3 or written approval,
 Art. 10(2) -> purpose one of the program's (required to request an extract or plan), UU PDP Art. 16(2)(a)
 -> fields within the program's list, Art. 10(1) -> (publish-report) the other party's consent, Art. 10(3).
+
+Every reason is a catalogue message (PO domain `agreement`, Bahasa Indonesia first): `Decision.message` is it,
+rendered in the caller's language where it is answered (`Refused.unless`), and `Decision.reason` its one stable
+text in both languages ("Indonesian / English") for the audit log. The rule (`Decision.rule`) is the machine code.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
+from p3ke_platform.refusal import Joined, Message, messages
 from p3ke_schemas.events import Actor
 
 from .model import (
@@ -31,6 +36,7 @@ from .model import (
     DISCLOSURE_ACTIONS,
     PURPOSE_ACTIONS,
     Agreement,
+    DisclosureConsent,
     Eligibility,
     Purpose,
     Terms,
@@ -40,7 +46,7 @@ from .model import (
 WIB = timezone(timedelta(hours=7), "WIB")
 """Jakarta time (no daylight saving): the agreement's days are Jakarta calendar days."""
 
-_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+M = messages("agreement")
 
 
 class Rule(StrEnum):
@@ -69,6 +75,7 @@ class Decision(BaseModel):
 
     allowed: bool
     reason: str
+    """The reason in both languages, "Indonesian / English" (the audit log's text)."""
     terms_version: str
     rule: str
     grounds: tuple[str, ...] = ()
@@ -76,6 +83,8 @@ class Decision(BaseModel):
     terms_sha256: str | None = None
     """The digest of the exact agreement files the decision was taken under (`Agreement.digest`): the version
     label names the addenda applied, this proves which text they had."""
+    message: InstanceOf[Message] | None = Field(default=None, exclude=True, repr=False)
+    """The reason as a catalogue message (domain `agreement`), to render in the caller's language."""
 
 
 def agreement_day(at: date | datetime) -> date:
@@ -83,10 +92,6 @@ def agreement_day(at: date | datetime) -> date:
     if isinstance(at, datetime):
         return (at.astimezone(WIB) if at.tzinfo else at).date()
     return at
-
-
-def _words(n: int) -> str:
-    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
 
 
 def _purpose_ok(required: str | None, given: str | None) -> bool:
@@ -99,11 +104,27 @@ def _quoted(items: Iterable[str]) -> str:
     return ", ".join(f"'{i}'" for i in items)
 
 
+def _listed(items: Iterable[str]) -> str | Message:
+    """Codes joined by commas, or "none" in the reader's language."""
+    return ", ".join(items) or M("none")
+
+
+def _hint(misses: Iterable[Message]) -> Joined:
+    """Why the approvals or consents that came close do not apply: "; <why>; <why>" (or nothing)."""
+    return Joined(tuple(misses), lead="; ")
+
+
+def _window(dated: WrittenApproval | DisclosureConsent) -> Message:
+    if dated.last_day is None:
+        return M("window.open", first_day=str(dated.valid_from))
+    return M("window", first_day=str(dated.valid_from), last_day=str(dated.last_day))
+
+
 class _Denied(Exception):
-    def __init__(self, rule: Rule, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, rule: Rule, message: Message) -> None:
+        super().__init__(message.both())
         self.rule = rule
-        self.reason = reason
+        self.message = message
 
 
 @dataclass
@@ -119,7 +140,7 @@ class _Ask:
     fields: tuple[str, ...]
     purpose: str | None
     signatory_id: str | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     grounds: list[str] = field(default_factory=list)
 
 
@@ -179,9 +200,10 @@ class Policy:
             for check in checks:
                 check(ask)
         except _Denied as denied:
-            return Decision(allowed=False, reason=denied.reason, terms_version=ask.terms.version,
-                            rule=denied.rule.value, terms_sha256=self.terms_sha256)
-        return Decision(allowed=True, reason="allowed: " + "; ".join(ask.notes),
+            return Decision(allowed=False, reason=denied.message.both(), message=denied.message,
+                            terms_version=ask.terms.version, rule=denied.rule.value, terms_sha256=self.terms_sha256)
+        allowed = M("allowed", notes=Joined(tuple(ask.notes)))
+        return Decision(allowed=True, reason=allowed.both(), message=allowed,
                         terms_version=ask.terms.version, rule=Rule.ALLOWED.value,
                         grounds=tuple(dict.fromkeys(ask.grounds)), terms_sha256=self.terms_sha256)
 
@@ -189,84 +211,77 @@ class Policy:
 
     def _action(self, ask: _Ask) -> None:
         if ask.action not in ACTIONS:
-            raise _Denied(Rule.UNKNOWN_ACTION,
-                          f"unknown action '{ask.action}'; actions are: {', '.join(ACTIONS)}")
+            raise _Denied(Rule.UNKNOWN_ACTION, M("unknown_action", action=ask.action, actions=", ".join(ACTIONS)))
 
     def _party(self, ask: _Ask) -> None:
         if ask.terms.org_party(ask.org) is None:
             parties = ", ".join(p.org for p in ask.terms.parties)
-            raise _Denied(Rule.NOT_A_PARTY,
-                          f"org '{ask.org}' is not a party to the agreement {ask.terms.reference} "
-                          f"(parties: {parties})")
+            raise _Denied(Rule.NOT_A_PARTY, M("not_a_party", org=ask.org, reference=ask.terms.reference,
+                                              parties=parties))
 
     def _role(self, ask: _Ask) -> None:
         grants = [g for g in ask.terms.roles
                   if g.org == ask.org and g.role in ask.roles and ask.action in g.actions]
         if grants:
-            ask.notes.append(f"role {grants[0].role} of {ask.org} may {ask.action}")
+            ask.notes.append(M("note.role", role=grants[0].role, org=ask.org, action=ask.action))
             return
-        holders = ", ".join(f"{g.role} of {g.org}" for g in ask.terms.roles if ask.action in g.actions)
+        holders = tuple(M("holder", role=g.role, org=g.org) for g in ask.terms.roles if ask.action in g.actions)
         if not ask.roles:
-            who = "an actor with no role"
+            who = M("who.no_role")
         else:
-            who = f"role{'s' if len(ask.roles) > 1 else ''} {', '.join(ask.roles)}"
-        raise _Denied(Rule.ROLE, f"{who} of {ask.org} may not {ask.action} "
-                                 f"({ask.action} is granted to: {holders or 'nobody'})")
+            who = M("who.role" if len(ask.roles) == 1 else "who.roles", roles=", ".join(ask.roles))
+        raise _Denied(Rule.ROLE, M("role", who=who, org=ask.org, action=ask.action,
+                                   holders=Joined(holders, sep=", ") if holders else M("nobody")))
 
     def _signatory(self, ask: _Ask) -> None:
         if ask.action != "sign-bast":
             return
         own = [s for s in ask.terms.signatories if s.org == ask.org]
-        ids = ", ".join(s.id for s in own) or "none"
-        listing = f"signatories of {ask.org} in terms {ask.terms.version}: {ids}"
+        listing = M("signatory.listing", org=ask.org, version=ask.terms.version, ids=_listed(s.id for s in own))
         if not ask.signatory_id:
-            raise _Denied(Rule.SIGNATORY, f"sign-bast needs the signatory's id ({listing})")
+            raise _Denied(Rule.SIGNATORY, M("signatory.missing", listing=listing))
         signatory = next((s for s in own if s.id == ask.signatory_id), None)
         if signatory is None:
-            raise _Denied(Rule.SIGNATORY, f"'{ask.signatory_id}' is not a signatory of {ask.org} ({listing})")
-        ask.notes.append(f"signatory {signatory.id} ({signatory.position})")
+            raise _Denied(Rule.SIGNATORY, M("signatory.unknown", signatory=ask.signatory_id, org=ask.org,
+                                            listing=listing))
+        ask.notes.append(M("note.signatory", signatory=signatory.id, position=signatory.position))
 
     def _in_force(self, ask: _Ask) -> None:
         terms, day = ask.terms, ask.day
         if ask.action not in DATA_ACTIONS:
-            ask.notes.append(f"{ask.action} is not a data handover, so it does not need the agreement "
-                             f"in force (obligations outlive it, Art. 8(3), 10)")
+            ask.notes.append(M("note.not_a_handover", action=ask.action))
             return
         status = terms.status(day)
-        checked = f"checked at {day}, terms {terms.version}"
+        checked = M("checked", day=str(day), version=terms.version)
         validity = terms.validity
         if status == "not-yet-in-force":
-            raise _Denied(Rule.NOT_YET_IN_FORCE,
-                          f"the agreement {terms.reference} is not yet in force: it applies from "
-                          f"{validity.first_day} (Art. 15) ({checked})")
+            raise _Denied(Rule.NOT_YET_IN_FORCE, M("not_yet_in_force", reference=terms.reference,
+                                                   first_day=str(validity.first_day), checked=checked))
         if status == "terminated":
             notice = next(t for t in self.agreement.terminations if t.id == terms.terminated_by)
-            raise _Denied(Rule.TERMINATED,
-                          f"the agreement {terms.reference} was terminated early by notice {notice.id} "
-                          f"({notice.document}) of {notice.given_by} dated {notice.notice_date}; its last "
-                          f"day in force was {validity.last_day} (Art. 8(2)) ({checked}); "
-                          f"{ask.action} needs the agreement in force")
+            raise _Denied(Rule.TERMINATED, M("terminated", reference=terms.reference, notice=notice.id,
+                                             document=notice.document, given_by=notice.given_by,
+                                             notice_date=str(notice.notice_date), last_day=str(validity.last_day),
+                                             checked=checked, action=ask.action))
         if status == "expired":
-            raise _Denied(Rule.EXPIRED,
-                          f"the agreement {terms.reference} expired on {validity.last_day} (its last day "
-                          f"in force, Art. 8(1)) and no addendum extends it ({checked}); "
-                          f"{ask.action} needs the agreement in force")
-        ask.notes.append(f"agreement in force from {validity.first_day} to {validity.last_day} inclusive "
-                         f"(terms {terms.version})")
+            raise _Denied(Rule.EXPIRED, M("expired", reference=terms.reference, last_day=str(validity.last_day),
+                                          checked=checked, action=ask.action))
+        ask.notes.append(M("note.in_force", first_day=str(validity.first_day), last_day=str(validity.last_day),
+                           version=terms.version))
 
-    def _approvals_for(self, ask: _Ask) -> tuple[list[WrittenApproval], list[tuple[WrittenApproval, str]]]:
+    def _approvals_for(self, ask: _Ask) -> tuple[list[WrittenApproval], list[tuple[WrittenApproval, Message]]]:
         """Approvals covering the program on the day and purpose, and why the others do not."""
         matching: list[WrittenApproval] = []
-        misses: list[tuple[WrittenApproval, str]] = []
+        misses: list[tuple[WrittenApproval, Message]] = []
         for appr in self.agreement.approvals:
             if appr.program != ask.program:
                 continue
             if not appr.valid_on(ask.day):
-                misses.append((appr, f"written approval {appr.id} is valid only from {appr.window()}"))
+                misses.append((appr, M("approval.window", approval=appr.id, window=_window(appr))))
             elif not _purpose_ok(appr.purpose, ask.purpose):
-                asked = f"'{ask.purpose}'" if ask.purpose else "no purpose"
-                misses.append((appr, f"written approval {appr.id} covers only the purpose "
-                                     f"'{appr.purpose}' (asked: {asked})"))
+                asked: str | Message = f"'{ask.purpose}'" if ask.purpose else M("asked.none")
+                misses.append((appr, M("approval.purpose", approval=appr.id, purpose=appr.purpose or "",
+                                       asked=asked)))
             else:
                 matching.append(appr)
         return matching, misses
@@ -276,23 +291,20 @@ class Policy:
         codes = ", ".join(p.code for p in terms.programs)
         if ask.program is None:
             if ask.action in DATA_ACTIONS:
-                raise _Denied(Rule.PROGRAM_REQUIRED,
-                              f"{ask.action} needs a program, one of: {codes} (Art. 3)")
+                raise _Denied(Rule.PROGRAM_REQUIRED, M("program.required", action=ask.action, codes=codes))
             return
         program = terms.program(ask.program)
         if program is not None:
-            ask.notes.append(f"program {program.code} is in scope (Art. {program.article})")
+            ask.notes.append(M("note.program", program=program.code, article=program.article))
             return
         matching, misses = self._approvals_for(ask)
         if not matching:
-            hint = "".join(f"; {why}" for _, why in misses)
-            raise _Denied(Rule.PROGRAM_SCOPE,
-                          f"program '{ask.program}' is not one of the {_words(len(terms.programs))} programs "
-                          f"of Art. 3 ({codes}) in terms {terms.version}, and no written approval of "
-                          f"party 1 (Art. 10(2)) covers it on {ask.day}{hint}")
+            raise _Denied(Rule.PROGRAM_SCOPE, M("program.scope", program=ask.program, count=len(terms.programs),
+                                                codes=codes, version=terms.version, day=str(ask.day),
+                                                hint=_hint(why for _, why in misses)))
         ask.grounds += [a.id for a in matching]
-        ask.notes.append(f"program {ask.program} is outside Art. 3 but covered by written approval "
-                         f"{', '.join(f'{a.id} ({a.document})' for a in matching)} (Art. 10(2))")
+        ask.notes.append(M("note.program_approved", program=ask.program,
+                           approvals=", ".join(f"{a.id} ({a.document})" for a in matching)))
 
     def purposes_for(self, program: str, at: date | datetime) -> tuple[Purpose, ...]:
         """The purposes a request for `program` may name on the day of `at` (the program's own, or those of
@@ -327,81 +339,73 @@ class Policy:
         if not ask.purpose:
             if ask.action in PURPOSE_ACTIONS:
                 options = self.purposes_for(ask.program, ask.day)
-                raise _Denied(Rule.PURPOSE_REQUIRED,
-                              f"{ask.action} needs a purpose code for program {ask.program} (UU PDP Art. 16(2)(a): "
-                              f"a specific purpose); the program's purposes: "
-                              f"{', '.join(p.code for p in options) or 'none'}")
+                raise _Denied(Rule.PURPOSE_REQUIRED, M("purpose.required", action=ask.action, program=ask.program,
+                                                       options=_listed(p.code for p in options)))
             return
         program = ask.terms.program(ask.program)
         if program is not None and program.purpose(ask.purpose) is not None:
-            ask.notes.append(f"purpose {ask.purpose} is one of program {ask.program}'s purposes")
+            ask.notes.append(M("note.purpose", purpose=ask.purpose, program=ask.program))
             return
         approvals = [a for a in self.agreement.approvals if a.program == ask.program and a.valid_on(ask.day)
                      and a.purpose == ask.purpose]
         if approvals:
             ask.grounds += [a.id for a in approvals]
-            ask.notes.append(f"purpose {ask.purpose} is approved in writing by "
-                             f"{', '.join(f'{a.id} ({a.document})' for a in approvals)} (Art. 10(2))")
+            ask.notes.append(M("note.purpose_approved", purpose=ask.purpose,
+                               approvals=", ".join(f"{a.id} ({a.document})" for a in approvals)))
             return
         options = self.purposes_for(ask.program, ask.day)
-        raise _Denied(Rule.PURPOSE,
-                      f"purpose '{ask.purpose}' is not a purpose of program {ask.program} in terms "
-                      f"{ask.terms.version} and no written approval of party 1 (Art. 10(2)) covers it on {ask.day}; "
-                      f"the program's purposes: {', '.join(p.code for p in options) or 'none'}")
+        raise _Denied(Rule.PURPOSE, M("purpose.other", purpose=ask.purpose, program=ask.program,
+                                      version=ask.terms.version, day=str(ask.day),
+                                      options=_listed(p.code for p in options)))
 
     def _fields(self, ask: _Ask) -> None:
         if not ask.fields:
             return
         if ask.program is None:
-            raise _Denied(Rule.FIELD_MINIMISATION,
-                          f"fields {_quoted(ask.fields)} were named without a program; fields are allowed "
-                          f"per program (Art. 10(1) data minimisation)")
+            raise _Denied(Rule.FIELD_MINIMISATION, M("fields.no_program", fields=_quoted(ask.fields)))
         program = ask.terms.program(ask.program)
         own = program.fields if program is not None else ()
         matching, misses = self._approvals_for(ask)
         allowed = list(dict.fromkeys([*own, *(f for a in matching for f in a.fields)]))
         bad = [f for f in ask.fields if f not in allowed]
         if bad:
-            noun = f"field {_quoted(bad)} is" if len(bad) == 1 else f"fields {_quoted(bad)} are"
-            via = f" (with written approval {', '.join(a.id for a in matching)})" if matching else ""
-            hint = "".join(f"; {why}" for appr, why in misses if any(f in appr.fields for f in bad))
-            raise _Denied(Rule.FIELD_MINIMISATION,
-                          f"{noun} not allowed for program {ask.program} (Art. 10(1) data minimisation); "
-                          f"allowed{via}: {', '.join(allowed) or 'none'}{hint}")
+            via = M("fields.via", approvals=", ".join(a.id for a in matching)) if matching else ""
+            hint = _hint(why for appr, why in misses if any(f in appr.fields for f in bad))
+            raise _Denied(Rule.FIELD_MINIMISATION, M("fields.not_allowed.one" if len(bad) == 1
+                                                     else "fields.not_allowed.many", fields=_quoted(bad),
+                                                     program=ask.program, via=via, allowed=_listed(allowed),
+                                                     hint=hint))
         extra = [f for f in ask.fields if f not in own]
         users = [a for a in matching if any(f in a.fields for f in extra)]
         ask.grounds += [a.id for a in users]
-        note = f"{len(ask.fields)} field(s) within the program's list"
         if extra:
-            note += (f", of which {', '.join(extra)} by written approval "
-                     f"{', '.join(f'{a.id} ({a.document})' for a in users)} (Art. 10(2))")
-        ask.notes.append(note)
+            ask.notes.append(M("note.fields_approved", count=len(ask.fields), extra=", ".join(extra),
+                               approvals=", ".join(f"{a.id} ({a.document})" for a in users)))
+        else:
+            ask.notes.append(M("note.fields", count=len(ask.fields)))
 
     def _disclosure(self, ask: _Ask) -> None:
         if ask.action not in DISCLOSURE_ACTIONS:
             return
         other = next(p for p in ask.terms.parties if p.org != ask.org)
-        covered = f"program {ask.program}" if ask.program else "all programs"
+        covered: str | Message = f"program {ask.program}" if ask.program else M("covered.all")
         matching, misses = [], []
         for cons in self.agreement.consents:
             if cons.granted_to != ask.org or cons.granted_by != other.org:
                 continue
             if ask.program is None and cons.programs:
-                misses.append(f"consent {cons.id} covers only programs {', '.join(cons.programs)}")
+                misses.append(M("consent.only_programs", consent=cons.id, programs=", ".join(cons.programs)))
             elif ask.program is not None and cons.programs and ask.program not in cons.programs:
-                misses.append(f"consent {cons.id} does not cover program {ask.program}")
+                misses.append(M("consent.not_program", consent=cons.id, program=ask.program))
             elif not cons.valid_on(ask.day):
-                misses.append(f"consent {cons.id} is valid only from {cons.window()}")
+                misses.append(M("consent.window", consent=cons.id, window=_window(cons)))
             elif not _purpose_ok(cons.purpose, ask.purpose):
-                misses.append(f"consent {cons.id} covers only the purpose '{cons.purpose}'")
+                misses.append(M("consent.purpose", consent=cons.id, purpose=cons.purpose or ""))
             else:
                 matching.append(cons)
         if not matching:
-            hint = f"; {'; '.join(misses)}" if misses else ""
-            raise _Denied(Rule.DISCLOSURE_CONSENT,
-                          f"result data stays confidential unless the other party consents (Art. 10(3)): "
-                          f"no disclosure consent of {other.org} to {ask.org} covers {covered} "
-                          f"on {ask.day}{hint}")
+            raise _Denied(Rule.DISCLOSURE_CONSENT, M("disclosure", other=other.org, org=ask.org, covered=covered,
+                                                     day=str(ask.day), hint=_hint(misses)))
         ask.grounds += [c.id for c in matching]
-        ask.notes.append(f"disclosure consent {', '.join(f'{c.id} ({c.document})' for c in matching)} "
-                         f"of {other.org} (Art. 10(3))")
+        ask.notes.append(M("note.disclosure", consents=", ".join(f"{c.id} ({c.document})" for c in matching),
+                           other=other.org))

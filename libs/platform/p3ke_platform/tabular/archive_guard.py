@@ -6,7 +6,8 @@ central directory can list a hundred thousand entries, an entry can hold another
 that climbs out of a directory (``../``). ``check_archive`` looks only at the archive's end record and
 central directory (plus the first kilobytes of an XLSX's shared-strings part) and raises
 ``HostileArchive`` (413 for a size, count or ratio over a limit, 422 for a malformed archive) with a
-bilingual message naming the limit, the value found and how to fix the file. Nothing is decompressed
+catalogue message (``file.hostile_*`` of the ``findings`` domain, Indonesian first, English on request) naming the
+limit, the value found and how to fix the file. Nothing is decompressed
 beyond that head, so a bomb is refused in milliseconds whatever it would expand to.
 
 openpyxl streams a worksheet in read-only mode but loads the whole shared-strings part into a Python
@@ -29,14 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, overload
 
-from p3ke_platform.tabular.errors import NotATable
+from p3ke_platform.tabular.errors import Explained, NotATable
 
 ZIP_MAGIC = b"PK\x03\x04"
 NESTED_SUFFIXES = (".zip", ".xlsx", ".xlsm", ".xlsb", ".xls", ".docx", ".pptx", ".jar", ".gz", ".tgz", ".bz2",
                    ".xz", ".7z", ".rar", ".tar", ".zst")
 SHARED_STRINGS_HEAD = 4096  # decompressed bytes of sharedStrings.xml read for its <sst> attributes
-FIX_CSV = "simpan ulang lembar kerja sebagai CSV (UTF-8) lalu unggah lagi"
-FIX_CSV_EN = "save the worksheet again as CSV (UTF-8) and upload it again"
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _UNIQUE_COUNT = re.compile(rb"""\buniqueCount\s*=\s*["'](\d+)["']""")
@@ -45,13 +44,19 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class HostileArchive(NotATable):
-    """The archive is over a limit (``status`` 413) or malformed (422); the message says which, the value
-    found and how to fix the file (bilingual, never a value from inside the file)."""
+    """The archive is over a limit (``status`` 413) or malformed (422); the catalogue message (``key``, a
+    ``file.hostile_*`` of the ``findings`` domain) says which, the value found and how to fix the file (never a
+    value from inside the file)."""
 
-    def __init__(self, status: int, message: str, *, rule: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, *, key: str, rule: str, **params: Any) -> None:
+        super().__init__(key=key, **params)
         self.status = status
         self.rule = rule
+
+
+def _phrase(key: str, **params: Any) -> Explained:
+    """A part of a reason (what was over the limit, why the archive is malformed), said in the reader's language."""
+    return Explained(key=f"file.hostile_{key}", **params)
 
 
 @dataclass(frozen=True)
@@ -75,19 +80,16 @@ class ArchiveLimits:
                    max_shared_strings_bytes=settings.upload_xlsx_max_shared_strings_bytes)
 
 
-def _too_big(id_what: str, en_what: str, found: int, limit: int, *, rule: str = "archive-limit") -> HostileArchive:
-    return HostileArchive(
-        413, f"{id_what} {found:,} melebihi batas {limit:,}; {FIX_CSV} / "
-             f"{en_what} {found:,} exceeds the limit of {limit:,}; {FIX_CSV_EN}", rule=rule)
+def _too_big(what: Explained, found: int, limit: int, *, rule: str = "archive-limit") -> HostileArchive:
+    return HostileArchive(413, key="file.hostile_too_big", rule=rule, what=what, found=found, limit=limit)
 
 
-def _malformed(id_why: str, en_why: str) -> HostileArchive:
-    return HostileArchive(422, f"{id_why}; {FIX_CSV} / {en_why}; {FIX_CSV_EN}", rule="archive-malformed")
+def _malformed(why: Explained) -> HostileArchive:
+    return HostileArchive(422, key="file.hostile_malformed", rule="archive-malformed", why=why)
 
 
-def _damaged(id_why: str, en_why: str) -> HostileArchive:
-    return _malformed(f"berkas tampak seperti XLSX (arsip zip) tetapi rusak atau terpotong ({id_why})",
-                      f"the file looks like XLSX (a zip archive) but is damaged or truncated ({en_why})")
+def _damaged(why: Explained) -> HostileArchive:
+    return HostileArchive(422, key="file.hostile_damaged", rule="archive-malformed", why=why)
 
 
 def is_zip(path: Path) -> bool:
@@ -105,7 +107,7 @@ def declared_entries(path: Path) -> int:
         tail = fh.read()
         at = tail.rfind(_EOCD)
         if at < 0 or len(tail) - at < 22:
-            raise _damaged("tidak ada direktori pusat", "no central directory")
+            raise _damaged(_phrase("why.no_central_directory"))
         entries = struct.unpack_from("<H", tail, at + 10)[0]
         locator = at - 20
         if locator >= 0 and tail[locator:locator + 4] == _EOCD64_LOCATOR:
@@ -128,8 +130,7 @@ def check_archive(path: Path, limits: ArchiveLimits, *, xlsx: bool = False) -> N
     bound the shared-strings part (size, and the ``uniqueCount`` its head declares)."""
     entries = declared_entries(path)
     if entries > limits.max_entries:
-        raise _too_big("jumlah entri dalam arsip", "the number of entries in the archive", entries,
-                       limits.max_entries)
+        raise _too_big(_phrase("what.entries"), entries, limits.max_entries)
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -137,40 +138,31 @@ def check_archive(path: Path, limits: ArchiveLimits, *, xlsx: bool = False) -> N
             if xlsx:
                 _check_shared_strings(zf, infos, limits)
     except zipfile.BadZipFile:
-        raise _damaged("direktori pusat tidak terbaca", "the central directory cannot be read") from None
+        raise _damaged(_phrase("why.central_directory_unreadable")) from None
     except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError):
-        raise _malformed("arsip ZIP memakai fitur yang tidak didukung (enkripsi atau kompresi lain)",
-                         "the ZIP archive uses an unsupported feature (encryption or another compression)") from None
+        raise _malformed(_phrase("why.unsupported_feature")) from None
 
 
 def _check_entries(infos: Sequence[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
     if len(infos) > limits.max_entries:
-        raise _too_big("jumlah entri dalam arsip", "the number of entries in the archive", len(infos),
-                       limits.max_entries)
+        raise _too_big(_phrase("what.entries"), len(infos), limits.max_entries)
     total = 0
     for i, info in enumerate(infos, start=1):
-        where = f"entri ke-{i}", f"entry {i}"
         if _bad_name(info.filename):
-            raise _malformed(f"{where[0]} arsip memiliki nama jalur yang tidak aman (absolut atau '..')",
-                             f"{where[1]} of the archive has an unsafe path name (absolute or '..')")
+            raise _malformed(_phrase("why.unsafe_name", entry=i))
         if info.filename.lower().endswith(NESTED_SUFFIXES):
-            raise _malformed(f"{where[0]} arsip berisi arsip lain (arsip bertingkat atau objek tersemat)",
-                             f"{where[1]} of the archive holds another archive (a nested archive or an embedded "
-                             "object)")
+            raise _malformed(_phrase("why.nested", entry=i))
         if info.flag_bits & 0x1:
-            raise _malformed(f"{where[0]} arsip terenkripsi", f"{where[1]} of the archive is encrypted")
+            raise _malformed(_phrase("why.encrypted", entry=i))
         if info.file_size > limits.max_entry_bytes:
-            raise _too_big(f"ukuran tak terkompresi {where[0]} (byte)", f"the uncompressed size of {where[1]} (bytes)",
-                           info.file_size, limits.max_entry_bytes)
+            raise _too_big(_phrase("what.entry_size", entry=i), info.file_size, limits.max_entry_bytes)
         if info.file_size >= limits.ratio_floor_bytes:
             ratio = info.file_size // max(info.compress_size, 1)
             if ratio > limits.max_ratio:
-                raise _too_big(f"rasio kompresi {where[0]}", f"the compression ratio of {where[1]}", ratio,
-                               limits.max_ratio)
+                raise _too_big(_phrase("what.ratio", entry=i), ratio, limits.max_ratio)
         total += info.file_size
         if total > limits.max_total_bytes:
-            raise _too_big("ukuran total tak terkompresi arsip (byte)", "the archive's total uncompressed size (bytes)",
-                           total, limits.max_total_bytes)
+            raise _too_big(_phrase("what.total_size"), total, limits.max_total_bytes)
 
 
 def _shared_strings_info(infos: Sequence[zipfile.ZipInfo]) -> zipfile.ZipInfo | None:
@@ -185,14 +177,14 @@ def _check_shared_strings(zf: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo],
     if info is None:
         return
     if info.file_size > limits.max_shared_strings_bytes:
-        raise _too_big("ukuran bagian shared strings XLSX (byte)", "the size of the XLSX shared-strings part (bytes)",
-                       info.file_size, limits.max_shared_strings_bytes, rule="xlsx-limit")
+        raise _too_big(_phrase("what.shared_strings_size"), info.file_size, limits.max_shared_strings_bytes,
+                       rule="xlsx-limit")
     with zf.open(info) as src:
         head = src.read(SHARED_STRINGS_HEAD)
     found = _UNIQUE_COUNT.search(head) or _COUNT.search(head)
     if found is not None and int(found.group(1)) > limits.max_shared_strings:
-        raise _too_big("jumlah teks bersama (shared strings) XLSX", "the number of XLSX shared strings",
-                       int(found.group(1)), limits.max_shared_strings, rule="xlsx-limit")
+        raise _too_big(_phrase("what.shared_strings"), int(found.group(1)), limits.max_shared_strings,
+                       rule="xlsx-limit")
 
 
 class SharedStrings(Sequence[str]):
@@ -238,12 +230,10 @@ class SharedStrings(Sequence[str]):
                 table._append(content(node).replace("x005F_", ""))
                 root.clear()  # the strings read so far are on disk: drop their elements
                 if len(table) > max_strings:
-                    raise _too_big("jumlah teks bersama (shared strings) XLSX", "the number of XLSX shared strings",
-                                   len(table), max_strings, rule="xlsx-limit")
+                    raise _too_big(_phrase("what.shared_strings"), len(table), max_strings, rule="xlsx-limit")
         except (ParseError, DefusedXmlException):
             table.close()
-            raise _malformed("bagian shared strings XLSX bukan XML yang sah atau memakai DTD/entitas",
-                             "the XLSX shared-strings part is not well-formed XML or uses a DTD/entities") from None
+            raise _malformed(_phrase("why.shared_strings_xml")) from None
         except BaseException:
             table.close()
             raise

@@ -4,14 +4,19 @@
 (``file.<reason>``) and its parameters: ``str(exc)`` is the Indonesian message, ``exc.message(lang)`` and
 ``exc.fix(lang)`` say what is wrong and how to fix it in the language a caller asked for. A plain text (an
 error raised without a key, e.g. a bilingual ``HostileArchive``) is shown as it is.
+
+A refusal carries one as its reason with ``refusal_message(...)``: an ``ExplainedMessage`` (a catalogue ``Message``,
+``p3ke_platform.refusal``) that the API renders, with how to fix it, in the caller's language.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from p3ke_platform import i18n
 from p3ke_platform.i18n import DEFAULT, Lang
+from p3ke_platform.refusal import Message
 
 DOMAIN = "findings"
 """The gettext domain of findings and file-level reasons (``p3ke_platform/locale/<lang>/LC_MESSAGES/findings.po``)."""
@@ -65,4 +70,31 @@ class NotATable(Explained):
     """The file cannot be read as a table; the message says why (never a value from the file)."""
 
 
-__all__ = ["DOMAIN", "Explained", "NotATable", "explain", "with_fix"]
+@dataclass(frozen=True)
+class ExplainedMessage(Message):
+    """One or more ``Explained`` reasons as the catalogue message of a refusal: each said with how to fix it, in
+    the language asked for, joined by `` | `` (a cause first, then the refusal it leads to). Its key, the error
+    answer's code, is the most precise catalogue key of the last reason (``file.xlsx_encrypted`` rather than the
+    ``file.refused`` around it)."""
+
+    reasons: tuple[Explained, ...] = ()
+
+    def render(self, lang: Lang = DEFAULT) -> str:
+        return " | ".join(reason.explained(lang) for reason in self.reasons)
+
+
+def _code(reason: Explained) -> str:
+    inner = reason.params.get("reason")
+    if isinstance(inner, Explained) and inner.key:
+        return _code(inner)
+    return reason.key or "file.refused"
+
+
+def refusal_message(*reasons: Explained) -> ExplainedMessage:
+    """The reason of a refusal (``Refused(422, refusal_message(exc), rule=...)``) about a submitted file."""
+    if not reasons:
+        raise ValueError("refusal_message needs at least one reason")
+    return ExplainedMessage(DOMAIN, _code(reasons[-1]), {}, reasons)
+
+
+__all__ = ["DOMAIN", "Explained", "ExplainedMessage", "NotATable", "explain", "refusal_message", "with_fix"]

@@ -19,6 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
+from p3ke_audit.domain.messages import Explained, M
+from p3ke_platform.refusal import Joined, Message
+
 NOTICE_WINDOW = timedelta(hours=72)
 """UU PDP Art. 46(1): 3×24 hours, in calendar hours (not working days)."""
 
@@ -38,10 +41,11 @@ MIN_NO_BREACH_SUMMARY = 40
 """A closure that finds no breach must explain it in at least this many characters."""
 
 
-class IncidentRuleError(ValueError):
-    """A change the incident rules refuse; the text (Indonesian / English) says what is wrong and how to fix it."""
+class IncidentRuleError(Explained, ValueError):
+    """A change the incident rules refuse; its catalogue message says what is wrong and how to fix it (`str()`:
+    Indonesian / English)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: Message, code: str) -> None:
         super().__init__(message)
         self.code = code  # stable, machine-readable
 
@@ -74,43 +78,28 @@ def late_notices(first_sent: dict[str, datetime], due: datetime) -> list[str]:
     return [r for r in RECIPIENTS if r in first_sent and first_sent[r] > due]
 
 
-def _labels(recipients: Iterable[str]) -> tuple[str, str]:
-    items = [RECIPIENT_LABELS[r] for r in recipients]
-    return ", ".join(i for i, _ in items), ", ".join(e for _, e in items)
-
-
 def check_closure(*, closed: bool, sent: Iterable[str], breach_confirmed: bool, summary: str) -> None:
     """IncidentRuleError unless the incident may be closed now."""
     if closed:
-        raise IncidentRuleError("insiden ini sudah ditutup / the incident is already closed", "already-closed")
+        raise IncidentRuleError(M("incident.already_closed"), "already-closed")
     missing = missing_notices(sent, breach_confirmed)
     if missing:
-        ind, eng = _labels(missing)
-        raise IncidentRuleError(
-            f"insiden belum dapat ditutup: pemberitahuan kepada {ind} belum dicatat (UU PDP Pasal 46); catat "
-            f"pemberitahuan yang telah dikirim dengan POST /v1/incidents/{{id}}/notices, lalu tutup kembali / the "
-            f"incident cannot be closed: no notice to {eng} is recorded (UU PDP Art. 46); record the notices sent "
-            f"with POST /v1/incidents/{{id}}/notices, then close it", "notices-missing")
+        recipients = Joined(tuple(M(f"incident.recipient.{r}") for r in missing), sep=", ")
+        raise IncidentRuleError(M("incident.notices_missing", recipients=recipients), "notices-missing")
     if not breach_confirmed and len(summary.strip()) < MIN_NO_BREACH_SUMMARY:
-        raise IncidentRuleError(
-            f"penutupan tanpa pelanggaran data pribadi harus menjelaskan mengapa tidak ada data pribadi yang "
-            f"terungkap (ringkasan sekurang-kurangnya {MIN_NO_BREACH_SUMMARY} karakter) / a closure finding no "
-            f"personal-data breach must explain why no personal data was exposed (a summary of at least "
-            f"{MIN_NO_BREACH_SUMMARY} characters)", "summary-too-short")
+        raise IncidentRuleError(M("incident.summary_too_short", chars=MIN_NO_BREACH_SUMMARY), "summary-too-short")
 
 
 def check_open(closed: bool) -> None:
     """IncidentRuleError if the incident is closed (notices and facts are recorded on open incidents only)."""
     if closed:
-        raise IncidentRuleError("insiden ini sudah ditutup; buka insiden baru bila ada temuan baru / the incident "
-                                "is closed; open a new incident for new findings", "closed")
+        raise IncidentRuleError(M("incident.closed"), "closed")
 
 
 def check_not_future(when: datetime, now: datetime, field: str) -> None:
     """IncidentRuleError if `when` lies in the future (a notice or a discovery is recorded after the fact)."""
     if when > now + timedelta(minutes=5):  # clocks of the staff's machines may run a little ahead
-        raise IncidentRuleError(f"{field} berada di masa depan; catat waktu yang sebenarnya / {field} is in the "
-                                f"future; record the actual time", "future-time")
+        raise IncidentRuleError(M("incident.future_time", field=field), "future-time")
 
 
 VIOLATION_KINDS = ("refused", "outside_agreement_validity", "download_without_signed_bast",

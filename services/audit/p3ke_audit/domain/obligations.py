@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal, get_args
 
+from p3ke_audit.domain.messages import M
+from p3ke_platform.refusal import Message
 from p3ke_platform.workdays import WorkdayCalendar
 
 Kind = Literal["monitoring-evaluation", "expiry-notice", "data-balikan", "force-majeure-notice",
@@ -234,10 +236,11 @@ def disposal_certificate(handover_id: str, bast_number: str, agreement_id: str, 
                  f"/ the deadline delivery set after {reason or 'the disposal'}")
 
 
-def evidence_problem(kind: str, evidence_kind: str) -> str | None:
-    """Why `evidence_kind` cannot fulfil an obligation of `kind` (None: it can)."""
+def evidence_problem(kind: str, evidence_kind: str) -> Message | None:
+    """Why `evidence_kind` cannot fulfil an obligation of `kind` (None: it can): a catalogue message (PO domain
+    `audit`)."""
     allowed = EVIDENCE_FOR.get(kind, ())
     if evidence_kind in allowed:
         return None
-    return (f"kewajiban {kind} ({ARTICLES.get(kind, '?')}) dipenuhi dengan bukti {', '.join(allowed)}, bukan "
-            f"{evidence_kind} / an obligation of kind {kind} is fulfilled by {', '.join(allowed)}, not {evidence_kind}")
+    return M("obligation.wrong_evidence", kind=kind, article=ARTICLES.get(kind, "?"), allowed=", ".join(allowed),
+             evidence=evidence_kind)

@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
+from p3ke_audit.domain.messages import Explained, M
+from p3ke_platform.refusal import Message
+
 Kind = Literal["access", "correct", "restrict", "erase"]
 KINDS: tuple[Kind, ...] = ("access", "correct", "restrict", "erase")
 KIND_LABELS: dict[str, str] = {
@@ -42,10 +45,11 @@ OUTCOME_LABELS: dict[str, str] = {"fulfilled": "dipenuhi", "partially-fulfilled"
                                   "refused": "ditolak"}
 
 
-class RequestRuleError(ValueError):
-    """A change the request rules refuse; the text (Indonesian / English) says what is wrong and how to fix it."""
+class RequestRuleError(Explained, ValueError):
+    """A change the request rules refuse; its catalogue message says what is wrong and how to fix it (`str()`:
+    Indonesian / English)."""
 
-    def __init__(self, message: str, code: str, status: int = 409) -> None:
+    def __init__(self, message: Message, code: str, status: int = 409) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
@@ -69,35 +73,23 @@ def check_answer(*, kind: str, answered: bool, routed_org: str | None, caller_or
                  reason: str | None, response_made: bool) -> None:
     """RequestRuleError unless the caller may record this answer now."""
     if answered:
-        raise RequestRuleError("permintaan ini sudah dijawab / the request has already been answered",
-                               "already-answered")
+        raise RequestRuleError(M("subject_request.already_answered"), "already-answered")
     if routed_org is not None and caller_org != routed_org:
-        raise RequestRuleError(
-            f"permintaan {KIND_LABELS[kind]} dijawab oleh PIHAK KESATU ({routed_org}), pengelola Data P3KE; "
-            f"teruskan kepadanya / a request to {kind} is answered by party 1 ({routed_org}), the register's "
-            f"steward; pass it on to them", "routed-to-steward", status=403)
+        raise RequestRuleError(M("subject_request.routed_to_steward", kind=M(f"subject_request.kind.{kind}"),
+                                 steward=routed_org), "routed-to-steward", status=403)
     if outcome != "fulfilled" and not (reason or "").strip():
-        raise RequestRuleError("jawaban yang tidak memenuhi permintaan seluruhnya harus menyebut alasannya "
-                               "(reason) / an answer that does not fulfil the request in full must give its "
-                               "reason", "reason-missing", status=422)
+        raise RequestRuleError(M("subject_request.reason_missing"), "reason-missing", status=422)
     if kind == "access" and outcome != "refused" and not response_made:
-        raise RequestRuleError(
-            "buat dahulu berkas jawaban (GET /v1/subject-requests/{id}/response.pdf atau .json) yang diserahkan "
-            "kepada subjek data, lalu catat jawabannya / produce the response bundle first (GET "
-            "/v1/subject-requests/{id}/response.pdf or .json) that is handed to the data subject, then record the "
-            "answer", "response-missing")
+        raise RequestRuleError(M("subject_request.response_missing"), "response-missing")
 
 
 def check_received(received_at: datetime, now: datetime, identity_checked_at: datetime) -> None:
     """RequestRuleError (422) if the receipt or the identity check lies in the future, or the check was made
     more than a day before the receipt (the person was checked when they came)."""
     if received_at > now + timedelta(minutes=5) or identity_checked_at > now + timedelta(minutes=5):
-        raise RequestRuleError("waktu penerimaan atau pemeriksaan identitas berada di masa depan / the time of "
-                               "receipt or of the identity check is in the future", "future-time", status=422)
+        raise RequestRuleError(M("subject_request.future_time"), "future-time", status=422)
     if abs(received_at - identity_checked_at) > timedelta(days=1):
-        raise RequestRuleError("identitas diperiksa saat permintaan diterima: selisih waktunya lebih dari satu hari "
-                               "/ the identity is checked when the request is received: the two times are more than "
-                               "a day apart", "identity-check-time", status=422)
+        raise RequestRuleError(M("subject_request.identity_check_time"), "identity-check-time", status=422)
 
 
 def holds_nik(texts: Iterable[str | None], masked: Iterable[str | None]) -> bool:

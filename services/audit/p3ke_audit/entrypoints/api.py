@@ -9,12 +9,13 @@ context (`Ctx`) and the auditor (`Auditor`) from deps.py.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from p3ke_audit.adapters.tree_store import TreeStore
 from p3ke_audit.config import AuditSettings
+from p3ke_audit.domain.messages import explained
 from p3ke_audit.entrypoints.deps import (
     Auditor,
     Ctx,
@@ -42,6 +43,7 @@ from p3ke_audit.entrypoints.dto import (
 from p3ke_audit.service_layer import export, proofs, queries
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_audit.service_layer.queries import BadQuery, Filters
+from p3ke_platform import i18n
 from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.refusal import messages
 from p3ke_platform.tlog.merkle import ProofError
@@ -77,7 +79,7 @@ def bounded(ctx: AuditContext, since: datetime | None, until: datetime | None) -
     try:
         return queries.bounded_range(since, until, ctx.settings.audit_max_days)
     except BadQuery as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise LocalizedHTTPException(422, exc.message) from None
 
 
 def filters(actor_subject: str | None = None, actor_org: str | None = None, role: str | None = None,
@@ -114,7 +116,8 @@ def export_csv(principal: Auditor, ctx: Ctx, f: FiltersDep) -> StreamingResponse
 
 @router.get("/entries/{leaf_index}", response_model=EntryWithProof,
             summary="One entry with its inclusion proof in the latest checkpoint")
-def get_entry(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> EntryWithProof:
+def get_entry(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
+              request: Request) -> EntryWithProof:
     with ctx.sessions() as session:
         row = queries.entry_at(session, leaf_index)
         if row is None:
@@ -124,7 +127,7 @@ def get_entry(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Path(ge=0
             inclusion: InclusionOut | None = InclusionOut.of(proofs.inclusion(session, leaf_index))
             pending = None
         except proofs.NotFound as exc:
-            inclusion, pending = None, str(exc)
+            inclusion, pending = None, exc.message.render(i18n.request_language(request))
     record_query(ctx, principal, resource_id=f"entry:{leaf_index}", count=1)
     return EntryWithProof(entry=Entry.of(row), inclusion=inclusion, not_yet_checkpointed=pending)
 
@@ -173,9 +176,9 @@ def inclusion_proof(principal: Auditor, ctx: Ctx, leaf_index: Annotated[int, Que
         try:
             out = InclusionOut.of(proofs.inclusion(session, leaf_index, tree_size))
         except proofs.NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise LocalizedHTTPException(404, exc.message) from None
         except ProofError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise LocalizedHTTPException(422, explained(exc, "proof.invalid")) from None
     record_query(ctx, principal, resource_id=f"entry:{leaf_index}", count=1)
     return out
 
@@ -187,7 +190,7 @@ def consistency_proof(_: Auditor, ctx: Ctx, first: Size, second: Size) -> Consis
         try:
             proof = proofs.consistency(session, first, second)
         except ProofError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise LocalizedHTTPException(422, explained(exc, "proof.invalid")) from None
     return ConsistencyOut(first=first, second=second, consistency_proof=[b64(h) or "" for h in proof])
 
 
@@ -243,7 +246,7 @@ def export_bundle(principal: Auditor, ctx: Ctx, body: BundleQuery) -> dict[str, 
             bundle = export.build_bundle(session, f, limit=min(body.limit, ctx.settings.audit_max_export),
                                          origin=ctx.settings.audit_origin, consistency_from=body.consistency_from)
         except proofs.NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise LocalizedHTTPException(404, exc.message) from None
     record_query(ctx, principal, resource_id="bundle", count=len(bundle["entries"]), action="export",
                what=f.describe(), niks=[body.nik] if body.nik else ())
     return bundle

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -124,7 +124,8 @@ def revoke_feed(principal: Auditor, ctx: Ctx, feed_id: FeedId) -> CalendarFeedOu
         if exc.status == 403:  # another party's feed: refused and recorded like any refusal
             raise refusal_answer(ctx, principal, Refused(403, exc.message, rule=exc.code), action="refusal",
                                  resource_type=feeds.CASE, resource_id=feed_id) from None
-        raise HTTPException(exc.status, exc.message, headers={"X-P3KE-Rule": exc.code}) from None
+        raise LocalizedHTTPException(exc.status, exc.message, headers={"X-P3KE-Rule": exc.code},
+                                     rule=exc.code) from None
     return _listed(ctx, feed_id)
 
 

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 from p3ke_audit.adapters import obligation_store as store
 from p3ke_audit.domain import incidents as incident_rules
 from p3ke_audit.domain import obligations as rules
-from p3ke_audit.domain import subject_requests as request_rules
 from p3ke_audit.entrypoints.subject_requests_api import PURPOSE as REQUESTS_PURPOSE
 from p3ke_audit.entrypoints.subject_requests_api import RESOURCE as REQUESTS_RESOURCE
 from p3ke_audit.entrypoints.web_text import day, when
+from p3ke_audit.entrypoints.web_text import label as code_label
 from p3ke_audit.service_layer import incidents as register
 from p3ke_audit.service_layer import obligations
 from p3ke_audit.service_layer import subject_requests as requests_desk
@@ -35,19 +35,10 @@ LIMIT = 200
 OBLIGATION_GROUPS = ("overdue", "due-soon", "open")
 INCIDENTS_PURPOSE = "register insiden / incident register (UU PDP Pasal 46)"
 
-OBLIGATION_KINDS_EN: dict[str, str] = {
-    "monitoring-evaluation": "Monitoring and evaluation",
-    "expiry-notice": "Notice of extension or termination",
-    "data-balikan": "Report of use and data balikan",
-    "force-majeure-notice": "Notice of force majeure",
-    "liaison-change-notice": "Notice of a new liaison officer",
-}
-REQUEST_KINDS_EN: dict[str, str] = {
-    "access": "access to personal data and its processing trail",
-    "correct": "correction of personal data",
-    "restrict": "restriction of processing",
-    "erase": "erasure of personal data",
-}
+OBLIGATION_KIND = "obligation_kind"
+"""The `web` catalogue's labels of the obligation kinds (`obligation_kind.<kind>`, both languages)."""
+REQUEST_KIND = "request_kind"
+"""The `web` catalogue's labels of the data-subject request kinds (`request_kind.<kind>`, both languages)."""
 
 
 class Translate(Protocol):
@@ -138,7 +129,7 @@ def obligations_panel(desk: Desk, lang: str, t: Translate) -> str:
             if status != group:
                 continue
             kind = row["kind"]
-            name = rules.KIND_NAMES.get(kind, kind) if lang == "id" else OBLIGATION_KINDS_EN.get(kind, kind)
+            name = code_label(lang, OBLIGATION_KIND, kind)
             party = t(lang, "desk_both") if row["party"] == rules.BOTH else escape(row["party"])
             days = (row["due_date"] - desk.today).days
             cls = ' class="bad"' if status == "overdue" else ""
@@ -183,8 +174,7 @@ def requests_panel(desk: Desk, lang: str, t: Translate) -> str:
                                   "desk_time_left", "desk_routed")]
     rows = []
     for r in desk.requests:
-        kind = request_rules.KIND_LABELS.get(r["kind"], r["kind"]) if lang == "id" \
-            else REQUEST_KINDS_EN.get(r["kind"], r["kind"])
+        kind = code_label(lang, REQUEST_KIND, r["kind"])
         clock = _clock(lang, t, r["hours_left"])
         clock = f'<span class="bad">{clock}</span>' if r["overdue"] else clock
         rows.append(f'<tr id="request-{escape(r["request_id"])}"><th scope="row"><code>{escape(r["request_id"])}'

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from p3ke_audit.domain import incidents as rules
@@ -198,7 +198,8 @@ def change(ctx: AuditContext, principal: Principal, incident_id: str = "",
     except register.NotFound:
         raise LocalizedHTTPException(404, M("incident.not_found", incident=incident_id)) from None
     except rules.IncidentRuleError as exc:
-        raise HTTPException(RULE_STATUS.get(exc.code, 409), str(exc), headers={"X-P3KE-Rule": exc.code}) from None
+        raise LocalizedHTTPException(RULE_STATUS.get(exc.code, 409), exc.message, headers={"X-P3KE-Rule": exc.code},
+                                     rule=exc.code) from None
 
 
 def detail(ctx: AuditContext, incident_id: str) -> IncidentDetail:

@@ -46,7 +46,7 @@ _ICS = {200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calenda
 
 
 def _answer(exc: obligations.ObligationError) -> HTTPException:
-    return HTTPException(exc.status, exc.message)
+    return LocalizedHTTPException(exc.status, exc.message)
 
 
 def _notice(body: NoticeIn | None) -> obligations.Notice | None:

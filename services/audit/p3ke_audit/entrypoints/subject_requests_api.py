@@ -162,7 +162,8 @@ def receive(principal: Auditor, ctx: Ctx, body: SubjectRequestIn) -> SubjectRequ
                                       steward_org=ctx.policy.agreement.base.party(1).org)
             _record(ctx, principal, request_id, action="upload", subject_ref=intake.subject_ref, uow=uow)
     except rules.RequestRuleError as exc:
-        raise HTTPException(exc.status, str(exc), headers={"X-P3KE-Rule": exc.code}) from None
+        raise LocalizedHTTPException(exc.status, exc.message, headers={"X-P3KE-Rule": exc.code},
+                                     rule=exc.code) from None
     with ctx.sessions() as session:
         return SubjectRequestDetail(**desk.view(session, request_id, ctx.clock()))
 
@@ -281,8 +282,9 @@ def answer(principal: Auditor, ctx: Ctx, request_id: RequestId, body: AnswerIn) 
         raise _missing(request_id) from None
     except rules.RequestRuleError as exc:
         if exc.status == 403:  # another party's request: refused and recorded like any refusal
-            raise refusal_answer(ctx, principal, Refused(403, str(exc), rule=exc.code), action="upload",
+            raise refusal_answer(ctx, principal, Refused(403, exc.message, rule=exc.code), action="upload",
                                  resource_type=RESOURCE, resource_id=request_id) from None
-        raise HTTPException(exc.status, str(exc), headers={"X-P3KE-Rule": exc.code}) from None
+        raise LocalizedHTTPException(exc.status, exc.message, headers={"X-P3KE-Rule": exc.code},
+                                     rule=exc.code) from None
     with ctx.sessions() as session:
         return SubjectRequestDetail(**desk.view(session, request_id, ctx.clock()))

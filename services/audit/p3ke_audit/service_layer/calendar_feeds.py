@@ -22,21 +22,24 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters import ical_feed
 from p3ke_audit.adapters import obligation_store as store
 from p3ke_audit.adapters.orm import calendar_feeds
+from p3ke_audit.domain.messages import Explained, M
 from p3ke_audit.service_layer import obligations
 from p3ke_audit.service_layer.case_history import as_utc, history_of, record
 from p3ke_audit.service_layer.context import AuditContext
 from p3ke_platform.ids import random_id
+from p3ke_platform.refusal import Message
 
 CASE = "calendar-feed"
 TOKEN_BYTES = 32
 
 
-class FeedError(Exception):
-    """A change to a feed that cannot be made: its HTTP status, a stable code and a bilingual message."""
+class FeedError(Explained):
+    """A change to a feed that cannot be made: its HTTP status, a stable code and a catalogue message (`str()`:
+    Indonesian / English)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: Message) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code = status, code
 
 
 @dataclass(frozen=True)
@@ -77,16 +80,12 @@ def revoke(session: Session, feed_id: str, *, now: datetime, who: tuple[str, str
     row = session.execute(select(calendar_feeds).where(calendar_feeds.c.id == feed_id)
                           .with_for_update()).mappings().first()
     if row is None:
-        raise FeedError(404, "feed-not-found", f"umpan kalender {feed_id!r} tidak ditemukan / no such calendar feed")
+        raise FeedError(404, "feed-not-found", M("calendar_feed.no_such", feed=feed_id[:120]))
     if row["created_by_org"] != who[0]:
-        raise FeedError(403, "feed-of-another-party",
-                        f"umpan kalender ini dibuat oleh {row['created_by_org']}; hanya auditor kepatuhan "
-                        f"{row['created_by_org']} yang dapat mencabutnya / this calendar feed was made by "
-                        f"{row['created_by_org']}: only its compliance auditors may revoke it")
+        raise FeedError(403, "feed-of-another-party", M("calendar_feed.of_another_party", org=row["created_by_org"]))
     if row["revoked_at"] is not None:
         revoked = as_utc(row["revoked_at"]).isoformat()
-        raise FeedError(409, "feed-revoked", f"umpan kalender ini sudah dicabut pada {revoked} / this calendar feed "
-                        f"was revoked already (at {revoked})")
+        raise FeedError(409, "feed-revoked", M("calendar_feed.revoked", at=revoked))
     session.execute(update(calendar_feeds).where(calendar_feeds.c.id == feed_id)
                     .values(revoked_at=now, revoked_by=who[1]))
     record(session, CASE, feed_id, at=now, change="revoked", who=who, detail={"party": row["party"]})

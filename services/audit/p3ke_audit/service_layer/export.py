@@ -22,6 +22,7 @@ from p3ke_audit.adapters.orm import checkpoints, entries
 from p3ke_audit.adapters.tree_store import MissingNode, StoredCheckpoint, TreeStore
 from p3ke_audit.domain.bundle import FORMAT
 from p3ke_audit.domain.entry import canonical_fields
+from p3ke_audit.domain.messages import M
 from p3ke_audit.service_layer.proofs import NotFound
 from p3ke_audit.service_layer.queries import Filters
 from p3ke_platform.tabular.csv_safe import formula_safe
@@ -49,14 +50,12 @@ def build_bundle(session: Session, filters: Filters, *, limit: int, origin: str,
     store = TreeStore(session)
     head = store.last_checkpoint()
     if head is None:
-        raise NotFound("belum ada checkpoint yang ditandatangani / no checkpoint has been signed yet")
+        raise NotFound(M("checkpoint.none"))
     try:
         return _bundle(session, store, head, filters, limit=limit, origin=origin,
                        consistency_from=consistency_from)
     except MissingNode as exc:
-        raise IncompleteTree(f"log audit rusak: pohonnya tidak menyimpan hash yang dibutuhkan bukti ({exc}); "
-                             "jalankan `p3ke audit verify` / the audit log is damaged: its tree lacks a hash a proof "
-                             f"needs ({exc}); run `p3ke audit verify` to locate the damage") from None
+        raise IncompleteTree(M("export.tree_damaged", node=str(exc))) from None
 
 
 def _bundle(session: Session, store: TreeStore, head: StoredCheckpoint, filters: Filters, *, limit: int,

@@ -54,7 +54,7 @@ def open_incident(session: Session, *, now: datetime, who: Who, source: rules.So
                   discovered_at: datetime, known: Known, source_key: str | None = None) -> str:
     """A new incident, its history row, the legal holds on what it names and its announcement (published and
     emailed by notifications.dispatch once committed); its id."""
-    rules.check_not_future(discovered_at, now, "waktu diketahuinya insiden (discovered_at)")
+    rules.check_not_future(discovered_at, now, "discovered_at")
     incident_id = random_id("inc")
     refs = sorted(set(known.subject_refs))
     resources = sorted(set(known.resources))
@@ -150,7 +150,7 @@ def add_notice(session: Session, incident_id: str, *, now: datetime, who: Who, r
     stay visible: `notices_late`)."""
     row = _row(session, incident_id, lock=True)
     rules.check_open(row["status"] == "closed")
-    rules.check_not_future(sent_at, now, "waktu pengiriman (sent_at)")
+    rules.check_not_future(sent_at, now, "sent_at")
     session.execute(insert(incident_notices).values(
         incident_id=incident_id, recipient=recipient, sent_at=sent_at, channel=channel, reference=reference,
         addressee=addressee, summary=summary, recorded_at=now, recorded_by_org=who[0] or "", recorded_by=who[1] or ""))

@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters import obligation_store as store
 from p3ke_audit.adapters.orm import entries
 from p3ke_audit.domain import obligations as rules
+from p3ke_audit.domain.messages import Explained, M
 from p3ke_audit.service_layer import notifications
 from p3ke_audit.service_layer.appender import appender_for
 from p3ke_platform.agreement.model import Addendum, TerminationNotice
 from p3ke_platform.agreement.policy import agreement_day
 from p3ke_platform.logging import describe_error
+from p3ke_platform.refusal import Message
 from p3ke_platform.workdays import WorkdayCalendar, workday_calendar
 
 if TYPE_CHECKING:
@@ -47,13 +49,13 @@ TRACKING_FAILED = Counter("p3ke_audit_obligation_tracking_failed_total",
 ME_REPORT_RESOURCE = "feedback-me-report"
 
 
-class ObligationError(Exception):
-    """A request the desk refuses: an HTTP status and the reason (Indonesian, then English)."""
+class ObligationError(Explained):
+    """A request the desk refuses: an HTTP status and the reason, a catalogue message (`str()`: Indonesian /
+    English)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: Message) -> None:
         super().__init__(message)
         self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -294,11 +296,10 @@ def _check_notice(notice: Notice | None, *, not_before: date | None, day: date) 
     if notice is None:
         return
     if notice.dated > day:
-        raise ObligationError(422, f"tanggal surat pemberitahuan {notice.dated} belum terjadi (hari ini {day}) / the "
-                                   f"notice's date is in the future")
+        raise ObligationError(422, M("obligation.notice_future", dated=str(notice.dated), today=str(day)))
     if not_before is not None and notice.dated < not_before:
-        raise ObligationError(422, f"tanggal surat pemberitahuan {notice.dated} sebelum kejadiannya ({not_before}) / "
-                                   f"the notice is dated before the event it notifies")
+        raise ObligationError(422, M("obligation.notice_before_event", dated=str(notice.dated),
+                                     event=str(not_before)))
 
 
 def _fulfil_with_notice(session: Session, ob: rules.NewObligation, notice: Notice | None, actor: str,
@@ -317,8 +318,7 @@ def record_force_majeure(ctx: AuditContext, *, org: str, occurred_on: date, summ
     now = ctx.clock()
     day = agreement_day(now)
     if occurred_on > day:
-        raise ObligationError(422, f"keadaan kahar tanggal {occurred_on} belum terjadi (hari ini {day}) / the force "
-                                   f"majeure cannot be in the future")
+        raise ObligationError(422, M("obligation.force_majeure_future", occurred=str(occurred_on), today=str(day)))
     _check_notice(notice, not_before=occurred_on, day=day)
     fm_id = uuid.uuid4().hex[:16]
     ob = rules.force_majeure_notice(fm_id, org, ctx.agreement_id, occurred_on, calendar(ctx))
@@ -342,7 +342,7 @@ def record_liaison_change(ctx: AuditContext, *, org: str, officer: dict[str, Any
     _check_notice(notice, not_before=None, day=day)
     party = ctx.policy.terms_at(now).org_party(org)
     if party is None:
-        raise ObligationError(422, f"{org} bukan pihak perjanjian / {org} is not a party to the agreement")
+        raise ObligationError(422, M("obligation.not_a_party", org=org))
     change_id = f"{org}-{effective_from:%Y%m%d}-{uuid.uuid4().hex[:6]}"
     ob = rules.liaison_change_notice(change_id, org, ctx.agreement_id, effective_from, calendar(ctx))
     with ctx.unit_of_work() as uow:
@@ -358,13 +358,11 @@ def record_liaison_change(ctx: AuditContext, *, org: str, officer: dict[str, Any
     return record_id, ob.id
 
 
-def _me_report_problem(session: Session, event_id: str) -> str | None:
+def _me_report_problem(session: Session, event_id: str) -> Message | None:
     row = session.execute(select(entries.c.resource_type, entries.c.outcome).where(
         entries.c.event_id == event_id)).first()
     if row is None or row.resource_type != ME_REPORT_RESOURCE or row.outcome != "allowed":
-        return (f"tidak ada entri log audit laporan pemantauan dan evaluasi dengan event_id {event_id[:64]!r}; "
-                f"sebutkan event_id entri '{ME_REPORT_RESOURCE}' (GET /v1/entries?resource_type="
-                f"{ME_REPORT_RESOURCE}) / no audit log entry of an M&E report has that event id")
+        return M("obligation.no_me_report", event=repr(event_id[:64]), resource=ME_REPORT_RESOURCE)
     return None
 
 
@@ -377,13 +375,13 @@ def fulfil(ctx: AuditContext, obligation_id: str, *, evidence_kind: str, referen
         session = uow.session
         row = store.get(session, obligation_id)
         if row is None:
-            raise ObligationError(404, f"kewajiban {obligation_id[:120]!r} tidak ditemukan / no such obligation")
+            raise ObligationError(404, M("obligation.not_found", obligation=obligation_id[:120]))
         if row["fulfilled_on"] is not None:
-            raise ObligationError(409, f"kewajiban ini sudah dipenuhi pada {row['fulfilled_on']} dengan bukti "
-                                       f"{row['evidence_kind']} {row['evidence_ref']} / already fulfilled")
+            raise ObligationError(409, M("obligation.already_fulfilled", on=str(row["fulfilled_on"]),
+                                         evidence=row["evidence_kind"], reference=row["evidence_ref"]))
         problem = rules.evidence_problem(row["kind"], evidence_kind)
         if problem is None and dated > day:
-            problem = f"tanggal bukti {dated} belum terjadi (hari ini {day}) / the evidence's date is in the future"
+            problem = M("obligation.evidence_future", dated=str(dated), today=str(day))
         if problem is None and evidence_kind == "me-report":
             problem = _me_report_problem(session, reference)
         if problem is not None:

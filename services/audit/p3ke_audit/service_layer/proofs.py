@@ -11,11 +11,16 @@ from sqlalchemy.orm import Session
 from p3ke_audit.adapters.orm import checkpoints, entries
 from p3ke_audit.adapters.tree_store import StoredCheckpoint, TreeStore
 from p3ke_audit.domain.entry import canonical_fields
+from p3ke_audit.domain.messages import Explained, M
 from p3ke_platform.tlog.merkle import ProofError, consistency_proof, inclusion_proof, root_at
 
 
-class NotFound(LookupError):
-    pass
+class NotFound(Explained, LookupError):
+    """No such entry or checkpoint (yet); its catalogue message says what to ask instead."""
+
+
+class BadRange(Explained, ProofError):
+    """A proof asked for sizes or leaves outside the log; its catalogue message gives the range."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,11 @@ def _head(session: Session, size: int | None) -> tuple[int, StoredCheckpoint | N
     if size is None:
         last = store.last_checkpoint()
         if last is None:
-            raise NotFound("no checkpoint has been signed yet")
+            raise NotFound(M("checkpoint.none"))
         return last.tree_size, last
     current = store.size()
     if not 0 < size <= current:
-        raise ProofError(f"tree size {size} is outside 1..{current}")
+        raise BadRange(M("proof.tree_size", size=size, current=current))
     return size, store.checkpoint_at(size)
 
 
@@ -61,10 +66,10 @@ def inclusion(session: Session, leaf_index: int, size: int | None = None) -> Inc
     """Proof of entry `leaf_index` in the tree of `size` (default: the latest checkpoint's)."""
     row = session.execute(select(entries).where(entries.c.leaf_index == leaf_index)).mappings().first()
     if row is None:
-        raise NotFound(f"no entry at leaf {leaf_index}")
+        raise NotFound(M("entry.not_found", leaf=leaf_index))
     size, head = _head(session, size)
     if leaf_index >= size:
-        raise NotFound(f"entry {leaf_index} is newer than the tree of {size}; the next checkpoint covers it")
+        raise NotFound(M("proof.not_yet_checkpointed", leaf=leaf_index, size=size))
     store = TreeStore(session)
     proof = inclusion_proof(leaf_index, size, store.lookup)
     root = head.root_hash if head else root_at(size, store.lookup)
@@ -79,5 +84,5 @@ def inclusions(session: Session, leaf_indexes: list[int], size: int) -> dict[int
 def consistency(session: Session, first: int, second: int) -> list[bytes]:
     current = TreeStore(session).size()
     if not 0 < first <= second <= current:
-        raise ProofError(f"need 0 < first <= second <= {current}")
+        raise BadRange(M("proof.consistency_range", first=first, second=second, current=current))
     return consistency_proof(first, second, TreeStore(session).lookup)

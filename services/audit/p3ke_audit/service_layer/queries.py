@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from p3ke_audit.adapters.orm import entries, subject_ref_map, subject_refs
+from p3ke_audit.domain.messages import Explained, M
 from p3ke_platform.agreement import WIB, Policy, Terms
 from p3ke_platform.agreement.purposes import AGREEMENT_PURPOSES
 from p3ke_schemas import ProgramCode
@@ -45,8 +46,8 @@ agreement (Art. 8(3)), so they are never `outside_agreement_validity`."""
 FOUR_PROGRAMS = tuple(p.value for p in ProgramCode)
 """Only when no agreement is loaded: the programs of Art. 3 as signed."""
 
-class BadQuery(ValueError):
-    """The query is unbounded or malformed (message says how to fix it)."""
+class BadQuery(Explained, ValueError):
+    """The query is unbounded or malformed (its catalogue message says how to fix it)."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,13 @@ def utc(value: datetime) -> datetime:
 
 def bounded_range(since: datetime | None, until: datetime | None, max_days: int) -> tuple[datetime, datetime]:
     if since is None or until is None:
-        raise BadQuery("give a time range: since and until")
+        raise BadQuery(M("query.range_missing", max_days=max_days))
     if since.tzinfo is None or until.tzinfo is None:
-        raise BadQuery("since and until need a time zone (e.g. 2026-01-01T00:00:00+07:00)")
+        raise BadQuery(M("query.range_zone"))
     if until <= since:
-        raise BadQuery("until must be after since")
+        raise BadQuery(M("query.range_order"))
     if until - since > timedelta(days=max_days):
-        raise BadQuery(f"the time range is longer than {max_days} days; split it")
+        raise BadQuery(M("query.range_too_long", max_days=max_days))
     return utc(since), utc(until)
 
 

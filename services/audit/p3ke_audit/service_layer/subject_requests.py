@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import subject_requests
 from p3ke_audit.domain import subject_requests as rules
+from p3ke_audit.domain.messages import M
 from p3ke_audit.service_layer import queries
 from p3ke_audit.service_layer.case_history import Who, as_utc, history_of, record
 from p3ke_platform.ids import random_id
@@ -132,9 +133,7 @@ def answer(session: Session, request_id: str, *, now: datetime, who: Who, outcom
                        caller_org=who[0] or "", outcome=outcome, reason=reason,
                        response_made=bool(row["response_pdf_sha256"] or row["response_json_sha256"]))
     if sent_at > now or sent_at < as_utc(row["received_at"]):
-        raise rules.RequestRuleError("waktu jawaban dikirim harus di antara penerimaan permintaan dan sekarang / "
-                                     "the answer's time must lie between the request's receipt and now",
-                                     "answer-time", status=422)
+        raise rules.RequestRuleError(M("subject_request.answer_time"), "answer-time", status=422)
     session.execute(update(subject_requests).where(subject_requests.c.request_id == request_id).values(
         status="answered", answered_at=sent_at, answered_by_org=who[0], answered_by=who[1], answer_outcome=outcome,
         answer_channel=channel, answer_sent=sent, answer_reason=reason, updated_at=now))

@@ -6,8 +6,8 @@
     GET  /v1/handovers/{id}/disposal-certificate.pdf       as issued (to sign with `p3ke bast sign --party 2`) or signed
     POST /v1/handovers/{id}/disposal-certificate/signature party 2's signatory uploads the signed PDF
 
-Thin, as entrypoints/api.py: refusals are answered with their reason (Indonesian, then English) and recorded in
-the audit log (`p3ke_platform.api.refusal_answer`).
+Thin, as entrypoints/api.py: refusals are answered with their reason in the caller's language (Indonesian unless
+English is asked for; the `delivery` catalogue) and recorded in the audit log (`p3ke_platform.api.refusal_answer`).
 """
 
 from __future__ import annotations

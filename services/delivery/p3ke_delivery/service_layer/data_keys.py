@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.service_layer.context import DeliveryContext
 from p3ke_platform.envelope import DataKey, KeyDestroyed, Tombstone
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 
 KIND = "handover"
+M = messages("delivery")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,4 @@ def destroy_handover_key(ctx: DeliveryContext, handover_id: str, reason: str) ->
 def disposed(handover_id: str, gone: KeyDestroyed) -> Refused:
     """The 410 of a release asked for after the data key was destroyed."""
     at = gone.tombstone.destroyed_at.isoformat(timespec="seconds")
-    return Refused(410, f"Paket serah terima {handover_id} telah dimusnahkan pada {at}: kunci datanya dihapus, "
-                        f"sehingga paket dan kata sandinya tidak dapat dibuka lagi oleh siapa pun / the package of "
-                        f"handover {handover_id} was disposed of on {at}: its data key was destroyed, so neither the "
-                        f"package nor its password can be opened again by anyone", rule="disposed")
+    return Refused(410, M("disposed", handover=handover_id, at=at), rule="disposed")

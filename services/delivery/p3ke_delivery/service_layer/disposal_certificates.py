@@ -45,11 +45,12 @@ from p3ke_platform.agreement import agreement_day
 from p3ke_platform.agreement.policy import WIB
 from p3ke_platform.auth import Principal
 from p3ke_platform.logging import describe_error, get_logger
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Message, Refused, messages
 from p3ke_platform.settings import ConfigurationError
 from p3ke_schemas import DisposalStatusChanged, Signer
 
 log = get_logger(__name__)
+M = messages("delivery")
 PARTY_2 = 2
 RESOURCE = "disposal-certificate"
 
@@ -139,18 +140,14 @@ def declare_purpose_ended(ctx: DeliveryContext, handover_id: str, principal: Pri
     allowed = party is not None and ((party.party == PARTY_2 and "program-officer" in principal.roles)
                                      or (party.party == 1 and "data-steward" in principal.roles))
     if not allowed:
-        raise Refused(403, "Hanya petugas program PIHAK KEDUA atau pengelola data PIHAK KESATU yang dapat menyatakan "
-                           "tujuan serah terima telah berakhir / only party 2's program officer or party 1's data "
-                           "steward may declare a handover's purpose ended", rule="role")
+        raise Refused(403, M("disposal.declare_role"), rule="role")
     with ctx.unit_of_work() as uow:
         handover = _handover(uow.session, handover_id)
         _must_be_signed(handover)
         cert = _locked(uow.session, handover_id)
         if cert["purpose_ended_at"] is not None:
             when = aware(cert["purpose_ended_at"]).isoformat(timespec="seconds")
-            raise Refused(409, f"Tujuan serah terima {handover_id} sudah dinyatakan berakhir pada {when} / the "
-                               f"purpose of handover {handover_id} was already declared ended on {when}",
-                          rule="already-ended")
+            raise Refused(409, M("disposal.already_ended", handover=handover_id, at=when), rule="already-ended")
         uow.session.execute(update(disposal_certificates).where(disposal_certificates.c.handover_id == handover_id)
                             .values(purpose_ended_at=now, purpose_ended_by=principal.subject[:200],
                                     purpose_ended_note=note))
@@ -225,31 +222,26 @@ def issue(ctx: DeliveryContext, handover_id: str, principal: Principal, facts: F
     terms = ctx.policy.terms_at(now)
     party = terms.org_party(principal.org)
     if party is None or party.party != PARTY_2 or "program-officer" not in principal.roles:
-        raise Refused(403, "Berita acara pemusnahan diminta oleh petugas program PIHAK KEDUA / the disposal "
-                           "certificate is requested by party 2's program officer", rule="role")
+        raise Refused(403, M("disposal.issue_role"), rule="role")
     _check_text("method", facts.method)
     _check_text("notes", facts.notes)
     unknown = sorted(set(facts.items) - set(rules.ITEMS))
     if unknown or not facts.items:
-        raise Refused(422, f"items harus dipilih dari {', '.join(rules.ITEMS)} / items must be some of "
-                           f"{', '.join(rules.ITEMS)}", rule="items")
+        raise Refused(422, M("disposal.items", items=", ".join(rules.ITEMS)), rule="items")
     destroyed_at = aware(facts.destroyed_at)
     skew = timedelta(seconds=ctx.settings.delivery_signing_skew_seconds)
     if destroyed_at > now + skew:
-        raise Refused(422, f"Waktu pemusnahan {destroyed_at.isoformat()} belum terjadi / the disposal time is in the "
-                           f"future", rule="destroyed-at")
+        raise Refused(422, M("disposal.destroyed_in_future", at=destroyed_at.isoformat()), rule="destroyed-at")
     signatory = next((s for s in terms.signatories if s.party == PARTY_2), None)
     if signatory is None:
-        raise Refused(409, f"Perjanjian Kerja Sama (ketentuan {terms.version}) tidak menyebut penanda tangan PIHAK "
-                           f"KEDUA / the agreement names no signatory for party 2", rule="no-signatory")
+        raise Refused(409, M("disposal.no_signatory", terms=terms.version), rule="no-signatory")
     with ctx.unit_of_work() as uow:
         handover = _handover(uow.session, handover_id)
         _must_be_signed(handover)
         signed_at = aware(handover["signed_at"])
         if destroyed_at < signed_at:
-            raise Refused(422, f"Waktu pemusnahan {destroyed_at.isoformat()} sebelum BAST ditandatangani "
-                               f"({signed_at.isoformat()}) / the disposal time is before the BAST was signed",
-                          rule="destroyed-at")
+            raise Refused(422, M("disposal.destroyed_before_bast", at=destroyed_at.isoformat(),
+                                 signed=signed_at.isoformat()), rule="destroyed-at")
         cert = _locked(uow.session, handover_id)
         if cert["certified_at"] is not None:
             raise _already_certified(cert)
@@ -278,8 +270,7 @@ def issue(ctx: DeliveryContext, handover_id: str, principal: Principal, facts: F
                     destroyed_at=destroyed_at, notes=facts.notes, issued_at=now, issued_by=principal.subject[:200],
                     signatory_id=signatory.id, file=name, sha256=digest)).rowcount
         if changed != 1:
-            raise Refused(409, "Berita acara pemusnahan baru saja disahkan oleh unggahan lain / the disposal "
-                               "certificate was certified meanwhile", rule="concurrent-change")
+            raise Refused(409, M("disposal.certified_meanwhile"), rule="concurrent-change")
         uow.record_access(actor=principal.actor(), action="export", resource_type=RESOURCE,
                           resource_id=handover_id, agreement_id=handover["agreement_id"],
                           program=handover["program"], reason=f"berita acara pemusnahan {number} diterbitkan, "
@@ -296,13 +287,10 @@ def document(ctx: DeliveryContext, handover_id: str, principal: Principal,
         handover = _handover(uow.session, handover_id)
         cert = _cert(uow.session, handover_id)
         if cert is None or cert["file"] is None:
-            raise Refused(404, f"Belum ada berita acara pemusnahan untuk serah terima {handover_id}; PIHAK KEDUA "
-                               f"memintanya dengan POST /v1/handovers/{handover_id}/disposal-certificate / no "
-                               f"disposal certificate has been issued for this handover yet", rule="not-issued")
+            raise Refused(404, M("disposal.not_issued_yet", handover=handover_id), rule="not-issued")
         wanted = version or ("signed" if cert["signed_file"] else "issued")
         if wanted == "signed" and not cert["signed_file"]:
-            raise Refused(409, "Berita acara pemusnahan belum ditandatangani / the disposal certificate is not "
-                               "signed yet", rule="not-signed")
+            raise Refused(409, M("disposal.not_signed_yet"), rule="not-signed")
         name = cert["signed_file"] if wanted == "signed" else cert["file"]
         uow.record_access(actor=principal.actor(), action="read", resource_type=RESOURCE, resource_id=handover_id,
                           agreement_id=handover["agreement_id"], program=handover["program"],
@@ -316,9 +304,7 @@ def check_signing_role(ctx: DeliveryContext, principal: Principal) -> None:
     """Before the PDF is read: only party 2's signatory signs a disposal certificate."""
     party = ctx.policy.terms_at(ctx.clock()).org_party(principal.org)
     if party is None or party.party != PARTY_2 or "signatory" not in principal.roles:
-        raise Refused(403, "Berita acara pemusnahan ditandatangani oleh penanda tangan PIHAK KEDUA; akun ini bukan "
-                           "penanda tangan PIHAK KEDUA / the disposal certificate is signed by party 2's signatory; "
-                           "this account is not one", rule="role")
+        raise Refused(403, M("disposal.sign_role"), rule="role")
 
 
 def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principal, pdf: bytes) -> dict[str, Any]:
@@ -327,16 +313,14 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
         handover = _handover(uow.session, handover_id)
         cert = _cert(uow.session, handover_id)
     if cert is None or cert["file"] is None:
-        raise Refused(409, f"Belum ada berita acara pemusnahan yang diterbitkan untuk serah terima {handover_id} / "
-                           f"no disposal certificate has been issued for this handover", rule="not-issued")
+        raise Refused(409, M("disposal.not_issued", handover=handover_id), rule="not-issued")
     if cert["certified_at"] is not None:
         raise _already_certified(cert)
     issued = ctx.storage.read(handover_id, cert["file"])
     try:
         anchors, mapping, crls = ctx.trust_anchors, ctx.signatory_certificates, revocation_lists(ctx)
     except ConfigurationError as exc:
-        raise Refused(503, f"tanda tangan tidak dapat diperiksa / signatures cannot be verified: {exc}",
-                      rule="configuration") from None
+        raise Refused(503, M("signing.unverifiable", problem=str(exc)), rule="configuration") from None
     try:
         new = pdf_signatures.verify_upload(
             pdf, issued=issued, current=issued, signed_fields=set(), trust_anchors=anchors, now=now,
@@ -345,10 +329,9 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     except Refused as refused:
         if refused.status == 503:
             raise
-        reason = rules.upload_refusal(refused.rule, refused.reason)
-        if refused.rule == "not-this-bast":
-            reason += _which_document(ctx, pdf, handover_id)
-        raise Refused(refused.status, reason, rule=refused.rule) from None
+        detail = refused.message or refused.reason  # the verifier's own message, rendered in the caller's language
+        which = _which_document(ctx, pdf, handover_id) if refused.rule == "not-this-bast" else None
+        raise Refused(refused.status, rules.upload_refusal(refused.rule, detail, which), rule=refused.rule) from None
 
     terms = ctx.policy.terms_at(now)
     ids = mapping.signatories_of(new.facts)
@@ -363,9 +346,8 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     skew = timedelta(seconds=ctx.settings.delivery_signing_skew_seconds)
     signed_at = new.signed_at or now
     if signed_at > now + skew or signed_at < aware(cert["issued_at"]) - skew:
-        raise Refused(422, f"Waktu penandatanganan {signed_at.isoformat()} di luar rentang penerbitan berita acara "
-                           f"({aware(cert['issued_at']).isoformat()}) sampai sekarang / the signing time is outside "
-                           f"the time between issuing the certificate and now", rule="signing-time")
+        raise Refused(422, M("disposal.signing_time", at=signed_at.isoformat(),
+                             issued=aware(cert["issued_at"]).isoformat()), rule="signing-time")
 
     digest = hashlib.sha256(pdf).hexdigest()
     name = f"disposal-certificate-signed-{digest[:16]}.pdf"
@@ -379,9 +361,7 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
                     signed_at=signed_at, certificate_sha256=new.facts.sha256,
                     certificate_subject=new.facts.subject[:1000], certificate_serial=new.facts.serial[:100])).rowcount
         if changed != 1:
-            raise Refused(409, "Berita acara pemusnahan berubah selama unggahan diperiksa (diterbitkan ulang atau "
-                               "sudah disahkan); unduh lagi / the disposal certificate changed while the upload was "
-                               "checked (issued again, or certified); download it again", rule="concurrent-change")
+            raise Refused(409, M("disposal.changed_meanwhile"), rule="concurrent-change")
         cert = _cert(uow.session, handover_id)
         assert cert is not None
         due = _due(ctx, handover, cert, now)
@@ -401,20 +381,20 @@ def accept_signature(ctx: DeliveryContext, handover_id: str, principal: Principa
     return result
 
 
-def _which_document(ctx: DeliveryContext, pdf: bytes, handover_id: str) -> str:
-    """What an upload over another document is, if the service issued it."""
+def _which_document(ctx: DeliveryContext, pdf: bytes, handover_id: str) -> Message | None:
+    """Why an upload over another document is refused, naming that document if the service issued it."""
     original = hashlib.sha256(pdf_signatures.original_revision(pdf)).hexdigest()
     with ctx.unit_of_work() as uow:
         other = uow.session.execute(select(disposal_certificates.c.handover_id, disposal_certificates.c.number)
                                     .where(disposal_certificates.c.sha256 == original)).mappings().first()
         bast = handover_by_bast_sha256(uow.session, original)
+    reason = rules.upload_words("not-this-bast")
     if other is not None and other["handover_id"] != handover_id:
-        return (f"; unggahan adalah berita acara pemusnahan {other['number']} serah terima {other['handover_id']} / "
-                f"the upload is disposal certificate {other['number']} of handover {other['handover_id']}")
+        return M("disposal.upload_is_other_certificate", reason=reason, number=other["number"],
+                 handover=other["handover_id"])
     if bast is not None:
-        return (f"; unggahan adalah BAST {bast['bast_number']}, bukan berita acara pemusnahan / the upload is BAST "
-                f"{bast['bast_number']}, not a disposal certificate")
-    return ""
+        return M("disposal.upload_is_bast", reason=reason, bast=bast["bast_number"])
+    return None
 
 
 # --- rows ---------------------------------------------------------------------------------------------------
@@ -422,15 +402,13 @@ def _which_document(ctx: DeliveryContext, pdf: bytes, handover_id: str) -> str:
 def _handover(session: Session, handover_id: str) -> RowMapping:
     row = get_handover(session, handover_id)
     if row is None:
-        raise Refused(404, f"Serah terima {handover_id} tidak ditemukan / no handover {handover_id}", rule="not-found")
+        raise Refused(404, M("handover.not_found", handover=handover_id), rule="not-found")
     return row
 
 
 def _must_be_signed(handover: RowMapping) -> None:
     if handover["signed_at"] is None:
-        raise Refused(409, f"BAST serah terima {handover['handover_id']} belum ditandatangani PARA PIHAK, jadi belum "
-                           f"ada data yang diserahkan untuk dimusnahkan (status {handover['status']}) / the BAST of "
-                           f"this handover was never signed by both parties, so no data was handed over to destroy",
+        raise Refused(409, M("disposal.bast_not_signed", handover=handover["handover_id"], status=handover["status"]),
                       rule="status")
 
 
@@ -464,6 +442,4 @@ def _check_text(label: str, value: str | None) -> None:
 
 def _already_certified(cert: RowMapping) -> Refused:
     when = aware(cert["certified_at"]).isoformat(timespec="seconds")
-    return Refused(409, f"Berita acara pemusnahan {cert['number']} sudah ditandatangani dan disahkan pada {when} / "
-                        f"the disposal certificate {cert['number']} was already signed and certified on {when}",
-                   rule="already-certified")
+    return Refused(409, M("disposal.already_certified", number=cert["number"], at=when), rule="already-certified")

@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -30,9 +30,10 @@ from p3ke_feedback.service_layer.views import view_of
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.agreement.purposes import MONITORING_EVALUATION
 from p3ke_platform.api import audited_refusal, refusal_answer
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal
 from p3ke_platform.i18n import request_language
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.retention.api import retention_router
 from p3ke_platform.subject_records import subject_records_router
 from p3ke_platform.tabular.archive_guard import ArchiveLimits
@@ -57,6 +58,7 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "description": "the data balik
 _CSV = {200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM)"}}
 _PDF = {200: {"content": {"application/pdf": {}}, "description": "the M&E report"}}
 _CHART = {200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "the chart"}}
+M = messages("feedback")
 
 
 def _filename(raw: str | None) -> str:
@@ -111,13 +113,14 @@ async def upload(ctx: Ctx, request: Request, principal: Caller, handover_id: IdQ
         raise await run_in_threadpool(refusal_answer, ctx, principal, refused, action="upload",
                                       resource_type="feedback-batch", resource_id=handover_id) from None
     stored = await run_in_threadpool(submit, upload_file)
-    body = dto.batch(stored.batch, view_of(ctx, principal.org), duplicate=not stored.created)
+    body = dto.batch(stored.batch, view_of(ctx, principal.org), duplicate=not stored.created,
+                     lang=request_language(request))
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if stored.created else 200,
                         headers={"Location": body.links.self})
 
 
 @router.get("/feedback-batches", response_model=list[dto.Batch], summary="Feedback batches, newest first")
-def list_batches(ctx: Ctx, principal: Caller, handover_id: OptIdQ = None,
+def list_batches(ctx: Ctx, principal: Caller, request: Request, handover_id: OptIdQ = None,
                  status: Literal["current", "superseded"] | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dto.Batch]:
     with audited_refusal(ctx, principal, action="query", resource_type="feedback-batch",
@@ -125,17 +128,17 @@ def list_batches(ctx: Ctx, principal: Caller, handover_id: OptIdQ = None,
         _may_read(ctx, principal)
     with ctx.sessions() as session:
         rows = queries.batches(session, handover_id, status, limit)
-    view = view_of(ctx, principal.org)
-    return [dto.batch(r, view) for r in rows]
+    view, lang = view_of(ctx, principal.org), request_language(request)
+    return [dto.batch(r, view, lang=lang) for r in rows]
 
 
 @router.get("/feedback-batches/{batch_id}", response_model=dto.Batch, summary="One batch and its counts")
-def get_batch(ctx: Ctx, batch_id: str, principal: Caller) -> dto.Batch:
+def get_batch(ctx: Ctx, batch_id: str, principal: Caller, request: Request) -> dto.Batch:
     with audited_refusal(ctx, principal, action="read", resource_type="feedback-batch", resource_id=batch_id):
         _may_read(ctx, principal)
         with ctx.sessions() as session:
             row = queries.batch_row(session, batch_id)
-    return dto.batch(row, view_of(ctx, principal.org))
+    return dto.batch(row, view_of(ctx, principal.org), lang=request_language(request))
 
 
 @router.get("/feedback-batches/{batch_id}/findings", response_model=dto.FindingsPage,
@@ -175,7 +178,7 @@ def _report(ctx: Context, principal: Principal, q: reports.ReportQuery, action: 
     with audited_refusal(ctx, principal, action=action, resource_type="feedback-report",
                          resource_id=q.program or "all"):
         if q.start and q.end and q.start > q.end:
-            raise Refused(422, f"start {q.start} is after end {q.end}", rule="period")
+            raise Refused(422, M("period.start_after_end", start=q.start, end=q.end), rule="period")
         _may_read(ctx, principal, q.program)
         with ctx.sessions() as session:
             if q.program:
@@ -250,7 +253,7 @@ def me_report(ctx: Ctx, principal: Caller, year: Annotated[int | None, Query(ge=
                      "aggregates only, small cells suppressed")
 def publish(ctx: Ctx, body: dto.PublicationIn, principal: Caller) -> dto.Publication:
     if body.start and body.end and body.start > body.end:
-        raise HTTPException(422, f"start {body.start} is after end {body.end}")
+        raise LocalizedHTTPException(422, M("period.start_after_end", start=body.start, end=body.end), rule="period")
     q = reports.ReportQuery(program=str(body.program) if body.program else None, start=body.start, end=body.end,
                             level=body.level, granularity=body.period)
     with audited_refusal(ctx, principal, action="export", resource_type="feedback-report-publication",

@@ -142,8 +142,6 @@ def run_upload(args: argparse.Namespace) -> int:
 def _upload(args: argparse.Namespace) -> int:
     import re
 
-    import httpx
-
     from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, PROGRAM_PATTERN, PROGRAMS, token
 
     if not args.file.is_file():
@@ -155,8 +153,7 @@ def _upload(args: argparse.Namespace) -> int:
             raise console.CommandError(f"unknown program {args.program!r}: one of {', '.join(PROGRAMS)}, or the code "
                                        "of a program the parties added (lower case letters, digits and _)",
                                        code=console.EXIT_USAGE)
-    headers = {"Authorization": f"Bearer {args.token}"}
-    with httpx.Client(base_url=args.api, headers=headers, timeout=httpx.Timeout(60.0, read=None)) as client:
+    with console.api_client(args.api, args.token) as client:  # Accept-Language: the command's language
         if program is None:
             program = _program_of(client, args.handover)
         params = {"handover_id": args.handover, "program": program, "filename": args.file.name}
@@ -167,7 +164,7 @@ def _upload(args: argparse.Namespace) -> int:
                                                                                     "application/octet-stream"))
             r = client.post("/v1/feedback-batches", params=params, content=stream, headers=stream.headers)
     if r.status_code not in (200, 201):
-        error = console.http_error(r, f"upload of {args.file.name}")
+        error = console.http_error(r, console.text("doing.upload", file=args.file.name))
         rule = r.headers.get("x-p3ke-refusal") or ""
         if r.status_code in (413, 422) and rule and not rule.startswith("handover"):
             error.code = console.EXIT_NEGATIVE  # the file's content was refused: fix the file
@@ -185,7 +182,7 @@ def _program_of(client: Any, handover_id: str) -> str:
     while True:  # the list is paged, oldest first
         r = client.get("/v1/handovers", params={"limit": page, "offset": offset})
         if r.status_code != 200:
-            raise console.http_error(r, "looking up the handover's program (or give --program)")
+            raise console.http_error(r, console.text("doing.program_lookup"))
         rows = r.json()
         for h in rows:
             if h.get("handover_id") == handover_id:

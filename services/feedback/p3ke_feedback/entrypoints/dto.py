@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from p3ke_feedback.domain import report as rep
 from p3ke_feedback.domain.model import aware
 from p3ke_feedback.domain.vocabulary import PROGRAM_PATTERN, MatchView, counts_in_view
+from p3ke_platform.i18n import DEFAULT, Lang
 
 UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 """SQLite hands back naive datetimes; every time stored here is UTC."""
@@ -68,16 +69,19 @@ class Batch(BaseModel):
     counts_by_status: dict[str, int]
     counts_by_province: dict[str, int]
     counts_by_finding: dict[str, int]
-    notes: list[str]
+    notes: list[str] = Field(description="what was noticed reading the file (skipped rows, columns ignored), "
+                             "in the caller's language (Indonesian unless English is asked for)")
     submitted_by_org: str
     received_at: UtcDatetime
     duplicate: bool = Field(default=False, description="this upload repeated an earlier batch; nothing new stored")
     links: Links
 
 
-def batch(row: Mapping[str, Any], view: MatchView, duplicate: bool = False) -> Batch:
-    """A stored batch as `view`'s reader may see it (party 2: the classes merged, `counts_in_view`)."""
+def batch(row: Mapping[str, Any], view: MatchView, duplicate: bool = False, lang: Lang = DEFAULT) -> Batch:
+    """A stored batch as `view`'s reader may see it (party 2: the classes merged, `counts_in_view`), its notes in
+    `lang` (stored in both: `notes` Indonesian, `notes_en` English; a batch stored before that has only `notes`)."""
     summary = json.loads(row["summary"])
+    notes = summary.get("notes_en", summary["notes"]) if lang == "en" else summary["notes"]
     base = f"/v1/feedback-batches/{row['batch_id']}"
     return Batch(
         batch_id=row["batch_id"], handover_id=row["handover_id"], program=row["program"], period=row["period"],
@@ -87,7 +91,7 @@ def batch(row: Mapping[str, Any], view: MatchView, duplicate: bool = False) -> B
         rows_rejected=row["rows_rejected"], served=row["served"], match_view=view,
         counts_by_match_class=counts_in_view(summary["by_class"], view),
         counts_by_status=summary["by_status"], counts_by_province=summary["by_province"],
-        counts_by_finding=summary["by_finding"], notes=summary["notes"], submitted_by_org=row["submitted_org"],
+        counts_by_finding=summary["by_finding"], notes=notes, submitted_by_org=row["submitted_org"],
         received_at=aware(row["received_at"]), duplicate=duplicate,
         links=Links(self=base, findings=f"{base}/findings", findings_csv=f"{base}/findings.csv"))
 

@@ -38,13 +38,14 @@ from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.ids import random_id
 from p3ke_platform.logging import get_logger
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Message, Refused, messages
 from p3ke_platform.shared_files import fsync_path as fsync
-from p3ke_platform.tabular.errors import Explained
+from p3ke_platform.tabular.errors import Explained, refusal_message
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, FeedbackReceived
 
 log = get_logger(__name__)
+M = messages("feedback")
 PURPOSE = "data balikan: BNBA of program recipients reported by party 2 (PKS Art. 4(2), 5(1))"
 
 
@@ -93,18 +94,16 @@ def _handover(session: Session, ctx: Context, actor: Actor, sub: Submission) -> 
     row = session.execute(select(signed_handovers).where(
         signed_handovers.c.handover_id == sub.handover_id)).mappings().first()
     if row is None:
-        raise Refused(404, f"no signed handover '{sub.handover_id}' is known to feedback: it does not exist, or its "
-                           f"BAST has not been signed by both parties yet (feedback learns a handover from "
-                           f"handover-signed)", rule="handover-unknown")
+        raise Refused(404, M("handover.unknown", handover=sub.handover_id), rule="handover-unknown")
     if row["agreement_id"] != ctx.agreement_id:
-        raise Refused(409, f"handover {sub.handover_id} belongs to agreement '{row['agreement_id']}', not to "
-                           f"'{ctx.agreement_id}' which this service applies", rule="handover-agreement")
+        raise Refused(409, M("handover.other_agreement", handover=sub.handover_id, agreement=row["agreement_id"],
+                             applied=ctx.agreement_id), rule="handover-agreement")
     if row["recipient_org"] and row["recipient_org"] != actor.org:
-        raise Refused(403, f"handover {sub.handover_id} was handed over to {row['recipient_org']}; only that party "
-                           f"reports its data balikan", rule="handover-party")
+        raise Refused(403, M("handover.other_party", handover=sub.handover_id, org=row["recipient_org"]),
+                      rule="handover-party")
     if row["program"] != sub.program:
-        raise Refused(422, f"handover {sub.handover_id} is for program {row['program']}; this batch names "
-                           f"{sub.program}", rule="handover-program")
+        raise Refused(422, M("handover.other_program", handover=sub.handover_id, program=row["program"],
+                             named=sub.program), rule="handover-program")
     return row
 
 
@@ -120,7 +119,7 @@ def _same_or_conflict(session: Session, sub: Submission, upload: Upload) -> Any:
         other = session.execute(select(feedback_batches).where(
             feedback_batches.c.batch_id == sub.batch_id)).mappings().first()
         if other is not None and (same is None or other["batch_id"] != same["batch_id"]):
-            raise Refused(409, f"batch_id {sub.batch_id} is already used by another batch", rule="batch-id")
+            raise Refused(409, M("batch_id.taken", batch=sub.batch_id), rule="batch-id")
     return same
 
 
@@ -130,11 +129,10 @@ def _superseded(session: Session, sub: Submission) -> Any:
     old = session.execute(select(feedback_batches).where(
         feedback_batches.c.batch_id == sub.supersedes)).mappings().first()
     if old is None or old["handover_id"] != sub.handover_id:
-        raise Refused(409, f"batch {sub.supersedes} is not a batch of handover {sub.handover_id}, so this batch "
-                           f"cannot supersede it", rule="supersedes")
+        raise Refused(409, M("supersedes.other_handover", batch=sub.supersedes, handover=sub.handover_id),
+                      rule="supersedes")
     if old["status"] != "current":
-        raise Refused(409, f"batch {sub.supersedes} was already superseded by {old['superseded_by']}; supersede "
-                           f"that one instead", rule="supersedes")
+        raise Refused(409, M("supersedes.already", batch=sub.supersedes, by=old["superseded_by"]), rule="supersedes")
     return old
 
 
@@ -157,8 +155,7 @@ def _prior(ctx: Context, session: Session, program: str, period: str,
     for order, (batch_id, directory, batch_period) in enumerate(rows):
         path = ctx.storage / directory / "rows.parquet"
         if not path.is_file():
-            raise Refused(409, f"the stored rows of batch {batch_id} are missing, so duplicates across batches "
-                               f"cannot be checked; restore the feedback storage", rule="storage")
+            raise Refused(409, M("storage.rows_missing", batch=batch_id), rule="storage")
         out.append(matching.PriorBatch(batch_id, path, order, tuple(sorted(promoted.get(batch_id, ()))),
                                        batch_period))
     return out
@@ -175,21 +172,19 @@ def _prepare(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> dic
         ext = session.execute(select(extracts).where(
             extracts.c.extract_id == handover["extract_id"])).mappings().first()
         if ext is None:
-            raise Refused(409, f"the extract {handover['extract_id']} of handover {sub.handover_id} has not been "
-                               f"announced to feedback yet (extract-prepared); try again later", rule="extract")
+            raise Refused(409, M("extract.not_announced", extract=handover["extract_id"], handover=sub.handover_id),
+                          rule="extract")
         snapshot = snapshot_row(session, ext["dataset_version_id"], latest=True)
         if snapshot is None:
-            raise Refused(409, "no P3KE snapshot is known to feedback yet (dataset-updated), so rows cannot be "
-                               "matched against Data P3KE; try again later", rule="snapshot")
+            raise Refused(409, M("snapshot.none"), rule="snapshot")
         prior = _prior(ctx, session, sub.program, handover["period"], sub.supersedes)
     try:
         extract_path, columns = extract_file(ctx, ext)
         snapshot_path = snapshot_file(ctx, snapshot)
     except FileProblem as exc:
-        raise Refused(409, f"handover {sub.handover_id}: {exc}", rule="files") from None
+        raise Refused(409, M("handover.files", handover=sub.handover_id, problem=str(exc)), rule="files") from None
     if not columns.has_nik:
-        raise Refused(409, f"the extract of handover {sub.handover_id} has no nik column (nik was not a requested "
-                           f"field), so data balikan cannot be matched against it", rule="extract-nik")
+        raise Refused(409, M("extract.no_nik", handover=sub.handover_id), rule="extract-nik")
     return {"same": None, "handover": handover, "old": old, "columns": columns, "extract_path": extract_path,
             "snapshot": snapshot, "snapshot_path": snapshot_path, "prior": prior}
 
@@ -214,13 +209,13 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
             try:
                 staged = sources.stage(con, upload.path, work)
             except (sources.NotATable, LayoutError) as exc:
-                raise Refused(422, _text("file.feedback_layout", name=upload.filename, reason=exc),
+                raise Refused(422, _reason("file.feedback_layout", name=upload.filename, reason=exc),
                               rule="layout") from None
             blank, summary = matching.skipped_rows(con)
             if blank or summary:
                 staged.notes.append(sources.Note(key="file.rows_skipped", blank=f"{blank:,}", summary=f"{summary:,}"))
             if staged.rows - blank - summary <= 0:
-                raise Refused(422, _text("file.feedback_no_rows", name=upload.filename), rule="empty")
+                raise Refused(422, _reason("file.feedback_no_rows", name=upload.filename), rule="empty")
             lap("read")
             signed_on = agreement_day(aware(handover["signed_at"]))
             matching.validate(con, program=sub.program, signed_on=signed_on,
@@ -230,7 +225,7 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
                                                      snapshot=found["snapshot_path"], prior=found["prior"]))
             result = matching.outcome(con)
             if result.rows == 0:
-                raise Refused(422, _text("file.feedback_no_rows", name=upload.filename), rule="empty")
+                raise Refused(422, _reason("file.feedback_no_rows", name=upload.filename), rule="empty")
             lap("match")
             by_code = matching.write_findings(con, work / "findings.parquet")
             _systematic(staged, result.rows, by_code)
@@ -265,7 +260,7 @@ def publish_dir(work: Path, final: Path) -> None:
     try:
         work.rename(final)
     except OSError:
-        raise Refused(409, f"batch {final.name} already has stored files", rule="batch-id") from None
+        raise Refused(409, M("batch.files_exist", batch=final.name), rule="batch-id") from None
     fsync(final.parent)
 
 
@@ -273,10 +268,10 @@ SYSTEMATIC = ("file.nik_column_numeric", "file.dates_as_numbers")
 """File-level notes that name the cause of a refusal (a column systematically wrong): said first."""
 
 
-def _text(key: str, /, **params: Any) -> str:
-    """A refusal's reason with how to fix it, Indonesian then English (``Refused`` carries one text)."""
-    reason = Explained(key=key, **params)
-    return f"{reason.explained('id')} / {reason.explained('en')}"
+def _reason(key: str, /, *, causes: tuple[Explained, ...] = (), **params: Any) -> Message:
+    """A refusal's reason from the ``findings`` catalogue, with how to fix it, in the caller's language; the
+    causes (a column systematically wrong) said first."""
+    return refusal_message(*causes, Explained(key=key, **params))
 
 
 def _systematic(staged: sources.Staged, rows: int, by_code: dict[str, int]) -> None:
@@ -292,15 +287,15 @@ def _refuse_if_nothing_served(filename: str, result: matching.Outcome, by_code: 
                               staged: sources.Staged | None = None) -> None:
     if result.served:
         return
-    causes = [n for n in (staged.notes if staged else []) if n.key in SYSTEMATIC]
-    first = "".join(f"{_text('file.feedback_layout', name=filename, reason=n)} | " for n in causes)
+    causes = tuple(Explained(key="file.feedback_layout", name=filename, reason=n)
+                   for n in (staged.notes if staged else []) if n.key in SYSTEMATIC)
     if result.rejected == result.rows:
         codes = ", ".join(f"{code} {n}" for code, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
-        raise Refused(422, first + _text("file.feedback_all_invalid", name=filename, rows=result.rows, codes=codes),
-                      rule="all-invalid")
+        raise Refused(422, _reason("file.feedback_all_invalid", causes=causes, name=filename, rows=result.rows,
+                                   codes=codes), rule="all-invalid")
     dup = result.by_class.get(MatchClass.DUPLICATE.value, 0)
-    raise Refused(422, first + _text("file.feedback_nothing_new", name=filename, rows=result.rows,
-                                     rejected=result.rejected, duplicates=dup), rule="nothing-new")
+    raise Refused(422, _reason("file.feedback_nothing_new", causes=causes, name=filename, rows=result.rows,
+                               rejected=result.rejected, duplicates=dup), rule="nothing-new")
 
 
 def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload, batch_id: str,
@@ -327,7 +322,7 @@ def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload
                     feedback_batches.c.batch_id == old["batch_id"], feedback_batches.c.status == "current")
                     .values(status="superseded", superseded_by=batch_id))
                 if moved.rowcount != 1:
-                    raise Refused(409, f"batch {old['batch_id']} was superseded meanwhile", rule="supersedes")
+                    raise Refused(409, M("supersedes.meanwhile", batch=old["batch_id"]), rule="supersedes")
                 aggregates.add_batch(session, program, period, aggregates.batch_cell_rows(session, old["batch_id"]),
                                      sign=-1)
             session.execute(insert(feedback_batches).values(**row))
@@ -354,7 +349,7 @@ def _store(ctx: Context, con: Any, actor: Actor, sub: Submission, upload: Upload
         with ctx.sessions() as session:
             same = find_same(session, sub.handover_id, upload.sha256)
         if same is None:
-            raise Refused(409, f"batch_id {batch_id} is already used by another batch", rule="batch-id") from None
+            raise Refused(409, M("batch_id.taken", batch=batch_id), rule="batch-id") from None
         shutil.rmtree(ctx.batch_dir(batch_id), ignore_errors=True)
         return Stored(False, same)
     return Stored(True, row)

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from p3ke_feedback.adapters.orm import signed_handovers
 from p3ke_feedback.service_layer.context import Context
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
+
+M = messages("feedback")
 
 
 def in_terms(ctx: Context, program: str) -> bool:
@@ -32,7 +34,4 @@ def require_known(ctx: Context, session: Session, program: str) -> None:
         signed_handovers.c.program == program).limit(1))
     if signed is None:
         codes = ", ".join(p.code for p in ctx.policy.terms_at(ctx.clock()).programs)
-        raise Refused(404, f"program '{program}' tidak dikenal layanan feedback: bukan program PKS ({codes}) dan "
-                           f"belum ada serah terima (BAST) yang ditandatangani untuk program itu / program "
-                           f"'{program}' is unknown to feedback: it is not a program of the agreement ({codes}) and "
-                           f"no signed handover (BAST) is for it", rule="program-unknown")
+        raise Refused(404, M("program.unknown", program=program, programs=codes), rule="program-unknown")

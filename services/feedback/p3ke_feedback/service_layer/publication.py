@@ -22,8 +22,10 @@ from p3ke_feedback.domain.vocabulary import MatchView
 from p3ke_feedback.service_layer import programs, reports
 from p3ke_feedback.service_layer.context import Context
 from p3ke_platform.ids import random_id
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_schemas import Actor
+
+M = messages("feedback")
 
 
 def publish(ctx: Context, actor: Actor, q: reports.ReportQuery, purpose: str) -> dict[str, Any]:
@@ -62,5 +64,5 @@ def stored(ctx: Context, publication_id: str) -> dict[str, Any]:
         row = session.execute(select(publications).where(
             publications.c.publication_id == publication_id)).mappings().first()
     if row is None:
-        raise Refused(404, f"no publication {publication_id!r}", rule="publication-unknown")
+        raise Refused(404, M("publication.not_found", publication=publication_id), rule="publication-unknown")
     return {"publication_id": publication_id, "content_sha256": row["content_sha256"], **json.loads(row["content"])}

@@ -20,9 +20,10 @@ from p3ke_feedback.service_layer.context import Context
 from p3ke_platform import i18n
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.i18n import DEFAULT, Lang
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.tabular.csv_safe import formula_safe_row
 
+M = messages("feedback")
 FINDING_COLUMNS = ("row", "line", "sheet", "field", "code", "severity", "message", "fix", "value", "detail")
 _DETAIL = {"duplicate_in_batch": (re.compile(r"first reported in row (\d+)"), "row"),
            "duplicate_across_batches": (re.compile(r"reported in batch (\S+)"), "batch")}
@@ -52,7 +53,7 @@ def handovers(ctx: Context, session: Session, program: str | None = None, *, lim
 def batch_row(session: Session, batch_id: str) -> Any:
     row = session.execute(select(feedback_batches).where(feedback_batches.c.batch_id == batch_id)).mappings().first()
     if row is None:
-        raise Refused(404, f"no feedback batch {batch_id!r}", rule="batch-unknown")
+        raise Refused(404, M("batch.not_found", batch=batch_id), rule="batch-unknown")
     return row
 
 
@@ -68,8 +69,7 @@ def batches(session: Session, handover_id: str | None, status: str | None, limit
 def _findings_file(ctx: Context, row: Any) -> Path:
     path = ctx.storage / row["directory"] / "findings.parquet"
     if not path.is_file():
-        raise Refused(409, f"the findings of batch {row['batch_id']} are missing from the feedback storage",
-                      rule="storage")
+        raise Refused(409, M("batch.findings_missing", batch=row["batch_id"]), rule="storage")
     return path
 
 

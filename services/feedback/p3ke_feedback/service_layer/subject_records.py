@@ -26,8 +26,10 @@ from p3ke_feedback.domain.model import aware
 from p3ke_feedback.service_layer.context import Context
 from p3ke_platform import duckdb_engine
 from p3ke_platform.duckdb_engine import sql_path
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.subject_records import FieldValue, HeldRecord
+
+M = messages("feedback")
 
 SOURCE = "feedback-batch"
 RESOURCE_TYPE = "feedback-batch"
@@ -61,10 +63,7 @@ def lookup(ctx: Context, nik: str) -> list[HeldRecord]:
 def _rows_file(ctx: Context, batch: dict[str, Any]) -> Path:
     path = ctx.storage / str(batch["directory"]) / ROWS_FILE
     if not path.is_file():
-        raise Refused(409, f"berkas baris batch {batch['batch_id']} tidak ada di penyimpanan feedback, sehingga "
-                           f"permintaan akses tidak dapat dijawab lengkap; pulihkan penyimpanan feedback / the stored "
-                           f"rows of batch {batch['batch_id']} are missing, so the access request cannot be answered "
-                           f"in full; restore the feedback storage", rule="storage")
+        raise Refused(409, M("subject.rows_missing", batch=batch["batch_id"]), rule="storage")
     return path
 
 
@@ -87,9 +86,7 @@ def _as_received(ctx: Context, con: Any, batch: dict[str, Any], rows: Sequence[i
     """The rows (1-based, as `rows.parquet` numbers them) of the batch's uploaded file, every field as typed."""
     original = ctx.batch_dir(str(batch["batch_id"])) / f"original.{batch['file_format']}"
     if not original.is_file():
-        raise Refused(409, f"berkas asli batch {batch['batch_id']} tidak ada di penyimpanan feedback; pulihkan "
-                           f"penyimpanan feedback / the uploaded file of batch {batch['batch_id']} is missing; restore "
-                           f"the feedback storage", rule="storage")
+        raise Refused(409, M("subject.original_missing", batch=batch["batch_id"]), rule="storage")
     work = ctx.storage / "work" / uuid.uuid4().hex
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -27,7 +27,12 @@ CHUNK = 1 << 20
 
 
 class PathNotAllowed(ValueError):
-    """A submitted path is outside the configured import directories (or does not exist)."""
+    """A submitted path is outside the configured import directories (or does not exist); `key` says why, as the
+    `ingest` catalogue names it (`path.<key>`: not_local, disabled, outside, no_such_file)."""
+
+    def __init__(self, text: str, key: str = "outside") -> None:
+        super().__init__(text)
+        self.key = key
 
 
 class Storage:
@@ -110,13 +115,14 @@ def allowed_path(raw: str, import_dirs: Iterable[Path]) -> Path:
     """The file named by a path or file:// URI, if it lies inside one of the import directories."""
     text = raw.removeprefix("file://")
     if "://" in text:
-        raise PathNotAllowed("only local paths and file:// URIs can be submitted")
+        raise PathNotAllowed("only local paths and file:// URIs can be submitted", "not_local")
     path = Path(text).resolve()
     dirs = [Path(d).resolve() for d in import_dirs]
     if not dirs:
-        raise PathNotAllowed("submitting by path is disabled (P3KE_INGEST_IMPORT_DIRS is empty); upload the file")
+        raise PathNotAllowed("submitting by path is disabled (P3KE_INGEST_IMPORT_DIRS is empty); upload the file",
+                             "disabled")
     if not any(path.is_relative_to(d) for d in dirs):
         raise PathNotAllowed("the path is outside the directories files may be submitted from")
     if not path.is_file():
-        raise PathNotAllowed("no such file")
+        raise PathNotAllowed("no such file", "no_such_file")
     return path

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -36,16 +36,20 @@ from p3ke_ingest.service_layer import publication, subject_records, submissions
 from p3ke_ingest.service_layer.context import IngestContext
 from p3ke_ingest.service_layer.validation import file_refusal
 from p3ke_platform.api import audited_refusal, refusal_answer
+from p3ke_platform.api_errors import LocalizedHTTPException
 from p3ke_platform.auth import Principal
 from p3ke_platform.i18n import request_language
-from p3ke_platform.refusal import Refused
+from p3ke_platform.refusal import Message, Refused, messages
 from p3ke_platform.retention.api import retention_router
 from p3ke_platform.subject_records import subject_records_router
 from p3ke_platform.tabular.archive_guard import ArchiveLimits
+from p3ke_platform.tabular.errors import refusal_message
 from p3ke_platform.uploads import receive_file
 from p3ke_schemas import Actor
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+M = messages("ingest")
+FINDINGS = messages("findings")
 _FILENAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -60,6 +64,11 @@ def _steward(ctx: IngestContext, principal: Principal, action: str, resource_typ
     with audited_refusal(ctx, principal, action=action, resource_type=resource_type, resource_id=resource_id,
                          agreement_id=ctx.agreement_id):
         return submissions.authorize(ctx, principal)
+
+
+def _label(label: str) -> Message:
+    """The file's role (individual, family) named in the caller's language."""
+    return FINDINGS(f"label.{label}")
 
 
 def _links(submission_id: str) -> dict[str, str]:
@@ -125,10 +134,10 @@ def _source(ctx: IngestContext, principal: Principal, label: str, ref: FileRef) 
         try:
             row = submissions.upload_row(ctx, ref.upload_id)
         except submissions.NotFound:
-            raise refusal_answer(ctx, principal, Refused(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                                         f"{label} file: no upload {ref.upload_id}", rule="upload"),
-                                 action="upload", resource_type="dataset-submission", resource_id="new",
-                                 agreement_id=ctx.agreement_id) from None
+            unknown = Refused(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                              M("upload.unknown", label=_label(label), upload=ref.upload_id), rule="upload")
+            raise refusal_answer(ctx, principal, unknown, action="upload", resource_type="dataset-submission",
+                                 resource_id="new", agreement_id=ctx.agreement_id) from None
         path = ctx.storage.absolute(row["path"])
         src = {"label": label, "kind": "upload", "upload_id": ref.upload_id, "name": row["filename"],
                "bytes": row["bytes"], "sha256": row["sha256"]}
@@ -136,7 +145,8 @@ def _source(ctx: IngestContext, principal: Principal, label: str, ref: FileRef) 
         try:
             path = allowed_path(ref.path or "", ctx.settings.ingest_import_dirs)
         except PathNotAllowed as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label} file: {exc}") from None
+            raise LocalizedHTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                         M(f"path.{exc.key}", label=_label(label)), rule="path") from None
         st = path.stat()
         src = {"label": label, "kind": "path", "path": str(path), "name": path.name, "bytes": st.st_size,
                "mtime": st.st_mtime_ns}
@@ -144,8 +154,8 @@ def _source(ctx: IngestContext, principal: Principal, label: str, ref: FileRef) 
         precheck(path, label, ArchiveLimits.from_settings(ctx.settings))  # type: ignore[arg-type]
     except (NotATable, LayoutError) as exc:  # a hostile archive carries its own status (413 over a limit)
         reason = file_refusal(label, src["name"], exc)
-        refused = Refused(getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT),
-                          f"{reason.explained('id')} / {reason.explained('en')}", rule="file")
+        refused = Refused(getattr(exc, "status", status.HTTP_422_UNPROCESSABLE_CONTENT), refusal_message(reason),
+                          rule="file")
         raise refusal_answer(ctx, principal, refused, action="upload", resource_type="dataset-submission",
                              resource_id=ref.upload_id or "new", agreement_id=ctx.agreement_id) from None
     return src
@@ -182,7 +192,7 @@ def _load(ctx: IngestContext, submission_id: str) -> Any:
         row = session.execute(select(submission_rows).where(
             submission_rows.c.submission_id == submission_id)).mappings().first()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
+        raise LocalizedHTTPException(status.HTTP_404_NOT_FOUND, M("submission.not_found", submission=submission_id))
     return row
 
 
@@ -196,7 +206,8 @@ def _report(ctx: IngestContext, submission_id: str, principal: Principal) -> tup
     actor = _steward(ctx, principal, "read", "dataset-findings", submission_id)
     row = _load(ctx, submission_id)
     if not row["report_path"]:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the report is not ready (status {row['status']})")
+        raise LocalizedHTTPException(status.HTTP_409_CONFLICT, M("report.not_ready", submission=submission_id,
+                                                                 status=row["status"]))
     return actor, ctx.storage.absolute(row["report_path"])
 
 
@@ -219,7 +230,7 @@ def findings(submission_id: str, principal: Caller, ctx: Ctx, request: Request,
             summary="The whole findings report (masked): csv or jsonl")
 def report(submission_id: str, fmt: str, principal: Caller, ctx: Ctx, request: Request) -> StreamingResponse:
     if fmt not in ("csv", "jsonl"):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "report formats: csv, jsonl")
+        raise LocalizedHTTPException(status.HTTP_404_NOT_FOUND, M("report.format"))
     from p3ke_ingest.adapters import reports
 
     actor, path = _report(ctx, submission_id, principal)
@@ -256,7 +267,7 @@ def current(_: Reader, ctx: Ctx) -> DatasetVersionDetail:
     with ctx.sessions() as session:
         row = publication.current_version(session)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no version has been published yet")
+        raise LocalizedHTTPException(status.HTTP_404_NOT_FOUND, M("version.none_published"))
     return _detail(ctx, row, row["dataset_version_id"])
 
 
@@ -268,7 +279,7 @@ def get_version(version_id: str, _: Reader, ctx: Ctx) -> DatasetVersionDetail:
             dataset_versions.c.dataset_version_id == version_id)).mappings().first()
         current_id = publication.current_version_id(session)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dataset version")
+        raise LocalizedHTTPException(status.HTTP_404_NOT_FOUND, M("version.not_found", version=version_id))
     return _detail(ctx, row, current_id)
 
 

@@ -62,15 +62,12 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _upload_and_follow(args: argparse.Namespace) -> int:
-    import httpx
-
     files = [(label, path) for label, path in (("individual", args.individual), ("family", args.family))
              if path is not None]
     for _, path in files:
         if not path.is_file():
             raise console.CommandError(f"no such file: {path}", code=console.EXIT_USAGE)
-    headers = {"Authorization": f"Bearer {args.token}"}
-    with httpx.Client(base_url=args.api, headers=headers, timeout=httpx.Timeout(60.0, read=None)) as client:
+    with console.api_client(args.api, args.token) as client:  # Accept-Language: the command's language
         refs: dict[str, dict[str, str]] = {}
         uploads: list[dict[str, Any]] = []
         for label, path in files:
@@ -79,7 +76,7 @@ def _upload_and_follow(args: argparse.Namespace) -> int:
                 r = client.post("/v1/uploads", params={"filename": path.name}, content=stream,
                                 headers=stream.headers)
             if r.status_code != 201:
-                raise console.http_error(r, f"upload of {path.name}")
+                raise console.http_error(r, console.text("doing.upload", file=path.name))
             body = r.json()
             if body.get("sha256") and body["sha256"] != stream.sha256:
                 raise console.CommandError(f"upload of {path.name}: the API stored SHA-256 {body['sha256']}, but "
@@ -88,7 +85,7 @@ def _upload_and_follow(args: argparse.Namespace) -> int:
             uploads.append({"label": label, **body})
         r = client.post("/v1/submissions", json=refs)
         if r.status_code not in (200, 202):
-            raise console.http_error(r, "submission")
+            raise console.http_error(r, console.text("doing.submission"))
         accepted = r.json()
         sid = accepted["submission_id"]
         body = _get(client, sid) if args.no_wait else _follow(client, sid, args)
@@ -107,7 +104,7 @@ def _get(client: Any, sid: str) -> dict[str, Any]:
             time.sleep(min(float(r.headers.get("retry-after", "1") or 1), 30.0))
             continue
         if r.status_code != 200:
-            raise console.http_error(r, f"reading submission {sid}")
+            raise console.http_error(r, console.text("doing.read_submission", submission=sid))
         return dict(r.json())
 
 

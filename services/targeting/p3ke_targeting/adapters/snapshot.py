@@ -11,11 +11,19 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from p3ke_platform.refusal import Joined, Message, messages
 from p3ke_targeting.domain.layout import SELECTION_COLUMNS
+
+M = messages("targeting")
 
 
 class SnapshotError(Exception):
-    """The snapshot cannot be used; the message says why (names and paths only, never values)."""
+    """The snapshot cannot be used; `message` says why (names and paths only, never values): a catalogue message
+    (PO domain `targeting`), and `str()` of it in both languages, "Indonesian / English"."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.both())
+        self.message = message
 
 
 _KINDS = {
@@ -32,10 +40,10 @@ def snapshot_path(uri: str, data_dir: Path) -> Path:
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise SnapshotError(f"snapshot URI names a remote host ({parsed.netloc}); only local files are read")
+            raise SnapshotError(M("snapshot.remote_host", host=parsed.netloc))
         return Path(unquote(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:  # (one letter would be a Windows drive)
-        raise SnapshotError(f"snapshot URI scheme '{parsed.scheme}' is not supported (use a path or file://)")
+        raise SnapshotError(M("snapshot.scheme", scheme=parsed.scheme))
     path = Path(uri)
     return path if path.is_absolute() else Path(data_dir) / path
 
@@ -45,21 +53,20 @@ def check_layout(path: Path, needed: Iterable[str], dataset_version_id: str) -> 
     try:
         schema = pq.read_schema(path)
     except FileNotFoundError:
-        raise SnapshotError(f"the snapshot of dataset version {dataset_version_id} is not at {path}") from None
+        raise SnapshotError(M("snapshot.missing", dataset=dataset_version_id, path=str(path))) from None
     except (OSError, pa.ArrowInvalid) as exc:
-        raise SnapshotError(f"the snapshot of dataset version {dataset_version_id} is not a readable Parquet "
-                            f"file ({type(exc).__name__})") from None
+        raise SnapshotError(M("snapshot.unreadable", dataset=dataset_version_id, error=type(exc).__name__)) from None
     names = set(schema.names)
     missing = sorted(set(needed) - names)
     problems = []
     if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
+        problems.append(M("snapshot.missing_columns", columns=", ".join(missing)))
     for column, kind in SELECTION_COLUMNS.items():
         if column in names and not _KINDS[kind](schema.field(column).type):
-            problems.append(f"column {column} is {schema.field(column).type}, expected {kind}")
+            problems.append(M("snapshot.column_type", column=column, actual=str(schema.field(column).type),
+                              expected=kind))
     if problems:
-        raise SnapshotError(f"the snapshot of dataset version {dataset_version_id} does not have the P3KE "
-                            f"individual layout: {'; '.join(problems)}")
+        raise SnapshotError(M("snapshot.layout", dataset=dataset_version_id, problems=Joined(tuple(problems))))
     return schema
 
 
@@ -75,7 +82,6 @@ def verify_checksum(path: Path, expected: str, dataset_version_id: str) -> None:
         while chunk := f.read(8 << 20):
             digest.update(chunk)
     if digest.hexdigest() != expected:
-        raise SnapshotError(f"the snapshot of dataset version {dataset_version_id} at {path} does not match "
-                            f"its published SHA-256")
+        raise SnapshotError(M("snapshot.checksum", dataset=dataset_version_id, path=str(path)))
     with _lock:
         _verified[key] = expected

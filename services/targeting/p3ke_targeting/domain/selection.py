@@ -1,7 +1,7 @@
 """A request's criteria, checked and merged with its program's eligibility rules into one Selection.
 
 Pure: no I/O, no clock. A request that cannot be served raises `Invalid` with a reason a person can
-read (and that holds no personal data).
+read (and that holds no personal data): a catalogue message (PO domain `targeting`), Indonesian first.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from p3ke_platform.refusal import Joined, Message, messages
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.domain.eligibility import EligibilityRules, ProgramRule
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SEX_VALUES
@@ -21,12 +22,22 @@ never computed on a day the requester picks freely: a later day would let today'
 (2050-01-01 selected three-year-olds), an earlier one far back would let people through who are too old now."""
 
 
-class Invalid(Exception):
-    """The request cannot be served as asked; `reason` says why."""
+M = messages("targeting")
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+
+class Invalid(Exception):
+    """The request cannot be served as asked; `message` says why (a catalogue message, rendered in the reader's
+    language) and `reason` is it in both languages, "Indonesian / English" (extract-prepared, the audit log). A
+    plain text is kept as given (a reason already in both languages from elsewhere)."""
+
+    def __init__(self, reason: str | Message) -> None:
+        self.message: Message | None = reason if isinstance(reason, Message) else None
+        self.reason: str = reason.both() if isinstance(reason, Message) else reason
+        super().__init__(self.reason)
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(map(repr, values))
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,8 @@ def check_fields(fields: Iterable[str]) -> list[str]:
     wanted = list(dict.fromkeys(fields))
     unknown = [f for f in wanted if f not in KNOWN_FIELDS]
     if unknown:
-        noun = "field" if len(unknown) == 1 else "fields"
-        raise Invalid(f"{noun} {', '.join(map(repr, unknown))} do{'es' if len(unknown) == 1 else ''} not exist "
-                      f"in Data P3KE (individual file)")
+        raise Invalid(M("invalid.fields_unknown.one" if len(unknown) == 1 else "invalid.fields_unknown.many",
+                        fields=_quoted(unknown)))
     return wanted
 
 
@@ -74,7 +84,7 @@ def minimal_regions(codes: Iterable[str], known: frozenset[str]) -> tuple[str, .
     codes = sorted(set(codes), key=lambda c: (len(c), c))
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise Invalid(f"region code(s) {', '.join(unknown)} do not exist in the Kemendagri reference")
+        raise Invalid(M("invalid.regions_unknown", codes=", ".join(unknown)))
     kept: list[str] = []
     for code in codes:
         if not any(code.startswith(k) for k in kept):
@@ -90,13 +100,9 @@ def check_reference_date(asked: date | None, received: date) -> date:
     earliest = received - timedelta(days=REFERENCE_WINDOW_DAYS)
     if earliest <= asked <= received:
         return asked
-    where = (f"sesudah hari permintaan diterima ({received}) / is after the day the request was received "
-             f"({received})" if asked > received else
-             f"lebih dari {REFERENCE_WINDOW_DAYS} hari sebelum hari permintaan diterima ({received}) / is more than "
-             f"{REFERENCE_WINDOW_DAYS} days before the day the request was received ({received})")
-    raise Invalid(f"criteria.reference_date {asked} {where}: usia dihitung pada hari permintaan; hapus "
-                  f"reference_date atau pilih hari antara {earliest} dan {received} / ages are computed on the day of "
-                  f"the request; leave reference_date out or give a day from {earliest} to {received}")
+    key = "invalid.reference_date.after" if asked > received else "invalid.reference_date.too_early"
+    raise Invalid(M(key, asked=str(asked), received=str(received), earliest=str(earliest),
+                    days=REFERENCE_WINDOW_DAYS))
 
 
 def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, region_codes: frozenset[str],
@@ -106,12 +112,9 @@ def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, re
     states, already checked against the vocabularies)."""
     rule = rules.rule_for(program) or added
     if rule is None:
-        raise Invalid(f"program {program} tidak punya aturan kelayakan: tidak ada di berkas aturan "
-                      f"{rules.rules_version} dan persetujuan tertulis atau adendum yang mencakupnya tidak menyatakan "
-                      f"sasarannya / program '{program}' has no eligibility rules: not in the rules file "
-                      f"({rules.rules_version}) and no written approval or addendum covering it states its eligibility")
+        raise Invalid(M("invalid.no_rules", program=program, rules_version=rules.rules_version))
     if not criteria.deciles:
-        raise Invalid("criteria select no desil: name at least one of 1, 2, 3, 4")
+        raise Invalid(M("invalid.no_desil"))
     ref = check_reference_date(criteria.reference_date, default_reference)
     lowest, highest = _ages(criteria, rule)
     include = {column: tuple(values) for column, values in rule.include.items()}
@@ -120,8 +123,8 @@ def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, re
     for column, values in requested.items():
         allowed = [v for v in values if v in include.get(column, values) and v not in exclude.get(column, ())]
         if not allowed:
-            raise Invalid(f"{column} {', '.join(map(repr, values))} is outside the eligibility of program "
-                          f"{program} ({_describe(rule, column)}; rules {rules.rules_version})")
+            raise Invalid(M("invalid.outside_eligibility", column=column, values=_quoted(values), program=program,
+                            rule=_describe(rule, column), rules_version=rules.rules_version))
         include[column] = tuple(allowed)
     return Selection(
         program=program,
@@ -141,17 +144,15 @@ def resolve(criteria: ExtractCriteria, program: str, rules: EligibilityRules, re
 
 def _ages(criteria: ExtractCriteria, rule: ProgramRule) -> tuple[int | None, int | None]:
     if criteria.age_min is not None and criteria.age_max is not None and criteria.age_min > criteria.age_max:
-        raise Invalid(f"criteria contradict each other: age_min {criteria.age_min} is greater than "
-                      f"age_max {criteria.age_max}")
+        raise Invalid(M("invalid.ages_contradict", age_min=criteria.age_min, age_max=criteria.age_max))
     lows = [a for a in (criteria.age_min, rule.age.min if rule.age else None) if a is not None]
     highs = [a for a in (criteria.age_max, rule.age.max if rule.age else None) if a is not None]
     lowest, highest = (max(lows) if lows else None), (min(highs) if highs else None)
     if lowest is not None and highest is not None and lowest > highest:
-        asked = f"{criteria.age_min if criteria.age_min is not None else 0}-" \
-                f"{criteria.age_max if criteria.age_max is not None else 'any'}"
         assert rule.age is not None
-        raise Invalid(f"the requested ages {asked} do not overlap the program's eligible ages "
-                      f"{rule.age.min}-{rule.age.max}")
+        raise Invalid(M("invalid.ages_no_overlap", asked_min=criteria.age_min if criteria.age_min is not None else 0,
+                        asked_max=criteria.age_max if criteria.age_max is not None else M("age.any"),
+                        min=rule.age.min, max=rule.age.max))
     return lowest, highest
 
 
@@ -161,25 +162,22 @@ def _categories(criteria: ExtractCriteria, rules: EligibilityRules) -> dict[str,
     out: dict[str, list[str]] = {}
     unknown = [c for c in criteria.occupation_categories if c not in occupations]
     if unknown:
-        raise Invalid(f"unknown occupation categor{'y' if len(unknown) == 1 else 'ies'} "
-                      f"{', '.join(map(repr, unknown))}; known: values of pekerjaan or status_pekerjaan "
-                      f"(GET /v1/eligibility-rules)")
+        raise Invalid(M("invalid.occupation_unknown", values=_quoted(unknown)))
     for value in dict.fromkeys(criteria.occupation_categories):
         out.setdefault(occupations[value], []).append(value)
     education = rules.vocabularies.get("pendidikan", ())
     unknown = [c for c in criteria.education_categories if c not in education]
     if unknown:
-        raise Invalid(f"unknown education categor{'y' if len(unknown) == 1 else 'ies'} "
-                      f"{', '.join(map(repr, unknown))}; known: values of pendidikan (GET /v1/eligibility-rules)")
+        raise Invalid(M("invalid.education_unknown", values=_quoted(unknown)))
     if criteria.education_categories:
         out["pendidikan"] = list(dict.fromkeys(criteria.education_categories))
     return out
 
 
-def _describe(rule: ProgramRule, column: str) -> str:
+def _describe(rule: ProgramRule, column: str) -> Joined | Message:
     parts = []
     if column in rule.include:
-        parts.append(f"{column} must be one of {', '.join(rule.include[column])}")
+        parts.append(M("rule.one_of", column=column, values=", ".join(rule.include[column])))
     if column in rule.exclude:
-        parts.append(f"{column} must not be {', '.join(rule.exclude[column])}")
-    return "; ".join(parts) or f"no rule on {column}"
+        parts.append(M("rule.not", column=column, values=", ".join(rule.exclude[column])))
+    return Joined(tuple(parts)) if parts else M("rule.none", column=column)

@@ -128,9 +128,9 @@ def plan_counts(body: PlanIn, principal: Planner, ctx: Ctx) -> PlanOut:
                               dataset_version_id=body.dataset_version_id, group_by=body.group_by, today=today,
                               protected=not exact, added=added_rule(ctx, program, now, body.purpose))
         except Invalid as exc:
-            raise Refused(422, exc.reason, rule="invalid-request") from None
+            raise Refused(422, exc.message or exc.reason, rule="invalid-request") from None
         except SnapshotError as exc:
-            raise Refused(422, str(exc), rule="snapshot") from None
+            raise Refused(422, exc.message, rule="snapshot") from None
     asked = body.model_dump_json(exclude={"program", "purpose"})
     _record_query(ctx, principal, result.dataset_version_id, count=result.matched, program=program,
                   purpose=f"{body.purpose}: planning counts ({result.protection}"

@@ -5,6 +5,10 @@ recipient the request names, if any: a person of party 2 whose role may download
 the request's own sense (fields, criteria, region codes), then the dataset version and its snapshot,
 then the selection. Every refusal names its reason; nothing is half-made: the files are written
 under names derived from the request, so a retry rewrites them and a refusal removes them.
+
+A refusal's reason goes to party 2 (extract-prepared, read by its platform and shown to its officers) and into
+the audit log: a catalogue message (PO domain `targeting`, the agreement policy's from `agreement`) kept as one
+text in both languages, "Indonesian / English"; `Rejected.code` is its stable key.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session
 from p3ke_platform import duckdb_engine, purpose_text
 from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
+from p3ke_platform.refusal import Message
 from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_schemas import Actor, ExtractRequested
 from p3ke_targeting.adapters import duckdb_selection, extract_files
@@ -30,7 +35,7 @@ from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
 from p3ke_targeting.adapters.orm import datasets, disposal, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
-from p3ke_targeting.domain.selection import Invalid, Selection, check_fields, resolve
+from p3ke_targeting.domain.selection import Invalid, M, Selection, check_fields, resolve
 from p3ke_targeting.service_layer.added_programs import added_rule
 from p3ke_targeting.service_layer.context import Context
 
@@ -52,9 +57,18 @@ the audit log and extract-prepared."""
 @dataclass(frozen=True)
 class Rejected:
     reason: str
+    """Indonesian / English."""
     rule: str = "invalid-request"
     terms_version: str | None = None
     dataset_version_id: str | None = None
+    code: str | None = None
+    """The stable key of the reason's catalogue message (None: a text from elsewhere, e.g. the justification check)."""
+
+    @classmethod
+    def of(cls, message: Message, *, rule: str = "invalid-request", terms_version: str | None = None,
+           dataset_version_id: str | None = None) -> Rejected:
+        return cls(message.both(), rule=rule, terms_version=terms_version, dataset_version_id=dataset_version_id,
+                   code=message.key)
 
 
 @dataclass(frozen=True)
@@ -118,15 +132,15 @@ def prepare(ctx: Context, session: Session, request: ExtractRequested, received_
     except Refused as refused:
         return refused.rejected
     except Invalid as invalid:
-        return Rejected(invalid.reason)
+        return Rejected.of(invalid.message) if invalid.message else Rejected(invalid.reason)
     except SnapshotError as exc:
-        return Rejected(str(exc), rule="snapshot")
+        return Rejected.of(exc.message, rule="snapshot")
 
 
 def _policy(ctx: Context, request: ExtractRequested) -> str:
     if request.agreement_id != ctx.agreement_id:
-        raise Refused(Rejected(f"unknown agreement '{request.agreement_id}'; this service applies "
-                               f"'{ctx.agreement_id}'", rule="agreement"))
+        raise Refused(Rejected.of(M("refused.agreement_unknown", agreement=request.agreement_id,
+                                    applied=ctx.agreement_id), rule="agreement"))
     program = str(request.program)
     asked = ctx.policy.decide_for(request.requested_by, "request-extract", program, request.fields,
                                   at=request.requested_at, purpose=request.purpose)
@@ -146,28 +160,35 @@ def _check_recipient(ctx: Context, request: ExtractRequested) -> None:
     assert recipient is not None
     terms = ctx.policy.terms_at(request.requested_at)
     party_2 = terms.party(2).org
-    who = f"the recipient named in the request ({recipient.org} account {recipient.subject!r})"
+    who = M("recipient.who", org=recipient.org, subject=repr(recipient.subject))
     if recipient.org != party_2:
-        raise Refused(Rejected(f"{who} is not of PIHAK KEDUA ({party_2}): the package is released to party 2 "
-                               f"only (Art. 6(1))", rule="recipient", terms_version=terms.version))
+        raise Refused(Rejected.of(M("recipient.not_party_2", who=who, party_2=party_2), rule="recipient",
+                                  terms_version=terms.version))
     if recipient.service_account:
-        raise Refused(Rejected(f"{who} is a service account: a named recipient must be a person, who signs in to "
-                               f"receive the package password", rule="recipient", terms_version=terms.version))
+        raise Refused(Rejected.of(M("recipient.service_account", who=who), rule="recipient",
+                                  terms_version=terms.version))
     may = ctx.policy.decide_for(recipient, "download-package", str(request.program), request.fields,
                                 at=request.requested_at, purpose=request.purpose)
     if not may.allowed:
-        raise Refused(Rejected(f"{who} may not receive the package: {may.reason}", rule="recipient",
-                               terms_version=may.terms_version))
+        raise Refused(Rejected.of(M("recipient.may_not", who=who, reason=_why(may)), rule="recipient",
+                                  terms_version=may.terms_version))
+
+
+def _why(decision: Decision) -> Message | str:
+    """The policy's reason: its catalogue message (rendered in each language), else its text."""
+    return decision.message if decision.message is not None else decision.reason
 
 
 def _refuse_unless(decision: Decision, fields: list[str]) -> None:
     if decision.allowed:
         return
-    reason = decision.reason
     unknown = [f for f in dict.fromkeys(fields) if f not in KNOWN_FIELDS]
     if unknown and decision.rule == "field-minimisation":
-        reason = f"field(s) {', '.join(map(repr, unknown))} do not exist in Data P3KE; {reason}"
-    raise Refused(Rejected(reason, rule=decision.rule, terms_version=decision.terms_version))
+        message = M("refused.fields_unknown", fields=", ".join(map(repr, unknown)), reason=_why(decision))
+        raise Refused(Rejected.of(message, rule=decision.rule, terms_version=decision.terms_version))
+    if decision.message is not None:
+        raise Refused(Rejected.of(decision.message, rule=decision.rule, terms_version=decision.terms_version))
+    raise Refused(Rejected(decision.reason, rule=decision.rule, terms_version=decision.terms_version))
 
 
 def dataset_row(session: Session, pinned: str | None) -> Any:
@@ -175,8 +196,7 @@ def dataset_row(session: Session, pinned: str | None) -> Any:
     query = query.where(datasets.c.dataset_version_id == pinned) if pinned else query.where(datasets.c.is_current)
     row = session.execute(query.order_by(datasets.c.published_at.desc()).limit(1)).mappings().first()
     if row is None:
-        raise Invalid(f"dataset version '{pinned}' is not known to targeting" if pinned
-                      else "no dataset version has been published yet")
+        raise Invalid(M("invalid.dataset_unknown", dataset=pinned) if pinned else M("invalid.no_dataset"))
     return row
 
 
@@ -201,8 +221,7 @@ def _ledger_rows(session: Session, program: str) -> list[tuple[str, Path, str, i
     for extract_id, uri, key_id, n in rows:
         path = Path(uri)
         if not path.is_file():
-            raise Invalid(f"the recipient ledger of extract {extract_id} is missing, so earlier recipients of "
-                          f"{program} cannot be excluded; restore it or ask without exclusion")
+            raise Invalid(M("invalid.ledger_missing", extract=extract_id, program=program))
         out.append((str(extract_id), path, str(key_id or LEGACY_KEY_ID), int(n)))
     return out
 
@@ -224,10 +243,8 @@ def keyed_ledgers(ctx: Context, session: Session, program: str) -> tuple[list[Le
     by_key: dict[str, list[Path]] = {}
     for extract_id, path, key_id, _ in rows:
         if ring.get(key_id) is None:
-            raise Invalid(f"the recipient ledger of extract {extract_id} was written with subject hash key {key_id}, "
-                          f"which is no longer in P3KE_SUBJECT_HASH_KEYS ({', '.join(ring.ids)}), so earlier "
-                          f"recipients of {program} cannot be recognised; re-key the ledgers (p3ke targeting "
-                          f"rekey-ledgers) or put the key back in the ring")
+            raise Invalid(M("invalid.ledger_key_gone", extract=extract_id, key=key_id, ring=", ".join(ring.ids),
+                            program=program))
         by_key.setdefault(key_id, []).append(path)
     groups = []
     for key_id, paths in by_key.items():
@@ -256,10 +273,10 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
             "SELECT __province, count(*) FROM sel GROUP BY 1 ORDER BY 1").fetchall()}
         count = sum(by_desil.values())
         if count == 0:
-            return Rejected(f"nobody in dataset version {version} matches the criteria and the eligibility "
-                            f"rules of {selection.program} (rules {ctx.rules.rules_version})"
-                            + (" after excluding earlier recipients" if ledgers else ""),
-                            terms_version=terms_version, dataset_version_id=version)
+            return Rejected.of(M("rejected.nobody", dataset=version, program=selection.program,
+                                 rules_version=ctx.rules.rules_version,
+                                 after=M("rejected.nobody.after_ledgers") if ledgers else ""),
+                               terms_version=terms_version, dataset_version_id=version)
         provenance = {
             "extract_id": extract_id, "request_id": request.request_id, "agreement_id": request.agreement_id,
             "program": selection.program, "dataset_version_id": version,
