@@ -140,6 +140,8 @@ def _poison(stack: ChaosStack, tag: str) -> tuple[dict[str, list[str]], dict[str
         kind = KIND_OF_TYPE[spec.type]
         event = feed.event(kind, f"{tag}-{n}", 0)
         feed.send(event, kind)
+        if kind == "milestone":  # of an extract targeting never made: targeting dead-letters it, audit records it
+            stack.poison_ids.add(event.id)
         ids[spec.topic] = {event.id}
         keys.append(event.key)
         inputs[spec.topic] = keys

@@ -6,6 +6,7 @@ answering with the platform's own error handlers, not a mock of the client."""
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -160,9 +161,15 @@ def service() -> Iterator[_Service]:
         yield running
 
 
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """The exit code and what the command wrote for its user on stderr (log lines, which an earlier test's
+    logging configuration may send there too, left out)."""
     code = main(list(argv))
-    return code, capsys.readouterr().err
+    err = capsys.readouterr().err
+    return code, "".join(line for line in err.splitlines(keepends=True) if not _LOG_LINE.match(line))
 
 
 @pytest.mark.parametrize("command", ["ingest", "feedback"])

@@ -3,8 +3,9 @@
 as its reason (a catalogue `Message` instead, `p3ke_platform.refusal.messages`), and that every catalogue key
 such a module names literally exists in its domain, in both languages.
 
-A module joins CONVERTED when its messages move to a catalogue; the ones still to convert are listed in
-NOT_YET (the test fails if one of them is converted and not moved, so the list stays true)."""
+Every module converted so far is listed in CONVERTED (its catalogue keys are checked); beyond the list, no module
+of the services or the platform may build a refusal from a literal at all (`test_no_module_builds_a_literal_refusal`),
+so a new module cannot slip back into English-only or untranslated reasons."""
 
 from __future__ import annotations
 
@@ -75,9 +76,6 @@ CONVERTED: dict[str, str] = {  # module -> its PO domain
     f"{AUDIT}/service_layer/subject_requests.py": "audit",
 }
 
-NOT_YET = [  # still raise refusals with literal texts (some already "Indonesian / English")
-]
-
 ERRORS = {"Refused", "HTTPException", "LocalizedHTTPException"}
 CATALOGUE_CALLS = {"M", "_M"}  # `M = messages("<domain>")`: M("key", ...)
 
@@ -140,10 +138,14 @@ def test_converted_modules_build_no_message_outside_the_catalogue(module: str) -
             assert key in i18n.catalogue(domain, lang), f"{module}: {key} not in {domain} ({lang})"
 
 
-@pytest.mark.parametrize("module", NOT_YET)
-def test_the_list_of_modules_left_is_true(module: str) -> None:
-    """Each module left still has a literal reason: once converted it moves to CONVERTED (and is guarded)."""
-    assert literal_reasons((ROOT / module).read_text(encoding="utf-8")), f"{module} is converted: move it to CONVERTED"
+def test_no_module_builds_a_literal_refusal() -> None:
+    """Across every service and the platform (migrations aside), no refusal is built from a literal."""
+    found = {}
+    for base in ("services", "libs/platform/p3ke_platform"):
+        for path in sorted((ROOT / base).rglob("*.py")):
+            if "migrations" not in path.parts and (hits := literal_reasons(path.read_text(encoding="utf-8"))):
+                found[str(path.relative_to(ROOT))] = hits
+    assert not found, f"refusals built from literals (use a catalogue message): {found}"
 
 
 def test_the_scan_finds_literal_reasons() -> None:
