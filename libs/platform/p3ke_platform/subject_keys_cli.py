@@ -101,12 +101,24 @@ def add_rekey_options(parser: argparse.ArgumentParser) -> None:
                                "\"rekeyed\", \"refused\"}", progress=False)
 
 
-def rekey_command(service: str, command: str, args: argparse.Namespace, run: Callable[[], RekeyReport]) -> int:
-    """Run a re-keying (`run`) of `service`'s files, print its report (per file: old key -> new key, references,
+def rekey_command(service: str, settings_class: type[Any], command: str, args: argparse.Namespace,
+                  rekey: Callable[..., RekeyReport]) -> int:
+    """Run a re-keying (`rekey(ctx, pairs, dry_run=...)` in `service`'s context, built from the environment's
+    settings as its processes build it) of its files, print its report (per file: old key -> new key, references,
     outcome; the service's log lines, which name no reference, on stderr); exit 1 when a file was refused
     (references without a pair), 2 on a malformed pairs file."""
     from p3ke_platform.logging import configure_logging
     from p3ke_platform.subject_keys import KeyRingError
+
+    def run() -> RekeyReport:
+        from p3ke_platform.service import Runtime, installed_service
+        from p3ke_platform.settings import load_settings
+
+        runtime = Runtime(installed_service(service), load_settings(settings_class, service=service))
+        try:
+            return rekey(runtime.context, args.pairs, dry_run=args.dry_run)
+        finally:
+            runtime.engine.dispose()
 
     def body() -> int:
         configure_logging(service, "INFO", json=False)  # on stderr: stdout is the report

@@ -10,12 +10,11 @@ missing from the panel would read as "nothing due there"). Nothing is stored.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from pydantic import ValidationError
 
+from p3ke_audit.service_layer.service_calls import Endpoint, ask_all
 from p3ke_platform.retention.api import ENDPOINT, RetentionDueOut
 
 
@@ -28,45 +27,22 @@ class ServiceSchedule:
     problem: str | None = None
 
 
-def _problem_of(status: int) -> str:
-    if status in (401, 403):
-        return (f"layanan menolak permintaan (HTTP {status}): pastikan pemanggil berperan compliance-auditor atau "
-                f"operator dan tokennya diterima layanan ini / the service refused the request (HTTP {status}): the "
-                f"caller must be a compliance auditor or operator whose token the service accepts")
-    if status == 404:
-        return ("layanan belum menyediakan GET /v1/retention/due (HTTP 404); perbarui layanan itu / the service does "
-                "not serve GET /v1/retention/due yet (HTTP 404); upgrade it")
-    return f"layanan menjawab HTTP {status} / the service answered HTTP {status}"
+DUE = Endpoint(route=f"GET {ENDPOINT}", roles_id="compliance-auditor atau operator",
+               roles_en="a compliance auditor or operator", model=RetentionDueOut, answer_name="retention/due")
 
 
 def ask(client: httpx.Client, service: str, url: str, *, authorization: str, within_days: int,
         limit: int) -> ServiceSchedule:
     """One service's schedule, or the reason it could not give it (never raises for the service)."""
-    try:
-        response = client.get(f"{url}{ENDPOINT}", params={"within_days": within_days, "limit": limit},
-                              headers={"Authorization": authorization})
-    except httpx.TimeoutException:
-        return ServiceSchedule(service, problem="layanan tidak menjawab dalam batas waktu / the service did not "
-                                                "answer in time")
-    except httpx.HTTPError as exc:
-        return ServiceSchedule(service, problem=f"layanan tidak dapat dihubungi ({type(exc).__name__}) / the service "
-                                                f"cannot be reached ({type(exc).__name__})")
-    if response.status_code != 200:
-        return ServiceSchedule(service, problem=_problem_of(response.status_code))
-    try:
-        return ServiceSchedule(service, answer=RetentionDueOut.model_validate_json(response.content))
-    except ValidationError:
-        return ServiceSchedule(service, problem="jawaban layanan tidak sesuai format retention/due / the service's "
-                                                "answer is not a retention/due answer")
+    called = DUE.call(lambda: client.get(f"{url}{ENDPOINT}", params={"within_days": within_days, "limit": limit},
+                                         headers={"Authorization": authorization}))
+    answer = called.answer
+    return ServiceSchedule(service, answer=answer if isinstance(answer, RetentionDueOut) else None,
+                           problem=called.problem)
 
 
 def collect(sources: tuple[tuple[str, str], ...], *, authorization: str, within_days: int, limit: int,
             timeout_s: float) -> list[ServiceSchedule]:
     """Every configured service's answer, asked in parallel, in the configured order."""
-    if not sources:
-        return []
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client, \
-            ThreadPoolExecutor(max_workers=len(sources)) as pool:
-        futures = [pool.submit(ask, client, name, url, authorization=authorization, within_days=within_days,
-                               limit=limit) for name, url in sources]
-        return [f.result() for f in futures]
+    return ask_all(sources, timeout_s, lambda client, name, url: ask(
+        client, name, url, authorization=authorization, within_days=within_days, limit=limit))

@@ -11,13 +11,12 @@ stored: the records live in the bundle the caller takes away (only its SHA-256 i
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
+from p3ke_audit.service_layer.service_calls import Endpoint, ask_all
 from p3ke_platform.subject_records import ENDPOINT, SubjectRecordsOut
 
 
@@ -38,36 +37,18 @@ class SourceAnswer:
                 "problem": self.problem, "records": self.records}
 
 
-def _problem_of(status: int) -> str:
-    if status in (401, 403):
-        return (f"layanan menolak permintaan (HTTP {status}): pastikan pemanggil berperan compliance-auditor dan "
-                f"tokennya diterima layanan ini / the service refused the request (HTTP {status}): the caller must "
-                f"be a compliance auditor whose token the service accepts")
-    if status == 404:
-        return ("layanan belum menyediakan POST /v1/subject-records (HTTP 404); perbarui layanan itu / the service "
-                "does not serve POST /v1/subject-records yet (HTTP 404); upgrade it")
-    return f"layanan menjawab HTTP {status} / the service answered HTTP {status}"
+RECORDS = Endpoint(route=f"POST {ENDPOINT}", roles_id="compliance-auditor", roles_en="a compliance auditor",
+                   model=SubjectRecordsOut, answer_name="subject-records")
 
 
 def ask(client: httpx.Client, source: str, url: str, *, nik: str, request_id: str, subject_ref: str,
         authorization: str) -> SourceAnswer:
     """One source's records of the person, or the reason it could not give them (never raises for the source)."""
-    try:
-        response = client.post(f"{url}{ENDPOINT}", json={"nik": nik, "request_id": request_id},
-                               headers={"Authorization": authorization, "X-Request-ID": request_id})
-    except httpx.TimeoutException:
-        return SourceAnswer(source, problem="layanan tidak menjawab dalam batas waktu / the service did not answer "
-                                            "in time")
-    except httpx.HTTPError as exc:
-        return SourceAnswer(source, problem=f"layanan tidak dapat dihubungi ({type(exc).__name__}) / the service "
-                                            f"cannot be reached ({type(exc).__name__})")
-    if response.status_code != 200:
-        return SourceAnswer(source, problem=_problem_of(response.status_code))
-    try:
-        answer = SubjectRecordsOut.model_validate_json(response.content)
-    except ValidationError:
-        return SourceAnswer(source, problem="jawaban layanan tidak sesuai format subject-records / the service's "
-                                            "answer is not a subject-records answer")
+    called = RECORDS.call(lambda: client.post(f"{url}{ENDPOINT}", json={"nik": nik, "request_id": request_id},
+                                              headers={"Authorization": authorization, "X-Request-ID": request_id}))
+    answer = called.answer
+    if not isinstance(answer, SubjectRecordsOut):
+        return SourceAnswer(source, problem=called.problem)
     if answer.subject_ref != subject_ref:
         return SourceAnswer(source, problem="layanan memakai kunci subjek (P3KE_SUBJECT_HASH_KEY) yang berbeda; "
                                             "jawabannya tidak dipakai / the service keys subjects with another "
@@ -78,10 +59,5 @@ def ask(client: httpx.Client, source: str, url: str, *, nik: str, request_id: st
 def collect(sources: tuple[tuple[str, str], ...], *, nik: str, request_id: str, subject_ref: str,
             authorization: str, timeout_s: float) -> list[SourceAnswer]:
     """Every configured source's answer, asked in parallel, in the configured order."""
-    if not sources:
-        return []
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client, \
-            ThreadPoolExecutor(max_workers=len(sources)) as pool:
-        futures = [pool.submit(ask, client, name, url, nik=nik, request_id=request_id, subject_ref=subject_ref,
-                               authorization=authorization) for name, url in sources]
-        return [f.result() for f in futures]
+    return ask_all(sources, timeout_s, lambda client, name, url: ask(
+        client, name, url, nik=nik, request_id=request_id, subject_ref=subject_ref, authorization=authorization))

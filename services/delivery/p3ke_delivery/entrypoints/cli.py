@@ -17,15 +17,11 @@ import argparse
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from p3ke_delivery.adapters.dev_ca import REVOCATION_REASONS
 from p3ke_platform import console
 from p3ke_platform.subject_keys_cli import add_rekey_options, rekey_command
-
-if TYPE_CHECKING:
-    from p3ke_delivery.service_layer.context import DeliveryContext
-    from p3ke_platform.subject_keys import RekeyReport
 
 
 def register(subparsers: Any) -> None:
@@ -107,26 +103,11 @@ def register(subparsers: Any) -> None:
     rekey.set_defaults(func=run_rekey_subject_refs)
 
 
-def _context() -> DeliveryContext:
-    """The delivery context of this command (settings from the environment), as the service's processes build it."""
-    from p3ke_delivery.config import DeliverySettings
-    from p3ke_platform.service import Runtime, installed_service
-    from p3ke_platform.settings import load_settings
-
-    return Runtime(installed_service("delivery"), load_settings(DeliverySettings, service="delivery")).context
-
-
 def run_rekey_subject_refs(args: argparse.Namespace) -> int:
+    from p3ke_delivery.config import DeliverySettings
     from p3ke_delivery.service_layer.rekey import rekey_subject_refs
 
-    def run() -> RekeyReport:
-        ctx = _context()
-        try:
-            return rekey_subject_refs(ctx, args.pairs, dry_run=args.dry_run)
-        finally:
-            ctx.runtime.engine.dispose()
-
-    return rekey_command("delivery", "p3ke delivery rekey-subject-refs", args, run)
+    return rekey_command("delivery", DeliverySettings, "p3ke delivery rekey-subject-refs", args, rekey_subject_refs)
 
 
 def run_sign(args: argparse.Namespace) -> int:

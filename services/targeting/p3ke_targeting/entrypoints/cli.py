@@ -12,13 +12,9 @@ refused and left as it is (exit 1): compute the pairs from a snapshot that holds
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from p3ke_platform.subject_keys_cli import add_rekey_options, rekey_command
-
-if TYPE_CHECKING:
-    from p3ke_platform.subject_keys import RekeyReport
-    from p3ke_targeting.service_layer.context import Context
 
 
 def register(subparsers: Any) -> None:
@@ -34,23 +30,8 @@ def register(subparsers: Any) -> None:
     rekey.set_defaults(func=run_rekey_ledgers)
 
 
-def _context() -> Context:
-    """The targeting context of this command (settings from the environment), as the service's processes build it."""
-    from p3ke_platform.service import Runtime, installed_service
-    from p3ke_platform.settings import load_settings
-    from p3ke_targeting.config import TargetingSettings
-
-    return Runtime(installed_service("targeting"), load_settings(TargetingSettings, service="targeting")).context
-
-
 def run_rekey_ledgers(args: argparse.Namespace) -> int:
+    from p3ke_targeting.config import TargetingSettings
     from p3ke_targeting.service_layer.rekey import rekey_ledgers
 
-    def run() -> RekeyReport:
-        ctx = _context()
-        try:
-            return rekey_ledgers(ctx, args.pairs, dry_run=args.dry_run)
-        finally:
-            ctx.runtime.engine.dispose()
-
-    return rekey_command("targeting", "p3ke targeting rekey-ledgers", args, run)
+    return rekey_command("targeting", TargetingSettings, "p3ke targeting rekey-ledgers", args, rekey_ledgers)
