@@ -3,13 +3,17 @@ for) and percentiles."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import httpx
+
+from bench.report import RESULTS
 
 SNAPSHOTS = Path.home() / ".cache" / "p3ke" / "bench"
 
@@ -28,12 +32,21 @@ def cached_snapshot(rows: int, seed: int) -> Path:
 
 def spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A service process, stopped (SIGTERM, then SIGKILL) by `stop` or at the latest when the stack closes."""
+    profiler = os.environ.get("BENCH_PYSPY")  # a py-spy binary: record a flame graph of each service process
+    if profiler:
+        argv = [profiler, "record", "--rate", "200", "--format", "speedscope", "-o",
+                str(RESULTS / f"profile-{log.stem}.json"), "--", *argv]
+        RESULTS.mkdir(exist_ok=True)
     proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     stack.callback(stop, proc)
     return proc
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None and os.environ.get("BENCH_PYSPY"):
+        proc.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
     if proc.poll() is None:
         proc.terminate()
         try:

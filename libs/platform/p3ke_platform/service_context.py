@@ -140,8 +140,10 @@ class ServiceContext(Generic[S]):
         """Whether this service's outbox already holds the start-up record of these terms (its key is the digest)."""
         from sqlalchemy import select
 
+        from p3ke_platform.messaging.outbox import flush_outbox
         from p3ke_schemas import EVENTS, DataAccess
 
+        flush_outbox(uow.session)
         access_type = next(spec.type for spec in EVENTS if spec.model is DataAccess)
         outbox = uow.tables.outbox
         found = uow.session.execute(select(outbox.c.seq).where(
