@@ -1,7 +1,9 @@
 """Events: outbox insert -> relay -> Kafka -> faust worker -> inbox -> applied, against a raw client.
 
-Sizes: BENCH_EVENTS (throughput run, default 20000), BENCH_RATE and BENCH_LATENCY_SECONDS (the paced
-latency run, default 500 events/s for 10 s), BENCH_DB (sqlite | postgresql, default sqlite).
+Then each stage alone over BENCH_EVENTS more events (writer, relay, worker in turn, the others stopped), so the
+stage that sets the pace is named. Sizes: BENCH_EVENTS (throughput run, default 20000), BENCH_RATE and
+BENCH_LATENCY_SECONDS (the paced latency run, default 500 events/s for 10 s), BENCH_DB (sqlite | postgresql,
+default sqlite).
 The writer is this process; the outbox relay (`python -m p3ke_ingest relay`) and the audit worker
 (`python -m p3ke_audit worker`) are separate processes, as deployed. The reference is kafka-python
 producing and consuming the same number of messages of the same size on the same broker.
@@ -17,13 +19,13 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
 from bench.report import env_int, peak_rss_mb, write
-from bench.support import pct, spawn, wait_http
+from bench.support import pct, spawn, stop, wait_http
 from p3ke_audit.adapters.orm import entries
 from p3ke_platform.devstack.kafka import KafkaBroker
 from p3ke_platform.devstack.ports import free_port
@@ -119,9 +121,9 @@ def main() -> None:
                      "P3KE_WORKER_PORT": str(free_port())}
         for package, env in (("p3ke_ingest", writer_env), ("p3ke_audit", audit_env)):
             subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True, capture_output=True)
-        spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker.log")
+        worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker.log")
         wait_http(f"http://127.0.0.1:{audit_env['P3KE_WORKER_PORT']}/readyz", timeout=120)
-        spawn(stack, [sys.executable, "-m", "p3ke_ingest", "relay"], writer_env, scratch / "relay.log")
+        relay = spawn(stack, [sys.executable, "-m", "p3ke_ingest", "relay"], writer_env, scratch / "relay.log")
 
         from p3ke_ingest.bootstrap import SERVICE
 
@@ -138,7 +140,7 @@ def main() -> None:
         started = time.monotonic()
         _write(runtime, tag, n, batch=100)
         inserted = time.monotonic()
-        finished = _wait_count(audit_db, tag, n, 600)
+        finished = _wait_count(audit_db, tag, n, 600 + n / 100)
         seconds = finished - started
         tp_lat = _latencies_ms(audit_db, tag)
 
@@ -149,7 +151,12 @@ def main() -> None:
         _wait_count(audit_db, tag2, paced, 120)
         lat = _latencies_ms(audit_db, tag2)
 
-        # 4. the reference on the same broker, same message size
+        # 4. each stage alone on the machine: where the time goes
+        stop(relay)
+        stop(worker)
+        stages = _stages(runtime, stack, scratch, writer_env, audit_env, audit_db, n)
+
+        # 5. the reference on the same broker, same message size
         size = len(runtime_event_size(runtime))
         ref_seconds = reference(broker.bootstrap, n, size)
 
@@ -165,7 +172,46 @@ def main() -> None:
         "reference": "kafka-python producer -> consumer, same broker", "reference_seconds": round(ref_seconds, 3),
         "reference_events_per_s": round(ref), "ratio": round(seconds / ref_seconds, 3),
         "throughput_ratio": round(ours / ref, 3), "peak_rss_mb": peak_rss_mb(),
+        **stages,
     })
+
+
+def _stages(runtime: Runtime, stack: ExitStack, scratch: Path, writer_env: dict[str, str],
+            audit_env: dict[str, str], audit_db: object, n: int) -> dict[str, object]:
+    """Each stage alone, in turn, over the same `n` events (the others stopped): the writer inserting them into
+    the outbox, the relay publishing them, the worker verifying and applying them; events per second each, and
+    the worker's CPU seconds per event (so the slowest stage, the one that sets the pace, is named)."""
+    import psutil
+
+    outbox = runtime.spec.tables.outbox
+    tag = f"st{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+    _write(runtime, tag, n, batch=100)
+    writer = n / (time.monotonic() - started)
+    started = time.monotonic()
+    spawn(stack, [sys.executable, "-m", "p3ke_ingest", "relay"], writer_env, scratch / "relay-stage.log")
+    while True:
+        with runtime.engine.connect() as conn:
+            if not conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar():
+                break
+        time.sleep(0.02)
+    relay = n / (time.monotonic() - started)  # start-up included: a relay starts in about a second
+    worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker-stage.log")
+    first = _wait_count(audit_db, tag, 1, 120)
+    process = psutil.Process(worker.pid)
+    cpu = sum(process.cpu_times()[:2])
+    helpers = {p.pid: p for p in process.children(recursive=True)}
+    helper_cpu = {pid: sum(p.cpu_times()[:2]) for pid, p in helpers.items()}
+    done = _wait_count(audit_db, tag, n, 600 + n / 100)
+    cpu = sum(process.cpu_times()[:2]) - cpu
+    for pid, p in helpers.items():
+        with suppress(psutil.Error):
+            helper_cpu[pid] = sum(p.cpu_times()[:2]) - helper_cpu[pid]
+    applied = _count(audit_db, tag)
+    return {"stage_writer_events_per_s": round(writer), "stage_relay_events_per_s": round(relay),
+            "stage_worker_events_per_s": round((applied - 1) / (done - first)) if done > first else None,
+            "stage_worker_cpu_us_per_event": round(cpu / applied * 1e6),
+            "stage_worker_helpers_cpu_us_per_event": round(sum(helper_cpu.values()) / applied * 1e6)}
 
 
 def runtime_event_size(runtime: Runtime) -> bytes:

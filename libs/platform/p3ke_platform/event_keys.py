@@ -160,6 +160,10 @@ class KeyRing:
         key = self.keys.get(kid)
         return key.public_key if key else None
 
+    def public_keys(self) -> dict[str, PublicKey]:
+        """Every trusted public key by key id (what a signature check needs; validity windows are checked after)."""
+        return {kid: key.public_key for kid, key in self.keys.items()}
+
     @classmethod
     def configured(cls, settings: Settings, parties: Iterable[Any]) -> KeyRing:
         """The deployment's ring: the trust file, the agreement's platform keys, and (not in production) the

@@ -14,8 +14,8 @@ from typing import Any
 from prometheus_client import Counter
 
 from p3ke_platform.event_keys import KeyRing, platform_party
-from p3ke_schemas import CloudEvent, DataAccess, SignatureError, acting_principal, spec_for_topic
-from p3ke_schemas.signing import verify_headers
+from p3ke_schemas import CloudEvent, DataAccess, acting_principal, spec_for_topic
+from p3ke_schemas.signing import Signature, SignatureError, verify_headers
 
 REFUSED = Counter("p3ke_event_origin_refused_total", "events refused before applying them, for their origin",
                   ["consumer", "type", "reason"])
@@ -39,10 +39,13 @@ class OriginCheck:
     skew: timedelta
 
     def verify(self, message_key: bytes | None, value: bytes, headers: Any, event: CloudEvent,
-               received_at: datetime) -> CloudEvent:
-        """The event with its verified signature; OriginRefused otherwise."""
+               received_at: datetime, checked: Signature | SignatureError | None = None) -> CloudEvent:
+        """The event with its verified signature; OriginRefused otherwise. `checked` is the signature check's
+        outcome when it was done beforehand (a SignaturePool checks a batch's on several CPUs)."""
         try:
-            signature = verify_headers(headers, value, self.ring.public_key)
+            if isinstance(checked, SignatureError):
+                raise checked
+            signature = checked or verify_headers(headers, value, self.ring.public_key)
         except SignatureError as exc:
             text = str(exc)
             kind = ("unsigned" if "not signed" in text else "unknown-key" if "not a key this deployment trusts" in text

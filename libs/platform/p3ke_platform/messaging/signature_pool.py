@@ -1,0 +1,89 @@
+"""Checking a batch's event signatures on more than one CPU.
+
+An Ed25519 verification (with the JCS bytes it covers) is most of what a worker spends per event, and it holds the
+GIL: threads do not help. A batch of at least `min_batch` messages is split: the worker checks its share itself
+while `processes` spawned helper processes check theirs, so the batch is checked in the time of its largest share.
+Smaller batches (a trickle of single events) are checked in the worker alone: no round trip added to their latency.
+
+The helpers know the public keys only (sent once, as JWKs, when they start); they return each message's verified
+`Signature` or its `SignatureError`, and the worker decides the rest (key validity, producer, principal, times).
+A helper that dies takes its share's answer with it: the pool is rebuilt and the share checked in the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from p3ke_platform.logging import describe_error, get_logger
+from p3ke_schemas.signing import PublicKey, Signature, SignatureError, public_jwk, public_key_from_jwk, verify_headers
+
+log = get_logger(__name__)
+
+Checked = Signature | SignatureError
+Message = tuple[Any, bytes]  # (Kafka headers, value)
+
+_KEYS: dict[str, PublicKey] = {}  # in a helper process: the keys it was started with
+
+
+def _start_helper(jwks: dict[str, dict[str, str]]) -> None:
+    _KEYS.update({kid: public_key_from_jwk(jwk) for kid, jwk in jwks.items()})
+
+
+def _check_share(messages: Sequence[Message]) -> list[Checked]:
+    return check_all(messages, _KEYS.get)
+
+
+def check_all(messages: Sequence[Message], public_key_for: Any) -> list[Checked]:
+    """Each message's verified signature, or the SignatureError saying why it is not one."""
+    out: list[Checked] = []
+    for headers, value in messages:
+        try:
+            out.append(verify_headers(headers, value, public_key_for))
+        except SignatureError as exc:
+            out.append(exc)
+    return out
+
+
+class SignaturePool:
+    def __init__(self, keys: dict[str, PublicKey], processes: int, min_batch: int = 64) -> None:
+        self.keys = keys
+        self.processes = processes
+        self.min_batch = min_batch
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            jwks = {kid: public_jwk(key) for kid, key in self.keys.items()}
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_helper, initargs=(jwks,))
+        return self._pool
+
+    async def check(self, messages: Sequence[Message]) -> list[Checked]:
+        """The batch's signatures, in order (see the module's docstring for who checks what)."""
+        if self.processes <= 0 or len(messages) < self.min_batch:
+            return check_all(messages, self.keys.get)
+        shares = self.processes + 1
+        size = -(-len(messages) // shares)
+        parts = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
+        loop = asyncio.get_running_loop()
+        executor = self._executor()
+        remote = [loop.run_in_executor(executor, _check_share, part) for part in parts[1:]]
+        out = check_all(parts[0], self.keys.get)
+        for part, future in zip(parts[1:], remote, strict=True):
+            try:
+                out += await future
+            except BrokenProcessPool as exc:
+                log.warning("a signature helper process ended; checking its share here", error=describe_error(exc))
+                self.close()
+                out += check_all(part, self.keys.get)
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
