@@ -37,7 +37,8 @@ def spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> 
         argv = [profiler, "record", "--rate", "200", "--format", "speedscope", "-o",
                 str(RESULTS / f"profile-{log.stem}.json"), "--", *argv]
         RESULTS.mkdir(exist_ok=True)
-    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # its own process group, so that stopping it stops what it started too (py-spy's child, a worker's helpers)
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     stack.callback(stop, proc)
     return proc
 
@@ -54,6 +55,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever of its group is left
 
 
 def wait_http(url: str, timeout: float = 180) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 
 from p3ke_platform.event_keys import dev_signer
 from p3ke_platform.messaging.signature_pool import SignaturePool, check_all
@@ -66,3 +69,33 @@ def test_a_dead_helper_is_replaced_and_nothing_is_lost() -> None:
         assert [_outcome(x) for x in again] == [_outcome(x) for x in check_all(batch, KEYS.get)]
     finally:
         pool.close()
+
+
+def test_helpers_end_when_their_worker_is_killed() -> None:
+    code = ("import asyncio, os, sys, time\n"
+            "from tests.unit.test_signature_pool import KEYS, _batch\n"
+            "from p3ke_platform.messaging.signature_pool import SignaturePool\n"
+            "pool = SignaturePool(KEYS, processes=2, min_batch=64)\n"
+            "asyncio.run(pool.check(_batch(130)))\n"
+            "print(' '.join(map(str, pool._pool._processes)), flush=True)\n"
+            "time.sleep(60)\n")
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        helpers = [int(pid) for pid in worker.stdout.readline().split()]  # type: ignore[union-attr]
+        assert len(helpers) == 2 and all(_alive(pid) for pid in helpers)
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in helpers)
+    finally:
+        worker.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] not in "ZX"  # a zombie has ended
+    except FileNotFoundError:
+        return False

@@ -7,13 +7,17 @@ Smaller batches (a trickle of single events) are checked in the worker alone: no
 
 The helpers know the public keys only (sent once, as JWKs, when they start); they return each message's verified
 `Signature` or its `SignatureError`, and the worker decides the rest (key validity, producer, principal, times).
-A helper that dies takes its share's answer with it: the pool is rebuilt and the share checked in the worker.
+A helper that dies takes its share's answer with it: the pool is rebuilt and the share checked in the worker. A
+worker that dies takes its helpers with it (each watches its parent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,8 +34,16 @@ Message = tuple[Any, bytes]  # (Kafka headers, value)
 _KEYS: dict[str, PublicKey] = {}  # in a helper process: the keys it was started with
 
 
-def _start_helper(jwks: dict[str, dict[str, str]]) -> None:
+def _start_helper(jwks: dict[str, dict[str, str]], parent: int) -> None:
     _KEYS.update({kid: public_key_from_jwk(jwk) for kid, jwk in jwks.items()})
+    threading.Thread(target=_end_with, args=(parent,), name="p3ke-helper-parent", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this helper when the worker that started it is gone (killed, say, with no time to stop its helpers)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _check_share(messages: Sequence[Message]) -> list[Checked]:
@@ -60,7 +72,7 @@ class SignaturePool:
         if self._pool is None:
             jwks = {kid: public_jwk(key) for kid, key in self.keys.items()}
             self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_helper, initargs=(jwks,))
+                                             initializer=_start_helper, initargs=(jwks, os.getpid()))
         return self._pool
 
     async def check(self, messages: Sequence[Message]) -> list[Checked]:
