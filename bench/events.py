@@ -6,7 +6,9 @@ BENCH_LATENCY_SECONDS (the paced latency run, default 500 events/s for 10 s), BE
 default sqlite).
 The writer is this process; the outbox relay (`python -m p3ke_ingest relay`) and the audit worker
 (`python -m p3ke_audit worker`) are separate processes, as deployed. The reference is kafka-python
-producing and consuming the same number of messages of the same size on the same broker.
+producing and consuming the same number of messages of the same size on the same broker; a second reference
+does the same with the per-event work the contract requires of any implementation (each message a data-access
+CloudEvent, signed when produced, parsed and its signature verified when consumed).
 """
 
 from __future__ import annotations
@@ -99,6 +101,50 @@ def reference(bootstrap: str, n: int, size: int) -> float:
     return elapsed
 
 
+def signed_reference(bootstrap: str, n: int, runtime: Runtime) -> float:
+    """kafka-python with the work no deployment of the contract can skip: each message a data-access CloudEvent
+    built and signed (JCS + Ed25519) when produced, parsed and its signature verified when consumed; no database,
+    no relay, no faust, one process. Seconds."""
+    from datetime import UTC, datetime
+
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from p3ke_platform.audit_client import access_event
+    from p3ke_schemas import CloudEvent, authcontext, from_kafka, to_kafka
+    from p3ke_schemas.signing import verify_headers
+
+    signer = runtime.context.event_signer
+    keys = {signer.kid: signer.public_key()}
+    topic = f"bench-signed-{uuid.uuid4().hex[:6]}"
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest",
+                             enable_auto_commit=True)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, batch_size=256 * 1024)
+    producer.send(topic, b"warm").get(30)
+    consumer.subscribe([topic])
+    seen, started = 0, time.monotonic()
+    for i in range(n):
+        payload = access_event(service="ingest", actor=ACTOR, action="read", resource_type="bench",
+                               resource_id=f"ref-{i}", outcome="allowed", at=datetime.now(UTC),
+                               subject_hash_key=runtime.settings.subject_hash_key)
+        authtype, authid = authcontext(payload, "ingest")
+        key, value, headers = to_kafka(CloudEvent.of(payload, source="urn:p3ke:service:ingest", authtype=authtype,
+                                                     authid=authid), signer)
+        producer.send(topic, key=key, value=value, headers=headers)
+    producer.flush()
+    while seen < n:
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                if record.value == b"warm":
+                    continue
+                from_kafka(record.key, record.value, record.headers)
+                verify_headers(record.headers, record.value, keys.get)
+                seen += 1
+    elapsed = time.monotonic() - started
+    producer.close()
+    consumer.close()
+    return elapsed
+
+
 def main() -> None:
     n = env_int("BENCH_EVENTS", 20_000)
     rate = env_int("BENCH_RATE", 500)
@@ -159,6 +205,7 @@ def main() -> None:
         # 5. the reference on the same broker, same message size
         size = len(runtime_event_size(runtime))
         ref_seconds = reference(broker.bootstrap, n, size)
+        signed_seconds = signed_reference(broker.bootstrap, n, runtime)
 
     ours = n / seconds
     ref = n / ref_seconds
@@ -171,6 +218,9 @@ def main() -> None:
         "mean_ms": round(statistics.fmean(lat), 1) if lat else None,
         "reference": "kafka-python producer -> consumer, same broker", "reference_seconds": round(ref_seconds, 3),
         "reference_events_per_s": round(ref), "ratio": round(seconds / ref_seconds, 3),
+        "signed_reference": "the same with each message a signed CloudEvent, parsed and verified when consumed",
+        "signed_reference_events_per_s": round(n / signed_seconds),
+        "signed_throughput_ratio": round(ours / (n / signed_seconds), 3),
         "throughput_ratio": round(ours / ref, 3), "peak_rss_mb": peak_rss_mb(),
         **stages,
     })
