@@ -32,12 +32,13 @@ from bench.report import env_int, write
 from bench.support import cached_snapshot, pct, spawn
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.event_keys import dev_signer, platform_owner
 from p3ke_platform.messaging.inbox import Delivered
 from p3ke_platform.migrations import upgrade
 from p3ke_platform.service import Runtime
 from p3ke_platform.settings import load_settings
 from p3ke_platform.shared_files import sha256_file
-from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, to_kafka
+from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, sign_event
 from p3ke_targeting.bootstrap import SERVICE
 from p3ke_targeting.config import TargetingSettings
 from p3ke_targeting.domain.selection import years_before
@@ -173,10 +174,12 @@ def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
         stack.callback(consumer.close)
 
-        def send(payload: Any) -> None:
-            key, value, headers = to_kafka(CloudEvent.of(payload, source="urn:bench:platform"))
-            producer.send(CloudEvent.of(payload, source="x").spec.topic, key=key, value=value,
-                          headers=headers).get(30)
+        def send(payload: Any, producer_name: str) -> None:
+            # signed with the producer's development key, as the worker verifies every event's origin
+            source = "urn:p3ke:service:ingest" if producer_name == "ingest" else "urn:kemnaker:pusdatik:platform"
+            event = CloudEvent.of(payload, source=source)
+            key, value, headers = sign_event(event, dev_signer(producer_name))
+            producer.send(event.spec.topic, key=key, value=value, headers=headers).get(30)
 
         def wait_for(request_id: str, timeout: float) -> float:
             deadline = time.monotonic() + timeout
@@ -187,15 +190,15 @@ def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
                             return time.monotonic()
             raise TimeoutError(f"no extract-prepared for {request_id} in {timeout}s")
 
-        send(_dataset(snapshot, sha, rows, "bench-dv"))
+        send(_dataset(snapshot, sha, rows, "bench-dv"), "ingest")
         warm = _request(quota, exclude=False, version="bench-dv")
-        send(warm)
+        send(warm, platform_owner(2))
         wait_for(warm.request_id, 300)  # group join, checksum of the snapshot
         latencies = []
         for _ in range(runs):
             req = _request(quota, exclude=False, version="bench-dv")
             started = time.monotonic()
-            send(req)
+            send(req, platform_owner(2))
             latencies.append(wait_for(req.request_id, 120) - started)
     return {"e2e_runs": runs, "e2e_p50_s": _pct(latencies, 0.5), "e2e_max_s": _pct(latencies, 1.0)}
 

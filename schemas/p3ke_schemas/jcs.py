@@ -45,6 +45,16 @@ def canonicalize(value: Any) -> bytes:
 # code point (characters from U+E000 up, written raw or escaped), numbers with a fraction or exponent, and
 # integers beyond 2^53. A document with none of them is written by the C encoder, byte for byte the same.
 _SORTS_DIFFERENTLY = re.compile(rb"[\xee-\xf4]|\\u[dDeEfF]")
+
+
+def _sorts_alike(raw: bytes) -> bool:
+    """No name in `raw` can sort differently by UTF-16 code unit than by code point. An ASCII text without a
+    `\\u` escape is answered without the regular expression (a 350 kB data-access event: 0.1 ms instead of 2)."""
+    if raw.isascii() and b"\\u" not in raw:
+        return True
+    return not _SORTS_DIFFERENTLY.search(raw)
+
+
 _COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -73,7 +83,7 @@ def canonicalize_json(text: bytes | str, members: Mapping[str, str] | None = Non
     raw = text.encode() if isinstance(text, str) else text
     value = json.loads(raw, parse_float=number, parse_int=integer, parse_constant=constant)
     document = value if members is None else {**members, "data": value}
-    if exact and not _SORTS_DIFFERENTLY.search(raw) and (members is None or all(k.isascii() for k in members)):
+    if exact and _sorts_alike(raw) and (members is None or all(k.isascii() for k in members)):
         try:
             return _COMPACT.encode(document).encode("utf-8")
         except UnicodeEncodeError as exc:
