@@ -313,6 +313,37 @@ def rows(results: Iterable[Result]) -> list[Row]:
     return sorted(out, key=lambda r: (ORDER.index(r.benchmark), r.size))
 
 
+# events and audit also run a reference that does the contract's per-event work with the bare client (build and
+# sign, or parse and verify, every event): the floor of any implementation of the contract on this machine
+CONTRACT_REFERENCES = {"events": ("events_per_s", "signed_reference_events_per_s"),
+                       "audit": ("append_entries_per_s", "verified_reference_entries_per_s")}
+
+
+@dataclass(frozen=True)
+class ContractRow:
+    benchmark: str
+    size: int
+    ours_per_s: float
+    reference_per_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_per_s / self.reference_per_s
+
+
+def contract_rows(results: Iterable[Result]) -> list[ContractRow]:
+    """Events and audit against the bare client doing the contract's per-event work, where the result has it."""
+    out = []
+    for result in results:
+        keys = CONTRACT_REFERENCES.get(result["benchmark"])
+        if keys is None:
+            continue
+        ours, reference = _number(result, keys[0]), _number(result, keys[1])
+        if ours and reference:
+            out.append(ContractRow(result["benchmark"], KINDS[result["benchmark"]].size(result), ours, reference))
+    return sorted(out, key=lambda r: (ORDER.index(r.benchmark), r.size))
+
+
 def machine(meminfo: Path = Path("/proc/meminfo"), now: datetime | None = None) -> str:
     """The machine the table was written on: architecture, CPUs, total memory, date (UTC)."""
     total = "?"
@@ -335,8 +366,9 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if value < 1 else f"{value:.2f}"
 
 
-def markdown(table: list[Row], header: str) -> str:
-    """summary.md: the machine line, the table, what the ratio means."""
+def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None) -> str:
+    """summary.md: the machine line, the table, what the ratio means; then, where measured, events and audit
+    against the bare client doing the contract's per-event work."""
     lines = [f"**{header}**", "",
              "| tolok ukur [benchmark] | ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] "
              "| rasio [ratio] | memori puncak (MB) [peak memory, MB] |",
@@ -350,6 +382,19 @@ def markdown(table: list[Row], header: str) -> str:
     lines += ["", f"Rasio: detik kami / detik acuan (di atas 1 = lebih lambat); untuk {throughput_id}: laju kami / "
               "laju klien mentah (di bawah 1 = lebih lambat). [Ratio: our seconds / the reference's (above 1 = "
               f"slower); for {throughput_en}: our throughput / the raw client's (below 1 = slower).]", ""]
+    if contract:
+        lines += ["Acuan yang mengerjakan kerja kontrak per peristiwa dengan klien mentah (membangun dan "
+                  "menandatangani, atau mengurai dan memverifikasi setiap peristiwa) [the reference doing the "
+                  "contract's per-event work with the bare client (build and sign, or parse and verify, every "
+                  "event)]:", "",
+                  "| tolok ukur [benchmark] | ukuran [size] | kami (per detik) [ours, per s] "
+                  "| acuan kontrak (per detik) [contract reference, per s] | rasio [ratio] |",
+                  "|---|---:|---:|---:|---:|"]
+        for c in contract:
+            size = f"{c.size:,}".replace(",", " ")
+            lines.append(f"| {c.benchmark} | {size} | {c.ours_per_s:.0f} | {c.reference_per_s:.0f} "
+                         f"| {_figure(c.ratio)} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -414,7 +459,7 @@ def main(argv: list[str], results: Path = RESULTS, docs: Path = DOCS, environ: M
     everything = [result for name in ORDER for result in load(name, results)]
     if everything:
         summary = results / "summary.md"
-        summary.write_text(markdown(rows(everything), machine()))
+        summary.write_text(markdown(rows(everything), machine(), contract_rows(everything)))
         print(f"[curves] {summary}")
         if args.publish:
             print(f"[curves] {publish(results, docs)}")

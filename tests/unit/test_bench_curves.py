@@ -190,3 +190,13 @@ def test_chart_only_redraws_from_the_size_files_and_publish_copies_them(tmp_path
     assert page.startswith("# Tolok ukur") and summary in page and "benchmarks/ingest.png" in page
     assert (docs / "benchmarks" / "ingest.png").read_bytes() == (results / "ingest.png").read_bytes()
     assert curves.main(["--chart-only", "events"], results=results, docs=docs) == 1  # nothing to draw
+
+
+def test_events_and_audit_are_also_set_against_the_contract_reference() -> None:
+    events = {**result("events", 20_000), "events_per_s": 1800, "signed_reference_events_per_s": 2000}
+    audit = {**result("audit", 10_000), "append_entries_per_s": 2500, "verified_reference_entries_per_s": 5000}
+    plain = result("events", 10_000)  # an older result without the contract reference: no row
+    rows = curves.contract_rows([audit, plain, events, result("ingest", 1_000_000)])
+    assert [(r.benchmark, r.size, r.ratio) for r in rows] == [("events", 20_000, 0.9), ("audit", 10_000, 0.5)]
+    text = curves.markdown(curves.rows([events]), "header", rows)
+    assert "| events | 20 000 | 1800 | 2000 | 0.9 |" in text and "| audit | 10 000 | 2500 | 5000 | 0.5 |" in text
