@@ -1,10 +1,9 @@
 """Checking a batch's event signatures on more than one CPU.
 
-An Ed25519 verification (with the JCS bytes it covers) is a large part of what a worker spends per event, and it
-holds the GIL: threads do not help. A batch of at least `min_batch` messages is cut into parts: the worker checks
-the first itself while `processes` spawned helper processes check the others, and the worker applies each part as
-soon as its checks are in (see `parts`), so checking and applying overlap on different CPUs. Smaller batches (a
-trickle of single events) are checked in the worker alone: no round trip added to their latency.
+An Ed25519 verification (with the JCS bytes it covers) is most of what a worker spends per event, and it holds the
+GIL: threads do not help. A batch of at least `min_batch` messages is split: the worker checks its share itself
+while `processes` spawned helper processes check theirs, so the batch is checked in the time of its largest share.
+Smaller batches (a trickle of single events) are checked in the worker alone: no round trip added to their latency.
 
 The helpers know the public keys only (sent once, as JWKs, when they start); they return each message's verified
 `Signature` or its `SignatureError`, and the worker decides the rest (key validity, producer, principal, times).
@@ -22,7 +21,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 from p3ke_platform.logging import describe_error, get_logger
@@ -63,25 +61,6 @@ def check_all(messages: Sequence[Message], public_key_for: Any) -> list[Checked]
     return out
 
 
-@dataclass
-class Part:
-    """Consecutive messages of a batch and their signature checks (under way in a helper, or done when asked)."""
-
-    pool: SignaturePool
-    messages: list[Message]
-    future: asyncio.Future[list[Checked]] | None = None
-
-    async def results(self) -> list[Checked]:
-        if self.future is None:
-            return check_all(self.messages, self.pool.keys.get)
-        try:
-            return await self.future
-        except BrokenProcessPool as exc:
-            log.warning("a signature helper process ended; checking its part here", error=describe_error(exc))
-            self.pool.close()
-            return check_all(self.messages, self.pool.keys.get)
-
-
 class SignaturePool:
     def __init__(self, keys: dict[str, PublicKey], processes: int, min_batch: int = 64) -> None:
         self.keys = keys
@@ -96,25 +75,24 @@ class SignaturePool:
                                              initializer=_start_helper, initargs=(jwks, os.getpid()))
         return self._pool
 
-    def parts(self, messages: Sequence[Message]) -> list[Part]:
-        """The batch in consecutive parts whose checks are under way: the first is checked by the worker when it
-        asks for it, the others by the helpers from now on. So a worker that handles the parts in order (applying
-        part 1 while the helpers check parts 2, 3, ...) waits little for any of them. A small batch, or no
-        helpers: one part, checked by the worker."""
+    async def check(self, messages: Sequence[Message]) -> list[Checked]:
+        """The batch's signatures, in order (see the module's docstring for who checks what)."""
         if self.processes <= 0 or len(messages) < self.min_batch:
-            return [Part(self, list(messages))]
-        size = -(-len(messages) // (2 * (self.processes + 1)))
-        chunks = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
+            return check_all(messages, self.keys.get)
+        shares = self.processes + 1
+        size = -(-len(messages) // shares)
+        parts = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
         loop = asyncio.get_running_loop()
         executor = self._executor()
-        return [Part(self, chunks[0])] + [
-            Part(self, chunk, loop.run_in_executor(executor, _check_share, chunk)) for chunk in chunks[1:]]
-
-    async def check(self, messages: Sequence[Message]) -> list[Checked]:
-        """The batch's signatures, in order."""
-        out: list[Checked] = []
-        for part in self.parts(messages):
-            out += await part.results()
+        remote = [loop.run_in_executor(executor, _check_share, part) for part in parts[1:]]
+        out = check_all(parts[0], self.keys.get)
+        for part, future in zip(parts[1:], remote, strict=True):
+            try:
+                out += await future
+            except BrokenProcessPool as exc:
+                log.warning("a signature helper process ended; checking its share here", error=describe_error(exc))
+                self.close()
+                out += check_all(part, self.keys.get)
         return out
 
     def close(self) -> None:

@@ -81,21 +81,11 @@ class BatchProcessor:
         self.signatures = signatures  # checks a batch's signatures on several CPUs (else each in verify)
 
     async def process(self, events: Sequence[Any]) -> None:
-        """Apply a batch. With a signature pool, a large batch is applied in parts (a transaction each), in order,
-        each as soon as its signatures are checked while the helpers check the next; the batch is acknowledged
-        only when every part is applied, so a crash in between repeats parts the inbox has already applied."""
-        if self.origin is None or self.signatures is None:
-            await self._process(events, [None] * len(events))
-            return
-        start = 0
-        for part in self.signatures.parts([(ev.message.headers, ev.message.value or b"") for ev in events]):
-            checked = await part.results()
-            await self._process(events[start:start + len(checked)], checked)
-            start += len(checked)
-
-    async def _process(self, events: Sequence[Any], checked: Sequence[Any]) -> None:
         parsed: list[Delivered] = []
         refused: list[tuple[Delivered, str]] = []
+        checked: list[Any] = [None] * len(events)
+        if self.origin is not None and self.signatures is not None:
+            checked = await self.signatures.check([(ev.message.headers, ev.message.value or b"") for ev in events])
         for ev, signature in zip(events, checked, strict=True):
             msg = ev.message
             received = received_at(msg)
