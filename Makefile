@@ -52,7 +52,7 @@ schemas: .venv/.synced  ## regenerate the committed JSON Schema and AsyncAPI fil
 schemas-check: .venv/.synced
 	$(UV) run --frozen python -m p3ke_schemas.generate --check
 
-bench: install  ## each benchmark at three sizes (BENCH_SIZES, default 100000,1000000,10000000; BENCH_<NAME>_SIZES for one): charts and summary.md in bench/results/
+bench: install  ## each benchmark at three sizes (BENCH_SIZES or BENCH_<NAME>_SIZES; default 10^5-10^7 rows, events and audit 10^4-10^6): charts and summary.md in bench/results/
 	$(UV) run --frozen python -m bench.curves
 
 chaos: install  ## the long reliability and security suite (25+ kills, restarts, replay, poison, fuzz 200/op); bench/results/chaos.json
