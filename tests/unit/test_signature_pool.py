@@ -65,6 +65,13 @@ def test_a_dead_helper_is_replaced_and_nothing_is_lost() -> None:
         assert pool._pool is not None
         for pid in list(pool._pool._processes):  # kill the helper between batches
             os.kill(pid, signal.SIGKILL)
+        again = asyncio.run(pool.check(batch))  # the pool may learn of the death before or after taking work
+        assert [_outcome(x) for x in again] == [_outcome(x) for x in check_all(batch, KEYS.get)]
+        asyncio.run(pool.check(batch))  # a live pool again
+        assert pool._pool is not None
+        for pid in list(pool._pool._processes):  # killed, and time for the pool to notice: it refuses new work
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1.0)
         again = asyncio.run(pool.check(batch))
         assert [_outcome(x) for x in again] == [_outcome(x) for x in check_all(batch, KEYS.get)]
     finally:

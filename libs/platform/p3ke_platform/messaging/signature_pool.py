@@ -82,9 +82,7 @@ class SignaturePool:
         shares = self.processes + 1
         size = -(-len(messages) // shares)
         parts = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
-        loop = asyncio.get_running_loop()
-        executor = self._executor()
-        remote = [loop.run_in_executor(executor, _check_share, part) for part in parts[1:]]
+        remote = self._submit(parts[1:])
         out = check_all(parts[0], self.keys.get)
         for part, future in zip(parts[1:], remote, strict=True):
             try:
@@ -94,6 +92,17 @@ class SignaturePool:
                 self.close()
                 out += check_all(part, self.keys.get)
         return out
+
+    def _submit(self, parts: list[list[Message]]) -> list[asyncio.Future[list[Checked]]]:
+        """The helpers' checks of `parts`, under way. A pool that already knows a helper died refuses new work: it
+        is rebuilt once (a failure after that surfaces when the part's answer is awaited, and the worker checks it)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return [loop.run_in_executor(self._executor(), _check_share, part) for part in parts]
+        except BrokenProcessPool as exc:
+            log.warning("a signature helper process ended; starting another", error=describe_error(exc))
+            self.close()
+            return [loop.run_in_executor(self._executor(), _check_share, part) for part in parts]
 
     def close(self) -> None:
         if self._pool is not None:
