@@ -21,8 +21,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select
 
@@ -77,28 +79,40 @@ def _pct(values: list[float], q: float) -> float:
     return pct(values, q, digits=1)
 
 
-def reference(bootstrap: str, n: int, size: int) -> float:
-    """kafka-python alone: produce n messages of `size` bytes and consume them all; seconds."""
+def _round_trip(bootstrap: str, name: str, n: int, message: Callable[[int], tuple[bytes, bytes, list[Any]]],
+                check: Callable[[Any], object] | None = None) -> float:
+    """kafka-python producing `message(i)` for i < n to a fresh topic and consuming them all (each passed to `check`,
+    if given), after one warm-up message; seconds from the first send to the last message read."""
     from kafka import KafkaConsumer, KafkaProducer
 
-    topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    topic = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest",
                              enable_auto_commit=True)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, batch_size=256 * 1024)
     producer.send(topic, b"warm").get(30)
     consumer.subscribe([topic])
     seen, started = 0, time.monotonic()
-    payload = b"x" * size
     for i in range(n):
-        producer.send(topic, key=str(i).encode(), value=payload)
+        key, value, headers = message(i)
+        producer.send(topic, key=key, value=value, headers=headers)
     producer.flush()
-    while seen < n + 1:
+    while seen < n + 1:  # the warm-up message too
         for records in consumer.poll(timeout_ms=500).values():
             seen += len(records)
+            if check is not None:
+                for record in records:
+                    if record.value != b"warm":
+                        check(record)
     elapsed = time.monotonic() - started
     producer.close()
     consumer.close()
     return elapsed
+
+
+def reference(bootstrap: str, n: int, size: int) -> float:
+    """kafka-python alone: produce n messages of `size` bytes and consume them all; seconds."""
+    payload = b"x" * size
+    return _round_trip(bootstrap, "raw", n, lambda i: (str(i).encode(), payload, []))
 
 
 def signed_reference(bootstrap: str, n: int, runtime: Runtime) -> float:
@@ -107,42 +121,26 @@ def signed_reference(bootstrap: str, n: int, runtime: Runtime) -> float:
     no relay, no faust, one process. Seconds."""
     from datetime import UTC, datetime
 
-    from kafka import KafkaConsumer, KafkaProducer
-
     from p3ke_platform.audit_client import access_event
     from p3ke_schemas import CloudEvent, authcontext, from_kafka, to_kafka
     from p3ke_schemas.signing import verify_headers
 
     signer = runtime.context.event_signer
     keys = {signer.kid: signer.public_key()}
-    topic = f"bench-signed-{uuid.uuid4().hex[:6]}"
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest",
-                             enable_auto_commit=True)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, batch_size=256 * 1024)
-    producer.send(topic, b"warm").get(30)
-    consumer.subscribe([topic])
-    seen, started = 0, time.monotonic()
-    for i in range(n):
+
+    def message(i: int) -> tuple[bytes, bytes, list[Any]]:
         payload = access_event(service="ingest", actor=ACTOR, action="read", resource_type="bench",
                                resource_id=f"ref-{i}", outcome="allowed", at=datetime.now(UTC),
                                subject_hash_key=runtime.settings.subject_hash_key)
         authtype, authid = authcontext(payload, "ingest")
-        key, value, headers = to_kafka(CloudEvent.of(payload, source="urn:p3ke:service:ingest", authtype=authtype,
-                                                     authid=authid), signer)
-        producer.send(topic, key=key, value=value, headers=headers)
-    producer.flush()
-    while seen < n:
-        for records in consumer.poll(timeout_ms=500).values():
-            for record in records:
-                if record.value == b"warm":
-                    continue
-                from_kafka(record.key, record.value, record.headers)
-                verify_headers(record.headers, record.value, keys.get)
-                seen += 1
-    elapsed = time.monotonic() - started
-    producer.close()
-    consumer.close()
-    return elapsed
+        return to_kafka(CloudEvent.of(payload, source="urn:p3ke:service:ingest", authtype=authtype, authid=authid),
+                        signer)
+
+    def check(record: Any) -> None:
+        from_kafka(record.key, record.value, record.headers)
+        verify_headers(record.headers, record.value, keys.get)
+
+    return _round_trip(bootstrap, "signed", n, message, check)
 
 
 def main() -> None:
