@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +129,43 @@ def test_fields_that_do_not_exist() -> None:
 
 def test_region_prefixes() -> None:
     assert minimal_regions(["3201012001", "320101", "33"], REGIONS) == ("33", "320101")
+
+
+def _region_sql(codes: list[str], known: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """The region part of a selection's WHERE clause, with its parameters."""
+    selection = resolve(ExtractCriteria.model_validate({"region_codes": codes}), "padat_karya", RULES, known,
+                        default_reference=REF)
+    where = duckdb_selection.Filter(selection)
+    regions = where.sql[where.sql.index("((kode_kemendagri"):].split(" AND (CASE")[0]
+    return regions, {k: v for k, v in where.params.items() if f"${k}" in regions}
+
+
+def test_region_filter_is_a_prefix_range_the_scan_can_use(tmp_path: Path) -> None:
+    """A region code's range keeps exactly the codes that start with it (also after a 9, and across lengths), and
+    DuckDB pushes one province's range into the Parquet scan (the plan shows it among the scan's filters; written
+    as `left(code, 2) = $p` it stayed a separate filter over every row read)."""
+    import duckdb
+
+    assert duckdb_selection.prefix_end("32") == "33" and duckdb_selection.prefix_end("3209") == "320:"
+    codes = ["31", "3199999999", "32", "3201012001", "3209", "3209012001", "320901", "3210012001", "33", "3301"]
+    con = duckdb.connect()
+    file = tmp_path / "codes.parquet"
+    con.execute(f"COPY (SELECT unnest($c) AS kode_kemendagri) TO '{file}' (FORMAT parquet)", {"c": codes})
+    regions, params = _region_sql(["3209", "33"], REGIONS | {"3209"})
+    query = f"SELECT kode_kemendagri FROM read_parquet('{file}') WHERE {regions} ORDER BY 1"
+    got = [r[0] for r in con.execute(query, params).fetchall()]
+    assert got == sorted(c for c in codes if c.startswith(("3209", "33")))
+
+    regions, params = _region_sql(["32"], REGIONS)
+    [(_, plan)] = con.execute(f"EXPLAIN (FORMAT json) SELECT kode_kemendagri FROM read_parquet('{file}') "
+                              f"WHERE {regions}", params).fetchall()
+
+    def scans(node: dict[str, Any]) -> list[dict[str, Any]]:
+        own = [node] if node["name"] == "READ_PARQUET" else []
+        return own + [scan for child in node["children"] for scan in scans(child)]
+
+    [scan] = scans(json.loads(plan)[0])
+    assert "kode_kemendagri" in str(scan["extra_info"].get("Filters", "")), plan
 
 
 def test_subject_ref_in_sql_equals_the_audit_logs() -> None:

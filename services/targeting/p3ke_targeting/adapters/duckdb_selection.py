@@ -76,6 +76,16 @@ def as_text(column: str) -> str:
     return f"(CASE {text} WHEN 'true' THEN 'Ya' WHEN 'false' THEN 'Tidak' ELSE {text} END)"
 
 
+def prefix_end(prefix: str) -> str:
+    """The least text above every text that starts with `prefix` (its last character raised by one): a code under
+    a region is `prefix <= code < prefix_end(prefix)`. DuckDB turns that range, unlike `left(code, n) = prefix`
+    with a parameter, into a filter of the Parquet scan, which skips the rows of other regions before reading
+    their other columns (measured: 0.95 s -> 0.87 s for one province of 10^7 rows)."""
+    if not prefix:
+        raise ValueError("an empty region prefix")
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 class Filter:
     """The WHERE clause of a Selection, with its parameters."""
 
@@ -90,12 +100,9 @@ class Filter:
         if s.sex is not None:
             parts.append(f"jenis_kelamin = {self._one('sex', s.sex)}")
         if s.regions:
-            by_length: dict[int, list[str]] = {}
-            for code in s.regions:
-                by_length.setdefault(len(code), []).append(code)
-            ors = [f"left(kode_kemendagri, {n}) IN ({self._list(f'r{n}_', codes)})"
-                   for n, codes in sorted(by_length.items())]
-            parts.append("(" + " OR ".join(ors) + ")")
+            ranges = [f"(kode_kemendagri >= {self._one(f'r{i}', code)} AND kode_kemendagri < "
+                      f"{self._one(f'r{i}_end', prefix_end(code))})" for i, code in enumerate(sorted(s.regions))]
+            parts.append("(" + " OR ".join(ranges) + ")")
         for i, (column, values) in enumerate(sorted(s.include.items())):
             parts.append(f"{as_text(column)} IN ({self._list(f'in{i}_', values)})")
         for i, (column, values) in enumerate(sorted(s.exclude.items())):
