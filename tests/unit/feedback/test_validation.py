@@ -212,3 +212,51 @@ def test_a_real_export_is_explained_in_indonesian_and_english(client: TestClient
     detail = english.json()["detail"]
     assert detail.startswith("file angka.xlsx: the NIK column is stored as numbers") and "How to fix: " in detail
     assert "all 3 rows have errors" in detail and "kolom NIK" not in detail
+
+
+def test_blank_and_summary_rows_and_trimming_match_their_plain_definitions() -> None:
+    """The short cuts in the SQL (a row with a NIK is neither blank nor a summary; a value without a leading or
+    trailing space is not trimmed) give what the plain definitions give, row by row: blank = every field empty
+    after trimming spaces; summary = no run of six digits in the NIK and SUMMARY matching the joined values."""
+    import random
+    import re
+
+    import duckdb
+
+    from p3ke_feedback.adapters import matching
+    from p3ke_platform.reference.wilayah import load_regions
+
+    fields = ["nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
+              "nilai_manfaat"]
+    pieces = [None, "", " ", "  ", "\t", "x", " x", "x ", " x ", "Jumlah Data: 5", " total 3", "3201011507900001",
+              "320101", " 3201011507900001 ", "12345", "catatan: -", "a b"]
+    rng = random.Random(20)
+    rows = [[rng.choice(pieces) if rng.random() < 0.7 else None for _ in range(len(fields) + 1)] for _ in range(3000)]
+    rows += [[None] * (len(fields) + 1), ["   "] * (len(fields) + 1), ["Jumlah", *[None] * len(fields)]]
+    con = duckdb.connect()
+    table = pa.table({"sheet": pa.array([None] * len(rows), pa.string()), "xline": pa.array([None] * len(rows),
+                                                                                             pa.int64()),
+                      **{f: pa.array([r[i] for r in rows], pa.string()) for i, f in enumerate([*fields, "__extra"])}})
+    con.register("staged", table)
+    con.execute("CREATE TEMP TABLE raw AS SELECT * FROM staged")
+
+    def stripped(value: str | None) -> str | None:
+        return None if value is None or value.strip(" ") == "" else value.strip(" ")
+
+    def blank(row: list[str | None]) -> bool:
+        return all(stripped(v) is None for v in row)
+
+    def summary(row: list[str | None]) -> bool:
+        nik = row[0]
+        joined = " ".join(v for v in row[:len(fields)] if v is not None)
+        return not (nik is not None and re.search(r"[0-9]{6}", nik)) and re.search(matching.SUMMARY, joined) is not None
+
+    assert matching.skipped_rows(con) == (sum(map(blank, rows)), sum(map(summary, rows)))
+    got = [r[0] for r in con.execute(f"SELECT {matching._trimmed('nama')} FROM raw ORDER BY rowid").fetchall()]
+    assert got == [stripped(r[1]) for r in rows]
+
+    matching.register_vocabularies(con, load_regions())
+    matching.validate(con, program="padat_karya", signed_on=dt.date(2026, 3, 1), header_line=1)
+    kept = [r[0] - 1 for r in con.execute("SELECT row FROM v ORDER BY row").fetchall()]
+    assert kept == [i for i, r in enumerate(rows)
+                    if (not blank(r[:len(fields)]) and not summary(r)) or stripped(r[-1]) is not None]

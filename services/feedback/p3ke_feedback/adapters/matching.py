@@ -102,15 +102,29 @@ SUMMARY = r"(?i)^\s*(jumlah|total|sub ?total|grand ?total|rekap(itulasi)?|ketera
 ("Jumlah Data: 5000", in whichever column)."""
 
 
+def _summary_row(fields: Sequence[str]) -> str:
+    """SQL: the row is a summary row (`SUMMARY`); the expression is only looked at when the NIK column holds no
+    run of six digits (most rows do)."""
+    return (f"CASE WHEN coalesce(regexp_matches(nik, '[0-9]{{6}}'), false) THEN false "
+            f"ELSE coalesce(regexp_matches(concat_ws(' ', {', '.join(fields)}), $summary), false) END")
+
+
+def _trimmed(field: str) -> str:
+    """SQL: the field without surrounding spaces, NULL when empty. `trim` copies every value; most values have no
+    space to take off and are kept as they are (0.5 s less over 9 fields of 10^6 rows)."""
+    return (f"nullif(CASE WHEN starts_with({field}, ' ') OR ends_with({field}, ' ') THEN trim({field}) "
+            f"ELSE {field} END, '')")
+
+
 def skipped_rows(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(blank rows, summary rows) of `raw`: not data, left out by `validate` (not rejected)."""
     fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
               "nilai_manfaat")
-    blank = " AND ".join(f"nullif(trim({f}), '') IS NULL" for f in fields)
-    summary = (f"NOT coalesce(regexp_matches(nik, '[0-9]{{6}}'), false) "
-               f"AND regexp_matches(concat_ws(' ', {', '.join(fields)}), $summary)")
-    row = con.execute(f"""SELECT count(*) FILTER (WHERE {blank} AND coalesce(trim(__extra), '') = ''),
-        count(*) FILTER (WHERE {summary}) FROM raw""", {"summary": SUMMARY}).fetchone()
+    every_blank = " AND ".join(f"nullif(trim({f}), '') IS NULL" for f in fields)
+    # a row with a NIK is neither (most rows: the other fields are not looked at)
+    blank = f"CASE WHEN trim(nik) <> '' THEN false ELSE {every_blank} AND coalesce(trim(__extra), '') = '' END"
+    row = con.execute(f"""SELECT count(*) FILTER (WHERE {blank}), count(*) FILTER (WHERE {_summary_row(fields)})
+                          FROM raw""", {"summary": SUMMARY}).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -119,22 +133,22 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
     """From `raw` create `v`: the fields kept, `has_error`, and the row's findings (code and masked value).
     Blank rows and summary rows (`SUMMARY`, no NIK) are not data: left out (`skipped_rows` counts them).
 
-    One pass, materialising only what is kept: the checks' intermediate values live in the pipeline.
-    Columns with few distinct values (dates, status, program, benefit value) are parsed once per distinct
-    value and joined back; a well-formed NIK takes the fast path (one regular expression)."""
+    The trimmed rows that are data (`b`) are materialised once, as five parts of the query read them (left to
+    DuckDB, each part filtered and trimmed the rows again: 1.8 s instead of 1.0 s for 10^6 rows); the checks'
+    intermediate values live in the pipeline. Columns with few distinct values (dates, status, program, benefit
+    value) are parsed once per distinct value and joined back; a well-formed NIK takes the fast path (one regular
+    expression)."""
     fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
               "nilai_manfaat")
     line = f"{int(header_line)} + rowid + 1" if header_line is not None else "xline"
-    raw = ", ".join(f"nullif(trim({f}), '') AS {f}" for f in fields)
+    raw = ", ".join(f"{_trimmed(f)} AS {f}" for f in fields)
     chk_sql = f"""
         WITH t AS (SELECT rowid + 1 AS row, {line} AS line, sheet, {raw},
                           coalesce(trim(__extra), '') <> '' AS malformed FROM raw),
-        b AS (SELECT row, line, sheet, nik AS nik_raw, nama AS nama_raw, kode_wilayah AS kw_raw,
+        b AS MATERIALIZED (SELECT row, line, sheet, nik AS nik_raw, nama AS nama_raw, kode_wilayah AS kw_raw,
                      program AS program_raw, kegiatan, tanggal_mulai AS mulai_raw, tanggal_selesai AS selesai_raw,
                      status AS status_raw, nilai_manfaat AS nilai_raw, malformed
-              FROM t WHERE (coalesce({", ".join(fields)}) IS NOT NULL
-                            AND NOT (NOT coalesce(regexp_matches(nik, '[0-9]{{6}}'), false)
-                                     AND regexp_matches(concat_ws(' ', {", ".join(fields)}), $summary)))
+              FROM t WHERE (coalesce({", ".join(fields)}) IS NOT NULL AND NOT {_summary_row(fields)})
                            OR malformed),
         dates AS (SELECT d, CASE WHEN year(v) BETWEEN 2000 AND 2100 THEN v END AS v FROM (
                       SELECT d, coalesce(TRY_CAST(d AS DATE), try_strptime(d, $formats)::DATE,
