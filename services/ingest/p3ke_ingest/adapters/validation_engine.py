@@ -37,6 +37,7 @@ from p3ke_ingest.adapters.sources import Source
 from p3ke_ingest.domain.findings import BY_CODE, mask_value
 from p3ke_ingest.domain.nik import APOSTROPHES, SCIENTIFIC, SEPARATED, WS
 from p3ke_platform.i18n import Lang
+from p3ke_platform.parquet_stream import write_query
 from p3ke_platform.tabular.errors import explain
 from p3ke_platform.tabular.sources import DELIMITER_NAMES
 
@@ -356,7 +357,9 @@ class Engine:
         del keep_extra
         target = self.work / f"{src.label}-stage.parquet"
         self._assert_streaming(sql)
-        self.con.execute(f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 122880)")
+        # smaller batches than the snapshot's row groups: the staged rows are wide (every raw value) and three batches
+        # are in memory at once beside DuckDB's own limit
+        write_query(self.con, sql, target, compression="lz4", row_group_size=65_536, depth=1)
         return target
 
     def _assert_streaming(self, sql: str) -> None:
@@ -605,8 +608,7 @@ class Engine:
             ORDER BY CAST(kode_kemendagri AS BIGINT), file_row_number"""
         # an integer key sorts faster than text, and gives the same order (every kept code is 10 digits);
         # zstd level 1 compresses about as well as the default level, faster
-        self.con.execute(f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd, "
-                         f"COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)")
+        write_query(self.con, sql, target, compression="zstd", compression_level=1, depth=1)
 
     def counts(self, snapshot: Path, result: FileResult) -> None:
         rel = f"read_parquet({lit(str(snapshot))})"

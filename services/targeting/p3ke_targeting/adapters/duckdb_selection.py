@@ -14,18 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from p3ke_platform.duckdb_engine import hmac_keys
 from p3ke_targeting.domain.layout import KNOWN_FIELDS
 from p3ke_targeting.domain.selection import Selection
-
-
-def arrow_reader(con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = 65_536) -> pa.RecordBatchReader:
-    """A query's result as a stream of Arrow batches (the method's name differs across DuckDB versions)."""
-    relation = con.sql(sql)
-    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
-    return method(batch_rows)
 
 
 def q(name: str) -> str:

@@ -15,8 +15,9 @@ import duckdb
 import pyarrow.parquet as pq
 
 from p3ke_platform.duckdb_engine import sql_path
+from p3ke_platform.parquet_stream import write_query
 from p3ke_platform.shared_files import publish_file, sha256_file, temp_for
-from p3ke_targeting.adapters.duckdb_selection import arrow_reader, order_by, q
+from p3ke_targeting.adapters.duckdb_selection import order_by, q
 from p3ke_targeting.domain.selection import Selection
 
 PROVENANCE_PREFIX = "p3ke."
@@ -31,12 +32,8 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
     """
     temp = temp_for(final)
     try:
-        reader = arrow_reader(con, f"SELECT {', '.join(q(f) for f in fields)} FROM sel ORDER BY {order_by(selection)}")
-        metadata = {f"{PROVENANCE_PREFIX}{k}".encode(): v.encode() for k, v in provenance.items()}
-        schema = reader.schema.with_metadata(metadata)
-        with pq.ParquetWriter(temp, schema, compression="zstd") as writer:
-            for batch in reader:
-                writer.write_batch(batch)
+        write_query(con, f"SELECT {', '.join(q(f) for f in fields)} FROM sel ORDER BY {order_by(selection)}", temp,
+                    metadata={f"{PROVENANCE_PREFIX}{k}": v for k, v in provenance.items()})
         digest = sha256_file(temp)
         publish_file(temp, final)
         return digest
