@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,9 @@ import pytest
 from p3ke_audit.service_layer.verification import record, verify_log
 from p3ke_platform.api import create_app
 from p3ke_platform.auth import DevIssuer
-from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.service import Runtime
 from tests.integration.audit.helpers import access, audit_runtime, deliver, nik
+from tests.threaded_server import ThreadedServer
 
 CHROMIUM = os.environ.get("P3KE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,31 +38,11 @@ def _chromium_installed() -> None:
     assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"
 
 
-class Server:
+class Server(ThreadedServer):
     """The audit app under uvicorn in a background thread, on a free loopback port."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="audit-api", daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the audit API did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+    def __init__(self, runtime: Runtime, port: int | None = None) -> None:
+        super().__init__(create_app(runtime), port=port, name=f"{runtime.spec.name}-api")
 
 
 @pytest.fixture(scope="module")

@@ -52,23 +52,6 @@ AFTER_END = datetime(2025, 3, 2, 3, 0, tzinfo=UTC)  # the day after it ended
 AGREEMENT_ENDS = datetime(2025, 2, 28, 17, 0, tzinfo=UTC)  # 1 March 2025 00:00 WIB
 
 
-class Served(web_e2e.Server):
-    """A service's app under uvicorn on a port chosen beforehand (the audit and ingest settings name each other)."""
-
-    def __init__(self, runtime: Runtime, port: int) -> None:
-        import threading
-
-        import uvicorn
-
-        from p3ke_platform.api import create_app
-
-        self.port, self.url = port, f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"{runtime.spec.name}-api", daemon=True)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("retention-web")
@@ -93,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     assert agreement_end(ingest.context.policy.agreement) == AGREEMENT_ENDS
     issuer = DevIssuer(audit.settings)
     auditor = issuer.mint("dpo-1", "kemenkopmk", ["compliance-auditor"])
-    with Served(audit, audit_port) as audit_server, Served(ingest, ingest_port) as ingest_server:
+    with web_e2e.Server(audit, audit_port) as audit_server, web_e2e.Server(ingest, ingest_port) as ingest_server:
         r = httpx.post(f"{audit_server.url}/v1/incidents", headers={"Authorization": f"Bearer {auditor}"}, json={
             "title": "Sengketa isi unggahan data P3KE", "resources": [
                 {"resource_type": "dataset-upload", "resource_id": uploads[0]}]}, timeout=30)

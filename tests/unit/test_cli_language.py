@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import ast
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from p3ke_platform import console, i18n
@@ -23,6 +20,7 @@ from p3ke_platform.cli import main
 from p3ke_platform.devstack.ports import free_port
 from p3ke_platform.refusal import messages
 from p3ke_platform.settings import ConfigurationError
+from tests.threaded_server import ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,7 +118,7 @@ def test_an_unknown_language_stops_before_anything_runs(capsys: pytest.CaptureFi
 # -- the services' answers: Accept-Language on every call ------------------------------------------------------
 
 
-class _Service:
+class _Service(ThreadedServer):
     """A real HTTP server on a free port: the platform's error handlers, and a record of the headers it got."""
 
     def __init__(self) -> None:
@@ -136,23 +134,7 @@ class _Service:
             self.seen.append(dict(request.headers))
             raise LocalizedHTTPException(403, refuse)
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, name="cli-language-api", daemon=True)
-
-    def __enter__(self) -> _Service:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the test API did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+        super().__init__(app, name="cli-language-api", lifespan="off")
 
 
 @pytest.fixture(scope="module")
