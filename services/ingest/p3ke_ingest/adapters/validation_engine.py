@@ -1,7 +1,8 @@
 """The validation engine (DuckDB): read, check, de-duplicate, sort and write a snapshot, streaming.
 
 Three passes per file, each a single SQL statement that DuckDB runs in parallel within a memory limit
-(spilling to the job's directory when it needs more):
+(spilling to the job's directory when it needs more). The passes that write a file stream the statement's rows to
+a Parquet writer in another thread (``p3ke_platform.parquet_stream``), in the statement's order:
 
 1. *stage*: the file (CSV, Parquet, or XLSX already staged as Parquet) is read once and every row is
    normalised and checked on its own (NIK structure and consistency with birth date and sex, dates,
