@@ -344,6 +344,32 @@ def contract_rows(results: Iterable[Result]) -> list[ContractRow]:
     return sorted(out, key=lambda r: (ORDER.index(r.benchmark), r.size))
 
 
+@dataclass(frozen=True)
+class MatchingRow:
+    """Feedback's matching path alone (reading, validation, matching; not the batch's files and audit events)
+    against the hand-written join, which does only that."""
+
+    size: int
+    seconds: float
+    reference_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.reference_seconds
+
+
+def matching_rows(results: Iterable[Result]) -> list[MatchingRow]:
+    """Feedback's matching path per size, where the result has it."""
+    out = []
+    for result in results:
+        if result["benchmark"] != "feedback":
+            continue
+        ours, reference = _number(result, "match_seconds"), _number(result, "reference_seconds")
+        if ours and reference:
+            out.append(MatchingRow(KINDS["feedback"].size(result), ours, reference))
+    return sorted(out, key=lambda r: r.size)
+
+
 def machine(meminfo: Path = Path("/proc/meminfo"), now: datetime | None = None) -> str:
     """The machine the table was written on: architecture, CPUs, total memory, date (UTC)."""
     total = "?"
@@ -366,9 +392,10 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if value < 1 else f"{value:.2f}"
 
 
-def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None) -> str:
+def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None,
+             matching: list[MatchingRow] | None = None) -> str:
     """summary.md: the machine line, the table, what the ratio means; then, where measured, events and audit
-    against the bare client doing the contract's per-event work."""
+    against the bare client doing the contract's per-event work, and feedback's matching path alone."""
     lines = [f"**{header}**", "",
              "| tolok ukur [benchmark] | ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] "
              "| rasio [ratio] | memori puncak (MB) [peak memory, MB] |",
@@ -394,6 +421,16 @@ def markdown(table: list[Row], header: str, contract: list[ContractRow] | None =
             size = f"{c.size:,}".replace(",", " ")
             lines.append(f"| {c.benchmark} | {size} | {c.ours_per_s:.0f} | {c.reference_per_s:.0f} "
                          f"| {_figure(c.ratio)} |")
+        lines.append("")
+    if matching:
+        lines += ["Jalur pencocokan feedback saja (membaca, validasi, pencocokan; tanpa berkas batch dan peristiwa "
+                  "audit) [feedback's matching path alone (reading, validation, matching; without the batch's files "
+                  "and audit events)]:", "",
+                  "| ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] | rasio [ratio] |",
+                  "|---:|---:|---:|---:|"]
+        for m in matching:
+            size = f"{m.size:,}".replace(",", " ")
+            lines.append(f"| {size} | {_figure(m.seconds)} | {_figure(m.reference_seconds)} | {_figure(m.ratio)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -459,7 +496,8 @@ def main(argv: list[str], results: Path = RESULTS, docs: Path = DOCS, environ: M
     everything = [result for name in ORDER for result in load(name, results)]
     if everything:
         summary = results / "summary.md"
-        summary.write_text(markdown(rows(everything), machine(), contract_rows(everything)))
+        summary.write_text(markdown(rows(everything), machine(), contract_rows(everything),
+                                    matching_rows(everything)))
         print(f"[curves] {summary}")
         if args.publish:
             print(f"[curves] {publish(results, docs)}")

@@ -200,3 +200,15 @@ def test_events_and_audit_are_also_set_against_the_contract_reference() -> None:
     assert [(r.benchmark, r.size, r.ratio) for r in rows] == [("events", 20_000, 0.9), ("audit", 10_000, 0.5)]
     text = curves.markdown(curves.rows([events]), "header", rows)
     assert "| events | 20 000 | 1800 | 2000 | 0.9 |" in text and "| audit | 10 000 | 2500 | 5000 | 0.5 |" in text
+
+
+def test_feedback_also_shows_its_matching_path_alone() -> None:
+    """The aim is on the matching path (reading, validation, matching), which the hand-written join is the
+    reference for; the whole batch path (files, audit events) stays in the main table."""
+    feedback = {**result("feedback", 1_000_000), "match_seconds": 3.0, "reference_seconds": 2.0}
+    older = result("feedback", 100_000)  # without match_seconds: no row
+    rows = curves.matching_rows([feedback, older, result("ingest", 1_000_000)])
+    assert [(r.size, r.ratio) for r in rows] == [(1_000_000, 1.5)]
+    text = curves.markdown(curves.rows([feedback]), "header", None, rows)
+    assert "| 1 000 000 | 3.00 | 2.00 | 1.50 |" in text and "matching path alone" in text
+    assert "matching path" not in curves.markdown(curves.rows([feedback]), "header")
