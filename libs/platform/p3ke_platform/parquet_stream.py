@@ -7,8 +7,10 @@ a second thread encodes and writes them with pyarrow, which releases the GIL whi
 next batch is computed while the previous one is written, and the rows stay in the query's order.
 
 Every row group but the last holds `row_group_size` rows, whatever the sizes of the batches DuckDB hands over, so the
-same query over the same input writes the same file. Memory: about a row group being written, the batch being
-computed, and `depth` batches queued.
+same query over the same input writes the same file. Memory beside DuckDB's own limit: the row group being gathered
+and written, the batch being computed and `depth` batches queued, batches of `batch_rows` rows. Measured on the
+ingest job at 10^7 rows (DuckDB limited to 1 GB): peak RSS 1,686-1,778 MB with 122,880-row batches, 1,626 MB with
+65,536 (the default), 1,546 MB with 32,768, at 3-8 % more time.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _DONE = object()
 def write_query(con: duckdb.DuckDBPyConnection, sql: str, target: Path, *, compression: str = "zstd",
                 compression_level: int | None = None, row_group_size: int = 122_880,
                 params: Mapping[str, Any] | None = None, metadata: Mapping[str, str] | None = None,
-                depth: int = 2) -> int:
+                depth: int = 2, batch_rows: int = 65_536) -> int:
     """Write the rows of `sql` (in its order) to `target` as Parquet; return how many. An error in the query or in
     the writing stops both and is raised here (a query's error as pyarrow reports a failed stream: an OSError with
     DuckDB's message); `target` may then hold a partial file (the caller's to remove)."""
@@ -40,7 +42,7 @@ def write_query(con: duckdb.DuckDBPyConnection, sql: str, target: Path, *, compr
         finish()
     relation = con.sql(sql, params=dict(params) if params else None)
     stream = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader  # (its name before 1.4)
-    reader = stream(row_group_size)
+    reader = stream(min(batch_rows, row_group_size))
     schema = reader.schema
     if metadata:
         schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
