@@ -52,8 +52,8 @@ def write_query(con: duckdb.DuckDBPyConnection, sql: str, target: Path, *, compr
 
     def encode() -> None:
         try:
-            with pq.ParquetWriter(target, schema, compression=compression, compression_level=compression_level,
-                                  write_statistics=True) as writer:
+            with pq.ParquetWriter(target, schema, compression=compression,
+                                  compression_level=compression_level) as writer:
                 pending: list[pa.RecordBatch] = []
                 held = 0
                 while (batch := batches.get()) is not _DONE:

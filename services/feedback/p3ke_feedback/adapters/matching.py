@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from p3ke_feedback.adapters.files import FileProblem
 from p3ke_feedback.domain.cells import CELL_MEASURES
 from p3ke_feedback.domain.findings import BY_CODE
+from p3ke_feedback.domain.layout import COLUMNS
 from p3ke_feedback.domain.vocabulary import PROGRAM_ALIASES, STATUS_ALIASES, MatchClass, Status
 from p3ke_platform.duckdb_engine import hmac_keys, sql_path
 from p3ke_platform.reference.wilayah import Regions
@@ -102,11 +103,11 @@ SUMMARY = r"(?i)^\s*(jumlah|total|sub ?total|grand ?total|rekap(itulasi)?|ketera
 ("Jumlah Data: 5000", in whichever column)."""
 
 
-def _summary_row(fields: Sequence[str]) -> str:
-    """SQL: the row is a summary row (`SUMMARY`); the expression is only looked at when the NIK column holds no
-    run of six digits (most rows do)."""
+def _summary_row() -> str:
+    """SQL: the row of `raw` is a summary row (`SUMMARY`); the expression is only looked at when the NIK column
+    holds no run of six digits (most rows do)."""
     return (f"CASE WHEN coalesce(regexp_matches(nik, '[0-9]{{6}}'), false) THEN false "
-            f"ELSE coalesce(regexp_matches(concat_ws(' ', {', '.join(fields)}), $summary), false) END")
+            f"ELSE coalesce(regexp_matches(concat_ws(' ', {', '.join(COLUMNS)}), $summary), false) END")
 
 
 def _trimmed(field: str) -> str:
@@ -118,12 +119,10 @@ def _trimmed(field: str) -> str:
 
 def skipped_rows(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(blank rows, summary rows) of `raw`: not data, left out by `validate` (not rejected)."""
-    fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
-              "nilai_manfaat")
-    every_blank = " AND ".join(f"nullif(trim({f}), '') IS NULL" for f in fields)
+    every_blank = " AND ".join(f"nullif(trim({f}), '') IS NULL" for f in COLUMNS)
     # a row with a NIK is neither (most rows: the other fields are not looked at)
     blank = f"CASE WHEN trim(nik) <> '' THEN false ELSE {every_blank} AND coalesce(trim(__extra), '') = '' END"
-    row = con.execute(f"""SELECT count(*) FILTER (WHERE {blank}), count(*) FILTER (WHERE {_summary_row(fields)})
+    row = con.execute(f"""SELECT count(*) FILTER (WHERE {blank}), count(*) FILTER (WHERE {_summary_row()})
                           FROM raw""", {"summary": SUMMARY}).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
@@ -138,17 +137,15 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
     intermediate values live in the pipeline. Columns with few distinct values (dates, status, program, benefit
     value) are parsed once per distinct value and joined back; a well-formed NIK takes the fast path (one regular
     expression)."""
-    fields = ("nik", "nama", "kode_wilayah", "program", "kegiatan", "tanggal_mulai", "tanggal_selesai", "status",
-              "nilai_manfaat")
     line = f"{int(header_line)} + rowid + 1" if header_line is not None else "xline"
-    raw = ", ".join(f"{_trimmed(f)} AS {f}" for f in fields)
+    raw = ", ".join(f"{_trimmed(f)} AS {f}" for f in COLUMNS)
     chk_sql = f"""
         WITH t AS (SELECT rowid + 1 AS row, {line} AS line, sheet, {raw},
                           coalesce(trim(__extra), '') <> '' AS malformed FROM raw),
         b AS MATERIALIZED (SELECT row, line, sheet, nik AS nik_raw, nama AS nama_raw, kode_wilayah AS kw_raw,
                      program AS program_raw, kegiatan, tanggal_mulai AS mulai_raw, tanggal_selesai AS selesai_raw,
                      status AS status_raw, nilai_manfaat AS nilai_raw, malformed
-              FROM t WHERE (coalesce({", ".join(fields)}) IS NOT NULL AND NOT {_summary_row(fields)})
+              FROM t WHERE (coalesce({", ".join(COLUMNS)}) IS NOT NULL AND NOT {_summary_row()})
                            OR malformed),
         dates AS (SELECT d, CASE WHEN year(v) BETWEEN 2000 AND 2100 THEN v END AS v FROM (
                       SELECT d, coalesce(TRY_CAST(d AS DATE), try_strptime(d, $formats)::DATE,
