@@ -202,19 +202,21 @@ def validate(con: duckdb.DuckDBPyConnection, *, program: str, signed_on: date, h
         LEFT JOIN dates dm ON dm.d = e.mulai_raw
         LEFT JOIN dates ds ON ds.d = e.selesai_raw
         LEFT JOIN amounts am ON am.x = e.nilai_raw"""
-    errors = [cond for code, (cond, _) in ROW_CHECKS.items() if BY_CODE[code].severity == "error"]
-    has_error = " OR ".join(f"coalesce(({c}), false)" for c in errors)
-    anything = " OR ".join(f"coalesce(({cond}), false)" for cond, _ in ROW_CHECKS.values())
-    found = ", ".join(f"CASE WHEN coalesce(({cond}), false) THEN {{'code': '{code}', 'value': ({value})::VARCHAR}} END"
-                      for code, (cond, value) in ROW_CHECKS.items())
+    # each check is evaluated once, to a boolean column; whether the row has an error, and its findings, are read
+    # from those columns
+    flags = ", ".join(f"coalesce(({cond}), false) AS f_{code}" for code, (cond, _) in ROW_CHECKS.items())
+    has_error = " OR ".join(f"f_{code}" for code in ROW_CHECKS if BY_CODE[code].severity == "error")
+    anything = " OR ".join(f"f_{code}" for code in ROW_CHECKS)
+    found = ", ".join(f"CASE WHEN f_{code} THEN {{'code': '{code}', 'value': ({value})::VARCHAR}} END"
+                      for code, (_, value) in ROW_CHECKS.items())
     con.execute(f"""
-        CREATE TEMP TABLE v AS WITH chk AS ({chk_sql})
+        CREATE TEMP TABLE v AS WITH chk AS ({chk_sql}), flagged AS (SELECT *, {flags} FROM chk)
         SELECT row, line, sheet, CASE WHEN nik_error IS NULL THEN n16 END AS nik,
             ({has_error}) AS has_error,
             CASE WHEN kw_known THEN left(kw, 4) ELSE '' END AS row_region,
             status_code AS status, mulai, selesai, CAST(round(nilai) AS BIGINT) AS nilai,
             CASE WHEN {anything} THEN list_filter([{found}], lambda f: f IS NOT NULL) END AS findings
-        FROM chk""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS, "summary": SUMMARY})
+        FROM flagged""", {"program": program, "signed_on": signed_on, "formats": DATE_FORMATS, "summary": SUMMARY})
     con.execute("DROP TABLE raw")
 
 
