@@ -88,13 +88,11 @@ class Settings(BaseSettings):
                                                          "(false: in their own `jobs` process)")
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
-    worker_batch: int = Field(default=500, ge=1, le=10_000, description="events taken at once and applied in one "
-                              "transaction (with signature helpers, one of 128 or more in two, one per half)")
+    worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
     worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
     worker_verify_processes: int = Field(
         default=1, ge=0, le=32, description="helper processes that check a batch's event signatures beside the "
-        "worker (batches of 64 or more; from 128, the second half's while the first is applied; "
-        "0: the worker checks them alone)")
+        "worker (batches of 64 or more; 0: the worker checks them alone)")
     worker_session_timeout_s: float = Field(
         default=10.0, ge=6, le=300, description="a worker that stops heartbeating leaves its consumer group after "
         "this long, and its partitions move to the others (faust's default is 60 s)")

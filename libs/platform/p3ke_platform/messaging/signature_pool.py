@@ -4,9 +4,6 @@ An Ed25519 verification (with the JCS bytes it covers) is most of what a worker 
 GIL: threads do not help. A batch of at least `min_batch` messages is split: the worker checks its share itself
 while `processes` spawned helper processes check theirs, so the batch is checked in the time of its largest share.
 Smaller batches (a trickle of single events) are checked in the worker alone: no round trip added to their latency.
-A check can also be started without a local share (`start(..., local=False)`): the helpers work on it while the
-worker does something else (the worker applies the first half of a large batch meanwhile, see
-`messaging.worker.BatchProcessor`).
 
 The helpers know the public keys only (sent once, as JWKs, when they start); they return each message's verified
 `Signature` or its `SignatureError`, and the worker decides the rest (key validity, producer, principal, times).
@@ -80,18 +77,21 @@ class SignaturePool:
 
     async def check(self, messages: Sequence[Message]) -> list[Checked]:
         """The batch's signatures, in order (see the module's docstring for who checks what)."""
-        return await self.start(messages).result()
-
-    def start(self, messages: Sequence[Message], *, local: bool = True) -> Pending:
-        """Hand the helpers their shares of `messages` now; `result()` checks the worker's own share (none when
-        `local` is false and there are helpers) and collects theirs. A small batch is all the worker's."""
         if self.processes <= 0 or len(messages) < self.min_batch:
-            return Pending(self, list(messages), [], [])
-        shares = self.processes + (1 if local else 0)
+            return check_all(messages, self.keys.get)
+        shares = self.processes + 1
         size = -(-len(messages) // shares)
         parts = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
-        own = parts.pop(0) if local else []
-        return Pending(self, own, parts, self._submit(parts))
+        remote = self._submit(parts[1:])
+        out = check_all(parts[0], self.keys.get)
+        for part, future in zip(parts[1:], remote, strict=True):
+            try:
+                out += await future
+            except BrokenProcessPool as exc:
+                log.warning("a signature helper process ended; checking its share here", error=describe_error(exc))
+                self.close()
+                out += check_all(part, self.keys.get)
+        return out
 
     def _submit(self, parts: list[list[Message]]) -> list[asyncio.Future[list[Checked]]]:
         """The helpers' checks of `parts`, under way. A pool that already knows a helper died refuses new work: it
@@ -108,27 +108,3 @@ class SignaturePool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-class Pending:
-    """A batch's signature check under way: the worker's own share, and the helpers' shares with their answers."""
-
-    def __init__(self, pool: SignaturePool, own: list[Message], parts: list[list[Message]],
-                 remote: list[asyncio.Future[list[Checked]]]) -> None:
-        self.pool = pool
-        self.own = own
-        self.parts = parts
-        self.remote = remote
-
-    async def result(self) -> list[Checked]:
-        """Every message's verified signature or SignatureError, in order. A helper that died took its share's
-        answer with it: the pool is rebuilt and the share checked here."""
-        out = check_all(self.own, self.pool.keys.get)
-        for part, future in zip(self.parts, self.remote, strict=True):
-            try:
-                out += await future
-            except BrokenProcessPool as exc:
-                log.warning("a signature helper process ended; checking its share here", error=describe_error(exc))
-                self.pool.close()
-                out += check_all(part, self.pool.keys.get)
-        return out

@@ -81,27 +81,11 @@ class BatchProcessor:
         self.signatures = signatures  # checks a batch's signatures on several CPUs (else each in verify)
 
     async def process(self, events: Sequence[Any]) -> None:
-        """Check, parse and apply a batch. With signature helpers, a batch of twice their minimum or more goes in
-        two halves, each applied in its own transaction: the helpers check the second half's signatures while the
-        first half is applied (an Ed25519 check and the apply both need the worker's CPU; this way they overlap).
-        The batch is acknowledged once both are applied; a crash in between redelivers both halves, and the inbox
-        applies the first one's events only once."""
-        pool = self.signatures if self.origin is not None else None
-        if pool is None:
-            await self._process(events, [None] * len(events))
-            return
-        if len(events) < 2 * pool.min_batch:
-            await self._process(events, await pool.check(_messages(events)))
-            return
-        half = (len(events) + 1) // 2
-        first = pool.start(_messages(events[:half]))
-        second = pool.start(_messages(events[half:]), local=False)
-        await self._process(events[:half], await first.result())
-        await self._process(events[half:], await second.result())
-
-    async def _process(self, events: Sequence[Any], checked: Sequence[Any]) -> None:
         parsed: list[Delivered] = []
         refused: list[tuple[Delivered, str]] = []
+        checked: list[Any] = [None] * len(events)
+        if self.origin is not None and self.signatures is not None:
+            checked = await self.signatures.check([(ev.message.headers, ev.message.value or b"") for ev in events])
         for ev, signature in zip(events, checked, strict=True):
             msg = ev.message
             received = received_at(msg)
@@ -187,10 +171,6 @@ class BatchProcessor:
                 await asyncio.to_thread(self.inbox.answer, msg.topic, msg.partition, msg.offset, msg.value, reason)
             except Exception as exc:  # the dead letter is kept; a failed answer is logged, not retried forever
                 log.error("could not answer a dead-lettered message", topic=msg.topic, error=describe_error(exc))
-
-
-def _messages(events: Sequence[Any]) -> list[tuple[Any, bytes]]:
-    return [(ev.message.headers, ev.message.value or b"") for ev in events]
 
 
 def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,
