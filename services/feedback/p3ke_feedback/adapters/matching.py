@@ -335,14 +335,14 @@ def match(con: duckdb.DuckDBPyConnection, inputs: MatchInputs) -> None:
                         min(CAST(desil_kesejahteraan AS INTEGER)) AS desil
                  FROM read_parquet($snapshot) WHERE nik IN (SELECT nik FROM unplaced) GROUP BY nik),
         classed AS (
-            SELECT v.*, v.row <> r.first_row AS repeat, r.first_row, p.batch_id AS dup_batch,
+            SELECT v.*, v.row <> f.first_row AS repeat, f.first_row, p.batch_id AS dup_batch,
                 e.region AS e_region, e.desil AS e_desil, s.region AS s_region, s.desil AS s_desil,
-                coalesce(v.row <> r.first_row OR p.nik IS NOT NULL, false) AS dup,
+                coalesce(repeat OR p.nik IS NOT NULL, false) AS dup,
                 CASE WHEN v.nik IS NULL THEN 'invalid_nik'
                      WHEN e.nik IS NOT NULL THEN 'in_extract'
                      WHEN s.nik IS NOT NULL THEN 'in_p3ke_not_delivered'
                      ELSE 'not_in_p3ke' END AS base_class
-            FROM v LEFT JOIN keys r ON r.nik = v.nik LEFT JOIN prior p ON p.nik = v.nik
+            FROM v LEFT JOIN keys f ON f.nik = v.nik LEFT JOIN prior p ON p.nik = v.nik
                    LEFT JOIN ext e ON e.nik = v.nik LEFT JOIN snap s ON s.nik = v.nik)
         SELECT row, line, sheet, nik, has_error, repeat, first_row, dup_batch, base_class,
             CASE WHEN dup THEN 'duplicate' ELSE base_class END AS class,
