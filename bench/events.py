@@ -1,4 +1,4 @@
-"""Events: outbox insert -> relay -> Kafka -> faust worker -> inbox -> applied, against a raw client.
+"""Events: outbox insert -> relay -> Kafka -> worker -> inbox -> applied, against a raw client.
 
 Then each stage alone over BENCH_EVENTS more events (writer, relay, worker in turn, the others stopped), so the
 stage that sets the pace is named. Sizes: BENCH_EVENTS (throughput run, default 20000), BENCH_RATE and
@@ -118,7 +118,7 @@ def reference(bootstrap: str, n: int, size: int) -> float:
 def signed_reference(bootstrap: str, n: int, runtime: Runtime) -> float:
     """kafka-python with the work no deployment of the contract can skip: each message a data-access CloudEvent
     built and signed (JCS + Ed25519) when produced, parsed and its signature verified when consumed; no database,
-    no relay, no faust, one process. Seconds."""
+    no relay, no worker, one process. Seconds."""
     from datetime import UTC, datetime
 
     from p3ke_platform.audit_client import access_event

@@ -1,5 +1,6 @@
-"""An event written through one process's outbox is applied exactly once by a faust worker in another
-process, also when the relay dies between publishing and marking sent; poison goes to the DLQ."""
+"""An event written through one process's outbox is applied exactly once by a worker in another process, also when
+the relay dies between publishing and marking sent; poison goes to the DLQ. The worker runs its default engine
+(kafka-python) on SQLite and PostgreSQL, and faust's (P3KE_WORKER_ENGINE=faust) on SQLite."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ pytestmark = [pytest.mark.kafka]
 WRITER = Path(__file__).parent / "helpers" / "outbox_writer.py"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "sqlite-faust"])
 def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """The ingest outbox (writer side) and the audit worker (consumer side), each with its own DB;
     one worker per database kind serves every test of this module (each test uses its own ids)."""
     tmp_path = tmp_path_factory.mktemp(f"stack-{request.param}")
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         writer_url, audit_url = f"sqlite:///{tmp_path / 'ingest.db'}", f"sqlite:///{tmp_path / 'audit.db'}"
     else:
         from tests.conftest import new_postgres_database
@@ -42,7 +43,8 @@ def stack(request: pytest.FixtureRequest, kafka_bootstrap: str,
                 P3KE_CONSUMER_GROUP=f"test-{uuid.uuid4().hex[:8]}")
     writer_env = {**base, "P3KE_SERVICE": "ingest", "P3KE_DATABASE_URL": writer_url}
     audit_env = {**base, "P3KE_SERVICE": "audit", "P3KE_DATABASE_URL": audit_url,
-                 "P3KE_WORKER_PORT": str(free_port())}
+                 "P3KE_WORKER_PORT": str(free_port()),
+                 "P3KE_WORKER_ENGINE": "faust" if request.param.endswith("faust") else "kafka-python"}
     migrate("p3ke_ingest", writer_env)
     migrate("p3ke_audit", audit_env)
     log = (tmp_path / "audit-worker.log").open("wb")

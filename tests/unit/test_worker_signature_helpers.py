@@ -74,7 +74,7 @@ def _apply(tmp_path: Path, batch: list[Event], pool: SignaturePool | None) -> tu
 
     processor = BatchProcessor(runtime.inbox("p3ke-audit"), send, consumer="p3ke-audit",
                                origin=runtime.context.origin_check, signatures=pool)
-    asyncio.run(processor.process(batch))
+    asyncio.run(processor.process([event.message for event in batch]))
     with runtime.engine.connect() as conn:
         ids = list(conn.execute(select(entries.c.resource_id).where(entries.c.resource_type == "bench")
                                 .order_by(entries.c.leaf_index)).scalars())

@@ -1087,7 +1087,7 @@ def expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
             if svc in e.consumers:
                 acl |= {("topic", e.topic, "literal", op) for op in ("Read", "Describe")}
                 acl |= {("topic", e.dlq, "literal", op) for op in ("Write", "Describe")}
-        acl.add(("group", user, "prefix", "Read"))  # faust's app id and consumer group: p3ke-<service>
+        acl.add(("group", user, "prefix", "Read"))  # the worker's consumer group: p3ke-<service>
         out[user] = acl
     for user, access in PLATFORMS.items():
         acl = set()

@@ -2,7 +2,8 @@
 
 api     the HTTP API (with the outbox relay and the "jobs" loops unless P3KE_RELAY_IN_API / P3KE_JOBS_IN_API
         are false), plus the service's "api" loops; behind the proxies P3KE_FORWARDED_ALLOW_IPS names
-worker  the faust consumer applying events through the inbox, plus the service's "worker" loops
+worker  the consumer applying events through the inbox (kafka-python, or faust with P3KE_WORKER_ENGINE=faust), plus
+        the service's "worker" loops
 jobs    the service's "jobs" loops alone (when P3KE_JOBS_IN_API=false), e.g. a deployment scaled on its own
 relay   the outbox relay alone (when P3KE_RELAY_IN_API=false)
 migrate create or upgrade the service's database
@@ -65,17 +66,32 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def run_worker(runtime: Runtime) -> int:
-    from p3ke_platform.messaging.worker import build_faust_app
-    from p3ke_platform.worker_process import run_faust
-
     settings = runtime.settings
     app_id = settings.consumer_group or f"p3ke-{runtime.spec.name}"
-    app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics,
-                          inbox=runtime.inbox(app_id), web_port=_worker_port(settings),
-                          readiness=runtime.readiness, origin=runtime.context.origin_check)
+    inbox, origin = runtime.inbox(app_id), runtime.context.origin_check
     stop_loops = runtime.start_loops("worker")
     try:
-        return run_faust(app, settings)
+        if settings.worker_engine == "faust":
+            from p3ke_platform.messaging.faust_worker import build_faust_app, run_faust
+
+            app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics, inbox=inbox,
+                                  web_port=_worker_port(settings), readiness=runtime.readiness, origin=origin)
+            return run_faust(app, settings)
+        from p3ke_platform.health_server import serve_health
+        from p3ke_platform.messaging.kafka_worker import KafkaWorker, run_kafka_worker
+        from p3ke_platform.messaging.signature_pool import signature_pool
+        from p3ke_platform.messaging.worker import BatchProcessor
+
+        def processor(send_dead_letter: Any) -> BatchProcessor:
+            return BatchProcessor(inbox, send_dead_letter, consumer=app_id, origin=origin,
+                                  signatures=signature_pool(settings, origin))
+
+        stop_health = serve_health(settings.api_host, _worker_port(settings), runtime.readiness)
+        try:
+            return run_kafka_worker(KafkaWorker(app_id=app_id, settings=settings, topics=runtime.spec.topics,
+                                                processor=processor))
+        finally:
+            stop_health()
     finally:
         stop_loops(30.0)
 

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     consumer_group: str = Field(default="", description="Kafka consumer group; default p3ke-<service>")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=0, ge=0, le=65535, description="0 = the service's default port")
-    worker_port: int = Field(default=0, ge=0, le=65535, description="faust web (health) port; 0 = free")
+    worker_port: int = Field(default=0, ge=0, le=65535, description="the worker's /healthz and /readyz port; 0 = free")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # authentication: tokens from the ministries' identity provider (OIDC), or the local dev issuer
@@ -88,14 +88,18 @@ class Settings(BaseSettings):
                                                          "(false: in their own `jobs` process)")
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
+    worker_engine: Literal["kafka-python", "faust"] = Field(
+        default="kafka-python", description="the client the worker reads its batches with: `kafka-python` (a batch "
+        "poll loop) or `faust` (faust's agents); both apply a batch through the same inbox and commit after it")
     worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
     worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
     worker_verify_processes: int = Field(
         default=1, ge=0, le=32, description="helper processes that check a batch's event signatures beside the "
         "worker (batches of 64 or more; 0: the worker checks them alone)")
     worker_session_timeout_s: float = Field(
-        default=10.0, ge=6, le=300, description="a worker that stops heartbeating leaves its consumer group after "
-        "this long, and its partitions move to the others (faust's default is 60 s)")
+        default=10.0, ge=3, le=300, description="a worker that stops heartbeating leaves its consumer group after "
+        "this long, and its partitions move to the others (the broker must allow it: group.min.session.timeout.ms, "
+        "6 s by default)")
     # operational endpoints (p3ke_platform.ops_endpoints): who may read the API description and the metrics
     api_docs: ExposureMode | None = Field(
         default=None, description="`/docs` (Swagger UI), `/redoc` and `/openapi.json`: `public`, `authenticated` "

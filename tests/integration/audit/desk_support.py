@@ -60,7 +60,7 @@ def deliver_forged(runtime: Runtime, handover_id: str, offset: int) -> list[Any]
 
     processor = BatchProcessor(runtime.inbox("p3ke-audit"), send, consumer="p3ke-audit",
                                origin=runtime.context.origin_check)
-    asyncio.run(processor.process([SimpleNamespace(message=message)]))
+    asyncio.run(processor.process([message]))
     relay_own_records(runtime)  # the refusal, recorded through the outbox, lands in the log
     return letters
 

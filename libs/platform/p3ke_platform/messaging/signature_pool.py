@@ -108,3 +108,10 @@ class SignaturePool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def signature_pool(settings: Any, origin: Any) -> SignaturePool | None:
+    """The worker's helpers for checking signatures (P3KE_WORKER_VERIFY_PROCESSES), when it checks origins at all."""
+    if origin is None or not settings.worker_verify_processes:
+        return None
+    return SignaturePool(origin.ring.public_keys(), settings.worker_verify_processes)

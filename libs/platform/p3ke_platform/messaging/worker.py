@@ -1,5 +1,7 @@
-"""The faust worker: consume the service's topics in batches, parse each CloudEvent, apply the batch
-through the inbox, dead-letter what cannot be parsed or applied, and only then ack (commit offsets)."""
+"""What a worker does with a batch of Kafka messages, whichever client read them: check each message's signature
+and origin, parse its CloudEvent, apply the batch through the inbox, and dead-letter what cannot be parsed or
+applied. The engine that reads the batches (kafka_worker: kafka-python, the default; faust_worker: faust) commits
+their offsets only after `process` returns."""
 
 from __future__ import annotations
 
@@ -13,37 +15,11 @@ from p3ke_platform.messaging.dlq import dlq_for, dlq_headers
 from p3ke_platform.messaging.inbox import Delivered, Inbox
 from p3ke_platform.messaging.origin import REFUSED, OriginCheck, OriginRefused
 from p3ke_platform.messaging.signature_pool import SignaturePool
-from p3ke_platform.settings import Settings
 from p3ke_schemas import EnvelopeError, from_kafka
 
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
-
-
-def faust_broker_options(settings: Settings) -> dict[str, Any]:
-    """Connection options in faust's names, from the same settings the kafka-python clients use."""
-    scheme = {"PLAINTEXT": "kafka", "SSL": "ssl", "SASL_SSL": "kafka", "SASL_PLAINTEXT": "kafka"}
-    broker = ";".join(f"{scheme[settings.kafka_security_protocol]}://{h}"
-                      for h in settings.kafka_bootstrap.split(","))
-    options: dict[str, Any] = {"broker": broker}
-    if settings.kafka_sasl_mechanism:
-        import faust
-
-        options["broker_credentials"] = faust.SASLCredentials(
-            username=settings.kafka_username or "", password=settings.kafka_password or "",
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=_ssl_context(settings) if settings.kafka_security_protocol == "SASL_SSL" else None)
-    elif settings.kafka_security_protocol == "SSL":
-        options["broker_credentials"] = _ssl_context(settings)
-    return options
-
-
-def _ssl_context(settings: Settings) -> Any:
-    import ssl
-
-    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    return ssl.create_default_context(cafile=cafile)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -66,7 +42,10 @@ def received_at(msg: Any) -> datetime:
 
 
 class BatchProcessor:
-    """Turns a batch of faust events into inbox applications and dead letters.
+    """Turns a batch of Kafka messages into inbox applications and dead letters.
+
+    A message is any object with the transport's fields: topic, partition, offset, key, value, headers, timestamp
+    and timestamp_type (kafka-python's ConsumerRecord, faust's Message).
 
     With an origin check, an event whose signature, key, producer, principal or claimed time is not proven is
     dead-lettered with the reason and recorded in the audit log as a refusal, and never reaches a handler.
@@ -80,14 +59,13 @@ class BatchProcessor:
         self.origin = origin
         self.signatures = signatures  # checks a batch's signatures on several CPUs (else each in verify)
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, messages: Sequence[Any]) -> None:
         parsed: list[Delivered] = []
         refused: list[tuple[Delivered, str]] = []
-        checked: list[Any] = [None] * len(events)
+        checked: list[Any] = [None] * len(messages)
         if self.origin is not None and self.signatures is not None:
-            checked = await self.signatures.check([(ev.message.headers, ev.message.value or b"") for ev in events])
-        for ev, signature in zip(events, checked, strict=True):
-            msg = ev.message
+            checked = await self.signatures.check([(msg.headers, msg.value or b"") for msg in messages])
+        for msg, signature in zip(messages, checked, strict=True):
             received = received_at(msg)
             try:
                 ce = from_kafka(msg.key, msg.value, msg.headers)
@@ -171,66 +149,3 @@ class BatchProcessor:
                 await asyncio.to_thread(self.inbox.answer, msg.topic, msg.partition, msg.offset, msg.value, reason)
             except Exception as exc:  # the dead letter is kept; a failed answer is logged, not retried forever
                 log.error("could not answer a dead-lettered message", topic=msg.topic, error=describe_error(exc))
-
-
-def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], inbox: Inbox,
-                    web_port: int, readiness: Any = None, origin: OriginCheck | None = None) -> Any:
-    """A faust app with one agent per subscribed topic. Nothing connects until the worker starts."""
-    import faust
-
-    datadir = settings.data_dir / "faust"
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        app_id,
-        **faust_broker_options(settings),
-        store="memory://",
-        datadir=str(datadir),  # not `<app id>-data` in the working directory
-        key_serializer="raw",
-        value_serializer="raw",
-        topic_replication_factor=1 if settings.env != "production" else 3,
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_every=settings.worker_batch,
-        broker_commit_interval=1.0,
-        broker_session_timeout=settings.worker_session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
-        broker_request_timeout=max(30.0, settings.worker_session_timeout_s * 3),
-        producer_acks=-1,
-        web_enabled=True,
-        web_bind=settings.api_host,
-        web_port=web_port,
-        autodiscover=False,
-    )
-
-    async def send_dead_letter(topic: str, key: bytes | None, value: bytes | None,
-                               headers: list[tuple[str, bytes]]) -> None:
-        await app.producer.send_and_wait(topic, key, value, partition=None, timestamp=None,
-                                         headers=headers)
-
-    signatures = None
-    if origin is not None and settings.worker_verify_processes:
-        signatures = SignaturePool(origin.ring.public_keys(), settings.worker_verify_processes)
-    processor = BatchProcessor(inbox, send_dead_letter, consumer=app_id, origin=origin, signatures=signatures)
-    for name in topics:
-        channel = app.topic(name, key_serializer="raw", value_serializer="raw")
-
-        async def agent(stream: Any) -> None:
-            async for events in stream.take_events(settings.worker_batch, within=settings.worker_batch_ms / 1000):
-                await processor.process(events)
-
-        agent.__name__ = f"consume_{name.replace('.', '_').replace('-', '_')}"
-        app.agent(channel, name=f"{app_id}.{name}")(agent)
-
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        problems = await asyncio.to_thread(readiness) if readiness else []
-        status = 503 if problems else 200
-        return web.json({"status": "ready" if not problems else "not ready", "problems": problems},
-                        status=status)
-
-    return app

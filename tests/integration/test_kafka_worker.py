@@ -1,0 +1,151 @@
+"""The kafka-python engine of the worker on a real broker: a batch's offsets are committed only after the batch was
+processed (a worker that fails mid-batch has it delivered again), a stop lets the batch under way finish and be
+committed, dead letters reach their topic, and the health endpoints answer while the worker runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.structs import TopicPartition
+
+from p3ke_platform.devstack.ports import free_port
+from p3ke_platform.health_server import serve_health
+from p3ke_platform.messaging.kafka_worker import KafkaWorker
+from p3ke_platform.settings import load_settings
+
+pytestmark = [pytest.mark.kafka]
+
+
+class Recorder:
+    """Stands in for the BatchProcessor (tested on its own elsewhere): records each batch, and can fail or stop."""
+
+    signatures = None
+
+    def __init__(self, send_dead_letter: Any, fail_first: bool = False) -> None:
+        self.send_dead_letter = send_dead_letter
+        self.fail_first = fail_first
+        self.batches: list[list[int]] = []
+        self.on_batch: Any = None
+
+    async def process(self, messages: Sequence[Any]) -> None:
+        self.batches.append([m.offset for m in messages])
+        if self.on_batch is not None:
+            await self.on_batch(messages)
+        if self.fail_first:
+            self.fail_first = False
+            raise RuntimeError("the batch failed half-way")
+
+
+def _topic(bootstrap: str) -> str:
+    name = f"test-worker-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in range(12):
+        producer.send(name, key=b"k", value=json.dumps({"i": i}).encode())
+    producer.flush()
+    producer.close()
+    return name
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return reader.committed(TopicPartition(topic, 0))
+    finally:
+        reader.close(autocommit=False)
+
+
+def _worker(bootstrap: str, tmp_path: Path, topic: str, group: str, **recorder: Any) -> tuple[KafkaWorker, Recorder]:
+    settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=bootstrap, worker_batch=5,
+                             worker_verify_processes=0)
+    made: list[Recorder] = []
+
+    def processor(send: Any) -> Any:
+        made.append(Recorder(send, **recorder))
+        return made[0]
+
+    worker = KafkaWorker(app_id=group, settings=settings, topics=[topic], processor=processor)
+    return worker, made[0]
+
+
+def test_a_batch_that_fails_is_not_committed_and_comes_again(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
+    worker, first = _worker(kafka_bootstrap, tmp_path, topic, group, fail_first=True)
+    with pytest.raises(RuntimeError, match="half-way"):
+        asyncio.run(worker.run())
+    assert first.batches[0][0] == 0 and len(first.batches) == 1
+    assert _committed(kafka_bootstrap, group, topic) is None  # nothing committed: the failed batch was not done
+
+    again, second = _worker(kafka_bootstrap, tmp_path, topic, group)
+
+    async def stop_when_all_seen(messages: Sequence[Any]) -> None:
+        if messages[-1].offset == 11:
+            again.stop()
+
+    second.on_batch = stop_when_all_seen
+    asyncio.run(again.run())
+    seen = [o for batch in second.batches for o in batch]
+    assert seen == list(range(12))  # the failed batch delivered again, then the rest, in order
+    assert all(len(batch) <= 5 for batch in second.batches)  # P3KE_WORKER_BATCH
+    assert _committed(kafka_bootstrap, group, topic) == 12
+
+
+def test_a_stop_lets_the_batch_under_way_finish_and_be_committed(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
+    worker, recorder = _worker(kafka_bootstrap, tmp_path, topic, group)
+
+    async def stop_during_the_first(messages: Sequence[Any]) -> None:
+        worker.stop()
+        await asyncio.sleep(0.2)  # still processing when the stop arrives
+        await recorder.send_dead_letter(f"{topic}.dlq", b"k", messages[0].value, [("reason", b"test")])
+
+    recorder.on_batch = stop_during_the_first
+    asyncio.run(worker.run())
+    assert len(recorder.batches) == 1
+    assert _committed(kafka_bootstrap, group, topic) == len(recorder.batches[0])
+    letters = KafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                            consumer_timeout_ms=10_000)
+    try:
+        letter = next(iter(letters))
+    finally:
+        letters.close()
+    assert json.loads(letter.value) == {"i": 0} and letter.headers == [("reason", b"test")]
+
+
+def test_health_endpoints_answer_beside_a_busy_worker() -> None:
+    problems: list[str] = ["database: unreachable"]
+    port = free_port()
+    stop = serve_health("127.0.0.1", port, lambda: list(problems))
+    busy = threading.Event()
+    try:
+        threading.Thread(target=lambda: busy.wait(5), daemon=True).start()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200 and json.load(answer) == {"status": "ok"}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert refused.value.code == 503
+        assert json.load(refused.value) == {"status": "not ready", "problems": ["database: unreachable"]}
+        problems.clear()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            assert answer.status == 200 and json.load(answer)["status"] == "ready"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert missing.value.code == 404
+    finally:
+        busy.set()
+        stop()
