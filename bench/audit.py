@@ -26,6 +26,8 @@
    canonical bytes in this process (the CPU's state); with `verify_loadavg` (1, 5, 15 min) at the start, since
    other work on the machine takes the same 2 CPUs.
 
+BENCH_WORKER_ENGINE (default kafka-python) sets the worker's engine, P3KE_WORKER_ENGINE (`faust` to compare).
+
 Every event is signed with its service's development key (the worker verifies it before the handler).
 
 Aims (issue 7): >= 5,000 entries/s appended on 2 cores; at 10^7 entries p95 <= 50 ms for an inclusion
@@ -70,6 +72,7 @@ from p3ke_platform.settings import load_settings
 from p3ke_schemas import Actor, CloudEvent, ProgramCode, sign_event, verify_event
 
 TOPIC = "p3ke.data-access.v1"
+ENGINE = os.environ.get("BENCH_WORKER_ENGINE", "kafka-python")  # the worker's client (P3KE_WORKER_ENGINE)
 SUBJECT_KEY = "bench-audit-subject-hash-key-0123456789"
 SERVICES = ["ingest", "targeting", "delivery", "feedback"]
 ACTORS = [Actor(org="kemnaker", subject=f"officer-{i}", roles=["program-officer"]) for i in range(20)] + [
@@ -390,7 +393,8 @@ def main() -> None:
         produced, value_bytes = produce(broker.bootstrap, events(extra, n, pool, per_event, seed=1))
         figures.update(produce_seconds=round(time.monotonic() - t, 3), message_bytes=round(value_bytes / produced))
         print("[audit] audit worker draining the topic", flush=True)
-        worker_env = {**env, "P3KE_WORKER_PORT": str(free_port())}
+        worker_env = {**env, "P3KE_WORKER_PORT": str(free_port()), "P3KE_WORKER_ENGINE": ENGINE}
+        figures["worker_engine"] = ENGINE
         pg_before = cpu_seconds(postgres_pids(cluster.data_dir / "pgdata"))
         launched = time.monotonic()
         worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], worker_env,

@@ -164,7 +164,10 @@ def test_killing_the_process_mid_job_leaves_no_version_and_the_job_resumes(tmp_p
             assert db.execute(EVENTS).fetchone() == (0,)
             assert db.execute("SELECT status FROM ingest_submissions").fetchall() == [("running",)]
         snapshots = Path(api.env["P3KE_DATA_DIR"]) / "ingest" / "snapshots"
-        assert not list(snapshots.glob("*.parquet"))
+        # a kill that lands after the snapshot was stored and before the publication leaves that snapshot behind,
+        # referred to by nothing (no version above); it is content-addressed, so the resumed job reuses it
+        orphans = set(snapshots.glob("*.parquet"))
+        assert len(orphans) <= 1, orphans
         api.start()  # after the lease, the new process takes the job over and runs it from the start
         with api.client() as client:
             done = _wait_for(client, sid, {"published", "failed", "refused"})
@@ -172,7 +175,8 @@ def test_killing_the_process_mid_job_leaves_no_version_and_the_job_resumes(tmp_p
         with sqlite3.connect(api.database) as db:
             assert db.execute("SELECT count(*) FROM dataset_versions").fetchone() == (1,)
             assert db.execute(EVENTS).fetchone() == (1,)
-        assert len(list(snapshots.glob("*.parquet"))) == 1
+        [published] = snapshots.glob("*.parquet")  # one snapshot: an orphan of the killed run was reused
+        assert orphans <= {published}, (orphans, published)
         assert not list((Path(api.env["P3KE_DATA_DIR"]) / "ingest" / "work").iterdir())
     finally:
         api.stop()
