@@ -9,8 +9,9 @@ commit covers it, or the batch is delivered again to whoever owns its partitions
 
 Why not faust's agents (still available: P3KE_WORKER_ENGINE=faust): faust hands a worker one event at a time
 (its fetcher thread, the conductor, the stream, an ack per event) before batching them again. Measured with the
-audit benchmark at 3·10^4 entries (`BENCH_AUDIT_ENTRIES=30000 python -m bench audit`, interleaved runs), this loop
-appends 3,471-3,549 entries/s with 7.1 s of worker CPU against faust's 2,613-2,632/s with 11.1-11.2 s.
+audit benchmark at 3·10^4 entries (`BENCH_WORKER_ENGINE=faust|kafka-python BENCH_AUDIT_ENTRIES=30000 python -m
+bench audit`, interleaved runs), this loop appends 3,385-3,549 entries/s with 6.9-7.1 s of worker CPU against
+faust's 2,523-2,637/s with 10.9-11.8 s.
 
 All the consumer's calls run on one thread of their own (kafka-python's consumer is not thread-safe); the
 BatchProcessor runs on the event loop and applies batches in a worker thread. SIGTERM or SIGINT lets the batch
