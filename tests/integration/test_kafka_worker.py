@@ -30,13 +30,14 @@ pytestmark = [pytest.mark.kafka]
 class Recorder:
     """Stands in for the BatchProcessor (tested on its own elsewhere): records each batch, and can fail or stop."""
 
-    signatures = None
-
     def __init__(self, send_dead_letter: Any, fail_first: bool = False) -> None:
         self.send_dead_letter = send_dead_letter
         self.fail_first = fail_first
         self.batches: list[list[int]] = []
         self.on_batch: Any = None
+
+    def close(self) -> None:
+        pass
 
     async def process(self, messages: Sequence[Any]) -> None:
         self.batches.append([m.offset for m in messages])

@@ -13,6 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 Readiness = Callable[[], list[str]]
 
 
+def readiness_answer(problems: list[str]) -> tuple[int, dict[str, object]]:
+    """`/readyz`'s status and body for these problems (none: ready), whichever server answers it."""
+    return (503 if problems else 200), {"status": "not ready" if problems else "ready", "problems": problems}
+
+
 def serve_health(host: str, port: int, readiness: Readiness | None = None) -> Callable[[], None]:
     """Start answering on host:port; returns the function that stops it."""
 
@@ -21,9 +26,7 @@ def serve_health(host: str, port: int, readiness: Readiness | None = None) -> Ca
             if self.path == "/healthz":
                 self._answer(200, {"status": "ok"})
             elif self.path == "/readyz":
-                problems = readiness() if readiness else []
-                self._answer(503 if problems else 200,
-                             {"status": "not ready" if problems else "ready", "problems": problems})
+                self._answer(*readiness_answer(readiness() if readiness else []))
             else:
                 self._answer(404, {"detail": "tidak ditemukan: /healthz atau /readyz [not found: /healthz or /readyz]"})
 

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from p3ke_platform.health_server import readiness_answer
 from p3ke_platform.logging import configure_logging
 from p3ke_platform.messaging.inbox import Inbox
 from p3ke_platform.messaging.origin import OriginCheck
@@ -95,10 +96,8 @@ def build_faust_app(*, app_id: str, settings: Settings, topics: Sequence[str], i
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        problems = await asyncio.to_thread(readiness) if readiness else []
-        status = 503 if problems else 200
-        return web.json({"status": "ready" if not problems else "not ready", "problems": problems},
-                        status=status)
+        status, body = readiness_answer(await asyncio.to_thread(readiness) if readiness else [])
+        return web.json(body, status=status)
 
     return app
 

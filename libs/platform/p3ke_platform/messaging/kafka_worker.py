@@ -134,8 +134,7 @@ class KafkaWorker:
         finally:
             await self._on_consumer(self._close)
             self._thread.shutdown(wait=False)
-            if self.processor.signatures is not None:
-                self.processor.signatures.close()
+            self.processor.close()
             log.info("worker stopped", group=self.app_id)
 
 

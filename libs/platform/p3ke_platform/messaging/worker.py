@@ -92,6 +92,11 @@ class BatchProcessor:
         for item, reason in rejected:
             await self._dead_letter(item.message, reason, answer=True)
 
+    def close(self) -> None:
+        """Stop the signature helpers (a worker's processes end with it anyway; this ends them now)."""
+        if self.signatures is not None:
+            self.signatures.close()
+
     async def _apply(self, items: list[Delivered]) -> list[tuple[Delivered, str]]:
         delay = 0.2
         attempt = 0
