@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,43 @@ def _latencies_ms(engine: object, tag: str) -> list[float]:
     return sorted((r.recorded_at - r.occurred_at).total_seconds() * 1000 for r in rows)
 
 
+def _latency_split(engine: object, bootstrap: str, tag: str) -> dict[str, float]:
+    """Where the paced run's delay goes: each record's CreateTime (stamped by the relay's `send()`) splits it into
+    writer -> relay (the event recorded, committed and picked up by the relay) and relay -> applied (the produce
+    and its acknowledgement, the broker, the worker's poll, verification and apply)."""
+    from kafka import KafkaConsumer
+
+    from p3ke_schemas.topics import spec_for_type
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = {r.resource_id: r for r in conn.execute(select(
+            entries.c.resource_id, entries.c.occurred_at, entries.c.recorded_at).where(
+            entries.c.resource_id.like(f"{tag}-%"))).all()}
+    consumer = KafkaConsumer(spec_for_type("p3ke.data-access.v1").topic, bootstrap_servers=bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+    sent: dict[str, float] = {}
+    for record in consumer:
+        key = record.key.decode() if record.key else ""
+        if key in rows and key not in sent:  # a repeat is absorbed by the inbox: its first send counts
+            sent[key] = record.timestamp / 1000
+    consumer.close()
+    first, second = [], []
+    for key, at in sent.items():
+        r = rows[key]
+        first.append((at - _epoch(r.occurred_at)) * 1000)
+        second.append((_epoch(r.recorded_at) - at) * 1000)
+    first.sort()
+    second.sort()
+    return {"split_events": len(sent), "writer_to_relay_p50_ms": _pct(first, 0.5),
+            "writer_to_relay_p99_ms": _pct(first, 0.99), "relay_to_applied_p50_ms": _pct(second, 0.5),
+            "relay_to_applied_p99_ms": _pct(second, 0.99)}
+
+
+def _epoch(at: datetime) -> float:
+    """Seconds since the epoch of a stored time (SQLite gives it back without its zone: UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
 def _pct(values: list[float], q: float) -> float:
     return pct(values, q, digits=1)
 
@@ -119,8 +157,6 @@ def signed_reference(bootstrap: str, n: int, runtime: Runtime) -> float:
     """kafka-python with the work no deployment of the contract can skip: each message a data-access CloudEvent
     built and signed (JCS + Ed25519) when produced, parsed and its signature verified when consumed; no database,
     no relay, no worker, one process. Seconds."""
-    from datetime import UTC, datetime
-
     from p3ke_platform.audit_client import access_event
     from p3ke_schemas import CloudEvent, authcontext, from_kafka, to_kafka
     from p3ke_schemas.signing import verify_headers
@@ -195,6 +231,7 @@ def main() -> None:
         _write(runtime, tag2, paced, batch=1, rate=rate)
         _wait_count(audit_db, tag2, paced, 120)
         lat = _latencies_ms(audit_db, tag2)
+        split = _latency_split(audit_db, broker.bootstrap, tag2)
 
         # 4. each stage alone on the machine: where the time goes
         stop(relay)
@@ -214,7 +251,7 @@ def main() -> None:
         "events_per_s": round(ours), "throughput_p50_ms": _pct(tp_lat, 0.5), "throughput_p99_ms": _pct(tp_lat, 0.99),
         "paced_rate_per_s": rate, "paced_events": paced,
         "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "max_ms": _pct(lat, 1.0),
-        "mean_ms": round(statistics.fmean(lat), 1) if lat else None,
+        "mean_ms": round(statistics.fmean(lat), 1) if lat else None, **split,
         "reference": "kafka-python producer -> consumer, same broker", "reference_seconds": round(ref_seconds, 3),
         "reference_events_per_s": round(ref), "ratio": round(seconds / ref_seconds, 3),
         "signed_reference": "the same with each message a signed CloudEvent, parsed and verified when consumed",
@@ -264,8 +301,6 @@ def _stages(runtime: Runtime, stack: ExitStack, scratch: Path, writer_env: dict[
 
 
 def runtime_event_size(runtime: Runtime) -> bytes:
-    from datetime import UTC, datetime
-
     from p3ke_platform.audit_client import access_event
     from p3ke_schemas import CloudEvent, to_kafka
 
