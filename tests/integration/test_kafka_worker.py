@@ -127,6 +127,29 @@ def test_a_stop_lets_the_batch_under_way_finish_and_be_committed(kafka_bootstrap
     assert json.loads(letter.value) == {"i": 0} and letter.headers == [("reason", b"test")]
 
 
+def test_offsets_are_committed_while_the_worker_runs(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Commits are sent without waiting for their answer: each still reaches the broker while the worker keeps
+    polling, not only when it stops."""
+    topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
+    worker, recorder = _worker(kafka_bootstrap, tmp_path, topic, group)
+    seen_committed: list[int | None] = []
+
+    async def run_and_watch() -> None:
+        running = asyncio.ensure_future(worker.run())
+        for _ in range(200):  # up to 20 s
+            await asyncio.sleep(0.1)
+            if sum(len(b) for b in recorder.batches) == 12:
+                committed = await asyncio.to_thread(_committed, kafka_bootstrap, group, topic)
+                seen_committed.append(committed)
+                if committed == 12:
+                    break
+        worker.stop()
+        await running
+
+    asyncio.run(run_and_watch())
+    assert seen_committed and seen_committed[-1] == 12  # read while the worker was still running
+
+
 def test_health_endpoints_answer_readiness_as_it_changes() -> None:
     problems: list[str] = ["database: unreachable"]
     port = free_port()
