@@ -77,9 +77,9 @@ def _latencies_ms(engine: object, tag: str) -> list[float]:
 
 
 def _latency_split(engine: object, bootstrap: str, tag: str) -> dict[str, float]:
-    """Where the paced run's delay goes: each record's CreateTime (stamped by the relay's `send()`) splits it into
-    writer -> relay (the event recorded, committed and picked up by the relay) and relay -> applied (the produce
-    and its acknowledgement, the broker, the worker's poll, verification and apply)."""
+    """Where the paced run's delay goes: each record's LogAppendTime (the contract's topics are created with it: the
+    broker stamps each record as it appends it) splits it into writer -> broker (the event recorded and committed,
+    picked up by the relay, produced) and broker -> applied (the worker's fetch and poll, verification and apply)."""
     from kafka import KafkaConsumer
 
     from p3ke_schemas.topics import spec_for_type
@@ -103,9 +103,9 @@ def _latency_split(engine: object, bootstrap: str, tag: str) -> dict[str, float]
         second.append((_epoch(r.recorded_at) - at) * 1000)
     first.sort()
     second.sort()
-    return {"split_events": len(sent), "writer_to_relay_p50_ms": _pct(first, 0.5),
-            "writer_to_relay_p99_ms": _pct(first, 0.99), "relay_to_applied_p50_ms": _pct(second, 0.5),
-            "relay_to_applied_p99_ms": _pct(second, 0.99)}
+    return {"split_events": len(sent), "writer_to_broker_p50_ms": _pct(first, 0.5),
+            "writer_to_broker_p99_ms": _pct(first, 0.99), "broker_to_applied_p50_ms": _pct(second, 0.5),
+            "broker_to_applied_p99_ms": _pct(second, 0.99)}
 
 
 def _epoch(at: datetime) -> float:
