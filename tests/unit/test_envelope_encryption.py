@@ -53,7 +53,9 @@ def test_a_file_round_trips_whatever_its_size(tmp_path: Path, size: int) -> None
     assert path.stat().st_size == encrypted_size(size, SEG)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_all(path, k) == data
-    assert data[:64] not in path.read_bytes()[HEADER_BYTES:] or size == 0
+    # the plaintext does not show through (from 16 bytes on: a shorter random string turns up in any random
+    # ciphertext by chance, one byte about once in 15 files)
+    assert data[:64] not in path.read_bytes()[HEADER_BYTES:] or size < 16
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
