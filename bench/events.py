@@ -3,7 +3,9 @@
 Then each stage alone over BENCH_EVENTS more events (writer, relay, worker in turn, the others stopped), so the
 stage that sets the pace is named. Sizes: BENCH_EVENTS (throughput run, default 20000), BENCH_RATE and
 BENCH_LATENCY_SECONDS (the paced latency run, default 500 events/s for 10 s), BENCH_DB (sqlite | postgresql,
-default sqlite), BENCH_WORKER_ENGINE (the worker's P3KE_WORKER_ENGINE, default kafka-python; `faust` to compare).
+default sqlite), BENCH_WORKER_ENGINE (the worker's P3KE_WORKER_ENGINE, default kafka-python; `faust` to compare),
+BENCH_RELAY_IDLE_MS (the relay's P3KE_RELAY_IDLE_MS, default 5) and BENCH_WORKER_BATCH_MS (the audit worker's
+P3KE_WORKER_BATCH_MS, default its own).
 The writer is this process; the outbox relay (`python -m p3ke_ingest relay`) and the audit worker
 (`python -m p3ke_audit worker`) are separate processes, as deployed. The reference is kafka-python
 producing and consuming the same number of messages of the same size on the same broker; a second reference
@@ -196,10 +198,12 @@ def main() -> None:
         writer_url = _database(db_kind, scratch, "ingest", stack)
         audit_url = _database(db_kind, scratch, "audit", stack)
         writer_env = {**base, "P3KE_SERVICE": "ingest", "P3KE_DATABASE_URL": writer_url,
-                      "P3KE_RELAY_IDLE_MS": "5"}
+                      "P3KE_RELAY_IDLE_MS": os.environ.get("BENCH_RELAY_IDLE_MS", "5")}
         audit_env = {**base, "P3KE_SERVICE": "audit", "P3KE_DATABASE_URL": audit_url,
                      "P3KE_WORKER_PORT": str(free_port()),
-                     "P3KE_WORKER_ENGINE": os.environ.get("BENCH_WORKER_ENGINE", "kafka-python")}
+                     "P3KE_WORKER_ENGINE": os.environ.get("BENCH_WORKER_ENGINE", "kafka-python"),
+                     **({"P3KE_WORKER_BATCH_MS": os.environ["BENCH_WORKER_BATCH_MS"]}
+                        if os.environ.get("BENCH_WORKER_BATCH_MS") else {})}
         for package, env in (("p3ke_ingest", writer_env), ("p3ke_audit", audit_env)):
             subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True, capture_output=True)
         worker = spawn(stack, [sys.executable, "-m", "p3ke_audit", "worker"], audit_env, scratch / "worker.log")
@@ -247,6 +251,8 @@ def main() -> None:
     ref = n / ref_seconds
     write("events", {
         "events": n, "database": db_kind, "message_bytes": size, "worker_engine": audit_env["P3KE_WORKER_ENGINE"],
+        "relay_idle_ms": int(writer_env["P3KE_RELAY_IDLE_MS"]),
+        "worker_batch_ms": int(audit_env.get("P3KE_WORKER_BATCH_MS", "0")) or "audit's default",
         "seconds": round(seconds, 3), "insert_seconds": round(inserted - started, 3),
         "events_per_s": round(ours), "throughput_p50_ms": _pct(tp_lat, 0.5), "throughput_p99_ms": _pct(tp_lat, 0.99),
         "paced_rate_per_s": rate, "paced_events": paced,
