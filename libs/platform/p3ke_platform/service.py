@@ -177,8 +177,7 @@ class Runtime:
 
         return OutboxRelay(self.engine, self.spec.tables.outbox, lambda: make_producer(self.settings),
                            service=self.spec.name, batch=self.settings.relay_batch,
-                           idle_ms=self.settings.relay_idle_ms, listen_poll_ms=self.settings.relay_listen_poll_ms,
-                           **kwargs)
+                           idle_ms=self.settings.relay_idle_ms, **kwargs)
 
     def inbox(self, consumer: str) -> Inbox:
         return Inbox(self.sessions, self.spec.tables, consumer, self.spec.handlers, self.uow, lambda: self.context,

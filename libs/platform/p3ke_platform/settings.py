@@ -88,9 +88,6 @@ class Settings(BaseSettings):
                                                          "(false: in their own `jobs` process)")
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_ms: int = Field(default=5, ge=1, le=10_000, description="poll interval of an idle relay")
-    relay_listen_poll_ms: int = Field(
-        default=1000, ge=1, le=600_000, description="on PostgreSQL, each commit with events wakes the relay "
-        "(LISTEN/NOTIFY); while it listens, it also looks on its own this often (else every relay_idle_ms)")
     worker_engine: Literal["kafka-python", "faust"] = Field(
         default="kafka-python", description="the client the worker reads its batches with: `kafka-python` (a batch "
         "poll loop) or `faust` (faust's agents); both apply a batch through the same inbox and commit after it")

@@ -2,12 +2,9 @@
 
 Events are signed when emitted and their rows kept in `session.info`; just before the transaction (or a savepoint)
 commits they are written with one executemany, so a unit of work that emits many events pays one statement, not
-one per event. On PostgreSQL the same transaction sends `NOTIFY p3ke_outbox`, which the database delivers when (and
-only if) it commits: relays listening on the channel publish the rows at once instead of at their next look.
-
-A rollback drops the rows queued in the transaction it undoes (a savepoint's rollback only the rows queued inside
-that savepoint), with what they described. Code that reads the outbox inside the emitting transaction calls
-`flush_outbox` first.
+one per event. A rollback drops the rows queued in the transaction it undoes (a savepoint's rollback only the rows
+queued inside that savepoint), with what they described. Code that reads the outbox inside the emitting transaction
+calls `flush_outbox` first.
 """
 
 from __future__ import annotations
@@ -16,14 +13,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, event, insert, text
+from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session
 
 from p3ke_schemas import CloudEvent, EventSigner, to_kafka
 
 _PENDING = "p3ke.outbox.pending"  # [(the innermost transaction when queued, outbox table, row)], not yet written
 _HOOKED = "p3ke.outbox.hooked"
-CHANNEL = "p3ke_outbox"  # PostgreSQL's LISTEN/NOTIFY channel: "the outbox has new rows"
 
 
 def enqueue(session: Session, outbox: Table, event_: CloudEvent, signer: EventSigner | None = None) -> None:
@@ -55,8 +51,6 @@ def flush_outbox(session: Session) -> None:
         by_table.setdefault(outbox, []).append(row)
     for outbox, rows in by_table.items():
         session.execute(insert(outbox), rows)
-    if by_table and session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))  # delivered at commit; repeats in one transaction are folded
 
 
 def _drop(session: Session, previous_transaction: Any) -> None:

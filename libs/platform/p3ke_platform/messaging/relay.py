@@ -3,12 +3,6 @@
 A crash between publishing and marking repeats events, never loses one; consumers' inboxes absorb
 the repeats. On PostgreSQL, rows are claimed with FOR UPDATE SKIP LOCKED so relays can run in
 parallel; on SQLite one relay per database is expected (a second one only causes repeats).
-
-An idle relay looks for new rows every `relay_idle_ms`. On PostgreSQL it also listens on the outbox's channel: every
-transaction that writes events notifies it when it commits (`outbox.CHANNEL`), from whichever process, so the rows
-are published at once, and while it listens it looks on its own only every `relay_listen_poll_ms` (a safety net:
-a notification missed while the listening connection was re-established). If that connection is lost, the relay
-looks every `relay_idle_ms` until it listens again.
 """
 
 from __future__ import annotations
@@ -26,7 +20,6 @@ from sqlalchemy.engine import Engine
 
 from p3ke_platform.db import is_sqlite, session_factory
 from p3ke_platform.logging import describe_error, get_logger
-from p3ke_platform.messaging.outbox import CHANNEL
 
 PUBLISHED = Counter("p3ke_outbox_published_total", "events published from the outbox", ["service"])
 FAILED = Counter("p3ke_outbox_publish_failures_total", "failed publish attempts", ["service"])
@@ -37,7 +30,7 @@ log = get_logger(__name__)
 
 class OutboxRelay:
     def __init__(self, engine: Engine, outbox: Table, producer_factory: Callable[[], Any], *,
-                 service: str, batch: int = 500, idle_ms: int = 20, listen_poll_ms: int = 1000,
+                 service: str, batch: int = 500, idle_ms: int = 20,
                  before_mark: Callable[[list[int]], None] | None = None) -> None:
         self.engine = engine
         self.outbox = outbox
@@ -45,7 +38,6 @@ class OutboxRelay:
         self.service = service
         self.batch = batch
         self.idle = idle_ms / 1000
-        self.listen_poll = listen_poll_ms / 1000
         self.before_mark = before_mark  # a test hook: crash here to prove repeats are absorbed
         self._sessions = session_factory(engine)
         self._producer: Any = None
@@ -115,21 +107,13 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         log.info("outbox relay started", service=self.service)
-        wake = threading.Event()
-        listener = CommitListener(self.engine, wake, stop, self.service) if self._lock_rows else None
-        if listener is not None:
-            listener.start()
         while not stop.is_set():
             try:
-                wake.clear()  # before looking: a commit from now on wakes the next wait
                 if self.run_once() == 0:
-                    listening = listener is not None and listener.listening
-                    _wait(wake, stop, self.listen_poll if listening else self.idle)
+                    stop.wait(self.idle)
             except Exception as exc:
                 log.error("outbox relay error; retrying", error=describe_error(exc, 500))
                 stop.wait(1.0)
-        if listener is not None:
-            listener.join(timeout=5)
         if self._producer is not None:
             self._producer.flush(timeout=10)
             self._producer.close(timeout=10)
@@ -140,44 +124,6 @@ class OutboxRelay:
         thread = threading.Thread(target=self.run, args=(stop,), name=f"relay-{self.service}", daemon=True)
         thread.start()
         return thread, stop
-
-
-class CommitListener(threading.Thread):
-    """LISTEN on the outbox's channel on a connection of its own (PostgreSQL); each notification sets `wake`."""
-
-    def __init__(self, engine: Engine, wake: threading.Event, stop: threading.Event, service: str) -> None:
-        super().__init__(name=f"relay-listen-{service}", daemon=True)
-        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.wake = wake
-        self.stop = stop
-        self.listening = False
-
-    def run(self) -> None:
-        import psycopg
-
-        while not self.stop.is_set():
-            try:
-                with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening = True
-                    self.wake.set()  # rows committed before the LISTEN took effect
-                    while not self.stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self.wake.set()
-            except Exception as exc:
-                log.warning("outbox relay cannot listen for commits; it looks every relay_idle_ms meanwhile",
-                            error=describe_error(exc, 500))
-            finally:
-                self.listening = False
-            self.stop.wait(1.0)
-
-
-def _wait(wake: threading.Event, stop: threading.Event, seconds: float) -> None:
-    """Until woken, stopped, or `seconds` have passed (a stop is noticed within 0.2 s)."""
-    deadline = time.monotonic() + seconds
-    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-        if wake.wait(min(left, 0.2)):
-            return
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
