@@ -71,27 +71,26 @@ def _wait_count(engine: object, tag: str, n: int, timeout: float) -> float:
     raise TimeoutError(f"only {_count(engine, tag)} of {n} events applied after {timeout}s")
 
 
-def _latencies_ms(engine: object, tag: str) -> list[float]:
+def _applied(engine: object, tag: str) -> dict[str, Any]:
+    """The audit entries of the events tagged `tag`, by resource id, with their occurred_at and recorded_at."""
     with engine.connect() as conn:  # type: ignore[attr-defined]
-        rows = conn.execute(select(entries.c.occurred_at, entries.c.recorded_at).where(
-            entries.c.resource_id.like(f"{tag}-%"))).all()
-    return sorted((r.recorded_at - r.occurred_at).total_seconds() * 1000 for r in rows)
+        return {r.resource_id: r for r in conn.execute(select(
+            entries.c.resource_id, entries.c.occurred_at, entries.c.recorded_at).where(
+            entries.c.resource_id.like(f"{tag}-%"))).all()}
 
 
-def _latency_split(engine: object, bootstrap: str, tag: str) -> dict[str, float]:
+def _latencies_ms(rows: dict[str, Any]) -> list[float]:
+    return sorted((r.recorded_at - r.occurred_at).total_seconds() * 1000 for r in rows.values())
+
+
+def _latency_split(rows: dict[str, Any], bootstrap: str) -> dict[str, float]:
     """Where the paced run's delay goes: each record's LogAppendTime (the contract's topics are created with it: the
     broker stamps each record as it appends it) splits it into writer -> broker (the event recorded and committed,
     picked up by the relay, produced) and broker -> applied (the worker's fetch and poll, verification and apply)."""
     from kafka import KafkaConsumer
 
-    from p3ke_schemas.topics import spec_for_type
-
-    with engine.connect() as conn:  # type: ignore[attr-defined]
-        rows = {r.resource_id: r for r in conn.execute(select(
-            entries.c.resource_id, entries.c.occurred_at, entries.c.recorded_at).where(
-            entries.c.resource_id.like(f"{tag}-%"))).all()}
-    consumer = KafkaConsumer(spec_for_type("p3ke.data-access.v1").topic, bootstrap_servers=bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer("p3ke.data-access.v1", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=3000)
     sent: dict[str, float] = {}
     for record in consumer:
         key = record.key.decode() if record.key else ""
@@ -227,15 +226,16 @@ def main() -> None:
         inserted = time.monotonic()
         finished = _wait_count(audit_db, tag, n, 600 + n / 100)
         seconds = finished - started
-        tp_lat = _latencies_ms(audit_db, tag)
+        tp_lat = _latencies_ms(_applied(audit_db, tag))
 
         # 3. latency at a fixed rate, one event per transaction (like an API call)
         tag2 = f"lat{uuid.uuid4().hex[:6]}"
         paced = rate * paced_seconds
         _write(runtime, tag2, paced, batch=1, rate=rate)
         _wait_count(audit_db, tag2, paced, 120)
-        lat = _latencies_ms(audit_db, tag2)
-        split = _latency_split(audit_db, broker.bootstrap, tag2)
+        paced_rows = _applied(audit_db, tag2)
+        lat = _latencies_ms(paced_rows)
+        split = _latency_split(paced_rows, broker.bootstrap)
 
         # 4. each stage alone on the machine: where the time goes
         stop(relay)

@@ -65,7 +65,8 @@ class KafkaWorker:
             # Full fetch requests, not KIP-227 incremental fetch sessions: with sessions, about one paced run in two
             # of `bench events` had a poll wait out fetch_max_wait_ms (500 ms) while records were already on the
             # broker (seen in the worker: the oldest record returned had been appended 8 ms before the poll began);
-            # without them, none in 5 runs. A full request names at most a few partitions per service.
+            # without them, none in 5 instrumented runs, and no such tail in 42 runs since. A full request names at
+            # most a few partitions per service.
             enable_incremental_fetch_sessions=False)
         self._consumer.subscribe(self.topics)
 
@@ -91,11 +92,11 @@ class KafkaWorker:
         try:
             self._consumer.commit()
         except KafkaError as exc:
-            log.warning("offset commit failed; the batch may be delivered again (the inbox absorbs it)",
-                        error=describe_error(exc))
+            self._committed(None, exc)
 
     @staticmethod
     def _committed(offsets: Any, answer: Any) -> None:
+        """A commit's outcome (kafka-python's callback): a failure is logged, not retried."""
         if isinstance(answer, BaseException):
             log.warning("offset commit failed; the batch may be delivered again (the inbox absorbs it)",
                         error=describe_error(answer))
