@@ -109,6 +109,42 @@ def test_relay_publishes_in_order_marks_sent_and_retries_failures(database_url: 
     assert relay.pending() == 0 and relay.run_once() == 0
 
 
+def test_a_sqlite_relay_reads_the_outbox_without_the_write_lock(tmp_path: Any) -> None:
+    """While another process holds SQLite's write lock (a long transaction of an API), the relay still reads the
+    outbox and an idle relay returns at once: only marking rows sent waits for the lock."""
+    import sqlite3
+    import threading
+    import time
+
+    url = f"sqlite:///{tmp_path / 'service.db'}"
+    runtime = _runtime("ingest", url, tmp_path)
+    relay = runtime.relay()
+    relay._producer = FakeProducer(fail_keys=set())
+    writer = sqlite3.connect(tmp_path / "service.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        assert relay.run_once() == 0
+        assert time.monotonic() - started < 2  # not the 30 s busy timeout
+    finally:
+        writer.execute("ROLLBACK")
+    with runtime.unit_of_work() as uow:
+        uow.record_access(actor=ACTOR, action="read", resource_type="t", resource_id="r0")
+    writer.execute("BEGIN IMMEDIATE")
+    published: list[int] = []
+    worker = threading.Thread(target=lambda: published.append(relay.run_once()))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not relay._producer.sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [k.decode() for _, k in relay._producer.sent] == ["r0"]  # read and published under the lock
+    assert worker.is_alive()  # marking it sent waits for the writer
+    writer.execute("COMMIT")
+    worker.join(10)
+    assert published == [1] and relay.pending() == 0
+    writer.close()
+
+
 def test_inbox_applies_each_event_once_and_isolates_rejects(database_url: str, tmp_path: Any) -> None:
     runtime = _runtime("audit", database_url, tmp_path)
     events = [_access(f"res-{i}") for i in range(5)]

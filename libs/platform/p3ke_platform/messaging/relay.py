@@ -2,7 +2,9 @@
 
 A crash between publishing and marking repeats events, never loses one; consumers' inboxes absorb
 the repeats. On PostgreSQL, rows are claimed with FOR UPDATE SKIP LOCKED so relays can run in
-parallel; on SQLite one relay per database is expected (a second one only causes repeats).
+parallel; on SQLite one relay per database is expected (a second one only causes repeats), and the
+relay reads the outbox in a plain read transaction (`READ_ONLY`): only marking rows sent takes the
+database's write lock, so an idle relay never takes it and a busy one takes it once per batch.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.engine import Connection, Engine
 
-from p3ke_platform.db import is_sqlite, session_factory
+from p3ke_platform.db import READ_ONLY, is_sqlite
 from p3ke_platform.logging import describe_error, get_logger
 
 PUBLISHED = Counter("p3ke_outbox_published_total", "events published from the outbox", ["service"])
@@ -39,9 +41,17 @@ class OutboxRelay:
         self.batch = batch
         self.idle = idle_ms / 1000
         self.before_mark = before_mark  # a test hook: crash here to prove repeats are absorbed
-        self._sessions = session_factory(engine)
         self._producer: Any = None
         self._lock_rows = not is_sqlite(str(engine.url))
+        # built once, so a turn of the loop costs no statement construction
+        o = outbox
+        unsent = select(o.c.seq, o.c.topic, o.c.key, o.c.headers, o.c.value).where(
+            o.c.sent_at.is_(None)).order_by(o.c.seq).limit(batch)
+        self._unsent = unsent.with_for_update(skip_locked=True) if self._lock_rows else unsent
+        self._mark_sent = update(o).where(o.c.seq.in_(bindparam("seqs", expanding=True))).values(
+            sent_at=bindparam("now"))
+        self._mark_failed = update(o).where(o.c.seq == bindparam("failed")).values(
+            attempts=o.c.attempts + 1, last_error=bindparam("error"))
 
     @property
     def producer(self) -> Any:
@@ -51,34 +61,37 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """Publish one batch; return how many events were published."""
-        o = self.outbox
-        query = select(o.c.seq, o.c.topic, o.c.key, o.c.headers, o.c.value).where(
-            o.c.sent_at.is_(None)).order_by(o.c.seq).limit(self.batch)
-        if self._lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        with self._sessions() as session:
-            rows = session.execute(query).all()
-            if not rows:
-                session.rollback()
-                return 0
-            if not self._lock_rows:
-                session.commit()  # SQLite: don't hold the write lock while talking to Kafka
-            sent, errors = self._publish(rows)
-            if self.before_mark is not None:
-                self.before_mark(sent)
-            now = datetime.now(UTC)
-            for chunk in _chunks(sent, 500):
-                session.execute(update(o).where(o.c.seq.in_(chunk)).values(sent_at=now))
-            for seq, error in errors:
-                session.execute(update(o).where(o.c.seq == seq).values(
-                    attempts=o.c.attempts + 1, last_error=error))
-            session.commit()
+        if self._lock_rows:  # PostgreSQL: the rows stay claimed until they are marked
+            with self.engine.begin() as conn:
+                rows = conn.execute(self._unsent).all()
+                if rows:
+                    sent, errors = self._publish(rows)
+                    self._mark(conn, sent, errors)
+        else:  # SQLite: read without the write lock, and hold no lock while talking to Kafka
+            with self.engine.connect() as conn, conn.execution_options(**READ_ONLY).begin():
+                rows = conn.execute(self._unsent).all()
+            if rows:
+                sent, errors = self._publish(rows)
+                with self.engine.begin() as conn:
+                    self._mark(conn, sent, errors)
+        if not rows:
+            return 0
         PUBLISHED.labels(self.service).inc(len(sent))
         if errors:
             FAILED.labels(self.service).inc(len(errors))
             log.warning("outbox publish failed", failed=len(errors), first_error=errors[0][1])
             time.sleep(min(5.0, self.idle * 50))
         return len(sent)
+
+    def _mark(self, conn: Connection, sent: list[int], errors: list[tuple[int, str]]) -> None:
+        """Mark the published rows sent and count a failed attempt on the others."""
+        if self.before_mark is not None:
+            self.before_mark(sent)
+        now = datetime.now(UTC)
+        for chunk in _chunks(sent, 500):
+            conn.execute(self._mark_sent, {"seqs": chunk, "now": now})
+        if errors:
+            conn.execute(self._mark_failed, [{"failed": seq, "error": error} for seq, error in errors])
 
     def _publish(self, rows: list[Any]) -> tuple[list[int], list[tuple[int, str]]]:
         futures = [
@@ -99,7 +112,7 @@ class OutboxRelay:
         return sent, errors
 
     def pending(self) -> int:
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, conn.execution_options(**READ_ONLY).begin():
             count = conn.execute(select(func.count()).select_from(self.outbox).where(
                 self.outbox.c.sent_at.is_(None))).scalar_one()
         PENDING.labels(self.service).set(count)
