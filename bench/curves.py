@@ -370,6 +370,32 @@ def matching_rows(results: Iterable[Result]) -> list[MatchingRow]:
     return sorted(out, key=lambda r: r.size)
 
 
+@dataclass(frozen=True)
+class LatencyRow:
+    """The events benchmark's paced run: one event per transaction at a fixed rate, measured after a warm-up at
+    the same rate; the warm-up's own figures beside it."""
+
+    size: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    warmup_seconds: float | None
+    warmup_p99_ms: float | None
+
+
+def latency_rows(results: Iterable[Result]) -> list[LatencyRow]:
+    """The events benchmark's latency at its fixed rate, per size, where the result has it."""
+    out = []
+    for result in results:
+        if result["benchmark"] != "events":
+            continue
+        rate, p50, p99 = (_number(result, k) for k in ("paced_rate_per_s", "p50_ms", "p99_ms"))
+        if rate and p50 is not None and p99 is not None:
+            out.append(LatencyRow(KINDS["events"].size(result), rate, p50, p99, _number(result, "warmup_seconds"),
+                                  _number(result, "warmup_p99_ms")))
+    return sorted(out, key=lambda r: r.size)
+
+
 def machine(meminfo: Path = Path("/proc/meminfo"), now: datetime | None = None) -> str:
     """The machine the table was written on: architecture, CPUs, total memory, date (UTC)."""
     total = "?"
@@ -393,9 +419,10 @@ def _figure(value: float | None, digits: int = 3) -> str:
 
 
 def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None,
-             matching: list[MatchingRow] | None = None) -> str:
+             matching: list[MatchingRow] | None = None, latency: list[LatencyRow] | None = None) -> str:
     """summary.md: the machine line, the table, what the ratio means; then, where measured, events and audit
-    against the bare client doing the contract's per-event work, and feedback's matching path alone."""
+    against the bare client doing the contract's per-event work, feedback's matching path alone, and the events'
+    latency at a fixed rate."""
     lines = [f"**{header}**", "",
              "| tolok ukur [benchmark] | ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] "
              "| rasio [ratio] | memori puncak (MB) [peak memory, MB] |",
@@ -431,6 +458,19 @@ def markdown(table: list[Row], header: str, contract: list[ContractRow] | None =
         for m in matching:
             size = f"{m.size:,}".replace(",", " ")
             lines.append(f"| {size} | {_figure(m.seconds)} | {_figure(m.reference_seconds)} | {_figure(m.ratio)} |")
+        lines.append("")
+    if latency:
+        lines += ["Latensi peristiwa pada laju tetap, satu peristiwa per transaksi, dari dicatat sampai diterapkan "
+                  "audit; diukur setelah pemanasan pada laju yang sama [events latency at a fixed rate, one event per "
+                  "transaction, from recorded to applied by audit; measured after a warm-up at the same rate]:", "",
+                  "| ukuran [size] | laju (per detik) [rate, per s] | p50 (ms) | p99 (ms) "
+                  "| pemanasan (detik) [warm-up, s] | p99 pemanasan (ms) [warm-up p99, ms] |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for lat in latency:
+            size = f"{lat.size:,}".replace(",", " ")
+            lines.append(f"| {size} | {lat.rate:.0f} | {_figure(lat.p50_ms)} | {_figure(lat.p99_ms)} "
+                         f"| {'–' if lat.warmup_seconds is None else f'{lat.warmup_seconds:.0f}'} "
+                         f"| {_figure(lat.warmup_p99_ms)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -497,7 +537,7 @@ def main(argv: list[str], results: Path = RESULTS, docs: Path = DOCS, environ: M
     if everything:
         summary = results / "summary.md"
         summary.write_text(markdown(rows(everything), machine(), contract_rows(everything),
-                                    matching_rows(everything)))
+                                    matching_rows(everything), latency_rows(everything)))
         print(f"[curves] {summary}")
         if args.publish:
             print(f"[curves] {publish(results, docs)}")

@@ -212,3 +212,15 @@ def test_feedback_also_shows_its_matching_path_alone() -> None:
     text = curves.markdown(curves.rows([feedback]), "header", None, rows)
     assert "| 1 000 000 | 3.00 | 2.00 | 1.50 |" in text and "matching path alone" in text
     assert "matching path" not in curves.markdown(curves.rows([feedback]), "header")
+
+
+def test_the_events_latency_at_its_fixed_rate_is_shown_with_its_warm_up() -> None:
+    events = {**result("events", 10_000), "paced_rate_per_s": 500, "p50_ms": 17.4, "p99_ms": 39.1,
+              "warmup_seconds": 30, "warmup_p99_ms": 91.1}
+    older = {**result("events", 30_000), "paced_rate_per_s": 500, "p50_ms": 27.0, "p99_ms": 123.0}  # no warm-up
+    rows = curves.latency_rows([older, events, result("audit", 10_000)])
+    assert [(r.size, r.p99_ms, r.warmup_p99_ms) for r in rows] == [(10_000, 39.1, 91.1), (30_000, 123.0, None)]
+    text = curves.markdown(curves.rows([events]), "header", None, None, rows)
+    assert "| 10 000 | 500 | 17.40 | 39.10 | 30 | 91.10 |" in text
+    assert "| 30 000 | 500 | 27.00 | 123 | – | – |" in text
+    assert "fixed rate" not in curves.markdown(curves.rows([events]), "header")
