@@ -33,15 +33,22 @@ class Recorder:
         self.send_dead_letter = send_dead_letter
         self.fail_first = fail_first
         self.batches: list[list[int]] = []
+        self.log: list[tuple[str, int]] = []  # ("checked" | "settling" | "settled", the batch's first offset)
         self.on_batch: Any = None
 
     def close(self) -> None:
         pass
 
-    async def process(self, messages: Sequence[Any]) -> None:
+    async def check(self, messages: Sequence[Any]) -> Sequence[Any]:
+        self.log.append(("checked", messages[0].offset))
+        return messages
+
+    async def settle(self, messages: Sequence[Any]) -> None:
+        self.log.append(("settling", messages[0].offset))
         self.batches.append([m.offset for m in messages])
         if self.on_batch is not None:
             await self.on_batch(messages)
+        self.log.append(("settled", messages[0].offset))
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("the batch failed half-way")
@@ -116,8 +123,10 @@ def test_a_stop_lets_the_batch_under_way_finish_and_be_committed(kafka_bootstrap
 
     recorder.on_batch = stop_during_the_first
     asyncio.run(worker.run())
-    assert len(recorder.batches) == 1
-    assert _committed(kafka_bootstrap, group, topic) == len(recorder.batches[0])
+    # the first batch came full (5 of the 12 waiting), so the next one was already polled and checked while it was
+    # settled: that one is settled too, and no other is polled
+    assert [batch[0] for batch in recorder.batches] == [0, 5]
+    assert _committed(kafka_bootstrap, group, topic) == 10
     letters = KafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
                             consumer_timeout_ms=10_000)
     try:
@@ -148,6 +157,33 @@ def test_offsets_are_committed_while_the_worker_runs(kafka_bootstrap: str, tmp_p
 
     asyncio.run(run_and_watch())
     assert seen_committed and seen_committed[-1] == 12  # read while the worker was still running
+
+
+def test_a_full_batch_is_settled_while_the_next_is_checked_and_committed_only_once_settled(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A worker behind (full batches of 5 of the 12 messages waiting) checks the next batch while the previous one is
+    settled; the batches are still settled one at a time and in order, and none is committed before it is settled."""
+    topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
+    worker, recorder = _worker(kafka_bootstrap, tmp_path, topic, group)
+    committed_while_settling: list[int | None] = []
+
+    async def slow_first_then_stop(messages: Sequence[Any]) -> None:
+        if messages[0].offset == 0:
+            await asyncio.sleep(1.0)  # the next batch is polled and checked meanwhile
+            committed_while_settling.append(await asyncio.to_thread(_committed, kafka_bootstrap, group, topic))
+        if messages[-1].offset == 11:
+            worker.stop()
+
+    recorder.on_batch = slow_first_then_stop
+    asyncio.run(worker.run())
+    log = recorder.log
+    assert [o for batch in recorder.batches for o in batch] == list(range(12))
+    assert log.index(("checked", 5)) < log.index(("settled", 0))  # overlapped
+    settles = [entry for entry in log if entry[0] != "checked"]
+    assert settles == [("settling", 0), ("settled", 0), ("settling", 5), ("settled", 5), ("settling", 10),
+                       ("settled", 10)]  # one at a time, in order
+    assert committed_while_settling == [None]
+    assert _committed(kafka_bootstrap, group, topic) == 12
 
 
 def test_health_endpoints_answer_readiness_as_it_changes() -> None:

@@ -1,9 +1,12 @@
 """The worker's default engine (P3KE_WORKER_ENGINE=kafka-python): a batch poll loop on kafka-python.
 
 Each turn polls up to P3KE_WORKER_BATCH messages (waiting up to P3KE_WORKER_BATCH_MS more to fill a batch that came
-short), hands them to the BatchProcessor (signatures, origin, parsing, one inbox transaction, dead letters), and only
-then commits the consumer's offsets, without waiting for the broker's answer (the next poll starts at once; a stop
-waits for the last commit's answer). So an offset is never committed before its effect: a worker that dies or is
+short), has the BatchProcessor check them (signatures, origin, parsing: no effect) and settle them (dead letters,
+refusals, one inbox transaction), and only then commits the batch's offsets, without waiting for the broker's answer
+(the next poll starts at once; a stop waits for the last commit's answer). When a batch comes full (the worker is
+behind), it is settled while the next one is polled and checked: the checks are CPU work (the signatures' share of
+it on the helpers), the settling mostly waits for the database, and the two overlap; batches are still settled one
+at a time, in order. So an offset is never committed before its effect: a worker that dies or is
 cut off from its group mid-batch has the batch delivered again, and the inbox absorbs what was already applied. A
 failed commit (the broker restarting, a rebalance that moved the partitions) is logged and not retried: the next
 commit covers it, or the batch is delivered again to whoever owns its partitions now.
@@ -26,6 +29,8 @@ import asyncio
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from functools import partial
 from typing import Any, TypeVar
 
 from p3ke_platform.logging import describe_error, get_logger
@@ -79,11 +84,11 @@ class KafkaWorker:
             records += [r for rs in more.values() for r in rs]
         return records
 
-    def _commit(self) -> None:
-        """Commit the offsets of the batch just processed without waiting for the broker's answer: the next poll
-        starts at once (a synchronous commit held every turn of the loop for 9-12 ms on a local broker). A failed
-        commit is reported by `_committed` and not retried: the next commit covers it."""
-        self._consumer.commit_async(callback=self._committed)
+    def _commit(self, offsets: dict[Any, Any]) -> None:
+        """Commit the offsets of a batch just settled without waiting for the broker's answer: the next poll starts
+        at once (a synchronous commit held every turn of the loop for 9-12 ms on a local broker). A failed commit is
+        reported by `_committed` and not retried: the next commit covers it."""
+        self._consumer.commit_async(offsets=offsets, callback=self._committed)
 
     def _commit_last(self) -> None:
         """At a stop: commit what was processed and wait for the answer, so that nothing done is delivered again."""
@@ -141,22 +146,53 @@ class KafkaWorker:
         self._stop.set()
 
     async def run(self) -> None:
-        """Poll, process and commit until stopped."""
+        """Poll, check, settle and commit until stopped. A full batch (the worker is behind) is settled while the next
+        one is polled and checked; the batches are still settled one after the other, in order, and each one's
+        offsets are committed only once it is settled."""
         await self._on_consumer(self._connect)
         log.info("worker consuming", group=self.app_id, topics=self.topics)
+        settling: asyncio.Task[None] | None = None  # a full batch's settling, under way
+        settling_offsets: dict[Any, Any] = {}
         try:
             while not self._stop.is_set():
                 batch = await self._on_consumer(self._poll)
-                if not batch:
+                checked = await self.processor.check(batch) if batch else None
+                if settling is not None:
+                    await settling
+                    settling = None
+                    await self._on_consumer(partial(self._commit, settling_offsets))
+                if checked is None:
                     continue
-                await self.processor.process(batch)
-                await self._on_consumer(self._commit)
+                if len(batch) >= self.settings.worker_batch:
+                    settling, settling_offsets = asyncio.create_task(self.processor.settle(checked)), _next(batch)
+                else:
+                    await self.processor.settle(checked)
+                    await self._on_consumer(partial(self._commit, _next(batch)))
+            if settling is not None:
+                await settling
+                settling = None
             await self._on_consumer(self._commit_last)
         finally:
+            if settling is not None:  # the loop failed while a batch was being settled: let it end (uncommitted)
+                with suppress(Exception):
+                    await settling
             await self._on_consumer(self._close)
             self._thread.shutdown(wait=False)
             self.processor.close()
             log.info("worker stopped", group=self.app_id)
+
+
+def _next(batch: Sequence[Any]) -> dict[Any, Any]:
+    """The offsets to commit once `batch` is settled: per partition, the one after its last message."""
+    from kafka.structs import OffsetAndMetadata, TopicPartition
+
+    last: dict[Any, Any] = {}
+    for msg in batch:
+        tp = TopicPartition(msg.topic, msg.partition)
+        if tp not in last or msg.offset > last[tp].offset:
+            last[tp] = msg
+    return {tp: OffsetAndMetadata(msg.offset + 1, "", getattr(msg, "leader_epoch", -1))
+            for tp, msg in last.items()}
 
 
 def run_kafka_worker(worker: KafkaWorker) -> int:

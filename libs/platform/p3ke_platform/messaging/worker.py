@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,15 @@ def received_at(msg: Any) -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class CheckedBatch:
+    """A batch after its checks, before any effect."""
+
+    parsed: list[Delivered] = field(default_factory=list)  # to apply
+    refused: list[tuple[Delivered, str]] = field(default_factory=list)  # origin not proven: recorded as refusals
+    letters: list[tuple[Any, str, bool]] = field(default_factory=list)  # (message, reason, answer its sender)
+
+
 class BatchProcessor:
     """Turns a batch of Kafka messages into inbox applications and dead letters.
 
@@ -60,8 +70,13 @@ class BatchProcessor:
         self.signatures = signatures  # checks a batch's signatures on several CPUs (else each in verify)
 
     async def process(self, messages: Sequence[Any]) -> None:
-        parsed: list[Delivered] = []
-        refused: list[tuple[Delivered, str]] = []
+        """Check a batch, then act on it: `settle(await check(messages))`."""
+        await self.settle(await self.check(messages))
+
+    async def check(self, messages: Sequence[Any]) -> CheckedBatch:
+        """Each message's signature, envelope and origin, with no effect yet: what to apply, what to refuse and what
+        to dead-letter. An engine may check the next batch while the previous one is settled."""
+        batch = CheckedBatch()
         checked: list[Any] = [None] * len(messages)
         if self.origin is not None and self.signatures is not None:
             checked = await self.signatures.check([(msg.headers, msg.value or b"") for msg in messages])
@@ -72,7 +87,7 @@ class BatchProcessor:
             except EnvelopeError as exc:
                 answer = self.origin is None or self.origin.signed_by_a_producer(
                     msg.topic, msg.value, msg.headers, received)
-                await self._dead_letter(msg, str(exc), answer=answer)
+                batch.letters.append((msg, str(exc), answer))
                 continue
             if self.origin is not None:
                 try:
@@ -80,15 +95,22 @@ class BatchProcessor:
                 except OriginRefused as exc:
                     REFUSED.labels(self.consumer, ce.type, exc.kind).inc()
                     reason = f"origin not proven ({exc.kind}): {exc.reason}"
-                    await self._dead_letter(msg, reason)
-                    refused.append((Delivered(msg.topic, msg.partition, msg.offset, ce, msg), reason))
+                    batch.letters.append((msg, reason, False))
+                    batch.refused.append((Delivered(msg.topic, msg.partition, msg.offset, ce, msg), reason))
                     continue
-            parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg))
-        if refused:
-            await self._record_refusals(refused)
-        if not parsed:
+            batch.parsed.append(Delivered(msg.topic, msg.partition, msg.offset, ce, msg))
+        return batch
+
+    async def settle(self, batch: CheckedBatch) -> None:
+        """Act on a checked batch, in order: its dead letters, its refusals recorded, the rest applied in one inbox
+        transaction (and what a handler rejects dead-lettered)."""
+        for msg, reason, answer in batch.letters:
+            await self._dead_letter(msg, reason, answer=answer)
+        if batch.refused:
+            await self._record_refusals(batch.refused)
+        if not batch.parsed:
             return
-        rejected = await self._apply(parsed)
+        rejected = await self._apply(batch.parsed)
         for item, reason in rejected:
             await self._dead_letter(item.message, reason, answer=True)
 
