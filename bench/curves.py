@@ -418,6 +418,17 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if value < 1 else f"{value:.2f}"
 
 
+def _size(n: int) -> str:
+    return f"{n:,}".replace(",", " ")  # grouped by spaces: read the same in Indonesian and English
+
+
+def _section(intro: str, header: list[str], body: list[list[str]], text_columns: int = 0) -> list[str]:
+    """A paragraph and its table: the first `text_columns` columns left-aligned, the numbers right-aligned."""
+    aligns = ["---" if i < text_columns else "---:" for i in range(len(header))]
+    return [intro, "", "| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|",
+            *("| " + " | ".join(row) + " |" for row in body), ""]
+
+
 def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None,
              matching: list[MatchingRow] | None = None, latency: list[LatencyRow] | None = None) -> str:
     """summary.md: the machine line, the table, what the ratio means; then, where measured, events and audit
@@ -428,50 +439,39 @@ def markdown(table: list[Row], header: str, contract: list[ContractRow] | None =
              "| rasio [ratio] | memori puncak (MB) [peak memory, MB] |",
              "|---|---:|---:|---:|---:|---:|"]
     for row in table:
-        size = f"{row.size:,}".replace(",", " ")  # grouped by spaces: read the same in Indonesian and English
-        lines.append(f"| {row.benchmark} | {size} | {_figure(row.seconds)} | {_figure(row.reference_seconds)} "
-                     f"| {_figure(row.ratio)} | {_figure(row.peak_mb)} |")
+        lines.append(f"| {row.benchmark} | {_size(row.size)} | {_figure(row.seconds)} "
+                     f"| {_figure(row.reference_seconds)} | {_figure(row.ratio)} | {_figure(row.peak_mb)} |")
     throughput = [name for name in ORDER if KINDS[name].throughput]
     throughput_id, throughput_en = " dan ".join(throughput), " and ".join(throughput)
     lines += ["", f"Rasio: detik kami / detik acuan (di atas 1 = lebih lambat); untuk {throughput_id}: laju kami / "
               "laju klien mentah (di bawah 1 = lebih lambat). [Ratio: our seconds / the reference's (above 1 = "
               f"slower); for {throughput_en}: our throughput / the raw client's (below 1 = slower).]", ""]
     if contract:
-        lines += ["Acuan yang mengerjakan kerja kontrak per peristiwa dengan klien mentah (membangun dan "
-                  "menandatangani, atau mengurai dan memverifikasi setiap peristiwa) [the reference doing the "
-                  "contract's per-event work with the bare client (build and sign, or parse and verify, every "
-                  "event)]:", "",
-                  "| tolok ukur [benchmark] | ukuran [size] | kami (per detik) [ours, per s] "
-                  "| acuan kontrak (per detik) [contract reference, per s] | rasio [ratio] |",
-                  "|---|---:|---:|---:|---:|"]
-        for c in contract:
-            size = f"{c.size:,}".replace(",", " ")
-            lines.append(f"| {c.benchmark} | {size} | {c.ours_per_s:.0f} | {c.reference_per_s:.0f} "
-                         f"| {_figure(c.ratio)} |")
-        lines.append("")
+        lines += _section(
+            "Acuan yang mengerjakan kerja kontrak per peristiwa dengan klien mentah (membangun dan menandatangani, "
+            "atau mengurai dan memverifikasi setiap peristiwa) [the reference doing the contract's per-event work "
+            "with the bare client (build and sign, or parse and verify, every event)]:",
+            ["tolok ukur [benchmark]", "ukuran [size]", "kami (per detik) [ours, per s]",
+             "acuan kontrak (per detik) [contract reference, per s]", "rasio [ratio]"],
+            [[c.benchmark, _size(c.size), f"{c.ours_per_s:.0f}", f"{c.reference_per_s:.0f}", _figure(c.ratio)]
+             for c in contract], text_columns=1)
     if matching:
-        lines += ["Jalur pencocokan feedback saja (membaca, validasi, pencocokan; tanpa berkas batch dan peristiwa "
-                  "audit) [feedback's matching path alone (reading, validation, matching; without the batch's files "
-                  "and audit events)]:", "",
-                  "| ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] | rasio [ratio] |",
-                  "|---:|---:|---:|---:|"]
-        for m in matching:
-            size = f"{m.size:,}".replace(",", " ")
-            lines.append(f"| {size} | {_figure(m.seconds)} | {_figure(m.reference_seconds)} | {_figure(m.ratio)} |")
-        lines.append("")
+        lines += _section(
+            "Jalur pencocokan feedback saja (membaca, validasi, pencocokan; tanpa berkas batch dan peristiwa audit) "
+            "[feedback's matching path alone (reading, validation, matching; without the batch's files and audit "
+            "events)]:",
+            ["ukuran [size]", "kami (detik) [ours, s]", "acuan (detik) [reference, s]", "rasio [ratio]"],
+            [[_size(m.size), _figure(m.seconds), _figure(m.reference_seconds), _figure(m.ratio)] for m in matching])
     if latency:
-        lines += ["Latensi peristiwa pada laju tetap, satu peristiwa per transaksi, dari dicatat sampai diterapkan "
-                  "audit; diukur setelah pemanasan pada laju yang sama [events latency at a fixed rate, one event per "
-                  "transaction, from recorded to applied by audit; measured after a warm-up at the same rate]:", "",
-                  "| ukuran [size] | laju (per detik) [rate, per s] | p50 (ms) | p99 (ms) "
-                  "| pemanasan (detik) [warm-up, s] | p99 pemanasan (ms) [warm-up p99, ms] |",
-                  "|---:|---:|---:|---:|---:|---:|"]
-        for lat in latency:
-            size = f"{lat.size:,}".replace(",", " ")
-            lines.append(f"| {size} | {lat.rate:.0f} | {_figure(lat.p50_ms)} | {_figure(lat.p99_ms)} "
-                         f"| {'–' if lat.warmup_seconds is None else f'{lat.warmup_seconds:.0f}'} "
-                         f"| {_figure(lat.warmup_p99_ms)} |")
-        lines.append("")
+        lines += _section(
+            "Latensi peristiwa pada laju tetap, satu peristiwa per transaksi, dari dicatat sampai diterapkan audit; "
+            "diukur setelah pemanasan pada laju yang sama [events latency at a fixed rate, one event per "
+            "transaction, from recorded to applied by audit; measured after a warm-up at the same rate]:",
+            ["ukuran [size]", "laju (per detik) [rate, per s]", "p50 (ms)", "p99 (ms)",
+             "pemanasan (detik) [warm-up, s]", "p99 pemanasan (ms) [warm-up p99, ms]"],
+            [[_size(lat.size), f"{lat.rate:.0f}", _figure(lat.p50_ms), _figure(lat.p99_ms),
+              "–" if lat.warmup_seconds is None else f"{lat.warmup_seconds:.0f}", _figure(lat.warmup_p99_ms)]
+             for lat in latency])
     return "\n".join(lines)
 
 
