@@ -28,7 +28,8 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-READ_ONLY = {"p3ke_read_only": True}
+_READ_ONLY = "p3ke_read_only"
+READ_ONLY = {_READ_ONLY: True}
 """Execution options of a connection whose transactions only read. On SQLite they begin DEFERRED: a consistent
 snapshot that waits for no writer and makes none wait (every other transaction begins IMMEDIATE, taking the write
 lock at once). Elsewhere they change nothing."""
@@ -73,7 +74,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # A writer takes the lock at BEGIN, so two processes never deadlock upgrading a read lock; a transaction that
     # only reads (READ_ONLY) takes none.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("p3ke_read_only") else "BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
