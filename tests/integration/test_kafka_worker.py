@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.errors import KafkaConnectionError
 from kafka.structs import TopicPartition
 
 from p3ke_platform.devstack.ports import free_port
@@ -184,6 +185,84 @@ def test_a_full_batch_is_settled_while_the_next_is_checked_and_committed_only_on
                        ("settled", 10)]  # one at a time, in order
     assert committed_while_settling == [None]
     assert _committed(kafka_bootstrap, group, topic) == 12
+
+
+class LosesTheFirstCommit(KafkaWorker):
+    """A worker whose first offset commit is lost on the way (as when the broker restarts under it): the commit's
+    callback gets the failure, and nothing reaches the broker."""
+
+    lost = False
+
+    def _commit(self, offsets: dict[Any, Any] | None = None) -> None:
+        if not self.lost:
+            self.lost = True
+            self._committed(offsets, KafkaConnectionError("the broker went away (test)"))
+            return
+        super()._commit(offsets)
+
+
+def test_a_lost_commit_is_covered_by_the_next_one_for_a_partition_the_next_batch_did_not_read(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The first batch reads partitions 0 and 1 and its commit is lost; the second batch reads only partition 0. Its
+    commit must cover partition 1 too (the consumer's positions, not only the batch's own offsets), while the worker
+    runs: else partition 1's group lag stays above zero until some later message there, however long that takes."""
+    topic, group = f"test-worker-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for partition in (0, 1):
+        for i in range(2):
+            producer.send(topic, key=b"k", value=json.dumps({"i": i}).encode(), partition=partition)
+    producer.flush()
+    settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, worker_batch=5,
+                             worker_verify_processes=0)
+    made: list[Recorder] = []
+    worker = LosesTheFirstCommit(app_id=group, settings=settings, topics=[topic],
+                                 processor=lambda send: made.append(Recorder(send)) or made[0])
+    recorder = made[0]
+    p0, p1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
+
+    async def only_partition_0_after_the_first(messages: Sequence[Any]) -> None:
+        if len(recorder.batches) == 1:
+            assert {m.partition for m in messages} == {0, 1}  # the first batch read both partitions
+            for i in range(2, 4):
+                producer.send(topic, key=b"k", value=json.dumps({"i": i}).encode(), partition=0)
+            await asyncio.to_thread(producer.flush)
+
+    recorder.on_batch = only_partition_0_after_the_first
+    seen: dict[TopicPartition, int | None] = {}
+
+    async def run_and_watch() -> None:
+        running = asyncio.ensure_future(worker.run())
+        try:
+            for _ in range(200):  # up to 20 s, while the worker runs (a stop commits everything anyway)
+                await asyncio.sleep(0.1)
+                if sum(len(b) for b in recorder.batches) == 6:
+                    seen.update(await asyncio.to_thread(_committed_all, kafka_bootstrap, group, [p0, p1]))
+                    if seen[p0] == 4:
+                        break
+        finally:
+            worker.stop()
+            await running
+
+    try:
+        asyncio.run(run_and_watch())
+    finally:
+        producer.close()
+    assert worker.lost and len(recorder.batches) >= 2
+    assert {m for b in recorder.batches[1:] for m in b} <= {2, 3}  # the later batches read partition 0 only
+    assert seen == {p0: 4, p1: 2}
+
+
+def _committed_all(bootstrap: str, group: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return {tp: reader.committed(tp) for tp in partitions}
+    finally:
+        reader.close(autocommit=False)
 
 
 def test_health_endpoints_answer_readiness_as_it_changes() -> None:
