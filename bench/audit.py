@@ -32,10 +32,10 @@ Every event is signed with its service's development key (the worker verifies it
 
 Aims (issue 7): >= 5,000 entries/s appended on 2 cores; at 10^7 entries p95 <= 50 ms for an inclusion
 proof and <= 200 ms for a subject lookup; verification >= 100,000 entries/s (issue 16; of the tree: since
-issue 15 a verification also checks every entry's origin signature, one Ed25519 verification of 100-250 us per
-entry on this machine spread over the CPUs, which sets its pace; `verify_tree_only_entries_per_s` is the
-tree's part). The
-throwaway PostgreSQL cluster runs with fsync and synchronous_commit off (p3ke_platform.devstack.postgres).
+issue 15 a verification also checks every entry's origin signature, one Ed25519 verification per entry (about
+50 us with libsodium on this machine, 100 us with OpenSSL before) spread over the CPUs, which sets its pace;
+`verify_tree_only_entries_per_s` is the tree's part). The throwaway PostgreSQL cluster runs with fsync and
+synchronous_commit off (p3ke_platform.devstack.postgres).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from p3ke_schemas.jcs import CanonicalizationError, canonicalize, canonicalize_json
+from p3ke_schemas.sodium import ed25519_signer, verify_ed25519
 
 SIGNATURE_HEADER = "ce_signature"
 CONTENT_TYPE_HEADER = "content-type"
@@ -126,12 +127,17 @@ class EventSigner:
     def public_key(self) -> PublicKey:
         return self.private_key.public_key()
 
+    @functools.cached_property
+    def _ed25519_sign(self) -> Callable[[bytes], bytes]:
+        assert isinstance(self.private_key, ed25519.Ed25519PrivateKey)
+        return ed25519_signer(self.private_key)
+
     def sign(self, payload: bytes) -> str:
         """A detached JWS (RFC 7797, unencoded payload) over `payload`: `<protected>..<signature>`."""
         protected = _b64(canonicalize({"alg": self.alg, "b64": False, "crit": ["b64"], "kid": self.kid}))
         signing_input = protected.encode() + b"." + payload
         if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
-            signature = self.private_key.sign(signing_input)
+            signature = self._ed25519_sign(signing_input)
         else:
             r, s = decode_dss_signature(self.private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
             signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
@@ -221,7 +227,8 @@ def _check(key: PublicKey, kid: str, alg: str, signing_input: bytes, signature: 
         raise SignatureError(f"key {kid[:80]!r} is an {algorithm_of(key)} key, the signature says {alg}")
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, signing_input)
+            if not verify_ed25519(key, signature, signing_input):
+                raise InvalidSignature
         else:
             if len(signature) != 64:
                 raise InvalidSignature
