@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 from p3ke_platform.event_keys import dev_signer
+from p3ke_platform.messaging import signature_pool
 from p3ke_platform.messaging.signature_pool import SignaturePool, check_all
 from p3ke_schemas.signing import Signature, SignatureError, sign_headers
 
@@ -48,6 +50,27 @@ def test_helpers_check_a_batch_like_the_worker() -> None:
     assert sum(isinstance(x, SignatureError) for x in pooled) == len([i for i in range(200)
                                                                       if i % 7 == 3 or i % 11 == 5])
     assert "not signed" in str(pooled[5]) and "does not match" in str(pooled[3])
+
+
+def test_the_helpers_check_every_signature_of_a_large_batch_and_the_worker_none(monkeypatch: Any) -> None:
+    """The worker's own interpreter is what limits it when it is behind: a large batch is checked in the helpers only
+    (`check_all` in this process is never called), and a small one here only (no helper started)."""
+    here: list[int] = []
+
+    def counted(messages: Any, public_key_for: Any) -> Any:
+        here.append(len(messages))
+        return check_all(messages, public_key_for)
+
+    monkeypatch.setattr(signature_pool, "check_all", counted)
+    pool = SignaturePool(KEYS, processes=1, min_batch=64)
+    try:
+        assert len(asyncio.run(pool.check(_batch(200)))) == 200
+        assert here == [] and pool._pool is not None
+        small = SignaturePool(KEYS, processes=1, min_batch=64)
+        assert len(asyncio.run(small.check(_batch(10)))) == 10
+        assert here == [10] and small._pool is None
+    finally:
+        pool.close()
 
 
 def test_small_batches_never_start_helpers() -> None:

@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     worker_batch: int = Field(default=500, ge=1, le=10_000, description="events applied per transaction")
     worker_batch_ms: int = Field(default=5, ge=1, le=10_000, description="longest wait to fill a batch")
     worker_verify_processes: int = Field(
-        default=1, ge=0, le=32, description="helper processes that check a batch's event signatures beside the "
-        "worker (batches of 64 or more; 0: the worker checks them alone)")
+        default=1, ge=0, le=32, description="helper processes that check every event signature of a batch of 64 or "
+        "more, instead of the worker (0: the worker checks them itself)")
     worker_session_timeout_s: float = Field(
         default=10.0, ge=3, le=300, description="a worker that stops heartbeating leaves its consumer group after "
         "this long, and its partitions move to the others (the broker must allow it: group.min.session.timeout.ms, "

@@ -4,8 +4,8 @@ Each turn polls up to P3KE_WORKER_BATCH messages (waiting up to P3KE_WORKER_BATC
 short), has the BatchProcessor check them (signatures, origin, parsing: no effect) and settle them (dead letters,
 refusals, one inbox transaction), and only then commits the batch's offsets, without waiting for the broker's answer
 (the next poll starts at once; a stop waits for the last commit's answer). When a batch comes full (the worker is
-behind), it is settled while the next one is polled and checked: the checks are CPU work (the signatures' share of
-it on the helpers), the settling mostly waits for the database, and the two overlap; batches are still settled one
+behind), it is settled while the next one is polled and checked: the checks are CPU work (the signatures on the
+helpers), the settling mostly waits for the database, and the two overlap; batches are still settled one
 at a time, in order. So an offset is never committed before its effect: a worker that dies or is
 cut off from its group mid-batch has the batch delivered again, and the inbox absorbs what was already applied. A
 failed commit (the broker restarting, a rebalance that moved the partitions) is logged and not retried: the next

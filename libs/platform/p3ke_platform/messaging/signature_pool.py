@@ -1,10 +1,14 @@
-"""Checking a batch's event signatures on more than one CPU.
+"""Checking a batch's event signatures in other processes.
 
 An Ed25519 verification (with the JCS bytes it covers) is the largest single cost of a worker per event (about 50 µs
-with libsodium, see `p3ke_schemas.sodium`), and it holds the GIL: threads do not help. A batch of at least `min_batch`
-messages is split: the worker checks its share itself while `processes` spawned helper processes check theirs, so the
-batch is checked in the time of its largest share. Smaller batches (a trickle of single events) are checked in the
-worker alone: no round trip added to their latency.
+with libsodium, see `p3ke_schemas.sodium`, and about 30 µs more to build those bytes), and building the bytes holds
+the GIL: threads do not help. A batch of at least `min_batch` messages is split between `processes` spawned helper
+processes, and the worker checks none of it: its own interpreter is what limits a worker that is behind (it parses
+the envelopes, checks the origins and applies the previous batch meanwhile), while a helper's CPU is otherwise idle.
+Measured with `bench audit` at 3·10^4 entries, one helper, interleaved (3 pairs): 3,913-4,251 entries/s with the
+helper checking every signature against 3,311-3,795/s with the worker checking half, and 6.4-6.8 s of the worker's
+CPU against 8.2-9.1 s. Smaller batches (a trickle of single events) are checked in the worker alone: no round trip
+added to their latency.
 
 The helpers know the public keys only (sent once, as JWKs, when they start); they return each message's verified
 `Signature` or its `SignatureError`, and the worker decides the rest (key validity, producer, principal, times).
@@ -80,12 +84,10 @@ class SignaturePool:
         """The batch's signatures, in order (see the module's docstring for who checks what)."""
         if self.processes <= 0 or len(messages) < self.min_batch:
             return check_all(messages, self.keys.get)
-        shares = self.processes + 1
-        size = -(-len(messages) // shares)
+        size = -(-len(messages) // self.processes)
         parts = [list(messages[i:i + size]) for i in range(0, len(messages), size)]
-        remote = self._submit(parts[1:])
-        out = check_all(parts[0], self.keys.get)
-        for part, future in zip(parts[1:], remote, strict=True):
+        out: list[Checked] = []
+        for part, future in zip(parts, self._submit(parts), strict=True):
             try:
                 out += await future
             except BrokenProcessPool as exc:
