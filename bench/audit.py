@@ -2,7 +2,7 @@
 
 1. BENCH_AUDIT_ENTRIES data-access events (default 20000; each naming BENCH_AUDIT_SUBJECTS_PER_EVENT data
    subjects, default 2) are produced to `p3ke.data-access.v1` beforehand; then the real audit worker
-   (`python -m p3ke_audit worker`, a separate process, default settings: batches of 500, a signed checkpoint
+   (`python -m p3ke_audit worker`, a separate process, default settings: batches of 1000, a signed checkpoint
    every 1000 entries) drains the backlog into PostgreSQL. The sustained append rate is measured from the
    first appended entry to the last (worker start-up and group join excluded; `append_wall_seconds` has
    them; `append_steady_entries_per_s` is the rate from 10 % to 90 % of the backlog). The reference, in
