@@ -18,12 +18,14 @@ from sqlalchemy import String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
+from p3ke_platform.bulk_insert import insert_rows
 from p3ke_platform.logging import correlation
 from p3ke_platform.messaging.tables import MessagingTables
 from p3ke_platform.unit_of_work import UnitOfWork
 from p3ke_schemas import Actor, CloudEvent, acting_principal
 
 APPLIED = Counter("p3ke_inbox_applied_total", "events applied", ["consumer", "type"])
+INBOX_COLUMNS = ("consumer", "event_id", "event_type", "topic", "partition", "offset", "applied_at")
 DUPLICATES = Counter("p3ke_inbox_duplicates_total", "repeated events absorbed by the inbox", ["consumer"])
 
 
@@ -85,7 +87,7 @@ class Inbox:
     def _apply(self, items: Sequence[Delivered], *, isolate: bool) -> list[tuple[Delivered, str]]:
         inbox = self.tables.inbox
         rejected: list[tuple[Delivered, str]] = []
-        applied: list[dict[str, Any]] = []
+        applied: list[tuple[Any, ...]] = []  # the inbox's rows, in INBOX_COLUMNS order
         with self.sessions() as session:
             seen = self._seen(session, list({d.event.id for d in items}))
             uow = self.uow_factory(session)
@@ -115,14 +117,12 @@ class Inbox:
                     rejected.append((item, str(exc)))
                     continue
                 seen.add(event.id)
-                applied.append({"consumer": self.consumer, "event_id": event.id, "event_type": event.type,
-                                "topic": item.topic, "partition": item.partition, "offset": item.offset,
-                                "applied_at": applied_at})
-            if applied:
-                session.execute(insert(inbox), applied)
+                applied.append((self.consumer, event.id, event.type, item.topic, item.partition, item.offset,
+                                applied_at))
+            insert_rows(session, [(inbox, INBOX_COLUMNS, applied)])
             session.commit()
         for row in applied:
-            APPLIED.labels(self.consumer, row["event_type"]).inc()
+            APPLIED.labels(self.consumer, row[2]).inc()
         return rejected
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, text, true
+from sqlalchemy import bindparam, func, literal, select, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from p3ke_audit.adapters.orm import checkpoints, cosignatures, entries, tree_nodes
+from p3ke_platform.bulk_insert import Part, insert_rows
 from p3ke_platform.tlog.merkle import Subtree, stored_index
 from p3ke_platform.tlog.note import add_signatures
 
@@ -81,25 +82,10 @@ class TreeStore:
             raise MissingNode(f"the tree lacks the hash of leaves [{idx << level}, {(idx + 1) << level})")
         return found
 
-    def insert_batch(self, parts: Sequence[tuple[Table, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
-        """Insert rows into several tables, (table, columns, rows as tuples in `columns` order) each, with
-        one statement whatever their number.
-
-        PostgreSQL: `INSERT ... SELECT * FROM unnest(%b::type[], ...)`, one array per column (sent in
-        binary), the tables chained as data-modifying CTEs: one fixed statement the server prepares
-        once and one round trip per batch, instead of one execution per row. SQLite (in-process, no
-        round trips): an executemany of the plain INSERT per table.
-        """
-        parts = [(table, tuple(columns), rows) for table, columns, rows in parts if rows]
-        if not parts:
-            return
-        if self.dialect == "postgresql":
-            conn = self.db.connection() if isinstance(self.db, Session) else self.db
-            arrays = tuple(list(column) for _, _, rows in parts for column in zip(*rows, strict=True))
-            conn.exec_driver_sql(_unnest_insert(tuple((table, columns) for table, columns, _ in parts)), arrays)
-        else:
-            for table, columns, rows in parts:
-                self.db.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+    def insert_batch(self, parts: Sequence[Part]) -> None:
+        """Insert rows into several tables, (table, columns, rows as tuples in `columns` order) each, with one
+        statement whatever their number (`p3ke_platform.bulk_insert`)."""
+        insert_rows(self.db, parts)
 
     def head(self) -> tuple[int, StoredCheckpoint | None]:
         """The tree size and the latest checkpoint, in one statement."""
@@ -125,28 +111,6 @@ class TreeStore:
         """The checkpoint's note with every stored cosignature line after the log's own signature."""
         lines = self.cosignature_lines(checkpoint.tree_size)
         return add_signatures(checkpoint.note, lines) if lines else checkpoint.note
-
-
-_UNNEST: dict[tuple[tuple[Table, tuple[str, ...]], ...], str] = {}
-
-
-def _unnest_insert(parts: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
-    sql = _UNNEST.get(parts)
-    if sql is None:
-        from sqlalchemy.dialects import postgresql
-
-        dialect = postgresql.dialect()
-        quote = dialect.identifier_preparer.quote
-        inserts = []
-        for table, columns in parts:
-            arrays = ", ".join(f"%b::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
-            inserts.append(f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                           f"SELECT * FROM unnest({arrays})")
-        *first, last = inserts
-        sql = _UNNEST[parts] = "".join(
-            ("WITH " if i == 0 else ", ") + f"w{i} AS ({stmt})" for i, stmt in enumerate(first)) + (
-            " " if first else "") + last
-    return sql
 
 
 _LAST = select(checkpoints.c.tree_size, checkpoints.c.root_hash, checkpoints.c.note, checkpoints.c.key_id,

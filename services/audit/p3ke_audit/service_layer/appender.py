@@ -5,7 +5,7 @@ the append lock and loads the tree's right edge (O(log n) rows); each event then
 index and hash in memory; just before the transaction (or a savepoint) commits, the batch's
 entries, completed subtree hashes and subject references are written whatever the batch's size
 with one statement on PostgreSQL (`INSERT ... SELECT * FROM unnest(arrays)` per table, one array
-per column, chained as CTEs: see `TreeStore.insert_batch`) or one executemany per table on SQLite,
+per column, chained as CTEs: see `p3ke_platform.bulk_insert`) or one executemany per table on SQLite,
 and a checkpoint is signed if one is due. So the
 entries, their place in the tree and the inbox records commit together or not at all, and
 concurrent workers append in one total order.
