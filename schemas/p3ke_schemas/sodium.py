@@ -65,4 +65,3 @@ def measure(size: int = 800, n: int = 3000) -> None:
         for _ in range(n):
             run()
         print(f"{name:18} {(time.perf_counter() - started) / n * 1e6:6.1f} µs  ({size} bytes)")
-
