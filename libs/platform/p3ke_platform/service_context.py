@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from p3ke_platform.agreement import Policy, load_agreement
+from p3ke_platform.duckdb_engine import Databases
 from p3ke_platform.event_keys import KeyRing, service_signer
 from p3ke_platform.messaging.origin import OriginCheck
 from p3ke_platform.retention import Schedule, schedule_for
@@ -165,6 +166,11 @@ class ServiceContext(Generic[S]):
         parties = self.policy.agreement.base.parties
         return OriginCheck(self.event_keys, {p.party: p.org for p in parties},
                            timedelta(seconds=self.settings.event_clock_skew_s))
+
+    @cached_property
+    def duckdb(self) -> Databases:
+        """The process's DuckDB databases: `with ctx.duckdb.connect(threads, memory, temp_dir) as con:`."""
+        return Databases()
 
     @cached_property
     def retention_schedule(self) -> Schedule:

@@ -22,7 +22,6 @@ from sqlalchemy import func, select, update
 from p3ke_delivery.adapters import subjects
 from p3ke_delivery.adapters.orm import handovers
 from p3ke_delivery.service_layer.context import DeliveryContext
-from p3ke_platform import duckdb_engine
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.logging import get_logger
 from p3ke_platform.shared_files import publish_file, temp_for
@@ -58,7 +57,7 @@ def rekey_subject_refs(ctx: DeliveryContext, pairs_file: Path, *, dry_run: bool 
     handover whose record names the old key (`absent` where no file was kept). Raises KeyRingError on a malformed
     pairs file or a new key outside the ring."""
     s = ctx.settings
-    with duckdb_engine.connect(DUCKDB_THREADS, DUCKDB_MEMORY, s.storage_dir / "tmp") as con:
+    with ctx.duckdb.connect(DUCKDB_THREADS, DUCKDB_MEMORY, s.storage_dir / "tmp") as con:
         pairs = RefPairs(con, pairs_file)
         check_new_key(s.subject_key_ring, pairs.header)
         old, new = pairs.header.old_key_id, pairs.header.new_key_id

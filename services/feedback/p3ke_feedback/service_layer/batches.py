@@ -34,7 +34,6 @@ from p3ke_feedback.domain.vocabulary import MatchClass, MatchView, counts_in_vie
 from p3ke_feedback.service_layer import aggregates, programs
 from p3ke_feedback.service_layer.context import Context
 from p3ke_feedback.service_layer.handovers import extract_file, settle, snapshot_file, snapshot_row
-from p3ke_platform import duckdb_engine
 from p3ke_platform.agreement import agreement_day
 from p3ke_platform.ids import random_id
 from p3ke_platform.logging import get_logger
@@ -204,7 +203,7 @@ def submit(ctx: Context, actor: Actor, sub: Submission, upload: Upload) -> Store
     work.mkdir(parents=True, exist_ok=True)
     lap = _Laps()
     try:
-        with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+        with ctx.duckdb.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
             matching.register_vocabularies(con, ctx.regions)
             try:
                 staged = sources.stage(con, upload.path, work)

@@ -21,7 +21,6 @@ from p3ke_feedback.adapters.files import FileProblem, resolve, verify
 from p3ke_feedback.adapters.orm import delivered_cells, extracts, signed_handovers, snapshots
 from p3ke_feedback.service_layer import aggregates
 from p3ke_feedback.service_layer.context import Context
-from p3ke_platform import duckdb_engine
 from p3ke_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -89,7 +88,7 @@ def _cells(ctx: Context, session: Session, handover: Any, ext: Any) -> list[tupl
                           f"or desil columns, so they are looked up in its snapshot)")
         snapshot = snapshot_file(ctx, row)
     s = ctx.settings
-    with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+    with ctx.duckdb.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
         return matching.delivered(con, columns, snapshot)
 
 

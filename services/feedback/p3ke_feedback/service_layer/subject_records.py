@@ -24,7 +24,6 @@ from p3ke_feedback.adapters.orm import feedback_batches
 from p3ke_feedback.domain.layout import COLUMNS
 from p3ke_feedback.domain.model import aware
 from p3ke_feedback.service_layer.context import Context
-from p3ke_platform import duckdb_engine
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.refusal import Refused, messages
 from p3ke_platform.subject_records import FieldValue, HeldRecord
@@ -50,7 +49,7 @@ def lookup(ctx: Context, nik: str) -> list[HeldRecord]:
     files = {batch_id: _rows_file(ctx, row) for batch_id, row in batches.items()}
     s = ctx.settings
     records: list[HeldRecord] = []
-    with duckdb_engine.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
+    with ctx.duckdb.connect(s.feedback_duckdb_threads, s.feedback_duckdb_memory, s.temp_dir) as con:
         found = _rows_of(con, files, nik)
         for batch_id in batches:
             hits = found.get(batch_id)

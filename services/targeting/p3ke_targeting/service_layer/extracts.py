@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from p3ke_platform import duckdb_engine, purpose_text
+from p3ke_platform import purpose_text
 from p3ke_platform.agreement import Decision, agreement_day
 from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Message
@@ -263,7 +263,7 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
     extract_id = extract_id_for(request.request_id)
     file_path, ledger_path = paths_for(ctx, extract_id)
     s = ctx.settings
-    with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
+    with ctx.duckdb.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
         duckdb_selection.select_into(con, snapshot=snapshot, selection=selection, fields=fields,
                                      quota=request.quota, order_seed=order_seed(ctx, request.request_id),
                                      hash_key=s.subject_hash_key, ledgers=ledgers, ledger_rows=ledger_rows)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from p3ke_platform import duckdb_engine
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.adapters import duckdb_selection
 from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
@@ -84,7 +83,7 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
             ledgers, _ = keyed_ledgers(ctx, session, program)
         else:
             excluding = False
-    with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
+    with ctx.duckdb.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
         rows = duckdb_selection.plan_counts(con, snapshot=snapshot, selection=selection,
                                             digits=REGION_LEVELS[group_by], ledgers=ledgers,
                                             record_key_secret=record_key_secret(ctx) if protected else None)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from p3ke_platform import duckdb_engine
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.logging import get_logger
 from p3ke_platform.shared_files import publish_file, sha256_file, temp_for
@@ -52,7 +51,7 @@ def rekey_ledgers(ctx: Context, pairs_file: Path, *, dry_run: bool = False) -> R
     """Re-key every recipient ledger kept under the pairs' old key to their new key; one outcome per ledger.
     Raises KeyRingError on a malformed pairs file or a new key outside the ring."""
     s = ctx.settings
-    with duckdb_engine.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
+    with ctx.duckdb.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp") as con:
         pairs = RefPairs(con, pairs_file)
         check_new_key(s.subject_key_ring, pairs.header)
         old, new = pairs.header.old_key_id, pairs.header.new_key_id
