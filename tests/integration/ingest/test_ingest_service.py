@@ -282,6 +282,30 @@ def test_a_job_whose_worker_died_is_resumed_and_published_once(service: Any, sna
         publication.publish(s.ctx, job, Outcome(False, ["late"], {}, s.ctx.storage.root / "x"), "dead-worker")
 
 
+def test_a_job_that_cannot_finish_fails_with_a_reason_in_both_languages_and_publishes_nothing(
+        service: Any, snapshot_files: dict[str, Path]) -> None:
+    s = service
+    ind = _upload(s, snapshot_files["individual"])
+    sid = s.client.post("/v1/submissions", json={"individual": {"upload_id": ind}},
+                        headers=s.steward).json()["submission_id"]
+    from p3ke_ingest.service_layer.submissions import upload_row
+
+    s.ctx.storage.absolute(upload_row(s.ctx, ind)["path"]).unlink()  # removed under the queued job (say, by hand)
+    assert JobRunner(s.ctx).run_once()
+    body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
+    assert body["status"] == "failed"
+    assert body["reasons"] == [
+        "Validasi berhenti karena kesalahan internal (FileNotFoundError). Cara memperbaiki: laporkan id pengajuan ini "
+        "kepada operator; rinciannya ada di log layanan ingest"]
+    body = s.client.get(f"/v1/submissions/{sid}", headers={**s.steward, **EN}).json()
+    assert body["reasons"] == [
+        "Validation stopped on an internal error (FileNotFoundError). How to fix: report this submission's id to the "
+        "operator; the details are in the ingest service's log"]
+    assert str(snapshot_files["import_dir"]) not in json.dumps(body)  # no path, no exception text
+    assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
+    assert not (s.ctx.storage.root / "work" / sid).exists()  # the scratch directory is dropped
+
+
 def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_files: dict[str, Path]) -> None:
     s = service
     ind = _upload(s, snapshot_files["individual"])
@@ -296,7 +320,11 @@ def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_fil
     assert JobRunner(s.ctx).recover() == 1
     assert not leftover.exists()
     body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
-    assert body["status"] == "failed" and "interrupted" in body["reasons"][0]
+    count = s.ctx.settings.ingest_job_max_attempts
+    assert body["status"] == "failed" and f"terputus {count} kali" in body["reasons"][0]
+    assert "Cara memperbaiki" in body["reasons"][0]
+    body = s.client.get(f"/v1/submissions/{sid}", headers={**s.steward, **EN}).json()
+    assert f"interrupted {count} times" in body["reasons"][0] and "How to fix" in body["reasons"][0]
     assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
 
 

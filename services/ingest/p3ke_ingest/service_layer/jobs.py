@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from p3ke_ingest.adapters.orm import submissions
 from p3ke_ingest.service_layer import publication
 from p3ke_ingest.service_layer.context import IngestContext
+from p3ke_ingest.service_layer.job_failures import failure_key, reasons
 from p3ke_ingest.service_layer.submissions import upload_row
 from p3ke_ingest.service_layer.validation import InputFile, rules_from, validate
 from p3ke_platform.logging import get_logger
@@ -84,10 +85,11 @@ class JobRunner:
             requeued = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts < s.ingest_job_max_attempts).values(
                 status="queued", phase="queued again after an interrupted run", claimed_by=None, progress=0.0))
+            said, said_en = reasons("job.failed.interrupted", count=s.ingest_job_max_attempts)
             failed = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts).values(
                 status="failed", phase="failed", finished_at=self.ctx.clock(), claimed_by=None,
-                reasons=[f"interrupted {s.ingest_job_max_attempts} times (the process running it stopped)"]))
+                reasons=[said], summary={"reasons_en": [said_en]}))
         for sid in given_up:  # what the interrupted runs left behind
             self.ctx.storage.drop_work(sid)
         n = int(requeued.rowcount or 0) + int(failed.rowcount or 0)  # type: ignore[attr-defined]
@@ -151,10 +153,11 @@ class JobRunner:
             log.warning("ingest job taken over by another worker; result dropped", submission_id=sid)
             return None
         except Exception as exc:
-            log.error("ingest job failed", submission_id=sid, error=type(exc).__name__)
+            key = failure_key(exc)
+            log.error("ingest job failed", submission_id=sid, cause=key.rsplit(".", 1)[-1], phase=state["phase"],
+                      error=type(exc).__name__)
             with contextlib.suppress(publication.LostClaim):
-                publication.fail(ctx, sid, self.worker_id,
-                                 f"internal error ({type(exc).__name__}); see the service log")
+                publication.fail(ctx, sid, self.worker_id, *reasons(key, error=type(exc).__name__))
             return "failed"
         finally:
             beat_stop.set()

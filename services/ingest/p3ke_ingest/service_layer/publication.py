@@ -104,8 +104,9 @@ def publish(ctx: IngestContext, job: dict[str, Any], outcome: Outcome, worker: s
     return "published"
 
 
-def fail(ctx: IngestContext, submission_id: str, worker: str, reason: str) -> None:
+def fail(ctx: IngestContext, submission_id: str, worker: str, reason: str, reason_en: str) -> None:
+    """Mark the job failed with its reason in Indonesian (`reasons`) and English (`summary.reasons_en`)."""
     now = ctx.clock()
     with ctx.unit_of_work() as uow:
-        _own(uow, submission_id, worker, status="failed", phase="failed", reasons=[reason], finished_at=now,
-             heartbeat_at=now)
+        _own(uow, submission_id, worker, status="failed", phase="failed", reasons=[reason],
+             summary={"reasons_en": [reason_en]}, finished_at=now, heartbeat_at=now)
