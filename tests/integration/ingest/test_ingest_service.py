@@ -267,6 +267,8 @@ def test_a_job_whose_worker_died_is_resumed_and_published_once(service: Any, sna
     with s.runtime.engine.begin() as conn:
         conn.execute(update(submissions).values(heartbeat_at=stale))
     assert live.recover() == 1
+    body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
+    assert (body["status"], body["phase"], body["progress"]) == ("queued", "requeued", 0.0)
     assert live.run_once()
     with s.runtime.engine.connect() as conn:
         row = conn.execute(select(submissions).where(submissions.c.submission_id == sid)).mappings().one()

@@ -48,7 +48,8 @@ class SourceInfo(BaseModel):
 class Submission(BaseModel):
     submission_id: str
     status: str = Field(description="queued | running | published | unchanged | refused | failed")
-    phase: str
+    phase: str = Field(description="queued | requeued (after an interrupted run) | starting | reading | checking | "
+                                   "writing | comparing | published | unchanged | refused | failed")
     progress: float = Field(description="0..1")
     sources: list[SourceInfo]
     submitted_by: str

@@ -84,7 +84,7 @@ class JobRunner:
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts)).scalars().all()
             requeued = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts < s.ingest_job_max_attempts).values(
-                status="queued", phase="queued again after an interrupted run", claimed_by=None, progress=0.0))
+                status="queued", phase="requeued", claimed_by=None, progress=0.0))
             said, said_en = reasons("job.failed.interrupted", count=s.ingest_job_max_attempts)
             failed = uow.session.execute(update(submissions).where(
                 stale, submissions.c.attempts >= s.ingest_job_max_attempts).values(
