@@ -28,11 +28,22 @@ if TYPE_CHECKING:
 def connect(threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory connection using at most `threads` threads and `memory` (e.g. `"1GB"`), spilling to
     `temp_dir` (created if missing), without a progress bar; closed on leaving the block."""
+    with _in_use(_open(threads, memory, temp_dir)) as con:
+        yield con
+
+
+def _open(threads: int, memory: str, temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A new in-memory database of these bounds (its first connection); `temp_dir` is created if missing."""
     import duckdb
 
     temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
-                                             "temp_directory": str(temp_dir)})
+    return duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory,
+                                              "temp_directory": str(temp_dir)})
+
+
+@contextmanager
+def _in_use(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`con` without a progress bar, closed on leaving the block."""
     try:
         con.execute("SET enable_progress_bar = false")
         yield con
@@ -57,21 +68,15 @@ class Databases:
     @contextmanager
     def connect(self, threads: int, memory: str, temp_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the database of these bounds (see `connect`); closed on leaving the block."""
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        temp_dir.mkdir(parents=True, exist_ok=True)  # again: something may have removed it since the database opened
         key = (os.getpid(), threads, memory, str(temp_dir))
         with self._lock:
             database = self._open.get(key)
             if database is None:
-                import duckdb
-
-                database = self._open[key] = duckdb.connect(":memory:", config={
-                    "threads": threads, "memory_limit": memory, "temp_directory": str(temp_dir)})
+                database = self._open[key] = _open(threads, memory, temp_dir)
             con = database.cursor()
-        try:
-            con.execute("SET enable_progress_bar = false")
+        with _in_use(con):
             yield con
-        finally:
-            con.close()
 
     def close(self) -> None:
         """Close every database this process opened (their connections with them)."""

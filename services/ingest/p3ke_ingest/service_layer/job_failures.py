@@ -17,7 +17,7 @@ from p3ke_platform.tabular.errors import with_fix
 
 DOMAIN = "ingest"
 _DISK_FULL = ("no space left on device", "disk quota exceeded", "max_temp_directory_size")
-_OUT_OF_MEMORY = ("out of memory error",)  # DuckDB's, also as the OSError of a failed Arrow stream
+_OUT_OF_MEMORY = ("out of memory error",)  # DuckDB's OutOfMemoryException, also as a failed Arrow stream's OSError
 
 
 def failure_key(exc: BaseException) -> str:
@@ -31,7 +31,7 @@ def failure_key(exc: BaseException) -> str:
         text = ""
     if any(marker in text for marker in _DISK_FULL):
         return "job.failed.disk_full"
-    if any(marker in text for marker in _OUT_OF_MEMORY) or type(exc).__name__ == "OutOfMemoryException":
+    if any(marker in text for marker in _OUT_OF_MEMORY):
         return "job.failed.memory"
     return "job.failed.internal"
 
