@@ -73,6 +73,37 @@ def test_the_helpers_check_every_signature_of_a_large_batch_and_the_worker_none(
         pool.close()
 
 
+def test_a_large_batch_is_with_the_helpers_when_start_returns() -> None:
+    """`start` hands a large batch over at once: the helpers check it while the worker goes on with its own work (it
+    parses the envelopes) before it awaits the answer. Seen from the helpers' CPU time while this thread, which runs the
+    event loop, is kept busy elsewhere."""
+    batch = _batch(2000)  # about 0.2 s of CPU to check
+    pool = SignaturePool(KEYS, processes=1, min_batch=64)
+
+    async def scenario() -> tuple[float, list[Any]]:
+        await pool.check(_batch(64))  # the helper started and warm
+        assert pool._pool is not None
+        helpers = list(pool._pool._processes)
+        before = sum(_cpu_seconds(pid) for pid in helpers)
+        answer = pool.start(batch)
+        time.sleep(3.0)  # the event loop does not turn: nothing is handed over from here on
+        during = sum(_cpu_seconds(pid) for pid in helpers) - before
+        return during, await answer
+
+    try:
+        during, checked = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert during > 0.05, f"the helper used {during:.3f} s of CPU before the answer was awaited"
+    assert [_outcome(x) for x in checked] == [_outcome(x) for x in check_all(batch, KEYS.get)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_small_batches_never_start_helpers() -> None:
     pool = SignaturePool(KEYS, processes=2, min_batch=64)
     assert [_outcome(x) for x in asyncio.run(pool.check(_batch(10)))] == [

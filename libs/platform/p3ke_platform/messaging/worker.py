@@ -16,7 +16,7 @@ from p3ke_platform.messaging.dlq import dlq_for, dlq_headers
 from p3ke_platform.messaging.inbox import Delivered, Inbox
 from p3ke_platform.messaging.origin import REFUSED, OriginCheck, OriginRefused
 from p3ke_platform.messaging.signature_pool import SignaturePool
-from p3ke_schemas import EnvelopeError, from_kafka
+from p3ke_schemas import CloudEvent, EnvelopeError, from_kafka
 
 log = get_logger(__name__)
 
@@ -77,17 +77,22 @@ class BatchProcessor:
         """Each message's signature, envelope and origin, with no effect yet: what to apply, what to refuse and what
         to dead-letter. An engine may check the next batch while the previous one is settled."""
         batch = CheckedBatch()
-        checked: list[Any] = [None] * len(messages)
-        if self.origin is not None and self.signatures is not None:
-            checked = await self.signatures.check([(msg.headers, msg.value or b"") for msg in messages])
-        for msg, signature in zip(messages, checked, strict=True):
-            received = received_at(msg)
+        signatures = None
+        if self.origin is not None and self.signatures is not None:  # the helpers check while the envelopes parse
+            signatures = self.signatures.start([(msg.headers, msg.value or b"") for msg in messages])
+        envelopes: list[CloudEvent | EnvelopeError] = []
+        for msg in messages:
             try:
-                ce = from_kafka(msg.key, msg.value, msg.headers)
+                envelopes.append(from_kafka(msg.key, msg.value, msg.headers))
             except EnvelopeError as exc:
+                envelopes.append(exc)
+        checked: list[Any] = await signatures if signatures is not None else [None] * len(messages)
+        for msg, ce, signature in zip(messages, envelopes, checked, strict=True):
+            received = received_at(msg)
+            if isinstance(ce, EnvelopeError):
                 answer = self.origin is None or self.origin.signed_by_a_producer(
                     msg.topic, msg.value, msg.headers, received)
-                batch.letters.append((msg, str(exc), answer))
+                batch.letters.append((msg, str(ce), answer))
                 continue
             if self.origin is not None:
                 try:
