@@ -26,6 +26,10 @@ class IngestSettings(Settings):
     ingest_engine_memory_mb: int = Field(default=1024, ge=128, description="DuckDB memory limit per job")
     ingest_engine_threads: int = Field(default=0, ge=0, description="DuckDB threads per job; 0 = all cores")
     ingest_job_workers: int = Field(default=1, ge=1, le=16, description="jobs run at the same time per process")
+    ingest_work_space_factor: float = Field(
+        default=1.5, ge=0, le=100, description="a job starts only with this many times the size of what it reads free "
+        "on the work volume (uncompressed; measured: 0.9-1.2x); else it fails at once saying how much it needs; "
+        "0 = no check")
     ingest_job_lease_seconds: int = Field(default=60, ge=5, description="a running job without heartbeat "
                                                                         "for this long is taken over")
     ingest_job_max_attempts: int = Field(default=3, ge=1, le=20)

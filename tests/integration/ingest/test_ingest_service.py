@@ -308,6 +308,47 @@ def test_a_job_that_cannot_finish_fails_with_a_reason_in_both_languages_and_publ
     assert not (s.ctx.storage.root / "work" / sid).exists()  # the scratch directory is dropped
 
 
+def test_a_job_without_room_on_the_work_volume_fails_before_any_work(
+        service: Any, snapshot_files: dict[str, Path]) -> None:
+    """A file larger than the work volume's free space (a real file, kept sparse: its size without its blocks) is not
+    read at all: the job fails at once saying how much it needs and how much is free, in both languages."""
+    import shutil
+
+    from p3ke_ingest.service_layer.work_space import size_text
+
+    s = service
+    huge = snapshot_files["import_dir"] / "nasional.csv"
+    free = shutil.disk_usage(s.ctx.storage.root / "work").free
+    try:
+        table = snapshot_files["individual"].read_bytes()  # a real table first: the submission's checks pass
+        with huge.open("wb") as fh:
+            fh.write(table)
+            fh.truncate(free + 10**9)
+        assert huge.stat().st_blocks * 512 < len(table) + 2**20, "the file system did not keep the file sparse"
+        r = s.client.post("/v1/submissions", json={"individual": {"path": str(huge)}}, headers=s.steward)
+        assert r.status_code == 202, r.text
+        sid = r.json()["submission_id"]
+        started = time.monotonic()
+        assert JobRunner(s.ctx).run_once()
+        assert time.monotonic() - started < 10  # nothing of the file was read
+        body = s.client.get(f"/v1/submissions/{sid}", headers=s.steward).json()
+        assert body["status"] == "failed"
+        [said] = body["reasons"]
+        assert said.startswith("Validasi tidak dimulai: berkas sebesar ")
+        assert " ruang kosong. Cara memperbaiki: " in said
+        size, needed = free + 10**9, int(1.5 * (free + 10**9))
+        assert (f"berkas sebesar {size_text(size, 'id')} memerlukan ruang kerja sekitar "
+                f"{size_text(needed, 'id')},") in said
+        [said_en] = s.client.get(f"/v1/submissions/{sid}", headers={**s.steward, **EN}).json()["reasons"]
+        assert said_en.startswith(f"Validation did not start: files of {size_text(size, 'en')} need about "
+                                  f"{size_text(needed, 'en')} of work space")
+        assert str(snapshot_files["import_dir"]) not in json.dumps(body)
+        assert [e for e in _outbox(s) if e.type == "p3ke.dataset-updated.v1"] == []
+        assert not (s.ctx.storage.root / "work" / sid).exists()
+    finally:
+        huge.unlink(missing_ok=True)
+
+
 def test_a_job_interrupted_too_often_is_marked_failed(service: Any, snapshot_files: dict[str, Path]) -> None:
     s = service
     ind = _upload(s, snapshot_files["individual"])

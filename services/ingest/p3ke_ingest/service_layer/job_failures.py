@@ -37,6 +37,11 @@ def failure_key(exc: BaseException) -> str:
 
 
 def reasons(key: str, **params: object) -> tuple[str, str]:
-    """The reason of catalogue `key` with what to do, in Indonesian and in English."""
-    return tuple(with_fix(i18n.t(DOMAIN, key, lang, **params), i18n.t(DOMAIN, f"{key}.fix", lang, **params), lang)
-                 for lang in ("id", "en"))  # type: ignore[return-value]
+    """The reason of catalogue `key` with what to do, in Indonesian and in English. A parameter that is a function
+    is called with the language (a number written with that language's separators)."""
+
+    def said(lang: i18n.Lang) -> str:
+        values = {name: value(lang) if callable(value) else value for name, value in params.items()}
+        return with_fix(i18n.t(DOMAIN, key, lang, **values), i18n.t(DOMAIN, f"{key}.fix", lang, **values), lang)
+
+    return said("id"), said("en")

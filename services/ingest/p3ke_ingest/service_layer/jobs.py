@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from p3ke_ingest.adapters.orm import submissions
-from p3ke_ingest.service_layer import publication
+from p3ke_ingest.service_layer import publication, work_space
 from p3ke_ingest.service_layer.context import IngestContext
 from p3ke_ingest.service_layer.job_failures import failure_key, reasons
 from p3ke_ingest.service_layer.submissions import upload_row
@@ -136,6 +136,15 @@ class JobRunner:
         beater.start()
         try:
             inputs = self._inputs(job)
+            short = work_space.shortfall(ctx.storage.root / "work", [f.path for f in inputs],
+                                         ctx.settings.ingest_work_space_factor)
+            if short is not None:
+                log.warning("ingest job not started: the work volume has too little free space", submission_id=sid,
+                            input_bytes=short.input_bytes, needed_bytes=short.needed_bytes,
+                            free_bytes=short.free_bytes)
+                with contextlib.suppress(publication.LostClaim):
+                    publication.fail(ctx, sid, self.worker_id, *reasons("job.failed.no_room", **short.params()))
+                return "failed"
             with ctx.sessions() as session:
                 current = publication.current_version(session)
             previous = ctx.storage.snapshot_path(current["snapshot_uri"]) if current else None
