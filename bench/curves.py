@@ -301,6 +301,7 @@ class Row:
     reference_seconds: float | None
     ratio: float | None
     peak_mb: float | None
+    measured: str = "–"  # when the run was made (UTC): a partial rerun is published beside older results
 
 
 def rows(results: Iterable[Result]) -> list[Row]:
@@ -309,7 +310,7 @@ def rows(results: Iterable[Result]) -> list[Row]:
     for result in results:
         kind = KINDS[result["benchmark"]]
         out.append(Row(result["benchmark"], kind.size(result), kind.seconds(result), kind.reference_seconds(result),
-                       kind.ratio(result), _number(result, "peak_rss_mb")))
+                       kind.ratio(result), _number(result, "peak_rss_mb"), _when(result.get("at"))))
     return sorted(out, key=lambda r: (ORDER.index(r.benchmark), r.size))
 
 
@@ -397,7 +398,8 @@ def latency_rows(results: Iterable[Result]) -> list[LatencyRow]:
 
 
 def machine(meminfo: Path = Path("/proc/meminfo"), now: datetime | None = None) -> str:
-    """The machine the table was written on: architecture, CPUs, total memory, date (UTC)."""
+    """The machine the table was written on: architecture, CPUs, total memory, date (UTC) the table was written
+    (each row says when it was measured)."""
     total = "?"
     try:
         match = re.search(r"^MemTotal:\s+(\d+)\s*kB", meminfo.read_text(), re.MULTILINE)
@@ -407,7 +409,15 @@ def machine(meminfo: Path = Path("/proc/meminfo"), now: datetime | None = None) 
         pass
     at = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return (f"Mesin [machine]: {platform.machine()}, {os.cpu_count()} CPU, memori [memory] {total}; "
-            f"tanggal [date] {at}")
+            f"tabel ditulis [table written] {at}")
+
+
+def _when(at: object) -> str:
+    """A result's `at` (ISO 8601) as `YYYY-MM-DD HH:MM` UTC; "–" when it has none."""
+    try:
+        return datetime.fromisoformat(str(at)).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return "–"
 
 
 def _figure(value: float | None, digits: int = 3) -> str:
@@ -436,11 +446,12 @@ def markdown(table: list[Row], header: str, contract: list[ContractRow] | None =
     latency at a fixed rate."""
     lines = [f"**{header}**", "",
              "| tolok ukur [benchmark] | ukuran [size] | kami (detik) [ours, s] | acuan (detik) [reference, s] "
-             "| rasio [ratio] | memori puncak (MB) [peak memory, MB] |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| rasio [ratio] | memori puncak (MB) [peak memory, MB] | diukur (UTC) [measured, UTC] |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for row in table:
         lines.append(f"| {row.benchmark} | {_size(row.size)} | {_figure(row.seconds)} "
-                     f"| {_figure(row.reference_seconds)} | {_figure(row.ratio)} | {_figure(row.peak_mb)} |")
+                     f"| {_figure(row.reference_seconds)} | {_figure(row.ratio)} | {_figure(row.peak_mb)} "
+                     f"| {row.measured} |")
     throughput = [name for name in ORDER if KINDS[name].throughput]
     throughput_id, throughput_en = " dan ".join(throughput), " and ".join(throughput)
     lines += ["", f"Rasio: detik kami / detik acuan (di atas 1 = lebih lambat); untuk {throughput_id}: laju kami / "

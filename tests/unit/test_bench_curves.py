@@ -172,8 +172,11 @@ def test_the_summary_markdown_names_the_machine_and_lists_the_rows(tmp_path: Pat
     lines = text.splitlines()
     assert lines[0] == f"**{header}**"
     table = [line for line in lines if line.startswith("| ") and not line.startswith("| tolok")]
-    assert table == ["| events | 20 000 | 20.00 | 5.00 | 0.25 | 102 |",
-                     "| ingest | 1 000 000 | 1000 | 250 | 4.00 | 200 |"]
+    assert table == ["| events | 20 000 | 20.00 | 5.00 | 0.25 | 102 | 2026-12-04 19:01 |",
+                     "| ingest | 1 000 000 | 1000 | 250 | 4.00 | 200 | 2026-12-04 19:01 |"]
+    older = {**result("ingest", 100_000), "at": "2026-12-05T22:53:55.488732+07:00"}  # any offset, said in UTC
+    undated = {k: v for k, v in result("ingest", 10_000).items() if k != "at"}
+    assert [r.measured for r in curves.rows([older, undated])] == ["–", "2026-12-05 15:53"]
 
 
 def test_chart_only_redraws_from_the_size_files_and_publish_copies_them(tmp_path: Path) -> None:
