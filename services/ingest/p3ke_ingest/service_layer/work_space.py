@@ -18,6 +18,7 @@ import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from p3ke_platform.i18n import Lang
@@ -37,32 +38,44 @@ class Shortfall:
 
     def params(self) -> dict[str, object]:
         """The catalogue parameters, each formatted for the language it is said in."""
-        return {"size": _sized(self.input_bytes), "needed": _sized(self.needed_bytes), "free": _sized(self.free_bytes)}
+        return {"size": partial(size_text, self.input_bytes), "needed": partial(size_text, self.needed_bytes),
+                "free": partial(size_text, self.free_bytes)}
 
 
 def input_bytes(path: Path) -> int:
     """The uncompressed size of the table in `path` (see the module's docstring)."""
     size = path.stat().st_size
     try:
-        if is_zip(path):
-            if declared_entries(path) > MAX_DIRECTORY_ENTRIES:
-                return size
-            with zipfile.ZipFile(path) as archive:
-                return max(size, sum(info.file_size for info in archive.infolist()))
-        with path.open("rb") as fh:
-            if size >= 12 and fh.read(4) == b"PAR1":
-                fh.seek(-8, 2)
-                footer, magic = struct.unpack("<I4s", fh.read(8))
-                if magic == b"PAR1" and footer <= min(MAX_FOOTER_BYTES, size - 12):
-                    import pyarrow.parquet as pq
-
-                    meta = pq.read_metadata(path)
-                    return max(size, sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)))
+        declared = _archive_bytes(path) if is_zip(path) else _parquet_bytes(path, size)
     except FileNotFoundError:
         raise
     except Exception:  # a directory that cannot be read (damaged, refused by the archive guard): the file's size
-        return size
-    return size
+        declared = None
+    return max(size, declared or 0)
+
+
+def _archive_bytes(path: Path) -> int | None:
+    """An archive's entries, uncompressed, as its central directory declares them (None: too many to list)."""
+    if declared_entries(path) > MAX_DIRECTORY_ENTRIES:
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+def _parquet_bytes(path: Path, size: int) -> int | None:
+    """A Parquet file's column chunks, uncompressed, as its footer declares them (None: not Parquet, or a footer
+    too large or longer than the file)."""
+    with path.open("rb") as fh:
+        if size < 12 or fh.read(4) != b"PAR1":
+            return None
+        fh.seek(-8, 2)
+        footer, magic = struct.unpack("<I4s", fh.read(8))
+    if magic != b"PAR1" or footer > min(MAX_FOOTER_BYTES, size - 12):
+        return None
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
 
 
 def shortfall(work_root: Path, paths: Iterable[Path], factor: float) -> Shortfall | None:
@@ -76,12 +89,8 @@ def shortfall(work_root: Path, paths: Iterable[Path], factor: float) -> Shortfal
     return Shortfall(read, needed, free) if free < needed else None
 
 
-def _sized(n: int) -> object:
-    """A size as a person reads it, with each language's separators: a function of the language."""
-    return lambda lang: size_text(n, lang)
-
-
 def size_text(n: int, lang: Lang) -> str:
+    """A size in bytes as a person reads it, with the language's separators: `1,2 TB` in Indonesian."""
     for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if n >= scale:
             text = f"{n / scale:,.1f} {unit}"
