@@ -125,9 +125,11 @@ def test_a_stop_lets_the_batch_under_way_finish_and_be_committed(kafka_bootstrap
     recorder.on_batch = stop_during_the_first
     asyncio.run(worker.run())
     # the first batch came full (5 of the 12 waiting), so the next one was already polled and checked while it was
-    # settled: that one is settled too, and no other is polled
-    assert [batch[0] for batch in recorder.batches] == [0, 5]
-    assert _committed(kafka_bootstrap, group, topic) == 10
+    # settled: that one is settled too, and no other is polled (unless it was polled ahead before the stop arrived:
+    # then it is settled as well); what is committed is exactly what was settled
+    settled = [batch[0] for batch in recorder.batches]
+    assert settled in ([0, 5], [0, 5, 10])
+    assert _committed(kafka_bootstrap, group, topic) == sum(len(batch) for batch in recorder.batches)
     letters = KafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
                             consumer_timeout_ms=10_000)
     try:
@@ -183,6 +185,47 @@ def test_a_full_batch_is_settled_while_the_next_is_checked_and_committed_only_on
     settles = [entry for entry in log if entry[0] != "checked"]
     assert settles == [("settling", 0), ("settled", 0), ("settling", 5), ("settled", 5), ("settling", 10),
                        ("settled", 10)]  # one at a time, in order
+    assert committed_while_settling == [None]
+    assert _committed(kafka_bootstrap, group, topic) == 12
+
+
+class LogsPolls(KafkaWorker):
+    """A worker that logs each batch it polls, as ("polled", its first offset), in its processor's log."""
+
+    def _poll(self) -> list[Any]:
+        batch = super()._poll()
+        if batch:
+            self.processor.log.append(("polled", batch[0].offset))
+        return batch
+
+
+def test_the_batch_after_a_full_one_is_polled_ahead_and_settled_before_a_stop(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A worker behind polls the batch after the one it checks while an earlier one is settled. A stop that arrives
+    then still lets the batch polled ahead be checked, settled and committed: nothing polled is left unsettled, and
+    no offset is committed before its batch is settled."""
+    topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, worker_batch=5,
+                             worker_verify_processes=0)
+    made: list[Recorder] = []
+    worker = LogsPolls(app_id=group, settings=settings, topics=[topic],
+                       processor=lambda send: made.append(Recorder(send)) or made[0])
+    recorder = made[0]
+    committed_while_settling: list[int | None] = []
+
+    async def slow_first_then_stop(messages: Sequence[Any]) -> None:
+        if messages[0].offset == 0:
+            await asyncio.sleep(1.0)  # batches 5.. and 10.. are polled meanwhile
+            committed_while_settling.append(await asyncio.to_thread(_committed, kafka_bootstrap, group, topic))
+            worker.stop()
+
+    recorder.on_batch = slow_first_then_stop
+    asyncio.run(worker.run())
+    log = recorder.log
+    assert log.index(("polled", 10)) < log.index(("settled", 0))  # polled ahead, while the first batch settled
+    assert [batch[0] for batch in recorder.batches] == [0, 5, 10]  # the stop came after: all three settled
+    assert [e for e in log if e[0] != "checked" and e[0] != "polled"] == [
+        ("settling", 0), ("settled", 0), ("settling", 5), ("settled", 5), ("settling", 10), ("settled", 10)]
     assert committed_while_settling == [None]
     assert _committed(kafka_bootstrap, group, topic) == 12
 

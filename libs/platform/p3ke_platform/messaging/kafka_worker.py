@@ -4,12 +4,15 @@ Each turn polls up to P3KE_WORKER_BATCH messages (waiting up to P3KE_WORKER_BATC
 short), has the BatchProcessor check them (signatures, origin, parsing: no effect) and settle them (dead letters,
 refusals, one inbox transaction), and only then commits the batch's offsets, without waiting for the broker's answer
 (the next poll starts at once; a stop waits for the last commit's answer). When a batch comes full (the worker is
-behind), it is settled while the next one is polled and checked: the checks are CPU work (the signatures on the
-helpers), the settling mostly waits for the database, and the two overlap; batches are still settled one
-at a time, in order. So an offset is never committed before its effect: a worker that dies or is
-cut off from its group mid-batch has the batch delivered again, and the inbox absorbs what was already applied. A
-failed commit (the broker restarting, a rebalance that moved the partitions) is logged and not retried: the next
-commit covers it, or the batch is delivered again to whoever owns its partitions now.
+behind), it is settled while the next one is polled and checked, and the one after that is polled while the next is
+checked: the checks are CPU work (the signatures on the helpers), the settling mostly waits for the database, and
+kafka-python decodes the polled records in Python on the consumer's thread, so the three overlap; batches are still
+checked and settled one at a time, in order, and a stop processes a batch already polled before it leaves. So an
+offset is never committed before its effect: a worker that dies or is cut off from its group mid-batch has the batch
+delivered again, and the inbox absorbs what was already applied. A failed commit (the broker restarting, a rebalance
+that moved the partitions) is logged and not retried: the next commit covers it, or the batch is delivered again to
+whoever owns its partitions now. Polling ahead, measured with `bench audit` at 3*10^4 entries (2 interleaved pairs):
+5,537-5,651 entries/s against 4,891-4,972 without, at the same worker CPU (5.4-5.5 s).
 
 Why not faust's agents (still available: P3KE_WORKER_ENGINE=faust): faust hands a worker one event at a time
 (its fetcher thread, the conductor, the stream, an ack per event) before batching them again. Measured with the
@@ -148,24 +151,31 @@ class KafkaWorker:
 
     async def run(self) -> None:
         """Poll, check, settle and commit until stopped. A full batch (the worker is behind) is settled while the next
-        one is polled and checked; the batches are still settled one after the other, in order, and each one's
-        offsets are committed only once it is settled."""
+        one is polled and checked, and the one after it is polled while the next is checked; the batches are still
+        checked and settled one after the other, in order, and each one's offsets are committed only once it is
+        settled."""
         await self._on_consumer(self._connect)
         log.info("worker consuming", group=self.app_id, topics=self.topics)
         settling: asyncio.Task[None] | None = None  # a full batch's settling, under way
         settling_offsets: dict[Any, Any] = {}
+        polling: asyncio.Future[list[Any]] | None = None  # the batch after a full one, polled ahead
         try:
-            while not self._stop.is_set():
-                batch = await self._on_consumer(self._poll)
+            while not self._stop.is_set() or polling is not None:  # a batch polled ahead is processed before a stop
+                batch = await (polling if polling is not None else self._on_consumer(self._poll))
+                polling = None
+                full = len(batch) >= self.settings.worker_batch
+                if full and not self._stop.is_set():
+                    polling = asyncio.ensure_future(self._on_consumer(self._poll))
                 checked = await self.processor.check(batch) if batch else None
                 if settling is not None:
                     await settling
                     settling = None
-                    # the batch just checked is not settled yet: commit only what is
-                    await self._on_consumer(partial(self._commit, settling_offsets if checked is not None else None))
+                    # the batch just checked (and any polled ahead) is not settled yet: commit only what is
+                    unsettled = checked is not None or polling is not None
+                    await self._on_consumer(partial(self._commit, settling_offsets if unsettled else None))
                 if checked is None:
                     continue
-                if len(batch) >= self.settings.worker_batch:
+                if full:
                     settling, settling_offsets = asyncio.create_task(self.processor.settle(checked)), _next(batch)
                 else:
                     await self.processor.settle(checked)
@@ -175,9 +185,10 @@ class KafkaWorker:
                 settling = None
             await self._on_consumer(self._commit_last)
         finally:
-            if settling is not None:  # the loop failed while a batch was being settled: let it end (uncommitted)
-                with suppress(Exception):
-                    await settling
+            for task in (settling, polling):  # the loop failed mid-batch: let what is under way end (uncommitted)
+                if task is not None:
+                    with suppress(Exception):
+                        await task
             await self._on_consumer(self._close)
             self._thread.shutdown(wait=False)
             self.processor.close()
