@@ -44,19 +44,34 @@ def verify_ed25519(key: ed25519.Ed25519PublicKey, signature: bytes, message: byt
     return True
 
 
-def ed25519_signer(key: ed25519.Ed25519PrivateKey) -> Callable[[bytes], bytes]:
-    """A function returning `key`'s Ed25519 signature of a message (64 bytes)."""
+LARGE_SIGNING_INPUT = 16 * 1024
+"""From this many bytes up, signing goes through OpenSSL: Ed25519 hashes the message twice with SHA-512, and OpenSSL's
+SHA-512 is the faster one. Measured on this machine (median of 50): 700 bytes 21.6 µs (libsodium) against 32.7 µs
+(OpenSSL), 4 KiB 34 against 40, 64 KiB 253 against 180, 335 kB (a data-access event naming 5,000 subjects) 1,665
+against 791. The signature is the same either way (deterministic); verification stays with libsodium at every size
+(its stricter checks), where OpenSSL only draws level at 64 KiB."""
+
+
+def sodium_signer(key: ed25519.Ed25519PrivateKey) -> Callable[[bytes], bytes]:
+    """A function returning `key`'s Ed25519 signature of a message (64 bytes), made by libsodium."""
     seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                              serialization.NoEncryption())
     signing_key = SigningKey(seed)
     return lambda message: signing_key.sign(message).signature
 
 
+def ed25519_signer(key: ed25519.Ed25519PrivateKey) -> Callable[[bytes], bytes]:
+    """A function returning `key`'s Ed25519 signature of a message (64 bytes): libsodium's for a message under
+    LARGE_SIGNING_INPUT bytes, OpenSSL's from there (the same bytes, made faster)."""
+    small = sodium_signer(key)
+    return lambda message: small(message) if len(message) < LARGE_SIGNING_INPUT else key.sign(message)
+
+
 def measure(size: int = 800, n: int = 3000) -> None:
     """Per-operation times of both libraries on this machine (µs), printed."""
     private = ed25519.Ed25519PrivateKey.generate()
     public, message = private.public_key(), b"x" * size
-    signature, sign = private.sign(message), ed25519_signer(private)
+    signature, sign = private.sign(message), sodium_signer(private)
     runs = {"verify openssl": lambda: public.verify(signature, message),
             "verify libsodium": lambda: verify_ed25519(public, signature, message),
             "sign openssl": lambda: private.sign(message), "sign libsodium": lambda: sign(message)}

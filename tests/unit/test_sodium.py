@@ -9,21 +9,45 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from p3ke_schemas.sodium import ed25519_signer, verify_ed25519
+from p3ke_schemas.sodium import LARGE_SIGNING_INPUT, ed25519_signer, sodium_signer, verify_ed25519
 
 L = 2**252 + 27742317777372353535851937790883648493  # the group order (RFC 8032, 5.1)
-MESSAGES = [b"", b"x", os.urandom(300), os.urandom(3000), "{\"data\":\"ü\"}".encode()]
+MESSAGES = [b"", b"x", os.urandom(300), os.urandom(3000), "{\"data\":\"ü\"}".encode(),
+            os.urandom(LARGE_SIGNING_INPUT - 1), os.urandom(LARGE_SIGNING_INPUT), os.urandom(400_000)]
 
 
-@pytest.mark.parametrize("message", MESSAGES, ids=["empty", "one", "300", "3000", "utf8"])
+@pytest.mark.parametrize("message", MESSAGES, ids=["empty", "one", "300", "3000", "utf8", "under-large", "large",
+                                                   "400k"])
 def test_libsodium_and_openssl_make_the_same_signature_and_verify_each_others(message: bytes) -> None:
     private = ed25519.Ed25519PrivateKey.generate()
     public = private.public_key()
-    ours = ed25519_signer(private)(message)
+    ours = sodium_signer(private)(message)
     theirs = private.sign(message)
     assert ours == theirs  # deterministic signatures (RFC 8032): byte for byte
     public.verify(ours, message)  # OpenSSL accepts libsodium's
     assert verify_ed25519(public, theirs, message)  # libsodium accepts OpenSSL's
+    assert ed25519_signer(private)(message) == theirs  # whichever library signs a message of this size
+
+
+def test_the_signer_uses_libsodium_under_the_large_size_and_openssl_from_it() -> None:
+    """Which library signs is seen by making OpenSSL's path fail: a key whose `sign` raises."""
+
+    class NoOpenSSL:
+        def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:
+            self.key = key
+
+        def private_bytes(self, *args: object) -> bytes:
+            return self.key.private_bytes(*args)  # type: ignore[arg-type]
+
+        def sign(self, message: bytes) -> bytes:
+            raise AssertionError("OpenSSL signed")
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    sign = ed25519_signer(NoOpenSSL(key))  # type: ignore[arg-type]
+    small = os.urandom(LARGE_SIGNING_INPUT - 1)
+    assert sign(small) == key.sign(small)
+    with pytest.raises(AssertionError, match="OpenSSL signed"):
+        sign(os.urandom(LARGE_SIGNING_INPUT))
 
 
 def test_both_refuse_a_changed_message_a_changed_signature_and_another_key() -> None:

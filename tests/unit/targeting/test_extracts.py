@@ -173,3 +173,35 @@ def test_pinned_version_and_current_version(runtime: Runtime, snapshot: Path, tm
     apply(runtime, current, pinned)
     assert one_prepared(runtime, current.request_id)["dataset_version_id"] == "dv-2"
     assert one_prepared(runtime, pinned.request_id)["dataset_version_id"] == "dv-1"
+
+
+def _selection_tables(runtime: Runtime) -> list[str]:
+    """The selection tables left in the targeting process's shared DuckDB database."""
+    s = runtime.context.settings
+    with runtime.context.duckdb.connect(s.targeting_duckdb_threads, s.targeting_duckdb_memory,
+                                        Path(s.data_dir) / "tmp") as con:
+        return [name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+                if name.startswith("sel_")]
+
+
+def test_no_selection_table_outlives_its_extract_accepted_refused_or_failed(runtime: Runtime, tmp_path: Path) -> None:
+    """An extract's selection is a table of the process's shared database (its ledger is written on another
+    connection while the extract file is written): it is dropped whether the extract is accepted, refused for
+    nobody matching, or fails half-way (here its file cannot be written: a file stands where its directory goes)."""
+    accepted = request(quota=50)
+    assert apply(runtime, accepted) == []
+    assert one_prepared(runtime, accepted.request_id)["status"] == "accepted"
+    assert _selection_tables(runtime) == []
+    nobody = request(criteria={"region_codes": ["1101"]})  # no synthetic person lives in Aceh
+    assert apply(runtime, nobody) == []
+    assert one_prepared(runtime, nobody.request_id)["status"] == "rejected"
+    assert _selection_tables(runtime) == []
+
+    extracts = runtime.context.settings.extracts_dir
+    extracts.rename(tmp_path / "extracts-moved")
+    extracts.write_text("not a directory")
+    failing = request(quota=50)
+    with pytest.raises(OSError):
+        apply(runtime, failing)
+    assert prepared(runtime, failing.request_id) == []  # nothing emitted for it
+    assert _selection_tables(runtime) == []

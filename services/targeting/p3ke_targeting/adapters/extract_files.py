@@ -17,22 +17,24 @@ import pyarrow.parquet as pq
 from p3ke_platform.duckdb_engine import sql_path
 from p3ke_platform.parquet_stream import write_query
 from p3ke_platform.shared_files import publish_file, sha256_file, temp_for
-from p3ke_targeting.adapters.duckdb_selection import order_by, q
+from p3ke_targeting.adapters.duckdb_selection import ledger_refs, order_by, q, table_name
 from p3ke_targeting.domain.selection import Selection
 
 PROVENANCE_PREFIX = "p3ke."
 
 
-def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, fields: Sequence[str], final: Path,
-                  provenance: Mapping[str, str]) -> str:
-    """Write `sel` (see duckdb_selection.select_into) in priority order with only `fields`; return its SHA-256.
+def write_extract(con: duckdb.DuckDBPyConnection, *, table: str, selection: Selection, fields: Sequence[str],
+                  final: Path, provenance: Mapping[str, str]) -> str:
+    """Write the selection `table` (see duckdb_selection.select_into) in priority order with only `fields`; return
+    its SHA-256.
 
     Provenance (dataset version, request id, rules version, ...) is Parquet key-value metadata
     (`p3ke.*`), not columns: the rows carry only what the program may receive.
     """
     temp = temp_for(final)
     try:
-        write_query(con, f"SELECT {', '.join(q(f) for f in fields)} FROM sel ORDER BY {order_by(selection)}", temp,
+        write_query(con, f"SELECT {', '.join(q(f) for f in fields)} FROM {table_name(table)} "
+                         f"ORDER BY {order_by(selection)}", temp,
                     metadata={f"{PROVENANCE_PREFIX}{k}": v for k, v in provenance.items()})
         digest = sha256_file(temp)
         publish_file(temp, final)
@@ -41,12 +43,13 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, selection: Selection, field
         temp.unlink(missing_ok=True)
 
 
-def write_ledger(con: duckdb.DuckDBPyConnection, final: Path) -> str:
-    """Write the subject references of `sel` (sorted) as the extract's recipient ledger; return its SHA-256."""
+def write_ledger(con: duckdb.DuckDBPyConnection, table: str, hash_key: str, final: Path) -> str:
+    """Write the subject references of the selection `table`'s persons under `hash_key` (the current key), sorted,
+    as the extract's recipient ledger; return its SHA-256."""
     temp = temp_for(final)
+    sql, params = ledger_refs(table, hash_key)
     try:
-        con.execute(f"COPY (SELECT __ref AS subject_ref FROM sel ORDER BY __ref) TO '{sql_path(temp)}' "
-                    f"(FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({sql}) TO '{sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd)", params)
         digest = sha256_file(temp)
         publish_file(temp, final)
         return digest
