@@ -78,7 +78,9 @@ def _committed(bootstrap: str, group: str, topic: str) -> int | None:
         reader.close(autocommit=False)
 
 
-def _worker(bootstrap: str, tmp_path: Path, topic: str, group: str, **recorder: Any) -> tuple[KafkaWorker, Recorder]:
+def _worker(bootstrap: str, tmp_path: Path, topic: str, group: str, kind: type[KafkaWorker] = KafkaWorker,
+            **recorder: Any) -> tuple[Any, Recorder]:
+    """A worker of class `kind` (batches of 5) on `topic`, and the Recorder standing in for its processor."""
     settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=bootstrap, worker_batch=5,
                              worker_verify_processes=0)
     made: list[Recorder] = []
@@ -87,7 +89,7 @@ def _worker(bootstrap: str, tmp_path: Path, topic: str, group: str, **recorder: 
         made.append(Recorder(send, **recorder))
         return made[0]
 
-    worker = KafkaWorker(app_id=group, settings=settings, topics=[topic], processor=processor)
+    worker = kind(app_id=group, settings=settings, topics=[topic], processor=processor)
     return worker, made[0]
 
 
@@ -205,12 +207,7 @@ def test_the_batch_after_a_full_one_is_polled_ahead_and_settled_before_a_stop(
     then still lets the batch polled ahead be checked, settled and committed: nothing polled is left unsettled, and
     no offset is committed before its batch is settled."""
     topic, group = _topic(kafka_bootstrap), f"test-{uuid.uuid4().hex[:8]}"
-    settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, worker_batch=5,
-                             worker_verify_processes=0)
-    made: list[Recorder] = []
-    worker = LogsPolls(app_id=group, settings=settings, topics=[topic],
-                       processor=lambda send: made.append(Recorder(send)) or made[0])
-    recorder = made[0]
+    worker, recorder = _worker(kafka_bootstrap, tmp_path, topic, group, LogsPolls)
     committed_while_settling: list[int | None] = []
 
     async def slow_first_then_stop(messages: Sequence[Any]) -> None:
@@ -260,12 +257,7 @@ def test_a_lost_commit_is_covered_by_the_next_one_for_a_partition_the_next_batch
         for i in range(2):
             producer.send(topic, key=b"k", value=json.dumps({"i": i}).encode(), partition=partition)
     producer.flush()
-    settings = load_settings(env="test", data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, worker_batch=5,
-                             worker_verify_processes=0)
-    made: list[Recorder] = []
-    worker = LosesTheFirstCommit(app_id=group, settings=settings, topics=[topic],
-                                 processor=lambda send: made.append(Recorder(send)) or made[0])
-    recorder = made[0]
+    worker, recorder = _worker(kafka_bootstrap, tmp_path, topic, group, LosesTheFirstCommit)
     p0, p1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
 
     async def only_partition_0_after_the_first(messages: Sequence[Any]) -> None:
