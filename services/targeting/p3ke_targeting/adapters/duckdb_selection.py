@@ -135,7 +135,7 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
     """Create the table `table` (a name from `selection_table`; a table of the database, not of `con` alone, so that
     other connections to it can write its files at the same time; the caller drops it): the first `quota` eligible
     persons in priority order, not among earlier recipients, with the requested fields, `__nik` (from which the
-    recipient ledger computes their subject references, `ledger_refs_sql`), `__desil`, `__province` and the order
+    recipient ledger computes their subject references, `ledger_refs`), `__desil`, `__province` and the order
     columns. Earlier recipients are recognised in each group of `ledgers` under that group's own key.
 
     Only `ledger_rows` earlier recipients exist, so the first quota + ledger_rows candidates always
