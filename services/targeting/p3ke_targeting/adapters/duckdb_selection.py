@@ -44,21 +44,18 @@ class LedgerGroup:
     paths: tuple[Path, ...]
 
 
-def _anti_joins(groups: Sequence[LedgerGroup], params: dict[str, Any], nik: str,
-                ref: tuple[str, str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
-    """Per group of ledgers: the candidate's reference under the group's key (a column `__ref_<i>`, or `ref`'s
-    column when `ref` = (its key, column) has the same key) and a NOT EXISTS over the group's ledgers.
-    Returns (the reference columns to add, as `(name, SQL)`, and the conditions); sets the parameters."""
+def _anti_joins(groups: Sequence[LedgerGroup], params: dict[str, Any],
+                nik: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Per group of ledgers: the candidate's reference under the group's key (a column `__ref_<i>`) and a NOT EXISTS
+    over the group's ledgers. Returns (the reference columns to add, as `(name, SQL)`, and the conditions); sets the
+    parameters."""
     columns: list[tuple[str, str]] = []
     conditions: list[str] = []
     for i, group in enumerate(groups):
         params[f"ledgers_{i}"] = [str(p) for p in group.paths]
-        if ref is not None and group.hash_key == ref[0]:
-            column = ref[1]
-        else:
-            params[f"opad_{i}"], params[f"ipad_{i}"] = hmac_keys(group.hash_key)
-            column = f"__ref_{i}"
-            columns.append((column, subject_ref_sql(nik, f"_{i}")))
+        params[f"opad_{i}"], params[f"ipad_{i}"] = hmac_keys(group.hash_key)
+        column = f"__ref_{i}"
+        columns.append((column, subject_ref_sql(nik, f"_{i}")))
         conditions.append(f"NOT EXISTS (SELECT 1 FROM read_parquet($ledgers_{i}) l WHERE l.subject_ref = {column})")
     return columns, conditions
 
