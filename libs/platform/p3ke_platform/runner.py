@@ -17,6 +17,7 @@ import sys
 import threading
 from typing import Any
 
+from p3ke_platform import heap
 from p3ke_platform.logging import configure_logging, get_logger
 from p3ke_platform.service import Runtime, ServiceSpec
 from p3ke_platform.settings import ConfigurationError, Settings, load_settings
@@ -76,6 +77,7 @@ def run_worker(runtime: Runtime) -> int:
 
             app = build_faust_app(app_id=app_id, settings=settings, topics=runtime.spec.topics, inbox=inbox,
                                   web_port=_worker_port(settings), readiness=runtime.readiness, origin=origin)
+            heap.settle()
             return run_faust(app, settings)
         from p3ke_platform.health_server import serve_health
         from p3ke_platform.messaging.kafka_worker import KafkaWorker, run_kafka_worker
@@ -87,6 +89,7 @@ def run_worker(runtime: Runtime) -> int:
                                   signatures=signature_pool(settings, origin))
 
         stop_health = serve_health(settings.api_host, _worker_port(settings), runtime.readiness)
+        heap.settle()
         try:
             return run_kafka_worker(KafkaWorker(app_id=app_id, settings=settings, topics=runtime.spec.topics,
                                                 processor=processor))
@@ -110,7 +113,9 @@ def _stop_on_signal() -> threading.Event:
 
 
 def run_relay(runtime: Runtime) -> int:
-    runtime.relay().run(_stop_on_signal())
+    relay, stop = runtime.relay(), _stop_on_signal()
+    heap.settle()
+    relay.run(stop)
     return 0
 
 

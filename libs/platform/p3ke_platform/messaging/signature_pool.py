@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from p3ke_platform import heap
 from p3ke_platform.logging import describe_error, get_logger
 from p3ke_schemas.signing import PublicKey, Signature, SignatureError, public_jwk, public_key_from_jwk, verify_headers
 
@@ -44,6 +45,7 @@ _KEYS: dict[str, PublicKey] = {}  # in a helper process: the keys it was started
 def _start_helper(jwks: dict[str, dict[str, str]], parent: int) -> None:
     _KEYS.update({kid: public_key_from_jwk(jwk) for kid, jwk in jwks.items()})
     threading.Thread(target=_end_with, args=(parent,), name="p3ke-helper-parent", daemon=True).start()
+    heap.settle()
 
 
 def _end_with(parent: int) -> None:
