@@ -19,13 +19,22 @@ SNAPSHOTS = Path.home() / ".cache" / "p3ke" / "bench"
 
 
 def cached_snapshot(rows: int, seed: int) -> Path:
-    """The individual file of a synthetic snapshot of `rows` persons: generated (in a child process) once per
-    size and seed, and kept in ~/.cache/p3ke/bench/ for every benchmark that asks for the same."""
-    out = SNAPSHOTS / f"synth-{rows}-seed{seed}"
+    """The individual file of a synthetic snapshot of `rows` persons, in the order ingest publishes a snapshot (by
+    region code, then file order; zstd level 1, row groups of 122,880 rows): generated (in a child process) once per
+    size and seed, and kept in ~/.cache/p3ke/bench/ for every benchmark that asks for the same. The generator's own
+    file has the regions in random order (every province in every row group), which no published snapshot has:
+    a one-province extract at 10^7 rows read 0.92-0.94 s from it, 0.40 s from the file ordered by region."""
+    out = SNAPSHOTS / f"synth-{rows}-seed{seed}-by-region"
     path = out / "individu.parquet"
     if not path.is_file():
-        code = ("from p3ke_ingest.synth import generate; import sys; "
-                f"generate(sys.argv[1], individuals={rows}, fmt='parquet', seed={seed}, family_file=False)")
+        code = ("import shutil, sys; from pathlib import Path; import duckdb; from p3ke_ingest.synth import generate; "
+                "from p3ke_platform.parquet_stream import write_query; out = Path(sys.argv[1]); "
+                f"raw = generate(out / 'generated', individuals={rows}, fmt='parquet', seed={seed}, "
+                "family_file=False).individual_path; con = duckdb.connect(config={'memory_limit': '2GB'}); "
+                "write_query(con, f\"SELECT * EXCLUDE (file_row_number) FROM read_parquet('{raw}', "
+                "file_row_number=true) ORDER BY CAST(kode_kemendagri AS BIGINT), file_row_number\", "
+                "out / 'individu.parquet.tmp', compression='zstd', compression_level=1, depth=1); "
+                "(out / 'individu.parquet.tmp').rename(out / 'individu.parquet'); shutil.rmtree(out / 'generated')")
         subprocess.run([sys.executable, "-c", code, str(out)], check=True)
     return path
 
