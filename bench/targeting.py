@@ -4,7 +4,8 @@ from extract-requested published on Kafka to extract-prepared consumed (worker a
 
 Sizes: BENCH_ROWS (snapshot rows, default 10,000,000), BENCH_RUNS (timed extracts, default 7),
 BENCH_QUOTA (default 50,000), BENCH_E2E_RUNS (default 3; 0 skips the Kafka part). The synthetic
-snapshot is generated once per size in a separate process and cached in ~/.cache/p3ke/bench/.
+snapshot is generated once per size in a separate process, ordered by region as ingest publishes one, and cached
+in ~/.cache/p3ke/bench/ (bench.support.cached_snapshot).
 The in-process part goes through the real inbox on SQLite, like the worker; DuckDB gets
 P3KE_TARGETING_DUCKDB_THREADS (default 2) threads, and so does the reference.
 """
