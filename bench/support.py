@@ -4,6 +4,7 @@ for) and percentiles."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,17 +27,27 @@ def cached_snapshot(rows: int, seed: int) -> Path:
     a one-province extract at 10^7 rows read 0.92-0.94 s from it, 0.40 s from the file ordered by region."""
     out = SNAPSHOTS / f"synth-{rows}-seed{seed}-by-region"
     path = out / "individu.parquet"
-    if not path.is_file():
-        code = ("import shutil, sys; from pathlib import Path; import duckdb; from p3ke_ingest.synth import generate; "
-                "from p3ke_platform.parquet_stream import write_query; out = Path(sys.argv[1]); "
-                f"raw = generate(out / 'generated', individuals={rows}, fmt='parquet', seed={seed}, "
-                "family_file=False).individual_path; con = duckdb.connect(config={'memory_limit': '2GB'}); "
-                "write_query(con, f\"SELECT * EXCLUDE (file_row_number) FROM read_parquet('{raw}', "
-                "file_row_number=true) ORDER BY CAST(kode_kemendagri AS BIGINT), file_row_number\", "
-                "out / 'individu.parquet.tmp', compression='zstd', compression_level=1, depth=1); "
-                "(out / 'individu.parquet.tmp').rename(out / 'individu.parquet'); shutil.rmtree(out / 'generated')")
-        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    if not path.is_file():  # in a child process: its memory is not the benchmark's
+        code = f"from bench.support import write_by_region; write_by_region({str(out)!r}, {rows}, {seed})"
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
     return path
+
+
+def write_by_region(out: str, rows: int, seed: int) -> None:
+    """Generate the synthetic snapshot and write it to `out`/individu.parquet ordered as ingest orders one."""
+    import duckdb
+
+    from p3ke_ingest.synth import generate
+    from p3ke_platform.parquet_stream import write_query
+
+    target = Path(out)
+    raw = generate(target / "generated", individuals=rows, fmt="parquet", seed=seed, family_file=False).individual_path
+    con = duckdb.connect(config={"memory_limit": "2GB"})
+    write_query(con, f"""SELECT * EXCLUDE (file_row_number) FROM read_parquet('{raw}', file_row_number=true)
+                         ORDER BY CAST(kode_kemendagri AS BIGINT), file_row_number""",
+                target / "individu.parquet.tmp", compression="zstd", compression_level=1, depth=1)
+    (target / "individu.parquet.tmp").rename(target / "individu.parquet")
+    shutil.rmtree(target / "generated")
 
 
 def spawn(stack: ExitStack, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ a, b = Node(), Node()
 a.other, b.other = b, a  # a cycle made after start-up: still garbage the collector finds
 alive = weakref.ref(a)
 del a, b
-gc.collect()
+keep = [[] for _ in range(3 * heap.YOUNG)]  # enough new objects for the collector to run on its own
 print(json.dumps({"before": before, "frozen": frozen, "threshold": gc.get_threshold(),
                   "cycle_collected": alive() is None}))
 """
