@@ -21,6 +21,7 @@ from p3ke_platform.subject_keys import (
     parse_key_ring,
     read_pairs,
     subject_ref,
+    subject_refs,
     write_pairs,
 )
 from p3ke_schemas import Actor, DataAccess
@@ -127,3 +128,21 @@ def test_data_access_names_its_key_and_an_event_without_it_stays_valid() -> None
     assert DataAccess.model_validate(old).subject_key_id is None  # read as k1 by the audit log
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**old, "subject_key_id": "K 2"}, schema)
+
+
+def test_subject_refs_in_bulk_equal_hmac_sha256_by_an_independent_library() -> None:
+    """`subject_refs` computes RFC 2104 itself from precomputed states: it must give, for every key length (shorter
+    than a block, exactly one, longer: hashed first), the HMAC-SHA256 of the `cryptography` package and `subject_ref`,
+    NIKs stripped as `subject_ref` strips them."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.hmac import HMAC
+
+    def independent(key: str, nik: str) -> str:
+        mac = HMAC(key.encode(), hashes.SHA256())
+        mac.update(nik.strip().encode())
+        return mac.finalize().hex()
+
+    niks = ["3201014101900001", " 3273020202020002\n", "1101010101010003"]
+    for key in (NEW, "k" * 64, "a-key-longer-than-one-sha256-block-" + "x" * 40):
+        assert subject_refs(key, niks) == [independent(key, n) for n in niks] == [subject_ref(key, n) for n in niks]
+    assert subject_refs(NEW, []) == []

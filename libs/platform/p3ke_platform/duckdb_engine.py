@@ -97,6 +97,12 @@ def hmac_keys(key: str) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
 
 
+def sql_text(value: str) -> str:
+    """`value` as a SQL string literal (quotes doubled), for the places DuckDB takes no parameter (COPY's
+    options)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def sql_path(path: Path) -> str:
     """A path as the content of a SQL string literal (quotes doubled): `read_parquet('{sql_path(p)}')`."""
     return str(path).replace("'", "''")

@@ -13,6 +13,7 @@ import pytest
 
 from p3ke_platform.audit_client import subject_ref
 from p3ke_platform.service import Runtime
+from p3ke_targeting.adapters import extract_files
 from p3ke_targeting.adapters.extract_files import read_provenance
 from tests.unit.targeting.helpers import (
     FIELDS,
@@ -109,7 +110,14 @@ def test_same_request_same_version_same_people(tmp_path: Path, snapshot: Path) -
     assert sorted(niks_of(one_prepared(other, "req-another"))) != sorted(niks_of(results[0]))
 
 
-def test_earlier_recipients_of_the_program_are_excluded(runtime: Runtime) -> None:
+LEDGER_PATHS = pytest.mark.parametrize("in_memory", [extract_files.LEDGER_IN_MEMORY, 0], ids=["python", "sql"])
+"""The recipient ledger's keyed hashes computed in Python (up to LEDGER_IN_MEMORY persons) and in SQL (beyond)."""
+
+
+@LEDGER_PATHS
+def test_earlier_recipients_of_the_program_are_excluded(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
+                                                        in_memory: int) -> None:
+    monkeypatch.setattr(extract_files, "LEDGER_IN_MEMORY", in_memory)
     criteria = {"region_codes": ["53"], "deciles": [1]}
     first, second = request(quota=100, criteria=criteria), request(quota=100, criteria=criteria)
     again = request(quota=100, criteria={**criteria, "exclude_already_delivered": False})
@@ -137,7 +145,10 @@ def test_idempotent_one_request_one_extract(runtime: Runtime) -> None:
     assert len(list((Path(runtime.settings.data_dir) / "extracts").glob("*.parquet"))) == 1
 
 
-def test_selection_is_audited_with_every_subject(runtime: Runtime) -> None:
+@LEDGER_PATHS
+def test_selection_is_audited_with_every_subject(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
+                                                 in_memory: int) -> None:
+    monkeypatch.setattr(extract_files, "LEDGER_IN_MEMORY", in_memory)
     req = request(quota=120)
     apply(runtime, req)
     event = one_prepared(runtime, req.request_id)
@@ -145,6 +156,9 @@ def test_selection_is_audited_with_every_subject(runtime: Runtime) -> None:
     assert [a["action"] for a in accesses] == ["select"]
     key = runtime.settings.subject_hash_key
     assert sorted(accesses[0]["subject_refs"]) == sorted(subject_ref(key, n) for n in niks_of(event))
+    delivered = Path(runtime.settings.data_dir) / "targeting" / "delivered"
+    ledger = pq.read_table(delivered / f"{event['extract_id']}.parquet")
+    assert ledger.column("subject_ref").to_pylist() == sorted(accesses[0]["subject_refs"])
     assert accesses[0]["record_count"] == 120 and accesses[0]["actor"]["subject"] == "officer-1"
     names = set(pq.read_table(extract_path(event), columns=["nama"]).column("nama").to_pylist())
     wire = json.dumps(emitted(runtime, "p3ke.extract-prepared.v1") + accesses)
@@ -185,8 +199,8 @@ def _selection_tables(runtime: Runtime) -> list[str]:
 
 
 def test_no_selection_table_outlives_its_extract_accepted_refused_or_failed(runtime: Runtime, tmp_path: Path) -> None:
-    """An extract's selection is a table of the process's shared database (its ledger is written on another
-    connection while the extract file is written): it is dropped whether the extract is accepted, refused for
+    """An extract's selection is a table of the process's shared database (its extract file is written on another
+    connection while the ledger is written): it is dropped whether the extract is accepted, refused for
     nobody matching, or fails half-way (here its file cannot be written: a file stands where its directory goes)."""
     accepted = request(quota=50)
     assert apply(runtime, accepted) == []

@@ -12,15 +12,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from p3ke_platform.duckdb_engine import sql_path
-from p3ke_platform.parquet_stream import write_query
+from p3ke_platform.duckdb_engine import sql_path, sql_text
 from p3ke_platform.shared_files import publish_file, sha256_file, temp_for
+from p3ke_platform.subject_keys import subject_refs
 from p3ke_targeting.adapters.duckdb_selection import ledger_refs, order_by, q, table_name
 from p3ke_targeting.domain.selection import Selection
 
 PROVENANCE_PREFIX = "p3ke."
+LEDGER_SCHEMA = pa.schema([pa.field("subject_ref", pa.string())])
+"""A recipient ledger's one column, as DuckDB writes it from SQL."""
 
 
 def write_extract(con: duckdb.DuckDBPyConnection, *, table: str, selection: Selection, fields: Sequence[str],
@@ -32,15 +35,29 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, table: str, selection: Sele
     (`p3ke.*`), not columns: the rows carry only what the program may receive.
     """
     temp = temp_for(final)
+    metadata = ", ".join(f"{sql_text(PROVENANCE_PREFIX + k)}: {sql_text(v)}" for k, v in provenance.items())
     try:
-        write_query(con, f"SELECT {', '.join(q(f) for f in fields)} FROM {table_name(table)} "
-                         f"ORDER BY {order_by(selection)}", temp,
-                    metadata={f"{PROVENANCE_PREFIX}{k}": v for k, v in provenance.items()})
-        digest = sha256_file(temp)
-        publish_file(temp, final)
-        return digest
+        con.execute(f"COPY (SELECT {', '.join(q(f) for f in fields)} FROM {table_name(table)} "
+                    f"ORDER BY {order_by(selection)}) TO '{sql_path(temp)}' "
+                    f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{metadata}}})")
+        return _publish(temp, final)
     finally:
         temp.unlink(missing_ok=True)
+
+
+LEDGER_IN_MEMORY = 1_000_000
+"""Up to this many persons, a selection's subject references are computed and sorted in Python (`selected_refs`,
+about 115 MB at the limit); beyond it, in SQL (`write_ledger`), where DuckDB spills to disk past the connection's
+memory limit."""
+
+
+def selected_refs(con: duckdb.DuckDBPyConnection, table: str, hash_key: str) -> list[str]:
+    """The subject references of the selection `table`'s persons under `hash_key` (the current key), sorted: what
+    `write_ledger` writes, computed with `subject_refs` (OpenSSL's SHA-256). For 50,000 persons about 45 ms against
+    93-95 ms for the ledger in DuckDB's SQL, which hashes on one thread (the selection is one row group) with a
+    slower SHA-256."""
+    niks = con.sql(f"SELECT __nik FROM {table_name(table)}").to_arrow_table().column(0).to_pylist()
+    return sorted(subject_refs(hash_key, niks))
 
 
 def write_ledger(con: duckdb.DuckDBPyConnection, table: str, hash_key: str, final: Path) -> str:
@@ -50,11 +67,27 @@ def write_ledger(con: duckdb.DuckDBPyConnection, table: str, hash_key: str, fina
     sql, params = ledger_refs(table, hash_key)
     try:
         con.execute(f"COPY ({sql}) TO '{sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd)", params)
-        digest = sha256_file(temp)
-        publish_file(temp, final)
-        return digest
+        return _publish(temp, final)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def write_ledger_refs(refs: Sequence[str], final: Path) -> str:
+    """Write `refs` (from `selected_refs`) as the extract's recipient ledger, as `write_ledger` would; return its
+    SHA-256."""
+    temp = temp_for(final)
+    try:
+        pq.write_table(pa.Table.from_arrays([pa.array(refs, pa.string())], schema=LEDGER_SCHEMA), temp,
+                       compression="zstd")
+        return _publish(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _publish(temp: Path, final: Path) -> str:
+    digest = sha256_file(temp)
+    publish_file(temp, final)
+    return digest
 
 
 def read_refs(ledger: Path, batch: int = 65_536) -> Iterator[str]:
