@@ -26,6 +26,8 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import duckdb
 
@@ -105,6 +107,23 @@ def reference(snapshot: Path, quota: int, threads: int, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def agree(ours: Path, ref: Path, quota: int) -> None:
+    """Raise unless our extract and the reference's select alike, so that the two timed queries are the same work
+    (the reference restates padat_karya's rules by hand): as many persons, the same deciles in the same order, and,
+    when the quota leaves no one out, the same persons. Ties in the last persentil taken are broken by different
+    keys (ours is secret per request), so a full quota may differ in whom among them."""
+    import pyarrow.parquet as pq
+
+    columns = ["nik", "desil_kesejahteraan"]
+    a, b = pq.read_table(ours, columns=columns), pq.read_table(ref, columns=columns)
+    same = a.num_rows == b.num_rows and a.column(1).equals(b.column(1))
+    if same and a.num_rows < quota:
+        same = sorted(a.column(0).to_pylist()) == sorted(b.column(0).to_pylist())
+    if not same:
+        raise RuntimeError(f"the extract and the hand-written reference select differently ({a.num_rows} against "
+                           f"{b.num_rows} persons): the reference no longer restates the program's rules")
+
+
 def _pct(values: list[float], q: float) -> float:
     return pct(values, q, digits=3)
 
@@ -124,8 +143,10 @@ def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
         started = time.perf_counter()
         _apply(runtime, req)
         ours.append(time.perf_counter() - started)
-        counts.append(_prepared(runtime, req.request_id)["record_count"])
+        event = _prepared(runtime, req.request_id)
+        counts.append(event["record_count"])
         refs.append(reference(snapshot, quota, settings.targeting_duckdb_threads, scratch / f"ref-{i}.parquet"))
+        agree(Path(url2pathname(urlparse(event["file_uri"]).path)), scratch / f"ref-{i}.parquet", quota)
 
     # exclusion of earlier recipients, on another program (fresh ledgers): two extracts, then a timed third
     earlier = 0
