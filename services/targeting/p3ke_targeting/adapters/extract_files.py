@@ -8,7 +8,7 @@ the same paths, and a refused one removes whatever an earlier failed attempt lef
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -34,15 +34,10 @@ def write_extract(con: duckdb.DuckDBPyConnection, *, table: str, selection: Sele
     Provenance (dataset version, request id, rules version, ...) is Parquet key-value metadata
     (`p3ke.*`), not columns: the rows carry only what the program may receive.
     """
-    temp = temp_for(final)
     metadata = ", ".join(f"{sql_text(PROVENANCE_PREFIX + k)}: {sql_text(v)}" for k, v in provenance.items())
-    try:
-        con.execute(f"COPY (SELECT {', '.join(q(f) for f in fields)} FROM {table_name(table)} "
-                    f"ORDER BY {order_by(selection)}) TO '{sql_path(temp)}' "
-                    f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{metadata}}})")
-        return _publish(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
+    return _written(final, lambda temp: con.execute(
+        f"COPY (SELECT {', '.join(q(f) for f in fields)} FROM {table_name(table)} ORDER BY {order_by(selection)}) "
+        f"TO '{sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{metadata}}})"))
 
 
 LEDGER_IN_MEMORY = 1_000_000
@@ -63,31 +58,29 @@ def selected_refs(con: duckdb.DuckDBPyConnection, table: str, hash_key: str) -> 
 def write_ledger(con: duckdb.DuckDBPyConnection, table: str, hash_key: str, final: Path) -> str:
     """Write the subject references of the selection `table`'s persons under `hash_key` (the current key), sorted,
     as the extract's recipient ledger; return its SHA-256."""
-    temp = temp_for(final)
     sql, params = ledger_refs(table, hash_key)
-    try:
-        con.execute(f"COPY ({sql}) TO '{sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd)", params)
-        return _publish(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
+    return _written(final, lambda temp: con.execute(
+        f"COPY ({sql}) TO '{sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd)", params))
 
 
 def write_ledger_refs(refs: Sequence[str], final: Path) -> str:
     """Write `refs` (from `selected_refs`) as the extract's recipient ledger, as `write_ledger` would; return its
     SHA-256."""
+    table = pa.Table.from_arrays([pa.array(refs, pa.string())], schema=LEDGER_SCHEMA)
+    return _written(final, lambda temp: pq.write_table(table, temp, compression="zstd"))
+
+
+def _written(final: Path, write: Callable[[Path], object]) -> str:
+    """Write `final` through `write(temp)` under a temporary name, flush it and rename it into place; return its
+    SHA-256. The temporary file is removed whatever happened."""
     temp = temp_for(final)
     try:
-        pq.write_table(pa.Table.from_arrays([pa.array(refs, pa.string())], schema=LEDGER_SCHEMA), temp,
-                       compression="zstd")
-        return _publish(temp, final)
+        write(temp)
+        digest = sha256_file(temp)
+        publish_file(temp, final)
+        return digest
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _publish(temp: Path, final: Path) -> str:
-    digest = sha256_file(temp)
-    publish_file(temp, final)
-    return digest
 
 
 def read_refs(ledger: Path, batch: int = 65_536) -> Iterator[str]:
