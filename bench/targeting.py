@@ -6,7 +6,9 @@ Sizes: BENCH_ROWS (snapshot rows, default 10,000,000), BENCH_RUNS (timed extract
 BENCH_QUOTA (default 50,000), BENCH_E2E_RUNS (default 3; 0 skips the Kafka part). The synthetic
 snapshot is generated once per size in a separate process, ordered by region as ingest publishes one, and cached
 in ~/.cache/p3ke/bench/ (bench.support.cached_snapshot).
-The in-process part goes through the real inbox on SQLite, like the worker; DuckDB gets
+The in-process part goes through the real inbox on SQLite, like the worker, and reads the working copy the
+worker's loop builds when a version arrives (its build time is reported); the same extracts are then timed from
+the Parquet snapshot, with the copy deleted (`from_parquet_*`). DuckDB gets
 P3KE_TARGETING_DUCKDB_THREADS (default 2) threads, and so does the reference.
 """
 
@@ -45,6 +47,7 @@ from p3ke_schemas import Actor, CloudEvent, DatasetUpdated, ExtractRequested, si
 from p3ke_targeting.bootstrap import SERVICE
 from p3ke_targeting.config import TargetingSettings
 from p3ke_targeting.domain.selection import years_before
+from p3ke_targeting.service_layer import working_copies
 
 OFFICER = Actor(org="kemnaker", subject="bench-officer", roles=["program-officer"])
 STEWARD = Actor(org="kemenkopmk", subject="bench-steward", roles=["data-steward"])
@@ -135,18 +138,31 @@ def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
     upgrade(SERVICE, settings)
     runtime = Runtime(SERVICE, settings)
     _apply(runtime, _dataset(snapshot, sha, rows, "bench-dv"))
+    started = time.perf_counter()
+    copy = working_copies.refresh(runtime.context)  # what the worker's loop does when a version arrives
+    copy_seconds = time.perf_counter() - started
+    assert copy is not None and copy.is_file()
+    copy_mb = copy.stat().st_size / 2**20
     _apply(runtime, _request(quota, exclude=False))  # warm-up: checksum of the snapshot, page cache
 
-    ours, refs, counts = [], [], []
-    for i in range(runs):  # interleaved, so both see the same cache state
+    def timed(i: int, refs: list[float]) -> float:
         req = _request(quota, exclude=False)
         started = time.perf_counter()
         _apply(runtime, req)
-        ours.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         event = _prepared(runtime, req.request_id)
         counts.append(event["record_count"])
         refs.append(reference(snapshot, quota, settings.targeting_duckdb_threads, scratch / f"ref-{i}.parquet"))
         agree(Path(url2pathname(urlparse(event["file_uri"]).path)), scratch / f"ref-{i}.parquet", quota)
+        return seconds
+
+    ours, refs, counts = [], [], []
+    for i in range(runs):  # interleaved, so both see the same cache state
+        ours.append(timed(i, refs))
+    # the same extracts from the Parquet snapshot, as before the working copy is built (or with it turned off)
+    copy.unlink()
+    parquet_refs: list[float] = []
+    parquet = [timed(i, parquet_refs) for i in range(runs)]
 
     # exclusion of earlier recipients, on another program (fresh ledgers): two extracts, then a timed third
     earlier = 0
@@ -164,6 +180,9 @@ def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
         "seconds": round(statistics.median(ours), 3), "p50_s": _pct(ours, 0.5), "p95_s": _pct(ours, 0.95),
         "reference_seconds": round(statistics.median(refs), 3), "reference_p95_s": _pct(refs, 0.95),
         "ratio": round(statistics.median(ours) / statistics.median(refs), 3),
+        "working_copy_build_seconds": round(copy_seconds, 2), "working_copy_mb": round(copy_mb, 1),
+        "from_parquet_seconds": round(statistics.median(parquet), 3),
+        "from_parquet_ratio": round(statistics.median(parquet) / statistics.median(parquet_refs), 3),
         "extract_rows": counts[0], "extract_rows_per_s": round(counts[0] / statistics.median(ours)),
         "snapshot_rows_per_s": round(rows / statistics.median(ours)),
         "with_exclusion_seconds": round(excluded_seconds, 3), "with_exclusion_earlier_recipients": earlier,

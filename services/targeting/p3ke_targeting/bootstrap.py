@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from p3ke_platform.retention import disposal
-from p3ke_platform.service import ServiceSpec, lazy_routers
+from p3ke_platform.service import BackgroundLoop, ServiceSpec, lazy_routers
 from p3ke_schemas import spec_for_type
 from p3ke_targeting import __doc__ as DESCRIPTION
 from p3ke_targeting.adapters.orm import metadata, tables
@@ -24,5 +24,7 @@ SERVICE = ServiceSpec(
     register_cli=register,
     settings_class=TargetingSettings,
     context=Context,
-    loops=[disposal.loop()],  # destroys what the retention schedule says is due (extracts, selection ledgers)
+    loops=[disposal.loop(),  # destroys what the retention schedule says is due (extracts, selection ledgers)
+           BackgroundLoop(name="targeting-working-copy", run="p3ke_targeting.service_layer.working_copies:run",
+                          role="worker", enabled=lambda ctx: ctx.settings.targeting_working_copy)],
 )

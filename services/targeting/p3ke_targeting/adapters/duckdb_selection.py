@@ -21,6 +21,9 @@ from p3ke_platform.duckdb_engine import hmac_keys
 from p3ke_targeting.domain.layout import KNOWN_FIELDS
 from p3ke_targeting.domain.selection import Selection
 
+PARQUET = "read_parquet($snapshot)"
+"""A selection's rows read from the Parquet snapshot (the parameter `$snapshot`)."""
+
 
 def q(name: str) -> str:
     """A column name of the known layout, quoted for SQL."""
@@ -126,9 +129,14 @@ def table_name(name: str) -> str:
     return name
 
 
+def _snapshot_param(source: str, snapshot: Path) -> dict[str, str]:
+    """The parameter `$snapshot`, where `source` reads it (DuckDB refuses a parameter the statement does not use)."""
+    return {"snapshot": str(snapshot)} if source == PARQUET else {}
+
+
 def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, selection: Selection,
                 fields: Sequence[str], quota: int, order_seed: str, ledgers: Sequence[LedgerGroup],
-                ledger_rows: int) -> None:
+                ledger_rows: int, source: str = PARQUET) -> None:
     """Create the table `table` (a name from `selection_table`; a table of the database, not of `con` alone, so that
     other connections to it can write its files at the same time; the caller drops it): the first `quota` eligible
     persons in priority order, not among earlier recipients, with the requested fields, `__nik` (from which the
@@ -139,15 +147,18 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
     hold the answer: the keyed hashes are computed for that many rows, not for every candidate; with no earlier
     recipients, none is computed here (the ledger's writer computes the selected persons' while the extract is
     written: at 10^6 snapshot rows they took 28 ms of a 113 ms selection).
+
+    `source` is what the rows are read from: the Parquet `snapshot` (`PARQUET`), or the table of its working copy
+    (`working_copy.source`), which holds the same rows in the same order.
     """
     where = Filter(selection)
-    params = {**where.params, "snapshot": str(snapshot), "seed": order_seed}
+    params = {**where.params, **_snapshot_param(source, snapshot), "seed": order_seed}
     columns = ", ".join(q(f) for f in fields)
     top = f"""
         SELECT {columns}, nik AS __nik, desil_kesejahteraan AS __desil, persentil AS __persentil,
                left(kode_kemendagri, 2) AS __province,
                md5($seed || nik) AS __key
-        FROM read_parquet($snapshot) WHERE {where.sql}
+        FROM {source} WHERE {where.sql}
         ORDER BY {order_by(selection)} LIMIT {int(quota) + (int(ledger_rows) if ledgers else 0)}"""
     refs, conditions = _anti_joins(ledgers, params, "__nik")
     if not conditions:
@@ -180,18 +191,18 @@ def record_key_sql(column: str) -> str:
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, digits: int,
-                ledgers: Sequence[LedgerGroup],
-                record_key_secret: str | None = None) -> list[tuple[str, int, int, int]]:
+                ledgers: Sequence[LedgerGroup], record_key_secret: str | None = None,
+                source: str = PARQUET) -> list[tuple[str, int, int, int]]:
     """(region code prefix, desil, persons, cell key) for everyone the selection matches (no quota), earlier
     recipients (`ledgers`, each group under its own key) left out. The cell key is the sum of the members' record
     keys mod 256 when `record_key_secret` is given, else 0."""
     where = Filter(selection)
-    params: dict[str, Any] = {**where.params, "snapshot": str(snapshot)}
+    params: dict[str, Any] = {**where.params, **_snapshot_param(source, snapshot)}
     refs, conditions = _anti_joins(ledgers, params, "nik")
-    source, kept = "read_parquet($snapshot)", where.sql
+    kept = where.sql
     if conditions:  # each person's references under the ledgers' keys, then whoever no ledger names
         columns = "".join(f", {sql} AS {name}" for name, sql in refs)
-        source = f"(SELECT *{columns} FROM read_parquet($snapshot) WHERE {where.sql})"
+        source = f"(SELECT *{columns} FROM {source} WHERE {where.sql})"
         kept = " AND ".join(conditions)
     cell_key = "0"
     if record_key_secret is not None:

@@ -33,12 +33,13 @@ from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Message
 from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_schemas import Actor, ExtractRequested
-from p3ke_targeting.adapters import duckdb_selection, extract_files
+from p3ke_targeting.adapters import duckdb_selection, extract_files, working_copy
 from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
 from p3ke_targeting.adapters.orm import datasets, disposal, extracts
 from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
 from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
 from p3ke_targeting.domain.selection import Invalid, M, Selection, check_fields, resolve
+from p3ke_targeting.service_layer import working_copies
 from p3ke_targeting.service_layer.added_programs import added_rule
 from p3ke_targeting.service_layer.context import Context
 
@@ -269,9 +270,11 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
     bounds = (s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp")
     with _selection_table(ctx, bounds) as table, ctx.duckdb.connect(*bounds) as con, \
             ctx.duckdb.connect(*bounds) as other:
-        duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=fields,
-                                     quota=request.quota, order_seed=order_seed(ctx, request.request_id),
-                                     ledgers=ledgers, ledger_rows=ledger_rows)
+        with ctx.working_copies.attached(con, bounds, working_copies.for_dataset(ctx, dataset)) as copy:
+            duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=fields,
+                                         quota=request.quota, order_seed=order_seed(ctx, request.request_id),
+                                         ledgers=ledgers, ledger_rows=ledger_rows,
+                                         source=working_copy.source(copy))
         by_desil = {str(d): int(n) for d, n in con.execute(
             f"SELECT __desil, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall()}
         by_region = {str(p): int(n) for p, n in con.execute(

@@ -1,0 +1,80 @@
+"""Keep the current dataset version's working copy (`adapters.working_copy`) and nothing else: the worker's loop
+builds it when a version arrives, and deletes the copies of older versions and of snapshots that are gone.
+
+A selection uses the copy of its dataset version when the copy is on disk (`for_dataset`); otherwise it reads the
+Parquet snapshot. Both give the same extract (tests/unit/targeting/test_working_copy.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from p3ke_platform.logging import get_logger
+from p3ke_targeting.adapters import working_copy
+from p3ke_targeting.adapters.orm import datasets
+from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
+from p3ke_targeting.service_layer.context import Context
+
+log = get_logger(__name__)
+
+STALE_BUILD_SECONDS = 3600
+"""A temporary file of a build older than this was left by a build that stopped (another replica's build in
+progress is younger): deleted."""
+
+
+def for_dataset(ctx: Context, dataset: Any) -> Path | None:
+    """The working copy a selection from this dataset version reads, when it is on disk and copies are on."""
+    if not ctx.settings.targeting_working_copy:
+        return None
+    path = working_copy.path_for(ctx.settings.data_dir, str(dataset["snapshot_sha256"]))
+    return path if path.is_file() else None
+
+
+def refresh(ctx: Context) -> Path | None:
+    """Build the current version's copy if it is missing; delete every other copy and stale leftover. Returns the
+    current copy (None without a usable current snapshot)."""
+    s = ctx.settings
+    with ctx.sessions() as session:
+        current = session.execute(select(datasets).where(datasets.c.is_current)
+                                  .order_by(datasets.c.published_at.desc()).limit(1)).mappings().first()
+    keep = None
+    if current is not None:
+        version = str(current["dataset_version_id"])
+        snapshot = snapshot_path(current["snapshot_uri"], s.data_dir)
+        try:
+            check_layout(snapshot, (), version)
+            verify_checksum(snapshot, current["snapshot_sha256"], version)
+        except SnapshotError as exc:
+            log.warning("no working copy: the snapshot is not usable", dataset_version_id=version,
+                        reason=exc.message.key)
+        else:
+            keep = working_copy.path_for(s.data_dir, str(current["snapshot_sha256"]))
+    now = time.time()
+    for path in working_copy.kept(s.data_dir):
+        if path == keep:
+            continue
+        if path.suffix == working_copy.SUFFIX or now - path.stat().st_mtime > STALE_BUILD_SECONDS:
+            path.unlink(missing_ok=True)
+            log.info("working copy deleted", file=path.name)
+    if keep is not None and not keep.is_file():
+        started = time.perf_counter()
+        rows = working_copy.build(snapshot, keep, threads=s.targeting_duckdb_threads,
+                                  memory=s.targeting_duckdb_memory, temp_dir=Path(s.data_dir) / "tmp")
+        log.info("working copy built", dataset_version_id=str(current["dataset_version_id"]), rows=rows,
+                 seconds=round(time.perf_counter() - started, 2), bytes=keep.stat().st_size)
+    return keep
+
+
+def run(ctx: Context, stop: threading.Event) -> None:
+    """The worker's loop (`targeting-working-copy`): `refresh` every P3KE_TARGETING_WORKING_COPY_SECONDS."""
+    while not stop.is_set():
+        try:
+            refresh(ctx)
+        except Exception as exc:  # the next run tries again; until then selections read the Parquet snapshot
+            log.error("working copy failed", error=type(exc).__name__)
+        stop.wait(ctx.settings.targeting_working_copy_seconds)

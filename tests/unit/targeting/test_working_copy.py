@@ -1,0 +1,198 @@
+"""The snapshot's working copy in DuckDB's storage: what it holds, that selections and plans read from it give what
+they give from the Parquet snapshot, and that only the current version's copy is kept."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from p3ke_platform.service import Runtime
+from p3ke_schemas import ExtractCriteria
+from p3ke_targeting.adapters import duckdb_selection, working_copy
+from p3ke_targeting.domain.selection import resolve
+from p3ke_targeting.service_layer import planning, working_copies
+from tests.unit.targeting.helpers import (
+    FIELDS,
+    apply,
+    dataset_event,
+    extract_path,
+    make_runtime,
+    one_prepared,
+    request,
+    sha256_of,
+)
+
+SECRET = {"perturbation_key": "working-copy-test-order-secret-0123456789"}
+CRITERIA = {"region_codes": ["32", "5301"], "deciles": [1, 2, 3], "age_min": 18, "age_max": 60,
+            "reference_date": "2026-03-02"}
+
+
+def _on(runtime: Runtime, day: date) -> None:
+    runtime.context.clock = lambda: datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
+
+
+def _copy_of(runtime: Runtime, snapshot: Path) -> Path:
+    return working_copy.path_for(runtime.context.settings.data_dir, sha256_of(snapshot))
+
+
+def test_the_copy_holds_the_snapshots_rows_in_its_order_and_only_the_owner_may_read_it(runtime: Runtime,
+                                                                                        snapshot: Path) -> None:
+    copy = working_copies.refresh(runtime.context)
+    assert copy == _copy_of(runtime, snapshot) and copy.is_file()
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert [p.name for p in working_copy.kept(runtime.context.settings.data_dir)] == [copy.name]  # no leftovers
+    original = pq.read_table(snapshot)
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{copy}' AS c (READ_ONLY)")
+    copied = con.sql(f"SELECT * FROM c.{working_copy.TABLE}").to_arrow_table()
+    assert copied.column_names == original.column_names
+    assert copied.num_rows == original.num_rows == 20_000
+    for name in ("nik", "kode_kemendagri", "desil_kesejahteraan", "persentil", "tanggal_lahir", "nama"):
+        assert copied.column(name).to_pylist() == original.column(name).to_pylist(), name
+
+
+def _select(runtime: Runtime, con: duckdb.DuckDBPyConnection, snapshot: Path, source: str,
+            table: str) -> list[tuple[object, ...]]:
+    ctx = runtime.context
+    selection = resolve(ExtractCriteria.model_validate(CRITERIA), "padat_karya", ctx.rules, ctx.region_codes,
+                        default_reference=date(2026, 3, 2))
+    duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=FIELDS,
+                                 quota=500, order_seed="seed:", ledgers=[], ledger_rows=0, source=source)
+    return con.execute(f"SELECT * FROM {table} ORDER BY {duckdb_selection.order_by(selection)}").fetchall()
+
+
+def test_a_selection_from_the_copy_is_the_selection_from_the_parquet_snapshot(runtime: Runtime,
+                                                                            snapshot: Path) -> None:
+    copy = working_copies.refresh(runtime.context)
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{copy}' AS wc_0123456789ab (READ_ONLY)")
+    table = duckdb_selection.selection_table
+    from_parquet = _select(runtime, con, snapshot, duckdb_selection.PARQUET, table())
+    from_copy = _select(runtime, con, snapshot, working_copy.source("wc_0123456789ab"), table())
+    assert len(from_parquet) == 500
+    assert from_copy == from_parquet
+
+
+def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: Path, snapshot: Path) -> None:
+    runtimes = {}
+    for name in ("parquet", "copy"):
+        rt = runtimes[name] = make_runtime(tmp_path / name, **SECRET)
+        _on(rt, date(2026, 3, 2))
+        assert apply(rt, dataset_event(snapshot)) == []
+    assert working_copies.refresh(runtimes["copy"].context) is not None
+    req = request(quota=400, criteria=CRITERIA)
+    files = {}
+    for name, rt in runtimes.items():
+        assert apply(rt, req) == []
+        event = one_prepared(rt, req.request_id)
+        assert event["status"] == "accepted" and event["record_count"] == 400
+        files[name] = sha256_of(extract_path(event))
+    assert files["copy"] == files["parquet"]  # the same persons, in the same order, the same provenance
+    # the copy was read: it is attached in the process that made the extract; the other never had one
+    assert runtimes["copy"].context.working_copies._aliases and not runtimes["parquet"].context.working_copies._aliases
+
+    plans = {}
+    for name, rt in runtimes.items():
+        with rt.sessions() as session:
+            plans[name] = planning.plan(rt.context, session, program="padat_karya",
+                                        criteria=ExtractCriteria.model_validate(CRITERIA), dataset_version_id=None,
+                                        group_by="district", today=date(2026, 3, 2), protected=False)
+    assert plans["copy"].cells == plans["parquet"].cells and plans["copy"].matched > 400
+    for rt in runtimes.values():
+        rt.engine.dispose()
+
+
+def test_only_the_current_versions_copy_is_kept(runtime: Runtime, snapshot: Path, tmp_path: Path) -> None:
+    ctx = runtime.context
+    first = working_copies.refresh(ctx)
+    assert first is not None
+    # a new version becomes current: its copy is built, the old one deleted
+    second_snapshot = tmp_path / "dv-2.parquet"
+    pq.write_table(pq.read_table(snapshot).slice(0, 5_000), second_snapshot)
+    assert apply(runtime, dataset_event(second_snapshot, version="dv-2")) == []
+    second = working_copies.refresh(ctx)
+    assert second == _copy_of(runtime, second_snapshot) and second.is_file() and not first.exists()
+    # a stale leftover of a build that stopped is deleted; a young one (a build running elsewhere) is not
+    stale, young = second.parent / ".x.duckdb.dead.tmp", second.parent / ".y.duckdb.busy.tmp"
+    for leftover in (stale, young):
+        leftover.write_bytes(b"half")
+    old = time.time() - working_copies.STALE_BUILD_SECONDS - 60
+    os.utime(stale, (old, old))
+    working_copies.refresh(ctx)
+    assert not stale.exists() and young.exists()
+    # the current snapshot disposed of (by ingest's schedule): its copy goes too, and extracts read nothing stale
+    second_snapshot.unlink()
+    assert working_copies.refresh(ctx) is None and not second.exists()
+
+
+def test_a_deleted_copy_is_detached_and_the_selection_reads_the_parquet_snapshot(runtime: Runtime,
+                                                                               snapshot: Path) -> None:
+    ctx = runtime.context
+    _on(runtime, date(2026, 3, 2))
+    copy = working_copies.refresh(ctx)
+    assert copy is not None
+    first = request(quota=100, criteria=CRITERIA)
+    assert apply(runtime, first) == [] and one_prepared(runtime, first.request_id)["status"] == "accepted"
+    assert list(ctx.working_copies._aliases) and copy in {path for *_, path in ctx.working_copies._aliases}
+    copy.unlink()  # as another process's loop would, a new version having arrived
+    second = request(quota=100, criteria=CRITERIA)
+    assert apply(runtime, second) == [] and one_prepared(runtime, second.request_id)["status"] == "accepted"
+    assert not ctx.working_copies._aliases
+
+
+def test_the_copy_is_not_used_when_turned_off(tmp_path: Path, snapshot: Path) -> None:
+    rt = make_runtime(tmp_path, targeting_working_copy=False)
+    assert apply(rt, dataset_event(snapshot)) == []
+    copy = working_copies.refresh(rt.context)  # built by hand: the worker's loop would not run at all
+    assert copy is not None
+    with rt.sessions() as session:
+        from p3ke_targeting.service_layer.extracts import dataset_row
+
+        assert working_copies.for_dataset(rt.context, dataset_row(session, None)) is None
+    rt.engine.dispose()
+
+
+def test_a_copy_is_only_named_by_a_sha256() -> None:
+    with pytest.raises(ValueError):
+        working_copy.path_for(Path("/data"), "../../etc/passwd")
+    with pytest.raises(ValueError):
+        working_copy.source("snapshot; DROP TABLE x")
+
+
+def test_a_copy_that_does_not_open_is_deleted_and_the_snapshot_read(runtime: Runtime, snapshot: Path) -> None:
+    ctx = runtime.context
+    _on(runtime, date(2026, 3, 2))
+    copy = working_copies.refresh(ctx)
+    assert copy is not None
+    copy.write_bytes(b"not a DuckDB database, e.g. damaged on disk")
+    req = request(quota=100, criteria=CRITERIA)
+    assert apply(runtime, req) == [] and one_prepared(runtime, req.request_id)["record_count"] == 100
+    assert not copy.exists() and not ctx.working_copies._aliases
+    assert working_copies.refresh(ctx) == copy and copy.is_file()  # built again by the next run of the loop
+
+
+def test_the_workers_loop_builds_the_copy_and_is_off_when_turned_off(tmp_path: Path, snapshot: Path) -> None:
+    off = make_runtime(tmp_path / "off", targeting_working_copy=False)
+    assert "targeting-working-copy" not in [loop.name for loop in off.loops_for("worker")]
+    off.engine.dispose()
+    rt = make_runtime(tmp_path / "on", targeting_working_copy_seconds=0.05)
+    assert "targeting-working-copy" in [loop.name for loop in rt.loops_for("worker")]
+    assert "targeting-working-copy" not in [loop.name for loop in rt.loops_for("api") + rt.loops_for("jobs")]
+    stop = rt.start_loops("worker")
+    try:
+        assert apply(rt, dataset_event(snapshot)) == []
+        copy = _copy_of(rt, snapshot)
+        deadline = time.monotonic() + 30
+        while not copy.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert copy.is_file()
+    finally:
+        stop()
+        rt.engine.dispose()
