@@ -20,11 +20,15 @@ KEY = "a-test-subject-hash-key-0123456789"
 NIKS = [f"32{i:014d}" for i in range(3_000, 0, -1)] + [" 3201014101900001 "]  # unsorted; one with spaces
 
 
-def _table(con: duckdb.DuckDBPyConnection) -> str:
+def _table(con: duckdb.DuckDBPyConnection, stored: list[str] | None = None) -> str:
+    """A selection's table of NIKS; `stored`, the references a working copy would have held (else NULL, as from the
+    Parquet snapshot)."""
     table = selection_table()
     con.execute(f"CREATE TABLE {table} (__nik VARCHAR NOT NULL, __desil INTEGER, __persentil INTEGER, __key VARCHAR, "
-                "nik VARCHAR NOT NULL)")  # as a selection's: NIKs from a snapshot, where the column is NOT NULL
-    con.execute(f"INSERT INTO {table} SELECT n, 1, 1, md5(n), n FROM unnest($niks) AS t(n)", {"niks": NIKS})
+                "__ref VARCHAR, nik VARCHAR NOT NULL)")  # as a selection's: NIKs from a snapshot, where NOT NULL
+    con.execute(f"INSERT INTO {table} SELECT n, 1, 1, md5(n), r, n FROM "
+                "(SELECT unnest($niks) AS n, unnest($refs::VARCHAR[]) AS r)",
+                {"niks": NIKS, "refs": stored or [None] * len(NIKS)})
     return table
 
 
@@ -36,13 +40,24 @@ def test_a_ledger_holds_the_same_references_hashed_in_python_or_in_sql(tmp_path:
     in_python = extract_files.write_ledger_refs(refs, tmp_path / "python.parquet")
 
     expected = sorted(subject_ref(KEY, nik) for nik in NIKS)
-    assert refs == expected
+    assert refs.to_pylist() == expected
     written = pq.read_table(tmp_path / "python.parquet")
     assert written.equals(pq.read_table(tmp_path / "sql.parquet"))  # the same column, type and nullability
     assert written.column("subject_ref").to_pylist() == expected
     assert in_python == sha256_file(tmp_path / "python.parquet")
     assert in_sql != in_python  # two writers, two byte layouts: the digest is of each file as written
     assert not list(tmp_path.glob("*.tmp*"))  # nothing left beside them
+
+
+def test_references_stored_in_the_working_copy_are_read_not_computed(tmp_path: Path) -> None:
+    """The stored references are what both writers write: marked here (a real copy holds `subject_ref` of each NIK
+    under its key, tests/unit/targeting/test_working_copy.py), so that computing them instead would show."""
+    stored = [f"{i:064x}" for i in range(len(NIKS))]
+    con = duckdb.connect()
+    table = _table(con, stored)
+    extract_files.write_ledger(con, table, KEY, tmp_path / "sql.parquet")
+    assert extract_files.selected_refs(con, table, KEY).to_pylist() == sorted(stored)
+    assert pq.read_table(tmp_path / "sql.parquet").column("subject_ref").to_pylist() == sorted(stored)
 
 
 def test_the_extract_keeps_provenance_with_quotes_and_non_ascii_text(tmp_path: Path) -> None:

@@ -12,16 +12,20 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from cryptography.hazmat.primitives import hashes, hmac
+from sqlalchemy import select
 
 from p3ke_platform.service import Runtime
 from p3ke_schemas import ExtractCriteria
 from p3ke_targeting.adapters import duckdb_selection, working_copy
+from p3ke_targeting.adapters.orm import extracts
 from p3ke_targeting.domain.selection import resolve
 from p3ke_targeting.service_layer import planning, working_copies
 from tests.unit.targeting.helpers import (
     FIELDS,
     apply,
     dataset_event,
+    emitted,
     extract_path,
     make_runtime,
     one_prepared,
@@ -38,8 +42,8 @@ def _on(runtime: Runtime, day: date) -> None:
     runtime.context.clock = lambda: datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
 
 
-def _copy_of(runtime: Runtime, snapshot: Path) -> Path:
-    return working_copy.path_for(runtime.context.settings.data_dir, sha256_of(snapshot))
+def _copy_of(runtime: Runtime, snapshot: Path, key_id: str = "k1") -> Path:
+    return working_copy.path_for(runtime.context.settings.data_dir, sha256_of(snapshot), key_id)
 
 
 def test_the_copy_holds_the_snapshots_rows_in_its_order_and_only_the_owner_may_read_it(runtime: Runtime,
@@ -52,10 +56,24 @@ def test_the_copy_holds_the_snapshots_rows_in_its_order_and_only_the_owner_may_r
     con = duckdb.connect()
     con.execute(f"ATTACH '{copy}' AS c (READ_ONLY)")
     copied = con.sql(f"SELECT * FROM c.{working_copy.TABLE}").to_arrow_table()
-    assert copied.column_names == original.column_names
+    assert copied.column_names == [*original.column_names, duckdb_selection.STORED_REF]
     assert copied.num_rows == original.num_rows == 20_000
     for name in ("nik", "kode_kemendagri", "desil_kesejahteraan", "persentil", "tanggal_lahir", "nama"):
         assert copied.column(name).to_pylist() == original.column(name).to_pylist(), name
+    # the subject references under the current key, as the audit log names the persons (another HMAC: cryptography)
+    key = runtime.context.settings.subject_key_ring.current.secret.encode()
+    niks = copied.column("nik").to_pylist()
+    refs = copied.column(duckdb_selection.STORED_REF).to_pylist()
+    for i in range(0, 20_000, 997):
+        mac = hmac.HMAC(key, hashes.SHA256())
+        mac.update(niks[i].strip().encode())
+        assert refs[i] == mac.finalize().hex()
+    assert sum(r is None for r in refs) == sum(n is None for n in niks)
+
+
+def audited_refs(runtime: Runtime) -> list[str]:
+    """Every subject reference the runtime's `select` data-access events name."""
+    return [r for e in emitted(runtime, "p3ke.data-access.v1") if e["action"] == "select" for r in e["subject_refs"]]
 
 
 def _select(runtime: Runtime, con: duckdb.DuckDBPyConnection, snapshot: Path, source: str,
@@ -65,7 +83,8 @@ def _select(runtime: Runtime, con: duckdb.DuckDBPyConnection, snapshot: Path, so
                         default_reference=date(2026, 3, 2))
     duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=FIELDS,
                                  quota=500, order_seed="seed:", ledgers=[], ledger_rows=0, source=source)
-    return con.execute(f"SELECT * FROM {table} ORDER BY {duckdb_selection.order_by(selection)}").fetchall()
+    return con.execute(f"SELECT * EXCLUDE (__ref), __ref IS NULL FROM {table} "
+                       f"ORDER BY {duckdb_selection.order_by(selection)}").fetchall()
 
 
 def test_a_selection_from_the_copy_is_the_selection_from_the_parquet_snapshot(runtime: Runtime,
@@ -77,7 +96,9 @@ def test_a_selection_from_the_copy_is_the_selection_from_the_parquet_snapshot(ru
     from_parquet = _select(runtime, con, snapshot, duckdb_selection.PARQUET, table())
     from_copy = _select(runtime, con, snapshot, working_copy.source("wc_0123456789ab"), table())
     assert len(from_parquet) == 500
-    assert from_copy == from_parquet
+    # the same rows in the same order; the references stored in the copy only (computed later from the snapshot)
+    assert [r[:-1] for r in from_copy] == [r[:-1] for r in from_parquet]
+    assert {r[-1] for r in from_copy} == {False} and {r[-1] for r in from_parquet} == {True}
 
 
 def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: Path, snapshot: Path) -> None:
@@ -93,8 +114,12 @@ def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: P
         assert apply(rt, req) == []
         event = one_prepared(rt, req.request_id)
         assert event["status"] == "accepted" and event["record_count"] == 400
-        files[name] = sha256_of(extract_path(event))
-    assert files["copy"] == files["parquet"]  # the same persons, in the same order, the same provenance
+        with rt.sessions() as session:
+            ledger = session.execute(select(extracts.c.ledger_uri)).scalar_one()
+        files[name] = sha256_of(extract_path(event)), sha256_of(Path(ledger)), audited_refs(rt)
+    # the same persons, in the same order, the same provenance; the same ledger and audited references (read from
+    # the copy on one side, computed from the NIKs on the other)
+    assert files["copy"] == files["parquet"] and len(files["copy"][2]) == 400
     # the copy was read: it is attached in the process that made the extract; the other never had one
     assert runtimes["copy"].context.working_copies._aliases and not runtimes["parquet"].context.working_copies._aliases
 
@@ -161,7 +186,9 @@ def test_the_copy_is_not_used_when_turned_off(tmp_path: Path, snapshot: Path) ->
 
 def test_a_copy_is_only_named_by_a_sha256() -> None:
     with pytest.raises(ValueError):
-        working_copy.path_for(Path("/data"), "../../etc/passwd")
+        working_copy.path_for(Path("/data"), "../../etc/passwd", "k1")
+    with pytest.raises(ValueError):
+        working_copy.path_for(Path("/data"), "0" * 64, "../k1")
     with pytest.raises(ValueError):
         working_copy.source("snapshot; DROP TABLE x")
 
@@ -196,3 +223,21 @@ def test_the_workers_loop_builds_the_copy_and_is_off_when_turned_off(tmp_path: P
     finally:
         stop()
         rt.engine.dispose()
+
+
+def test_a_copy_made_under_a_key_no_longer_current_is_not_read_and_is_replaced(tmp_path: Path, snapshot: Path) -> None:
+    old_ring = "k1:first-subject-key-0123456789"
+    rt = make_runtime(tmp_path / "before", subject_hash_keys=old_ring)
+    assert apply(rt, dataset_event(snapshot)) == []
+    first = working_copies.refresh(rt.context)
+    assert first == _copy_of(rt, snapshot, "k1")
+    rt.engine.dispose()
+    # the key is rotated (a new configuration: the same data directory, a ring with k2 current)
+    rotated = make_runtime(tmp_path / "before", subject_hash_keys=f"k2:second-subject-key-0123456789,{old_ring}")
+    with rotated.sessions() as session:
+        from p3ke_targeting.service_layer.extracts import dataset_row
+
+        assert working_copies.for_dataset(rotated.context, dataset_row(session, None)) is None
+    second = working_copies.refresh(rotated.context)
+    assert second == _copy_of(rotated, snapshot, "k2") and second.is_file() and not first.exists()
+    rotated.engine.dispose()

@@ -23,6 +23,9 @@ from p3ke_targeting.domain.selection import Selection
 
 PARQUET = "read_parquet($snapshot)"
 """A selection's rows read from the Parquet snapshot (the parameter `$snapshot`)."""
+STORED_REF = "__subject_ref"
+"""The column of a working copy (`working_copy`) holding each person's subject reference under the key the copy
+was made with: read instead of computed (a selection from the Parquet snapshot has none)."""
 
 
 def q(name: str) -> str:
@@ -149,7 +152,8 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
     written: at 10^6 snapshot rows they took 28 ms of a 113 ms selection).
 
     `source` is what the rows are read from: the Parquet `snapshot` (`PARQUET`), or the table of its working copy
-    (`working_copy.source`), which holds the same rows in the same order.
+    (`working_copy.source`), which holds the same rows in the same order and each person's subject reference under
+    the current key, kept as `__ref` (NULL from the Parquet snapshot: then the ledger's writer computes them).
     """
     where = Filter(selection)
     params = {**where.params, **_snapshot_param(source, snapshot), "seed": order_seed}
@@ -157,7 +161,7 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
     top = f"""
         SELECT {columns}, nik AS __nik, desil_kesejahteraan AS __desil, persentil AS __persentil,
                left(kode_kemendagri, 2) AS __province,
-               md5($seed || nik) AS __key
+               md5($seed || nik) AS __key, {STORED_REF if source != PARQUET else "NULL::VARCHAR"} AS __ref
         FROM {source} WHERE {where.sql}
         ORDER BY {order_by(selection)} LIMIT {int(quota) + (int(ledger_rows) if ledgers else 0)}"""
     refs, conditions = _anti_joins(ledgers, params, "__nik")
@@ -176,9 +180,11 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
 
 def ledger_refs(table: str, hash_key: str) -> tuple[str, dict[str, bytes]]:
     """SQL selecting the subject references (HMAC-SHA256 under `hash_key`, the current key) of a selection
-    `table`'s persons, sorted, as `subject_ref`; and its parameters."""
+    `table`'s persons, sorted, as `subject_ref` (read from the working copy's, `__ref`, where the selection has
+    them); and its parameters."""
     opad, ipad = hmac_keys(hash_key)
-    return (f"SELECT {subject_ref_sql('__nik')} AS subject_ref FROM {table_name(table)} ORDER BY subject_ref",
+    return (f"SELECT coalesce(__ref, {subject_ref_sql('__nik')}) AS subject_ref FROM {table_name(table)} "
+            "ORDER BY subject_ref",
             {"opad": opad, "ipad": ipad})
 
 

@@ -6,8 +6,11 @@ in 0.15-0.18 s against 0.23-0.29 s (scratch script, 2 threads). The copy is buil
 extract path, by the worker's loop (`service_layer.working_copies`); until it exists, or where it is turned off
 (`P3KE_TARGETING_WORKING_COPY=false`), everything reads the Parquet snapshot, with the same results.
 
-- **Named by the snapshot's SHA-256** (`<data_dir>/targeting/working/<sha256>.duckdb`): a copy is only ever used for
-  the content it was made from, which was verified before the copy was made.
+- **Named by the snapshot's SHA-256 and a subject hash key's id** (`<data_dir>/targeting/working/<sha256>.<key
+  id>.duckdb`): a copy is only ever used for the content it was made from, which was verified before the copy was
+  made, and while that key is the current one. Beside the snapshot's columns it holds each person's subject
+  reference under that key (`duckdb_selection.STORED_REF`), so that an extract's recipient ledger reads them
+  instead of computing them.
 - **Written whole or not at all**: built under a temporary name, its rows counted against the Parquet footer,
   checkpointed, flushed and renamed (`shared_files.publish_file`).
 - **Holds what the snapshot holds** (personal data), so it is kept no longer: only the current version's copy is
@@ -32,10 +35,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from p3ke_platform.duckdb_engine import sql_path
+from p3ke_platform.duckdb_engine import hmac_keys, sql_path
 from p3ke_platform.logging import get_logger
 from p3ke_platform.shared_files import publish_file, temp_for
-from p3ke_targeting.adapters.duckdb_selection import PARQUET
+from p3ke_platform.subject_keys import KEY_ID
+from p3ke_targeting.adapters.duckdb_selection import PARQUET, STORED_REF, subject_ref_sql
 
 log = get_logger(__name__)
 
@@ -53,16 +57,19 @@ def directory(data_dir: Path) -> Path:
     return Path(data_dir) / "targeting" / "working"
 
 
-def path_for(data_dir: Path, snapshot_sha256: str) -> Path:
-    """Where the copy of the snapshot with this SHA-256 is kept."""
+def path_for(data_dir: Path, snapshot_sha256: str, key_id: str) -> Path:
+    """Where the copy of the snapshot with this SHA-256, its subject references under the key `key_id`, is kept."""
     if not _SHA256.fullmatch(snapshot_sha256):
         raise ValueError("a snapshot's SHA-256 is 64 lower-case hex digits")
-    return directory(data_dir) / f"{snapshot_sha256}{SUFFIX}"
+    if not KEY_ID.fullmatch(key_id):
+        raise ValueError("not a subject hash key id")
+    return directory(data_dir) / f"{snapshot_sha256}.{key_id}{SUFFIX}"
 
 
-def build(snapshot: Path, final: Path, *, threads: int, memory: str, temp_dir: Path) -> int:
+def build(snapshot: Path, final: Path, *, hash_key: str, threads: int, memory: str, temp_dir: Path) -> int:
     """Copy the (verified) Parquet `snapshot` into a new DuckDB database at `final`, in the snapshot's row order
-    (region by region, as ingest wrote it, so that region filters skip the other regions); return its rows."""
+    (region by region, as ingest wrote it, so that region filters skip the other regions), with each person's
+    subject reference under `hash_key` (the key whose id names the file) in `STORED_REF`; return its rows."""
     temp = temp_for(final)
     temp_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -70,7 +77,9 @@ def build(snapshot: Path, final: Path, *, threads: int, memory: str, temp_dir: P
                                                  "temp_directory": str(temp_dir), "preserve_insertion_order": True})
         try:
             con.execute("SET enable_progress_bar = false")
-            con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM read_parquet('{sql_path(snapshot)}')")
+            opad, ipad = hmac_keys(hash_key)
+            con.execute(f"CREATE TABLE {TABLE} AS SELECT *, {subject_ref_sql('nik')} AS {STORED_REF} "
+                        f"FROM read_parquet('{sql_path(snapshot)}')", {"opad": opad, "ipad": ipad})
             row = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
             rows = int(row[0]) if row else -1
             expected = pq.ParquetFile(snapshot).metadata.num_rows

@@ -1,5 +1,6 @@
 """Keep the current dataset version's working copy (`adapters.working_copy`) and nothing else: the worker's loop
-builds it when a version arrives, and deletes the copies of older versions and of snapshots that are gone.
+builds it when a version arrives (or the subject hash key is rotated: the copy holds references under the current
+key), and deletes the copies of older versions, of older keys and of snapshots that are gone.
 
 A selection uses the copy of its dataset version when the copy is on disk (`for_dataset`); otherwise it reads the
 Parquet snapshot. Both give the same extract (tests/unit/targeting/test_working_copy.py).
@@ -31,8 +32,13 @@ def for_dataset(ctx: Context, dataset: Any) -> Path | None:
     """The working copy a selection from this dataset version reads, when it is on disk and copies are on."""
     if not ctx.settings.targeting_working_copy:
         return None
-    path = working_copy.path_for(ctx.settings.data_dir, str(dataset["snapshot_sha256"]))
+    path = _path(ctx, str(dataset["snapshot_sha256"]))
     return path if path.is_file() else None
+
+
+def _path(ctx: Context, snapshot_sha256: str) -> Path:
+    """The copy of this snapshot with the subject references under the current key."""
+    return working_copy.path_for(ctx.settings.data_dir, snapshot_sha256, ctx.settings.subject_key_ring.current.id)
 
 
 def refresh(ctx: Context) -> Path | None:
@@ -53,7 +59,7 @@ def refresh(ctx: Context) -> Path | None:
             log.warning("no working copy: the snapshot is not usable", dataset_version_id=version,
                         reason=exc.message.key)
         else:
-            keep = working_copy.path_for(s.data_dir, str(current["snapshot_sha256"]))
+            keep = _path(ctx, str(current["snapshot_sha256"]))
     now = time.time()
     for path in working_copy.kept(s.data_dir):
         if path == keep:
@@ -63,7 +69,8 @@ def refresh(ctx: Context) -> Path | None:
             log.info("working copy deleted", file=path.name)
     if keep is not None and not keep.is_file():
         started = time.perf_counter()
-        rows = working_copy.build(snapshot, keep, threads=s.targeting_duckdb_threads,
+        rows = working_copy.build(snapshot, keep, hash_key=s.subject_key_ring.current.secret,
+                                  threads=s.targeting_duckdb_threads,
                                   memory=s.targeting_duckdb_memory, temp_dir=Path(s.data_dir) / "tmp")
         log.info("working copy built", dataset_version_id=str(current["dataset_version_id"]), rows=rows,
                  seconds=round(time.perf_counter() - started, 2), bytes=keep.stat().st_size)
