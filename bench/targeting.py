@@ -237,7 +237,7 @@ def end_to_end(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
         send(warm, platform_owner(2))
         wait_for(warm.request_id, 300)  # group join, checksum of the snapshot
         # the worker's loop builds the version's working copy (timed in process above): extracts are timed after it
-        copies = scratch / "e2e" / "targeting" / "working"
+        copies = scratch / "e2e" / "targeting-working"
         deadline = time.monotonic() + 600
         while not list(copies.glob("*.duckdb")) and time.monotonic() < deadline:
             time.sleep(0.5)

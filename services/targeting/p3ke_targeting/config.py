@@ -30,7 +30,7 @@ class TargetingSettings(Settings):
         description="DuckDB memory limit per selection (it spills to data_dir/tmp beyond it)")
     targeting_working_copy: bool = Field(
         default=True, description="keep a working copy of the current snapshot in DuckDB's own storage "
-                                  "(data_dir/targeting/working, about 3.2x the snapshot's size), which selections "
+                                  "(data_dir/targeting-working, about 3.2x the snapshot's size), which selections "
                                   "read faster than the Parquet file; built by the worker, off the extract path")
     targeting_working_copy_seconds: float = Field(
         default=30.0, gt=0, le=86_400, description="how often the worker checks that the current version's working "

@@ -6,7 +6,7 @@ in 0.15-0.18 s against 0.23-0.29 s (scratch script, 2 threads). The copy is buil
 extract path, by the worker's loop (`service_layer.working_copies`); until it exists, or where it is turned off
 (`P3KE_TARGETING_WORKING_COPY=false`), everything reads the Parquet snapshot, with the same results.
 
-- **Named by the snapshot's SHA-256 and a subject hash key's id** (`<data_dir>/targeting/working/<sha256>.<key
+- **Named by the snapshot's SHA-256 and a subject hash key's id** (`<data_dir>/targeting-working/<sha256>.<key
   id>.duckdb`): a copy is only ever used for the content it was made from, which was verified before the copy was
   made, and while that key is the current one. Beside the snapshot's columns it holds each person's subject
   reference under that key (`duckdb_selection.STORED_REF`), so that an extract's recipient ledger reads them
@@ -54,7 +54,9 @@ class WorkingCopyError(RuntimeError):
 
 
 def directory(data_dir: Path) -> Path:
-    return Path(data_dir) / "targeting" / "working"
+    """Where the copies are: beside the service's own directory, not in it (`<data_dir>/targeting` is the recipient
+    ledgers' claim on Kubernetes; the copy belongs in the pod's scratch space, which dies with the pod)."""
+    return Path(data_dir) / "targeting-working"
 
 
 def path_for(data_dir: Path, snapshot_sha256: str, key_id: str) -> Path:
