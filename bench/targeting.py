@@ -131,12 +131,32 @@ def _pct(values: list[float], q: float) -> float:
     return pct(values, q, digits=3)
 
 
-def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scratch: Path) -> dict[str, Any]:
-    settings = load_settings(TargetingSettings, service="targeting", env="test", data_dir=scratch / "data",
-                             database_url=f"sqlite:///{scratch / 'targeting.db'}", agreement_include_examples=True,
+def _runtime(where: Path) -> Runtime:
+    settings = load_settings(TargetingSettings, service="targeting", env="test", data_dir=where / "data",
+                             database_url=f"sqlite:///{where / 'targeting.db'}", agreement_include_examples=True,
                              log_level="WARNING")
     upgrade(SERVICE, settings)
-    runtime = Runtime(SERVICE, settings)
+    return Runtime(SERVICE, settings)
+
+
+def _with_exclusion(runtime: Runtime, quota: int) -> tuple[float, int, int]:
+    """Exclusion of earlier recipients, on another program (fresh ledgers): two extracts, then a timed third.
+    Returns (its seconds, the earlier recipients, the persons it selected)."""
+    earlier = 0
+    for _ in range(2):
+        first = _request(quota, exclude=True, program="pbi_jamsostek_pekerja_rentan")
+        _apply(runtime, first)
+        earlier += _prepared(runtime, first.request_id, accept_rejected=True).get("record_count", 0)
+    req = _request(quota, exclude=True, program="pbi_jamsostek_pekerja_rentan")
+    started = time.perf_counter()
+    _apply(runtime, req)
+    seconds = time.perf_counter() - started
+    return seconds, earlier, _prepared(runtime, req.request_id, accept_rejected=True).get("record_count", 0)
+
+
+def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scratch: Path) -> dict[str, Any]:
+    runtime = _runtime(scratch)
+    settings = runtime.settings
     _apply(runtime, _dataset(snapshot, sha, rows, "bench-dv"))
     started = time.perf_counter()
     copy = working_copies.refresh(runtime.context)  # what the worker's loop does when a version arrives
@@ -159,23 +179,17 @@ def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
     ours, refs, counts = [], [], []
     for i in range(runs):  # interleaved, so both see the same cache state
         ours.append(timed(i, refs))
-    # the same extracts from the Parquet snapshot, as before the working copy is built (or with it turned off)
+    excluded_seconds, earlier, excluded_rows = _with_exclusion(runtime, quota)
+    # the same extracts from the Parquet snapshot, as before the working copy is built (or with it turned off); the
+    # exclusion on a runtime of its own, with ledgers alike
     copy.unlink()
     parquet_refs: list[float] = []
     parquet = [timed(i, parquet_refs) for i in range(runs)]
-
-    # exclusion of earlier recipients, on another program (fresh ledgers): two extracts, then a timed third
-    earlier = 0
-    for _ in range(2):
-        first = _request(quota, exclude=True, program="pbi_jamsostek_pekerja_rentan")
-        _apply(runtime, first)
-        earlier += _prepared(runtime, first.request_id, accept_rejected=True).get("record_count", 0)
-    req = _request(quota, exclude=True, program="pbi_jamsostek_pekerja_rentan")
-    started = time.perf_counter()
-    _apply(runtime, req)
-    excluded_seconds = time.perf_counter() - started
-    event = _prepared(runtime, req.request_id, accept_rejected=True)
     runtime.engine.dispose()
+    fresh = _runtime(scratch / "from-parquet")
+    _apply(fresh, _dataset(snapshot, sha, rows, "bench-dv"))
+    parquet_excluded_seconds, *_ = _with_exclusion(fresh, quota)
+    fresh.engine.dispose()
     return {
         "seconds": round(statistics.median(ours), 3), "p50_s": _pct(ours, 0.5), "p95_s": _pct(ours, 0.95),
         "reference_seconds": round(statistics.median(refs), 3), "reference_p95_s": _pct(refs, 0.95),
@@ -186,7 +200,8 @@ def in_process(snapshot: Path, sha: str, rows: int, runs: int, quota: int, scrat
         "extract_rows": counts[0], "extract_rows_per_s": round(counts[0] / statistics.median(ours)),
         "snapshot_rows_per_s": round(rows / statistics.median(ours)),
         "with_exclusion_seconds": round(excluded_seconds, 3), "with_exclusion_earlier_recipients": earlier,
-        "with_exclusion_rows": event["record_count"],
+        "with_exclusion_rows": excluded_rows,
+        "with_exclusion_from_parquet_seconds": round(parquet_excluded_seconds, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

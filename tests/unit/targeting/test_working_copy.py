@@ -28,6 +28,7 @@ from tests.unit.targeting.helpers import (
     emitted,
     extract_path,
     make_runtime,
+    niks_of,
     one_prepared,
     request,
     sha256_of,
@@ -76,7 +77,7 @@ def audited_refs(runtime: Runtime) -> list[str]:
     return [r for e in emitted(runtime, "p3ke.data-access.v1") if e["action"] == "select" for r in e["subject_refs"]]
 
 
-def _select(runtime: Runtime, con: duckdb.DuckDBPyConnection, snapshot: Path, source: str,
+def _select(runtime: Runtime, con: duckdb.DuckDBPyConnection, snapshot: Path, source: duckdb_selection.Rows,
             table: str) -> list[tuple[object, ...]]:
     ctx = runtime.context
     selection = resolve(ExtractCriteria.model_validate(CRITERIA), "padat_karya", ctx.rules, ctx.region_codes,
@@ -93,8 +94,9 @@ def test_a_selection_from_the_copy_is_the_selection_from_the_parquet_snapshot(ru
     con = duckdb.connect()
     con.execute(f"ATTACH '{copy}' AS wc_0123456789ab (READ_ONLY)")
     table = duckdb_selection.selection_table
+    copy_rows = working_copy.source("wc_0123456789ab", runtime.context.settings.subject_hash_key)
     from_parquet = _select(runtime, con, snapshot, duckdb_selection.PARQUET, table())
-    from_copy = _select(runtime, con, snapshot, working_copy.source("wc_0123456789ab"), table())
+    from_copy = _select(runtime, con, snapshot, copy_rows, table())
     assert len(from_parquet) == 500
     # the same rows in the same order; the references stored in the copy only (computed later from the snapshot)
     assert [r[:-1] for r in from_copy] == [r[:-1] for r in from_parquet]
@@ -123,13 +125,33 @@ def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: P
     # the copy was read: it is attached in the process that made the extract; the other never had one
     assert runtimes["copy"].context.working_copies._aliases and not runtimes["parquet"].context.working_copies._aliases
 
+    # a second extract leaves out the first one's 400 persons: compared with the ledger by the references stored in
+    # the copy on one side, by references computed from the NIKs on the other
+    again = request(quota=300, criteria=CRITERIA)
+    second = {}
+    for name, rt in runtimes.items():
+        assert apply(rt, again) == []
+        event = one_prepared(rt, again.request_id)
+        assert event["status"] == "accepted" and event["record_count"] == 300
+        second[name] = sha256_of(extract_path(event)), set(niks_of(event))
+    assert second["copy"] == second["parquet"]
+    first_niks = set(niks_of(one_prepared(runtimes["copy"], req.request_id)))
+    assert len(first_niks) == 400 and not first_niks & second["copy"][1]
+
     plans = {}
     for name, rt in runtimes.items():
         with rt.sessions() as session:
             plans[name] = planning.plan(rt.context, session, program="padat_karya",
                                         criteria=ExtractCriteria.model_validate(CRITERIA), dataset_version_id=None,
                                         group_by="district", today=date(2026, 3, 2), protected=False)
-    assert plans["copy"].cells == plans["parquet"].cells and plans["copy"].matched > 400
+    assert plans["copy"].cells == plans["parquet"].cells and plans["copy"].excludes_earlier_recipients
+    with runtimes["copy"].sessions() as session:  # the 700 earlier recipients are what the plan left out
+        everyone = planning.plan(runtimes["copy"].context, session, program="padat_karya",
+                                 criteria=ExtractCriteria.model_validate({**CRITERIA,
+                                                                          "exclude_already_delivered": False}),
+                                 dataset_version_id=None, group_by="district", today=date(2026, 3, 2),
+                                 protected=False)
+    assert everyone.matched - plans["copy"].matched == 700
     for rt in runtimes.values():
         rt.engine.dispose()
 
@@ -190,7 +212,7 @@ def test_a_copy_is_only_named_by_a_sha256() -> None:
     with pytest.raises(ValueError):
         working_copy.path_for(Path("/data"), "0" * 64, "../k1")
     with pytest.raises(ValueError):
-        working_copy.source("snapshot; DROP TABLE x")
+        working_copy.source("snapshot; DROP TABLE x", "a-subject-hash-key-0123456789")
 
 
 def test_a_copy_that_does_not_open_is_deleted_and_the_snapshot_read(runtime: Runtime, snapshot: Path) -> None:

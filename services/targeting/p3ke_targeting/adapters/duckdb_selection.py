@@ -21,11 +21,22 @@ from p3ke_platform.duckdb_engine import hmac_keys
 from p3ke_targeting.domain.layout import KNOWN_FIELDS
 from p3ke_targeting.domain.selection import Selection
 
-PARQUET = "read_parquet($snapshot)"
-"""A selection's rows read from the Parquet snapshot (the parameter `$snapshot`)."""
 STORED_REF = "__subject_ref"
 """The column of a working copy (`working_copy`) holding each person's subject reference under the key the copy
 was made with: read instead of computed (a selection from the Parquet snapshot has none)."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a selection reads: `sql`, a FROM item (the Parquet snapshot, the parameter `$snapshot`, or a working
+    copy's table), and for a working copy the secret of the subject hash key its `STORED_REF` column was made with."""
+
+    sql: str = "read_parquet($snapshot)"
+    refs_key: str | None = field(default=None, repr=False)
+
+
+PARQUET = Rows()
+"""A selection's rows read from the Parquet snapshot."""
 
 
 def q(name: str) -> str:
@@ -50,18 +61,23 @@ class LedgerGroup:
     paths: tuple[Path, ...]
 
 
-def _anti_joins(groups: Sequence[LedgerGroup], params: dict[str, Any],
-                nik: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _anti_joins(groups: Sequence[LedgerGroup], params: dict[str, Any], nik: str,
+                stored: tuple[str, str | None] = ("", None)) -> tuple[list[tuple[str, str]], list[str]]:
     """Per group of ledgers: the candidate's reference under the group's key (a column `__ref_<i>`) and a NOT EXISTS
-    over the group's ledgers. Returns (the reference columns to add, as `(name, SQL)`, and the conditions); sets the
-    parameters."""
+    over the group's ledgers. `stored` is (the column, the key's secret) of references the rows already hold (a
+    working copy's): a group under that key reads them instead of hashing `nik`. Returns (the reference columns to
+    add, as `(name, SQL)`, and the conditions); sets the parameters."""
     columns: list[tuple[str, str]] = []
     conditions: list[str] = []
+    stored_column, stored_key = stored
     for i, group in enumerate(groups):
         params[f"ledgers_{i}"] = [str(p) for p in group.paths]
-        params[f"opad_{i}"], params[f"ipad_{i}"] = hmac_keys(group.hash_key)
         column = f"__ref_{i}"
-        columns.append((column, subject_ref_sql(nik, f"_{i}")))
+        if stored_key is not None and group.hash_key == stored_key:
+            columns.append((column, stored_column))
+        else:
+            params[f"opad_{i}"], params[f"ipad_{i}"] = hmac_keys(group.hash_key)
+            columns.append((column, subject_ref_sql(nik, f"_{i}")))
         conditions.append(f"NOT EXISTS (SELECT 1 FROM read_parquet($ledgers_{i}) l WHERE l.subject_ref = {column})")
     return columns, conditions
 
@@ -132,14 +148,14 @@ def table_name(name: str) -> str:
     return name
 
 
-def _snapshot_param(source: str, snapshot: Path) -> dict[str, str]:
+def _snapshot_param(source: Rows, snapshot: Path) -> dict[str, str]:
     """The parameter `$snapshot`, where `source` reads it (DuckDB refuses a parameter the statement does not use)."""
-    return {"snapshot": str(snapshot)} if source == PARQUET else {}
+    return {"snapshot": str(snapshot)} if source.sql == PARQUET.sql else {}
 
 
 def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, selection: Selection,
                 fields: Sequence[str], quota: int, order_seed: str, ledgers: Sequence[LedgerGroup],
-                ledger_rows: int, source: str = PARQUET) -> None:
+                ledger_rows: int, source: Rows = PARQUET) -> None:
     """Create the table `table` (a name from `selection_table`; a table of the database, not of `con` alone, so that
     other connections to it can write its files at the same time; the caller drops it): the first `quota` eligible
     persons in priority order, not among earlier recipients, with the requested fields, `__nik` (from which the
@@ -153,7 +169,8 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
 
     `source` is what the rows are read from: the Parquet `snapshot` (`PARQUET`), or the table of its working copy
     (`working_copy.source`), which holds the same rows in the same order and each person's subject reference under
-    the current key, kept as `__ref` (NULL from the Parquet snapshot: then the ledger's writer computes them).
+    the current key, kept as `__ref` (NULL from the Parquet snapshot: then the ledger's writer computes them) and
+    compared with the ledgers under that key instead of a hash computed here.
     """
     where = Filter(selection)
     params = {**where.params, **_snapshot_param(source, snapshot), "seed": order_seed}
@@ -161,10 +178,10 @@ def select_into(con: duckdb.DuckDBPyConnection, *, table: str, snapshot: Path, s
     top = f"""
         SELECT {columns}, nik AS __nik, desil_kesejahteraan AS __desil, persentil AS __persentil,
                left(kode_kemendagri, 2) AS __province,
-               md5($seed || nik) AS __key, {STORED_REF if source != PARQUET else "NULL::VARCHAR"} AS __ref
-        FROM {source} WHERE {where.sql}
+               md5($seed || nik) AS __key, {STORED_REF if source.refs_key else "NULL::VARCHAR"} AS __ref
+        FROM {source.sql} WHERE {where.sql}
         ORDER BY {order_by(selection)} LIMIT {int(quota) + (int(ledger_rows) if ledgers else 0)}"""
-    refs, conditions = _anti_joins(ledgers, params, "__nik")
+    refs, conditions = _anti_joins(ledgers, params, "__nik", ("__ref", source.refs_key))
     if not conditions:
         con.execute(f"CREATE TABLE {table_name(table)} AS {top}", params)
         return
@@ -198,25 +215,25 @@ def record_key_sql(column: str) -> str:
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, snapshot: Path, selection: Selection, digits: int,
                 ledgers: Sequence[LedgerGroup], record_key_secret: str | None = None,
-                source: str = PARQUET) -> list[tuple[str, int, int, int]]:
+                source: Rows = PARQUET) -> list[tuple[str, int, int, int]]:
     """(region code prefix, desil, persons, cell key) for everyone the selection matches (no quota), earlier
     recipients (`ledgers`, each group under its own key) left out. The cell key is the sum of the members' record
     keys mod 256 when `record_key_secret` is given, else 0."""
     where = Filter(selection)
     params: dict[str, Any] = {**where.params, **_snapshot_param(source, snapshot)}
-    refs, conditions = _anti_joins(ledgers, params, "nik")
-    kept = where.sql
+    refs, conditions = _anti_joins(ledgers, params, "nik", (STORED_REF, source.refs_key))
+    rows, kept = source.sql, where.sql
     if conditions:  # each person's references under the ledgers' keys, then whoever no ledger names
         columns = "".join(f", {sql} AS {name}" for name, sql in refs)
-        source = f"(SELECT *{columns} FROM {source} WHERE {where.sql})"
+        rows = f"(SELECT *{columns} FROM {source.sql} WHERE {where.sql})"
         kept = " AND ".join(conditions)
     cell_key = "0"
     if record_key_secret is not None:
         params["rk_opad"], params["rk_ipad"] = hmac_keys(record_key_secret)
         cell_key = f"CAST(sum({record_key_sql('nik')}) % 256 AS INTEGER)"
-    rows = con.execute(f"""
+    counts = con.execute(f"""
         SELECT left(kode_kemendagri, {int(digits)}) AS region, desil_kesejahteraan AS desil, count(*) AS n,
                {cell_key} AS ckey
-        FROM {source} WHERE {kept}
+        FROM {rows} WHERE {kept}
         GROUP BY ALL ORDER BY region, desil""", params).fetchall()
-    return [(str(r), int(d), int(n), int(k)) for r, d, n, k in rows]
+    return [(str(r), int(d), int(n), int(k)) for r, d, n, k in counts]

@@ -39,7 +39,7 @@ from p3ke_platform.duckdb_engine import hmac_keys, sql_path
 from p3ke_platform.logging import get_logger
 from p3ke_platform.shared_files import publish_file, temp_for
 from p3ke_platform.subject_keys import KEY_ID
-from p3ke_targeting.adapters.duckdb_selection import PARQUET, STORED_REF, subject_ref_sql
+from p3ke_targeting.adapters.duckdb_selection import PARQUET, STORED_REF, Rows, subject_ref_sql
 
 log = get_logger(__name__)
 
@@ -107,14 +107,15 @@ def kept(data_dir: Path) -> list[Path]:
                                                                   or p.name.endswith(".tmp.wal")))
 
 
-def source(alias: str | None) -> str:
-    """What a selection reads (`duckdb_selection.select_into`'s `source`): the attached copy's table, else the
-    Parquet snapshot."""
+def source(alias: str | None, hash_key: str) -> Rows:
+    """What a selection reads (`duckdb_selection.select_into`'s `source`): the attached copy's table, its stored
+    subject references made with `hash_key` (the current key, whose id names the copy), else the Parquet
+    snapshot."""
     if alias is None:
         return PARQUET
     if not _ALIAS.fullmatch(alias):
         raise ValueError(f"not a working copy's alias: {alias!r}")
-    return f"{alias}.{TABLE}"
+    return Rows(f"{alias}.{TABLE}", refs_key=hash_key)
 
 
 class Attachments:

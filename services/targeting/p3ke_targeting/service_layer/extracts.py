@@ -274,7 +274,7 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
             duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=fields,
                                          quota=request.quota, order_seed=order_seed(ctx, request.request_id),
                                          ledgers=ledgers, ledger_rows=ledger_rows,
-                                         source=working_copy.source(copy))
+                                         source=working_copy.source(copy, s.subject_hash_key))
         by_desil = {str(d): int(n) for d, n in con.execute(
             f"SELECT __desil, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall()}
         by_region = {str(p): int(n) for p, n in con.execute(

@@ -90,7 +90,7 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
         rows = duckdb_selection.plan_counts(con, snapshot=snapshot, selection=selection,
                                             digits=REGION_LEVELS[group_by], ledgers=ledgers,
                                             record_key_secret=record_key_secret(ctx) if protected else None,
-                                            source=working_copy.source(copy))
+                                            source=working_copy.source(copy, s.subject_hash_key))
     if protected:
         cells = protect(rows, s.targeting_min_cell)
     else:
