@@ -8,6 +8,7 @@ import stat
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from sqlalchemy import select
 
 from p3ke_platform.service import Runtime
-from p3ke_schemas import ExtractCriteria
+from p3ke_schemas import ExtractCriteria, ExtractRequested
 from p3ke_targeting.adapters import duckdb_selection, working_copy
 from p3ke_targeting.adapters.orm import extracts
 from p3ke_targeting.domain.selection import resolve
@@ -103,6 +104,14 @@ def test_a_selection_from_the_copy_is_the_selection_from_the_parquet_snapshot(ru
     assert {r[-1] for r in from_copy} == {False} and {r[-1] for r in from_parquet} == {True}
 
 
+def _accepted(runtime: Runtime, req: ExtractRequested, persons: int) -> dict[str, Any]:
+    """extract-prepared of `req`, which must be accepted with that many persons."""
+    assert apply(runtime, req) == []
+    event = one_prepared(runtime, req.request_id)
+    assert event["status"] == "accepted" and event["record_count"] == persons
+    return event
+
+
 def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: Path, snapshot: Path) -> None:
     runtimes = {}
     for name in ("parquet", "copy"):
@@ -113,9 +122,7 @@ def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: P
     req = request(quota=400, criteria=CRITERIA)
     files = {}
     for name, rt in runtimes.items():
-        assert apply(rt, req) == []
-        event = one_prepared(rt, req.request_id)
-        assert event["status"] == "accepted" and event["record_count"] == 400
+        event = _accepted(rt, req, 400)
         with rt.sessions() as session:
             ledger = session.execute(select(extracts.c.ledger_uri)).scalar_one()
         files[name] = sha256_of(extract_path(event)), sha256_of(Path(ledger)), audited_refs(rt)
@@ -130,9 +137,7 @@ def test_an_extract_and_a_plan_are_the_same_with_or_without_the_copy(tmp_path: P
     again = request(quota=300, criteria=CRITERIA)
     second = {}
     for name, rt in runtimes.items():
-        assert apply(rt, again) == []
-        event = one_prepared(rt, again.request_id)
-        assert event["status"] == "accepted" and event["record_count"] == 300
+        event = _accepted(rt, again, 300)
         second[name] = sha256_of(extract_path(event)), set(niks_of(event))
     assert second["copy"] == second["parquet"]
     first_niks = set(niks_of(one_prepared(runtimes["copy"], req.request_id)))
