@@ -8,7 +8,8 @@ snapshot is generated once per size in a separate process, ordered by region as 
 in ~/.cache/p3ke/bench/ (bench.support.cached_snapshot).
 The in-process part goes through the real inbox on SQLite, like the worker, and reads the working copy the
 worker's loop builds when a version arrives (its build time is reported); the same extracts are then timed from
-the Parquet snapshot, with the copy deleted (`from_parquet_*`). DuckDB gets
+the Parquet snapshot, with the copy deleted (`from_parquet_*`). An extract that leaves out earlier recipients is
+timed on both paths too (`with_exclusion_*`; the Parquet one on a runtime of its own, with ledgers alike). DuckDB gets
 P3KE_TARGETING_DUCKDB_THREADS (default 2) threads, and so does the reference.
 """
 
