@@ -205,7 +205,7 @@ def test_the_copy_is_not_used_when_turned_off(tmp_path: Path, snapshot: Path) ->
     copy = working_copies.refresh(rt.context)  # built by hand: the worker's loop would not run at all
     assert copy is not None
     with rt.sessions() as session:
-        from p3ke_targeting.service_layer.extracts import dataset_row
+        from p3ke_targeting.service_layer.datasets import dataset_row
 
         assert working_copies.for_dataset(rt.context, dataset_row(session, None)) is None
     rt.engine.dispose()
@@ -262,7 +262,7 @@ def test_a_copy_made_under_a_key_no_longer_current_is_not_read_and_is_replaced(t
     # the key is rotated (a new configuration: the same data directory, a ring with k2 current)
     rotated = make_runtime(tmp_path / "before", subject_hash_keys=f"k2:second-subject-key-0123456789,{old_ring}")
     with rotated.sessions() as session:
-        from p3ke_targeting.service_layer.extracts import dataset_row
+        from p3ke_targeting.service_layer.datasets import dataset_row
 
         assert working_copies.for_dataset(rotated.context, dataset_row(session, None)) is None
     second = working_copies.refresh(rotated.context)

@@ -33,15 +33,16 @@ from p3ke_platform.logging import get_logger
 from p3ke_platform.refusal import Message
 from p3ke_platform.subject_keys import LEGACY_KEY_ID
 from p3ke_schemas import Actor, ExtractRequested
-from p3ke_targeting.adapters import duckdb_selection, extract_files, working_copy
+from p3ke_targeting.adapters import duckdb_selection, extract_files
 from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
-from p3ke_targeting.adapters.orm import datasets, disposal, extracts
-from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
-from p3ke_targeting.domain.layout import KNOWN_FIELDS, SELECTION_COLUMNS
+from p3ke_targeting.adapters.orm import disposal, extracts
+from p3ke_targeting.adapters.snapshot import SnapshotError
+from p3ke_targeting.domain.layout import KNOWN_FIELDS
 from p3ke_targeting.domain.selection import Invalid, M, Selection, check_fields, resolve
 from p3ke_targeting.service_layer import working_copies
 from p3ke_targeting.service_layer.added_programs import added_rule
 from p3ke_targeting.service_layer.context import Context
+from p3ke_targeting.service_layer.datasets import dataset_row, usable_snapshot
 
 log = get_logger(__name__)
 
@@ -195,23 +196,6 @@ def _refuse_unless(decision: Decision, fields: list[str]) -> None:
     raise Refused(Rejected(decision.reason, rule=decision.rule, terms_version=decision.terms_version))
 
 
-def dataset_row(session: Session, pinned: str | None) -> Any:
-    query = select(datasets)
-    query = query.where(datasets.c.dataset_version_id == pinned) if pinned else query.where(datasets.c.is_current)
-    row = session.execute(query.order_by(datasets.c.published_at.desc()).limit(1)).mappings().first()
-    if row is None:
-        raise Invalid(M("invalid.dataset_unknown", dataset=pinned) if pinned else M("invalid.no_dataset"))
-    return row
-
-
-def usable_snapshot(ctx: Context, dataset: Any, columns: list[str]) -> Path:
-    version = dataset["dataset_version_id"]
-    path = snapshot_path(dataset["snapshot_uri"], ctx.settings.data_dir)
-    check_layout(path, {*columns, *SELECTION_COLUMNS}, version)
-    verify_checksum(path, dataset["snapshot_sha256"], version)
-    return path
-
-
 def _ledger_rows(session: Session, program: str) -> list[tuple[str, Path, str, int]]:
     """(extract id, ledger, key id, persons) of this program's recipient ledgers still kept: a ledger disposed of
     under the retention schedule (its basis, the agreement, has ended) is no longer read. Raises Invalid when a
@@ -270,11 +254,10 @@ def _select(ctx: Context, session: Session, request: ExtractRequested, selection
     bounds = (s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp")
     with _selection_table(ctx, bounds) as table, ctx.duckdb.connect(*bounds) as con, \
             ctx.duckdb.connect(*bounds) as other:
-        with ctx.working_copies.attached(con, bounds, working_copies.for_dataset(ctx, dataset)) as copy:
+        with working_copies.rows(ctx, con, bounds, dataset) as rows:
             duckdb_selection.select_into(con, table=table, snapshot=snapshot, selection=selection, fields=fields,
                                          quota=request.quota, order_seed=order_seed(ctx, request.request_id),
-                                         ledgers=ledgers, ledger_rows=ledger_rows,
-                                         source=working_copy.source(copy, s.subject_hash_key))
+                                         ledgers=ledgers, ledger_rows=ledger_rows, source=rows)
         by_desil = {str(d): int(n) for d, n in con.execute(
             f"SELECT __desil, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall()}
         by_region = {str(p): int(n) for p, n in con.execute(

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from p3ke_schemas import ExtractCriteria
-from p3ke_targeting.adapters import duckdb_selection, working_copy
+from p3ke_targeting.adapters import duckdb_selection
 from p3ke_targeting.adapters.duckdb_selection import LedgerGroup
 from p3ke_targeting.domain import cell_key
 from p3ke_targeting.domain.eligibility import ProgramRule
@@ -25,7 +25,8 @@ from p3ke_targeting.domain.layout import REGION_LEVELS
 from p3ke_targeting.domain.selection import resolve
 from p3ke_targeting.service_layer import working_copies
 from p3ke_targeting.service_layer.context import Context
-from p3ke_targeting.service_layer.extracts import dataset_row, delivered_count, keyed_ledgers, usable_snapshot
+from p3ke_targeting.service_layer.datasets import dataset_row, usable_snapshot
+from p3ke_targeting.service_layer.extracts import delivered_count, keyed_ledgers
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,11 @@ def plan(ctx: Context, session: Session, *, program: str, criteria: ExtractCrite
         else:
             excluding = False
     bounds = (s.targeting_duckdb_threads, s.targeting_duckdb_memory, Path(s.data_dir) / "tmp")
-    with ctx.duckdb.connect(*bounds) as con, \
-            ctx.working_copies.attached(con, bounds, working_copies.for_dataset(ctx, dataset)) as copy:
+    with ctx.duckdb.connect(*bounds) as con, working_copies.rows(ctx, con, bounds, dataset) as source:
         rows = duckdb_selection.plan_counts(con, snapshot=snapshot, selection=selection,
                                             digits=REGION_LEVELS[group_by], ledgers=ledgers,
                                             record_key_secret=record_key_secret(ctx) if protected else None,
-                                            source=working_copy.source(copy, s.subject_hash_key))
+                                            source=source)
     if protected:
         cells = protect(rows, s.targeting_min_cell)
     else:

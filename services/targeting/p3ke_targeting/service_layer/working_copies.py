@@ -2,7 +2,7 @@
 builds it when a version arrives (or the subject hash key is rotated: the copy holds references under the current
 key), and deletes the copies of older versions, of older keys and of snapshots that are gone.
 
-A selection uses the copy of its dataset version when the copy is on disk (`for_dataset`); otherwise it reads the
+A selection or plan reads the copy of its dataset version when the copy is on disk (`rows`); otherwise it reads the
 Parquet snapshot. Both give the same extract (tests/unit/targeting/test_working_copy.py).
 """
 
@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any
 
 from p3ke_platform.logging import get_logger
 from p3ke_targeting.adapters import working_copy
-from p3ke_targeting.adapters.orm import datasets
-from p3ke_targeting.adapters.snapshot import SnapshotError, check_layout, snapshot_path, verify_checksum
+from p3ke_targeting.adapters.duckdb_selection import Rows
+from p3ke_targeting.adapters.snapshot import SnapshotError
+from p3ke_targeting.domain.selection import Invalid
 from p3ke_targeting.service_layer.context import Context
+from p3ke_targeting.service_layer.datasets import dataset_row, usable_snapshot
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = get_logger(__name__)
 
@@ -36,6 +41,15 @@ def for_dataset(ctx: Context, dataset: Any) -> Path | None:
     return path if path.is_file() else None
 
 
+@contextmanager
+def rows(ctx: Context, con: duckdb.DuckDBPyConnection, bounds: tuple[int, str, Path],
+         dataset: Any) -> Iterator[Rows]:
+    """What a selection or plan from this dataset version reads on `con` (opened with `bounds`): its working copy,
+    attached, with the references stored under the current key, else the Parquet snapshot."""
+    with ctx.working_copies.attached(con, bounds, for_dataset(ctx, dataset)) as alias:
+        yield working_copy.source(alias, ctx.settings.subject_hash_key)
+
+
 def _path(ctx: Context, snapshot_sha256: str) -> Path:
     """The copy of this snapshot with the subject references under the current key."""
     return working_copy.path_for(ctx.settings.data_dir, snapshot_sha256, ctx.settings.subject_key_ring.current.id)
@@ -46,18 +60,17 @@ def refresh(ctx: Context) -> Path | None:
     current copy (None without a usable current snapshot)."""
     s = ctx.settings
     with ctx.sessions() as session:
-        current = session.execute(select(datasets).where(datasets.c.is_current)
-                                  .order_by(datasets.c.published_at.desc()).limit(1)).mappings().first()
+        try:
+            current = dataset_row(session, None)
+        except Invalid:  # no version yet
+            current = None
     keep = None
     if current is not None:
-        version = str(current["dataset_version_id"])
-        snapshot = snapshot_path(current["snapshot_uri"], s.data_dir)
         try:
-            check_layout(snapshot, (), version)
-            verify_checksum(snapshot, current["snapshot_sha256"], version)
+            snapshot = usable_snapshot(ctx, current, ())
         except SnapshotError as exc:
-            log.warning("no working copy: the snapshot is not usable", dataset_version_id=version,
-                        reason=exc.message.key)
+            log.warning("no working copy: the snapshot is not usable",
+                        dataset_version_id=str(current["dataset_version_id"]), reason=exc.message.key)
         else:
             keep = _path(ctx, str(current["snapshot_sha256"]))
     now = time.time()
