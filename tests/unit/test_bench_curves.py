@@ -217,6 +217,18 @@ def test_feedback_also_shows_its_matching_path_alone() -> None:
     assert "matching path" not in curves.markdown(curves.rows([feedback]), "header")
 
 
+def test_ingest_also_shows_the_validated_reference() -> None:
+    """Ingest against the same publication decided by hand (its snapshot agrees with ours); the plain
+    read_csv -> Parquet stays the main table's reference."""
+    ingest = {**result("ingest", 1_000_000), "seconds": 5.0, "validated_reference_seconds": 4.0}
+    older = result("ingest", 100_000)  # without the validated reference: no row
+    rows = curves.validated_rows([ingest, older, result("feedback", 1_000_000)])
+    assert [(r.size, r.ratio) for r in rows] == [(1_000_000, 1.25)]
+    text = curves.markdown(curves.rows([ingest]), "header", validated=rows)
+    assert "| 1 000 000 | 5.00 | 4.00 | 1.25 |" in text and "validated reference" in text
+    assert "validated reference" not in curves.markdown(curves.rows([ingest]), "header")
+
+
 def test_the_events_latency_at_its_fixed_rate_is_shown_with_its_warm_up() -> None:
     events = {**result("events", 10_000), "paced_rate_per_s": 500, "p50_ms": 17.4, "p99_ms": 39.1,
               "warmup_seconds": 30, "warmup_p99_ms": 91.1}
