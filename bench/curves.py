@@ -381,6 +381,12 @@ def validated_rows(results: Iterable[Result]) -> list[MatchingRow]:
     return _same_work(results, "ingest", "seconds", "validated_reference_seconds")
 
 
+def validated_failures(results: Iterable[Result]) -> list[tuple[int, float]]:
+    """The sizes at which the validated reference ran out of memory, with how long it ran."""
+    return sorted((KINDS["ingest"].size(r), _number(r, "validated_reference_failed_after_seconds") or 0.0)
+                  for r in results if r["benchmark"] == "ingest" and r.get("validated_reference_error"))
+
+
 @dataclass(frozen=True)
 class LatencyRow:
     """The events benchmark's paced run: one event per transaction at a fixed rate, measured after a warm-up at
@@ -451,7 +457,8 @@ def _section(intro: str, header: list[str], body: list[list[str]], text_columns:
 
 def markdown(table: list[Row], header: str, contract: list[ContractRow] | None = None,
              matching: list[MatchingRow] | None = None, latency: list[LatencyRow] | None = None,
-             validated: list[MatchingRow] | None = None) -> str:
+             validated: list[MatchingRow] | None = None,
+             validated_failed: list[tuple[int, float]] | None = None) -> str:
     """summary.md: the machine line, the table, what the ratio means; then, where measured, events and audit
     against the bare client doing the contract's per-event work, feedback's matching path alone, the events'
     latency at a fixed rate, and ingest against the same publication decided by hand."""
@@ -494,6 +501,10 @@ def markdown(table: list[Row], header: str, contract: list[ContractRow] | None =
             ["ukuran [size]", "kami (detik) [ours, s]", "acuan tervalidasi (detik) [validated reference, s]",
              "rasio [ratio]"],
             [[_size(v.size), _figure(v.seconds), _figure(v.reference_seconds), _figure(v.ratio)] for v in validated])
+        for size, seconds in validated_failed or []:
+            lines += [f"Pada {_size(size)} baris, acuan tervalidasi kehabisan memori setelah {seconds:.0f} detik dalam "
+                      f"batas memori yang sama [at {_size(size)} rows the validated reference ran out of memory "
+                      f"after {seconds:.0f} s within the same memory limit].", ""]
     if latency:
         lines += _section(
             "Latensi peristiwa pada laju tetap, satu peristiwa per transaksi, dari dicatat sampai diterapkan audit; "
@@ -570,7 +581,7 @@ def main(argv: list[str], results: Path = RESULTS, docs: Path = DOCS, environ: M
         summary = results / "summary.md"
         summary.write_text(markdown(rows(everything), machine(), contract_rows(everything),
                                     matching_rows(everything), latency_rows(everything),
-                                    validated_rows(everything)))
+                                    validated_rows(everything), validated_failures(everything)))
         print(f"[curves] {summary}")
         if args.publish:
             print(f"[curves] {publish(results, docs)}")

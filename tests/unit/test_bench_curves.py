@@ -227,6 +227,12 @@ def test_ingest_also_shows_the_validated_reference() -> None:
     text = curves.markdown(curves.rows([ingest]), "header", validated=rows)
     assert "| 1 000 000 | 5.00 | 4.00 | 1.25 |" in text and "validated reference" in text
     assert "validated reference" not in curves.markdown(curves.rows([ingest]), "header")
+    failed = {**result("ingest", 30_000_000), "validated_reference_error": "Out of Memory Error: ...",
+              "validated_reference_failed_after_seconds": 314.5}
+    failures = curves.validated_failures([ingest, failed])
+    assert failures == [(30_000_000, 314.5)]
+    text = curves.markdown(curves.rows([ingest, failed]), "header", validated=rows, validated_failed=failures)
+    assert "at 30 000 000 rows the validated reference ran out of memory after 314 s" in text
 
 
 def test_the_events_latency_at_its_fixed_rate_is_shown_with_its_warm_up() -> None:
