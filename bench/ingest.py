@@ -100,10 +100,8 @@ def child_validated_reference(csv_path: str, out: str, threads: int, memory_mb: 
     import duckdb
 
     from p3ke_ingest.domain.nik import APOSTROPHES
+    from p3ke_platform.duckdb_engine import sql_text as lit
     from p3ke_platform.reference.wilayah import wilayah_csv_text
-
-    def lit(value: str) -> str:
-        return "'" + value.replace("'", "''") + "'"
 
     spill = Path(out).with_suffix(".spill")
     spill.mkdir(exist_ok=True)

@@ -82,10 +82,10 @@ def refresh(ctx: Context) -> Path | None:
             log.info("working copy deleted", file=path.name)
     if keep is not None and not keep.is_file():
         started = time.perf_counter()
-        rows = working_copy.build(snapshot, keep, hash_key=s.subject_key_ring.current.secret,
+        count = working_copy.build(snapshot, keep, hash_key=s.subject_key_ring.current.secret,
                                   threads=s.targeting_duckdb_threads,
                                   memory=s.targeting_duckdb_memory, temp_dir=Path(s.data_dir) / "tmp")
-        log.info("working copy built", dataset_version_id=str(current["dataset_version_id"]), rows=rows,
+        log.info("working copy built", dataset_version_id=str(current["dataset_version_id"]), rows=count,
                  seconds=round(time.perf_counter() - started, 2), bytes=keep.stat().st_size)
     return keep
 
